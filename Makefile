@@ -1,0 +1,157 @@
+# ledgerline - GNU Make build. `make help` lists the targets.
+#
+# Two build flavours side by side: build/release (-O2) and build/asan (AddressSanitizer + UBSan,
+# used by `make test`). Pick one with BUILD=release|asan. Assertions stay on in both: money
+# invariants are checked in production too.
+
+BUILD ?= release
+ifeq ($(filter $(BUILD),release asan),)
+$(error BUILD must be release or asan, not '$(BUILD)')
+endif
+B := build/$(BUILD)
+CC ?= cc
+SHELL := /bin/bash
+# `make V=1` prints full compiler command lines.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-5s %s\n' $(1) $(2)
+endif
+
+PKGS := libpq libmongoc-1.0 rdkafka jansson openssl
+# Evaluated once per make; on a fresh machine the top-level targets install the packages first
+# and then build in a sub-make, which sees them. -isystem: third-party headers do not trip -Werror.
+PKG_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+H2O_LIBS := -lh2o-evloop -lssl -lcrypto -lz -lpthread
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wpointer-arith -Wformat=2 -Wvla -Wundef
+CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DH2O_USE_LIBUV=0 \
+               $(WARNINGS) -g -MMD -MP -Ilib -Idomain -Itests/lib $(PKG_CFLAGS)
+ifeq ($(BUILD),asan)
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CFLAGS_OPT := -O1 $(SAN)
+LDFLAGS_OPT := $(SAN)
+else
+CFLAGS_OPT := -O2
+LDFLAGS_OPT :=
+endif
+ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
+ALL_LDLIBS := $(PKG_LIBS) $(H2O_LIBS) -lm $(LDLIBS)
+
+# --- sources ----------------------------------------------------------------------------------
+LIB_SRCS := $(wildcard lib/*.c) $(wildcard domain/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+LIB_A := $(B)/libledgerline.a
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:%.c=$(B)/%)
+INTEG_SRCS := $(wildcard tests/integration/test_*.c)
+INTEG_BINS := $(INTEG_SRCS:%.c=$(B)/%)
+
+# ledgerline's programs: each tools/NAME.c (or service main) becomes $(B)/bin/ledgerline-NAME.
+TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(B)/bin/ledgerline-%)
+
+.DEFAULT_GOAL := build
+# Keep object files of test and tool mains (make would delete them as intermediates).
+.SECONDARY:
+.PHONY: build help deps run test unit integration up down status restart logs clean distclean format fuzz
+
+build: $(LIB_A) $(TOOL_BINS) $(UNIT_BINS) $(INTEG_BINS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/tests/%: $(B)/obj/tests/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_OPT) $(LDFLAGS) $< $(LIB_A) $(ALL_LDLIBS) -o $@
+
+$(B)/bin/ledgerline-%: $(B)/obj/tools/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_OPT) $(LDFLAGS) $< $(LIB_A) $(ALL_LDLIBS) -o $@
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# --- the two set-up commands ------------------------------------------------------------------
+STACK := deploy/local/stack.sh
+
+deps:
+	@deploy/local/install.sh
+
+# Installs what is missing, builds, starts the stack and every ledgerline process.
+run: deps
+	@$(MAKE) --no-print-directory BUILD=release build
+	@$(STACK) up
+	@echo
+	@$(STACK) status || true
+	@echo
+	@echo "ledgerline is running (state and logs under var/):"
+	@echo "  PostgreSQL  127.0.0.1:55432   Kafka 127.0.0.1:59092   MongoDB protocol 127.0.0.1:57017"
+	@echo "  command API http://127.0.0.1:8080 (when built)   query API http://127.0.0.1:8081 (when built)"
+	@echo "Stop everything with: make down     Follow the logs with: make logs"
+
+# Installs what is missing, builds with ASan+UBSan, starts the stack, runs every test.
+test: deps
+	@$(MAKE) --no-print-directory BUILD=asan build
+	@$(STACK) up
+	@$(MAKE) --no-print-directory BUILD=asan check-run
+
+# Unit tests alone: no servers needed.
+unit:
+	@$(MAKE) --no-print-directory BUILD=asan build
+	@$(MAKE) --no-print-directory BUILD=asan unit-run
+
+export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+
+.PHONY: unit-run check-run
+unit-run:
+	@tests/run.sh $(UNIT_BINS)
+
+# Every test in one runner call, so the output ends with one total line.
+check-run:
+	@tests/run.sh $(UNIT_BINS) $(INTEG_BINS)
+
+up: deps
+	@$(STACK) up
+down:
+	@$(STACK) down
+status:
+	@$(STACK) status
+restart:
+	@$(STACK) restart
+logs:
+	@tail -n 20 -F var/log/*.log
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+# Also removes all local data (databases, Kafka log, read models). Stops the stack first.
+distclean: down clean
+	rm -rf var
+
+help:
+	@echo "make run        install what is missing, build, start the whole system (stop: make down)"
+	@echo "make test       install what is missing, build with ASan+UBSan, start the stack, run all tests"
+	@echo "make unit       unit tests only (no servers)"
+	@echo "make up|down|status|restart   the local stack (PostgreSQL, Kafka, FerretDB, services)"
+	@echo "make logs       follow var/log/*.log"
+	@echo "make build      build (BUILD=release|asan)"
+	@echo "make format     clang-format every C file"
+	@echo "make clean      remove build/;  make distclean: also stop the stack and remove var/"

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Installs everything ledgerline needs on a fresh Debian machine, as root, from the package
+# registries only: Debian packages, Kafka jars from Maven Central, FerretDB built from the Go
+# module proxy. Every step is skipped when already done, so this is cheap to run before each
+# `make run` / `make test`.
+#
+# Usage: deploy/local/install.sh [--check]
+#   --check   report what is missing and exit 1 if anything is; install nothing.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/stack.env"
+
+DEBIAN_PACKAGES=(
+    build-essential pkg-config clang libclang-rt-14-dev
+    libpq-dev libmongoc-dev libbson-dev librdkafka-dev libh2o-evloop-dev libjansson-dev
+    libssl-dev zlib1g-dev
+    postgresql postgresql-client
+    openjdk-17-jre-headless maven golang-go
+    kcat wrk hyperfine gnuplot-nox python3 curl
+)
+FERRETDB_VERSION=v1.24.2
+
+check_only=0
+[[ "${1:-}" == "--check" ]] && check_only=1
+[[ "${1:-}" == "--help" || "${1:-}" == "-h" ]] && { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+
+say() { printf '[install] %s\n' "$*"; }
+missing=0
+
+# --- Debian packages -------------------------------------------------------------------------
+# Java, Maven and Go may already come from the machine image rather than Debian; accept either.
+need_pkgs=()
+for p in "${DEBIAN_PACKAGES[@]}"; do
+    case "$p" in
+        openjdk-17-jre-headless) command -v java >/dev/null && continue ;;
+        maven) command -v mvn >/dev/null && continue ;;
+        golang-go) command -v go >/dev/null && continue ;;
+    esac
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
+done
+if ((${#need_pkgs[@]})); then
+    if ((check_only)); then say "missing Debian packages: ${need_pkgs[*]}"; missing=1
+    else
+        say "installing Debian packages: ${need_pkgs[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q >/dev/null
+        apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >/dev/null
+    fi
+else
+    say "Debian packages: present"
+fi
+
+# PostgreSQL's binaries live in a versioned directory; remember it for stack.sh.
+pg_bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [[ -z "$pg_bindir" && $check_only == 0 ]]; then
+    echo "[install] error: PostgreSQL server binaries not found under /usr/lib/postgresql" >&2; exit 1
+fi
+
+# --- Kafka (KRaft) jars from Maven Central ---------------------------------------------------
+kafka_stamp=$LL_KAFKA_LIBS/.stamp-$(sha256sum "$LL_ROOT/deploy/local/kafka/pom.xml" | cut -c1-16)
+if [[ -f "$kafka_stamp" ]]; then
+    say "Kafka jars: present"
+elif ((check_only)); then
+    say "missing Kafka jars in $LL_KAFKA_LIBS"; missing=1
+else
+    say "fetching Kafka jars with mvn (first time only)"
+    rm -rf "$LL_KAFKA_LIBS"; mkdir -p "$LL_KAFKA_LIBS"
+    mvn -q -B -Dstyle.color=never -f "$LL_ROOT/deploy/local/kafka/pom.xml" dependency:copy-dependencies \
+        -DoutputDirectory="$LL_KAFKA_LIBS" -DincludeScope=runtime
+    ls "$LL_KAFKA_LIBS"/kafka_2.13-*.jar >/dev/null
+    touch "$kafka_stamp"
+fi
+
+# --- FerretDB from the Go module proxy ------------------------------------------------------
+if [[ -x "$LL_FERRETDB_BIN" ]] && "$LL_FERRETDB_BIN" --version 2>&1 | grep -q "${FERRETDB_VERSION#v}"; then
+    say "FerretDB $FERRETDB_VERSION: present"
+elif ((check_only)); then
+    say "missing FerretDB at $LL_FERRETDB_BIN"; missing=1
+else
+    say "building FerretDB $FERRETDB_VERSION with go (first time only, a few minutes)"
+    # The module comes from the Go module proxy. FerretDB v1 refuses to start unless
+    # build/version/version.txt names its version (its own build writes it with `task gen-version`),
+    # so build a writable copy of the module as its own main module.
+    src=$LL_VAR/src/ferretdb-$FERRETDB_VERSION
+    moddir=$(cd / && GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" |
+             sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    [[ -d "$moddir" ]] || { echo "[install] error: go mod download of FerretDB failed" >&2; exit 1; }
+    rm -rf "$src"; mkdir -p "$(dirname "$src")" "$(dirname "$LL_FERRETDB_BIN")"
+    cp -r "$moddir" "$src"; chmod -R u+w "$src"
+    echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
+    # FerretDB v1 uses go:linkname into the runtime, which newer toolchains refuse by default.
+    (cd "$src" && go build -ldflags=-checklinkname=0 -o "$LL_FERRETDB_BIN" ./cmd/ferretdb)
+    "$LL_FERRETDB_BIN" --version >/dev/null
+fi
+
+((check_only && missing)) && exit 1
+say "done"

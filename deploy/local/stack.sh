@@ -1,0 +1,311 @@
+#!/usr/bin/env bash
+# The local stack: real PostgreSQL, Kafka (KRaft) and FerretDB (MongoDB protocol) on loopback,
+# plus every ledgerline process that has been built. All state lives under var/; each process
+# has a pid file under var/run/ and a log under var/log/.
+#
+# Usage: deploy/local/stack.sh up|down|status|restart [COMPONENT...]
+#   up       start what is not running (already up: says so), wait until ready
+#   down     stop what this project started, by pid file; nothing else is touched
+#   status   one line per component; exit 1 when any is down
+#   restart  down then up
+# COMPONENT: postgres kafka ferretdb, and the ledgerline services (see LL_SERVICES below).
+# Env: LL_READY_TIMEOUT_S (default 90) bounds each readiness wait.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/stack.env"
+
+INFRA=(postgres kafka ferretdb)
+# ledgerline's own long-running processes, started after the infrastructure when their binary
+# exists. Each entry: name|binary|arguments. Filled in as the services land.
+LL_BIN=${LL_BIN:-$LL_ROOT/build/release/bin}
+LL_SERVICES=()
+
+say() { printf '[stack] %s\n' "$*"; }
+die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }
+
+# proc_alive PID: true when PID runs. A zombie counts as dead: where PID 1 does not reap
+# orphans (containers), a killed daemon lingers as a zombie and kill -0 still succeeds.
+proc_alive() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ "${stat:0:1}" != Z ]]
+}
+
+# pid_alive FILE: true when FILE names a running process.
+pid_alive() {
+    local f=$1 pid
+    [[ -f "$f" ]] || return 1
+    pid=$(head -n 1 "$f" 2>/dev/null) || return 1
+    [[ "$pid" =~ ^[0-9]+$ ]] && proc_alive "$pid"
+}
+
+# wait_for NAME CHECK...: runs CHECK until it succeeds or LL_READY_TIMEOUT_S passes.
+wait_for() {
+    local name=$1; shift
+    local deadline=$((SECONDS + LL_READY_TIMEOUT_S))
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            die "$name did not become ready within ${LL_READY_TIMEOUT_S}s; see $LL_LOG/$name.log"
+        fi
+        sleep 0.3
+    done
+}
+
+tcp_open() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+# stop_pidfile NAME FILE: SIGTERM, wait up to 20 s, then SIGKILL.
+stop_pidfile() {
+    local name=$1 f=$2 pid i
+    if ! pid_alive "$f"; then rm -f "$f"; say "$name: not running"; return 0; fi
+    pid=$(head -n 1 "$f")
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 200; i++)); do proc_alive "$pid" || break; sleep 0.1; done
+    if proc_alive "$pid"; then
+        say "$name: did not stop in 20s, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do proc_alive "$pid" || break; sleep 0.1; done
+    fi
+    rm -f "$f"; say "$name: stopped"
+}
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+# The server refuses to run as root, so the cluster belongs to the postgres user.
+pg_as() { runuser -u postgres -- "$@"; }
+pg_ready() { "$(pg_bin)/pg_isready" -q -h "$LL_PG_SOCKET_DIR" -p "$LL_PG_PORT"; }
+pg_running() { [[ -f "$LL_PG_DATA/postmaster.pid" ]] && pg_as "$(pg_bin)/pg_ctl" -D "$LL_PG_DATA" status >/dev/null 2>&1; }
+pg_psql() { pg_as psql -X -q -v ON_ERROR_STOP=1 -h "$LL_PG_SOCKET_DIR" -p "$LL_PG_PORT" "$@"; }
+
+pg_init() {
+    [[ -f "$LL_PG_DATA/PG_VERSION" ]] && return 0
+    say "postgres: initdb in $LL_PG_DATA"
+    mkdir -p "$LL_PG_DATA" "$LL_PG_SOCKET_DIR"
+    chown -R postgres:postgres "$LL_VAR/pg"
+    chmod 700 "$LL_PG_DATA"
+    pg_as "$(pg_bin)/initdb" -D "$LL_PG_DATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
+        -E UTF8 --locale=C.UTF-8 >"$LL_LOG/postgres-initdb.log" 2>&1 ||
+        die "postgres: initdb failed; see $LL_LOG/postgres-initdb.log"
+    cat >>"$LL_PG_DATA/postgresql.conf" <<EOF
+# ledgerline local stack
+listen_addresses = '127.0.0.1'
+port = $LL_PG_PORT
+unix_socket_directories = '$LL_PG_SOCKET_DIR'
+max_connections = 200
+shared_buffers = 256MB
+wal_level = replica
+synchronous_commit = on
+fsync = on
+log_min_duration_statement = 1000
+EOF
+}
+
+pg_bootstrap() {
+    # Roles and database; idempotent. Schema objects come from the migrations, not from here.
+    pg_psql -d postgres <<EOF
+SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', '$LL_PG_OWNER_USER', '$LL_PG_OWNER_PASSWORD')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$LL_PG_OWNER_USER') \gexec
+SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', '$LL_PG_APP_USER', '$LL_PG_APP_PASSWORD')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$LL_PG_APP_USER') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', '$LL_PG_DB', '$LL_PG_OWNER_USER')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$LL_PG_DB') \gexec
+EOF
+    pg_psql -d "$LL_PG_DB" <<EOF
+REVOKE ALL ON SCHEMA public FROM PUBLIC;
+GRANT USAGE, CREATE ON SCHEMA public TO $LL_PG_OWNER_USER;
+GRANT USAGE ON SCHEMA public TO $LL_PG_APP_USER;
+EOF
+}
+
+up_postgres() {
+    if pg_running; then say "postgres: already up on 127.0.0.1:$LL_PG_PORT"; return 0; fi
+    pg_init
+    say "postgres: starting on 127.0.0.1:$LL_PG_PORT"
+    touch "$LL_LOG/postgres.log"; chown postgres:postgres "$LL_LOG/postgres.log"
+    pg_as "$(pg_bin)/pg_ctl" -D "$LL_PG_DATA" -l "$LL_LOG/postgres.log" -w -t "$LL_READY_TIMEOUT_S" start >/dev/null ||
+        die "postgres did not start; see $LL_LOG/postgres.log"
+    wait_for postgres pg_ready
+    pg_bootstrap
+    head -n 1 "$LL_PG_DATA/postmaster.pid" >"$LL_RUN/postgres.pid"
+}
+
+down_postgres() {
+    if ! pg_running; then rm -f "$LL_RUN/postgres.pid"; say "postgres: not running"; return 0; fi
+    pg_as "$(pg_bin)/pg_ctl" -D "$LL_PG_DATA" -m fast -w -t 60 stop >/dev/null || die "postgres did not stop"
+    rm -f "$LL_RUN/postgres.pid"; say "postgres: stopped"
+}
+
+status_postgres() { pg_running && pg_ready; }
+
+# --- Kafka (KRaft, combined broker + controller) ---------------------------------------------
+# One JVM command line for the broker and the admin tools.
+KAFKA_JAVA=(java -Xms256m -Xmx"$LL_KAFKA_HEAP" -XX:+UseG1GC -Djava.awt.headless=true
+    -Dlog4j.configuration="file:$LL_VAR/kafka/log4j.properties" -cp "$LL_KAFKA_LIBS/*")
+kafka_java() { "${KAFKA_JAVA[@]}" "$@"; }
+
+kafka_config() {
+    mkdir -p "$LL_KAFKA_DATA"
+    cat >"$LL_VAR/kafka/server.properties" <<EOF
+# Generated by deploy/local/stack.sh; edit there.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$LL_KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$LL_KAFKA_PORT,CONTROLLER://127.0.0.1:$LL_KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$LL_KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$LL_KAFKA_DATA
+# Topics are created explicitly (partitions, retention), never by a typo in a client.
+auto.create.topics.enable=false
+num.partitions=$LL_KAFKA_PARTITIONS
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.ms=-1
+log.retention.bytes=-1
+EOF
+    cat >"$LL_VAR/kafka/log4j.properties" <<EOF
+log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaServer=INFO
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+EOF
+}
+
+kafka_ready() { kcat -L -b "127.0.0.1:$LL_KAFKA_PORT" -m 3 2>/dev/null | grep -q 'broker 1 at'; }
+
+kafka_topic_exists() { kcat -L -b "127.0.0.1:$LL_KAFKA_PORT" -m 5 -t "$1" 2>/dev/null | grep -q "topic \"$1\" with [1-9]"; }
+
+kafka_create_topics() {
+    local t partitions
+    for t in "$LL_KAFKA_TOPIC_EVENTS:$LL_KAFKA_PARTITIONS" "$LL_KAFKA_TOPIC_DLQ:$LL_KAFKA_PARTITIONS" "$LL_KAFKA_TOPIC_SELFTEST:1"; do
+        partitions=${t##*:}; t=${t%:*}
+        kafka_topic_exists "$t" && continue
+        say "kafka: creating topic $t ($partitions partitions, infinite retention)"
+        kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$LL_KAFKA_PORT" \
+            --create --if-not-exists --topic "$t" --partitions "$partitions" --replication-factor 1 \
+            --config retention.ms=-1 --config retention.bytes=-1 --config min.insync.replicas=1 \
+            >>"$LL_LOG/kafka-admin.log" 2>&1 || die "kafka: could not create topic $t; see $LL_LOG/kafka-admin.log"
+    done
+}
+
+up_kafka() {
+    if pid_alive "$LL_RUN/kafka.pid"; then say "kafka: already up on 127.0.0.1:$LL_KAFKA_PORT"; kafka_create_topics; return 0; fi
+    kafka_config
+    if [[ ! -f "$LL_KAFKA_DATA/meta.properties" ]]; then
+        local cluster_id
+        cluster_id=$(kafka_java kafka.tools.StorageTool random-uuid 2>>"$LL_LOG/kafka-admin.log") ||
+            die "kafka: could not generate a cluster id; see $LL_LOG/kafka-admin.log"
+        kafka_java kafka.tools.StorageTool format -t "$cluster_id" -c "$LL_VAR/kafka/server.properties" \
+            >>"$LL_LOG/kafka-admin.log" 2>&1 || die "kafka: storage format failed; see $LL_LOG/kafka-admin.log"
+    fi
+    say "kafka: starting on 127.0.0.1:$LL_KAFKA_PORT"
+    setsid nohup bash -c 'echo $$ >"$0"; exec "${@}"' "$LL_RUN/kafka.pid" \
+        "${KAFKA_JAVA[@]}" kafka.Kafka "$LL_VAR/kafka/server.properties" >>"$LL_LOG/kafka.log" 2>&1 </dev/null &
+    wait_for kafka kafka_ready
+    pid_alive "$LL_RUN/kafka.pid" || die "kafka exited during start-up; see $LL_LOG/kafka.log"
+    kafka_create_topics
+}
+
+down_kafka() { stop_pidfile kafka "$LL_RUN/kafka.pid"; }
+status_kafka() { pid_alive "$LL_RUN/kafka.pid" && kafka_ready; }
+
+# --- FerretDB (MongoDB wire protocol, SQLite backend) ---------------------------------------
+up_ferretdb() {
+    if pid_alive "$LL_RUN/ferretdb.pid"; then say "ferretdb: already up on 127.0.0.1:$LL_MONGO_PORT"; return 0; fi
+    [[ -x "$LL_FERRETDB_BIN" ]] || die "ferretdb: $LL_FERRETDB_BIN missing; run deploy/local/install.sh"
+    mkdir -p "$LL_FERRETDB_DATA" "$LL_FERRETDB_STATE"
+    say "ferretdb: starting on 127.0.0.1:$LL_MONGO_PORT"
+    setsid nohup bash -c 'echo $$ >"$0"; exec "${@}"' "$LL_RUN/ferretdb.pid" \
+        "$LL_FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$LL_FERRETDB_DATA/" \
+        --state-dir="$LL_FERRETDB_STATE" --listen-addr="127.0.0.1:$LL_MONGO_PORT" \
+        --debug-addr="127.0.0.1:$((LL_MONGO_PORT + 1))" --telemetry=disable --log-level=warn \
+        >>"$LL_LOG/ferretdb.log" 2>&1 </dev/null &
+    wait_for ferretdb tcp_open "$LL_MONGO_PORT"
+    pid_alive "$LL_RUN/ferretdb.pid" || die "ferretdb exited during start-up; see $LL_LOG/ferretdb.log"
+}
+
+down_ferretdb() { stop_pidfile ferretdb "$LL_RUN/ferretdb.pid"; }
+status_ferretdb() { pid_alive "$LL_RUN/ferretdb.pid" && tcp_open "$LL_MONGO_PORT"; }
+
+# --- ledgerline services ---------------------------------------------------------------------
+service_field() { local IFS='|'; read -r -a f <<<"$1"; echo "${f[$2]}"; }
+service_entry() {
+    local e
+    for e in "${LL_SERVICES[@]}"; do [[ "$(service_field "$e" 0)" == "$1" ]] && { echo "$e"; return 0; }; done
+    return 1
+}
+
+up_service() {
+    local e name bin args
+    e=$(service_entry "$1"); name=$1; bin=$LL_BIN/$(service_field "$e" 1); args=$(service_field "$e" 2)
+    if pid_alive "$LL_RUN/$name.pid"; then say "$name: already up"; return 0; fi
+    [[ -x "$bin" ]] || { say "$name: not built ($bin); skipped"; return 0; }
+    say "$name: starting"
+    # shellcheck disable=SC2086  # args is a word list by design
+    setsid nohup bash -c 'echo $$ >"$0"; exec "${@}"' "$LL_RUN/$name.pid" "$bin" $args \
+        >>"$LL_LOG/$name.log" 2>&1 </dev/null &
+    sleep 0.2
+    pid_alive "$LL_RUN/$name.pid" || die "$name exited during start-up; see $LL_LOG/$name.log"
+}
+
+# --- dispatch --------------------------------------------------------------------------------
+all_components() { echo "${INFRA[@]}"; local e; for e in "${LL_SERVICES[@]}"; do service_field "$e" 0; done; }
+
+is_infra() { local c; for c in "${INFRA[@]}"; do [[ "$c" == "$1" ]] && return 0; done; return 1; }
+
+check_component() { is_infra "$1" || service_entry "$1" >/dev/null || die "unknown component '$1' (known: $(all_components | xargs))"; }
+
+cmd_up() {
+    local c
+    for c in "$@"; do
+        if is_infra "$c"; then "up_$c"; else up_service "$c"; fi
+    done
+}
+
+cmd_down() {
+    local c i comps=("$@")
+    for ((i = ${#comps[@]} - 1; i >= 0; i--)); do   # reverse start order
+        c=${comps[$i]}
+        if is_infra "$c"; then "down_$c"; else stop_pidfile "$c" "$LL_RUN/$c.pid"; fi
+    done
+}
+
+cmd_status() {
+    local c rc=0 state
+    for c in "$@"; do
+        if is_infra "$c"; then
+            if "status_$c"; then state=up; else state=DOWN; rc=1; fi
+        else
+            if pid_alive "$LL_RUN/$c.pid"; then state=up
+            elif [[ -x "$LL_BIN/$(service_field "$(service_entry "$c")" 1)" ]]; then state=DOWN; rc=1
+            else state="not built"; fi
+        fi
+        printf '%-10s %s\n' "$c" "$state"
+    done
+    return $rc
+}
+
+main() {
+    local cmd=${1:-}; shift || true
+    [[ "$cmd" == "-h" || "$cmd" == "--help" || -z "$cmd" ]] && { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+    mkdir -p "$LL_RUN" "$LL_LOG"
+    local comps=("$@")
+    ((${#comps[@]})) || read -r -a comps <<<"$(all_components | xargs)"
+    local c; for c in "${comps[@]}"; do check_component "$c"; done
+    case "$cmd" in
+        up) cmd_up "${comps[@]}" ;;
+        down) cmd_down "${comps[@]}" ;;
+        status) cmd_status "${comps[@]}" ;;
+        restart) cmd_down "${comps[@]}"; cmd_up "${comps[@]}" ;;
+        *) die "unknown command '$cmd' (up|down|status|restart)" ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,27 @@
+/* ll_limits.h - every size, count and time limit of ledgerline, each with its reason.
+ *
+ * One place so reviewers can see all bounds at once (as SQLite's sqliteLimit.h). A limit that a
+ * deployment may tune also has a config key (lib/ll_config.h) whose default is the value here.
+ */
+#ifndef LL_LIMITS_H
+#define LL_LIMITS_H
+
+/* Config file: a line longer than this is certainly a mistake (binary file, missing newline). */
+#define LL_CONFIG_LINE_BYTES_MAX 4096
+/* Config file size: a few hundred bytes in practice; refuse to slurp a wrong file. */
+#define LL_CONFIG_FILE_BYTES_MAX (256 * 1024)
+/* Longest config string value (conninfo strings and URIs with options fit easily). */
+#define LL_CONFIG_VALUE_BYTES_MAX 1024
+
+/* HTTP request bodies: commands are tiny JSON objects; 16 KiB leaves room for references. */
+#define LL_BODY_BYTES_MAX_DEFAULT (16 * 1024)
+#define LL_BODY_BYTES_MAX_LIMIT (1024 * 1024)
+
+/* Money per command, in minor units: 10^15 keeps sums of many commands far from INT64_MAX. */
+#define LL_AMOUNT_MINOR_MIN 1
+#define LL_AMOUNT_MINOR_MAX 1000000000000000LL
+
+_Static_assert(LL_BODY_BYTES_MAX_DEFAULT <= LL_BODY_BYTES_MAX_LIMIT, "default within limit");
+_Static_assert(LL_CONFIG_VALUE_BYTES_MAX < LL_CONFIG_LINE_BYTES_MAX, "a value fits on a line");
+
+#endif
