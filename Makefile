@@ -51,6 +51,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(B)/%)
 INTEG_SRCS := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(INTEG_SRCS:%.c=$(B)/%)
+INTEG_SCRIPTS := $(wildcard tests/integration/test_*.sh)
 
 # ledgerline's programs: each tools/NAME.c (or service main) becomes $(B)/bin/ledgerline-NAME.
 TOOL_SRCS := $(wildcard tools/*.c)
@@ -123,7 +124,7 @@ unit-run:
 
 # Every test in one runner call, so the output ends with one total line.
 check-run:
-	@tests/run.sh $(UNIT_BINS) $(INTEG_BINS)
+	@tests/run.sh $(UNIT_BINS) $(INTEG_BINS) $(INTEG_SCRIPTS)
 
 up: deps
 	@$(STACK) up

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Integration: the local stack script keeps its promises. `up` twice is harmless, a killed
+# component is reported DOWN by name, `up` brings back only that one. Leaves the stack up.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+source deploy/local/stack.env
+STACK=deploy/local/stack.sh
+passed=0 failed=0
+check() { # check NAME CMD...
+    local name=$1; shift
+    if "$@"; then passed=$((passed + 1)); echo "  ok   $name"
+    else failed=$((failed + 1)); echo "  FAIL $name"; fi
+}
+
+out=$($STACK up 2>&1)
+check up_twice_says_already_up grep -q "ferretdb: already up" <<<"$out"
+check status_all_up $STACK status
+
+pid=$(cat "$LL_RUN/ferretdb.pid")
+kill -9 "$pid"
+for _ in $(seq 50); do [[ $(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null) =~ ^(Z|)$ ]] && break; sleep 0.1; done
+status=$($STACK status 2>&1); rc=$?
+check status_exit_1_when_down test "$rc" -eq 1
+check status_names_killed_component grep -Eq '^ferretdb +DOWN' <<<"$status"
+check status_others_still_up grep -Eq '^postgres +up' <<<"$status"
+
+out=$($STACK up 2>&1)
+check up_restarts_only_the_dead_one grep -q "ferretdb: starting" <<<"$out"
+check up_leaves_live_ones grep -q "postgres: already up" <<<"$out"
+check status_all_up_again $STACK status
+
+out=$($STACK status nosuch 2>&1); rc=$?
+check unknown_component_is_an_error grep -q "unknown component 'nosuch'" <<<"$out"
+
+echo "stack_lifecycle: $passed passed, $failed failed"
+((failed == 0))
