@@ -25,6 +25,19 @@ check_only=0
 
 say() { printf '[install] %s\n' "$*"; }
 missing=0
+mkdir -p "$LL_VAR/log"
+INSTALL_LOG=$LL_VAR/log/install.log
+
+# logged STEP CMD...: runs CMD with its output in install.log; on failure shows the tail.
+logged() {
+    local step=$1; shift
+    echo "=== $(date -u +%FT%TZ) $step" >>"$INSTALL_LOG"
+    if ! "$@" >>"$INSTALL_LOG" 2>&1; then
+        echo "[install] error: $step failed; last lines of $INSTALL_LOG:" >&2
+        tail -n 30 "$INSTALL_LOG" >&2
+        exit 1
+    fi
+}
 
 # --- Debian packages -------------------------------------------------------------------------
 # Java, Maven and Go may already come from the machine image rather than Debian; accept either.
@@ -42,8 +55,8 @@ if ((${#need_pkgs[@]})); then
     else
         say "installing Debian packages: ${need_pkgs[*]}"
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -q >/dev/null
-        apt-get install -y -q --no-install-recommends "${need_pkgs[@]}" >/dev/null
+        logged "apt-get update" apt-get update -q
+        logged "apt-get install" apt-get install -y -q --no-install-recommends "${need_pkgs[@]}"
     fi
 else
     say "Debian packages: present"
@@ -64,7 +77,8 @@ elif ((check_only)); then
 else
     say "fetching Kafka jars with mvn (first time only)"
     rm -rf "$LL_KAFKA_LIBS"; mkdir -p "$LL_KAFKA_LIBS"
-    mvn -q -B -Dstyle.color=never -f "$LL_ROOT/deploy/local/kafka/pom.xml" dependency:copy-dependencies \
+    logged "mvn dependency:copy-dependencies" mvn -B -Dstyle.color=never \
+        -f "$LL_ROOT/deploy/local/kafka/pom.xml" dependency:copy-dependencies \
         -DoutputDirectory="$LL_KAFKA_LIBS" -DincludeScope=runtime
     ls "$LL_KAFKA_LIBS"/kafka_2.13-*.jar >/dev/null
     touch "$kafka_stamp"
@@ -81,14 +95,15 @@ else
     # build/version/version.txt names its version (its own build writes it with `task gen-version`),
     # so build a writable copy of the module as its own main module.
     src=$LL_VAR/src/ferretdb-$FERRETDB_VERSION
-    moddir=$(cd / && GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" |
+    moddir=$(cd / && GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" 2>>"$INSTALL_LOG" |
              sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
     [[ -d "$moddir" ]] || { echo "[install] error: go mod download of FerretDB failed" >&2; exit 1; }
     rm -rf "$src"; mkdir -p "$(dirname "$src")" "$(dirname "$LL_FERRETDB_BIN")"
     cp -r "$moddir" "$src"; chmod -R u+w "$src"
     echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
     # FerretDB v1 uses go:linkname into the runtime, which newer toolchains refuse by default.
-    (cd "$src" && go build -ldflags=-checklinkname=0 -o "$LL_FERRETDB_BIN" ./cmd/ferretdb)
+    logged "go build ferretdb" bash -c 'cd "$1" && go build -ldflags=-checklinkname=0 -o "$2" ./cmd/ferretdb' \
+        _ "$src" "$LL_FERRETDB_BIN"
     "$LL_FERRETDB_BIN" --version >/dev/null
 fi
 
