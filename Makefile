@@ -108,7 +108,8 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory BUILD=asan build
 	@$(STACK) up
-	@$(MAKE) --no-print-directory BUILD=asan check-run
+	@$(MAKE) --no-print-directory BUILD=asan check-run; rc=$$?; \
+	  echo "(the local stack stays up for the next run; stop it with: make down)"; exit $$rc
 
 # Unit tests alone: no servers needed.
 unit:

@@ -55,6 +55,12 @@ wait_for() {
 
 tcp_open() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
+# port_free NAME PORT: fails with a clear message when something that is not ours listens there.
+port_free() {
+    tcp_open "$2" || return 0
+    die "$1: port $2 is already in use by a process this checkout did not start (another checkout's stack? stop it there with make down, or pick other ports: docs/local-stack.md)"
+}
+
 # stop_pidfile NAME FILE: SIGTERM, wait up to 20 s, then SIGKILL.
 stop_pidfile() {
     local name=$1 f=$2 pid i
@@ -80,13 +86,17 @@ pg_psql() { pg_as psql -X -q -v ON_ERROR_STOP=1 -h "$LL_PG_SOCKET_DIR" -p "$LL_P
 pg_init() {
     [[ -f "$LL_PG_DATA/PG_VERSION" ]] && return 0
     say "postgres: initdb in $LL_PG_DATA"
-    mkdir -p "$LL_PG_DATA" "$LL_PG_SOCKET_DIR"
+    # initdb into a scratch directory and rename it into place, so an interrupted initdb never
+    # leaves a half-made cluster that looks initialised.
+    local tmp=$LL_PG_DATA.initdb
+    rm -rf "$tmp"
+    mkdir -p "$tmp" "$LL_PG_SOCKET_DIR"
     chown -R postgres:postgres "$LL_VAR/pg"
-    chmod 700 "$LL_PG_DATA"
-    pg_as "$(pg_bin)/initdb" -D "$LL_PG_DATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
+    chmod 700 "$tmp"
+    pg_as "$(pg_bin)/initdb" -D "$tmp" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
         -E UTF8 --locale=C.UTF-8 >"$LL_LOG/postgres-initdb.log" 2>&1 ||
         die "postgres: initdb failed; see $LL_LOG/postgres-initdb.log"
-    cat >>"$LL_PG_DATA/postgresql.conf" <<EOF
+    cat >>"$tmp/postgresql.conf" <<EOF
 # ledgerline local stack
 listen_addresses = '127.0.0.1'
 port = $LL_PG_PORT
@@ -98,6 +108,8 @@ synchronous_commit = on
 fsync = on
 log_min_duration_statement = 1000
 EOF
+    rm -rf "$LL_PG_DATA"
+    mv "$tmp" "$LL_PG_DATA"
 }
 
 pg_bootstrap() {
@@ -119,6 +131,7 @@ EOF
 
 up_postgres() {
     if pg_running; then say "postgres: already up on 127.0.0.1:$LL_PG_PORT"; return 0; fi
+    port_free postgres "$LL_PG_PORT"
     pg_init
     say "postgres: starting on 127.0.0.1:$LL_PG_PORT"
     touch "$LL_LOG/postgres.log"; chown postgres:postgres "$LL_LOG/postgres.log"
@@ -197,6 +210,8 @@ kafka_create_topics() {
 
 up_kafka() {
     if pid_alive "$LL_RUN/kafka.pid"; then say "kafka: already up on 127.0.0.1:$LL_KAFKA_PORT"; kafka_create_topics; return 0; fi
+    port_free kafka "$LL_KAFKA_PORT"
+    port_free kafka "$LL_KAFKA_CONTROLLER_PORT"
     kafka_config
     if [[ ! -f "$LL_KAFKA_DATA/meta.properties" ]]; then
         local cluster_id
@@ -220,6 +235,7 @@ status_kafka() { pid_alive "$LL_RUN/kafka.pid" && kafka_ready; }
 up_ferretdb() {
     if pid_alive "$LL_RUN/ferretdb.pid"; then say "ferretdb: already up on 127.0.0.1:$LL_MONGO_PORT"; return 0; fi
     [[ -x "$LL_FERRETDB_BIN" ]] || die "ferretdb: $LL_FERRETDB_BIN missing; run deploy/local/install.sh"
+    port_free ferretdb "$LL_MONGO_PORT"
     mkdir -p "$LL_FERRETDB_DATA" "$LL_FERRETDB_STATE"
     say "ferretdb: starting on 127.0.0.1:$LL_MONGO_PORT"
     setsid nohup bash -c 'echo $$ >"$0"; exec "${@}"' "$LL_RUN/ferretdb.pid" \
