@@ -21,6 +21,18 @@
 #define LL_AMOUNT_MINOR_MIN 1
 #define LL_AMOUNT_MINOR_MAX 1000000000000000LL
 
+/* Text fields of commands and events, in bytes of UTF-8. Bounded so every event fits in a fixed
+ * struct (domain/ allocates nothing) and in one small Kafka message. */
+#define LL_OWNER_BYTES_MAX 128        /* an owner id from the identity provider (JWT sub) */
+#define LL_REFERENCE_BYTES_MAX 140    /* as a SEPA remittance line */
+#define LL_ACTOR_BYTES_MAX 128        /* who asked: token subject and role */
+#define LL_CORRELATION_BYTES_MAX 128  /* caller's trace id */
+#define LL_COMMAND_ID_BYTES_MAX 128   /* the Idempotency-Key header */
+/* One encoded event envelope: all text fields at their maximum plus fixed fields fit easily. */
+#define LL_EVENT_JSON_BYTES_MAX 8192
+/* Events one command may produce: a transfer writes two. */
+#define LL_DECISION_EVENTS_MAX 2
+
 _Static_assert(LL_BODY_BYTES_MAX_DEFAULT <= LL_BODY_BYTES_MAX_LIMIT, "default within limit");
 _Static_assert(LL_CONFIG_VALUE_BYTES_MAX < LL_CONFIG_LINE_BYTES_MAX, "a value fits on a line");
 

@@ -1,0 +1,59 @@
+/* ll_account.h - the state of one account stream, and evolve: state + event -> state.
+ *
+ * evolve never guesses: an event that does not follow the state exactly (wrong account, a
+ * version gap or repeat, a broken hash link, an amount or balance that does not add up, a type
+ * not allowed in the current status) is refused with a reason and the state stays unchanged.
+ * The projector, the audit replay and the command service all fold events with it.
+ */
+#ifndef LL_ACCOUNT_H
+#define LL_ACCOUNT_H
+
+#include <stdint.h>
+
+#include "ll_error.h"
+#include "ll_event.h"
+
+typedef enum ll_account_status {
+    LL_ACCOUNT_NONE = 0, /* no events yet: the account does not exist */
+    LL_ACCOUNT_OPEN,
+    LL_ACCOUNT_CLOSED,
+    /* LL_ACCOUNT_FROZEN comes with AccountFrozen/AccountUnfrozen. */
+} ll_account_status_t;
+
+/* Invariants: version == number of events applied; status NONE iff version == 0;
+ * balance_minor >= -overdraft_limit_minor; head_hash is the last event's hash (LL_HASH_ZERO
+ * before the first). */
+typedef struct ll_account {
+    ll_uuid_t account_id;
+    int64_t version;
+    ll_account_status_t status;
+    char owner[LL_OWNER_BYTES_MAX + 1];
+    ll_currency_t currency;
+    int64_t balance_minor;
+    int64_t overdraft_limit_minor; /* 0 until OverdraftLimitSet exists: balance never below 0 */
+    int64_t opened_at_us;
+    int64_t updated_at_us;
+    char head_hash[LL_HASH_HEX_LEN + 1];
+} ll_account_t;
+
+/* What evolve concluded. Codes other than OK leave the state untouched. */
+typedef enum ll_evolve {
+    LL_EVOLVE_OK = 0,
+    LL_EVOLVE_DUPLICATE,   /* version <= state version: already applied (projectors skip it) */
+    LL_EVOLVE_GAP,         /* version > state version + 1: an event is missing */
+    LL_EVOLVE_INCONSISTENT /* anything else that does not follow: never apply, alarm */
+} ll_evolve_t;
+
+/* The empty stream of account id (version 0, status NONE). */
+void ll_account_init(ll_account_t *a, const ll_uuid_t *id);
+
+/* Applies ev to a. Returns LL_EVOLVE_OK, or another code with the reason in err (naming the
+ * event's version) and a unchanged. ev must be sealed (hash set). */
+ll_evolve_t ll_account_evolve(ll_account_t *a, const ll_event_t *ev, ll_error_t *err);
+
+/* The lowest balance the account may reach: -overdraft_limit_minor. */
+int64_t ll_account_floor(const ll_account_t *a);
+
+const char *ll_account_status_name(ll_account_status_t s); /* "open", "closed", "none" */
+
+#endif

@@ -1,0 +1,93 @@
+/* ll_hash_chain.c - see ll_hash_chain.h. */
+#include "ll_hash_chain.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ll_event_codec.h"
+#include "ll_json.h"
+
+static int sha256_hex(const char *buf, size_t len, char out[LL_HASH_HEX_LEN + 1], ll_error_t *err) {
+    unsigned char digest[32];
+    unsigned int digest_len = 0;
+    if (EVP_Digest(buf, len, digest, &digest_len, EVP_sha256(), NULL) != 1 || digest_len != sizeof digest)
+        return ll_error_set(err, LL_EIO, "SHA-256 failed");
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof digest; i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 15];
+    }
+    out[LL_HASH_HEX_LEN] = '\0';
+    return 0;
+}
+
+int ll_hash_envelope(const json_t *env, char out[LL_HASH_HEX_LEN + 1], ll_error_t *err) {
+    /* A shallow copy shares the values; removing "hash" from it leaves env intact. */
+    json_t *copy = json_copy((json_t *)env);
+    if (copy == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory hashing an event");
+    json_object_del(copy, "hash");
+    char buf[LL_EVENT_JSON_BYTES_MAX];
+    size_t len = 0;
+    int rc = ll_json_dump_canonical(copy, buf, sizeof buf, &len, err);
+    json_decref(copy);
+    return rc != 0 ? rc : sha256_hex(buf, len, out, err);
+}
+
+int ll_event_seal(ll_event_t *ev, ll_error_t *err) {
+    char buf[LL_EVENT_JSON_BYTES_MAX];
+    size_t len = 0;
+    char hash[LL_HASH_HEX_LEN + 1];
+    int rc = ll_event_encode(ev, false, buf, sizeof buf, &len, err);
+    if (rc == 0) rc = sha256_hex(buf, len, hash, err);
+    if (rc == 0) memcpy(ev->hash, hash, sizeof hash);
+    return rc;
+}
+
+/* Checks one envelope at position i of the stream; sets res->reason on failure. */
+static bool verify_one(const char *text, size_t len, int64_t expect_version, const ll_uuid_t *account,
+                       const char *prev_hash, ll_event_t *ev, ll_chain_result_t *res) {
+    ll_error_t err = {""};
+    json_t *env = ll_json_parse_object(text, len, LL_EVENT_JSON_BYTES_MAX, &err);
+    bool ok = false;
+    char computed[LL_HASH_HEX_LEN + 1];
+    if (env == NULL || ll_hash_envelope(env, computed, &err) != 0 ||
+        ll_event_from_json(env, ll_event_upcasters, ll_event_upcaster_count, ev, &err) != 0) {
+        snprintf(res->reason, sizeof res->reason, "undecodable: %.130s", err.msg);
+    } else if (account != NULL && !ll_uuid_equal(&ev->account_id, account)) {
+        snprintf(res->reason, sizeof res->reason, "belongs to another account");
+    } else if (ev->version != expect_version) {
+        snprintf(res->reason, sizeof res->reason, "version %lld where %lld was expected (removed or reordered)",
+                 (long long)ev->version, (long long)expect_version);
+    } else if (strcmp(ev->prev_hash, prev_hash) != 0) {
+        snprintf(res->reason, sizeof res->reason, "prev_hash does not match the previous event's hash");
+    } else if (strcmp(ev->hash, computed) != 0) {
+        snprintf(res->reason, sizeof res->reason, "hash does not match the content (altered)");
+    } else {
+        ok = true;
+    }
+    json_decref(env);
+    return ok;
+}
+
+int ll_chain_verify(const char *const *envelopes, const size_t *lens, size_t n, ll_chain_result_t *res,
+                    ll_error_t *err) {
+    if (res == NULL || (n > 0 && (envelopes == NULL || lens == NULL)))
+        return ll_error_set(err, LL_EINVAL, "ll_chain_verify: missing argument");
+    memset(res, 0, sizeof *res);
+    memcpy(res->head_hash, LL_HASH_ZERO, sizeof res->head_hash);
+    ll_uuid_t account;
+    ll_event_t ev;
+    for (size_t i = 0; i < n; i++) {
+        int64_t expect = (int64_t)i + 1;
+        if (!verify_one(envelopes[i], lens[i], expect, i == 0 ? NULL : &account, res->head_hash, &ev, res)) {
+            res->first_bad_version = expect;
+            return 0;
+        }
+        if (i == 0) account = ev.account_id;
+        memcpy(res->head_hash, ev.hash, sizeof res->head_hash);
+        res->events_checked++;
+    }
+    res->ok = true;
+    return 0;
+}

@@ -1,0 +1,43 @@
+/* ll_hash_chain.h - the tamper-evident chain of an account stream.
+ *
+ * hash = lower-case hex SHA-256 of the canonical envelope without its "hash" field; each
+ * event's prev_hash is the previous event's hash (64 zeros for version 1). Verification works on
+ * envelopes as JSON text, exactly as stored and published, so anyone holding the events can
+ * check that none was altered, removed or reordered.
+ */
+#ifndef LL_HASH_CHAIN_H
+#define LL_HASH_CHAIN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ll_error.h"
+#include "ll_event.h"
+
+/* Hashes the envelope object env, ignoring its "hash" field. env is not modified.
+ * Returns 0 with out set (64 hex digits and a NUL), or a negative code. */
+int ll_hash_envelope(const json_t *env, char out[LL_HASH_HEX_LEN + 1], ll_error_t *err);
+
+/* Computes and stores ev->hash. ev must be complete (global_position assigned, prev_hash set).
+ * Returns 0, or a negative code with ev->hash unchanged. */
+int ll_event_seal(ll_event_t *ev, ll_error_t *err);
+
+/* The outcome of verifying one stream. */
+typedef struct ll_chain_result {
+    bool ok;
+    int64_t events_checked;                  /* events that passed before the first bad one */
+    int64_t first_bad_version;               /* 0 when ok */
+    char reason[160];                        /* why the first bad event failed; "" when ok */
+    char head_hash[LL_HASH_HEX_LEN + 1];     /* hash of the last good event (zeros if none) */
+} ll_chain_result_t;
+
+/* Verifies envelopes[0..n) (JSON texts with lengths lens[]) as one account's stream from
+ * version 1 in order: each decodes strictly, belongs to the same account, has the next version,
+ * links to the previous hash and carries its own correct hash. Stops at the first bad event.
+ * Returns 0 (the verdict is in *res, ok or not), or a negative code when it could not run. */
+int ll_chain_verify(const char *const *envelopes, const size_t *lens, size_t n, ll_chain_result_t *res,
+                    ll_error_t *err);
+
+#endif
