@@ -6,10 +6,7 @@
 #include "ll_json.h"
 #include "ll_time.h"
 
-const ll_upcaster_t ll_event_upcasters[] = {
-    {LL_EVENT_NONE, 0, NULL}, /* placeholder: C has no empty arrays; never matches a real type */
-};
-const size_t ll_event_upcaster_count = 0;
+const ll_event_schema_t ll_event_schema = {LL_EVENT_SCHEMA_VERSION_CURRENT, NULL, 0};
 
 /* ---- encode -------------------------------------------------------------------------------- */
 
@@ -138,13 +135,13 @@ static int decode_data(const json_t *data, ll_event_t *ev, ll_error_t *err) {
     }
 }
 
-/* Brings data from version *v up to the current version with the table's steps. */
-static int upcast(json_t *data, ll_event_type_t type, int32_t *v, const ll_upcaster_t *ups, size_t n_ups,
-                  ll_error_t *err) {
-    while (*v < LL_EVENT_SCHEMA_VERSION_CURRENT) {
+/* Brings data from version *v up to the schema's current version, one step at a time. */
+static int upcast(json_t *data, ll_event_type_t type, int32_t *v, const ll_event_schema_t *schema, ll_error_t *err) {
+    while (*v < schema->current_version) {
         const ll_upcaster_t *step = NULL;
-        for (size_t i = 0; i < n_ups && step == NULL; i++)
-            if (ups[i].type == type && ups[i].from_version == *v) step = &ups[i];
+        for (size_t i = 0; i < schema->upcaster_count && step == NULL; i++)
+            if (schema->upcasters[i].type == type && schema->upcasters[i].from_version == *v)
+                step = &schema->upcasters[i];
         if (step == NULL)
             return ll_error_set(err, LL_EINVAL, "schema_version: no upcaster from version %d of %s", (int)*v,
                                 ll_event_type_name(type));
@@ -160,7 +157,7 @@ static const char *const envelope_keys[] = {"event_id", "account_id", "version",
                                              "actor", "data", "prev_hash", "hash"};
 
 /* The envelope fields other than data. */
-static int decode_header(const json_t *env, ll_event_t *out, ll_error_t *err) {
+static int decode_header(const json_t *env, int32_t current_version, ll_event_t *out, ll_error_t *err) {
     char text[64];
     int64_t schema = 0;
     int rc = ll_json_only_keys(env, envelope_keys, sizeof envelope_keys / sizeof envelope_keys[0], "", err);
@@ -171,9 +168,9 @@ static int decode_header(const json_t *env, ll_event_t *out, ll_error_t *err) {
     if (rc == 0 && (out->type = ll_event_type_from_name(text)) == LL_EVENT_NONE)
         rc = ll_error_set(err, LL_EINVAL, "type: unknown event type");
     if (rc == 0) rc = ll_json_get_int64(env, "schema_version", "", true, 1, 1000000, &schema, err);
-    if (rc == 0 && schema > LL_EVENT_SCHEMA_VERSION_CURRENT)
+    if (rc == 0 && schema > current_version)
         rc = ll_error_set(err, LL_EINVAL, "schema_version: %lld is newer than this build reads (%d)", (long long)schema,
-                          LL_EVENT_SCHEMA_VERSION_CURRENT);
+                          (int)current_version);
     out->schema_version = (int32_t)schema;
     if (rc == 0) rc = ll_json_get_int64(env, "global_position", "", true, 1, INT64_MAX, &out->global_position, err);
     if (rc == 0) rc = ll_json_get_string(env, "occurred_at", "", true, LL_TIME_TEXT_LEN, LL_TIME_TEXT_LEN, text,
@@ -195,26 +192,26 @@ static int decode_header(const json_t *env, ll_event_t *out, ll_error_t *err) {
     return rc;
 }
 
-int ll_event_from_json(json_t *env, const ll_upcaster_t *ups, size_t n_ups, ll_event_t *out, ll_error_t *err) {
+int ll_event_from_json(json_t *env, const ll_event_schema_t *schema, ll_event_t *out, ll_error_t *err) {
     memset(out, 0, sizeof *out);
-    int rc = decode_header(env, out, err);
+    int rc = decode_header(env, schema->current_version, out, err);
     if (rc != 0) return rc;
     json_t *data = json_object_get(env, "data");
     if (!json_is_object(data)) return ll_error_set(err, LL_EINVAL, "data: must be an object");
-    rc = upcast(data, out->type, &out->schema_version, ups, n_ups, err);
+    rc = upcast(data, out->type, &out->schema_version, schema, err);
     if (rc == 0) rc = decode_data(data, out, err);
     return rc;
 }
 
-int ll_event_decode_with(const char *buf, size_t len, const ll_upcaster_t *ups, size_t n_ups, ll_event_t *out,
+int ll_event_decode_with(const char *buf, size_t len, const ll_event_schema_t *schema, ll_event_t *out,
                          ll_error_t *err) {
     json_t *env = ll_json_parse_object(buf, len, LL_EVENT_JSON_BYTES_MAX, err);
     if (env == NULL) return LL_EINVAL;
-    int rc = ll_event_from_json(env, ups, n_ups, out, err);
+    int rc = ll_event_from_json(env, schema, out, err);
     json_decref(env);
     return rc;
 }
 
 int ll_event_decode(const char *buf, size_t len, ll_event_t *out, ll_error_t *err) {
-    return ll_event_decode_with(buf, len, ll_event_upcasters, ll_event_upcaster_count, out, err);
+    return ll_event_decode_with(buf, len, &ll_event_schema, out, err);
 }

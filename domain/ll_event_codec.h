@@ -30,9 +30,16 @@ typedef struct ll_upcaster {
     ll_upcast_fn fn;
 } ll_upcaster_t;
 
-/* The upcasters of this build (none yet: every type is at schema version 1). */
-extern const ll_upcaster_t ll_event_upcasters[];
-extern const size_t ll_event_upcaster_count;
+/* What a decoder reads: the schema version the struct corresponds to, and the upcasters that
+ * lead older versions there. */
+typedef struct ll_event_schema {
+    int32_t current_version;
+    const ll_upcaster_t *upcasters;
+    size_t upcaster_count;
+} ll_event_schema_t;
+
+/* This build's schema: LL_EVENT_SCHEMA_VERSION_CURRENT, no upcasters yet. */
+extern const ll_event_schema_t ll_event_schema;
 
 /* Builds the envelope object (without "hash" unless with_hash). Returns a new reference, or
  * NULL when ev is not encodable (invalid type or time) or memory ran out. */
@@ -46,16 +53,17 @@ int ll_json_dump_canonical(const json_t *v, char *out, size_t out_size, size_t *
 int ll_event_encode(const ll_event_t *ev, bool with_hash, char *out, size_t out_size, size_t *out_len,
                     ll_error_t *err);
 
-/* Decodes one envelope of at most LL_EVENT_JSON_BYTES_MAX bytes, with ll_event_upcasters.
+/* Decodes one envelope of at most LL_EVENT_JSON_BYTES_MAX bytes, with ll_event_schema.
  * Returns 0, or LL_EINVAL/LL_ELIMIT with err naming the field; *out is then unspecified. */
 int ll_event_decode(const char *buf, size_t len, ll_event_t *out, ll_error_t *err);
 
-/* As ll_event_decode with an explicit upcaster table (tests, future versions). */
-int ll_event_decode_with(const char *buf, size_t len, const ll_upcaster_t *ups, size_t n_ups, ll_event_t *out,
+/* As ll_event_decode with an explicit schema (tests, tools reading archives). */
+int ll_event_decode_with(const char *buf, size_t len, const ll_event_schema_t *schema, ll_event_t *out,
                          ll_error_t *err);
 
 /* Decodes an already parsed envelope. env's "data" may be rewritten by upcasters. After an
- * upcast, out->schema_version is LL_EVENT_SCHEMA_VERSION_CURRENT (the struct's shape). */
-int ll_event_from_json(json_t *env, const ll_upcaster_t *ups, size_t n_ups, ll_event_t *out, ll_error_t *err);
+ * upcast, out->schema_version is schema->current_version (the struct's shape); the hash chain
+ * is verified on the stored text, never on an upcast struct. */
+int ll_event_from_json(json_t *env, const ll_event_schema_t *schema, ll_event_t *out, ll_error_t *err);
 
 #endif

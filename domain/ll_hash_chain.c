@@ -52,7 +52,7 @@ static bool verify_one(const char *text, size_t len, int64_t expect_version, con
     bool ok = false;
     char computed[LL_HASH_HEX_LEN + 1];
     if (env == NULL || ll_hash_envelope(env, computed, &err) != 0 ||
-        ll_event_from_json(env, ll_event_upcasters, ll_event_upcaster_count, ev, &err) != 0) {
+        ll_event_from_json(env, &ll_event_schema, ev, &err) != 0) {
         snprintf(res->reason, sizeof res->reason, "undecodable: %.130s", err.msg);
     } else if (account != NULL && !ll_uuid_equal(&ev->account_id, account)) {
         snprintf(res->reason, sizeof res->reason, "belongs to another account");
