@@ -49,6 +49,7 @@ LIB_A := $(B)/libledgerline.a
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(B)/%)
+UNIT_SCRIPTS := tests/vectors/check_vectors.py
 INTEG_SRCS := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(INTEG_SRCS:%.c=$(B)/%)
 INTEG_SCRIPTS := $(wildcard tests/integration/test_*.sh)
@@ -121,11 +122,11 @@ export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
 .PHONY: unit-run check-run
 unit-run:
-	@tests/run.sh $(UNIT_BINS)
+	@tests/run.sh $(UNIT_BINS) $(UNIT_SCRIPTS)
 
 # Every test in one runner call, so the output ends with one total line.
 check-run:
-	@tests/run.sh $(UNIT_BINS) $(INTEG_BINS) $(INTEG_SCRIPTS)
+	@tests/run.sh $(UNIT_BINS) $(UNIT_SCRIPTS) $(INTEG_BINS) $(INTEG_SCRIPTS)
 
 up: deps
 	@$(STACK) up

@@ -4,6 +4,7 @@
 #define DOMAIN_FIXTURE_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ll_account.h"
@@ -99,6 +100,41 @@ static inline int fx_open(fx_world_t *w, ll_account_t *a, uint64_t n, const char
     ll_command_t cmd = fx_cmd(LL_CMD_OPEN, &id, 0, ccy);
     ll_decision_t d;
     return fx_run(w, a, &cmd, &d) == LL_REJECT_NONE ? 0 : -1;
+}
+
+/* Two accounts and one event of every type, with awkward text (quotes, backslash, non-ASCII,
+ * HTML) and amounts at the limit: AccountOpened x2, MoneyDeposited, MoneyWithdrawn,
+ * TransferSent, TransferReceived, AccountClosed. Deterministic. Returns the count (7). */
+static inline size_t fx_all_types(ll_event_t events[8]) {
+    fx_world_t w;
+    fx_world_init(&w);
+    ll_account_t a, b;
+    size_t n = 0;
+    ll_decision_t d;
+    ll_uuid_t ida = fx_uuid(1), idb = fx_uuid(2);
+    ll_account_init(&a, &ida);
+    ll_account_init(&b, &idb);
+    ll_command_t open = fx_cmd(LL_CMD_OPEN, &ida, 0, "EUR");
+    snprintf(open.owner, sizeof open.owner, "Zo\xc3\xab \"Z\" \xc3\x85ngstr\xc3\xb6m \\ \xe6\x9d\xb1\xe4\xba\xac");
+    if (fx_run(&w, &a, &open, &d) != LL_REJECT_NONE) abort();
+    events[n++] = d.events[0];
+    open = fx_cmd(LL_CMD_OPEN, &idb, 0, "EUR");
+    if (fx_run(&w, &b, &open, &d) != LL_REJECT_NONE) abort();
+    events[n++] = d.events[0];
+    ll_command_t dep = fx_cmd(LL_CMD_DEPOSIT, &ida, LL_AMOUNT_MINOR_MAX, "EUR");
+    snprintf(dep.reference, sizeof dep.reference, "invoice 42 / <b>&amp;</b>");
+    if (fx_run(&w, &a, &dep, &d) != LL_REJECT_NONE) abort();
+    events[n++] = d.events[0];
+    ll_command_t wd = fx_cmd(LL_CMD_WITHDRAW, &ida, 1, "EUR");
+    if (fx_run(&w, &a, &wd, &d) != LL_REJECT_NONE) abort();
+    events[n++] = d.events[0];
+    if (fx_transfer(&w, &a, &b, LL_AMOUNT_MINOR_MAX - 1, "EUR", &d) != LL_REJECT_NONE) abort();
+    events[n++] = d.events[0];
+    events[n++] = d.events[1];
+    ll_command_t close = fx_cmd(LL_CMD_CLOSE, &ida, 0, NULL);
+    if (fx_run(&w, &a, &close, &d) != LL_REJECT_NONE) abort();
+    events[n++] = d.events[0];
+    return n;
 }
 
 #endif

@@ -7,43 +7,10 @@
 #include "ll_event_codec.h"
 #include "ll_test.h"
 
-/* A stream with one event of every type; events[] receives them in order (8 events). */
-static size_t make_all_types(ll_event_t events[8]) {
-    fx_world_t w;
-    fx_world_init(&w);
-    ll_account_t a, b;
-    size_t n = 0;
-    ll_decision_t d;
-    ll_uuid_t ida = fx_uuid(1), idb = fx_uuid(2);
-    ll_account_init(&a, &ida);
-    ll_account_init(&b, &idb);
-    ll_command_t open = fx_cmd(LL_CMD_OPEN, &ida, 0, "EUR");
-    snprintf(open.owner, sizeof open.owner, "Zoë \"Z\" Ångström \\ 東京");
-    if (fx_run(&w, &a, &open, &d) != LL_REJECT_NONE) abort();
-    events[n++] = d.events[0];
-    open = fx_cmd(LL_CMD_OPEN, &idb, 0, "EUR");
-    if (fx_run(&w, &b, &open, &d) != LL_REJECT_NONE) abort();
-    events[n++] = d.events[0];
-    ll_command_t dep = fx_cmd(LL_CMD_DEPOSIT, &ida, 1000000000000000LL, "EUR");
-    snprintf(dep.reference, sizeof dep.reference, "invoice 42 / <b>&amp;</b>");
-    if (fx_run(&w, &a, &dep, &d) != LL_REJECT_NONE) abort();
-    events[n++] = d.events[0];
-    ll_command_t wd = fx_cmd(LL_CMD_WITHDRAW, &ida, 1, "EUR");
-    if (fx_run(&w, &a, &wd, &d) != LL_REJECT_NONE) abort();
-    events[n++] = d.events[0];
-    if (fx_transfer(&w, &a, &b, 999999999999999LL, "EUR", &d) != LL_REJECT_NONE) abort();
-    events[n++] = d.events[0];
-    events[n++] = d.events[1];
-    ll_command_t close = fx_cmd(LL_CMD_CLOSE, &ida, 0, NULL);
-    if (fx_run(&w, &a, &close, &d) != LL_REJECT_NONE) abort();
-    events[n++] = d.events[0];
-    return n;
-}
-
 /* The canonical text of the first deposit of make_all_types, NUL-terminated in buf. */
 static void deposit_json(char *buf, size_t size) {
     ll_event_t events[8];
-    make_all_types(events);
+    fx_all_types(events);
     size_t len = 0;
     if (ll_event_encode(&events[2], true, buf, size - 1, &len, NULL) != 0) abort();
     buf[len] = '\0';
@@ -51,7 +18,7 @@ static void deposit_json(char *buf, size_t size) {
 
 LL_TEST(test_round_trip_every_type) {
     ll_event_t events[8];
-    size_t n = make_all_types(events);
+    size_t n = fx_all_types(events);
     LL_CHECK_EQ_INT(n, 7);
     for (size_t i = 0; i < n; i++) {
         char buf[LL_EVENT_JSON_BYTES_MAX];
