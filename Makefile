@@ -58,10 +58,17 @@ INTEG_SCRIPTS := $(wildcard tests/integration/test_*.sh)
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(B)/bin/ledgerline-%)
 
+# libFuzzer targets (clang only): each tests/fuzz/fuzz_NAME.c with the domain and lib sources.
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARNINGS) -g -O1 -Ilib -Idomain \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 300
+
 .DEFAULT_GOAL := build
 # Keep object files of test and tool mains (make would delete them as intermediates).
 .SECONDARY:
-.PHONY: build help deps run test unit integration up down status restart logs clean distclean format fuzz
+.PHONY: build help deps run test unit integration up down status restart logs clean distclean format fuzz fuzz-build
 
 build: $(LIB_A) $(TOOL_BINS) $(UNIT_BINS) $(INTEG_BINS)
 
@@ -85,6 +92,13 @@ $(B)/bin/ledgerline-%: $(B)/obj/tools/%.o $(LIB_A)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_OPT) $(LDFLAGS) $< $(LIB_A) $(ALL_LDLIBS) -o $@
 
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(wildcard lib/*.h domain/*.h)
+	@mkdir -p $(@D)
+	$(call say,FUZZ,$@)
+	$(Q)clang $(FUZZ_CFLAGS) $< $(LIB_SRCS) -ljansson -lcrypto -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 # --- the two set-up commands ------------------------------------------------------------------
@@ -107,7 +121,7 @@ run: deps
 
 # Installs what is missing, builds with ASan+UBSan, starts the stack, runs every test.
 test: deps
-	@$(MAKE) --no-print-directory BUILD=asan build
+	@$(MAKE) --no-print-directory BUILD=asan build fuzz-build
 	@$(STACK) up
 	@$(MAKE) --no-print-directory BUILD=asan check-run; rc=$$?; \
 	  echo "(the local stack stays up for the next run; stop it with: make down)"; exit $$rc
@@ -126,7 +140,7 @@ unit-run:
 
 # Every test in one runner call, so the output ends with one total line.
 check-run:
-	@tests/run.sh $(UNIT_BINS) $(UNIT_SCRIPTS) $(INTEG_BINS) $(INTEG_SCRIPTS)
+	@tests/run.sh $(UNIT_BINS) $(UNIT_SCRIPTS) tests/fuzz/run.sh $(INTEG_BINS) $(INTEG_SCRIPTS)
 
 up: deps
 	@$(STACK) up
@@ -138,6 +152,11 @@ restart:
 	@$(STACK) restart
 logs:
 	@tail -n 20 -F var/log/*.log
+
+# Long fuzzing run: FUZZ_SECONDS per target (default 300).
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -156,5 +175,6 @@ help:
 	@echo "make up|down|status|restart   the local stack (PostgreSQL, Kafka, FerretDB, services)"
 	@echo "make logs       follow var/log/*.log"
 	@echo "make build      build (BUILD=release|asan)"
+	@echo "make fuzz       fuzz the decoders, FUZZ_SECONDS per target (default 300)"
 	@echo "make format     clang-format every C file"
 	@echo "make clean      remove build/;  make distclean: also stop the stack and remove var/"
