@@ -121,6 +121,7 @@ run: deps
 
 # Installs what is missing, builds with ASan+UBSan, starts the stack, runs every test.
 test: deps
+	@$(MAKE) --no-print-directory BUILD=release build
 	@$(MAKE) --no-print-directory BUILD=asan build fuzz-build
 	@$(STACK) up
 	@$(MAKE) --no-print-directory BUILD=asan check-run; rc=$$?; \

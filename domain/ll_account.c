@@ -35,17 +35,19 @@ static ll_evolve_t refuse(ll_error_t *err, const ll_event_t *ev, const char *why
 static ll_evolve_t check_sequence(const ll_account_t *a, const ll_event_t *ev, ll_error_t *err) {
     if (!ll_uuid_equal(&a->account_id, &ev->account_id)) return refuse(err, ev, "belongs to another account");
     if (ev->version <= a->version) {
-        ll_error_set(err, LL_EINVAL, "event version %lld already applied (state at %lld)", (long long)ev->version,
-                     (long long)a->version);
+        ll_error_set(err, LL_EINVAL, "event version %lld already applied (state at %lld)",
+                     (long long)ev->version, (long long)a->version);
         return LL_EVOLVE_DUPLICATE;
     }
     if (ev->version != a->version + 1) {
         ll_error_set(err, LL_EINVAL, "event version %lld after state version %lld: %lld event(s) missing",
-                     (long long)ev->version, (long long)a->version, (long long)(ev->version - a->version - 1));
+                     (long long)ev->version, (long long)a->version,
+                     (long long)(ev->version - a->version - 1));
         return LL_EVOLVE_GAP;
     }
     if (strlen(ev->hash) != LL_HASH_HEX_LEN) return refuse(err, ev, "not sealed (no hash)");
-    if (strcmp(ev->prev_hash, a->head_hash) != 0) return refuse(err, ev, "prev_hash does not match the previous event's hash");
+    if (strcmp(ev->prev_hash, a->head_hash) != 0)
+        return refuse(err, ev, "prev_hash does not match the previous event's hash");
     if (ev->type == LL_EVENT_ACCOUNT_OPENED) {
         if (a->status != LL_ACCOUNT_NONE) return refuse(err, ev, "account already opened");
     } else if (a->status != LL_ACCOUNT_OPEN) {
@@ -55,20 +57,24 @@ static ll_evolve_t check_sequence(const ll_account_t *a, const ll_event_t *ev, l
 }
 
 /* Checks a movement against the state and computes the new balance. */
-static ll_evolve_t check_movement(const ll_account_t *a, const ll_event_t *ev, int64_t *balance, ll_error_t *err) {
+static ll_evolve_t check_movement(const ll_account_t *a, const ll_event_t *ev, int64_t *balance,
+                                  ll_error_t *err) {
     const ll_data_movement_t *m = &ev->data.movement;
     if (!ll_amount_valid(m->amount_minor)) return refuse(err, ev, "amount out of range");
-    if (!ll_currency_equal(&m->currency, &a->currency)) return refuse(err, ev, "currency differs from the account's");
+    if (!ll_currency_equal(&m->currency, &a->currency))
+        return refuse(err, ev, "currency differs from the account's");
     int sign = ll_event_balance_sign(ev->type);
     int rc = sign > 0 ? ll_money_add(a->balance_minor, m->amount_minor, balance)
                       : ll_money_sub(a->balance_minor, m->amount_minor, balance);
     if (rc != 0) return refuse(err, ev, "balance overflows int64");
-    if (*balance != m->balance_after_minor) return refuse(err, ev, "balance_after_minor does not equal balance +/- amount");
+    if (*balance != m->balance_after_minor)
+        return refuse(err, ev, "balance_after_minor does not equal balance +/- amount");
     if (*balance < ll_account_floor(a)) return refuse(err, ev, "balance below the allowed floor");
     int is_transfer = ev->type == LL_EVENT_TRANSFER_SENT || ev->type == LL_EVENT_TRANSFER_RECEIVED;
     if (is_transfer && (ll_uuid_is_nil(&m->transfer_id) || ll_uuid_is_nil(&m->counterparty_id)))
         return refuse(err, ev, "transfer without transfer_id or counterparty");
-    if (is_transfer && ll_uuid_equal(&m->counterparty_id, &a->account_id)) return refuse(err, ev, "transfer to itself");
+    if (is_transfer && ll_uuid_equal(&m->counterparty_id, &a->account_id))
+        return refuse(err, ev, "transfer to itself");
     return LL_EVOLVE_OK;
 }
 

@@ -8,10 +8,10 @@
 #ifndef LL_ACCOUNT_H
 #define LL_ACCOUNT_H
 
-#include <stdint.h>
-
 #include "ll_error.h"
 #include "ll_event.h"
+
+#include <stdint.h>
 
 typedef enum ll_account_status {
     LL_ACCOUNT_NONE = 0, /* no events yet: the account does not exist */

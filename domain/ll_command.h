@@ -7,11 +7,11 @@
 #ifndef LL_COMMAND_H
 #define LL_COMMAND_H
 
-#include <stdint.h>
-
 #include "ll_account.h"
 #include "ll_event.h"
 #include "ll_rejection.h"
+
+#include <stdint.h>
 
 typedef enum ll_command_type {
     LL_CMD_NONE = 0,
@@ -25,9 +25,9 @@ typedef enum ll_command_type {
 /* One command. Fields not used by its type are zero. */
 typedef struct ll_command {
     ll_command_type_t type;
-    ll_uuid_t account_id;    /* open: the new id; transfer: the source; else the target */
-    ll_uuid_t to_account_id; /* transfer: the destination */
-    ll_uuid_t transfer_id;   /* transfer: shared by both legs */
+    ll_uuid_t account_id;                       /* open: the new id; transfer: the source; else the target */
+    ll_uuid_t to_account_id;                    /* transfer: the destination */
+    ll_uuid_t transfer_id;                      /* transfer: shared by both legs */
     char owner[LL_OWNER_BYTES_MAX + 1];         /* open */
     ll_currency_t currency;                     /* open, deposit, withdraw, transfer */
     int64_t amount_minor;                       /* deposit, withdraw, transfer */

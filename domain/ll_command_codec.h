@@ -13,14 +13,14 @@
 #ifndef LL_COMMAND_CODEC_H
 #define LL_COMMAND_CODEC_H
 
-#include <stddef.h>
-
 #include "ll_command.h"
 #include "ll_error.h"
 
+#include <stddef.h>
+
 /* Decodes body[0..len) (len <= max_bytes) as a command of type. Returns 0 with *out filled
  * (other fields zero), or LL_EINVAL / LL_ELIMIT with err naming the field. */
-int ll_command_decode(ll_command_type_t type, const char *body, size_t len, size_t max_bytes, ll_command_t *out,
-                      ll_error_t *err);
+int ll_command_decode(ll_command_type_t type, const char *body, size_t len, size_t max_bytes,
+                      ll_command_t *out, ll_error_t *err);
 
 #endif

@@ -1,11 +1,12 @@
 /* ll_decide.c - see ll_command.h. Validation first (push ifs up), then one event builder. */
+#include "ll_command.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "ll_command.h"
-
-static void reject(ll_decision_t *out, ll_rejection_t r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void reject(ll_decision_t *out, ll_rejection_t r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void reject(ll_decision_t *out, ll_rejection_t r, const char *fmt, ...) {
     out->rejection = r;
@@ -76,8 +77,8 @@ static int check_movement(const ll_account_t *s, const ll_command_t *cmd, ll_dec
 /* balance - amount, or a rejection when below the floor. */
 static int debit(const ll_account_t *s, int64_t amount, int64_t *after, ll_decision_t *out) {
     if (ll_money_sub(s->balance_minor, amount, after) != 0 || *after < ll_account_floor(s)) {
-        reject(out, LL_REJECT_INSUFFICIENT_FUNDS, "balance %lld is less than %lld", (long long)s->balance_minor,
-               (long long)amount);
+        reject(out, LL_REJECT_INSUFFICIENT_FUNDS, "balance %lld is less than %lld",
+               (long long)s->balance_minor, (long long)amount);
         return -1;
     }
     return 0;
@@ -95,10 +96,18 @@ static int credit(const ll_account_t *s, int64_t amount, int64_t *after, ll_deci
 
 static void decide_open(const ll_account_t *s, const ll_command_t *cmd, const ll_command_meta_t *meta,
                         ll_decision_t *out) {
-    if (s->status != LL_ACCOUNT_NONE) { reject(out, LL_REJECT_ACCOUNT_EXISTS, "account already exists"); return; }
-    if (cmd->owner[0] == '\0') { reject(out, LL_REJECT_INVALID_OWNER, "owner is empty"); return; }
-    if (!ll_currency_valid(cmd->currency.code))
-        { reject(out, LL_REJECT_INVALID_CURRENCY, "currency is not an active ISO 4217 code"); return; }
+    if (s->status != LL_ACCOUNT_NONE) {
+        reject(out, LL_REJECT_ACCOUNT_EXISTS, "account already exists");
+        return;
+    }
+    if (cmd->owner[0] == '\0') {
+        reject(out, LL_REJECT_INVALID_OWNER, "owner is empty");
+        return;
+    }
+    if (!ll_currency_valid(cmd->currency.code)) {
+        reject(out, LL_REJECT_INVALID_CURRENCY, "currency is not an active ISO 4217 code");
+        return;
+    }
     ll_event_t *ev = add_event(out, s, LL_EVENT_ACCOUNT_OPENED, meta);
     memcpy(ev->data.opened.owner, cmd->owner, sizeof ev->data.opened.owner);
     ev->data.opened.currency = cmd->currency;
@@ -120,9 +129,11 @@ static void decide_withdraw(const ll_account_t *s, const ll_command_t *cmd, cons
 
 static void decide_close(const ll_account_t *s, const ll_command_meta_t *meta, ll_decision_t *out) {
     if (check_live_account(s, out) != 0) return;
-    if (s->balance_minor != 0)
-        { reject(out, LL_REJECT_BALANCE_NOT_ZERO, "balance is %lld %s; it must be 0 to close",
-                      (long long)s->balance_minor, s->currency.code); return; }
+    if (s->balance_minor != 0) {
+        reject(out, LL_REJECT_BALANCE_NOT_ZERO, "balance is %lld %s; it must be 0 to close",
+               (long long)s->balance_minor, s->currency.code);
+        return;
+    }
     add_event(out, s, LL_EVENT_ACCOUNT_CLOSED, meta);
 }
 
@@ -158,8 +169,10 @@ void ll_decide_transfer(const ll_account_t *from, const ll_account_t *to, const 
     decision_init(out);
     LL_MONEY_ASSERT(cmd->type == LL_CMD_TRANSFER);
     LL_MONEY_ASSERT(!ll_uuid_is_nil(&cmd->transfer_id)); /* the caller assigns it */
-    if (ll_uuid_equal(&from->account_id, &to->account_id))
-        { reject(out, LL_REJECT_SAME_ACCOUNT, "source and destination are the same account"); return; }
+    if (ll_uuid_equal(&from->account_id, &to->account_id)) {
+        reject(out, LL_REJECT_SAME_ACCOUNT, "source and destination are the same account");
+        return;
+    }
     if (check_movement(from, cmd, out) != 0) return;
     if (check_movement(to, cmd, out) != 0) {
         /* Say which side failed: the destination. */

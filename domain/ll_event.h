@@ -7,11 +7,11 @@
 #ifndef LL_EVENT_H
 #define LL_EVENT_H
 
-#include <stdint.h>
-
 #include "ll_limits.h"
 #include "ll_money.h"
 #include "ll_uuid.h"
+
+#include <stdint.h>
 
 typedef enum ll_event_type {
     LL_EVENT_NONE = 0,
@@ -42,7 +42,7 @@ typedef struct {
 typedef struct {
     int64_t amount_minor;
     ll_currency_t currency;
-    int64_t balance_after_minor; /* the account's balance once this event applies */
+    int64_t balance_after_minor;                /* the account's balance once this event applies */
     char reference[LL_REFERENCE_BYTES_MAX + 1]; /* "" when none was given */
     ll_uuid_t transfer_id;
     ll_uuid_t counterparty_id;

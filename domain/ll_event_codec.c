@@ -1,10 +1,10 @@
 /* ll_event_codec.c - see ll_event_codec.h. */
 #include "ll_event_codec.h"
 
-#include <string.h>
-
 #include "ll_json.h"
 #include "ll_time.h"
+
+#include <string.h>
 
 const ll_event_schema_t ll_event_schema = {LL_EVENT_SCHEMA_VERSION_CURRENT, NULL, 0};
 
@@ -20,16 +20,19 @@ static json_t *data_to_json(const ll_event_t *ev) {
     const ll_data_movement_t *m = &ev->data.movement;
     switch (ev->type) {
     case LL_EVENT_ACCOUNT_OPENED:
-        return json_pack("{s:s, s:s}", "owner", ev->data.opened.owner, "currency", ev->data.opened.currency.code);
+        return json_pack("{s:s, s:s}", "owner", ev->data.opened.owner, "currency",
+                         ev->data.opened.currency.code);
     case LL_EVENT_MONEY_DEPOSITED:
     case LL_EVENT_MONEY_WITHDRAWN:
-        return json_pack("{s:I, s:I, s:s, s:s}", "amount_minor", (json_int_t)m->amount_minor, "balance_after_minor",
-                         (json_int_t)m->balance_after_minor, "currency", m->currency.code, "reference", m->reference);
+        return json_pack("{s:I, s:I, s:s, s:s}", "amount_minor", (json_int_t)m->amount_minor,
+                         "balance_after_minor", (json_int_t)m->balance_after_minor, "currency",
+                         m->currency.code, "reference", m->reference);
     case LL_EVENT_TRANSFER_SENT:
     case LL_EVENT_TRANSFER_RECEIVED:
         return json_pack("{s:I, s:I, s:s, s:s, s:o, s:o}", "amount_minor", (json_int_t)m->amount_minor,
-                         "balance_after_minor", (json_int_t)m->balance_after_minor, "currency", m->currency.code,
-                         "reference", m->reference, "transfer_id", uuid_json(&m->transfer_id),
+                         "balance_after_minor", (json_int_t)m->balance_after_minor, "currency",
+                         m->currency.code, "reference", m->reference, "transfer_id",
+                         uuid_json(&m->transfer_id),
                          ev->type == LL_EVENT_TRANSFER_SENT ? "to_account_id" : "from_account_id",
                          uuid_json(&m->counterparty_id));
     case LL_EVENT_ACCOUNT_CLOSED:
@@ -50,8 +53,8 @@ json_t *ll_event_to_json(const ll_event_t *ev, bool with_hash) {
                             uuid_json(&ev->event_id), "account_id", uuid_json(&ev->account_id), "version",
                             (json_int_t)ev->version, "type", type, "schema_version", (int)ev->schema_version,
                             "global_position", (json_int_t)ev->global_position, "occurred_at", occurred,
-                            "command_id", ev->command_id, "correlation_id", ev->correlation_id, "actor", ev->actor,
-                            "data", data, "prev_hash", ev->prev_hash);
+                            "command_id", ev->command_id, "correlation_id", ev->correlation_id, "actor",
+                            ev->actor, "data", data, "prev_hash", ev->prev_hash);
     if (env != NULL && with_hash && json_object_set_new(env, "hash", json_string(ev->hash)) != 0) {
         json_decref(env);
         return NULL;
@@ -62,7 +65,8 @@ json_t *ll_event_to_json(const ll_event_t *ev, bool with_hash) {
 int ll_json_dump_canonical(const json_t *v, char *out, size_t out_size, size_t *out_len, ll_error_t *err) {
     size_t n = json_dumpb(v, out, out_size, JSON_COMPACT | JSON_SORT_KEYS);
     if (n == 0) return ll_error_set(err, LL_EIO, "canonical JSON encoding failed");
-    if (n > out_size) return ll_error_set(err, LL_ELIMIT, "encoded event needs %zu bytes, buffer has %zu", n, out_size);
+    if (n > out_size)
+        return ll_error_set(err, LL_ELIMIT, "encoded event needs %zu bytes, buffer has %zu", n, out_size);
     *out_len = n;
     return 0;
 }
@@ -86,29 +90,37 @@ static bool is_hex64(const char *s) {
 }
 
 static int get_hash(const json_t *env, const char *key, char out[LL_HASH_HEX_LEN + 1], ll_error_t *err) {
-    int rc = ll_json_get_string(env, key, "", true, LL_HASH_HEX_LEN, LL_HASH_HEX_LEN, out, LL_HASH_HEX_LEN + 1, err);
-    if (rc == 0 && !is_hex64(out)) rc = ll_error_set(err, LL_EINVAL, "%s: must be 64 lower-case hex digits", key);
+    int rc = ll_json_get_string(env, key, "", true, LL_HASH_HEX_LEN, LL_HASH_HEX_LEN, out,
+                                LL_HASH_HEX_LEN + 1, err);
+    if (rc == 0 && !is_hex64(out))
+        rc = ll_error_set(err, LL_EINVAL, "%s: must be 64 lower-case hex digits", key);
     return rc;
 }
 
 static int decode_movement(const json_t *data, ll_event_t *ev, ll_error_t *err) {
     static const char *const plain[] = {"amount_minor", "balance_after_minor", "currency", "reference"};
-    static const char *const sent[] = {"amount_minor", "balance_after_minor", "currency", "reference", "transfer_id",
-                                       "to_account_id"};
-    static const char *const received[] = {"amount_minor", "balance_after_minor", "currency", "reference",
-                                           "transfer_id", "from_account_id"};
+    static const char *const sent[] = {"amount_minor", "balance_after_minor", "currency",
+                                       "reference",    "transfer_id",         "to_account_id"};
+    static const char *const received[] = {"amount_minor", "balance_after_minor", "currency",
+                                           "reference",    "transfer_id",         "from_account_id"};
     ll_data_movement_t *m = &ev->data.movement;
     int rc;
-    if (ev->type == LL_EVENT_TRANSFER_SENT) rc = ll_json_only_keys(data, sent, 6, "data.", err);
-    else if (ev->type == LL_EVENT_TRANSFER_RECEIVED) rc = ll_json_only_keys(data, received, 6, "data.", err);
-    else rc = ll_json_only_keys(data, plain, 4, "data.", err);
-    if (rc == 0) rc = ll_json_get_int64(data, "amount_minor", "data.", true, LL_AMOUNT_MINOR_MIN, LL_AMOUNT_MINOR_MAX,
-                                        &m->amount_minor, err);
-    if (rc == 0) rc = ll_json_get_int64(data, "balance_after_minor", "data.", true, INT64_MIN, INT64_MAX,
-                                        &m->balance_after_minor, err);
+    if (ev->type == LL_EVENT_TRANSFER_SENT)
+        rc = ll_json_only_keys(data, sent, 6, "data.", err);
+    else if (ev->type == LL_EVENT_TRANSFER_RECEIVED)
+        rc = ll_json_only_keys(data, received, 6, "data.", err);
+    else
+        rc = ll_json_only_keys(data, plain, 4, "data.", err);
+    if (rc == 0)
+        rc = ll_json_get_int64(data, "amount_minor", "data.", true, LL_AMOUNT_MINOR_MIN, LL_AMOUNT_MINOR_MAX,
+                               &m->amount_minor, err);
+    if (rc == 0)
+        rc = ll_json_get_int64(data, "balance_after_minor", "data.", true, INT64_MIN, INT64_MAX,
+                               &m->balance_after_minor, err);
     if (rc == 0) rc = ll_json_get_currency(data, "currency", "data.", true, &m->currency, err);
-    if (rc == 0) rc = ll_json_get_string(data, "reference", "data.", true, 0, LL_REFERENCE_BYTES_MAX, m->reference,
-                                         sizeof m->reference, err);
+    if (rc == 0)
+        rc = ll_json_get_string(data, "reference", "data.", true, 0, LL_REFERENCE_BYTES_MAX, m->reference,
+                                sizeof m->reference, err);
     if (rc != 0 || !(ev->type == LL_EVENT_TRANSFER_SENT || ev->type == LL_EVENT_TRANSFER_RECEIVED)) return rc;
     rc = ll_json_get_uuid(data, "transfer_id", "data.", true, false, &m->transfer_id, err);
     const char *other = ev->type == LL_EVENT_TRANSFER_SENT ? "to_account_id" : "from_account_id";
@@ -124,9 +136,11 @@ static int decode_data(const json_t *data, ll_event_t *ev, ll_error_t *err) {
     switch (ev->type) {
     case LL_EVENT_ACCOUNT_OPENED:
         rc = ll_json_only_keys(data, opened, 2, "data.", err);
-        if (rc == 0) rc = ll_json_get_string(data, "owner", "data.", true, 1, LL_OWNER_BYTES_MAX,
-                                             ev->data.opened.owner, sizeof ev->data.opened.owner, err);
-        if (rc == 0) rc = ll_json_get_currency(data, "currency", "data.", true, &ev->data.opened.currency, err);
+        if (rc == 0)
+            rc = ll_json_get_string(data, "owner", "data.", true, 1, LL_OWNER_BYTES_MAX,
+                                    ev->data.opened.owner, sizeof ev->data.opened.owner, err);
+        if (rc == 0)
+            rc = ll_json_get_currency(data, "currency", "data.", true, &ev->data.opened.currency, err);
         return rc;
     case LL_EVENT_ACCOUNT_CLOSED:
         return ll_json_only_keys(data, NULL, 0, "data.", err);
@@ -136,7 +150,8 @@ static int decode_data(const json_t *data, ll_event_t *ev, ll_error_t *err) {
 }
 
 /* Brings data from version *v up to the schema's current version, one step at a time. */
-static int upcast(json_t *data, ll_event_type_t type, int32_t *v, const ll_event_schema_t *schema, ll_error_t *err) {
+static int upcast(json_t *data, ll_event_type_t type, int32_t *v, const ll_event_schema_t *schema,
+                  ll_error_t *err) {
     while (*v < schema->current_version) {
         const ll_upcaster_t *step = NULL;
         for (size_t i = 0; i < schema->upcaster_count && step == NULL; i++)
@@ -152,9 +167,10 @@ static int upcast(json_t *data, ll_event_type_t type, int32_t *v, const ll_event
     return 0;
 }
 
-static const char *const envelope_keys[] = {"event_id", "account_id", "version", "type", "schema_version",
-                                             "global_position", "occurred_at", "command_id", "correlation_id",
-                                             "actor", "data", "prev_hash", "hash"};
+static const char *const envelope_keys[] = {
+    "event_id",    "account_id", "version",        "type",  "schema_version", "global_position",
+    "occurred_at", "command_id", "correlation_id", "actor", "data",           "prev_hash",
+    "hash"};
 
 /* The envelope fields other than data. */
 static int decode_header(const json_t *env, int32_t current_version, ll_event_t *out, ll_error_t *err) {
@@ -169,22 +185,27 @@ static int decode_header(const json_t *env, int32_t current_version, ll_event_t 
         rc = ll_error_set(err, LL_EINVAL, "type: unknown event type");
     if (rc == 0) rc = ll_json_get_int64(env, "schema_version", "", true, 1, 1000000, &schema, err);
     if (rc == 0 && schema > current_version)
-        rc = ll_error_set(err, LL_EINVAL, "schema_version: %lld is newer than this build reads (%d)", (long long)schema,
-                          (int)current_version);
+        rc = ll_error_set(err, LL_EINVAL, "schema_version: %lld is newer than this build reads (%d)",
+                          (long long)schema, (int)current_version);
     out->schema_version = (int32_t)schema;
-    if (rc == 0) rc = ll_json_get_int64(env, "global_position", "", true, 1, INT64_MAX, &out->global_position, err);
-    if (rc == 0) rc = ll_json_get_string(env, "occurred_at", "", true, LL_TIME_TEXT_LEN, LL_TIME_TEXT_LEN, text,
-                                         sizeof text, err);
+    if (rc == 0)
+        rc = ll_json_get_int64(env, "global_position", "", true, 1, INT64_MAX, &out->global_position, err);
+    if (rc == 0)
+        rc = ll_json_get_string(env, "occurred_at", "", true, LL_TIME_TEXT_LEN, LL_TIME_TEXT_LEN, text,
+                                sizeof text, err);
     if (rc == 0 && ll_time_parse_canonical(text, &out->occurred_at_us) != 0)
         rc = ll_error_set(err, LL_EINVAL, "occurred_at: must be UTC RFC 3339 with 6 fraction digits");
-    if (rc == 0) rc = ll_json_get_string(env, "command_id", "", true, 1, LL_COMMAND_ID_BYTES_MAX, out->command_id,
-                                         sizeof out->command_id, err);
+    if (rc == 0)
+        rc = ll_json_get_string(env, "command_id", "", true, 1, LL_COMMAND_ID_BYTES_MAX, out->command_id,
+                                sizeof out->command_id, err);
     if (rc == 0 && !ll_json_token_valid(out->command_id))
         rc = ll_error_set(err, LL_EINVAL, "command_id: must be printable ASCII without spaces");
-    if (rc == 0) rc = ll_json_get_string(env, "correlation_id", "", true, 0, LL_CORRELATION_BYTES_MAX,
-                                         out->correlation_id, sizeof out->correlation_id, err);
-    if (rc == 0) rc = ll_json_get_string(env, "actor", "", true, 1, LL_ACTOR_BYTES_MAX, out->actor,
-                                         sizeof out->actor, err);
+    if (rc == 0)
+        rc = ll_json_get_string(env, "correlation_id", "", true, 0, LL_CORRELATION_BYTES_MAX,
+                                out->correlation_id, sizeof out->correlation_id, err);
+    if (rc == 0)
+        rc = ll_json_get_string(env, "actor", "", true, 1, LL_ACTOR_BYTES_MAX, out->actor, sizeof out->actor,
+                                err);
     if (rc == 0) rc = get_hash(env, "prev_hash", out->prev_hash, err);
     if (rc == 0) rc = get_hash(env, "hash", out->hash, err);
     if (rc == 0 && out->version == 1 && strcmp(out->prev_hash, LL_HASH_ZERO) != 0)

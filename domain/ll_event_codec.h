@@ -13,12 +13,12 @@
 #ifndef LL_EVENT_CODEC_H
 #define LL_EVENT_CODEC_H
 
+#include "ll_error.h"
+#include "ll_event.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
-
-#include "ll_error.h"
-#include "ll_event.h"
 
 /* Rewrites data (the envelope's "data" object, owned by the caller) from from_version to
  * from_version + 1, in place. Returns 0 or LL_EINVAL with err set. */

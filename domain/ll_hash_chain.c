@@ -1,12 +1,12 @@
 /* ll_hash_chain.c - see ll_hash_chain.h. */
 #include "ll_hash_chain.h"
 
+#include "ll_event_codec.h"
+#include "ll_json.h"
+
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "ll_event_codec.h"
-#include "ll_json.h"
 
 static int sha256_hex(const char *buf, size_t len, char out[LL_HASH_HEX_LEN + 1], ll_error_t *err) {
     unsigned char digest[32];
@@ -57,8 +57,9 @@ static bool verify_one(const char *text, size_t len, int64_t expect_version, con
     } else if (account != NULL && !ll_uuid_equal(&ev->account_id, account)) {
         snprintf(res->reason, sizeof res->reason, "belongs to another account");
     } else if (ev->version != expect_version) {
-        snprintf(res->reason, sizeof res->reason, "version %lld where %lld was expected (removed or reordered)",
-                 (long long)ev->version, (long long)expect_version);
+        snprintf(res->reason, sizeof res->reason,
+                 "version %lld where %lld was expected (removed or reordered)", (long long)ev->version,
+                 (long long)expect_version);
     } else if (strcmp(ev->prev_hash, prev_hash) != 0) {
         snprintf(res->reason, sizeof res->reason, "prev_hash does not match the previous event's hash");
     } else if (strcmp(ev->hash, computed) != 0) {

@@ -8,13 +8,13 @@
 #ifndef LL_HASH_CHAIN_H
 #define LL_HASH_CHAIN_H
 
+#include "ll_error.h"
+#include "ll_event.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "ll_error.h"
-#include "ll_event.h"
 
 /* Hashes the envelope object env, ignoring its "hash" field. env is not modified.
  * Returns 0 with out set (64 hex digits and a NUL), or a negative code. */
@@ -27,10 +27,10 @@ int ll_event_seal(ll_event_t *ev, ll_error_t *err);
 /* The outcome of verifying one stream. */
 typedef struct ll_chain_result {
     bool ok;
-    int64_t events_checked;                  /* events that passed before the first bad one */
-    int64_t first_bad_version;               /* 0 when ok */
-    char reason[160];                        /* why the first bad event failed; "" when ok */
-    char head_hash[LL_HASH_HEX_LEN + 1];     /* hash of the last good event (zeros if none) */
+    int64_t events_checked;              /* events that passed before the first bad one */
+    int64_t first_bad_version;           /* 0 when ok */
+    char reason[160];                    /* why the first bad event failed; "" when ok */
+    char head_hash[LL_HASH_HEX_LEN + 1]; /* hash of the last good event (zeros if none) */
 } ll_chain_result_t;
 
 /* Verifies envelopes[0..n) (JSON texts with lengths lens[]) as one account's stream from

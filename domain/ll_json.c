@@ -11,7 +11,8 @@ json_t *ll_json_parse_object(const char *buf, size_t len, size_t max_bytes, ll_e
     json_error_t jerr;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        ll_error_set(err, LL_EINVAL, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        ll_error_set(err, LL_EINVAL, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
+                     jerr.text);
         return NULL;
     }
     if (!json_is_object(root)) {
@@ -22,7 +23,8 @@ json_t *ll_json_parse_object(const char *buf, size_t len, size_t max_bytes, ll_e
     return root;
 }
 
-int ll_json_only_keys(const json_t *obj, const char *const *allowed, size_t n, const char *prefix, ll_error_t *err) {
+int ll_json_only_keys(const json_t *obj, const char *const *allowed, size_t n, const char *prefix,
+                      ll_error_t *err) {
     const char *key;
     json_t *value;
     json_object_foreach((json_t *)obj, key, value) {
@@ -64,15 +66,16 @@ static json_t *field(const json_t *obj, const char *key, const char *prefix, boo
     return v;
 }
 
-int ll_json_get_string(const json_t *obj, const char *key, const char *prefix, bool required, size_t min_bytes,
-                       size_t max_bytes, char *out, size_t out_size, ll_error_t *err) {
+int ll_json_get_string(const json_t *obj, const char *key, const char *prefix, bool required,
+                       size_t min_bytes, size_t max_bytes, char *out, size_t out_size, ll_error_t *err) {
     int rc;
     json_t *v = field(obj, key, prefix, required, &rc, err);
     if (v == NULL) return rc;
     if (!json_is_string(v)) return ll_error_set(err, LL_EINVAL, "%s%s: must be a string", prefix, key);
     size_t len = json_string_length(v);
     if (len < min_bytes || len > max_bytes || len >= out_size)
-        return ll_error_set(err, LL_EINVAL, "%s%s: must be %zu to %zu bytes long", prefix, key, min_bytes, max_bytes);
+        return ll_error_set(err, LL_EINVAL, "%s%s: must be %zu to %zu bytes long", prefix, key, min_bytes,
+                            max_bytes);
     const char *s = json_string_value(v);
     if (strlen(s) != len || !ll_json_text_clean(s))
         return ll_error_set(err, LL_EINVAL, "%s%s: must not contain control characters", prefix, key);
@@ -86,8 +89,8 @@ int ll_json_get_int64(const json_t *obj, const char *key, const char *prefix, bo
     json_t *v = field(obj, key, prefix, required, &rc, err);
     if (v == NULL) return rc;
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-        return ll_error_set(err, LL_EINVAL, "%s%s: must be an integer in %lld..%lld", prefix, key, (long long)min,
-                            (long long)max);
+        return ll_error_set(err, LL_EINVAL, "%s%s: must be an integer in %lld..%lld", prefix, key,
+                            (long long)min, (long long)max);
     *out = (int64_t)json_integer_value(v);
     return 0;
 }
@@ -103,13 +106,13 @@ int ll_json_get_uuid(const json_t *obj, const char *key, const char *prefix, boo
     return 0;
 }
 
-int ll_json_get_currency(const json_t *obj, const char *key, const char *prefix, bool required, ll_currency_t *out,
-                         ll_error_t *err) {
+int ll_json_get_currency(const json_t *obj, const char *key, const char *prefix, bool required,
+                         ll_currency_t *out, ll_error_t *err) {
     int rc;
     json_t *v = field(obj, key, prefix, required, &rc, err);
     if (v == NULL) return rc;
     if (!json_is_string(v) || ll_currency_parse(json_string_value(v), out) != 0)
-        return ll_error_set(err, LL_EINVAL, "%s%s: must be an active ISO 4217 currency code such as \"EUR\"", prefix,
-                            key);
+        return ll_error_set(err, LL_EINVAL, "%s%s: must be an active ISO 4217 currency code such as \"EUR\"",
+                            prefix, key);
     return 0;
 }

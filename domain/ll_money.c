@@ -43,7 +43,8 @@ static const currency_info_t *lookup(const char *s) {
     if (s == NULL || strlen(s) != 3) return NULL;
     for (int i = 0; i < 3; i++)
         if (s[i] < 'A' || s[i] > 'Z') return NULL;
-    return bsearch(s, currencies, sizeof currencies / sizeof currencies[0], sizeof currencies[0], cmp_currency);
+    return bsearch(s, currencies, sizeof currencies / sizeof currencies[0], sizeof currencies[0],
+                   cmp_currency);
 }
 
 bool ll_currency_valid(const char *s) {

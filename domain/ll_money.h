@@ -7,10 +7,10 @@
 #ifndef LL_MONEY_H
 #define LL_MONEY_H
 
+#include "ll_limits.h"
+
 #include <stdbool.h>
 #include <stdint.h>
-
-#include "ll_limits.h"
 
 /* An ISO 4217 alphabetic code, NUL-terminated: "EUR". */
 typedef struct ll_currency {
@@ -39,8 +39,7 @@ bool ll_amount_valid(int64_t amount_minor);
 
 /* Aborts with a message when cond is false: money invariants are checked in release builds
  * too, because continuing with a wrong balance is worse than stopping. */
-#define LL_MONEY_ASSERT(cond) \
-    ((cond) ? (void)0 : ll_money_assert_fail(#cond, __FILE__, __LINE__))
+#define LL_MONEY_ASSERT(cond) ((cond) ? (void)0 : ll_money_assert_fail(#cond, __FILE__, __LINE__))
 _Noreturn void ll_money_assert_fail(const char *expr, const char *file, int line);
 
 #endif

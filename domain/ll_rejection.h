@@ -5,17 +5,17 @@
 
 typedef enum ll_rejection {
     LL_REJECT_NONE = 0,
-    LL_REJECT_AMOUNT_OUT_OF_RANGE,  /* amount outside 1..10^15 minor units */
-    LL_REJECT_INVALID_CURRENCY,     /* not an active ISO 4217 code */
-    LL_REJECT_INVALID_OWNER,        /* empty owner */
-    LL_REJECT_CURRENCY_MISMATCH,    /* command currency differs from the account's */
-    LL_REJECT_INSUFFICIENT_FUNDS,   /* balance would fall below the allowed floor */
-    LL_REJECT_ACCOUNT_NOT_FOUND,    /* the stream has no events */
-    LL_REJECT_ACCOUNT_EXISTS,       /* open on an existing stream */
-    LL_REJECT_ACCOUNT_CLOSED,       /* any command but a read on a closed account */
-    LL_REJECT_BALANCE_NOT_ZERO,     /* close with money still on the account */
-    LL_REJECT_BALANCE_OVERFLOW,     /* balance would exceed int64 */
-    LL_REJECT_SAME_ACCOUNT,         /* transfer to itself */
+    LL_REJECT_AMOUNT_OUT_OF_RANGE, /* amount outside 1..10^15 minor units */
+    LL_REJECT_INVALID_CURRENCY,    /* not an active ISO 4217 code */
+    LL_REJECT_INVALID_OWNER,       /* empty owner */
+    LL_REJECT_CURRENCY_MISMATCH,   /* command currency differs from the account's */
+    LL_REJECT_INSUFFICIENT_FUNDS,  /* balance would fall below the allowed floor */
+    LL_REJECT_ACCOUNT_NOT_FOUND,   /* the stream has no events */
+    LL_REJECT_ACCOUNT_EXISTS,      /* open on an existing stream */
+    LL_REJECT_ACCOUNT_CLOSED,      /* any command but a read on a closed account */
+    LL_REJECT_BALANCE_NOT_ZERO,    /* close with money still on the account */
+    LL_REJECT_BALANCE_OVERFLOW,    /* balance would exceed int64 */
+    LL_REJECT_SAME_ACCOUNT,        /* transfer to itself */
     LL_REJECT_COUNT
 } ll_rejection_t;
 

@@ -1,8 +1,8 @@
 /* ll_replay.c - see ll_replay.h. */
 #include "ll_replay.h"
 
-int ll_replay_each(ll_account_t *state, const ll_event_t *events, size_t n, ll_replay_visit_fn visit, void *ctx,
-                   size_t *failed_index, ll_error_t *err) {
+int ll_replay_each(ll_account_t *state, const ll_event_t *events, size_t n, ll_replay_visit_fn visit,
+                   void *ctx, size_t *failed_index, ll_error_t *err) {
     for (size_t i = 0; i < n; i++) {
         if (ll_account_evolve(state, &events[i], err) != LL_EVOLVE_OK) {
             if (failed_index != NULL) *failed_index = i;
@@ -13,12 +13,13 @@ int ll_replay_each(ll_account_t *state, const ll_event_t *events, size_t n, ll_r
     return 0;
 }
 
-int ll_replay_fold(ll_account_t *state, const ll_event_t *events, size_t n, size_t *failed_index, ll_error_t *err) {
+int ll_replay_fold(ll_account_t *state, const ll_event_t *events, size_t n, size_t *failed_index,
+                   ll_error_t *err) {
     return ll_replay_each(state, events, n, NULL, NULL, failed_index, err);
 }
 
-int ll_replay_as_of(ll_account_t *state, const ll_event_t *events, size_t n, int64_t as_of_us, size_t *applied,
-                    ll_error_t *err) {
+int ll_replay_as_of(ll_account_t *state, const ll_event_t *events, size_t n, int64_t as_of_us,
+                    size_t *applied, ll_error_t *err) {
     size_t i = 0;
     while (i < n && events[i].occurred_at_us <= as_of_us) i++;
     if (applied != NULL) *applied = i;

@@ -7,29 +7,30 @@
 #ifndef LL_REPLAY_H
 #define LL_REPLAY_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "ll_account.h"
 #include "ll_error.h"
 #include "ll_event.h"
+
+#include <stddef.h>
+#include <stdint.h>
 
 /* Called after each applied event with the state it produced. Return non-zero to stop early. */
 typedef int (*ll_replay_visit_fn)(const ll_event_t *ev, const ll_account_t *after, void *ctx);
 
 /* Applies events[0..n) to state. Returns 0, or LL_EINVAL with *failed_index (may be NULL) set
  * and err naming the version. */
-int ll_replay_fold(ll_account_t *state, const ll_event_t *events, size_t n, size_t *failed_index, ll_error_t *err);
+int ll_replay_fold(ll_account_t *state, const ll_event_t *events, size_t n, size_t *failed_index,
+                   ll_error_t *err);
 
 /* As ll_replay_fold, calling visit after each event (audit: every event with its state_after).
  * A visit that returns non-zero stops the replay; that is not an error (returns 0). */
-int ll_replay_each(ll_account_t *state, const ll_event_t *events, size_t n, ll_replay_visit_fn visit, void *ctx,
-                   size_t *failed_index, ll_error_t *err);
+int ll_replay_each(ll_account_t *state, const ll_event_t *events, size_t n, ll_replay_visit_fn visit,
+                   void *ctx, size_t *failed_index, ll_error_t *err);
 
 /* The state as of instant as_of_us: applies events in version order while occurred_at_us <=
  * as_of_us, and stops at the first later one (a later version cannot count without the earlier
  * ones, even if a clock stepped back). *applied (may be NULL) gets the number of events used. */
-int ll_replay_as_of(ll_account_t *state, const ll_event_t *events, size_t n, int64_t as_of_us, size_t *applied,
-                    ll_error_t *err);
+int ll_replay_as_of(ll_account_t *state, const ll_event_t *events, size_t n, int64_t as_of_us,
+                    size_t *applied, ll_error_t *err);
 
 #endif

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define US_PER_S 1000000LL
+#define US_PER_S  1000000LL
 #define S_PER_DAY 86400LL
 
 static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
@@ -96,7 +96,8 @@ static int parse_date_time(const char **p, char sep_lower, int64_t *secs) {
     int mi = digits(p, 2);
     if (mi < 0 || *(*p)++ != ':') return -1;
     int s = digits(p, 2);
-    if (s < 0 || y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59)
+    if (s < 0 || y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+        s > 59)
         return -1;
     *secs = days_from_civil(y, mo, d) * S_PER_DAY + h * 3600 + mi * 60 + s;
     return 0;

@@ -32,9 +32,10 @@ typedef struct {
     ll_cfg_redact_t redact;
 } ll_cfg_key_t;
 
-#define STR_KEY(name, kind, def, redact) \
-    {#name, kind, offsetof(ll_config_t, name), def, 0, 0, redact}
-#define INT_KEY(name, def, lo, hi) {#name, LL_CFG_INT, offsetof(ll_config_t, name), def, lo, hi, LL_REDACT_NONE}
+#define STR_KEY(name, kind, def, redact)                                                                     \
+    { #name, kind, offsetof(ll_config_t, name), def, 0, 0, redact }
+#define INT_KEY(name, def, lo, hi)                                                                           \
+    { #name, LL_CFG_INT, offsetof(ll_config_t, name), def, lo, hi, LL_REDACT_NONE }
 
 /* Defaults point at deploy/local/stack.env's ports. */
 static const ll_cfg_key_t keys[] = {
@@ -46,8 +47,7 @@ static const ll_cfg_key_t keys[] = {
     STR_KEY(kafka_topic_events, LL_CFG_NAME, "ledgerline.account-events", LL_REDACT_NONE),
     STR_KEY(kafka_topic_dlq, LL_CFG_NAME, "ledgerline.account-events.dlq", LL_REDACT_NONE),
     STR_KEY(mongo_uri, LL_CFG_STRING,
-            "mongodb://127.0.0.1:57017/?serverSelectionTimeoutMS=5000&connectTimeoutMS=5000",
-            LL_REDACT_URI),
+            "mongodb://127.0.0.1:57017/?serverSelectionTimeoutMS=5000&connectTimeoutMS=5000", LL_REDACT_URI),
     STR_KEY(mongo_database, LL_CFG_NAME, "ledgerline", LL_REDACT_NONE),
     STR_KEY(command_listen, LL_CFG_HOSTPORT, "127.0.0.1:8080", LL_REDACT_NONE),
     STR_KEY(query_listen, LL_CFG_HOSTPORT, "127.0.0.1:8081", LL_REDACT_NONE),
@@ -80,7 +80,10 @@ static int parse_port(const char *s, size_t len) {
 static int valid_hostport(const char *s, size_t len) {
     const char *colon = NULL;
     for (size_t i = len; i > 0; i--)
-        if (s[i - 1] == ':') { colon = s + i - 1; break; }
+        if (s[i - 1] == ':') {
+            colon = s + i - 1;
+            break;
+        }
     if (colon == NULL || colon == s) return 0;
     size_t host_len = (size_t)(colon - s);
     if (parse_port(colon + 1, len - host_len - 1) < 0) return 0;
@@ -154,7 +157,8 @@ static int set_value(ll_config_t *cfg, const ll_cfg_key_t *k, const char *value,
         if (!valid_hostlist(value)) expect = "HOST:PORT[,HOST:PORT...]";
         break;
     case LL_CFG_LEVEL:
-        if (strcmp(value, "debug") && strcmp(value, "info") && strcmp(value, "warn") && strcmp(value, "error"))
+        if (strcmp(value, "debug") && strcmp(value, "info") && strcmp(value, "warn") &&
+            strcmp(value, "error"))
             expect = "one of debug, info, warn, error";
         break;
     case LL_CFG_STRING:
@@ -169,7 +173,8 @@ static int set_value(ll_config_t *cfg, const ll_cfg_key_t *k, const char *value,
         /* Never echo a value that may hold a password. */
         if (k->redact != LL_REDACT_NONE)
             return ll_error_set(err, LL_EINVAL, "%s: %s: expected %s", origin, k->key, expect);
-        return ll_error_set(err, LL_EINVAL, "%s: %s: expected %s, got \"%.64s\"", origin, k->key, expect, value);
+        return ll_error_set(err, LL_EINVAL, "%s: %s: expected %s, got \"%.64s\"", origin, k->key, expect,
+                            value);
     }
     memcpy(field, value, len + 1);
     return 0;
@@ -199,7 +204,8 @@ static char *trim(char *s) {
 }
 
 /* Parses one line of a config file; seen[] catches keys given twice. */
-static int apply_line(ll_config_t *cfg, char *line, const char *origin, int seen[KEY_COUNT], ll_error_t *err) {
+static int apply_line(ll_config_t *cfg, char *line, const char *origin, int seen[KEY_COUNT],
+                      ll_error_t *err) {
     char *s = trim(line);
     if (*s == '\0' || *s == '#') return 0;
     char *eq = strchr(s, '=');
@@ -227,11 +233,13 @@ int ll_config_load_file(ll_config_t *cfg, const char *path, ll_error_t *err) {
         size_t len = strlen(line);
         total += (long)len;
         if (total > LL_CONFIG_FILE_BYTES_MAX) {
-            rc = ll_error_set(err, LL_ELIMIT, "%s: file larger than %d bytes", path, LL_CONFIG_FILE_BYTES_MAX);
+            rc =
+                ll_error_set(err, LL_ELIMIT, "%s: file larger than %d bytes", path, LL_CONFIG_FILE_BYTES_MAX);
             break;
         }
         if (len > LL_CONFIG_LINE_BYTES_MAX || (len == sizeof line - 1 && line[len - 1] != '\n')) {
-            rc = ll_error_set(err, LL_ELIMIT, "%s: line longer than %d bytes", origin, LL_CONFIG_LINE_BYTES_MAX);
+            rc = ll_error_set(err, LL_ELIMIT, "%s: line longer than %d bytes", origin,
+                              LL_CONFIG_LINE_BYTES_MAX);
             break;
         }
         if ((rc = apply_line(cfg, line, origin, seen, err)) != 0) break;
@@ -250,7 +258,8 @@ int ll_config_apply_env(ll_config_t *cfg, char *const *envp, ll_error_t *err) {
         if (eq == NULL) continue;
         size_t name_len = (size_t)(eq - entry);
         char name[128], key[128];
-        if (name_len >= sizeof name) return ll_error_set(err, LL_ENOENT, "environment: unknown setting %.64s...", entry);
+        if (name_len >= sizeof name)
+            return ll_error_set(err, LL_ENOENT, "environment: unknown setting %.64s...", entry);
         memcpy(name, entry, name_len);
         name[name_len] = '\0';
         if (strcmp(name, LL_CONFIG_ENV_FILE) == 0) continue;

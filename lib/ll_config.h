@@ -9,15 +9,15 @@
 #ifndef LL_CONFIG_H
 #define LL_CONFIG_H
 
-#include <stdint.h>
-#include <stdio.h>
-
 #include "ll_error.h"
 #include "ll_limits.h"
 
-#define LL_CONFIG_ENV_PREFIX "LEDGERLINE_"
-#define LL_CONFIG_ENV_FILE "LEDGERLINE_CONFIG" /* path of the config file, when not given by flag */
-#define LL_CONFIG_DEFAULT_FILE "ledgerline.conf"  /* read from the working directory if present */
+#include <stdint.h>
+#include <stdio.h>
+
+#define LL_CONFIG_ENV_PREFIX   "LEDGERLINE_"
+#define LL_CONFIG_ENV_FILE     "LEDGERLINE_CONFIG" /* path of the config file, when not given by flag */
+#define LL_CONFIG_DEFAULT_FILE "ledgerline.conf"   /* read from the working directory if present */
 
 /* Invariant after ll_config_load succeeds: every field holds a validated value. */
 typedef struct ll_config {
@@ -40,8 +40,7 @@ void ll_config_init(ll_config_t *cfg);
 
 /* Sets one key from its text form. origin (e.g. "ledgerline.conf:7") is used in the message.
  * Returns 0, or LL_ENOENT for an unknown key / LL_EINVAL for a bad value; cfg is then unchanged. */
-int ll_config_set(ll_config_t *cfg, const char *key, const char *value, const char *origin,
-                  ll_error_t *err);
+int ll_config_set(ll_config_t *cfg, const char *key, const char *value, const char *origin, ll_error_t *err);
 
 /* Applies every line of the file at path. Returns 0, LL_EIO when it cannot be read, or the first
  * error of ll_config_set; keys before the bad line may have been applied. */

@@ -16,17 +16,16 @@ typedef struct ll_error {
 
 enum {
     LL_OK = 0,
-    LL_EINVAL = -1,  /* The input is malformed or out of range. */
-    LL_ENOENT = -2,  /* A named thing (file, key, account) does not exist. */
-    LL_EIO = -3,     /* A read, write or connection failed. */
-    LL_ENOMEM = -4,  /* An allocation failed. */
-    LL_ELIMIT = -5,  /* A size or count limit was exceeded. */
+    LL_EINVAL = -1, /* The input is malformed or out of range. */
+    LL_ENOENT = -2, /* A named thing (file, key, account) does not exist. */
+    LL_EIO = -3,    /* A read, write or connection failed. */
+    LL_ENOMEM = -4, /* An allocation failed. */
+    LL_ELIMIT = -5, /* A size or count limit was exceeded. */
 };
 
 /* Formats the reason into err (truncating if needed) and returns code, so callers can write
  * `return ll_error_set(err, LL_EINVAL, "...", ...);`. err may be NULL. */
-int ll_error_set(ll_error_t *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int ll_error_set(ll_error_t *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Clears err to "". err may be NULL. */
 void ll_error_clear(ll_error_t *err);

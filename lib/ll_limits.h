@@ -15,7 +15,7 @@
 
 /* HTTP request bodies: commands are tiny JSON objects; 16 KiB leaves room for references. */
 #define LL_BODY_BYTES_MAX_DEFAULT (16 * 1024)
-#define LL_BODY_BYTES_MAX_LIMIT (1024 * 1024)
+#define LL_BODY_BYTES_MAX_LIMIT   (1024 * 1024)
 
 /* Money per command, in minor units: 10^15 keeps sums of many commands far from INT64_MAX. */
 #define LL_AMOUNT_MINOR_MIN 1
@@ -23,11 +23,11 @@
 
 /* Text fields of commands and events, in bytes of UTF-8. Bounded so every event fits in a fixed
  * struct (domain/ allocates nothing) and in one small Kafka message. */
-#define LL_OWNER_BYTES_MAX 128        /* an owner id from the identity provider (JWT sub) */
-#define LL_REFERENCE_BYTES_MAX 140    /* as a SEPA remittance line */
-#define LL_ACTOR_BYTES_MAX 128        /* who asked: token subject and role */
-#define LL_CORRELATION_BYTES_MAX 128  /* caller's trace id */
-#define LL_COMMAND_ID_BYTES_MAX 128   /* the Idempotency-Key header */
+#define LL_OWNER_BYTES_MAX       128 /* an owner id from the identity provider (JWT sub) */
+#define LL_REFERENCE_BYTES_MAX   140 /* as a SEPA remittance line */
+#define LL_ACTOR_BYTES_MAX       128 /* who asked: token subject and role */
+#define LL_CORRELATION_BYTES_MAX 128 /* caller's trace id */
+#define LL_COMMAND_ID_BYTES_MAX  128 /* the Idempotency-Key header */
 /* One encoded event envelope: all text fields at their maximum plus fixed fields fit easily. */
 #define LL_EVENT_JSON_BYTES_MAX 8192
 /* Events one command may produce: a transfer writes two. */

@@ -10,7 +10,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/stack.env"
 
 DEBIAN_PACKAGES=(
-    build-essential pkg-config clang libclang-rt-14-dev
+    build-essential pkg-config clang clang-format libclang-rt-14-dev
     libpq-dev libmongoc-dev libbson-dev librdkafka-dev libh2o-evloop-dev libjansson-dev
     libssl-dev zlib1g-dev
     postgresql postgresql-client

@@ -1,12 +1,12 @@
 /* libFuzzer target: the HTTP command body decoder. The first byte picks the command type, the
  * rest is the body. It must never crash or leak, and what it accepts must satisfy the
  * invariants the rest of the system relies on. */
+#include "ll_command_codec.h"
+#include "ll_json.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "ll_command_codec.h"
-#include "ll_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

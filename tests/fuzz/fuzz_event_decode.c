@@ -1,12 +1,12 @@
 /* libFuzzer target: the event envelope decoder and the chain verifier must never crash, leak
  * or accept something they cannot reproduce. Whatever decodes must re-encode canonically and
  * decode again to the same struct. */
+#include "ll_event_codec.h"
+#include "ll_hash_chain.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "ll_event_codec.h"
-#include "ll_hash_chain.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

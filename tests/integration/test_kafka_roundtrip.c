@@ -1,19 +1,19 @@
 /* Integration: librdkafka reaches the local Kafka broker: an idempotent, acks=all producer sends a
  * keyed message with headers, the delivery report gives its partition and offset, and a consumer
  * reads exactly that message back. Uses the selftest topic, never the events topic. Needs `make up`. */
+#include "ll_config.h"
+#include "ll_test.h"
+
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "ll_config.h"
-#include "ll_test.h"
-
 extern char **environ;
 
 #define SELFTEST_TOPIC "ledgerline.selftest"
-#define DEADLINE_MS 20000
+#define DEADLINE_MS    20000
 
 typedef struct {
     int done;
@@ -86,7 +86,8 @@ LL_TEST(test_kafka_produce_keyed_and_consume_back) {
     LL_CHECK(rd_kafka_flush(producer, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_destroy(producer);
     if (!d.done || d.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        LL_FAIL_AT("delivery report: done=%d err=%s (is the stack up? make up)", d.done, rd_kafka_err2str(d.err));
+        LL_FAIL_AT("delivery report: done=%d err=%s (is the stack up? make up)", d.done,
+                   rd_kafka_err2str(d.err));
         return;
     }
     LL_CHECK(d.offset >= 0);
@@ -120,7 +121,8 @@ LL_TEST(test_kafka_produce_keyed_and_consume_back) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 200);
         if (m == NULL) continue;
         if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) LL_FAIL_AT("consume: %s", rd_kafka_message_errstr(m));
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                LL_FAIL_AT("consume: %s", rd_kafka_message_errstr(m));
         } else if (m->offset == d.offset) {
             found = 1;
             LL_CHECK(m->key_len == strlen(key) && memcmp(m->key, key, m->key_len) == 0);

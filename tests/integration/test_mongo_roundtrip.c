@@ -1,11 +1,11 @@
 /* Integration: libmongoc reaches the local MongoDB-protocol server (FerretDB) with the configured
  * URI: ping, insert with majority+journal write concern, find it back, delete. Needs `make up`. */
+#include "ll_config.h"
+#include "ll_test.h"
+
 #include <mongoc/mongoc.h>
 #include <stdio.h>
 #include <time.h>
-
-#include "ll_config.h"
-#include "ll_test.h"
 
 extern char **environ;
 
@@ -23,8 +23,10 @@ static mongoc_client_t *client_or_fail(ll_test_ctx_t *t, ll_config_t *cfg) {
     }
     mongoc_client_t *client = mongoc_client_new_from_uri(uri);
     mongoc_uri_destroy(uri);
-    if (client == NULL) LL_FAIL_AT("mongoc_client_new_from_uri failed");
-    else mongoc_client_set_appname(client, "ledgerline-test");
+    if (client == NULL)
+        LL_FAIL_AT("mongoc_client_new_from_uri failed");
+    else
+        mongoc_client_set_appname(client, "ledgerline-test");
     return client;
 }
 
@@ -56,7 +58,8 @@ LL_TEST(test_mongo_insert_find_delete) {
     bson_t opts = BSON_INITIALIZER;
     LL_CHECK(mongoc_write_concern_append(wc, &opts));
 
-    bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "balance_minor", BCON_INT64(INT64_MAX), "currency", BCON_UTF8("EUR"));
+    bson_t *doc =
+        BCON_NEW("_id", BCON_UTF8(id), "balance_minor", BCON_INT64(INT64_MAX), "currency", BCON_UTF8("EUR"));
     bson_error_t berr;
     bool ok = mongoc_collection_insert_one(coll, doc, &opts, NULL, &berr);
     if (!ok) LL_FAIL_AT("insert_one: %s", berr.message);

@@ -1,11 +1,11 @@
 /* Integration: libpq reaches the local PostgreSQL with the configured conninfo and runs a
  * parameterised query (the only kind ledgerline sends). Needs `make up`. */
+#include "ll_config.h"
+#include "ll_test.h"
+
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "ll_config.h"
-#include "ll_test.h"
 
 extern char **environ;
 
@@ -44,8 +44,8 @@ LL_TEST(test_pg_parameterised_query_round_trips_int64_and_text) {
     LL_REQUIRE(conn != NULL);
     /* A hostile-looking string goes through as data, never as SQL. */
     const char *params[2] = {"9223372036854775807", "'); DROP TABLE x; --"};
-    PGresult *res = PQexecParams(conn, "SELECT $1::bigint - 1, length($2::text), $2::text", 2, NULL,
-                                 params, NULL, NULL, 0);
+    PGresult *res = PQexecParams(conn, "SELECT $1::bigint - 1, length($2::text), $2::text", 2, NULL, params,
+                                 NULL, NULL, 0);
     LL_CHECK(PQresultStatus(res) == PGRES_TUPLES_OK);
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
         LL_CHECK_EQ_STR(PQgetvalue(res, 0, 0), "9223372036854775806");

@@ -28,37 +28,45 @@ typedef struct ll_test_case {
 } ll_test_case_t;
 
 #define LL_TEST(name) static void name(ll_test_ctx_t *t)
-#define LL_CASE(fn) {#fn, fn}
+#define LL_CASE(fn)                                                                                          \
+    { #fn, fn }
 #define LL_CASES(arr) (sizeof(arr) / sizeof((arr)[0]))
 
-#define LL_FAIL_AT(...)                                                    \
-    do {                                                                   \
-        t->failures++;                                                     \
-        fprintf(stderr, "  FAIL %s (%s:%d): ", t->name, __FILE__, __LINE__); \
-        fprintf(stderr, __VA_ARGS__);                                      \
-        fputc('\n', stderr);                                               \
+#define LL_FAIL_AT(...)                                                                                      \
+    do {                                                                                                     \
+        t->failures++;                                                                                       \
+        fprintf(stderr, "  FAIL %s (%s:%d): ", t->name, __FILE__, __LINE__);                                 \
+        fprintf(stderr, __VA_ARGS__);                                                                        \
+        fputc('\n', stderr);                                                                                 \
     } while (0)
 
-#define LL_CHECK(cond) \
-    do { if (!(cond)) LL_FAIL_AT("%s", #cond); } while (0)
-#define LL_REQUIRE(cond) \
-    do { if (!(cond)) { LL_FAIL_AT("%s", #cond); return; } } while (0)
-#define LL_CHECK_EQ_INT(a, b)                                                                \
-    do {                                                                                     \
-        intmax_t a_ = (intmax_t)(a), b_ = (intmax_t)(b);                                     \
-        if (a_ != b_) LL_FAIL_AT("%s == %s (%jd != %jd)", #a, #b, a_, b_);                   \
+#define LL_CHECK(cond)                                                                                       \
+    do {                                                                                                     \
+        if (!(cond)) LL_FAIL_AT("%s", #cond);                                                                \
     } while (0)
-#define LL_CHECK_EQ_STR(a, b)                                                                \
-    do {                                                                                     \
-        const char *a_ = (a), *b_ = (b);                                                     \
-        if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0)                                 \
-            LL_FAIL_AT("%s == %s (\"%s\" != \"%s\")", #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+#define LL_REQUIRE(cond)                                                                                     \
+    do {                                                                                                     \
+        if (!(cond)) {                                                                                       \
+            LL_FAIL_AT("%s", #cond);                                                                         \
+            return;                                                                                          \
+        }                                                                                                    \
     } while (0)
-#define LL_CHECK_CONTAINS(hay, needle)                                                       \
-    do {                                                                                     \
-        const char *h_ = (hay), *n_ = (needle);                                              \
-        if (h_ == NULL || strstr(h_, n_) == NULL)                                            \
-            LL_FAIL_AT("\"%s\" contains \"%s\"", h_ ? h_ : "(null)", n_);                    \
+#define LL_CHECK_EQ_INT(a, b)                                                                                \
+    do {                                                                                                     \
+        intmax_t a_ = (intmax_t)(a), b_ = (intmax_t)(b);                                                     \
+        if (a_ != b_) LL_FAIL_AT("%s == %s (%jd != %jd)", #a, #b, a_, b_);                                   \
+    } while (0)
+#define LL_CHECK_EQ_STR(a, b)                                                                                \
+    do {                                                                                                     \
+        const char *a_ = (a), *b_ = (b);                                                                     \
+        if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0)                                                 \
+            LL_FAIL_AT("%s == %s (\"%s\" != \"%s\")", #a, #b, a_ ? a_ : "(null)", b_ ? b_ : "(null)");       \
+    } while (0)
+#define LL_CHECK_CONTAINS(hay, needle)                                                                       \
+    do {                                                                                                     \
+        const char *h_ = (hay), *n_ = (needle);                                                              \
+        if (h_ == NULL || strstr(h_, n_) == NULL)                                                            \
+            LL_FAIL_AT("\"%s\" contains \"%s\"", h_ ? h_ : "(null)", n_);                                    \
     } while (0)
 
 static inline int ll_test_main(int argc, char **argv, const char *suite, const ll_test_case_t *cases,

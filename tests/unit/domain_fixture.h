@@ -3,15 +3,16 @@
 #ifndef DOMAIN_FIXTURE_H
 #define DOMAIN_FIXTURE_H
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "ll_account.h"
 #include "ll_command.h"
 #include "ll_hash_chain.h"
 
-/* A UUID whose last 8 bytes are n (big-endian) and version/variant bits set: 00000000-0000-4000-8000-0000000000nn. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A UUID whose last 8 bytes are n (big-endian) and version/variant bits set:
+ * 00000000-0000-4000-8000-0000000000nn. */
 static inline ll_uuid_t fx_uuid(uint64_t n) {
     ll_uuid_t u;
     memset(&u, 0, sizeof u);
@@ -45,7 +46,8 @@ static inline ll_command_meta_t fx_meta(fx_world_t *w) {
     return m;
 }
 
-static inline ll_command_t fx_cmd(ll_command_type_t type, const ll_uuid_t *account, int64_t amount, const char *ccy) {
+static inline ll_command_t fx_cmd(ll_command_type_t type, const ll_uuid_t *account, int64_t amount,
+                                  const char *ccy) {
     ll_command_t c;
     memset(&c, 0, sizeof c);
     c.type = type;
@@ -72,7 +74,8 @@ static inline int fx_commit(fx_world_t *w, ll_decision_t *d, ll_account_t *const
 }
 
 /* Decides a single-stream command on *state and commits it. Returns the rejection. */
-static inline ll_rejection_t fx_run(fx_world_t *w, ll_account_t *state, const ll_command_t *cmd, ll_decision_t *d) {
+static inline ll_rejection_t fx_run(fx_world_t *w, ll_account_t *state, const ll_command_t *cmd,
+                                    ll_decision_t *d) {
     ll_command_meta_t meta = fx_meta(w);
     ll_decide(state, cmd, &meta, d);
     ll_account_t *states[1] = {state};
@@ -115,7 +118,8 @@ static inline size_t fx_all_types(ll_event_t events[8]) {
     ll_account_init(&a, &ida);
     ll_account_init(&b, &idb);
     ll_command_t open = fx_cmd(LL_CMD_OPEN, &ida, 0, "EUR");
-    snprintf(open.owner, sizeof open.owner, "Zo\xc3\xab \"Z\" \xc3\x85ngstr\xc3\xb6m \\ \xe6\x9d\xb1\xe4\xba\xac");
+    snprintf(open.owner, sizeof open.owner,
+             "Zo\xc3\xab \"Z\" \xc3\x85ngstr\xc3\xb6m \\ \xe6\x9d\xb1\xe4\xba\xac");
     if (fx_run(&w, &a, &open, &d) != LL_REJECT_NONE) abort();
     events[n++] = d.events[0];
     open = fx_cmd(LL_CMD_OPEN, &idb, 0, "EUR");

@@ -1,8 +1,8 @@
 /* Unit tests of domain/ll_command_codec: the HTTP command bodies, happy and hostile. */
-#include <string.h>
-
 #include "ll_command_codec.h"
 #include "ll_test.h"
+
+#include <string.h>
 
 #define MAX_BODY 16384
 
@@ -22,14 +22,16 @@ LL_TEST(test_valid_bodies) {
     LL_CHECK_EQ_INT(c.amount_minor, 1);
     LL_CHECK_EQ_STR(c.reference, "");
 
-    LL_REQUIRE(decode(LL_CMD_WITHDRAW, " {\"reference\":\"rent\",\"currency\":\"EUR\",\"amount_minor\":1000000000000000} ",
-                      &c, &err) == 0);
+    LL_REQUIRE(decode(LL_CMD_WITHDRAW,
+                      " {\"reference\":\"rent\",\"currency\":\"EUR\",\"amount_minor\":1000000000000000} ", &c,
+                      &err) == 0);
     LL_CHECK_EQ_INT(c.amount_minor, 1000000000000000LL);
     LL_CHECK_EQ_STR(c.reference, "rent");
 
     LL_REQUIRE(decode(LL_CMD_TRANSFER,
                       "{\"from_account_id\":\"123E4567-E89B-42D3-A456-426614174000\","
-                      "\"to_account_id\":\"123e4567-e89b-42d3-a456-426614174001\",\"amount_minor\":5,\"currency\":\"EUR\"}",
+                      "\"to_account_id\":\"123e4567-e89b-42d3-a456-426614174001\",\"amount_minor\":5,"
+                      "\"currency\":\"EUR\"}",
                       &c, &err) == 0);
     char text[LL_UUID_TEXT_LEN + 1];
     ll_uuid_format(&c.account_id, text);
@@ -45,32 +47,48 @@ LL_TEST(test_hostile_bodies_name_the_field) {
         ll_command_type_t type;
         const char *body, *expect;
     } cases[] = {
-        {LL_CMD_OPEN, "{\"owner\":\"a\",\"currency\":\"EUR\",\"balance_minor\":100}", "balance_minor: unknown field"},
+        {LL_CMD_OPEN, "{\"owner\":\"a\",\"currency\":\"EUR\",\"balance_minor\":100}",
+         "balance_minor: unknown field"},
         {LL_CMD_OPEN, "{\"owner\":\"a\"}", "currency: missing"},
         {LL_CMD_OPEN, "{\"currency\":\"EUR\"}", "owner: missing"},
         {LL_CMD_OPEN, "{\"owner\":\"\",\"currency\":\"EUR\"}", "owner: must be 1 to 128 bytes"},
         {LL_CMD_OPEN, "{\"owner\":7,\"currency\":\"EUR\"}", "owner: must be a string"},
-        {LL_CMD_OPEN, "{\"owner\":\"a\\nb\",\"currency\":\"EUR\"}", "owner: must not contain control characters"},
+        {LL_CMD_OPEN, "{\"owner\":\"a\\nb\",\"currency\":\"EUR\"}",
+         "owner: must not contain control characters"},
         {LL_CMD_OPEN, "{\"owner\":\"a\",\"currency\":\"BTC\"}", "currency: must be an active ISO 4217"},
         {LL_CMD_DEPOSIT, "{\"amount_minor\":10.5,\"currency\":\"EUR\"}", "amount_minor: must be an integer"},
         {LL_CMD_DEPOSIT, "{\"amount_minor\":1.0,\"currency\":\"EUR\"}", "amount_minor: must be an integer"},
         {LL_CMD_DEPOSIT, "{\"amount_minor\":1E2,\"currency\":\"EUR\"}", "amount_minor: must be an integer"},
-        {LL_CMD_DEPOSIT, "{\"amount_minor\":\"100\",\"currency\":\"EUR\"}", "amount_minor: must be an integer"},
-        {LL_CMD_DEPOSIT, "{\"amount_minor\":0,\"currency\":\"EUR\"}", "amount_minor: must be an integer in 1..1000000000000000"},
-        {LL_CMD_DEPOSIT, "{\"amount_minor\":-1,\"currency\":\"EUR\"}", "amount_minor: must be an integer in 1.."},
-        {LL_CMD_DEPOSIT, "{\"amount_minor\":1000000000000001,\"currency\":\"EUR\"}", "amount_minor: must be an integer in 1.."},
-        {LL_CMD_DEPOSIT, "{\"amount_minor\":9223372036854775807,\"currency\":\"EUR\"}", "amount_minor: must be an integer in 1.."},
+        {LL_CMD_DEPOSIT, "{\"amount_minor\":\"100\",\"currency\":\"EUR\"}",
+         "amount_minor: must be an integer"},
+        {LL_CMD_DEPOSIT, "{\"amount_minor\":0,\"currency\":\"EUR\"}",
+         "amount_minor: must be an integer in 1..1000000000000000"},
+        {LL_CMD_DEPOSIT, "{\"amount_minor\":-1,\"currency\":\"EUR\"}",
+         "amount_minor: must be an integer in 1.."},
+        {LL_CMD_DEPOSIT, "{\"amount_minor\":1000000000000001,\"currency\":\"EUR\"}",
+         "amount_minor: must be an integer in 1.."},
+        {LL_CMD_DEPOSIT, "{\"amount_minor\":9223372036854775807,\"currency\":\"EUR\"}",
+         "amount_minor: must be an integer in 1.."},
         {LL_CMD_DEPOSIT, "{\"amount_minor\":9223372036854775808,\"currency\":\"EUR\"}", "malformed JSON"},
         {LL_CMD_DEPOSIT, "{\"amount_minor\":1,\"amount_minor\":2,\"currency\":\"EUR\"}", "malformed JSON"},
-        {LL_CMD_DEPOSIT, "{\"amount_minor\":1,\"currency\":\"EUR\",\"reference\":null}", "reference: must be a string"},
-        {LL_CMD_DEPOSIT, "{\"amount_minor\":1,\"currency\":\"EUR\",\"account_id\":\"x\"}", "account_id: unknown field"},
+        {LL_CMD_DEPOSIT, "{\"amount_minor\":1,\"currency\":\"EUR\",\"reference\":null}",
+         "reference: must be a string"},
+        {LL_CMD_DEPOSIT, "{\"amount_minor\":1,\"currency\":\"EUR\",\"account_id\":\"x\"}",
+         "account_id: unknown field"},
         {LL_CMD_DEPOSIT, "{\"amount_minor\":1,\"currency\":\"EUR\"", "malformed JSON"},
         {LL_CMD_DEPOSIT, "[{\"amount_minor\":1,\"currency\":\"EUR\"}]", "must be a JSON object"},
         {LL_CMD_DEPOSIT, "", "malformed JSON"},
         {LL_CMD_DEPOSIT, "{\"amount_minor\":1,\"currency\":\"EUR\"} {}", "malformed JSON"},
-        {LL_CMD_DEPOSIT, "{\"amount_minor\":1,\"currency\":\"EUR\",\"reference\":\"\xc3\x28\"}", "malformed JSON"},
-        {LL_CMD_TRANSFER, "{\"from_account_id\":\"nope\",\"to_account_id\":\"123e4567-e89b-42d3-a456-426614174001\",\"amount_minor\":5,\"currency\":\"EUR\"}", "from_account_id: must be a UUID"},
-        {LL_CMD_TRANSFER, "{\"from_account_id\":\"123e4567-e89b-42d3-a456-426614174001\",\"amount_minor\":5,\"currency\":\"EUR\"}", "to_account_id: missing"},
+        {LL_CMD_DEPOSIT, "{\"amount_minor\":1,\"currency\":\"EUR\",\"reference\":\"\xc3\x28\"}",
+         "malformed JSON"},
+        {LL_CMD_TRANSFER,
+         "{\"from_account_id\":\"nope\",\"to_account_id\":\"123e4567-e89b-42d3-a456-426614174001\",\"amount_"
+         "minor\":5,\"currency\":\"EUR\"}",
+         "from_account_id: must be a UUID"},
+        {LL_CMD_TRANSFER,
+         "{\"from_account_id\":\"123e4567-e89b-42d3-a456-426614174001\",\"amount_minor\":5,\"currency\":"
+         "\"EUR\"}",
+         "to_account_id: missing"},
         {LL_CMD_CLOSE, "{\"force\":true}", "force: unknown field"},
         {LL_CMD_CLOSE, "{\"\\u0001\\\"\":1}", "??: unknown field"},
     };
@@ -78,7 +96,8 @@ LL_TEST(test_hostile_bodies_name_the_field) {
         ll_command_t c;
         ll_error_t err = {""};
         int rc = decode(cases[i].type, cases[i].body, &c, &err);
-        if (rc == 0) LL_FAIL_AT("case %zu decoded: %s", i, cases[i].body);
+        if (rc == 0)
+            LL_FAIL_AT("case %zu decoded: %s", i, cases[i].body);
         else if (strstr(err.msg, cases[i].expect) == NULL)
             LL_FAIL_AT("case %zu: error \"%s\" lacks \"%s\"", i, err.msg, cases[i].expect);
     }

@@ -1,11 +1,11 @@
 /* Unit tests of lib/ll_config: defaults, file, env precedence, and that every error names its key. */
+#include "ll_config.h"
+#include "ll_test.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "ll_config.h"
-#include "ll_test.h"
 
 /* Writes text to a fresh temporary file; the caller unlinks path. */
 static int write_temp(char path[64], const char *text) {
@@ -107,7 +107,9 @@ LL_TEST(test_unknown_env_setting_is_an_error) {
 }
 
 LL_TEST(test_bad_values_name_the_key_and_leave_config_unchanged) {
-    struct { const char *key, *value, *expect; } cases[] = {
+    struct {
+        const char *key, *value, *expect;
+    } cases[] = {
         {"body_bytes_max", "12k", "body_bytes_max: expected an integer in 1024..1048576"},
         {"body_bytes_max", "", "body_bytes_max: expected an integer"},
         {"body_bytes_max", "99999999999999999999", "body_bytes_max: expected an integer"},
@@ -161,7 +163,8 @@ LL_TEST(test_errors_never_echo_secrets) {
 LL_TEST(test_print_redacts_secrets) {
     ll_config_t cfg;
     ll_config_init(&cfg);
-    LL_REQUIRE(ll_config_set(&cfg, "jwt_secret", "0123456789abcdef0123456789abcdef-topsecret", "t", NULL) == 0);
+    LL_REQUIRE(ll_config_set(&cfg, "jwt_secret", "0123456789abcdef0123456789abcdef-topsecret", "t", NULL) ==
+               0);
     LL_REQUIRE(ll_config_set(&cfg, "mongo_uri", "mongodb://user:hunter2@db:27017/?x=1", "t", NULL) == 0);
     LL_REQUIRE(ll_config_set(&cfg, "pg_conninfo", "host=db password=pgsecret user=u", "t", NULL) == 0);
     char buf[8192] = {0};

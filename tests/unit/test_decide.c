@@ -1,10 +1,10 @@
 /* Unit tests of domain/ll_decide: each command's happy path, every rejection, int64 boundaries. */
-#include <stdint.h>
-#include <string.h>
-
 #include "domain_fixture.h"
 #include "ll_rejection.h"
 #include "ll_test.h"
+
+#include <stdint.h>
+#include <string.h>
 
 /* An open EUR account holding balance (set directly: boundary tests need extreme balances). */
 static void open_with_balance(fx_world_t *w, ll_account_t *a, uint64_t n, int64_t balance) {

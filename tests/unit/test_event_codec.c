@@ -1,11 +1,11 @@
 /* Unit tests of domain/ll_event_codec: canonical encoding, round trips of every event type,
  * strict decoding of hostile envelopes (each refused with the field named), upcasting. */
-#include <stdlib.h>
-#include <string.h>
-
 #include "domain_fixture.h"
 #include "ll_event_codec.h"
 #include "ll_test.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 /* The canonical text of the first deposit of make_all_types, NUL-terminated in buf. */
 static void deposit_json(char *buf, size_t size) {
@@ -45,8 +45,9 @@ LL_TEST(test_canonical_form_sorted_compact) {
     LL_CHECK(strncmp(buf, "{\"account_id\":\"00000000-0000-4000-8000-000000000001\",\"actor\":", 60) == 0);
     LL_CHECK(strstr(buf, " ") == NULL || strstr(buf, "invoice 42") != NULL); /* spaces only inside strings */
     LL_CHECK(strstr(buf, ": ") == NULL && strstr(buf, ", ") == NULL);
-    LL_CHECK_CONTAINS(buf, "\"data\":{\"amount_minor\":1000000000000000,\"balance_after_minor\":1000000000000000,"
-                           "\"currency\":\"EUR\",\"reference\":\"invoice 42 / <b>&amp;</b>\"}");
+    LL_CHECK_CONTAINS(buf,
+                      "\"data\":{\"amount_minor\":1000000000000000,\"balance_after_minor\":1000000000000000,"
+                      "\"currency\":\"EUR\",\"reference\":\"invoice 42 / <b>&amp;</b>\"}");
     LL_CHECK_CONTAINS(buf, "\"occurred_at\":\"2025-11-24T16:00:03.000000Z\"");
 }
 
@@ -61,29 +62,41 @@ LL_TEST(test_hostile_envelopes_are_refused_naming_the_field) {
     const mutation_t cases[] = {
         {"\"version\":2", "\"version\":2,\"extra\":1", "extra: unknown field"},
         {"\"reference\":", "\"evil\":1,\"reference\":", "data.evil: unknown field"},
-        {"\"amount_minor\":1000000000000000", "\"amount_minor\":1000000000000000.0", "data.amount_minor: must be an integer"},
-        {"\"amount_minor\":1000000000000000", "\"amount_minor\":1e15", "data.amount_minor: must be an integer"},
-        {"\"amount_minor\":1000000000000000", "\"amount_minor\":\"1000\"", "data.amount_minor: must be an integer"},
-        {"\"amount_minor\":1000000000000000", "\"amount_minor\":1000000000000001", "data.amount_minor: must be an integer in 1..1000000000000000"},
-        {"\"amount_minor\":1000000000000000", "\"amount_minor\":0", "data.amount_minor: must be an integer in 1.."},
+        {"\"amount_minor\":1000000000000000", "\"amount_minor\":1000000000000000.0",
+         "data.amount_minor: must be an integer"},
+        {"\"amount_minor\":1000000000000000", "\"amount_minor\":1e15",
+         "data.amount_minor: must be an integer"},
+        {"\"amount_minor\":1000000000000000", "\"amount_minor\":\"1000\"",
+         "data.amount_minor: must be an integer"},
+        {"\"amount_minor\":1000000000000000", "\"amount_minor\":1000000000000001",
+         "data.amount_minor: must be an integer in 1..1000000000000000"},
+        {"\"amount_minor\":1000000000000000", "\"amount_minor\":0",
+         "data.amount_minor: must be an integer in 1.."},
         {"\"amount_minor\":1000000000000000", "\"amount_minor\":99999999999999999999999", "malformed JSON"},
-        {"\"amount_minor\":1000000000000000", "\"amount_minor\":null", "data.amount_minor: must be an integer"},
+        {"\"amount_minor\":1000000000000000", "\"amount_minor\":null",
+         "data.amount_minor: must be an integer"},
         {"\"amount_minor\":1000000000000000,", "", "data.amount_minor: missing"},
         {"\"version\":2", "\"version\":0", "version: must be an integer in 1.."},
         {"\"version\":2", "\"version\":-3", "version: must be an integer in 1.."},
         {"\"version\":2", "\"version\":true", "version: must be an integer"},
         {"\"type\":\"MoneyDeposited\"", "\"type\":\"MoneyPrinted\"", "type: unknown event type"},
         {"\"type\":\"MoneyDeposited\"", "\"type\":\"AccountClosed\"", "data.amount_minor: unknown field"},
-        {"\"schema_version\":1", "\"schema_version\":2", "schema_version: 2 is newer than this build reads (1)"},
+        {"\"schema_version\":1", "\"schema_version\":2",
+         "schema_version: 2 is newer than this build reads (1)"},
         {"\"schema_version\":1", "\"schema_version\":0", "schema_version: must be an integer in 1.."},
         {"\"currency\":\"EUR\"", "\"currency\":\"eur\"", "data.currency: must be an active ISO 4217"},
         {"\"currency\":\"EUR\"", "\"currency\":\"XXX\"", "data.currency: must be an active ISO 4217"},
-        {"\"account_id\":\"00000000-0000-4000-8000-000000000001\"", "\"account_id\":\"00000000-0000-4000-8000-00000000000A\"", "account_id: must be a UUID"},
-        {"\"account_id\":\"00000000-0000-4000-8000-000000000001\"", "\"account_id\":\"1\"", "account_id: must be a UUID"},
+        {"\"account_id\":\"00000000-0000-4000-8000-000000000001\"",
+         "\"account_id\":\"00000000-0000-4000-8000-00000000000A\"", "account_id: must be a UUID"},
+        {"\"account_id\":\"00000000-0000-4000-8000-000000000001\"", "\"account_id\":\"1\"",
+         "account_id: must be a UUID"},
         {"\"account_id\":\"00000000-0000-4000-8000-000000000001\",", "", "account_id: missing"},
-        {"\"occurred_at\":\"2025-11-24T16:00:03.000000Z\"", "\"occurred_at\":\"2025-11-24T16:00:03Z\"", "occurred_at: must be"},
-        {"\"occurred_at\":\"2025-11-24T16:00:03.000000Z\"", "\"occurred_at\":\"2025-11-31T16:00:03.000000Z\"", "occurred_at: must be UTC RFC 3339"},
-        {"\"reference\":\"invoice 42", "\"reference\":\"invoice\\u0007 42", "data.reference: must not contain control characters"},
+        {"\"occurred_at\":\"2025-11-24T16:00:03.000000Z\"", "\"occurred_at\":\"2025-11-24T16:00:03Z\"",
+         "occurred_at: must be"},
+        {"\"occurred_at\":\"2025-11-24T16:00:03.000000Z\"", "\"occurred_at\":\"2025-11-31T16:00:03.000000Z\"",
+         "occurred_at: must be UTC RFC 3339"},
+        {"\"reference\":\"invoice 42", "\"reference\":\"invoice\\u0007 42",
+         "data.reference: must not contain control characters"},
         {"\"reference\":\"invoice 42", "\"reference\":\"in\\u0000voice 42", "malformed JSON"},
         {"\"prev_hash\":\"", "\"prev_hash\":\"X", "prev_hash: must be 64"},
         {"\"hash\":\"", "\"hash\":\"0", "hash: must be"},
@@ -101,11 +114,13 @@ LL_TEST(test_hostile_envelopes_are_refused_naming_the_field) {
         }
         char mutated[LL_EVENT_JSON_BYTES_MAX + 64];
         size_t prefix = (size_t)(at - base);
-        snprintf(mutated, sizeof mutated, "%.*s%s%s", (int)prefix, base, cases[i].to, at + strlen(cases[i].from));
+        snprintf(mutated, sizeof mutated, "%.*s%s%s", (int)prefix, base, cases[i].to,
+                 at + strlen(cases[i].from));
         ll_event_t ev;
         ll_error_t err = {""};
         int rc = ll_event_decode(mutated, strlen(mutated), &ev, &err);
-        if (rc == 0) LL_FAIL_AT("case %zu decoded: %s", i, mutated);
+        if (rc == 0)
+            LL_FAIL_AT("case %zu decoded: %s", i, mutated);
         else if (strstr(err.msg, cases[i].expect) == NULL)
             LL_FAIL_AT("case %zu: error \"%s\" lacks \"%s\"", i, err.msg, cases[i].expect);
     }
@@ -186,7 +201,8 @@ LL_TEST(test_upcaster_brings_old_schema_to_current_struct) {
     LL_REQUIRE(old != NULL);
     ll_event_t ev;
     ll_error_t err = {""};
-    if (ll_event_decode_with(old, strlen(old), &schema_v2, &ev, &err) != 0) LL_FAIL_AT("upcast decode: %s", err.msg);
+    if (ll_event_decode_with(old, strlen(old), &schema_v2, &ev, &err) != 0)
+        LL_FAIL_AT("upcast decode: %s", err.msg);
     LL_CHECK_EQ_INT(ev.schema_version, 2);
     LL_CHECK_EQ_INT(ev.data.movement.amount_minor, current.data.movement.amount_minor);
     LL_CHECK_EQ_STR(ev.hash, current.hash);

@@ -1,9 +1,9 @@
 /* Unit tests of domain/ll_account_evolve: it applies exactly the next event and refuses, with
  * the state unchanged, anything that does not follow: duplicates, gaps, broken links, bad sums. */
-#include <string.h>
-
 #include "domain_fixture.h"
 #include "ll_test.h"
+
+#include <string.h>
 
 /* A stream: open, deposit 1000; returns the state and the deposit event (sealed) for tampering. */
 static void setup(fx_world_t *w, ll_account_t *a, ll_event_t *deposit) {

@@ -1,11 +1,11 @@
 /* Unit tests of domain/ll_hash_chain: sealing, and verification that names the first bad
  * version for every kind of tampering (altered, re-hashed, removed, reordered, foreign, garbage). */
-#include <stdlib.h>
-#include <string.h>
-
 #include "domain_fixture.h"
 #include "ll_event_codec.h"
 #include "ll_test.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #define STREAM_LEN 6
 
@@ -24,7 +24,7 @@ static void make_stream(stream_t *s) {
     ll_uuid_t id = fx_uuid(1);
     ll_account_init(&a, &id);
     ll_command_t cmds[STREAM_LEN] = {
-        fx_cmd(LL_CMD_OPEN, &id, 0, "EUR"),      fx_cmd(LL_CMD_DEPOSIT, &id, 500, "EUR"),
+        fx_cmd(LL_CMD_OPEN, &id, 0, "EUR"),       fx_cmd(LL_CMD_DEPOSIT, &id, 500, "EUR"),
         fx_cmd(LL_CMD_WITHDRAW, &id, 100, "EUR"), fx_cmd(LL_CMD_DEPOSIT, &id, 7, "EUR"),
         fx_cmd(LL_CMD_WITHDRAW, &id, 7, "EUR"),   fx_cmd(LL_CMD_DEPOSIT, &id, 1, "EUR"),
     };
@@ -32,7 +32,8 @@ static void make_stream(stream_t *s) {
         ll_decision_t d;
         if (fx_run(&w, &a, &cmds[i], &d) != LL_REJECT_NONE) abort();
         s->ev[i] = d.events[0];
-        if (ll_event_encode(&d.events[0], true, s->text[i], sizeof s->text[i] - 1, &s->len[i], NULL) != 0) abort();
+        if (ll_event_encode(&d.events[0], true, s->text[i], sizeof s->text[i] - 1, &s->len[i], NULL) != 0)
+            abort();
         s->text[i][s->len[i]] = '\0';
         s->ptr[i] = s->text[i];
     }

@@ -1,8 +1,8 @@
 /* Unit tests of domain/ll_money: currencies, checked arithmetic at the int64 limits, amount range. */
-#include <stdint.h>
-
 #include "ll_money.h"
 #include "ll_test.h"
+
+#include <stdint.h>
 
 LL_TEST(test_known_currencies) {
     const char *good[] = {"EUR", "USD", "JPY", "GBP", "CHF", "BHD", "AED", "ZWG"};
@@ -10,7 +10,8 @@ LL_TEST(test_known_currencies) {
 }
 
 LL_TEST(test_unknown_or_malformed_currencies) {
-    const char *bad[] = {"", "EU", "EURO", "eur", "Eur", "XXX", "XTS", "XAU", "ABC", "E1R", "EU ", " EU", NULL};
+    const char *bad[] = {"",    "EU",  "EURO", "eur", "Eur", "XXX", "XTS",
+                         "XAU", "ABC", "E1R",  "EU ", " EU", NULL};
     for (size_t i = 0; i < LL_CASES(bad); i++) LL_CHECK(!ll_currency_valid(bad[i]));
 }
 
@@ -58,8 +59,10 @@ LL_TEST(test_amount_range) {
 
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
-        LL_CASE(test_known_currencies),          LL_CASE(test_unknown_or_malformed_currencies),
-        LL_CASE(test_currency_parse_and_digits), LL_CASE(test_add_sub_at_int64_limits),
+        LL_CASE(test_known_currencies),
+        LL_CASE(test_unknown_or_malformed_currencies),
+        LL_CASE(test_currency_parse_and_digits),
+        LL_CASE(test_add_sub_at_int64_limits),
         LL_CASE(test_amount_range),
     };
     return ll_test_main(argc, argv, "money", cases, LL_CASES(cases));

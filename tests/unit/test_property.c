@@ -4,17 +4,17 @@
  * money conserved, a fresh fold of each stream equals the live state, and every chain verifies.
  *
  * LL_PROPERTY_SEED=N reruns one seed; LL_PROPERTY_RUNS=N changes the number of sequences. */
-#include <stdlib.h>
-#include <string.h>
-
 #include "domain_fixture.h"
 #include "ll_event_codec.h"
 #include "ll_replay.h"
 #include "ll_test.h"
 
-#define ACCOUNTS 5
+#include <stdlib.h>
+#include <string.h>
+
+#define ACCOUNTS         5
 #define COMMANDS_PER_RUN 300
-#define EVENTS_MAX (2 * COMMANDS_PER_RUN + 1)
+#define EVENTS_MAX       (2 * COMMANDS_PER_RUN + 1)
 
 typedef struct {
     uint64_t s;
@@ -44,7 +44,7 @@ typedef struct {
     ll_event_t *events[ACCOUNTS]; /* each stream's events, for the final fold and verify */
     size_t n_events[ACCOUNTS];
     fx_world_t world;
-    long outcomes[LL_REJECT_COUNT]; /* how often each outcome occurred: coverage of the test */
+    long outcomes[LL_REJECT_COUNT + 1]; /* per outcome, coverage of the test; [COUNT]: commit failed */
 } run_t;
 
 /* Amounts: out of range, near the limits, small, and exactly at the balance boundary of the
@@ -78,7 +78,8 @@ static ll_rejection_t predict_movement(const model_t *m, int64_t amount, const c
     return LL_REJECT_NONE;
 }
 
-static ll_rejection_t predict(const run_t *run, ll_command_type_t type, int a, int b, int64_t amount, const char *ccy) {
+static ll_rejection_t predict(const run_t *run, ll_command_type_t type, int a, int b, int64_t amount,
+                              const char *ccy) {
     const model_t *m = &run->model[a], *to = &run->model[b];
     ll_rejection_t r;
     switch (type) {
@@ -139,9 +140,9 @@ static void record_events(run_t *run, const ll_decision_t *d, int a, int b) {
 
 /* Runs one random command; returns 0 when the domain agreed with the model. */
 static int step(ll_test_ctx_t *t, run_t *run, rng_t *r) {
-    static const ll_command_type_t weights[] = {LL_CMD_OPEN,     LL_CMD_DEPOSIT,  LL_CMD_DEPOSIT,  LL_CMD_DEPOSIT,
-                                                LL_CMD_WITHDRAW, LL_CMD_WITHDRAW, LL_CMD_TRANSFER, LL_CMD_TRANSFER,
-                                                LL_CMD_TRANSFER, LL_CMD_CLOSE};
+    static const ll_command_type_t weights[] = {
+        LL_CMD_OPEN,     LL_CMD_DEPOSIT,  LL_CMD_DEPOSIT,  LL_CMD_DEPOSIT,  LL_CMD_WITHDRAW,
+        LL_CMD_WITHDRAW, LL_CMD_TRANSFER, LL_CMD_TRANSFER, LL_CMD_TRANSFER, LL_CMD_CLOSE};
     ll_command_type_t type = weights[rng_below(r, LL_CASES(weights))];
     int a = (int)rng_below(r, ACCOUNTS), b = (int)rng_below(r, ACCOUNTS);
     int64_t amount = random_amount(r, run->model[a].balance);
@@ -197,7 +198,8 @@ static void check_chains(ll_test_ctx_t *t, run_t *run) {
     static size_t lens[EVENTS_MAX];
     for (int i = 0; i < ACCOUNTS; i++) {
         for (size_t v = 0; v < run->n_events[i]; v++) {
-            if (ll_event_encode(&run->events[i][v], true, texts[v], sizeof texts[v], &lens[v], NULL) != 0) abort();
+            if (ll_event_encode(&run->events[i][v], true, texts[v], sizeof texts[v], &lens[v], NULL) != 0)
+                abort();
             ptrs[v] = texts[v];
         }
         ll_chain_result_t res;
@@ -238,12 +240,16 @@ LL_TEST(test_random_sequences_agree_with_the_model) {
     }
     printf("  outcomes:");
     for (int i = 0; i < LL_REJECT_COUNT; i++)
-        printf(" %s=%ld", i == LL_REJECT_NONE ? "accepted" : ll_rejection_slug((ll_rejection_t)i), run->outcomes[i]);
+        printf(" %s=%ld", i == LL_REJECT_NONE ? "accepted" : ll_rejection_slug((ll_rejection_t)i),
+               run->outcomes[i]);
     printf("\n");
     /* Every outcome the random mix can reach must have been reached. */
     for (int i = 0; i < LL_REJECT_COUNT; i++) {
-        if (i == LL_REJECT_BALANCE_OVERFLOW || i == LL_REJECT_INVALID_CURRENCY || i == LL_REJECT_INVALID_OWNER) continue;
-        if (run->outcomes[i] == 0) LL_FAIL_AT("outcome %s never occurred", ll_rejection_slug((ll_rejection_t)i));
+        if (i == LL_REJECT_BALANCE_OVERFLOW || i == LL_REJECT_INVALID_CURRENCY ||
+            i == LL_REJECT_INVALID_OWNER)
+            continue;
+        if (run->outcomes[i] == 0)
+            LL_FAIL_AT("outcome %s never occurred", ll_rejection_slug((ll_rejection_t)i));
     }
     for (int i = 0; i < ACCOUNTS; i++) free(run->events[i]);
     free(run);

@@ -1,9 +1,9 @@
 /* Unit tests of domain/ll_replay: fold, state after each event, state as of an instant. */
-#include <string.h>
-
 #include "domain_fixture.h"
 #include "ll_replay.h"
 #include "ll_test.h"
+
+#include <string.h>
 
 #define N 5
 
@@ -93,8 +93,8 @@ LL_TEST(test_as_of) {
         int64_t at;
         int64_t version, balance;
     } cases[] = {
-        {ev[0].occurred_at_us - 1, 0, 0},     /* before the account existed */
-        {ev[0].occurred_at_us, 1, 0},         /* inclusive */
+        {ev[0].occurred_at_us - 1, 0, 0}, /* before the account existed */
+        {ev[0].occurred_at_us, 1, 0},     /* inclusive */
         {ev[2].occurred_at_us, 3, 400},
         {ev[3].occurred_at_us - 1, 3, 400},
         {ev[N - 1].occurred_at_us + 1000000000, N, 0},

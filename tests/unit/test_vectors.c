@@ -5,18 +5,19 @@
  *
  * LL_UPDATE_VECTORS=1 rewrites the file; do that only for an intended change of the canonical
  * form or the envelope, with the reason in the commit. */
-#include <stdlib.h>
-#include <string.h>
-
 #include "domain_fixture.h"
 #include "ll_event_codec.h"
 #include "ll_test.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #define VECTORS "tests/vectors/events.jsonl"
 
 static size_t encode_all(ll_event_t *events, size_t n, char lines[8][LL_EVENT_JSON_BYTES_MAX], size_t *lens) {
     for (size_t i = 0; i < n; i++)
-        if (ll_event_encode(&events[i], true, lines[i], LL_EVENT_JSON_BYTES_MAX, &lens[i], NULL) != 0) abort();
+        if (ll_event_encode(&events[i], true, lines[i], LL_EVENT_JSON_BYTES_MAX, &lens[i], NULL) != 0)
+            abort();
     return n;
 }
 
@@ -46,12 +47,14 @@ LL_TEST(test_build_reproduces_the_golden_file) {
             break;
         }
         if (len != lens[i] || memcmp(line, lines[i], len) != 0)
-            LL_FAIL_AT("line %zu differs:\n    file:  %.*s\n    build: %.*s", i + 1, (int)len, line, (int)lens[i],
-                       lines[i]);
+            LL_FAIL_AT("line %zu differs:\n    file:  %.*s\n    build: %.*s", i + 1, (int)len, line,
+                       (int)lens[i], lines[i]);
         ll_event_t back;
         ll_error_t err = {""};
-        if (ll_event_decode(line, len, &back, &err) != 0) LL_FAIL_AT("line %zu: %s", i + 1, err.msg);
-        else LL_CHECK(memcmp(&back, &events[i], sizeof back) == 0);
+        if (ll_event_decode(line, len, &back, &err) != 0)
+            LL_FAIL_AT("line %zu: %s", i + 1, err.msg);
+        else
+            LL_CHECK(memcmp(&back, &events[i], sizeof back) == 0);
         i++;
     }
     fclose(f);
