@@ -30,7 +30,7 @@ H2O_LIBS := -lh2o-evloop -lssl -lcrypto -lz -lpthread
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wvla -Wundef
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DH2O_USE_LIBUV=0 \
-               $(WARNINGS) -g -MMD -MP -Ilib -Idomain -Itests/lib $(PKG_CFLAGS)
+               $(WARNINGS) -g -MMD -MP -Ilib -Idomain -Iservices -Iprojector -Iapi -Itests/lib $(PKG_CFLAGS)
 ifeq ($(BUILD),asan)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CFLAGS_OPT := -O1 $(SAN)
@@ -43,8 +43,13 @@ ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
 ALL_LDLIBS := $(PKG_LIBS) $(H2O_LIBS) -lm $(LDLIBS)
 
 # --- sources ----------------------------------------------------------------------------------
-LIB_SRCS := $(wildcard lib/*.c) $(wildcard domain/*.c)
-LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+# Everything but the *_main.c files goes into one static library; each program links what it uses.
+COMPONENT_DIRS := services projector api
+COMPONENT_SRCS := $(filter-out %_main.c,$(foreach d,$(COMPONENT_DIRS),$(wildcard $(d)/*.c)))
+MIGRATIONS := $(sort $(wildcard services/migrations/*.sql))
+MIGRATIONS_C := $(B)/gen/ll_migrations_sql.c
+LIB_SRCS := $(wildcard lib/*.c) $(wildcard domain/*.c) $(COMPONENT_SRCS)
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/gen/ll_migrations_sql.o
 LIB_A := $(B)/libledgerline.a
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -54,13 +59,16 @@ INTEG_SRCS := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(INTEG_SRCS:%.c=$(B)/%)
 INTEG_SCRIPTS := $(wildcard tests/integration/test_*.sh)
 
-# ledgerline's programs: each tools/NAME.c (or service main) becomes $(B)/bin/ledgerline-NAME.
+# ledgerline's programs: tools/NAME.c and DIR/NAME_main.c become $(B)/bin/ledgerline-NAME.
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(B)/bin/ledgerline-%)
+MAIN_SRCS := $(foreach d,$(COMPONENT_DIRS),$(wildcard $(d)/*_main.c))
+MAIN_BINS := $(foreach f,$(MAIN_SRCS),$(B)/bin/ledgerline-$(patsubst %_main.c,%,$(notdir $(f))))
 
 # libFuzzer targets (clang only): each tests/fuzz/fuzz_NAME.c with the domain and lib sources.
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_LIB_SRCS := $(wildcard domain/*.c) lib/ll_error.c lib/ll_sha256.c
 FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARNINGS) -g -O1 -Ilib -Idomain \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 300
@@ -68,9 +76,9 @@ FUZZ_SECONDS ?= 300
 .DEFAULT_GOAL := build
 # Keep object files of test and tool mains (make would delete them as intermediates).
 .SECONDARY:
-.PHONY: build help deps run test unit integration up down status restart logs clean distclean format fuzz fuzz-build
+.PHONY: build help deps run test unit integration up down status restart logs clean distclean format fuzz fuzz-build migrate
 
-build: $(LIB_A) $(TOOL_BINS) $(UNIT_BINS) $(INTEG_BINS)
+build: $(LIB_A) $(TOOL_BINS) $(MAIN_BINS) $(UNIT_BINS) $(INTEG_BINS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -92,10 +100,29 @@ $(B)/bin/ledgerline-%: $(B)/obj/tools/%.o $(LIB_A)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_OPT) $(LDFLAGS) $< $(LIB_A) $(ALL_LDLIBS) -o $@
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(wildcard lib/*.h domain/*.h)
+# Service mains: services/command_main.c -> ledgerline-command (and likewise in projector/, api/).
+define main_rule
+$(B)/bin/ledgerline-$(patsubst %_main.c,%,$(notdir $(1))): $(B)/obj/$(1:.c=.o) $(LIB_A)
+	@mkdir -p $$(@D)
+	$$(call say,LD,$$@)
+	$$(Q)$$(CC) $$(LDFLAGS_OPT) $$(LDFLAGS) $$< $$(LIB_A) $$(ALL_LDLIBS) -o $$@
+endef
+$(foreach f,$(MAIN_SRCS),$(eval $(call main_rule,$(f))))
+
+$(MIGRATIONS_C): $(MIGRATIONS) tools/embed_migrations.sh
+	@mkdir -p $(@D)
+	$(call say,GEN,$@)
+	$(Q)tools/embed_migrations.sh $@ $(MIGRATIONS)
+
+$(B)/obj/gen/%.o: $(B)/gen/%.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) $(wildcard lib/*.h domain/*.h)
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)
-	$(Q)clang $(FUZZ_CFLAGS) $< $(LIB_SRCS) -ljansson -lcrypto -o $@
+	$(Q)clang $(FUZZ_CFLAGS) $< $(FUZZ_LIB_SRCS) -ljansson -lcrypto -o $@
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -144,7 +171,13 @@ check-run:
 	@tests/run.sh $(UNIT_BINS) $(UNIT_SCRIPTS) tests/fuzz/run.sh $(INTEG_BINS) $(INTEG_SCRIPTS)
 
 up: deps
+	@$(MAKE) --no-print-directory BUILD=release build
 	@$(STACK) up
+
+# Applies pending schema migrations to the configured database (the stack's by default).
+migrate:
+	@$(MAKE) --no-print-directory BUILD=release build
+	@build/release/bin/ledgerline-migrate
 down:
 	@$(STACK) down
 status:
@@ -174,6 +207,7 @@ help:
 	@echo "make test       install what is missing, build with ASan+UBSan, start the stack, run all tests"
 	@echo "make unit       unit tests only (no servers)"
 	@echo "make up|down|status|restart   the local stack (PostgreSQL, Kafka, FerretDB, services)"
+	@echo "make migrate    apply pending schema migrations (ledgerline-migrate)"
 	@echo "make logs       follow var/log/*.log"
 	@echo "make build      build (BUILD=release|asan)"
 	@echo "make fuzz       fuzz the decoders, FUZZ_SECONDS per target (default 300)"

@@ -3,23 +3,14 @@
 
 #include "ll_event_codec.h"
 #include "ll_json.h"
+#include "ll_sha256.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
 static int sha256_hex(const char *buf, size_t len, char out[LL_HASH_HEX_LEN + 1], ll_error_t *err) {
-    unsigned char digest[32];
-    unsigned int digest_len = 0;
-    if (EVP_Digest(buf, len, digest, &digest_len, EVP_sha256(), NULL) != 1 || digest_len != sizeof digest)
-        return ll_error_set(err, LL_EIO, "SHA-256 failed");
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof digest; i++) {
-        out[2 * i] = hex[digest[i] >> 4];
-        out[2 * i + 1] = hex[digest[i] & 15];
-    }
-    out[LL_HASH_HEX_LEN] = '\0';
-    return 0;
+    _Static_assert(LL_HASH_HEX_LEN == LL_SHA256_HEX_LEN, "event hashes are SHA-256");
+    return ll_sha256_hex(buf, len, out) == 0 ? 0 : ll_error_set(err, LL_EIO, "SHA-256 failed");
 }
 
 int ll_hash_envelope(const json_t *env, char out[LL_HASH_HEX_LEN + 1], ll_error_t *err) {

@@ -43,6 +43,11 @@ static const ll_cfg_key_t keys[] = {
             "host=127.0.0.1 port=55432 dbname=ledgerline user=ledgerline password=ledgerline "
             "connect_timeout=5 application_name=ledgerline",
             LL_REDACT_CONNINFO),
+    STR_KEY(pg_migrate_conninfo, LL_CFG_STRING,
+            "host=127.0.0.1 port=55432 dbname=ledgerline user=ledgerline_owner password=ledgerline_owner "
+            "connect_timeout=5 application_name=ledgerline-migrate",
+            LL_REDACT_CONNINFO),
+    STR_KEY(pg_app_role, LL_CFG_NAME, "ledgerline", LL_REDACT_NONE),
     STR_KEY(kafka_bootstrap_servers, LL_CFG_HOSTLIST, "127.0.0.1:59092", LL_REDACT_NONE),
     STR_KEY(kafka_topic_events, LL_CFG_NAME, "ledgerline.account-events", LL_REDACT_NONE),
     STR_KEY(kafka_topic_dlq, LL_CFG_NAME, "ledgerline.account-events.dlq", LL_REDACT_NONE),

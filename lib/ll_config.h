@@ -22,6 +22,8 @@
 /* Invariant after ll_config_load succeeds: every field holds a validated value. */
 typedef struct ll_config {
     char pg_conninfo[LL_CONFIG_VALUE_BYTES_MAX];             /* libpq conninfo of the event store */
+    char pg_migrate_conninfo[LL_CONFIG_VALUE_BYTES_MAX];     /* the schema owner's, for migrations */
+    char pg_app_role[LL_CONFIG_VALUE_BYTES_MAX];             /* role the migrations grant to */
     char kafka_bootstrap_servers[LL_CONFIG_VALUE_BYTES_MAX]; /* host:port[,host:port...] */
     char kafka_topic_events[LL_CONFIG_VALUE_BYTES_MAX];      /* the account-events topic */
     char kafka_topic_dlq[LL_CONFIG_VALUE_BYTES_MAX];         /* dead letters of the projector */

@@ -17,6 +17,12 @@
 #define LL_BODY_BYTES_MAX_DEFAULT (16 * 1024)
 #define LL_BODY_BYTES_MAX_LIMIT   (1024 * 1024)
 
+/* h2o's own cap on a request entity; the configured body_bytes_max is checked below it so the
+ * client gets a problem+json 413 rather than h2o's plain-text one. */
+#define LL_HTTP_ENTITY_BYTES_CAP (1024 * 1024)
+/* Commands queued for the writers before the service answers 503 (back-pressure). */
+#define LL_COMMAND_QUEUE_MAX 4096
+
 /* Money per command, in minor units: 10^15 keeps sums of many commands far from INT64_MAX. */
 #define LL_AMOUNT_MINOR_MIN 1
 #define LL_AMOUNT_MINOR_MAX 1000000000000000LL

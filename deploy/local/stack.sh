@@ -278,11 +278,27 @@ is_infra() { local c; for c in "${INFRA[@]}"; do [[ "$c" == "$1" ]] && return 0;
 
 check_component() { is_infra "$1" || service_entry "$1" >/dev/null || die "unknown component '$1' (known: $(all_components | xargs))"; }
 
+# Brings the schema to the built binaries' version before any service starts (they refuse an
+# older schema). Skipped when the binaries are not built yet.
+migrate_schema() {
+    local bin=$LL_BIN/ledgerline-migrate
+    [[ -x "$bin" ]] || { say "schema: ledgerline-migrate not built; skipped"; return 0; }
+    "$bin" >>"$LL_LOG/migrate.log" 2>&1 || die "schema migration failed; see $LL_LOG/migrate.log"
+    say "schema: $(tail -n 1 "$LL_LOG/migrate.log")"
+}
+
 cmd_up() {
-    local c
+    local c migrated=0
     for c in "$@"; do
-        if is_infra "$c"; then "up_$c"; else up_service "$c"; fi
+        if is_infra "$c"; then
+            "up_$c"
+        else
+            ((migrated)) || { migrate_schema; migrated=1; }
+            up_service "$c"
+        fi
     done
+    [[ " $* " == *" postgres "* ]] && ((migrated == 0)) && migrate_schema
+    return 0
 }
 
 cmd_down() {

@@ -1,0 +1,186 @@
+/* ll_http.c - see ll_http.h. */
+#include "ll_http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ll_problem.h"
+
+typedef struct {
+    h2o_handler_t super;
+    ll_http_server_t *srv;
+} dispatch_handler_t;
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req) {
+    ll_http_server_t *srv = ((dispatch_handler_t *)self)->srv;
+    return srv->handler(srv->app, req);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err) {
+    if (err != NULL) return;
+    ll_http_server_t *srv = listener->data;
+    /* Accept every pending connection; h2o closes what it cannot serve. */
+    for (int i = 0; i < 64; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL) return;
+        h2o_accept(&srv->accept_ctx, sock);
+    }
+}
+
+/* Opens a listening socket on "HOST:PORT". */
+static int open_listener(const char *listen_on, ll_error_t *err) {
+    char host[256];
+    const char *colon = strrchr(listen_on, ':');
+    if (colon == NULL || (size_t)(colon - listen_on) >= sizeof host)
+        return ll_error_set(err, LL_EINVAL, "listen address \"%s\" is not HOST:PORT", listen_on);
+    memcpy(host, listen_on, (size_t)(colon - listen_on));
+    host[colon - listen_on] = '\0';
+    char *h = host;
+    size_t hl = strlen(h);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') h[hl - 1] = '\0', h++;
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int gai = getaddrinfo(h, colon + 1, &hints, &ai);
+    if (gai != 0) return ll_error_set(err, LL_EINVAL, "listen address %s: %s", listen_on, gai_strerror(gai));
+    int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0 ||
+        fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        freeaddrinfo(ai);
+        return ll_error_set(err, LL_EIO, "cannot listen on %s: %s", listen_on, strerror(e));
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+int ll_http_server_init(ll_http_server_t *srv, const char *listen_on, ll_http_handler_fn handler, void *app,
+                        size_t entity_bytes_max, uint64_t request_timeout_ms, ll_error_t *err) {
+    memset(srv, 0, sizeof *srv);
+    srv->handler = handler;
+    srv->app = app;
+    h2o_config_init(&srv->config);
+    srv->config.server_name = h2o_iovec_init(H2O_STRLIT("ledgerline"));
+    srv->config.max_request_entity_size = entity_bytes_max;
+    srv->config.http1.req_timeout = request_timeout_ms;
+    h2o_hostconf_t *host = h2o_config_register_host(&srv->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    dispatch_handler_t *dh = (dispatch_handler_t *)h2o_create_handler(path, sizeof *dh);
+    dh->super.on_req = on_req;
+    dh->srv = srv;
+    int fd = open_listener(listen_on, err);
+    if (fd < 0) {
+        h2o_config_dispose(&srv->config);
+        return fd;
+    }
+    h2o_context_init(&srv->ctx, h2o_evloop_create(), &srv->config);
+    srv->ctx_ready = 1;
+    srv->accept_ctx.ctx = &srv->ctx;
+    srv->accept_ctx.hosts = srv->config.hosts;
+    srv->listener = h2o_evloop_socket_create(srv->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    srv->listener->data = srv;
+    h2o_socket_read_start(srv->listener, on_accept);
+    return 0;
+}
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ll_http_server_run(ll_http_server_t *srv, volatile sig_atomic_t *stop, int (*drained)(void *app), int drain_ms) {
+    while (!*stop) h2o_evloop_run(srv->ctx.loop, 100);
+    /* Stop accepting; finish what was accepted. */
+    if (srv->listener != NULL) {
+        h2o_socket_read_stop(srv->listener);
+        h2o_socket_close(srv->listener);
+        srv->listener = NULL;
+    }
+    long long deadline = now_ms() + drain_ms;
+    while ((drained == NULL || !drained(srv->app)) && now_ms() < deadline) h2o_evloop_run(srv->ctx.loop, 50);
+    /* Let the last responses flush. */
+    for (int i = 0; i < 5; i++) h2o_evloop_run(srv->ctx.loop, 10);
+    return 0;
+}
+
+void ll_http_server_dispose(ll_http_server_t *srv) {
+    if (srv->listener != NULL) {
+        h2o_socket_close(srv->listener);
+        srv->listener = NULL;
+    }
+    if (srv->ctx_ready) {
+        h2o_context_dispose(&srv->ctx);
+        srv->ctx_ready = 0;
+    }
+    h2o_config_dispose(&srv->config);
+}
+
+const char *ll_http_reason(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+void ll_http_send(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len,
+                  const char *const *extra_headers) {
+    req->res.status = status;
+    req->res.reason = ll_http_reason(status);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    for (const char *const *h = extra_headers; h != NULL && h[0] != NULL; h += 2) {
+        h2o_iovec_t name = h2o_strdup(&req->pool, h[0], SIZE_MAX);
+        h2o_iovec_t value = h2o_strdup(&req->pool, h[1], SIZE_MAX);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, name.base, name.len, 0, NULL, value.base, value.len);
+    }
+    /* h2o_send_inline leaves the length unset; without it HTTP/1.1 cannot keep the connection. */
+    req->res.content_length = len;
+    h2o_send_inline(req, body, len);
+}
+
+void ll_http_problem_headers(h2o_req_t *req, int status, const char *slug, const char *title, const char *detail,
+                             const char *const *extra_headers) {
+    char body[1024];
+    int n = ll_problem_render(body, sizeof body, status, slug, title, detail);
+    ll_http_send(req, status, LL_PROBLEM_CONTENT_TYPE, body, n < 0 ? strlen(body) : (size_t)n, extra_headers);
+}
+
+void ll_http_problem(h2o_req_t *req, int status, const char *slug, const char *title, const char *detail) {
+    ll_http_problem_headers(req, status, slug, title, detail, NULL);
+}
+
+int ll_http_header(const h2o_req_t *req, const char *name, char *out, size_t out_size) {
+    ssize_t at = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    if (at < 0) return -1;
+    if (h2o_find_header_by_str(&req->headers, name, strlen(name), at) >= 0) return -2;
+    const h2o_iovec_t *v = &req->headers.entries[at].value;
+    if (v->len >= out_size) return -2;
+    memcpy(out, v->base, v->len);
+    out[v->len] = '\0';
+    return (int)v->len;
+}

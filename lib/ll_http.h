@@ -1,0 +1,61 @@
+/* ll_http.h - the HTTP server scaffolding shared by the command service and the query API (h2o
+ * with its own event loop): listening socket, request dispatch, graceful stop, and response
+ * helpers for JSON and RFC 9457 problem+json.
+ *
+ * Everything here runs on the loop thread. Bodies passed to the send helpers are copied into the
+ * request's memory pool, so callers may free theirs right after the call.
+ */
+#ifndef LL_HTTP_H
+#define LL_HTTP_H
+
+#include <h2o.h>
+#include <signal.h>
+#include <stddef.h>
+
+#include "ll_error.h"
+
+/* Handles one request; return 0 when a response was or will be sent (h2o's contract). */
+typedef int (*ll_http_handler_fn)(void *app, h2o_req_t *req);
+
+typedef struct ll_http_server {
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    ll_http_handler_fn handler;
+    void *app;
+    int ctx_ready;
+} ll_http_server_t;
+
+/* Listens on "HOST:PORT" and routes every request to handler(app, req). entity_bytes_max is a
+ * hard cap h2o enforces itself; handlers check the configured body limit below it.
+ * request_timeout_ms bounds the time to receive a request. Returns 0 or a negative code. */
+int ll_http_server_init(ll_http_server_t *srv, const char *listen, ll_http_handler_fn handler, void *app,
+                        size_t entity_bytes_max, uint64_t request_timeout_ms, ll_error_t *err);
+
+/* Runs the loop until *stop becomes non-zero, then closes the listener and keeps serving until
+ * drained(app) returns true or drain_ms passes. Returns 0. */
+int ll_http_server_run(ll_http_server_t *srv, volatile sig_atomic_t *stop, int (*drained)(void *app),
+                       int drain_ms);
+
+void ll_http_server_dispose(ll_http_server_t *srv);
+
+/* Sends a complete response. extra_headers: NULL-terminated name/value pairs, or NULL. */
+void ll_http_send(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len,
+                  const char *const *extra_headers);
+
+/* Sends application/problem+json. */
+void ll_http_problem(h2o_req_t *req, int status, const char *slug, const char *title, const char *detail);
+
+/* As ll_http_problem with extra headers (Allow, Retry-After): NULL-terminated name/value pairs. */
+void ll_http_problem_headers(h2o_req_t *req, int status, const char *slug, const char *title, const char *detail,
+                             const char *const *extra_headers);
+
+/* Copies the value of request header name (lower case) into out. Returns its length, -1 when
+ * absent, -2 when longer than out_size - 1 or repeated. */
+int ll_http_header(const h2o_req_t *req, const char *name, char *out, size_t out_size);
+
+/* The standard reason phrase of status ("Created"). */
+const char *ll_http_reason(int status);
+
+#endif

@@ -1,0 +1,28 @@
+/* ll_pg.h - small checked wrappers over libpq, shared by every program that talks to PostgreSQL.
+ * Parameterised statements only: values never become SQL text. */
+#ifndef LL_PG_H
+#define LL_PG_H
+
+#include <libpq-fe.h>
+
+#include "ll_error.h"
+
+/* Connects with conninfo. Returns the connection, or NULL with err set (password never shown). */
+PGconn *ll_pg_connect(const char *conninfo, ll_error_t *err);
+
+/* Runs a statement without parameters and expects PGRES_COMMAND_OK or PGRES_TUPLES_OK.
+ * Returns 0, or LL_EIO with err holding the server's message and SQLSTATE. */
+int ll_pg_exec(PGconn *conn, const char *sql, ll_error_t *err);
+
+/* Runs sql with n text parameters and expects status. Returns the result (caller PQclear()s),
+ * or NULL with err set. */
+PGresult *ll_pg_query(PGconn *conn, const char *sql, int n, const char *const *params, ExecStatusType expect,
+                      ll_error_t *err);
+
+/* The SQLSTATE of a failed result ("23505"), or "" when there is none. */
+const char *ll_pg_sqlstate(const PGresult *res);
+
+/* True when the connection is gone (so the caller reconnects rather than retrying in place). */
+int ll_pg_broken(const PGconn *conn);
+
+#endif

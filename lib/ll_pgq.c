@@ -1,0 +1,118 @@
+/* ll_pgq.c - see ll_pgq.h. */
+#include "ll_pgq.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ll_pg.h"
+
+/* A statement with more parameters than this is a programming error (PostgreSQL allows 65535). */
+#define PGQ_PARAMS_MAX 60000
+
+void ll_pgq_init(ll_pgq_t *q) {
+    memset(q, 0, sizeof *q);
+}
+
+void ll_pgq_reset(ll_pgq_t *q) {
+    q->sql_len = q->arena_len = 0;
+    q->n = 0;
+    q->failed = 0;
+    if (q->sql) q->sql[0] = '\0';
+}
+
+void ll_pgq_free(ll_pgq_t *q) {
+    free(q->sql);
+    free(q->arena);
+    free(q->offsets);
+    memset(q, 0, sizeof *q);
+}
+
+/* Ensures *buf has room for need more bytes; doubles. */
+static int grow(char **buf, size_t *cap, size_t len, size_t need) {
+    if (len + need <= *cap) return 0;
+    size_t n = *cap ? *cap : 256;
+    while (n < len + need) n *= 2;
+    char *p = realloc(*buf, n);
+    if (p == NULL) return -1;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+static void append(ll_pgq_t *q, const char *text, size_t len) {
+    if (q->failed || grow(&q->sql, &q->sql_cap, q->sql_len, len + 1) != 0) {
+        q->failed = 1;
+        return;
+    }
+    memcpy(q->sql + q->sql_len, text, len);
+    q->sql_len += len;
+    q->sql[q->sql_len] = '\0';
+}
+
+void ll_pgq_sql(ll_pgq_t *q, const char *text) {
+    append(q, text, strlen(text));
+}
+
+static void add_value(ll_pgq_t *q, const char *value, size_t len, const char *cast) {
+    if (q->failed) return;
+    if (q->n == PGQ_PARAMS_MAX) {
+        q->failed = 1;
+        return;
+    }
+    if (q->n == q->cap) {
+        int cap = q->cap ? q->cap * 2 : 32;
+        size_t *o = realloc(q->offsets, (size_t)cap * sizeof *o);
+        if (o == NULL) {
+            q->failed = 1;
+            return;
+        }
+        q->offsets = o;
+        q->cap = cap;
+    }
+    if (grow(&q->arena, &q->arena_cap, q->arena_len, len + 1) != 0) {
+        q->failed = 1;
+        return;
+    }
+    q->offsets[q->n++] = q->arena_len;
+    memcpy(q->arena + q->arena_len, value, len);
+    q->arena_len += len;
+    q->arena[q->arena_len++] = '\0';
+    char ref[48];
+    int n = snprintf(ref, sizeof ref, cast ? "$%d::%s" : "$%d", q->n, cast ? cast : "");
+    append(q, ref, (size_t)n);
+}
+
+void ll_pgq_param(ll_pgq_t *q, const char *value, const char *cast) {
+    add_value(q, value, strlen(value), cast);
+}
+
+void ll_pgq_paramf(ll_pgq_t *q, const char *cast, const char *fmt, ...) {
+    char buf[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof buf) {
+        q->failed = 1;
+        return;
+    }
+    add_value(q, buf, (size_t)n, cast);
+}
+
+PGresult *ll_pgq_exec(PGconn *conn, ll_pgq_t *q, ExecStatusType expect, ll_error_t *err) {
+    if (q->failed || q->sql == NULL) {
+        ll_error_set(err, LL_ENOMEM, "statement could not be built (out of memory or too many parameters)");
+        return NULL;
+    }
+    const char **params = q->n ? malloc((size_t)q->n * sizeof *params) : NULL;
+    if (q->n && params == NULL) {
+        ll_error_set(err, LL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < q->n; i++) params[i] = q->arena + q->offsets[i];
+    PGresult *res = ll_pg_query(conn, q->sql, q->n, params, expect, err);
+    free(params);
+    return res;
+}

@@ -1,0 +1,344 @@
+/* ll_command_api.c - see ll_command_api.h. */
+#include "ll_command_api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ll_command_codec.h"
+#include "ll_http.h"
+#include "ll_json.h"
+#include "ll_random.h"
+#include "ll_strset.h"
+#include "ll_writer.h"
+
+#define ANONYMOUS "anonymous"   /* actor until authentication lands */
+
+struct ll_command_api {
+    const ll_config_t *cfg;
+    ll_writer_pool_t *writers;
+    h2o_multithread_queue_t *queue;
+    h2o_multithread_receiver_t receiver;
+    ll_strset_t inflight; /* "scope\nkey" of commands not yet answered (loop thread only) */
+    size_t pending;       /* jobs submitted and not yet completed (loop thread only) */
+};
+
+/* One command between the loop and a writer. refs: the request (until h2o disposes it) and the
+ * write (until its completion reached the loop). Freed on the loop thread at zero. */
+typedef struct {
+    ll_write_t w;
+    h2o_multithread_message_t msg;
+    h2o_req_t *req; /* NULL once the request is gone (client disconnected) */
+    ll_command_api_t *api;
+    int refs;
+    char inflight_key[LL_ACTOR_BYTES_MAX + LL_COMMAND_ID_BYTES_MAX + 2];
+    struct timespec started;
+} job_t;
+
+static void job_unref(job_t *job) {
+    if (--job->refs == 0) free(job);
+}
+
+static void on_req_dispose(void *p) {
+    job_t *job = *(job_t **)p;
+    job->req = NULL;
+    job_unref(job);
+}
+
+/* ---- completion (loop thread) -------------------------------------------------------------- */
+
+static double elapsed_ms(const struct timespec *since) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) * 1e3 + (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+static void respond(job_t *job) {
+    ll_write_t *w = &job->w;
+    char etag[32], location[64];
+    const char *headers[7];
+    size_t h = 0;
+    if (w->version > 0 && !ll_write_failed(w)) {
+        snprintf(etag, sizeof etag, "\"%lld\"", (long long)w->version);
+        headers[h++] = "etag", headers[h++] = etag;
+    }
+    if (w->cmd.type == LL_CMD_OPEN && w->status == 201 && w->account_id[0]) {
+        snprintf(location, sizeof location, "/v1/accounts/%s", w->account_id);
+        headers[h++] = "location", headers[h++] = location;
+    }
+    if (w->replayed) headers[h++] = "idempotent-replayed", headers[h++] = "true";
+    headers[h] = NULL;
+    const char *type = ll_write_failed(w) ? "application/problem+json" : "application/json";
+    ll_http_send(job->req, w->status, type, w->response, strlen(w->response), headers);
+}
+
+static void on_completions(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages) {
+    ll_command_api_t *api = H2O_STRUCT_FROM_MEMBER(ll_command_api_t, receiver, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *msg = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&msg->link);
+        job_t *job = H2O_STRUCT_FROM_MEMBER(job_t, msg, msg);
+        if (job->req != NULL) respond(job);
+        if (api->cfg->log_level[0] == 'd' || api->cfg->log_level[0] == 'i')
+            fprintf(stdout, "{\"msg\":\"command\",\"status\":%d,\"replayed\":%s,\"ms\":%.3f,\"correlation_id\":\"%s\"}\n",
+                    job->w.status, job->w.replayed ? "true" : "false", elapsed_ms(&job->started),
+                    job->w.correlation_id);
+        ll_strset_remove(&api->inflight, job->inflight_key);
+        api->pending--;
+        job_unref(job);
+    }
+}
+
+/* Writer thread: hand the finished write to the loop. */
+static void on_write_done(ll_write_t *w, void *ctx) {
+    ll_command_api_t *api = ctx;
+    job_t *job = H2O_STRUCT_FROM_MEMBER(job_t, w, w);
+    h2o_multithread_send_message(&api->receiver, &job->msg);
+}
+
+/* ---- request parsing (loop thread) --------------------------------------------------------- */
+
+typedef struct {
+    ll_command_type_t type;
+    char account_id[LL_UUID_TEXT_LEN + 1]; /* from the path; "" when none */
+} route_t;
+
+static int iov_eq(h2o_iovec_t v, const char *s) {
+    size_t n = strlen(s);
+    return v.len == n && memcmp(v.base, s, n) == 0;
+}
+
+/* Matches the command routes. Returns 1 (route set), 0 (no such path), or -1 (path exists with
+ * an invalid account id). */
+static int match_route(h2o_iovec_t path, route_t *r) {
+    static const char prefix[] = "/v1/accounts/";
+    memset(r, 0, sizeof *r);
+    if (iov_eq(path, "/v1/accounts")) return r->type = LL_CMD_OPEN, 1;
+    if (iov_eq(path, "/v1/transfers")) return r->type = LL_CMD_TRANSFER, 1;
+    size_t plen = sizeof prefix - 1;
+    if (path.len <= plen || memcmp(path.base, prefix, plen) != 0) return 0;
+    const char *rest = path.base + plen;
+    size_t rest_len = path.len - plen;
+    const char *slash = memchr(rest, '/', rest_len);
+    if (slash == NULL) return 0;
+    h2o_iovec_t action = h2o_iovec_init(slash, rest_len - (size_t)(slash - rest));
+    if (iov_eq(action, "/deposits")) r->type = LL_CMD_DEPOSIT;
+    else if (iov_eq(action, "/withdrawals")) r->type = LL_CMD_WITHDRAW;
+    else if (iov_eq(action, "/close")) r->type = LL_CMD_CLOSE;
+    else return 0;
+    size_t id_len = (size_t)(slash - rest);
+    char id[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_t u;
+    if (id_len != LL_UUID_TEXT_LEN) return -1;
+    memcpy(id, rest, id_len);
+    id[id_len] = '\0';
+    if (ll_uuid_parse(id, true, &u) != 0) return -1;
+    ll_uuid_format(&u, r->account_id); /* canonical lower case */
+    return 1;
+}
+
+/* If-Match: "N" (a strong ETag from a previous response). Returns the version, -1 when absent,
+ * -2 when malformed. */
+static int64_t parse_if_match(h2o_req_t *req) {
+    char v[32];
+    int n = ll_http_header(req, "if-match", v, sizeof v);
+    if (n == -1) return -1;
+    if (n < 3 || v[0] != '"' || v[n - 1] != '"') return -2;
+    int64_t version = 0;
+    for (int i = 1; i < n - 1; i++) {
+        if (v[i] < '0' || v[i] > '9' || version > (INT64_MAX - 9) / 10) return -2;
+        version = version * 10 + (v[i] - '0');
+    }
+    return version;
+}
+
+static int content_type_ok(h2o_req_t *req) {
+    char v[128];
+    int n = ll_http_header(req, "content-type", v, sizeof v);
+    if (n == -1) return 1; /* absent: the body is JSON by contract */
+    if (n < 0) return 0;
+    return strncasecmp(v, "application/json", 16) == 0 && (v[16] == '\0' || v[16] == ';' || v[16] == ' ');
+}
+
+/* Correlation ids travel into events and logs: letters, digits and . _ : - only. */
+static int correlation_id_ok(const char *s) {
+    if (*s == '\0') return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || strchr("._:-", *s)))
+            return 0;
+    return 1;
+}
+
+/* Fills the request part of w from headers, path and body; on a bad request answers it and
+ * returns -1. */
+static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *route, ll_write_t *w) {
+    int n = ll_http_header(req, "idempotency-key", w->idem_key, sizeof w->idem_key);
+    if (n == -1) {
+        ll_http_problem(req, 400, "idempotency-key-required", "Idempotency-Key required",
+                        "every POST needs an Idempotency-Key header (1 to 128 printable ASCII characters)");
+        return -1;
+    }
+    if (n < 0 || !ll_json_token_valid(w->idem_key)) {
+        ll_http_problem(req, 400, "invalid-idempotency-key", "Invalid Idempotency-Key",
+                        "Idempotency-Key must be 1 to 128 printable ASCII characters without spaces");
+        return -1;
+    }
+    if (!content_type_ok(req)) {
+        ll_http_problem(req, 415, "unsupported-media-type", "Unsupported media type", "send application/json");
+        return -1;
+    }
+    if (req->entity.len > (size_t)api->cfg->body_bytes_max) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "the body exceeds %lld bytes", (long long)api->cfg->body_bytes_max);
+        ll_http_problem(req, 413, "body-too-large", "Body too large", detail);
+        return -1;
+    }
+    w->expected_version = parse_if_match(req);
+    if (w->expected_version == -2) {
+        ll_http_problem(req, 400, "invalid-if-match", "Invalid If-Match",
+                        "If-Match must be a version ETag from a previous response, e.g. \"3\"");
+        return -1;
+    }
+    ll_error_t err = {""};
+    const char *body = req->entity.base ? req->entity.base : "";
+    if (ll_command_decode(route->type, body, req->entity.len, (size_t)api->cfg->body_bytes_max, &w->cmd, &err) != 0) {
+        ll_http_problem(req, 400, "invalid-request", "Invalid request", err.msg);
+        return -1;
+    }
+    if (route->account_id[0] != '\0') ll_uuid_parse(route->account_id, false, &w->cmd.account_id);
+    if (ll_http_header(req, "x-correlation-id", w->correlation_id, sizeof w->correlation_id) < 0 ||
+        !correlation_id_ok(w->correlation_id)) {
+        ll_uuid_t c;
+        if (ll_uuid_random(&c) == 0) ll_uuid_format(&c, w->correlation_id);
+        else w->correlation_id[0] = '\0';
+    }
+    snprintf(w->actor, sizeof w->actor, "%s", ANONYMOUS);
+    snprintf(w->idem_scope, sizeof w->idem_scope, "%s", w->actor);
+    /* The fingerprint covers what the command means: method, path and exact body. */
+    size_t len = req->method.len + 1 + req->path_normalized.len + 1 + req->entity.len;
+    char *buf = malloc(len);
+    if (buf == NULL) {
+        ll_http_problem(req, 503, "overloaded", "Service unavailable", "out of memory; retry");
+        return -1;
+    }
+    size_t o = 0;
+    memcpy(buf + o, req->method.base, req->method.len), o += req->method.len;
+    buf[o++] = ' ';
+    memcpy(buf + o, req->path_normalized.base, req->path_normalized.len), o += req->path_normalized.len;
+    buf[o++] = '\n';
+    if (req->entity.len) memcpy(buf + o, req->entity.base, req->entity.len);
+    ll_sha256_hex(buf, len, w->request_hash);
+    free(buf);
+    return 0;
+}
+
+/* ---- handler ------------------------------------------------------------------------------- */
+
+static int handle_get(ll_command_api_t *api, h2o_req_t *req) {
+    static const char ok[] = "{\"status\":\"ok\"}";
+    if (iov_eq(req->path_normalized, "/healthz")) {
+        ll_http_send(req, 200, "application/json", ok, sizeof ok - 1, NULL);
+    } else if (iov_eq(req->path_normalized, "/readyz")) {
+        if (api->writers != NULL && ll_writer_pool_healthy(api->writers))
+            ll_http_send(req, 200, "application/json", "{\"status\":\"ready\"}", 18, NULL);
+        else
+            ll_http_problem(req, 503, "not-ready", "Not ready", "the event store is not reachable");
+    } else {
+        return 1;
+    }
+    return 0;
+}
+
+static void submit(ll_command_api_t *api, h2o_req_t *req, job_t *job) {
+    snprintf(job->inflight_key, sizeof job->inflight_key, "%s\n%s", job->w.idem_scope, job->w.idem_key);
+    if (ll_strset_contains(&api->inflight, job->inflight_key)) {
+        free(job);
+        ll_http_problem(req, 409, "idempotency-key-in-use", "Request in progress",
+                        "a request with this Idempotency-Key is still being processed; retry later");
+        return;
+    }
+    job_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof *slot, on_req_dispose);
+    *slot = job;
+    job->req = req;
+    job->api = api;
+    job->refs = 2;
+    clock_gettime(CLOCK_MONOTONIC, &job->started);
+    if (ll_strset_add(&api->inflight, job->inflight_key) < 0 || ll_writer_pool_submit(api->writers, &job->w) != 0) {
+        ll_strset_remove(&api->inflight, job->inflight_key);
+        job->refs--; /* the write side never saw it; the request ref goes with the pool */
+        static const char *const retry[] = {"retry-after", "1", NULL};
+        ll_http_problem_headers(req, 503, "overloaded", "Service unavailable",
+                                "too many commands queued; retry with the same Idempotency-Key", retry);
+        return;
+    }
+    api->pending++;
+}
+
+int ll_command_api_handle(void *app, h2o_req_t *req) {
+    ll_command_api_t *api = app;
+    int is_post = iov_eq(req->method, "POST");
+    if (iov_eq(req->method, "GET") && handle_get(api, req) == 0) return 0;
+    route_t route;
+    int m = match_route(req->path_normalized, &route);
+    if (m == 0) {
+        ll_http_problem(req, 404, "not-found", "Not found", "no such endpoint");
+        return 0;
+    }
+    if (!is_post) {
+        static const char *const allow[] = {"allow", "POST", NULL};
+        ll_http_problem_headers(req, 405, "method-not-allowed", "Method not allowed", "use POST", allow);
+        return 0;
+    }
+    if (m < 0) {
+        ll_http_problem(req, 400, "invalid-account-id", "Invalid account id", "the account id in the path must be a UUID");
+        return 0;
+    }
+    job_t *job = calloc(1, sizeof *job);
+    if (job == NULL) {
+        ll_http_problem(req, 503, "overloaded", "Service unavailable", "out of memory; retry");
+        return 0;
+    }
+    if (parse_command(api, req, &route, &job->w) != 0) {
+        free(job);
+        return 0;
+    }
+    submit(api, req, job);
+    return 0;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+
+ll_command_api_t *ll_command_api_create(const ll_config_t *cfg, ll_error_t *err) {
+    ll_command_api_t *api = calloc(1, sizeof *api);
+    if (api == NULL || ll_strset_init(&api->inflight, 4096) != 0) {
+        free(api);
+        ll_error_set(err, LL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    api->cfg = cfg;
+    return api;
+}
+
+int ll_command_api_start(ll_command_api_t *api, h2o_loop_t *loop, int writers, ll_error_t *err) {
+    api->queue = h2o_multithread_create_queue(loop);
+    h2o_multithread_register_receiver(api->queue, &api->receiver, on_completions);
+    api->writers = ll_writer_pool_start(api->cfg->pg_conninfo, writers, LL_COMMAND_QUEUE_MAX, on_write_done, api, err);
+    return api->writers ? 0 : LL_EIO;
+}
+
+int ll_command_api_drained(void *app) {
+    ll_command_api_t *api = app;
+    return api->pending == 0;
+}
+
+void ll_command_api_destroy(ll_command_api_t *api) {
+    if (api == NULL) return;
+    ll_writer_pool_stop(api->writers);
+    if (api->queue != NULL) {
+        h2o_multithread_unregister_receiver(api->queue, &api->receiver);
+        h2o_multithread_destroy_queue(api->queue);
+    }
+    ll_strset_free(&api->inflight);
+    free(api);
+}

@@ -1,0 +1,566 @@
+/* ll_store.c - see ll_store.h. */
+#include "ll_store.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ll_event_codec.h"
+#include "ll_hash_chain.h"
+#include "ll_migrate.h"
+#include "ll_pg.h"
+#include "ll_pgq.h"
+#include "ll_random.h"
+#include "ll_time.h"
+
+#define ACCOUNTS_MAX (2 * LL_STORE_BATCH_MAX)
+#define EVENTS_MAX (LL_DECISION_EVENTS_MAX * LL_STORE_BATCH_MAX)
+
+/* The working set of one transaction attempt. Invariant: accounts[] holds each touched account
+ * once, with the state as of the commands decided so far in this batch. */
+typedef struct {
+    ll_account_t accounts[ACCOUNTS_MAX];
+    int dirty[ACCOUNTS_MAX];
+    size_t n_accounts;
+    ll_event_t events[EVENTS_MAX];
+    size_t n_events;
+    int64_t positions[EVENTS_MAX];
+    size_t n_positions, next_position;
+    int fresh[LL_STORE_BATCH_MAX]; /* the key was claimed in this transaction */
+    char envelope[LL_EVENT_JSON_BYTES_MAX + 1];
+} batch_t;
+
+struct ll_store {
+    char *conninfo;
+    PGconn *conn;
+    int healthy;
+    ll_pgq_t q;
+    batch_t *b;
+    char last_sqlstate[6];
+};
+
+static const char *const STATUS_TEXT[] = {"none", "open", "closed"};
+
+/* ---- connection ---------------------------------------------------------------------------- */
+
+static int connect_checked(ll_store_t *s, ll_error_t *err) {
+    if (s->conn != NULL && !ll_pg_broken(s->conn)) return 0;
+    PQfinish(s->conn);
+    s->conn = ll_pg_connect(s->conninfo, err);
+    if (s->conn == NULL) return LL_EIO;
+    if (ll_migrate_check(s->conn, err) != 0) {
+        PQfinish(s->conn);
+        s->conn = NULL;
+        return LL_EINVAL;
+    }
+    return 0;
+}
+
+ll_store_t *ll_store_open(const char *conninfo, ll_error_t *err) {
+    ll_store_t *s = calloc(1, sizeof *s);
+    if (s != NULL) {
+        s->conninfo = strdup(conninfo);
+        s->b = malloc(sizeof *s->b);
+    }
+    if (s == NULL || s->conninfo == NULL || s->b == NULL) {
+        ll_store_close(s);
+        ll_error_set(err, LL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    ll_pgq_init(&s->q);
+    if (connect_checked(s, err) != 0) {
+        ll_store_close(s);
+        return NULL;
+    }
+    s->healthy = 1;
+    return s;
+}
+
+void ll_store_close(ll_store_t *s) {
+    if (s == NULL) return;
+    PQfinish(s->conn);
+    ll_pgq_free(&s->q);
+    free(s->b);
+    free(s->conninfo);
+    free(s);
+}
+
+int ll_store_healthy(const ll_store_t *s) {
+    return s->healthy;
+}
+
+/* Runs the statement built in s->q; remembers the SQLSTATE of a failure. */
+static PGresult *run(ll_store_t *s, ExecStatusType expect, ll_error_t *err) {
+    PGresult *res = ll_pgq_exec(s->conn, &s->q, expect, err);
+    if (res == NULL) {
+        PGresult *last = PQgetResult(s->conn);
+        PQclear(last);
+        /* ll_pg_query formats "... (SQLSTATE xxxxx)": keep the code for the retry decision. */
+        const char *at = strstr(err->msg, "SQLSTATE ");
+        snprintf(s->last_sqlstate, sizeof s->last_sqlstate, "%.5s", at ? at + 9 : "");
+    }
+    ll_pgq_reset(&s->q);
+    return res;
+}
+
+static int run_command(ll_store_t *s, ll_error_t *err) {
+    PGresult *res = run(s, PGRES_COMMAND_OK, err);
+    PQclear(res);
+    return res ? 0 : LL_EIO;
+}
+
+/* ---- the batch's accounts ------------------------------------------------------------------ */
+
+static ll_account_t *find_account(batch_t *b, const ll_uuid_t *id) {
+    for (size_t i = 0; i < b->n_accounts; i++)
+        if (ll_uuid_equal(&b->accounts[i].account_id, id)) return &b->accounts[i];
+    return NULL;
+}
+
+/* The account's entry, created empty (version 0) when the store has none. */
+static ll_account_t *account(batch_t *b, const ll_uuid_t *id) {
+    ll_account_t *a = find_account(b, id);
+    if (a != NULL) return a;
+    LL_MONEY_ASSERT(b->n_accounts < ACCOUNTS_MAX);
+    a = &b->accounts[b->n_accounts];
+    b->dirty[b->n_accounts++] = 0;
+    ll_account_init(a, id);
+    return a;
+}
+
+static int cmp_uuid(const void *x, const void *y) {
+    return ll_uuid_compare(x, y);
+}
+
+/* Locks and loads the state rows of every account the fresh writes touch, in id order. */
+static int lock_accounts(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
+    batch_t *b = s->b;
+    ll_uuid_t ids[ACCOUNTS_MAX];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!b->fresh[i] || w[i]->cmd.type == LL_CMD_OPEN) continue;
+        ids[k++] = w[i]->cmd.account_id;
+        if (w[i]->cmd.type == LL_CMD_TRANSFER) ids[k++] = w[i]->cmd.to_account_id;
+    }
+    if (k == 0) return 0;
+    qsort(ids, k, sizeof ids[0], cmp_uuid);
+    char list[ACCOUNTS_MAX * (LL_UUID_TEXT_LEN + 1) + 3];
+    size_t len = 0;
+    list[len++] = '{';
+    for (size_t i = 0; i < k; i++) {
+        if (i > 0 && ll_uuid_equal(&ids[i], &ids[i - 1])) continue;
+        if (len > 1) list[len++] = ',';
+        ll_uuid_format(&ids[i], list + len);
+        len += LL_UUID_TEXT_LEN;
+    }
+    list[len++] = '}';
+    list[len] = '\0';
+    ll_pgq_sql(&s->q, "SELECT account_id, version, status, owner, currency, balance_minor, overdraft_limit_minor,"
+                      " opened_at_us, updated_at_us, head_hash FROM account_state WHERE account_id = ANY(");
+    ll_pgq_param(&s->q, list, "uuid[]");
+    ll_pgq_sql(&s->q, ") ORDER BY account_id FOR UPDATE");
+    PGresult *res = run(s, PGRES_TUPLES_OK, err);
+    if (res == NULL) return LL_EIO;
+    for (int r = 0; r < PQntuples(res); r++) {
+        ll_uuid_t id;
+        if (ll_uuid_parse(PQgetvalue(res, r, 0), false, &id) != 0) {
+            PQclear(res);
+            return ll_error_set(err, LL_EIO, "account_state: malformed account_id");
+        }
+        ll_account_t *a = account(b, &id);
+        a->version = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+        a->status = strcmp(PQgetvalue(res, r, 2), "closed") == 0 ? LL_ACCOUNT_CLOSED : LL_ACCOUNT_OPEN;
+        snprintf(a->owner, sizeof a->owner, "%s", PQgetvalue(res, r, 3));
+        snprintf(a->currency.code, sizeof a->currency.code, "%s", PQgetvalue(res, r, 4));
+        a->balance_minor = strtoll(PQgetvalue(res, r, 5), NULL, 10);
+        a->overdraft_limit_minor = strtoll(PQgetvalue(res, r, 6), NULL, 10);
+        a->opened_at_us = strtoll(PQgetvalue(res, r, 7), NULL, 10);
+        a->updated_at_us = strtoll(PQgetvalue(res, r, 8), NULL, 10);
+        snprintf(a->head_hash, sizeof a->head_hash, "%s", PQgetvalue(res, r, 9));
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* ---- idempotency keys ---------------------------------------------------------------------- */
+
+static int cmp_write_key(const ll_write_t *a, const ll_write_t *b) {
+    int c = strcmp(a->idem_scope, b->idem_scope);
+    return c ? c : strcmp(a->idem_key, b->idem_key);
+}
+
+/* order[] = 0..n-1 sorted by (scope, key); insertion sort, n <= LL_STORE_BATCH_MAX. */
+static void sort_by_key(ll_write_t *const *w, size_t n, size_t *order) {
+    for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        for (; j > 0 && cmp_write_key(w[order[j - 1]], w[i]) > 0; j--) order[j] = order[j - 1];
+        order[j] = i;
+    }
+}
+
+static size_t find_write(ll_write_t *const *w, size_t n, const char *scope, const char *key) {
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(w[i]->idem_scope, scope) && !strcmp(w[i]->idem_key, key)) return i;
+    return n;
+}
+
+/* Inserts a placeholder per key, in key order; marks fresh[] for the keys this transaction owns. */
+static int claim_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
+    size_t order[LL_STORE_BATCH_MAX];
+    for (size_t i = 0; i < n; i++) s->b->fresh[i] = 0;
+    sort_by_key(w, n, order); /* one lock order for all transactions: no deadlock on keys */
+    ll_pgq_sql(&s->q, "INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response) VALUES ");
+    for (size_t j = 0; j < n; j++) {
+        const ll_write_t *x = w[order[j]];
+        ll_pgq_sql(&s->q, j ? ",(" : "(");
+        ll_pgq_param(&s->q, x->idem_scope, NULL);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, x->idem_key, NULL);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, x->request_hash, NULL);
+        ll_pgq_sql(&s->q, ",0,'')");
+    }
+    ll_pgq_sql(&s->q, " ON CONFLICT (scope, key) DO NOTHING RETURNING scope, key");
+    PGresult *res = run(s, PGRES_TUPLES_OK, err);
+    if (res == NULL) return LL_EIO;
+    for (int r = 0; r < PQntuples(res); r++) {
+        size_t i = find_write(w, n, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+        if (i < n) s->b->fresh[i] = 1;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* Answers the writes whose key was already used: the stored response, or a refusal. */
+static int replay_used_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
+    size_t used = 0;
+    ll_pgq_sql(&s->q, "SELECT scope, key, request_hash, status_code, response FROM idempotency_keys"
+                      " WHERE (scope, key) IN (");
+    for (size_t i = 0; i < n; i++) {
+        if (s->b->fresh[i]) continue;
+        ll_pgq_sql(&s->q, used++ ? ",(" : "(");
+        ll_pgq_param(&s->q, w[i]->idem_scope, NULL);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, w[i]->idem_key, NULL);
+        ll_pgq_sql(&s->q, ")");
+    }
+    ll_pgq_sql(&s->q, ")");
+    if (used == 0) {
+        ll_pgq_reset(&s->q);
+        return 0;
+    }
+    PGresult *res = run(s, PGRES_TUPLES_OK, err);
+    if (res == NULL) return LL_EIO;
+    for (int r = 0; r < PQntuples(res); r++) {
+        size_t i = find_write(w, n, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+        if (i == n) continue;
+        ll_write_t *x = w[i];
+        if (strcmp(PQgetvalue(res, r, 2), x->request_hash) != 0) {
+            ll_write_problem(x, 422, "idempotency-key-reused", "Idempotency-Key reused",
+                             "this Idempotency-Key was used for a different request");
+        } else if (atoi(PQgetvalue(res, r, 3)) == 0) {
+            ll_write_problem(x, 409, "idempotency-key-in-use", "Request in progress",
+                             "a request with this Idempotency-Key is still being processed; retry later");
+        } else {
+            x->status = atoi(PQgetvalue(res, r, 3));
+            snprintf(x->response, sizeof x->response, "%s", PQgetvalue(res, r, 4));
+            x->replayed = 1;
+        }
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* ---- deciding ------------------------------------------------------------------------------ */
+
+static int64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int reserve_positions(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
+    batch_t *b = s->b;
+    size_t need = 0;
+    for (size_t i = 0; i < n; i++)
+        if (b->fresh[i]) need += w[i]->cmd.type == LL_CMD_TRANSFER ? 2 : 1;
+    b->n_positions = b->next_position = 0;
+    if (need == 0) return 0;
+    ll_pgq_sql(&s->q, "SELECT nextval('events_position_seq') FROM generate_series(1, ");
+    ll_pgq_paramf(&s->q, "int", "%zu", need);
+    ll_pgq_sql(&s->q, ") ORDER BY 1");
+    PGresult *res = run(s, PGRES_TUPLES_OK, err);
+    if (res == NULL) return LL_EIO;
+    for (int r = 0; r < PQntuples(res) && b->n_positions < EVENTS_MAX; r++)
+        b->positions[b->n_positions++] = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+    PQclear(res);
+    return b->n_positions == need ? 0 : ll_error_set(err, LL_EIO, "could not reserve event positions");
+}
+
+static int make_meta(const ll_write_t *w, int64_t not_before_us, ll_command_meta_t *m) {
+    memset(m, 0, sizeof *m);
+    for (int i = 0; i < LL_DECISION_EVENTS_MAX; i++)
+        if (ll_uuid_random(&m->event_ids[i]) != 0) return -1;
+    /* Never earlier than the account's last event, even if the clock stepped back. */
+    int64_t t = now_us();
+    m->occurred_at_us = t > not_before_us ? t : not_before_us;
+    snprintf(m->command_id, sizeof m->command_id, "%s", w->idem_key);
+    snprintf(m->correlation_id, sizeof m->correlation_id, "%s", w->correlation_id);
+    snprintf(m->actor, sizeof m->actor, "%s", w->actor);
+    return 0;
+}
+
+/* Seals the decided events, applies them to the batch's accounts and queues them for insert. */
+static int commit_decision(batch_t *b, ll_decision_t *d, ll_account_t *const *targets, ll_error_t *err) {
+    for (int e = 0; e < d->event_count; e++) {
+        LL_MONEY_ASSERT(b->next_position < b->n_positions && b->n_events < EVENTS_MAX);
+        d->events[e].global_position = b->positions[b->next_position++];
+        if (ll_event_seal(&d->events[e], err) != 0) return LL_EIO;
+        ll_evolve_t v = ll_account_evolve(targets[e], &d->events[e], err);
+        LL_MONEY_ASSERT(v == LL_EVOLVE_OK); /* decide only produces events that follow */
+        b->dirty[targets[e] - b->accounts] = 1;
+        b->events[b->n_events++] = d->events[e];
+    }
+    return 0;
+}
+
+/* Decides one fresh write against the batch's state. */
+static int decide_one(batch_t *b, ll_write_t *w, ll_error_t *err) {
+    ll_command_t *cmd = &w->cmd;
+    if (cmd->type == LL_CMD_OPEN && ll_uuid_random(&cmd->account_id) != 0) return ll_error_set(err, LL_EIO, "no randomness");
+    if (cmd->type == LL_CMD_TRANSFER && ll_uuid_random(&cmd->transfer_id) != 0) return ll_error_set(err, LL_EIO, "no randomness");
+    ll_account_t *from = account(b, &cmd->account_id);
+    ll_account_t *to = cmd->type == LL_CMD_TRANSFER ? account(b, &cmd->to_account_id) : NULL;
+    if (w->expected_version >= 0 && from->version != w->expected_version) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "the account is at version %lld, If-Match expected %lld",
+                 (long long)from->version, (long long)w->expected_version);
+        ll_write_problem(w, 412, "version-mismatch", "Precondition failed", detail);
+        return 0;
+    }
+    ll_command_meta_t meta;
+    int64_t not_before = from->updated_at_us;
+    if (to != NULL && to->updated_at_us > not_before) not_before = to->updated_at_us;
+    if (make_meta(w, not_before, &meta) != 0) return ll_error_set(err, LL_EIO, "no randomness");
+    ll_decision_t d;
+    if (to != NULL) ll_decide_transfer(from, to, cmd, &meta, &d);
+    else ll_decide(from, cmd, &meta, &d);
+    if (d.rejection != LL_REJECT_NONE) {
+        ll_write_rejected(w, d.rejection, d.detail);
+        return 0;
+    }
+    ll_account_t *targets[LL_DECISION_EVENTS_MAX] = {from, to};
+    int rc = commit_decision(b, &d, targets, err);
+    if (rc == 0) ll_write_accepted(w, &d, (const ll_account_t *const *)targets);
+    return rc;
+}
+
+/* ---- appending ----------------------------------------------------------------------------- */
+
+static int insert_events(ll_store_t *s, ll_error_t *err) {
+    batch_t *b = s->b;
+    if (b->n_events == 0) return 0;
+    char *envelope = b->envelope;
+    ll_pgq_sql(&s->q, "INSERT INTO events (global_position, account_id, version, event_id, type, schema_version,"
+                      " occurred_at, command_id, transfer_id, hash, envelope) VALUES ");
+    for (size_t i = 0; i < b->n_events; i++) {
+        const ll_event_t *e = &b->events[i];
+        char id[LL_UUID_TEXT_LEN + 1], eid[LL_UUID_TEXT_LEN + 1], tid[LL_UUID_TEXT_LEN + 1] = "";
+        char when[LL_TIME_TEXT_LEN + 1];
+        size_t len = 0;
+        if (ll_event_encode(e, true, envelope, sizeof b->envelope - 1, &len, err) != 0) return LL_EIO;
+        envelope[len] = '\0';
+        ll_uuid_format(&e->account_id, id);
+        ll_uuid_format(&e->event_id, eid);
+        if (ll_event_is_movement(e->type) && !ll_uuid_is_nil(&e->data.movement.transfer_id))
+            ll_uuid_format(&e->data.movement.transfer_id, tid);
+        ll_time_format(e->occurred_at_us, when);
+        ll_pgq_sql(&s->q, i ? ",(" : "(");
+        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)e->global_position);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, id, "uuid");
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)e->version);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, eid, "uuid");
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, ll_event_type_name(e->type), NULL);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_paramf(&s->q, "int", "%d", (int)e->schema_version);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, when, "timestamptz");
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, e->command_id, NULL);
+        ll_pgq_sql(&s->q, ",NULLIF(");
+        ll_pgq_param(&s->q, tid, "text");
+        ll_pgq_sql(&s->q, ", '')::uuid,");
+        ll_pgq_param(&s->q, e->hash, NULL);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, envelope, NULL);
+        ll_pgq_sql(&s->q, ")");
+    }
+    if (run_command(s, err) != 0) return LL_EIO;
+    ll_pgq_sql(&s->q, "INSERT INTO outbox (global_position, account_id) VALUES ");
+    for (size_t i = 0; i < b->n_events; i++) {
+        char id[LL_UUID_TEXT_LEN + 1];
+        ll_uuid_format(&b->events[i].account_id, id);
+        ll_pgq_sql(&s->q, i ? ",(" : "(");
+        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)b->events[i].global_position);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, id, "uuid");
+        ll_pgq_sql(&s->q, ")");
+    }
+    return run_command(s, err);
+}
+
+static int upsert_states(ll_store_t *s, ll_error_t *err) {
+    batch_t *b = s->b;
+    size_t k = 0;
+    ll_pgq_sql(&s->q, "INSERT INTO account_state (account_id, version, status, owner, currency, balance_minor,"
+                      " overdraft_limit_minor, opened_at_us, updated_at_us, head_hash) VALUES ");
+    for (size_t i = 0; i < b->n_accounts; i++) {
+        if (!b->dirty[i]) continue;
+        const ll_account_t *a = &b->accounts[i];
+        char id[LL_UUID_TEXT_LEN + 1];
+        ll_uuid_format(&a->account_id, id);
+        ll_pgq_sql(&s->q, k++ ? ",(" : "(");
+        ll_pgq_param(&s->q, id, "uuid");
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)a->version);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, STATUS_TEXT[a->status], NULL);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, a->owner, NULL);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, a->currency.code, NULL);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)a->balance_minor);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)a->overdraft_limit_minor);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)a->opened_at_us);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)a->updated_at_us);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, a->head_hash, NULL);
+        ll_pgq_sql(&s->q, ")");
+    }
+    ll_pgq_sql(&s->q, " ON CONFLICT (account_id) DO UPDATE SET version = EXCLUDED.version, status = EXCLUDED.status,"
+                      " balance_minor = EXCLUDED.balance_minor, updated_at_us = EXCLUDED.updated_at_us,"
+                      " head_hash = EXCLUDED.head_hash");
+    if (k == 0) {
+        ll_pgq_reset(&s->q);
+        return 0;
+    }
+    return run_command(s, err);
+}
+
+static int store_responses(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
+    size_t k = 0;
+    ll_pgq_sql(&s->q, "UPDATE idempotency_keys AS i SET status_code = v.status, response = v.response FROM (VALUES ");
+    for (size_t i = 0; i < n; i++) {
+        if (!s->b->fresh[i]) continue;
+        ll_pgq_sql(&s->q, k++ ? ",(" : "(");
+        ll_pgq_param(&s->q, w[i]->idem_scope, "text");
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, w[i]->idem_key, "text");
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_paramf(&s->q, "int", "%d", w[i]->status);
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, w[i]->response, "text");
+        ll_pgq_sql(&s->q, ")");
+    }
+    ll_pgq_sql(&s->q, ") AS v (scope, key, status, response) WHERE i.scope = v.scope AND i.key = v.key");
+    if (k == 0) {
+        ll_pgq_reset(&s->q);
+        return 0;
+    }
+    return run_command(s, err);
+}
+
+/* ---- one attempt --------------------------------------------------------------------------- */
+
+static void reset_outcomes(ll_write_t *const *w, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        w[i]->status = 0;
+        w[i]->response[0] = '\0';
+        w[i]->replayed = w[i]->stored = 0;
+        w[i]->version = 0;
+    }
+}
+
+/* The whole transaction. Returns 0 when committed; otherwise rolled back with err set. */
+static int attempt(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
+    batch_t *b = s->b;
+    b->n_accounts = b->n_events = 0;
+    reset_outcomes(w, n);
+    ll_pgq_sql(&s->q, "BEGIN");
+    int rc = run_command(s, err);
+    if (rc == 0) rc = claim_keys(s, w, n, err);
+    if (rc == 0) rc = replay_used_keys(s, w, n, err);
+    if (rc == 0) rc = lock_accounts(s, w, n, err);
+    if (rc == 0) rc = reserve_positions(s, w, n, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (b->fresh[i]) rc = decide_one(b, w[i], err);
+    if (rc == 0) rc = insert_events(s, err);
+    if (rc == 0) rc = upsert_states(s, err);
+    if (rc == 0) rc = store_responses(s, w, n, err);
+    if (rc == 0 && b->n_events > 0) {
+        ll_pgq_sql(&s->q, "SELECT pg_notify('ledgerline_outbox', '')");
+        PGresult *res = run(s, PGRES_TUPLES_OK, err);
+        rc = res ? 0 : LL_EIO;
+        PQclear(res);
+    }
+    if (rc == 0) {
+        ll_pgq_sql(&s->q, "COMMIT");
+        rc = run_command(s, err);
+    }
+    if (rc != 0) {
+        ll_error_t ignored;
+        if (!ll_pg_broken(s->conn)) ll_pg_exec(s->conn, "ROLLBACK", &ignored);
+        reset_outcomes(w, n);
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) w[i]->stored = b->fresh[i];
+    return 0;
+}
+
+/* Conflicts that a fresh attempt can resolve: unique violation (a concurrent append), deadlock,
+ * serialization failure; and a broken connection (reconnect first). */
+static int retryable(const ll_store_t *s) {
+    return ll_pg_broken(s->conn) || !strcmp(s->last_sqlstate, "23505") || !strcmp(s->last_sqlstate, "40P01") ||
+           !strcmp(s->last_sqlstate, "40001");
+}
+
+static void execute_one(ll_store_t *s, ll_write_t *w) {
+    ll_error_t err = {""};
+    for (int i = 0; i < LL_STORE_RETRIES; i++) {
+        s->last_sqlstate[0] = '\0';
+        if (connect_checked(s, &err) == 0 && attempt(s, &w, 1, &err) == 0) {
+            s->healthy = 1;
+            return;
+        }
+        if (s->conn != NULL && !retryable(s)) break;
+        struct timespec pause = {0, 10000000L * (i + 1)};
+        nanosleep(&pause, NULL);
+    }
+    s->healthy = s->conn != NULL && !ll_pg_broken(s->conn);
+    fprintf(stderr, "ledgerline-command: command failed after retries: %s\n", err.msg);
+    if (!s->healthy || retryable(s))
+        ll_write_problem(w, 503, "storage-unavailable", "Service unavailable",
+                         "the event store is unavailable; retry with the same Idempotency-Key");
+    else
+        ll_write_problem(w, 500, "internal", "Internal error",
+                         "the command could not be stored; retry with the same Idempotency-Key");
+}
+
+void ll_store_execute(ll_store_t *s, ll_write_t *const *writes, size_t n) {
+    LL_MONEY_ASSERT(n > 0 && n <= LL_STORE_BATCH_MAX);
+    ll_error_t err = {""};
+    if (n > 1 && connect_checked(s, &err) == 0 && attempt(s, writes, n, &err) == 0) {
+        s->healthy = 1;
+        return;
+    }
+    /* One at a time: a command that broke the batch fails alone. */
+    for (size_t i = 0; i < n; i++) execute_one(s, writes[i]);
+}

@@ -1,0 +1,39 @@
+/* ll_store.h - the write side of the event store: executes commands against PostgreSQL.
+ *
+ * ll_store_execute runs a batch of commands in ONE transaction (group commit: one fsync for
+ * many commands when load is high):
+ *   1. claim each Idempotency-Key (in key order); a key already answered replays that answer,
+ *      the same key with another request fingerprint is refused (422);
+ *   2. lock every touched account's state row, in account-id order (no deadlocks between
+ *      batches, so two opposite transfers cannot block each other);
+ *   3. decide each command in arrival order with domain/ (a batch may touch one account twice);
+ *   4. append the sealed events, their outbox rows, the new states and the responses; NOTIFY.
+ * If the transaction fails, each command is retried alone (bounded), so one bad command never
+ * fails its neighbours; a UNIQUE (account_id, version) conflict reloads and retries. Every write
+ * leaves with a response: accepted, rejected, replayed, or 503 when the database is unavailable.
+ */
+#ifndef LL_STORE_H
+#define LL_STORE_H
+
+#include <stddef.h>
+
+#include "ll_error.h"
+#include "ll_write.h"
+
+#define LL_STORE_BATCH_MAX 64 /* commands per transaction: bounds statement size and lock sets */
+#define LL_STORE_RETRIES 3    /* attempts per command after a failed batch */
+
+typedef struct ll_store ll_store_t;
+
+/* Connects and checks the schema version. Returns NULL with err set. Caller ll_store_close()s. */
+ll_store_t *ll_store_open(const char *conninfo, ll_error_t *err);
+void ll_store_close(ll_store_t *s);
+
+/* Executes writes[0..n) (n <= LL_STORE_BATCH_MAX); each gets status and response. Reconnects
+ * when the connection broke. Never fails as a whole. */
+void ll_store_execute(ll_store_t *s, ll_write_t *const *writes, size_t n);
+
+/* True when the last attempt reached the database (for /readyz). */
+int ll_store_healthy(const ll_store_t *s);
+
+#endif

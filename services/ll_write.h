@@ -1,0 +1,42 @@
+/* ll_write.h - one command on its way through the command service: what the client asked, and
+ * the response decided for it (stored with the idempotency key, so a retry gets the same). */
+#ifndef LL_WRITE_H
+#define LL_WRITE_H
+
+#include <stdint.h>
+
+#include "ll_command.h"
+#include "ll_sha256.h"
+
+#define LL_RESPONSE_BYTES_MAX 2048 /* every command response is far smaller */
+
+typedef struct ll_write {
+    /* request: set by the HTTP side, read-only for the store */
+    ll_command_t cmd;                                  /* account_id from the path or the body */
+    char idem_scope[LL_ACTOR_BYTES_MAX + 1];           /* whose key space (the actor) */
+    char idem_key[LL_COMMAND_ID_BYTES_MAX + 1];        /* Idempotency-Key */
+    char request_hash[LL_SHA256_HEX_LEN + 1];          /* fingerprint of method, path and body */
+    int64_t expected_version;                          /* If-Match; -1 when absent */
+    char correlation_id[LL_CORRELATION_BYTES_MAX + 1]; /* X-Correlation-Id or generated */
+    char actor[LL_ACTOR_BYTES_MAX + 1];
+    /* outcome: set by the store */
+    int status;                              /* HTTP status */
+    char response[LL_RESPONSE_BYTES_MAX];    /* JSON or problem+json body */
+    int replayed;                            /* the response of an earlier identical request */
+    int stored;                              /* response is recorded under the idempotency key */
+    int64_t version;                         /* the account's version after the command (ETag), 0 if none */
+    char account_id[LL_UUID_TEXT_LEN + 1];   /* for Location on open */
+} ll_write_t;
+
+/* Response helpers (ll_write_response.c). They set status and response. */
+void ll_write_problem(ll_write_t *w, int status, const char *slug, const char *title, const char *detail);
+void ll_write_rejected(ll_write_t *w, ll_rejection_t r, const char *detail);
+/* Renders the success body of an accepted decision; after[i] is the state after events[i]. */
+void ll_write_accepted(ll_write_t *w, const ll_decision_t *d, const ll_account_t *const *after);
+
+/* True for a response that is a problem (status >= 400). */
+static inline int ll_write_failed(const ll_write_t *w) {
+    return w->status >= 400;
+}
+
+#endif

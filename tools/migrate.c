@@ -1,0 +1,67 @@
+/* ledgerline-migrate: brings the PostgreSQL schema to this build's version (services/migrations).
+ * Safe to run repeatedly and concurrently; the services refuse to start on an older schema. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ll_config.h"
+#include "ll_migrate.h"
+#include "ll_pg.h"
+
+extern char **environ;
+
+static void usage(FILE *out) {
+    fprintf(out, "Usage: ledgerline-migrate [--config FILE] [--check] [--list]\n"
+                 "\n"
+                 "Applies the pending schema migrations with pg_migrate_conninfo (the schema owner),\n"
+                 "granting the services' role (pg_app_role) what it needs. Each migration runs in its\n"
+                 "own transaction; a failure rolls it back and stops. Already applied: nothing to do.\n"
+                 "\n"
+                 "  --config FILE  configuration file (see ledgerline-config --help)\n"
+                 "  --check        apply nothing; exit 0 when the schema is current, 1 otherwise\n"
+                 "  --list         print the migrations this build carries and exit\n"
+                 "  -h, --help     this help\n"
+                 "\n"
+                 "Exit status: 0 done, 1 failed (the reason is printed), 2 usage error.\n");
+}
+
+int main(int argc, char **argv) {
+    const char *path = NULL;
+    int check_only = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--list")) {
+            for (size_t m = 0; m < ll_migration_count; m++) printf("%s\n", ll_migrations[m].name);
+            return 0;
+        } else if (!strcmp(argv[i], "--check")) {
+            check_only = 1;
+        } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            path = argv[++i];
+        } else {
+            fprintf(stderr, "ledgerline-migrate: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    ll_config_t cfg;
+    ll_error_t err = {""};
+    if (ll_config_load(&cfg, path, environ, &err) != 0) {
+        fprintf(stderr, "ledgerline-migrate: invalid configuration: %s\n", err.msg);
+        return 1;
+    }
+    PGconn *conn = ll_pg_connect(check_only ? cfg.pg_conninfo : cfg.pg_migrate_conninfo, &err);
+    if (conn == NULL) {
+        fprintf(stderr, "ledgerline-migrate: %s\n", err.msg);
+        return 1;
+    }
+    int rc = check_only ? ll_migrate_check(conn, &err) : ll_migrate_apply(conn, cfg.pg_app_role, stdout, &err);
+    if (rc == 0 && !check_only) rc = ll_migrate_check(conn, &err);
+    PQfinish(conn);
+    if (rc != 0) {
+        fprintf(stderr, "ledgerline-migrate: %s\n", err.msg);
+        return 1;
+    }
+    printf("schema at version %d\n", ll_migrate_latest_version());
+    return 0;
+}
