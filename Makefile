@@ -58,6 +58,7 @@ UNIT_SCRIPTS := tests/vectors/check_vectors.py
 INTEG_SRCS := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(INTEG_SRCS:%.c=$(B)/%)
 INTEG_SCRIPTS := $(wildcard tests/integration/test_*.sh)
+E2E_SCRIPTS := $(wildcard tests/e2e/test_*.py)
 
 # ledgerline's programs: tools/NAME.c and DIR/NAME_main.c become $(B)/bin/ledgerline-NAME.
 TOOL_SRCS := $(wildcard tools/*.c)
@@ -168,7 +169,7 @@ unit-run:
 
 # Every test in one runner call, so the output ends with one total line.
 check-run:
-	@tests/run.sh $(UNIT_BINS) $(UNIT_SCRIPTS) tests/fuzz/run.sh $(INTEG_BINS) $(INTEG_SCRIPTS)
+	@tests/run.sh $(UNIT_BINS) $(UNIT_SCRIPTS) tests/fuzz/run.sh $(INTEG_BINS) $(INTEG_SCRIPTS) $(E2E_SCRIPTS)
 
 up: deps
 	@$(MAKE) --no-print-directory BUILD=release build

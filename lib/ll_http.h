@@ -8,11 +8,11 @@
 #ifndef LL_HTTP_H
 #define LL_HTTP_H
 
+#include "ll_error.h"
+
 #include <h2o.h>
 #include <signal.h>
 #include <stddef.h>
-
-#include "ll_error.h"
 
 /* Handles one request; return 0 when a response was or will be sent (h2o's contract). */
 typedef int (*ll_http_handler_fn)(void *app, h2o_req_t *req);
@@ -38,6 +38,8 @@ int ll_http_server_init(ll_http_server_t *srv, const char *listen, ll_http_handl
 int ll_http_server_run(ll_http_server_t *srv, volatile sig_atomic_t *stop, int (*drained)(void *app),
                        int drain_ms);
 
+/* Closes the listener. Call right before the process exits: the h2o context itself is not
+ * disposed (see ll_http.c), so the server cannot be initialised again. */
 void ll_http_server_dispose(ll_http_server_t *srv);
 
 /* Sends a complete response. extra_headers: NULL-terminated name/value pairs, or NULL. */
@@ -48,8 +50,8 @@ void ll_http_send(h2o_req_t *req, int status, const char *content_type, const ch
 void ll_http_problem(h2o_req_t *req, int status, const char *slug, const char *title, const char *detail);
 
 /* As ll_http_problem with extra headers (Allow, Retry-After): NULL-terminated name/value pairs. */
-void ll_http_problem_headers(h2o_req_t *req, int status, const char *slug, const char *title, const char *detail,
-                             const char *const *extra_headers);
+void ll_http_problem_headers(h2o_req_t *req, int status, const char *slug, const char *title,
+                             const char *detail, const char *const *extra_headers);
 
 /* Copies the value of request header name (lower case) into out. Returns its length, -1 when
  * absent, -2 when longer than out_size - 1 or repeated. */

@@ -3,9 +3,9 @@
 #ifndef LL_PG_H
 #define LL_PG_H
 
-#include <libpq-fe.h>
-
 #include "ll_error.h"
+
+#include <libpq-fe.h>
 
 /* Connects with conninfo. Returns the connection, or NULL with err set (password never shown). */
 PGconn *ll_pg_connect(const char *conninfo, ll_error_t *err);

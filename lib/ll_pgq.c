@@ -1,12 +1,12 @@
 /* ll_pgq.c - see ll_pgq.h. */
 #include "ll_pgq.h"
 
+#include "ll_pg.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "ll_pg.h"
 
 /* A statement with more parameters than this is a programming error (PostgreSQL allows 65535). */
 #define PGQ_PARAMS_MAX 60000

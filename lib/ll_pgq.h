@@ -13,10 +13,10 @@
 #ifndef LL_PGQ_H
 #define LL_PGQ_H
 
+#include "ll_error.h"
+
 #include <libpq-fe.h>
 #include <stddef.h>
-
-#include "ll_error.h"
 
 typedef struct ll_pgq {
     char *sql;

@@ -4,7 +4,8 @@
 #include <jansson.h>
 #include <stdio.h>
 
-int ll_problem_render(char *out, size_t size, int status, const char *slug, const char *title, const char *detail) {
+int ll_problem_render(char *out, size_t size, int status, const char *slug, const char *title,
+                      const char *detail) {
     char type[160];
     snprintf(type, sizeof type, "%s%s", LL_PROBLEM_TYPE_BASE, slug);
     json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", title, "status", status, "detail",

@@ -5,11 +5,12 @@
 
 #include <stddef.h>
 
-#define LL_PROBLEM_TYPE_BASE "https://ledgerline.dev/problems/"
+#define LL_PROBLEM_TYPE_BASE    "https://ledgerline.dev/problems/"
 #define LL_PROBLEM_CONTENT_TYPE "application/problem+json"
 
 /* Writes {"type","title","status","detail"} into out (NUL-terminated). Returns the length, or -1
  * when it does not fit (out then holds a minimal problem for the status). */
-int ll_problem_render(char *out, size_t size, int status, const char *slug, const char *title, const char *detail);
+int ll_problem_render(char *out, size_t size, int status, const char *slug, const char *title,
+                      const char *detail);
 
 #endif

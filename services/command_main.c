@@ -1,13 +1,13 @@
 /* ledgerline-command: the command service. HTTP on an h2o event loop; commands are decided with
  * domain/ and written by a pool of writer threads (group commit) to PostgreSQL. */
+#include "ll_command_api.h"
+#include "ll_config.h"
+#include "ll_http.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "ll_command_api.h"
-#include "ll_config.h"
-#include "ll_http.h"
 
 extern char **environ;
 
@@ -70,8 +70,8 @@ int main(int argc, char **argv) {
 
     ll_command_api_t *api = ll_command_api_create(&cfg, &err);
     static ll_http_server_t srv;
-    int rc = api ? ll_http_server_init(&srv, cfg.command_listen, ll_command_api_handle, api, LL_HTTP_ENTITY_BYTES_CAP,
-                                       (uint64_t)cfg.request_timeout_ms, &err)
+    int rc = api ? ll_http_server_init(&srv, cfg.command_listen, ll_command_api_handle, api,
+                                       LL_HTTP_ENTITY_BYTES_CAP, (uint64_t)cfg.request_timeout_ms, &err)
                  : LL_ENOMEM;
     if (rc == 0) rc = ll_command_api_start(api, srv.ctx.loop, writers, &err);
     if (rc != 0) {

@@ -1,11 +1,6 @@
 /* ll_command_api.c - see ll_command_api.h. */
 #include "ll_command_api.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
 #include "ll_command_codec.h"
 #include "ll_http.h"
 #include "ll_json.h"
@@ -13,7 +8,12 @@
 #include "ll_strset.h"
 #include "ll_writer.h"
 
-#define ANONYMOUS "anonymous"   /* actor until authentication lands */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ANONYMOUS "anonymous" /* actor until authentication lands */
 
 struct ll_command_api {
     const ll_config_t *cfg;
@@ -76,14 +76,17 @@ static void respond(job_t *job) {
 static void on_completions(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages) {
     ll_command_api_t *api = H2O_STRUCT_FROM_MEMBER(ll_command_api_t, receiver, receiver);
     while (!h2o_linklist_is_empty(messages)) {
-        h2o_multithread_message_t *msg = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_multithread_message_t *msg =
+            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&msg->link);
         job_t *job = H2O_STRUCT_FROM_MEMBER(job_t, msg, msg);
         if (job->req != NULL) respond(job);
         if (api->cfg->log_level[0] == 'd' || api->cfg->log_level[0] == 'i')
-            fprintf(stdout, "{\"msg\":\"command\",\"status\":%d,\"replayed\":%s,\"ms\":%.3f,\"correlation_id\":\"%s\"}\n",
-                    job->w.status, job->w.replayed ? "true" : "false", elapsed_ms(&job->started),
-                    job->w.correlation_id);
+            fprintf(
+                stdout,
+                "{\"msg\":\"command\",\"status\":%d,\"replayed\":%s,\"ms\":%.3f,\"correlation_id\":\"%s\"}\n",
+                job->w.status, job->w.replayed ? "true" : "false", elapsed_ms(&job->started),
+                job->w.correlation_id);
         ll_strset_remove(&api->inflight, job->inflight_key);
         api->pending--;
         job_unref(job);
@@ -123,10 +126,14 @@ static int match_route(h2o_iovec_t path, route_t *r) {
     const char *slash = memchr(rest, '/', rest_len);
     if (slash == NULL) return 0;
     h2o_iovec_t action = h2o_iovec_init(slash, rest_len - (size_t)(slash - rest));
-    if (iov_eq(action, "/deposits")) r->type = LL_CMD_DEPOSIT;
-    else if (iov_eq(action, "/withdrawals")) r->type = LL_CMD_WITHDRAW;
-    else if (iov_eq(action, "/close")) r->type = LL_CMD_CLOSE;
-    else return 0;
+    if (iov_eq(action, "/deposits"))
+        r->type = LL_CMD_DEPOSIT;
+    else if (iov_eq(action, "/withdrawals"))
+        r->type = LL_CMD_WITHDRAW;
+    else if (iov_eq(action, "/close"))
+        r->type = LL_CMD_CLOSE;
+    else
+        return 0;
     size_t id_len = (size_t)(slash - rest);
     char id[LL_UUID_TEXT_LEN + 1];
     ll_uuid_t u;
@@ -165,7 +172,8 @@ static int content_type_ok(h2o_req_t *req) {
 static int correlation_id_ok(const char *s) {
     if (*s == '\0') return 0;
     for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || strchr("._:-", *s)))
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr("._:-", *s)))
             return 0;
     return 1;
 }
@@ -185,7 +193,8 @@ static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *r
         return -1;
     }
     if (!content_type_ok(req)) {
-        ll_http_problem(req, 415, "unsupported-media-type", "Unsupported media type", "send application/json");
+        ll_http_problem(req, 415, "unsupported-media-type", "Unsupported media type",
+                        "send application/json");
         return -1;
     }
     if (req->entity.len > (size_t)api->cfg->body_bytes_max) {
@@ -202,7 +211,8 @@ static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *r
     }
     ll_error_t err = {""};
     const char *body = req->entity.base ? req->entity.base : "";
-    if (ll_command_decode(route->type, body, req->entity.len, (size_t)api->cfg->body_bytes_max, &w->cmd, &err) != 0) {
+    if (ll_command_decode(route->type, body, req->entity.len, (size_t)api->cfg->body_bytes_max, &w->cmd,
+                          &err) != 0) {
         ll_http_problem(req, 400, "invalid-request", "Invalid request", err.msg);
         return -1;
     }
@@ -210,8 +220,10 @@ static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *r
     if (ll_http_header(req, "x-correlation-id", w->correlation_id, sizeof w->correlation_id) < 0 ||
         !correlation_id_ok(w->correlation_id)) {
         ll_uuid_t c;
-        if (ll_uuid_random(&c) == 0) ll_uuid_format(&c, w->correlation_id);
-        else w->correlation_id[0] = '\0';
+        if (ll_uuid_random(&c) == 0)
+            ll_uuid_format(&c, w->correlation_id);
+        else
+            w->correlation_id[0] = '\0';
     }
     snprintf(w->actor, sizeof w->actor, "%s", ANONYMOUS);
     snprintf(w->idem_scope, sizeof w->idem_scope, "%s", w->actor);
@@ -264,7 +276,8 @@ static void submit(ll_command_api_t *api, h2o_req_t *req, job_t *job) {
     job->api = api;
     job->refs = 2;
     clock_gettime(CLOCK_MONOTONIC, &job->started);
-    if (ll_strset_add(&api->inflight, job->inflight_key) < 0 || ll_writer_pool_submit(api->writers, &job->w) != 0) {
+    if (ll_strset_add(&api->inflight, job->inflight_key) < 0 ||
+        ll_writer_pool_submit(api->writers, &job->w) != 0) {
         ll_strset_remove(&api->inflight, job->inflight_key);
         job->refs--; /* the write side never saw it; the request ref goes with the pool */
         static const char *const retry[] = {"retry-after", "1", NULL};
@@ -291,7 +304,8 @@ int ll_command_api_handle(void *app, h2o_req_t *req) {
         return 0;
     }
     if (m < 0) {
-        ll_http_problem(req, 400, "invalid-account-id", "Invalid account id", "the account id in the path must be a UUID");
+        ll_http_problem(req, 400, "invalid-account-id", "Invalid account id",
+                        "the account id in the path must be a UUID");
         return 0;
     }
     job_t *job = calloc(1, sizeof *job);
@@ -323,7 +337,8 @@ ll_command_api_t *ll_command_api_create(const ll_config_t *cfg, ll_error_t *err)
 int ll_command_api_start(ll_command_api_t *api, h2o_loop_t *loop, int writers, ll_error_t *err) {
     api->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(api->queue, &api->receiver, on_completions);
-    api->writers = ll_writer_pool_start(api->cfg->pg_conninfo, writers, LL_COMMAND_QUEUE_MAX, on_write_done, api, err);
+    api->writers =
+        ll_writer_pool_start(api->cfg->pg_conninfo, writers, LL_COMMAND_QUEUE_MAX, on_write_done, api, err);
     return api->writers ? 0 : LL_EIO;
 }
 

@@ -8,10 +8,10 @@
 #ifndef LL_COMMAND_API_H
 #define LL_COMMAND_API_H
 
-#include <h2o.h>
-
 #include "ll_config.h"
 #include "ll_error.h"
+
+#include <h2o.h>
 
 typedef struct ll_command_api ll_command_api_t;
 

@@ -1,11 +1,11 @@
 /* ll_migrate.c - see ll_migrate.h. */
 #include "ll_migrate.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 #include "ll_pg.h"
 #include "ll_sha256.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 /* Any fixed key: only ledgerline's migration runs take it. */
 #define MIGRATE_LOCK_KEY "7301942"
@@ -47,8 +47,8 @@ static int applied_checksum(PGconn *conn, int v, char *out, ll_error_t *err) {
     char vtext[16];
     snprintf(vtext, sizeof vtext, "%d", v);
     const char *params[1] = {vtext};
-    PGresult *res = ll_pg_query(conn, "SELECT checksum FROM schema_migrations WHERE version = $1::int", 1, params,
-                                PGRES_TUPLES_OK, err);
+    PGresult *res = ll_pg_query(conn, "SELECT checksum FROM schema_migrations WHERE version = $1::int", 1,
+                                params, PGRES_TUPLES_OK, err);
     if (res == NULL) return LL_EIO;
     out[0] = '\0';
     if (PQntuples(res) == 1) snprintf(out, LL_SHA256_HEX_LEN + 1, "%s", PQgetvalue(res, 0, 0));
@@ -57,7 +57,8 @@ static int applied_checksum(PGconn *conn, int v, char *out, ll_error_t *err) {
 }
 
 /* Applies one migration in its own transaction and records it. */
-static int apply_one(PGconn *conn, const ll_migration_t *m, const char *role, const char *checksum, ll_error_t *err) {
+static int apply_one(PGconn *conn, const ll_migration_t *m, const char *role, const char *checksum,
+                     ll_error_t *err) {
     char *sql = substitute_role(m->sql, role);
     if (sql == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory");
     char vtext[16];
@@ -66,8 +67,9 @@ static int apply_one(PGconn *conn, const ll_migration_t *m, const char *role, co
     int rc = ll_pg_exec(conn, "BEGIN", err);
     if (rc == 0) rc = ll_pg_exec(conn, sql, err);
     if (rc == 0) {
-        PGresult *res = ll_pg_query(conn, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1::int, $2, $3)",
-                                    3, params, PGRES_COMMAND_OK, err);
+        PGresult *res = ll_pg_query(
+            conn, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1::int, $2, $3)", 3,
+            params, PGRES_COMMAND_OK, err);
         rc = res ? 0 : LL_EIO;
         PQclear(res);
     }
@@ -87,7 +89,8 @@ static int apply_all(PGconn *conn, const char *role, FILE *progress, ll_error_t 
     for (size_t i = 0; i < ll_migration_count; i++) {
         const ll_migration_t *m = &ll_migrations[i];
         char checksum[LL_SHA256_HEX_LEN + 1], recorded[LL_SHA256_HEX_LEN + 1];
-        if (ll_sha256_hex(m->sql, strlen(m->sql), checksum) != 0) return ll_error_set(err, LL_EIO, "SHA-256 failed");
+        if (ll_sha256_hex(m->sql, strlen(m->sql), checksum) != 0)
+            return ll_error_set(err, LL_EIO, "SHA-256 failed");
         int rc = applied_checksum(conn, m->version, recorded, err);
         if (rc != 0) return rc;
         if (recorded[0] != '\0') {
@@ -127,14 +130,18 @@ int ll_migrate_check(PGconn *conn, ll_error_t *err) {
     int want = ll_migrate_latest_version();
     PGresult *res = PQexec(conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
     int have = -1;
-    if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) have = atoi(PQgetvalue(res, 0, 0));
+    if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        have = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
     if (have == want) return 0;
     if (have < 0)
-        return ll_error_set(err, LL_EINVAL, "the database has no ledgerline schema: run ledgerline-migrate (make migrate)");
+        return ll_error_set(err, LL_EINVAL,
+                            "the database has no ledgerline schema: run ledgerline-migrate (make migrate)");
     if (have < want)
-        return ll_error_set(err, LL_EINVAL, "the schema is at version %d, this build needs %d: run ledgerline-migrate",
-                            have, want);
-    return ll_error_set(err, LL_EINVAL, "the schema is at version %d, newer than this build knows (%d): upgrade the binaries",
+        return ll_error_set(err, LL_EINVAL,
+                            "the schema is at version %d, this build needs %d: run ledgerline-migrate", have,
+                            want);
+    return ll_error_set(err, LL_EINVAL,
+                        "the schema is at version %d, newer than this build knows (%d): upgrade the binaries",
                         have, want);
 }

@@ -10,11 +10,11 @@
 #ifndef LL_MIGRATE_H
 #define LL_MIGRATE_H
 
+#include "ll_error.h"
+
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdio.h>
-
-#include "ll_error.h"
 
 typedef struct ll_migration {
     int version;

@@ -1,10 +1,6 @@
 /* ll_store.c - see ll_store.h. */
 #include "ll_store.h"
 
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
 #include "ll_event_codec.h"
 #include "ll_hash_chain.h"
 #include "ll_migrate.h"
@@ -13,8 +9,12 @@
 #include "ll_random.h"
 #include "ll_time.h"
 
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #define ACCOUNTS_MAX (2 * LL_STORE_BATCH_MAX)
-#define EVENTS_MAX (LL_DECISION_EVENTS_MAX * LL_STORE_BATCH_MAX)
+#define EVENTS_MAX   (LL_DECISION_EVENTS_MAX * LL_STORE_BATCH_MAX)
 
 /* The working set of one transaction attempt. Invariant: accounts[] holds each touched account
  * once, with the state as of the commands decided so far in this batch. */
@@ -155,8 +155,9 @@ static int lock_accounts(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error
     }
     list[len++] = '}';
     list[len] = '\0';
-    ll_pgq_sql(&s->q, "SELECT account_id, version, status, owner, currency, balance_minor, overdraft_limit_minor,"
-                      " opened_at_us, updated_at_us, head_hash FROM account_state WHERE account_id = ANY(");
+    ll_pgq_sql(&s->q,
+               "SELECT account_id, version, status, owner, currency, balance_minor, overdraft_limit_minor,"
+               " opened_at_us, updated_at_us, head_hash FROM account_state WHERE account_id = ANY(");
     ll_pgq_param(&s->q, list, "uuid[]");
     ll_pgq_sql(&s->q, ") ORDER BY account_id FOR UPDATE");
     PGresult *res = run(s, PGRES_TUPLES_OK, err);
@@ -209,7 +210,8 @@ static int claim_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t 
     size_t order[LL_STORE_BATCH_MAX];
     for (size_t i = 0; i < n; i++) s->b->fresh[i] = 0;
     sort_by_key(w, n, order); /* one lock order for all transactions: no deadlock on keys */
-    ll_pgq_sql(&s->q, "INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response) VALUES ");
+    ll_pgq_sql(&s->q,
+               "INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response) VALUES ");
     for (size_t j = 0; j < n; j++) {
         const ll_write_t *x = w[order[j]];
         ll_pgq_sql(&s->q, j ? ",(" : "(");
@@ -327,8 +329,10 @@ static int commit_decision(batch_t *b, ll_decision_t *d, ll_account_t *const *ta
 /* Decides one fresh write against the batch's state. */
 static int decide_one(batch_t *b, ll_write_t *w, ll_error_t *err) {
     ll_command_t *cmd = &w->cmd;
-    if (cmd->type == LL_CMD_OPEN && ll_uuid_random(&cmd->account_id) != 0) return ll_error_set(err, LL_EIO, "no randomness");
-    if (cmd->type == LL_CMD_TRANSFER && ll_uuid_random(&cmd->transfer_id) != 0) return ll_error_set(err, LL_EIO, "no randomness");
+    if (cmd->type == LL_CMD_OPEN && ll_uuid_random(&cmd->account_id) != 0)
+        return ll_error_set(err, LL_EIO, "no randomness");
+    if (cmd->type == LL_CMD_TRANSFER && ll_uuid_random(&cmd->transfer_id) != 0)
+        return ll_error_set(err, LL_EIO, "no randomness");
     ll_account_t *from = account(b, &cmd->account_id);
     ll_account_t *to = cmd->type == LL_CMD_TRANSFER ? account(b, &cmd->to_account_id) : NULL;
     if (w->expected_version >= 0 && from->version != w->expected_version) {
@@ -343,8 +347,10 @@ static int decide_one(batch_t *b, ll_write_t *w, ll_error_t *err) {
     if (to != NULL && to->updated_at_us > not_before) not_before = to->updated_at_us;
     if (make_meta(w, not_before, &meta) != 0) return ll_error_set(err, LL_EIO, "no randomness");
     ll_decision_t d;
-    if (to != NULL) ll_decide_transfer(from, to, cmd, &meta, &d);
-    else ll_decide(from, cmd, &meta, &d);
+    if (to != NULL)
+        ll_decide_transfer(from, to, cmd, &meta, &d);
+    else
+        ll_decide(from, cmd, &meta, &d);
     if (d.rejection != LL_REJECT_NONE) {
         ll_write_rejected(w, d.rejection, d.detail);
         return 0;
@@ -361,8 +367,9 @@ static int insert_events(ll_store_t *s, ll_error_t *err) {
     batch_t *b = s->b;
     if (b->n_events == 0) return 0;
     char *envelope = b->envelope;
-    ll_pgq_sql(&s->q, "INSERT INTO events (global_position, account_id, version, event_id, type, schema_version,"
-                      " occurred_at, command_id, transfer_id, hash, envelope) VALUES ");
+    ll_pgq_sql(&s->q,
+               "INSERT INTO events (global_position, account_id, version, event_id, type, schema_version,"
+               " occurred_at, command_id, transfer_id, hash, envelope) VALUES ");
     for (size_t i = 0; i < b->n_events; i++) {
         const ll_event_t *e = &b->events[i];
         char id[LL_UUID_TEXT_LEN + 1], eid[LL_UUID_TEXT_LEN + 1], tid[LL_UUID_TEXT_LEN + 1] = "";
@@ -416,8 +423,9 @@ static int insert_events(ll_store_t *s, ll_error_t *err) {
 static int upsert_states(ll_store_t *s, ll_error_t *err) {
     batch_t *b = s->b;
     size_t k = 0;
-    ll_pgq_sql(&s->q, "INSERT INTO account_state (account_id, version, status, owner, currency, balance_minor,"
-                      " overdraft_limit_minor, opened_at_us, updated_at_us, head_hash) VALUES ");
+    ll_pgq_sql(&s->q,
+               "INSERT INTO account_state (account_id, version, status, owner, currency, balance_minor,"
+               " overdraft_limit_minor, opened_at_us, updated_at_us, head_hash) VALUES ");
     for (size_t i = 0; i < b->n_accounts; i++) {
         if (!b->dirty[i]) continue;
         const ll_account_t *a = &b->accounts[i];
@@ -445,9 +453,10 @@ static int upsert_states(ll_store_t *s, ll_error_t *err) {
         ll_pgq_param(&s->q, a->head_hash, NULL);
         ll_pgq_sql(&s->q, ")");
     }
-    ll_pgq_sql(&s->q, " ON CONFLICT (account_id) DO UPDATE SET version = EXCLUDED.version, status = EXCLUDED.status,"
-                      " balance_minor = EXCLUDED.balance_minor, updated_at_us = EXCLUDED.updated_at_us,"
-                      " head_hash = EXCLUDED.head_hash");
+    ll_pgq_sql(&s->q,
+               " ON CONFLICT (account_id) DO UPDATE SET version = EXCLUDED.version, status = EXCLUDED.status,"
+               " balance_minor = EXCLUDED.balance_minor, updated_at_us = EXCLUDED.updated_at_us,"
+               " head_hash = EXCLUDED.head_hash");
     if (k == 0) {
         ll_pgq_reset(&s->q);
         return 0;
@@ -457,7 +466,9 @@ static int upsert_states(ll_store_t *s, ll_error_t *err) {
 
 static int store_responses(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
     size_t k = 0;
-    ll_pgq_sql(&s->q, "UPDATE idempotency_keys AS i SET status_code = v.status, response = v.response FROM (VALUES ");
+    ll_pgq_sql(
+        &s->q,
+        "UPDATE idempotency_keys AS i SET status_code = v.status, response = v.response FROM (VALUES ");
     for (size_t i = 0; i < n; i++) {
         if (!s->b->fresh[i]) continue;
         ll_pgq_sql(&s->q, k++ ? ",(" : "(");
@@ -528,8 +539,8 @@ static int attempt(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *er
 /* Conflicts that a fresh attempt can resolve: unique violation (a concurrent append), deadlock,
  * serialization failure; and a broken connection (reconnect first). */
 static int retryable(const ll_store_t *s) {
-    return ll_pg_broken(s->conn) || !strcmp(s->last_sqlstate, "23505") || !strcmp(s->last_sqlstate, "40P01") ||
-           !strcmp(s->last_sqlstate, "40001");
+    return ll_pg_broken(s->conn) || !strcmp(s->last_sqlstate, "23505") ||
+           !strcmp(s->last_sqlstate, "40P01") || !strcmp(s->last_sqlstate, "40001");
 }
 
 static void execute_one(ll_store_t *s, ll_write_t *w) {

@@ -15,13 +15,13 @@
 #ifndef LL_STORE_H
 #define LL_STORE_H
 
-#include <stddef.h>
-
 #include "ll_error.h"
 #include "ll_write.h"
 
+#include <stddef.h>
+
 #define LL_STORE_BATCH_MAX 64 /* commands per transaction: bounds statement size and lock sets */
-#define LL_STORE_RETRIES 3    /* attempts per command after a failed batch */
+#define LL_STORE_RETRIES   3  /* attempts per command after a failed batch */
 
 typedef struct ll_store ll_store_t;
 

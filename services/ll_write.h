@@ -3,10 +3,10 @@
 #ifndef LL_WRITE_H
 #define LL_WRITE_H
 
-#include <stdint.h>
-
 #include "ll_command.h"
 #include "ll_sha256.h"
+
+#include <stdint.h>
 
 #define LL_RESPONSE_BYTES_MAX 2048 /* every command response is far smaller */
 
@@ -20,12 +20,12 @@ typedef struct ll_write {
     char correlation_id[LL_CORRELATION_BYTES_MAX + 1]; /* X-Correlation-Id or generated */
     char actor[LL_ACTOR_BYTES_MAX + 1];
     /* outcome: set by the store */
-    int status;                              /* HTTP status */
-    char response[LL_RESPONSE_BYTES_MAX];    /* JSON or problem+json body */
-    int replayed;                            /* the response of an earlier identical request */
-    int stored;                              /* response is recorded under the idempotency key */
-    int64_t version;                         /* the account's version after the command (ETag), 0 if none */
-    char account_id[LL_UUID_TEXT_LEN + 1];   /* for Location on open */
+    int status;                            /* HTTP status */
+    char response[LL_RESPONSE_BYTES_MAX];  /* JSON or problem+json body */
+    int replayed;                          /* the response of an earlier identical request */
+    int stored;                            /* response is recorded under the idempotency key */
+    int64_t version;                       /* the account's version after the command (ETag), 0 if none */
+    char account_id[LL_UUID_TEXT_LEN + 1]; /* for Location on open */
 } ll_write_t;
 
 /* Response helpers (ll_write_response.c). They set status and response. */

@@ -1,9 +1,9 @@
 /* ll_write_response.c - the bodies of command responses (docs/design.md, HTTP contract). */
-#include <jansson.h>
-#include <string.h>
-
 #include "ll_problem.h"
 #include "ll_write.h"
+
+#include <jansson.h>
+#include <string.h>
 
 void ll_write_problem(ll_write_t *w, int status, const char *slug, const char *title, const char *detail) {
     w->status = status;
@@ -38,8 +38,8 @@ static json_t *render(const ll_write_t *w, const ll_decision_t *d, const ll_acco
     const ll_account_t *a = after[0];
     switch (w->cmd.type) {
     case LL_CMD_OPEN:
-        return json_pack("{s:o, s:s, s:s, s:s, s:I, s:I, s:o}", "account_id", uuid_json(&a->account_id), "owner",
-                         a->owner, "currency", a->currency.code, "status", "open", "balance_minor",
+        return json_pack("{s:o, s:s, s:s, s:s, s:I, s:I, s:o}", "account_id", uuid_json(&a->account_id),
+                         "owner", a->owner, "currency", a->currency.code, "status", "open", "balance_minor",
                          (json_int_t)a->balance_minor, "version", (json_int_t)a->version, "event_id",
                          uuid_json(&ev->event_id));
     case LL_CMD_DEPOSIT:
@@ -48,17 +48,17 @@ static json_t *render(const ll_write_t *w, const ll_decision_t *d, const ll_acco
                          uuid_json(&a->account_id), "version", (json_int_t)a->version, "balance_minor",
                          (json_int_t)a->balance_minor);
     case LL_CMD_CLOSE:
-        return json_pack("{s:o, s:s, s:I, s:I, s:o}", "account_id", uuid_json(&a->account_id), "status", "closed",
-                         "version", (json_int_t)a->version, "balance_minor", (json_int_t)a->balance_minor,
-                         "event_id", uuid_json(&ev->event_id));
+        return json_pack("{s:o, s:s, s:I, s:I, s:o}", "account_id", uuid_json(&a->account_id), "status",
+                         "closed", "version", (json_int_t)a->version, "balance_minor",
+                         (json_int_t)a->balance_minor, "event_id", uuid_json(&ev->event_id));
     case LL_CMD_TRANSFER:
         /* The destination's balance is not the sender's business: only its id and version. */
         return json_pack("{s:o, s:{s:o, s:I, s:I, s:o}, s:{s:o, s:I, s:o}}", "transfer_id",
-                         uuid_json(&ev->data.movement.transfer_id), "from", "account_id", uuid_json(&a->account_id),
-                         "version", (json_int_t)a->version, "balance_minor", (json_int_t)a->balance_minor,
-                         "event_id", uuid_json(&ev->event_id), "to", "account_id",
-                         uuid_json(&after[1]->account_id), "version", (json_int_t)after[1]->version, "event_id",
-                         uuid_json(&d->events[1].event_id));
+                         uuid_json(&ev->data.movement.transfer_id), "from", "account_id",
+                         uuid_json(&a->account_id), "version", (json_int_t)a->version, "balance_minor",
+                         (json_int_t)a->balance_minor, "event_id", uuid_json(&ev->event_id), "to",
+                         "account_id", uuid_json(&after[1]->account_id), "version",
+                         (json_int_t)after[1]->version, "event_id", uuid_json(&d->events[1].event_id));
     default:
         return NULL;
     }

@@ -1,11 +1,11 @@
 /* ll_writer.c - see ll_writer.h. */
 #include "ll_writer.h"
 
+#include "ll_store.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "ll_store.h"
 
 #define WRITERS_MAX 16
 
@@ -58,8 +58,8 @@ static void *writer_main(void *arg) {
     }
 }
 
-ll_writer_pool_t *ll_writer_pool_start(const char *conninfo, int threads, size_t queue_max, ll_writer_done_fn done,
-                                       void *ctx, ll_error_t *err) {
+ll_writer_pool_t *ll_writer_pool_start(const char *conninfo, int threads, size_t queue_max,
+                                       ll_writer_done_fn done, void *ctx, ll_error_t *err) {
     if (threads < 1 || threads > WRITERS_MAX || queue_max < 1) {
         ll_error_set(err, LL_EINVAL, "writer pool: 1..%d threads and a non-empty queue", WRITERS_MAX);
         return NULL;

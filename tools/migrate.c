@@ -1,11 +1,11 @@
 /* ledgerline-migrate: brings the PostgreSQL schema to this build's version (services/migrations).
  * Safe to run repeatedly and concurrently; the services refuse to start on an older schema. */
-#include <stdio.h>
-#include <string.h>
-
 #include "ll_config.h"
 #include "ll_migrate.h"
 #include "ll_pg.h"
+
+#include <stdio.h>
+#include <string.h>
 
 extern char **environ;
 
@@ -55,7 +55,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ledgerline-migrate: %s\n", err.msg);
         return 1;
     }
-    int rc = check_only ? ll_migrate_check(conn, &err) : ll_migrate_apply(conn, cfg.pg_app_role, stdout, &err);
+    int rc =
+        check_only ? ll_migrate_check(conn, &err) : ll_migrate_apply(conn, cfg.pg_app_role, stdout, &err);
     if (rc == 0 && !check_only) rc = ll_migrate_check(conn, &err);
     PQfinish(conn);
     if (rc != 0) {

@@ -19,6 +19,20 @@ def canonical(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def verify_line(line, heads):
+    """Checks one stored envelope (bytes) against the chain heads per account (updated in place).
+    Returns a list of (ok, what) findings."""
+    event = json.loads(line)
+    findings = [(canonical(event) == line, "text is canonical")]
+    claimed = event.pop("hash")
+    findings.append((hashlib.sha256(canonical(event)).hexdigest() == claimed, "hash matches"))
+    account = event["account_id"]
+    findings.append((event["prev_hash"] == heads.get(account, "0" * 64),
+                     f"prev_hash links (version {event['version']})"))
+    heads[account] = claimed
+    return findings
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "events.jsonl")
     passed = failed = 0
@@ -34,15 +48,8 @@ def main():
     heads = {}
     with open(path, "rb") as f:
         for number, raw in enumerate(f, 1):
-            line = raw.rstrip(b"\n")
-            event = json.loads(line)
-            check(canonical(event) == line, f"line {number}: text is canonical")
-            claimed = event.pop("hash")
-            check(hashlib.sha256(canonical(event)).hexdigest() == claimed, f"line {number}: hash matches")
-            account = event["account_id"]
-            expected_prev = heads.get(account, "0" * 64)
-            check(event["prev_hash"] == expected_prev, f"line {number}: prev_hash links (version {event['version']})")
-            heads[account] = claimed
+            for ok, what in verify_line(raw.rstrip(b"\n"), heads):
+                check(ok, f"line {number}: {what}")
     print(f"vectors_python: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

@@ -1,0 +1,187 @@
+"""Helpers for ledgerline's end-to-end tests: start real ledgerline processes against the local
+stack, talk HTTP to them as a client would, and look into PostgreSQL and Kafka to check what
+was stored. Standard library only; the SQL goes through psql, Kafka through kcat.
+
+A test file defines functions named test_*; run(globals()) runs them in order and prints
+"NAME: N passed, N failed" (tests/run.sh adds those up).
+"""
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+import uuid
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("LL_TEST_BIN", os.path.join(ROOT, "build", "asan", "bin"))
+LOG_DIR = os.path.join(ROOT, "var", "log", "tests")
+PG = dict(host="127.0.0.1", port="55432", db="ledgerline")
+OWNER = ("ledgerline_owner", "ledgerline_owner")
+KAFKA = "127.0.0.1:59092"
+
+
+class Service:
+    """A ledgerline process started for a test, stopped (SIGTERM) or killed at the end."""
+
+    def __init__(self, name, args, port=None, env=None):
+        self.name, self.args, self.port = name, args, port
+        self.env = dict(os.environ, **(env or {}))
+        self.env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        self.proc = None
+
+    def start(self, wait_s=20):
+        if self.port is not None and port_open(self.port):
+            raise RuntimeError(f"port {self.port} is already in use: a leftover {self.name}? (pkill -f ledgerline-)")
+        try:
+            return self._start(wait_s)
+        except Exception:
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            raise
+
+    def _start(self, wait_s):
+        os.makedirs(LOG_DIR, exist_ok=True)
+        self.log_path = os.path.join(LOG_DIR, f"{self.name}.log")
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([os.path.join(BIN, f"ledgerline-{self.name}")] + self.args,
+                                     stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        log.close()
+        if self.port is not None:
+            deadline = time.time() + wait_s
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+                try:
+                    status, _, _ = request("GET", "/healthz", port=self.port, timeout=1)
+                    if status == 200:
+                        return self
+                except OSError:
+                    pass
+                time.sleep(0.1)
+            raise RuntimeError(f"{self.name} did not answer /healthz within {wait_s}s")
+        return self
+
+    def stop(self, timeout_s=20):
+        """SIGTERM and wait; returns the exit code (ASan reports make it non-zero)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError(f"{self.name} did not stop within {timeout_s}s of SIGTERM")
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        code = self.stop()
+        if code != 0 and exc[0] is None:
+            raise AssertionError(f"{self.name} exited with {code} (sanitizer report?); see {self.log_path}")
+
+
+_connections = {}
+
+
+def port_open(port):
+    import socket
+
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def request(method, path, body=None, headers=None, port=18080, timeout=10, raw=None):
+    """One HTTP request on a kept-alive connection per (thread, port). Returns (status, headers, json_or_text)."""
+    import threading
+
+    key = (threading.get_ident(), port)
+    hdrs = {"content-type": "application/json"} if body is not None or raw is not None else {}
+    hdrs.update(headers or {})
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    for attempt in range(2):
+        conn = _connections.get(key)
+        if conn is None:
+            conn = _connections[key] = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            text = resp.read().decode()
+            if resp.getheader("connection", "").lower() == "close":
+                conn.close()
+                _connections.pop(key, None)
+            ctype = resp.getheader("content-type", "")
+            payload = json.loads(text) if "json" in ctype and text else text
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            conn.close()
+            _connections.pop(key, None)
+            if attempt == 1:
+                raise
+        except Exception:
+            conn.close()
+            _connections.pop(key, None)
+            raise
+
+
+def post(path, body, key=None, port=18080, headers=None, raw=None):
+    h = {"idempotency-key": key or str(uuid.uuid4())}
+    h.update(headers or {})
+    return request("POST", path, body=body, headers=h, port=port, raw=raw)
+
+
+def sql(query, *, user=OWNER):
+    """Runs SQL as the schema owner (or user=(name, password)); returns rows as lists of strings."""
+    env = dict(os.environ, PGPASSWORD=user[1])
+    out = subprocess.run(["psql", "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-h", PG["host"], "-p",
+                          PG["port"], "-U", user[0], "-d", PG["db"], "-c", query],
+                         capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip())
+    return [line.split("\t") for line in out.stdout.splitlines() if line]
+
+
+def sql_error(query, *, user=OWNER):
+    """Runs SQL that must fail; returns psql's error text."""
+    try:
+        sql(query, user=user)
+    except RuntimeError as e:
+        return str(e)
+    raise AssertionError(f"expected an error from: {query}")
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def eq(got, want, what=""):
+    if got != want:
+        raise AssertionError(f"{what}: got {got!r}, want {want!r}")
+
+
+def run(namespace, suite):
+    tests = [(n, f) for n, f in namespace.items() if n.startswith("test_") and callable(f)]
+    passed = failed = 0
+    for name, fn in tests:
+        t0 = time.time()
+        try:
+            fn()
+            passed += 1
+            print(f"  ok   {name} ({time.time() - t0:.2f}s)", flush=True)
+        except Exception:
+            failed += 1
+            print(f"  FAIL {name}", flush=True)
+            traceback.print_exc(limit=4, file=sys.stdout)
+    print(f"{suite}: {passed} passed, {failed} failed", flush=True)
+    return 0 if failed == 0 else 1
