@@ -144,14 +144,16 @@ run: deps
 	@echo
 	@echo "ledgerline is running (state and logs under var/):"
 	@echo "  PostgreSQL  127.0.0.1:55432   Kafka 127.0.0.1:59092   MongoDB protocol 127.0.0.1:57017"
-	@echo "  command API http://127.0.0.1:8080 (when built)   query API http://127.0.0.1:8081 (when built)"
+	@echo "  command API http://127.0.0.1:8080   (relay: var/log/relay.log)"
+	@echo '  try: curl -s -XPOST localhost:8080/v1/accounts -H "content-type: application/json" \'
+	@echo '         -H "Idempotency-Key: $$(date +%s%N)" -d '"'"'{"owner":"alice","currency":"EUR"}'"'"
 	@echo "Stop everything with: make down     Follow the logs with: make logs"
 
 # Installs what is missing, builds with ASan+UBSan, starts the stack, runs every test.
 test: deps
 	@$(MAKE) --no-print-directory BUILD=release build
 	@$(MAKE) --no-print-directory BUILD=asan build fuzz-build
-	@$(STACK) up
+	@$(STACK) up postgres kafka ferretdb
 	@$(MAKE) --no-print-directory BUILD=asan check-run; rc=$$?; \
 	  echo "(the local stack stays up for the next run; stop it with: make down)"; exit $$rc
 

@@ -17,7 +17,10 @@ INFRA=(postgres kafka ferretdb)
 # ledgerline's own long-running processes, started after the infrastructure when their binary
 # exists. Each entry: name|binary|arguments. Filled in as the services land.
 LL_BIN=${LL_BIN:-$LL_ROOT/build/release/bin}
-LL_SERVICES=()
+LL_SERVICES=(
+    "command|ledgerline-command|"
+    "relay|ledgerline-relay|"
+)
 
 say() { printf '[stack] %s\n' "$*"; }
 die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
@@ -251,7 +254,7 @@ down_ferretdb() { stop_pidfile ferretdb "$LL_RUN/ferretdb.pid"; }
 status_ferretdb() { pid_alive "$LL_RUN/ferretdb.pid" && tcp_open "$LL_MONGO_PORT"; }
 
 # --- ledgerline services ---------------------------------------------------------------------
-service_field() { local IFS='|'; read -r -a f <<<"$1"; echo "${f[$2]}"; }
+service_field() { local IFS='|'; read -r -a f <<<"$1"; echo "${f[$2]:-}"; }
 service_entry() {
     local e
     for e in "${LL_SERVICES[@]}"; do [[ "$(service_field "$e" 0)" == "$1" ]] && { echo "$e"; return 0; }; done
@@ -267,8 +270,11 @@ up_service() {
     # shellcheck disable=SC2086  # args is a word list by design
     setsid nohup bash -c 'echo $$ >"$0"; exec "${@}"' "$LL_RUN/$name.pid" "$bin" $args \
         >>"$LL_LOG/$name.log" 2>&1 </dev/null &
-    sleep 0.2
+    sleep 0.3
     pid_alive "$LL_RUN/$name.pid" || die "$name exited during start-up; see $LL_LOG/$name.log"
+    if [[ "$name" == command ]]; then
+        wait_for command curl -sf "http://127.0.0.1:8080/readyz"
+    fi
 }
 
 # --- dispatch --------------------------------------------------------------------------------

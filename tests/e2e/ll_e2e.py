@@ -185,3 +185,29 @@ def run(namespace, suite):
             traceback.print_exc(limit=4, file=sys.stdout)
     print(f"{suite}: {passed} passed, {failed} failed", flush=True)
     return 0 if failed == 0 else 1
+
+
+def stack(*args):
+    """Runs deploy/local/stack.sh with args; returns its output."""
+    out = subprocess.run([os.path.join(ROOT, "deploy", "local", "stack.sh"), *args], capture_output=True, text=True)
+    if out.returncode not in (0, 1) or (out.returncode == 1 and args[0] != "status"):
+        raise RuntimeError(f"stack.sh {' '.join(args)} failed: {out.stdout}{out.stderr}")
+    return out.stdout + out.stderr
+
+
+def wait_until(pred, timeout_s, what, interval_s=0.1):
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+def kafka_messages(topic, since_ms):
+    """Every message of topic produced since since_ms (epoch ms), as kcat -J dicts."""
+    out = subprocess.run(["kcat", "-C", "-b", KAFKA, "-t", topic, "-o", f"s@{since_ms}", "-e", "-q", "-J"],
+                         capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(f"kcat failed: {out.stderr}")
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]

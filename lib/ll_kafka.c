@@ -1,0 +1,28 @@
+/* ll_kafka.c - see ll_kafka.h. */
+#include "ll_kafka.h"
+
+const char *const LL_KAFKA_PRODUCER_SETTINGS[] = {
+    "enable.idempotence", "true",                  /* no duplicates or reordering from retries */
+    "acks", "all",                                 /* durable on all in-sync replicas */
+    "max.in.flight.requests.per.connection", "5",  /* the most idempotence allows with ordering */
+    "message.timeout.ms", "30000",                 /* a delivery report arrives within 30 s */
+    "linger.ms", "1",                              /* latency first; batching still happens under load */
+    "queue.buffering.max.messages", "100000",
+    "compression.type", "none",
+    "partitioner", "murmur2_random",               /* the Java client's partitioner */
+    "socket.keepalive.enable", "true",
+    NULL,
+};
+
+rd_kafka_conf_t *ll_kafka_conf(const char *const *settings, ll_error_t *err) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char errstr[512];
+    for (const char *const *kv = settings; kv[0] != NULL; kv += 2) {
+        if (rd_kafka_conf_set(conf, kv[0], kv[1], errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+            ll_error_set(err, LL_EINVAL, "Kafka setting %s: %s", kv[0], errstr);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    return conf;
+}

@@ -1,0 +1,17 @@
+/* ll_kafka.h - librdkafka configuration with every setting explicit and checked. */
+#ifndef LL_KAFKA_H
+#define LL_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "ll_error.h"
+
+/* Builds a configuration from NULL-terminated key/value pairs. Returns it (caller owns it until
+ * rd_kafka_new succeeds), or NULL with err naming the setting librdkafka refused. */
+rd_kafka_conf_t *ll_kafka_conf(const char *const *settings, ll_error_t *err);
+
+/* The producer settings ledgerline relies on: idempotent, acks=all, ordered retries, the Java
+ * client's key partitioner (so any client agrees on an account's partition). */
+extern const char *const LL_KAFKA_PRODUCER_SETTINGS[];
+
+#endif

@@ -1,0 +1,341 @@
+/* ll_relay.c - see ll_relay.h. */
+#include "ll_relay.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+
+#include "ll_kafka.h"
+#include "ll_pg.h"
+#include "ll_pgq.h"
+
+#define RELAY_LOCK_KEY "7301943"   /* the advisory lock that makes one relay the publisher */
+#define DELIVERY_WAIT_MS 40000     /* > message.timeout.ms: every report arrives before this */
+#define STOP_FLUSH_MS 10000        /* at SIGTERM, how long to wait for reports in flight */
+#define BACKOFF_MS_MAX 5000
+#define LATENCY_SAMPLES 4096
+
+/* One outbox row in flight. */
+typedef struct {
+    long long position;
+    long long created_us;
+    int done;
+    rd_kafka_resp_err_t err;
+} slot_t;
+
+typedef struct {
+    const ll_relay_options_t *opt;
+    PGconn *conn;
+    int leader;
+    rd_kafka_t *rk;
+    ll_pgq_t q;
+    /* metrics since the last report */
+    long long published_total, failed_total;
+    long long latencies_us[LATENCY_SAMPLES];
+    size_t n_latencies;
+    long long last_report_ms;
+} relay_t;
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long wall_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void log_line(const char *level, const char *msg, const char *detail) {
+    fprintf(stdout, "{\"level\":\"%s\",\"service\":\"relay\",\"msg\":\"%s\",\"detail\":\"%s\"}\n", level, msg,
+            detail ? detail : "");
+    fflush(stdout);
+}
+
+/* ---- Kafka --------------------------------------------------------------------------------- */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    (void)opaque;
+    slot_t *slot = m->_private;
+    slot->err = m->err;
+    slot->done = 1;
+}
+
+static rd_kafka_t *make_producer(const ll_relay_options_t *opt, ll_error_t *err) {
+    rd_kafka_conf_t *conf = ll_kafka_conf(LL_KAFKA_PRODUCER_SETTINGS, err);
+    if (conf == NULL) return NULL;
+    const char *const mine[] = {"bootstrap.servers", opt->bootstrap_servers, "client.id", "ledgerline-relay", NULL};
+    char errstr[512];
+    for (const char *const *kv = mine; kv[0] != NULL; kv += 2) {
+        if (rd_kafka_conf_set(conf, kv[0], kv[1], errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+            ll_error_set(err, LL_EINVAL, "Kafka setting %s: %s", kv[0], errstr);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf); /* only on success does rd_kafka_new take ownership */
+        ll_error_set(err, LL_EINVAL, "Kafka producer: %s", errstr);
+    }
+    return rk;
+}
+
+/* ---- PostgreSQL ---------------------------------------------------------------------------- */
+
+static void disconnect(relay_t *r) {
+    PQfinish(r->conn);
+    r->conn = NULL;
+    r->leader = 0;
+}
+
+/* Connects, LISTENs and tries to become the publisher. Returns 0 when connected. */
+static int ensure_connected(relay_t *r, ll_error_t *err) {
+    if (r->conn != NULL && !ll_pg_broken(r->conn)) return 0;
+    disconnect(r);
+    r->conn = ll_pg_connect(r->opt->pg_conninfo, err);
+    if (r->conn == NULL) return LL_EIO;
+    if (ll_pg_exec(r->conn, "LISTEN ledgerline_outbox", err) != 0) {
+        disconnect(r);
+        return LL_EIO;
+    }
+    return 0;
+}
+
+static int try_lead(relay_t *r, ll_error_t *err) {
+    if (r->leader) return 1;
+    PGresult *res = ll_pg_query(r->conn, "SELECT pg_try_advisory_lock(" RELAY_LOCK_KEY ")", 0, NULL, PGRES_TUPLES_OK, err);
+    if (res == NULL) return -1;
+    r->leader = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (r->leader) log_line("info", "publisher", "this relay holds the publisher lock");
+    return r->leader;
+}
+
+/* Waits up to ms for a NOTIFY (or for the connection to need attention). */
+static void wait_for_notify(relay_t *r, int ms) {
+    int fd = PQsocket(r->conn);
+    if (fd < 0) {
+        sleep_ms(ms);
+        return;
+    }
+    fd_set rfds;
+    FD_ZERO(&rfds);
+    FD_SET(fd, &rfds);
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    select(fd + 1, &rfds, NULL, NULL, &tv);
+    PQconsumeInput(r->conn);
+    for (PGnotify *n; (n = PQnotifies(r->conn)) != NULL;) PQfreemem(n);
+}
+
+/* ---- one round ----------------------------------------------------------------------------- */
+
+static void record_latency(relay_t *r, long long us) {
+    r->latencies_us[r->n_latencies++ % LATENCY_SAMPLES] = us;
+}
+
+/* Produces every row of res; waits for their reports (bounded). Returns the number delivered;
+ * delivered slots have done && err == 0. */
+static int publish(relay_t *r, PGresult *res, slot_t *slots, volatile sig_atomic_t *stop) {
+    int n = PQntuples(res), queued = 0;
+    for (int i = 0; i < n; i++) {
+        slots[i] = (slot_t){strtoll(PQgetvalue(res, i, 0), NULL, 10), strtoll(PQgetvalue(res, i, 5), NULL, 10), 0,
+                            RD_KAFKA_RESP_ERR_NO_ERROR};
+        const char *key = PQgetvalue(res, i, 1);
+        rd_kafka_resp_err_t e;
+        for (;;) {
+            /* Copied (F_COPY): the result is freed before the reports arrive. */
+            e = rd_kafka_producev(r->rk, RD_KAFKA_V_TOPIC(r->opt->topic), RD_KAFKA_V_KEY(key, strlen(key)),
+                                  RD_KAFKA_V_VALUE(PQgetvalue(res, i, 4), (size_t)PQgetlength(res, i, 4)),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_HEADER("type", PQgetvalue(res, i, 2), -1),
+                                  RD_KAFKA_V_HEADER("schema_version", PQgetvalue(res, i, 3), -1),
+                                  RD_KAFKA_V_OPAQUE(&slots[i]), RD_KAFKA_V_END);
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+            rd_kafka_poll(r->rk, 50);
+        }
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            /* Not queued: stop here so later rows of the same account are not sent before it. */
+            slots[i].done = 1;
+            slots[i].err = e;
+            break;
+        }
+        queued++;
+    }
+    long long deadline = now_ms() + DELIVERY_WAIT_MS, stop_deadline = 0;
+    for (;;) {
+        int pending = 0;
+        for (int i = 0; i < queued; i++) pending += !slots[i].done;
+        if (pending == 0) break;
+        if (*stop && stop_deadline == 0) stop_deadline = now_ms() + STOP_FLUSH_MS;
+        if (now_ms() > deadline || (stop_deadline && now_ms() > stop_deadline)) break;
+        rd_kafka_poll(r->rk, 20);
+    }
+    int delivered = 0;
+    long long t = wall_us();
+    for (int i = 0; i < queued; i++) {
+        if (slots[i].done && slots[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            delivered++;
+            record_latency(r, t - slots[i].created_us);
+        }
+    }
+    return delivered;
+}
+
+/* Deletes the delivered rows. Returns 0 or a negative code. */
+static int delete_delivered(relay_t *r, const slot_t *slots, int n, ll_error_t *err) {
+    ll_pgq_reset(&r->q);
+    ll_pgq_sql(&r->q, "DELETE FROM outbox WHERE global_position IN (");
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (!slots[i].done || slots[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+        if (k++) ll_pgq_sql(&r->q, ",");
+        ll_pgq_paramf(&r->q, "bigint", "%lld", slots[i].position);
+    }
+    ll_pgq_sql(&r->q, ")");
+    if (k == 0) return 0;
+    PGresult *res = ll_pgq_exec(r->conn, &r->q, PGRES_COMMAND_OK, err);
+    PQclear(res);
+    return res ? 0 : LL_EIO;
+}
+
+/* One round. Returns rows delivered (0: nothing to do), or -1 when something failed. */
+static int round_once(relay_t *r, volatile sig_atomic_t *stop, ll_error_t *err) {
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", r->opt->batch_max);
+    const char *params[1] = {limit};
+    PGresult *res = ll_pg_query(r->conn,
+                                "SELECT o.global_position, o.account_id, e.type, e.schema_version, e.envelope,"
+                                " (extract(epoch FROM o.created_at) * 1000000)::bigint"
+                                " FROM outbox o JOIN events e USING (global_position)"
+                                " ORDER BY o.global_position LIMIT $1::int",
+                                1, params, PGRES_TUPLES_OK, err);
+    if (res == NULL) return -1;
+    int n = PQntuples(res);
+    if (n == 0) {
+        PQclear(res);
+        return 0;
+    }
+    slot_t *slots = calloc((size_t)n, sizeof *slots);
+    if (slots == NULL) {
+        PQclear(res);
+        ll_error_set(err, LL_ENOMEM, "out of memory");
+        return -1;
+    }
+    int delivered = publish(r, res, slots, stop);
+    PQclear(res);
+    int rc = delete_delivered(r, slots, n, err);
+    r->published_total += delivered;
+    r->failed_total += n - delivered;
+    if (delivered < n && rc == 0) {
+        const char *why = "delivery timed out";
+        for (int i = 0; i < n; i++)
+            if (slots[i].done && slots[i].err) {
+                why = rd_kafka_err2str(slots[i].err);
+                break;
+            }
+        ll_error_set(err, LL_EIO, "%d of %d events not delivered: %s", n - delivered, n, why);
+        rc = -1;
+    }
+    free(slots);
+    return rc == 0 ? delivered : -1;
+}
+
+/* ---- metrics ------------------------------------------------------------------------------- */
+
+static int cmp_ll(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+static void report_metrics(relay_t *r) {
+    long long depth = -1, oldest_ms = 0;
+    ll_error_t err;
+    PGresult *res = r->conn ? ll_pg_query(r->conn,
+                                          "SELECT count(*), coalesce((extract(epoch FROM now() - min(created_at))"
+                                          " * 1000)::bigint, 0) FROM outbox",
+                                          0, NULL, PGRES_TUPLES_OK, &err)
+                            : NULL;
+    if (res != NULL) {
+        depth = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        oldest_ms = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        PQclear(res);
+    }
+    size_t n = r->n_latencies < LATENCY_SAMPLES ? r->n_latencies : LATENCY_SAMPLES;
+    long long p50 = 0, p99 = 0;
+    if (n > 0) {
+        qsort(r->latencies_us, n, sizeof r->latencies_us[0], cmp_ll);
+        p50 = r->latencies_us[n / 2];
+        p99 = r->latencies_us[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
+    }
+    fprintf(stdout,
+            "{\"level\":\"info\",\"service\":\"relay\",\"msg\":\"metrics\",\"leader\":%s,\"outbox_depth\":%lld,"
+            "\"oldest_undelivered_ms\":%lld,\"published_total\":%lld,\"failed_total\":%lld,"
+            "\"publish_latency_us_p50\":%lld,\"publish_latency_us_p99\":%lld}\n",
+            r->leader ? "true" : "false", depth, oldest_ms, r->published_total, r->failed_total, p50, p99);
+    fflush(stdout);
+    r->n_latencies = 0;
+    r->last_report_ms = now_ms();
+}
+
+/* ---- main loop ----------------------------------------------------------------------------- */
+
+int ll_relay_run(const ll_relay_options_t *opt, volatile sig_atomic_t *stop, ll_error_t *err) {
+    relay_t r;
+    memset(&r, 0, sizeof r);
+    r.opt = opt;
+    ll_pgq_init(&r.q);
+    r.rk = make_producer(opt, err);
+    if (r.rk == NULL) return LL_EINVAL;
+    int backoff_ms = 0;
+    r.last_report_ms = now_ms();
+    while (!*stop) {
+        ll_error_t e = {""};
+        if (now_ms() - r.last_report_ms >= opt->metrics_interval_ms) report_metrics(&r);
+        if (backoff_ms > 0) sleep_ms(backoff_ms);
+        if (ensure_connected(&r, &e) != 0 || try_lead(&r, &e) < 0) {
+            log_line("warn", "database unavailable", e.msg);
+            backoff_ms = backoff_ms ? (backoff_ms * 2 > BACKOFF_MS_MAX ? BACKOFF_MS_MAX : backoff_ms * 2) : 200;
+            continue;
+        }
+        if (!r.leader) { /* standby: another relay publishes */
+            backoff_ms = 0;
+            wait_for_notify(&r, opt->poll_interval_ms);
+            continue;
+        }
+        int n = round_once(&r, stop, &e);
+        if (n < 0) {
+            log_line("warn", "publish round failed; retrying", e.msg);
+            backoff_ms = backoff_ms ? (backoff_ms * 2 > BACKOFF_MS_MAX ? BACKOFF_MS_MAX : backoff_ms * 2) : 100;
+            if (rd_kafka_fatal_error(r.rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                log_line("error", "producer fatal error; recreating the producer", "");
+                rd_kafka_destroy(r.rk);
+                if ((r.rk = make_producer(opt, err)) == NULL) break;
+            }
+            continue;
+        }
+        backoff_ms = 0;
+        if (n == 0) wait_for_notify(&r, opt->poll_interval_ms);
+    }
+    int failed = r.rk == NULL; /* the producer could not be recreated */
+    if (r.rk != NULL) {
+        rd_kafka_flush(r.rk, STOP_FLUSH_MS);
+        rd_kafka_destroy(r.rk);
+    }
+    report_metrics(&r);
+    disconnect(&r);
+    ll_pgq_free(&r.q);
+    return failed ? LL_EINVAL : 0;
+}
