@@ -77,7 +77,7 @@ FUZZ_SECONDS ?= 300
 .DEFAULT_GOAL := build
 # Keep object files of test and tool mains (make would delete them as intermediates).
 .SECONDARY:
-.PHONY: build help deps run test unit integration up down status restart logs clean distclean format fuzz fuzz-build migrate
+.PHONY: build help deps run test unit integration up down status restart logs clean distclean format fuzz fuzz-build migrate bench
 
 build: $(LIB_A) $(TOOL_BINS) $(MAIN_BINS) $(UNIT_BINS) $(INTEG_BINS)
 
@@ -171,7 +171,8 @@ unit-run:
 
 # Every test in one runner call, so the output ends with one total line.
 check-run:
-	@tests/run.sh $(UNIT_BINS) $(UNIT_SCRIPTS) tests/fuzz/run.sh $(INTEG_BINS) $(INTEG_SCRIPTS) $(E2E_SCRIPTS)
+	@tests/run.sh $(UNIT_BINS) $(UNIT_SCRIPTS) tests/fuzz/run.sh $(INTEG_BINS) $(INTEG_SCRIPTS) $(E2E_SCRIPTS) \
+	    tests/bench_smoke.sh
 
 up: deps
 	@$(MAKE) --no-print-directory BUILD=release build
@@ -189,6 +190,13 @@ restart:
 	@$(STACK) restart
 logs:
 	@tail -n 20 -F var/log/*.log
+
+# Benchmarks (bench/): ratios against baselines measured in the same run. Not part of make test
+# (a smoke run of a few seconds is). BENCH_ARGS are passed through, e.g. "--clients 64".
+bench: deps
+	@$(MAKE) --no-print-directory BUILD=release build
+	@$(STACK) up postgres kafka ferretdb
+	@bench/bench_commands.py $(BENCH_ARGS)
 
 # Long fuzzing run: FUZZ_SECONDS per target (default 300).
 fuzz: deps
@@ -213,6 +221,7 @@ help:
 	@echo "make migrate    apply pending schema migrations (ledgerline-migrate)"
 	@echo "make logs       follow var/log/*.log"
 	@echo "make build      build (BUILD=release|asan)"
+	@echo "make bench      benchmarks as ratios to same-run baselines (bench/results/)"
 	@echo "make fuzz       fuzz the decoders, FUZZ_SECONDS per target (default 300)"
 	@echo "make format     clang-format every C file"
 	@echo "make clean      remove build/;  make distclean: also stop the stack and remove var/"

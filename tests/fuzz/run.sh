@@ -16,7 +16,7 @@ for bin in build/fuzz/fuzz_*; do
     if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix=var/fuzz/artifacts/"$name"- "var/fuzz/corpus/$target" "tests/fuzz/corpus/$target" \
         >"$log" 2>&1; then
-        runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$')
+        runs=$(grep -aEo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$')
         echo "  ok   $name (${runs:-?} inputs in ${seconds}s)"
         passed=$((passed + 1))
     else
