@@ -2,15 +2,26 @@
 #include "ll_kafka.h"
 
 const char *const LL_KAFKA_PRODUCER_SETTINGS[] = {
-    "enable.idempotence", "true",                  /* no duplicates or reordering from retries */
-    "acks", "all",                                 /* durable on all in-sync replicas */
-    "max.in.flight.requests.per.connection", "5",  /* the most idempotence allows with ordering */
-    "message.timeout.ms", "30000",                 /* a delivery report arrives within 30 s */
-    "linger.ms", "1",                              /* latency first; batching still happens under load */
-    "queue.buffering.max.messages", "100000",
-    "compression.type", "none",
-    "partitioner", "murmur2_random",               /* the Java client's partitioner */
-    "socket.keepalive.enable", "true",
+    "enable.idempotence",
+    "true", /* no duplicates or reordering from retries */
+    "acks",
+    "all", /* durable on all in-sync replicas */
+    "max.in.flight.requests.per.connection",
+    "5", /* the most idempotence allows with ordering */
+    "message.timeout.ms",
+    "30000", /* a delivery report arrives within 30 s */
+    "linger.ms",
+    "1", /* latency first; batching still happens under load */
+    "queue.buffering.max.messages",
+    "100000",
+    "compression.type",
+    "none",
+    "partitioner",
+    "murmur2_random", /* the Java client's partitioner */
+    "socket.keepalive.enable",
+    "true",
+    "socket.nagle.disable",
+    "true", /* small messages go out at once */
     NULL,
 };
 

@@ -2,9 +2,9 @@
 #ifndef LL_KAFKA_H
 #define LL_KAFKA_H
 
-#include <librdkafka/rdkafka.h>
-
 #include "ll_error.h"
+
+#include <librdkafka/rdkafka.h>
 
 /* Builds a configuration from NULL-terminated key/value pairs. Returns it (caller owns it until
  * rd_kafka_new succeeds), or NULL with err naming the setting librdkafka refused. */

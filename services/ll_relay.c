@@ -1,6 +1,10 @@
 /* ll_relay.c - see ll_relay.h. */
 #include "ll_relay.h"
 
+#include "ll_kafka.h"
+#include "ll_pg.h"
+#include "ll_pgq.h"
+
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,15 +12,11 @@
 #include <sys/select.h>
 #include <time.h>
 
-#include "ll_kafka.h"
-#include "ll_pg.h"
-#include "ll_pgq.h"
-
-#define RELAY_LOCK_KEY "7301943"   /* the advisory lock that makes one relay the publisher */
+#define RELAY_LOCK_KEY   "7301943" /* the advisory lock that makes one relay the publisher */
 #define DELIVERY_WAIT_MS 40000     /* > message.timeout.ms: every report arrives before this */
-#define STOP_FLUSH_MS 10000        /* at SIGTERM, how long to wait for reports in flight */
-#define BACKOFF_MS_MAX 5000
-#define LATENCY_SAMPLES 4096
+#define STOP_FLUSH_MS    10000     /* at SIGTERM, how long to wait for reports in flight */
+#define BACKOFF_MS_MAX   5000
+#define LATENCY_SAMPLES  4096
 
 /* One outbox row in flight. */
 typedef struct {
@@ -75,7 +75,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 static rd_kafka_t *make_producer(const ll_relay_options_t *opt, ll_error_t *err) {
     rd_kafka_conf_t *conf = ll_kafka_conf(LL_KAFKA_PRODUCER_SETTINGS, err);
     if (conf == NULL) return NULL;
-    const char *const mine[] = {"bootstrap.servers", opt->bootstrap_servers, "client.id", "ledgerline-relay", NULL};
+    const char *const mine[] = {"bootstrap.servers", opt->bootstrap_servers, "client.id", "ledgerline-relay",
+                                NULL};
     char errstr[512];
     for (const char *const *kv = mine; kv[0] != NULL; kv += 2) {
         if (rd_kafka_conf_set(conf, kv[0], kv[1], errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
@@ -116,7 +117,8 @@ static int ensure_connected(relay_t *r, ll_error_t *err) {
 
 static int try_lead(relay_t *r, ll_error_t *err) {
     if (r->leader) return 1;
-    PGresult *res = ll_pg_query(r->conn, "SELECT pg_try_advisory_lock(" RELAY_LOCK_KEY ")", 0, NULL, PGRES_TUPLES_OK, err);
+    PGresult *res = ll_pg_query(r->conn, "SELECT pg_try_advisory_lock(" RELAY_LOCK_KEY ")", 0, NULL,
+                                PGRES_TUPLES_OK, err);
     if (res == NULL) return -1;
     r->leader = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
@@ -124,8 +126,19 @@ static int try_lead(relay_t *r, ll_error_t *err) {
     return r->leader;
 }
 
-/* Waits up to ms for a NOTIFY (or for the connection to need attention). */
+/* Drains notifications libpq already holds; returns how many there were. */
+static int drain_notifies(relay_t *r) {
+    int n = 0;
+    PQconsumeInput(r->conn);
+    for (PGnotify *note; (note = PQnotifies(r->conn)) != NULL; n++) PQfreemem(note);
+    return n;
+}
+
+/* Waits up to ms for a NOTIFY (or for the connection to need attention). A notification that
+ * arrived with a query result during the last round is already in libpq's buffer, not on the
+ * socket: check there first, or the relay would sleep the whole interval with work waiting. */
 static void wait_for_notify(relay_t *r, int ms) {
+    if (drain_notifies(r) > 0) return;
     int fd = PQsocket(r->conn);
     if (fd < 0) {
         sleep_ms(ms);
@@ -136,8 +149,7 @@ static void wait_for_notify(relay_t *r, int ms) {
     FD_SET(fd, &rfds);
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     select(fd + 1, &rfds, NULL, NULL, &tv);
-    PQconsumeInput(r->conn);
-    for (PGnotify *n; (n = PQnotifies(r->conn)) != NULL;) PQfreemem(n);
+    drain_notifies(r);
 }
 
 /* ---- one round ----------------------------------------------------------------------------- */
@@ -151,8 +163,8 @@ static void record_latency(relay_t *r, long long us) {
 static int publish(relay_t *r, PGresult *res, slot_t *slots, volatile sig_atomic_t *stop) {
     int n = PQntuples(res), queued = 0;
     for (int i = 0; i < n; i++) {
-        slots[i] = (slot_t){strtoll(PQgetvalue(res, i, 0), NULL, 10), strtoll(PQgetvalue(res, i, 5), NULL, 10), 0,
-                            RD_KAFKA_RESP_ERR_NO_ERROR};
+        slots[i] = (slot_t){strtoll(PQgetvalue(res, i, 0), NULL, 10),
+                            strtoll(PQgetvalue(res, i, 5), NULL, 10), 0, RD_KAFKA_RESP_ERR_NO_ERROR};
         const char *key = PQgetvalue(res, i, 1);
         rd_kafka_resp_err_t e;
         for (;;) {
@@ -216,12 +228,13 @@ static int round_once(relay_t *r, volatile sig_atomic_t *stop, ll_error_t *err) 
     char limit[16];
     snprintf(limit, sizeof limit, "%d", r->opt->batch_max);
     const char *params[1] = {limit};
-    PGresult *res = ll_pg_query(r->conn,
-                                "SELECT o.global_position, o.account_id, e.type, e.schema_version, e.envelope,"
-                                " (extract(epoch FROM o.created_at) * 1000000)::bigint"
-                                " FROM outbox o JOIN events e USING (global_position)"
-                                " ORDER BY o.global_position LIMIT $1::int",
-                                1, params, PGRES_TUPLES_OK, err);
+    PGresult *res =
+        ll_pg_query(r->conn,
+                    "SELECT o.global_position, o.account_id, e.type, e.schema_version, e.envelope,"
+                    " (extract(epoch FROM o.created_at) * 1000000)::bigint"
+                    " FROM outbox o JOIN events e USING (global_position)"
+                    " ORDER BY o.global_position LIMIT $1::int",
+                    1, params, PGRES_TUPLES_OK, err);
     if (res == NULL) return -1;
     int n = PQntuples(res);
     if (n == 0) {
@@ -263,11 +276,12 @@ static int cmp_ll(const void *a, const void *b) {
 static void report_metrics(relay_t *r) {
     long long depth = -1, oldest_ms = 0;
     ll_error_t err;
-    PGresult *res = r->conn ? ll_pg_query(r->conn,
-                                          "SELECT count(*), coalesce((extract(epoch FROM now() - min(created_at))"
-                                          " * 1000)::bigint, 0) FROM outbox",
-                                          0, NULL, PGRES_TUPLES_OK, &err)
-                            : NULL;
+    PGresult *res = r->conn
+                        ? ll_pg_query(r->conn,
+                                      "SELECT count(*), coalesce((extract(epoch FROM now() - min(created_at))"
+                                      " * 1000)::bigint, 0) FROM outbox",
+                                      0, NULL, PGRES_TUPLES_OK, &err)
+                        : NULL;
     if (res != NULL) {
         depth = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         oldest_ms = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
@@ -280,11 +294,12 @@ static void report_metrics(relay_t *r) {
         p50 = r->latencies_us[n / 2];
         p99 = r->latencies_us[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
     }
-    fprintf(stdout,
-            "{\"level\":\"info\",\"service\":\"relay\",\"msg\":\"metrics\",\"leader\":%s,\"outbox_depth\":%lld,"
-            "\"oldest_undelivered_ms\":%lld,\"published_total\":%lld,\"failed_total\":%lld,"
-            "\"publish_latency_us_p50\":%lld,\"publish_latency_us_p99\":%lld}\n",
-            r->leader ? "true" : "false", depth, oldest_ms, r->published_total, r->failed_total, p50, p99);
+    fprintf(
+        stdout,
+        "{\"level\":\"info\",\"service\":\"relay\",\"msg\":\"metrics\",\"leader\":%s,\"outbox_depth\":%lld,"
+        "\"oldest_undelivered_ms\":%lld,\"published_total\":%lld,\"failed_total\":%lld,"
+        "\"publish_latency_us_p50\":%lld,\"publish_latency_us_p99\":%lld}\n",
+        r->leader ? "true" : "false", depth, oldest_ms, r->published_total, r->failed_total, p50, p99);
     fflush(stdout);
     r->n_latencies = 0;
     r->last_report_ms = now_ms();
@@ -307,7 +322,8 @@ int ll_relay_run(const ll_relay_options_t *opt, volatile sig_atomic_t *stop, ll_
         if (backoff_ms > 0) sleep_ms(backoff_ms);
         if (ensure_connected(&r, &e) != 0 || try_lead(&r, &e) < 0) {
             log_line("warn", "database unavailable", e.msg);
-            backoff_ms = backoff_ms ? (backoff_ms * 2 > BACKOFF_MS_MAX ? BACKOFF_MS_MAX : backoff_ms * 2) : 200;
+            backoff_ms =
+                backoff_ms ? (backoff_ms * 2 > BACKOFF_MS_MAX ? BACKOFF_MS_MAX : backoff_ms * 2) : 200;
             continue;
         }
         if (!r.leader) { /* standby: another relay publishes */
@@ -318,7 +334,8 @@ int ll_relay_run(const ll_relay_options_t *opt, volatile sig_atomic_t *stop, ll_
         int n = round_once(&r, stop, &e);
         if (n < 0) {
             log_line("warn", "publish round failed; retrying", e.msg);
-            backoff_ms = backoff_ms ? (backoff_ms * 2 > BACKOFF_MS_MAX ? BACKOFF_MS_MAX : backoff_ms * 2) : 100;
+            backoff_ms =
+                backoff_ms ? (backoff_ms * 2 > BACKOFF_MS_MAX ? BACKOFF_MS_MAX : backoff_ms * 2) : 100;
             if (rd_kafka_fatal_error(r.rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
                 log_line("error", "producer fatal error; recreating the producer", "");
                 rd_kafka_destroy(r.rk);

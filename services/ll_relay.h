@@ -13,9 +13,9 @@
 #ifndef LL_RELAY_H
 #define LL_RELAY_H
 
-#include <signal.h>
-
 #include "ll_error.h"
+
+#include <signal.h>
 
 typedef struct ll_relay_options {
     const char *pg_conninfo;

@@ -1,11 +1,11 @@
 /* ledgerline-relay: publishes the PostgreSQL outbox to the Kafka events topic (ll_relay.h). */
+#include "ll_config.h"
+#include "ll_relay.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "ll_config.h"
-#include "ll_relay.h"
 
 extern char **environ;
 
@@ -17,22 +17,21 @@ static void on_signal(int sig) {
 }
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: ledgerline-relay [--config FILE] [--batch N] [--poll-ms MS] [--metrics-ms MS]\n"
-            "\n"
-            "Publishes committed events from the PostgreSQL outbox (pg_conninfo) to Kafka\n"
-            "(kafka_bootstrap_servers, topic kafka_topic_events), keyed by account id, in version\n"
-            "order per account, deleting each outbox row only after Kafka acknowledged it. Several\n"
-            "relays may run: one publishes, the others wait (PostgreSQL advisory lock).\n"
-            "\n"
-            "  --config FILE    configuration file (ledgerline-config --help)\n"
-            "  --batch N        outbox rows per round (default 500)\n"
-            "  --poll-ms MS     polling fallback when no NOTIFY arrives (default 1000)\n"
-            "  --metrics-ms MS  how often a metrics line (outbox depth, oldest undelivered age,\n"
-            "                   publish latency p50/p99) is logged (default 10000)\n"
-            "  -h, --help       this help\n"
-            "\n"
-            "SIGTERM or SIGINT: finish the round in flight (bounded), exit 0.\n");
+    fprintf(out, "Usage: ledgerline-relay [--config FILE] [--batch N] [--poll-ms MS] [--metrics-ms MS]\n"
+                 "\n"
+                 "Publishes committed events from the PostgreSQL outbox (pg_conninfo) to Kafka\n"
+                 "(kafka_bootstrap_servers, topic kafka_topic_events), keyed by account id, in version\n"
+                 "order per account, deleting each outbox row only after Kafka acknowledged it. Several\n"
+                 "relays may run: one publishes, the others wait (PostgreSQL advisory lock).\n"
+                 "\n"
+                 "  --config FILE    configuration file (ledgerline-config --help)\n"
+                 "  --batch N        outbox rows per round (default 500)\n"
+                 "  --poll-ms MS     polling fallback when no NOTIFY arrives (default 1000)\n"
+                 "  --metrics-ms MS  how often a metrics line (outbox depth, oldest undelivered age,\n"
+                 "                   publish latency p50/p99) is logged (default 10000)\n"
+                 "  -h, --help       this help\n"
+                 "\n"
+                 "SIGTERM or SIGINT: finish the round in flight (bounded), exit 0.\n");
 }
 
 static int int_arg(const char *s, int lo, int hi, int *out) {
@@ -82,7 +81,8 @@ int main(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    fprintf(stdout, "{\"level\":\"info\",\"service\":\"relay\",\"msg\":\"started\",\"topic\":\"%s\"}\n", opt.topic);
+    fprintf(stdout, "{\"level\":\"info\",\"service\":\"relay\",\"msg\":\"started\",\"topic\":\"%s\"}\n",
+            opt.topic);
     fflush(stdout);
     if (ll_relay_run(&opt, &stop_requested, &err) != 0) {
         fprintf(stderr, "ledgerline-relay: %s\n", err.msg);
