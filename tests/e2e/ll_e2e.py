@@ -211,3 +211,22 @@ def kafka_messages(topic, since_ms):
     if out.returncode != 0:
         raise RuntimeError(f"kcat failed: {out.stderr}")
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+class paused_stack_services:
+    """Stops the named stack services (e.g. a relay that would hold the publisher lock) for the
+    duration of a suite and restarts those that were running."""
+
+    def __init__(self, *names):
+        self.names, self.were_up = names, []
+
+    def __enter__(self):
+        for name in self.names:
+            if f"{name} " in stack("status", name) and " up" in stack("status", name):
+                self.were_up.append(name)
+                stack("down", name)
+        return self
+
+    def __exit__(self, *exc):
+        for name in self.were_up:
+            stack("up", name)

@@ -15,7 +15,8 @@ import uuid
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "vectors"))
 from check_vectors import canonical  # noqa: E402
-from ll_e2e import PG, OWNER, Service, check, eq, kafka_messages, post, run, sql, stack, wait_until  # noqa: E402
+from ll_e2e import (PG, OWNER, Service, check, eq, kafka_messages, paused_stack_services, post, run,  # noqa: E402
+                    sql, stack, wait_until)
 
 TOPIC = "ledgerline.account-events"
 RELAY_ARGS = ["--poll-ms", "200", "--metrics-ms", "1000"]
@@ -174,21 +175,15 @@ def test_broker_outage_delays_but_loses_nothing():
 
 
 if __name__ == "__main__":
-    stack_relay_was_up = "relay      up" in stack("status", "relay")
-    if stack_relay_was_up:
-        stack("down", "relay")  # it would hold the publisher lock
     holder = [None]
-    try:
-        with Service("command", ["--listen", "127.0.0.1:18080"], port=18080):
-            holder[0] = Service("relay", RELAY_ARGS).start()
-            tests = {n: (lambda f=f: f(holder)) if f.__code__.co_argcount else f
-                     for n, f in dict(globals()).items() if n.startswith("test_")}
-            code = run(tests, "relay")
-            relay_code = holder[0].stop()
-            if relay_code != 0:
-                print(f"  FAIL relay exited with {relay_code}; see {holder[0].log_path}")
-                code = 1
-    finally:
-        if stack_relay_was_up:
-            stack("up", "relay")
+    # The stack's relay would hold the publisher lock and turn the tests' relays into standbys.
+    with paused_stack_services("relay"), Service("command", ["--listen", "127.0.0.1:18080"], port=18080):
+        holder[0] = Service("relay", RELAY_ARGS).start()
+        tests = {n: (lambda f=f: f(holder)) if f.__code__.co_argcount else f
+                 for n, f in dict(globals()).items() if n.startswith("test_")}
+        code = run(tests, "relay")
+        relay_code = holder[0].stop()
+        if relay_code != 0:
+            print(f"  FAIL relay exited with {relay_code}; see {holder[0].log_path}")
+            code = 1
     sys.exit(code)
