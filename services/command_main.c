@@ -1,7 +1,7 @@
 /* ledgerline-command: the command service. HTTP on an h2o event loop; commands are decided with
  * domain/ and written by a pool of writer threads (group commit) to PostgreSQL. */
+#include "ll_cli.h"
 #include "ll_command_api.h"
-#include "ll_config.h"
 #include "ll_http.h"
 
 #include <signal.h>
@@ -9,14 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern char **environ;
-
 static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -57,16 +50,12 @@ int main(int argc, char **argv) {
     }
     static ll_config_t cfg;
     ll_error_t err = {""};
-    if (ll_config_load(&cfg, path, environ, &err) != 0 ||
-        (listen_on && ll_config_set(&cfg, "command_listen", listen_on, "--listen", &err) != 0)) {
+    if (ll_cli_load_config("ledgerline-command", path, &cfg) != 0) return 1;
+    if (listen_on && ll_config_set(&cfg, "command_listen", listen_on, "--listen", &err) != 0) {
         fprintf(stderr, "ledgerline-command: invalid configuration: %s\n", err.msg);
         return 1;
     }
-    signal(SIGPIPE, SIG_IGN);
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    ll_cli_stop_on_signals(&stop_requested);
 
     ll_command_api_t *api = ll_command_api_create(&cfg, &err);
     static ll_http_server_t srv;

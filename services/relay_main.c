@@ -1,5 +1,5 @@
 /* ledgerline-relay: publishes the PostgreSQL outbox to the Kafka events topic (ll_relay.h). */
-#include "ll_config.h"
+#include "ll_cli.h"
 #include "ll_relay.h"
 
 #include <signal.h>
@@ -7,14 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern char **environ;
-
 static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
 
 static void usage(FILE *out) {
     fprintf(out, "Usage: ledgerline-relay [--config FILE] [--batch N] [--poll-ms MS] [--metrics-ms MS]\n"
@@ -69,18 +62,11 @@ int main(int argc, char **argv) {
     }
     static ll_config_t cfg;
     ll_error_t err = {""};
-    if (ll_config_load(&cfg, path, environ, &err) != 0) {
-        fprintf(stderr, "ledgerline-relay: invalid configuration: %s\n", err.msg);
-        return 1;
-    }
+    if (ll_cli_load_config("ledgerline-relay", path, &cfg) != 0) return 1;
     opt.pg_conninfo = cfg.pg_conninfo;
     opt.bootstrap_servers = cfg.kafka_bootstrap_servers;
     opt.topic = cfg.kafka_topic_events;
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    ll_cli_stop_on_signals(&stop_requested);
     fprintf(stdout, "{\"level\":\"info\",\"service\":\"relay\",\"msg\":\"started\",\"topic\":\"%s\"}\n",
             opt.topic);
     fflush(stdout);

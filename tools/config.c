@@ -1,12 +1,10 @@
 /* ledgerline-config: prints the effective configuration (secrets redacted) or checks it.
  * Every ledgerline process loads its configuration the same way (lib/ll_config.h), so this shows
  * exactly what they would run with, and why they would refuse to start. */
-#include "ll_config.h"
+#include "ll_cli.h"
 
 #include <stdio.h>
 #include <string.h>
-
-extern char **environ;
 
 static void usage(FILE *out) {
     fprintf(out, "Usage: ledgerline-config [--config FILE] [--check]\n"
@@ -42,11 +40,7 @@ int main(int argc, char **argv) {
         }
     }
     ll_config_t cfg;
-    ll_error_t err = {""};
-    if (ll_config_load(&cfg, path, environ, &err) != 0) {
-        fprintf(stderr, "ledgerline-config: invalid configuration: %s\n", err.msg);
-        return 1;
-    }
+    if (ll_cli_load_config("ledgerline-config", path, &cfg) != 0) return 1;
     if (!check_only) ll_config_print(&cfg, stdout);
     return 0;
 }

@@ -1,13 +1,11 @@
 /* ledgerline-migrate: brings the PostgreSQL schema to this build's version (services/migrations).
  * Safe to run repeatedly and concurrently; the services refuse to start on an older schema. */
-#include "ll_config.h"
+#include "ll_cli.h"
 #include "ll_migrate.h"
 #include "ll_pg.h"
 
 #include <stdio.h>
 #include <string.h>
-
-extern char **environ;
 
 static void usage(FILE *out) {
     fprintf(out, "Usage: ledgerline-migrate [--config FILE] [--check] [--list]\n"
@@ -45,11 +43,8 @@ int main(int argc, char **argv) {
         }
     }
     ll_config_t cfg;
+    if (ll_cli_load_config("ledgerline-migrate", path, &cfg) != 0) return 1;
     ll_error_t err = {""};
-    if (ll_config_load(&cfg, path, environ, &err) != 0) {
-        fprintf(stderr, "ledgerline-migrate: invalid configuration: %s\n", err.msg);
-        return 1;
-    }
     PGconn *conn = ll_pg_connect(check_only ? cfg.pg_conninfo : cfg.pg_migrate_conninfo, &err);
     if (conn == NULL) {
         fprintf(stderr, "ledgerline-migrate: %s\n", err.msg);
