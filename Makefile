@@ -144,7 +144,8 @@ run: deps
 	@echo
 	@echo "ledgerline is running (state and logs under var/):"
 	@echo "  PostgreSQL  127.0.0.1:55432   Kafka 127.0.0.1:59092   MongoDB protocol 127.0.0.1:57017"
-	@echo "  command API http://127.0.0.1:8080   (relay: var/log/relay.log)"
+	@echo "  command API http://127.0.0.1:8080   query API http://127.0.0.1:8081"
+	@echo "  relay and projector log to var/log/relay.log and var/log/projector.log"
 	@echo '  try: curl -s -XPOST localhost:8080/v1/accounts -H "content-type: application/json" \'
 	@echo '         -H "Idempotency-Key: $$(date +%s%N)" -d '"'"'{"owner":"alice","currency":"EUR"}'"'"
 	@echo "Stop everything with: make down     Follow the logs with: make logs"

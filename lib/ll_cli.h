@@ -2,9 +2,9 @@
 #ifndef LL_CLI_H
 #define LL_CLI_H
 
-#include <signal.h>
-
 #include "ll_config.h"
+
+#include <signal.h>
 
 /* Loads the configuration (ll_config_load with the process environment). On failure prints
  * "PROG: invalid configuration: REASON" to stderr and returns -1. */

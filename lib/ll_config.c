@@ -52,7 +52,9 @@ static const ll_cfg_key_t keys[] = {
     STR_KEY(kafka_topic_events, LL_CFG_NAME, "ledgerline.account-events", LL_REDACT_NONE),
     STR_KEY(kafka_topic_dlq, LL_CFG_NAME, "ledgerline.account-events.dlq", LL_REDACT_NONE),
     STR_KEY(mongo_uri, LL_CFG_STRING,
-            "mongodb://127.0.0.1:57017/?serverSelectionTimeoutMS=5000&connectTimeoutMS=5000", LL_REDACT_URI),
+            "mongodb://127.0.0.1:57017/"
+            "?serverSelectionTimeoutMS=5000&connectTimeoutMS=5000&socketTimeoutMS=15000",
+            LL_REDACT_URI),
     STR_KEY(mongo_database, LL_CFG_NAME, "ledgerline", LL_REDACT_NONE),
     STR_KEY(command_listen, LL_CFG_HOSTPORT, "127.0.0.1:8080", LL_REDACT_NONE),
     STR_KEY(query_listen, LL_CFG_HOSTPORT, "127.0.0.1:8081", LL_REDACT_NONE),

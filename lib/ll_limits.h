@@ -23,6 +23,14 @@
 /* Commands queued for the writers before the service answers 503 (back-pressure). */
 #define LL_COMMAND_QUEUE_MAX 4096
 
+/* GET ?min_version= waits at most this long for the read model (read-your-writes), then 503. */
+#define LL_MIN_VERSION_WAIT_MS 2000
+/* A read-model lookup that takes longer fails instead of hanging a worker (maxTimeMS). */
+#define LL_READ_MODEL_QUERY_MS_MAX 5000
+/* Page sizes of statements and audit trails. */
+#define LL_PAGE_LIMIT_DEFAULT 50
+#define LL_PAGE_LIMIT_MAX     200
+
 /* Money per command, in minor units: 10^15 keeps sums of many commands far from INT64_MAX. */
 #define LL_AMOUNT_MINOR_MIN 1
 #define LL_AMOUNT_MINOR_MAX 1000000000000000LL

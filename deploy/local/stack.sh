@@ -20,6 +20,8 @@ LL_BIN=${LL_BIN:-$LL_ROOT/build/release/bin}
 LL_SERVICES=(
     "command|ledgerline-command|"
     "relay|ledgerline-relay|"
+    "projector|ledgerline-projector|"
+    "query|ledgerline-query|"
 )
 
 say() { printf '[stack] %s\n' "$*"; }
@@ -272,9 +274,10 @@ up_service() {
         >>"$LL_LOG/$name.log" 2>&1 </dev/null &
     sleep 0.3
     pid_alive "$LL_RUN/$name.pid" || die "$name exited during start-up; see $LL_LOG/$name.log"
-    if [[ "$name" == command ]]; then
-        wait_for command curl -sf "http://127.0.0.1:8080/readyz"
-    fi
+    case "$name" in
+        command) wait_for command curl -sf "http://127.0.0.1:8080/readyz" ;;
+        query) wait_for query curl -sf "http://127.0.0.1:8081/readyz" ;;
+    esac
 }
 
 # --- dispatch --------------------------------------------------------------------------------

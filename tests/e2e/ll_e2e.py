@@ -113,6 +113,9 @@ def request(method, path, body=None, headers=None, port=18080, timeout=10, raw=N
         conn = _connections.get(key)
         if conn is None:
             conn = _connections[key] = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn.timeout = timeout  # a cached connection keeps the timeout it was made with otherwise
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
         try:
             conn.request(method, path, body=data, headers=hdrs)
             resp = conn.getresponse()
@@ -149,6 +152,16 @@ def sql(query, *, user=OWNER):
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip())
     return [line.split("\t") for line in out.stdout.splitlines() if line]
+
+
+def sql_superuser(query):
+    """Runs SQL as the postgres superuser over the stack's socket (tests that tamper on purpose)."""
+    out = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+                          "-h", os.path.join(ROOT, "var", "pg", "socket"), "-p", PG["port"], "-d", PG["db"],
+                          "-c", query], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip())
+    return out.stdout
 
 
 def sql_error(query, *, user=OWNER):

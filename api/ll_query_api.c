@@ -1,0 +1,259 @@
+/* ll_query_api.c - see ll_query_api.h. Loop side: routing, strict query parameters, job life. */
+#include "ll_query_api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ll_http.h"
+#include "ll_limits.h"
+#include "ll_query_job.h"
+#include "ll_time.h"
+
+#define QUERY_QUEUE_MAX 4096
+#define PARAM_VALUE_MAX 64
+
+struct ll_query_api {
+    const ll_config_t *cfg;
+    ll_offload_t *offload;
+};
+
+/* A job lives until both the worker's answer reached the loop and h2o disposed the request. */
+static void job_unref(ll_query_job_t *job) {
+    if (--job->refs > 0) return;
+    free(job->body);
+    free(job);
+}
+
+static void on_req_dispose(void *p) {
+    ll_query_job_t *job = *(ll_query_job_t **)p;
+    job->req = NULL;
+    job_unref(job);
+}
+
+static void on_done(ll_offload_job_t *base) {
+    ll_query_job_t *job = (ll_query_job_t *)base;
+    if (job->req != NULL) {
+        const char *headers[5];
+        size_t h = 0;
+        char retry[16];
+        if (job->etag[0]) headers[h++] = "etag", headers[h++] = job->etag;
+        if (job->retry_after_s > 0) {
+            snprintf(retry, sizeof retry, "%d", job->retry_after_s);
+            headers[h++] = "retry-after", headers[h++] = retry;
+        }
+        headers[h] = NULL;
+        ll_http_send(job->req, job->status, job->status >= 400 ? "application/problem+json" : "application/json",
+                     job->body, strlen(job->body), headers);
+    }
+    job_unref(job);
+}
+
+/* ---- query parameters ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    char value[PARAM_VALUE_MAX + 1];
+    int present;
+} param_t;
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Parses the query string into params (names allowed for this route). A '+' stays a '+' (so an
+ * unencoded RFC 3339 offset works); %XX is decoded. Returns 0, or -1 with detail set. */
+static int parse_query(h2o_req_t *req, param_t *params, size_t n, char *detail, size_t detail_size) {
+    if (req->query_at == SIZE_MAX) return 0;
+    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end, *eq = memchr(q, '=', (size_t)(stop - q));
+        if (eq == NULL) eq = stop;
+        param_t *p = NULL;
+        for (size_t i = 0; i < n && p == NULL; i++)
+            if (strlen(params[i].name) == (size_t)(eq - q) && memcmp(params[i].name, q, (size_t)(eq - q)) == 0)
+                p = &params[i];
+        if (p == NULL) {
+            snprintf(detail, detail_size, "unknown query parameter \"%.*s\"", (int)((eq - q) > 32 ? 32 : (eq - q)), q);
+            return -1;
+        }
+        if (p->present) {
+            snprintf(detail, detail_size, "query parameter %s given twice", p->name);
+            return -1;
+        }
+        size_t k = 0;
+        for (const char *v = eq < stop ? eq + 1 : stop; v < stop; v++) {
+            int c = (unsigned char)*v;
+            if (c == '%' && stop - v >= 3 && hexval(v[1]) >= 0 && hexval(v[2]) >= 0) {
+                c = hexval(v[1]) * 16 + hexval(v[2]);
+                v += 2;
+            }
+            if (k == PARAM_VALUE_MAX || c < 0x20 || c > 0x7e) {
+                snprintf(detail, detail_size, "query parameter %s is too long or not printable", p->name);
+                return -1;
+            }
+            p->value[k++] = (char)c;
+        }
+        p->value[k] = '\0';
+        p->present = 1;
+        q = stop + (amp ? 1 : 0);
+    }
+    return 0;
+}
+
+/* A decimal integer in [lo, hi]. */
+static int int_param(const param_t *p, int64_t lo, int64_t hi, int64_t *out) {
+    char *end = NULL;
+    if (!p->present) return 0;
+    long long v = strtoll(p->value, &end, 10);
+    if (p->value[0] == '\0' || *end != '\0' || p->value[0] == ' ' || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- routing ------------------------------------------------------------------------------- */
+
+static int iov_eq(h2o_iovec_t v, const char *s) {
+    size_t n = strlen(s);
+    return v.len == n && memcmp(v.base, s, n) == 0;
+}
+
+/* Matches /v1/accounts/{id}[/action]; 1 matched, 0 no such path, -1 the id is not a UUID. */
+static int match_route(h2o_iovec_t path, ll_query_kind_t *kind, ll_uuid_t *id) {
+    static const char prefix[] = "/v1/accounts/";
+    size_t plen = sizeof prefix - 1;
+    if (path.len <= plen || memcmp(path.base, prefix, plen) != 0) return 0;
+    const char *seg = path.base + plen, *end = path.base + path.len;
+    const char *slash = memchr(seg, '/', (size_t)(end - seg));
+    size_t seg_len = (size_t)((slash ? slash : end) - seg);
+    h2o_iovec_t action = h2o_iovec_init(seg + seg_len, (size_t)(end - seg) - seg_len);
+    if (action.len == 0) *kind = LL_Q_ACCOUNT;
+    else if (iov_eq(action, "/transactions")) *kind = LL_Q_TRANSACTIONS;
+    else if (iov_eq(action, "/balance")) *kind = LL_Q_BALANCE;
+    else if (iov_eq(action, "/audit")) *kind = LL_Q_AUDIT;
+    else if (iov_eq(action, "/audit/verify")) *kind = LL_Q_VERIFY;
+    else return 0;
+    char text[LL_UUID_TEXT_LEN + 1];
+    if (seg_len != LL_UUID_TEXT_LEN) return -1;
+    memcpy(text, seg, LL_UUID_TEXT_LEN);
+    text[LL_UUID_TEXT_LEN] = '\0';
+    return ll_uuid_parse(text, true, id) == 0 ? 1 : -1;
+}
+
+/* Fills the job's parameters for its route; answers and returns -1 on bad input. */
+static int parse_params(h2o_req_t *req, ll_query_job_t *job) {
+    param_t p[3] = {{0}};
+    size_t n = 0;
+    switch (job->kind) {
+    case LL_Q_ACCOUNT: p[n++].name = "min_version"; break;
+    case LL_Q_TRANSACTIONS: p[n++].name = "limit", p[n++].name = "cursor"; break;
+    case LL_Q_BALANCE: p[n++].name = "as_of"; break;
+    case LL_Q_AUDIT: p[n++].name = "from_version", p[n++].name = "to_version", p[n++].name = "limit"; break;
+    default: break;
+    }
+    char detail[160];
+    if (parse_query(req, p, n, detail, sizeof detail) != 0) {
+        ll_http_problem(req, 400, "invalid-query", "Invalid query", detail);
+        return -1;
+    }
+    job->min_version = -1, job->limit = LL_PAGE_LIMIT_DEFAULT, job->cursor = -1;
+    job->from_version = 1, job->to_version = -1, job->as_of_us = -1;
+    const char *bad = NULL;
+    if (job->kind == LL_Q_ACCOUNT && int_param(&p[0], 0, INT64_MAX, &job->min_version)) bad = "min_version must be an integer >= 0";
+    if (job->kind == LL_Q_TRANSACTIONS && (int_param(&p[0], 1, LL_PAGE_LIMIT_MAX, &job->limit) ||
+                                           int_param(&p[1], 1, INT64_MAX, &job->cursor)))
+        bad = "limit must be 1..200 and cursor a next_cursor value";
+    if (job->kind == LL_Q_AUDIT && (int_param(&p[0], 1, INT64_MAX, &job->from_version) ||
+                                    int_param(&p[1], 1, INT64_MAX, &job->to_version) ||
+                                    int_param(&p[2], 1, LL_PAGE_LIMIT_MAX, &job->limit)))
+        bad = "from_version and to_version must be integers >= 1, limit 1..200";
+    if (job->kind == LL_Q_AUDIT && job->to_version > 0 && job->to_version < job->from_version)
+        bad = "to_version must not be below from_version";
+    if (job->kind == LL_Q_BALANCE && (!p[0].present || ll_time_parse_rfc3339(p[0].value, &job->as_of_us) != 0))
+        bad = "as_of must be an RFC 3339 date-time such as 2026-11-24T12:00:00Z (encode + as %2B)";
+    if (bad != NULL) {
+        ll_http_problem(req, 400, "invalid-query", "Invalid query", bad);
+        return -1;
+    }
+    return 0;
+}
+
+static int submit(ll_query_api_t *api, h2o_req_t *req, ll_query_job_t *job) {
+    job->super.run = ll_query_run;
+    job->super.done = on_done;
+    job->cfg = api->cfg;
+    job->api = api;
+    ll_query_job_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof *slot, on_req_dispose);
+    *slot = job;
+    job->req = req;
+    job->refs = 2;
+    if (ll_offload_submit(api->offload, &job->super) != 0) {
+        job->refs--; /* never reached a worker; the request's ref goes with its pool */
+        static const char *const retry[] = {"retry-after", "1", NULL};
+        ll_http_problem_headers(req, 503, "overloaded", "Service unavailable", "too many queries queued", retry);
+    }
+    return 0;
+}
+
+int ll_query_api_handle(void *app, h2o_req_t *req) {
+    ll_query_api_t *api = app;
+    ll_query_kind_t kind = LL_Q_ACCOUNT;
+    ll_uuid_t id;
+    if (iov_eq(req->path_normalized, "/healthz")) {
+        ll_http_send(req, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
+        return 0;
+    }
+    int m = iov_eq(req->path_normalized, "/readyz") ? (kind = LL_Q_READY, 1) : match_route(req->path_normalized, &kind, &id);
+    if (m == 0) {
+        ll_http_problem(req, 404, "not-found", "Not found", "no such endpoint");
+        return 0;
+    }
+    if (!iov_eq(req->method, "GET") && !iov_eq(req->method, "HEAD")) {
+        static const char *const allow[] = {"allow", "GET, HEAD", NULL};
+        ll_http_problem_headers(req, 405, "method-not-allowed", "Method not allowed", "use GET", allow);
+        return 0;
+    }
+    if (m < 0) {
+        ll_http_problem(req, 400, "invalid-account-id", "Invalid account id", "the account id in the path must be a UUID");
+        return 0;
+    }
+    ll_query_job_t *job = calloc(1, sizeof *job);
+    if (job == NULL) {
+        ll_http_problem(req, 503, "overloaded", "Service unavailable", "out of memory; retry");
+        return 0;
+    }
+    job->kind = kind;
+    if (kind != LL_Q_READY) job->account_id = id;
+    if (parse_params(req, job) != 0) {
+        free(job);
+        return 0;
+    }
+    return submit(api, req, job);
+}
+
+ll_query_api_t *ll_query_api_create(const ll_config_t *cfg, ll_error_t *err) {
+    ll_query_api_t *api = calloc(1, sizeof *api);
+    if (api == NULL) ll_error_set(err, LL_ENOMEM, "out of memory");
+    else api->cfg = cfg;
+    return api;
+}
+
+int ll_query_api_start(ll_query_api_t *api, h2o_loop_t *loop, int workers, ll_error_t *err) {
+    api->offload = ll_offload_start(loop, workers, QUERY_QUEUE_MAX, ll_query_worker_init, ll_query_worker_fini,
+                                    (void *)api->cfg, err);
+    return api->offload ? 0 : LL_EIO;
+}
+
+int ll_query_api_drained(void *app) {
+    ll_query_api_t *api = app;
+    return api->offload == NULL || ll_offload_pending(api->offload) == 0;
+}
+
+void ll_query_api_destroy(ll_query_api_t *api) {
+    if (api == NULL) return;
+    ll_offload_stop(api->offload);
+    free(api);
+}

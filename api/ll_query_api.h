@@ -1,0 +1,33 @@
+/* ll_query_api.h - the HTTP face of the query service (docs/design.md, HTTP contract).
+ *
+ *   GET /v1/accounts/{id}[?min_version=N]          read model; waits (bounded) for min_version
+ *   GET /v1/accounts/{id}/transactions[?limit&cursor]  newest first, cursor pagination
+ *   GET /v1/accounts/{id}/balance?as_of=T           replayed from the event store with domain/
+ *   GET /v1/accounts/{id}/audit[?from_version&to_version&limit]  events with state_after
+ *   GET /v1/accounts/{id}/audit/verify              hash-chain verification of the stored stream
+ *   GET /healthz, /readyz
+ *
+ * Requests are parsed and validated on the h2o loop thread (unknown or repeated query
+ * parameters are 400); the reads run on worker threads (ll_offload.h), each with its own MongoDB
+ * client and PostgreSQL connection, so a slow query never stalls the loop.
+ */
+#ifndef LL_QUERY_API_H
+#define LL_QUERY_API_H
+
+#include <h2o.h>
+
+#include "ll_config.h"
+#include "ll_error.h"
+
+typedef struct ll_query_api ll_query_api_t;
+
+ll_query_api_t *ll_query_api_create(const ll_config_t *cfg, ll_error_t *err);
+
+/* Starts workers threads on loop. Returns 0 or a negative code (a database unreachable). */
+int ll_query_api_start(ll_query_api_t *api, h2o_loop_t *loop, int workers, ll_error_t *err);
+
+int ll_query_api_handle(void *api, h2o_req_t *req);
+int ll_query_api_drained(void *api);
+void ll_query_api_destroy(ll_query_api_t *api);
+
+#endif

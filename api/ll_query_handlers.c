@@ -1,0 +1,352 @@
+/* ll_query_handlers.c - the reads behind each query endpoint, on worker threads. Every meaning
+ * of an event (balance as of T, state after each event, chain verification) comes from domain/. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ll_event_codec.h"
+#include "ll_hash_chain.h"
+#include "ll_limits.h"
+#include "ll_pg.h"
+#include "ll_problem.h"
+#include "ll_query_job.h"
+#include "ll_time.h"
+
+#define GENERATION_CHECK_MS 1000
+#define MIN_VERSION_POLL_MS_MAX 20 /* back-off cap while waiting for min_version */
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ll_query_problem(ll_query_job_t *job, int status, const char *slug, const char *title, const char *detail) {
+    char body[1024];
+    ll_problem_render(body, sizeof body, status, slug, title, detail);
+    free(job->body);
+    job->body = strdup(body);
+    job->status = status;
+}
+
+/* Takes ownership of v; renders it as the 200 body. */
+static void respond_json(ll_query_job_t *job, json_t *v) {
+    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    if (text == NULL) {
+        ll_query_problem(job, 500, "internal", "Internal error", "the response could not be rendered");
+        return;
+    }
+    free(job->body);
+    job->body = text;
+    job->status = 200;
+}
+
+/* ---- worker lifecycle ---------------------------------------------------------------------- */
+
+void *ll_query_worker_init(void *cfg_arg, ll_error_t *err) {
+    const ll_config_t *cfg = cfg_arg;
+    ll_query_worker_t *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        ll_error_set(err, LL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    w->cfg = cfg;
+    bson_error_t be;
+    mongoc_uri_t *uri = mongoc_uri_new_with_error(cfg->mongo_uri, &be);
+    if (uri == NULL) {
+        ll_error_set(err, LL_EINVAL, "mongo_uri: %s", be.message);
+        free(w);
+        return NULL;
+    }
+    w->mongo = mongoc_client_new_from_uri(uri);
+    mongoc_uri_destroy(uri);
+    mongoc_client_set_appname(w->mongo, "ledgerline-query");
+    w->pg = ll_pg_connect(cfg->pg_conninfo, err);
+    if (w->pg == NULL) {
+        ll_query_worker_fini(w);
+        return NULL;
+    }
+    return w;
+}
+
+void ll_query_worker_fini(void *arg) {
+    ll_query_worker_t *w = arg;
+    if (w == NULL) return;
+    if (w->rm_open) ll_read_model_close(&w->rm);
+    if (w->mongo) mongoc_client_destroy(w->mongo);
+    PQfinish(w->pg);
+    free(w);
+}
+
+/* Opens (or follows a switch to) the active read-model generation. */
+static int read_model(ll_query_worker_t *w, ll_error_t *err) {
+    if (w->rm_open && now_ms() - w->rm_checked_ms < GENERATION_CHECK_MS) return 0;
+    int64_t gen;
+    if (ll_read_model_active_generation(w->mongo, w->cfg->mongo_database, &gen, err) != 0) return LL_EIO;
+    w->rm_checked_ms = now_ms();
+    if (w->rm_open && gen == w->rm.generation) return 0;
+    if (w->rm_open) ll_read_model_close(&w->rm);
+    w->rm_open = ll_read_model_open(&w->rm, w->mongo, w->cfg->mongo_database, gen, err) == 0;
+    return w->rm_open ? 0 : LL_EIO;
+}
+
+static int pg_ready(ll_query_worker_t *w, ll_error_t *err) {
+    if (!ll_pg_broken(w->pg)) return 0;
+    PQfinish(w->pg);
+    w->pg = ll_pg_connect(w->cfg->pg_conninfo, err);
+    return w->pg ? 0 : LL_EIO;
+}
+
+static void unavailable(ll_query_job_t *job, const char *what) {
+    ll_query_problem(job, 503, "storage-unavailable", "Service unavailable", what);
+    job->retry_after_s = 1;
+}
+
+/* ---- read models --------------------------------------------------------------------------- */
+
+static json_t *account_json(const ll_account_t *a) {
+    char id[LL_UUID_TEXT_LEN + 1], updated[LL_TIME_TEXT_LEN + 1];
+    ll_uuid_format(&a->account_id, id);
+    ll_time_format(a->updated_at_us, updated);
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "account_id", id, "owner", a->owner, "currency",
+                     a->currency.code, "status", ll_account_status_name(a->status), "balance_minor",
+                     (json_int_t)a->balance_minor, "version", (json_int_t)a->version, "updated_at", updated);
+}
+
+static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
+    ll_error_t err = {""};
+    int64_t deadline = now_ms() + LL_MIN_VERSION_WAIT_MS;
+    long pause_ms = 1;
+    for (;;) {
+        ll_account_t a;
+        bool found = false;
+        if (read_model(w, &err) != 0 || ll_read_model_load_account(&w->rm, &job->account_id, &a, &found, &err) != 0)
+            { unavailable(job, "the read models are unavailable"); return; }
+        if (found && a.version >= job->min_version) {
+            snprintf(job->etag, sizeof job->etag, "\"%lld\"", (long long)a.version);
+            { respond_json(job, account_json(&a)); return; }
+        }
+        if (job->min_version < 0)
+            { ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account"); return; }
+        if (now_ms() >= deadline) {
+            /* Never stale data silently: say it is not visible yet. */
+            job->retry_after_s = 1;
+            { ll_query_problem(job, 503, "not-yet-visible", "Not yet visible",
+                                    "the read model has not reached min_version yet; retry"); return; }
+        }
+        /* Usually the projector is a few ms behind: look again soon, then back off so waiting
+         * readers do not crowd the read store the projector is writing to. */
+        struct timespec pause = {0, pause_ms * 1000000L};
+        nanosleep(&pause, NULL);
+        if (pause_ms < MIN_VERSION_POLL_MS_MAX) pause_ms *= 2;
+    }
+}
+
+static json_t *transaction_json(const bson_t *doc) {
+    json_t *item = json_object();
+    bson_iter_t it;
+    if (item == NULL || !bson_iter_init(&it, doc)) return item;
+    while (bson_iter_next(&it)) {
+        const char *key = bson_iter_key(&it);
+        if (!strcmp(key, "_id")) key = "event_id";
+        else if (!strcmp(key, "occurred_at_us")) continue;
+        if (BSON_ITER_HOLDS_UTF8(&it)) json_object_set_new(item, key, json_string(bson_iter_utf8(&it, NULL)));
+        else if (BSON_ITER_HOLDS_NUMBER(&it)) json_object_set_new(item, key, json_integer(bson_iter_as_int64(&it)));
+    }
+    return item;
+}
+
+static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
+    ll_error_t err = {""};
+    ll_account_t a;
+    bool found = false;
+    if (read_model(w, &err) != 0 || ll_read_model_load_account(&w->rm, &job->account_id, &a, &found, &err) != 0)
+        { unavailable(job, "the read models are unavailable"); return; }
+    if (!found) { ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account"); return; }
+    char id[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(&job->account_id, id);
+    bson_t *filter = job->cursor > 0 ? BCON_NEW("account_id", BCON_UTF8(id), "version", "{", "$lt",
+                                                BCON_INT64(job->cursor), "}")
+                                     : BCON_NEW("account_id", BCON_UTF8(id));
+    bson_t *opts = BCON_NEW("sort", "{", "version", BCON_INT32(-1), "}", "limit", BCON_INT64(job->limit + 1),
+                            "maxTimeMS", BCON_INT64(LL_READ_MODEL_QUERY_MS_MAX));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(w->rm.transactions, filter, opts, NULL);
+    json_t *items = json_array();
+    const bson_t *doc;
+    int64_t n = 0, last_version = 0;
+    bool more = false;
+    while (mongoc_cursor_next(cur, &doc)) {
+        if (n == job->limit) {
+            more = true;
+            break;
+        }
+        json_t *item = transaction_json(doc);
+        last_version = json_integer_value(json_object_get(item, "version"));
+        json_array_append_new(items, item);
+        n++;
+    }
+    bson_error_t be;
+    bool failed = mongoc_cursor_error(cur, &be);
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    if (failed) {
+        json_decref(items);
+        { unavailable(job, "the read models are unavailable"); return; }
+    }
+    char next[32];
+    snprintf(next, sizeof next, "%lld", (long long)last_version);
+    respond_json(job, json_pack("{s:o, s:o}", "items", items, "next_cursor", more ? json_string(next) : json_null()));
+}
+
+/* ---- event store --------------------------------------------------------------------------- */
+
+/* The account's envelopes up to version to (or occurred_at <= as_of when as_of >= 0), in
+ * version order. Caller PQclear()s. NULL with err set on failure. */
+static PGresult *load_envelopes(ll_query_worker_t *w, const ll_uuid_t *id, int64_t to_version, int64_t as_of_us,
+                                ll_error_t *err) {
+    if (pg_ready(w, err) != 0) return NULL;
+    char idt[LL_UUID_TEXT_LEN + 1], to[24], when[LL_TIME_TEXT_LEN + 1] = "9999-12-31T23:59:59.999999Z";
+    ll_uuid_format(id, idt);
+    snprintf(to, sizeof to, "%lld", (long long)(to_version > 0 ? to_version : INT64_MAX));
+    if (as_of_us >= 0) ll_time_format(as_of_us, when);
+    const char *params[3] = {idt, to, when};
+    return ll_pg_query(w->pg,
+                       "SELECT envelope FROM events WHERE account_id = $1::uuid AND version <= $2::bigint"
+                       " AND occurred_at <= $3::timestamptz ORDER BY version",
+                       3, params, PGRES_TUPLES_OK, err);
+}
+
+static void query_balance(ll_query_worker_t *w, ll_query_job_t *job) {
+    ll_error_t err = {""};
+    PGresult *res = load_envelopes(w, &job->account_id, -1, job->as_of_us, &err);
+    if (res == NULL) { unavailable(job, "the event store is unavailable"); return; }
+    ll_account_t a;
+    ll_account_init(&a, &job->account_id);
+    int bad = 0;
+    for (int i = 0; i < PQntuples(res) && !bad; i++) {
+        ll_event_t ev;
+        bad = ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev, &err) != 0 ||
+              ll_account_evolve(&a, &ev, &err) != LL_EVOLVE_OK;
+    }
+    PQclear(res);
+    if (bad)
+        { ll_query_problem(job, 409, "stream-integrity", "Event stream does not replay",
+                                "the stored events of this account do not replay; run audit/verify"); return; }
+    if (a.version == 0)
+        { ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account at as_of"); return; }
+    char id[LL_UUID_TEXT_LEN + 1], when[LL_TIME_TEXT_LEN + 1];
+    ll_uuid_format(&a.account_id, id);
+    ll_time_format(job->as_of_us, when);
+    respond_json(job, json_pack("{s:s, s:I, s:s, s:I, s:s}", "account_id", id, "balance_minor",
+                                (json_int_t)a.balance_minor, "currency", a.currency.code, "version",
+                                (json_int_t)a.version, "as_of", when));
+}
+
+static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
+    ll_error_t err = {""};
+    int64_t to = job->to_version > 0 ? job->to_version : job->from_version + job->limit - 1;
+    if (to > job->from_version + job->limit - 1) to = job->from_version + job->limit - 1;
+    PGresult *res = load_envelopes(w, &job->account_id, to + 1, -1, &err); /* one more: is there a next page? */
+    if (res == NULL) { unavailable(job, "the event store is unavailable"); return; }
+    int n = PQntuples(res);
+    if (n == 0) {
+        PQclear(res);
+        { ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account"); return; }
+    }
+    ll_account_t a;
+    ll_account_init(&a, &job->account_id);
+    json_t *items = json_array(), *problem = json_null();
+    int64_t last = 0;
+    for (int i = 0; i < n && a.version < to; i++) {
+        ll_event_t ev;
+        const char *text = PQgetvalue(res, i, 0);
+        if (ll_event_decode(text, (size_t)PQgetlength(res, i, 0), &ev, &err) != 0 ||
+            ll_account_evolve(&a, &ev, &err) != LL_EVOLVE_OK) {
+            json_decref(problem);
+            problem = json_pack("{s:I, s:s}", "version", (json_int_t)(a.version + 1), "reason", err.msg);
+            break;
+        }
+        last = a.version;
+        if (a.version < job->from_version) continue;
+        json_t *state = json_pack("{s:I, s:s, s:I, s:s}", "version", (json_int_t)a.version, "status",
+                                  ll_account_status_name(a.status), "balance_minor", (json_int_t)a.balance_minor,
+                                  "currency", a.currency.code);
+        json_array_append_new(items, json_pack("{s:o, s:o}", "event", json_loads(text, 0, NULL), "state_after", state));
+    }
+    int more = n > 0 && last == to && n > to;
+    PQclear(res);
+    char next[24];
+    snprintf(next, sizeof next, "%lld", (long long)(to + 1));
+    respond_json(job, json_pack("{s:o, s:o, s:o}", "items", items, "next_cursor", more ? json_string(next) : json_null(),
+                                "integrity_error", problem));
+}
+
+static void query_verify(ll_query_worker_t *w, ll_query_job_t *job) {
+    ll_error_t err = {""};
+    PGresult *res = load_envelopes(w, &job->account_id, -1, -1, &err);
+    if (res == NULL) { unavailable(job, "the event store is unavailable"); return; }
+    int n = PQntuples(res);
+    if (n == 0) {
+        PQclear(res);
+        { ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account"); return; }
+    }
+    const char **texts = calloc((size_t)n, sizeof *texts);
+    size_t *lens = calloc((size_t)n, sizeof *lens);
+    ll_chain_result_t r;
+    int rc = texts && lens ? 0 : LL_ENOMEM;
+    for (int i = 0; rc == 0 && i < n; i++) texts[i] = PQgetvalue(res, i, 0), lens[i] = (size_t)PQgetlength(res, i, 0);
+    if (rc == 0) rc = ll_chain_verify(texts, lens, (size_t)n, &r, &err);
+    free(texts);
+    free(lens);
+    PQclear(res);
+    if (rc != 0) { ll_query_problem(job, 500, "internal", "Internal error", "verification could not run"); return; }
+    /* The state row records the head: a stream cut short at its end is caught here. */
+    char id[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(&job->account_id, id);
+    const char *params[1] = {id};
+    PGresult *head = ll_pg_query(w->pg, "SELECT head_hash, version FROM account_state WHERE account_id = $1::uuid", 1,
+                                 params, PGRES_TUPLES_OK, &err);
+    if (r.ok && head != NULL && PQntuples(head) == 1 && strcmp(PQgetvalue(head, 0, 0), r.head_hash) != 0) {
+        r.ok = false;
+        r.first_bad_version = r.events_checked + 1;
+        snprintf(r.reason, sizeof r.reason, "the stream ends before the recorded head (version %s): events removed",
+                 PQgetvalue(head, 0, 1));
+    }
+    PQclear(head);
+    json_t *out = json_pack("{s:s, s:b, s:I, s:s}", "account_id", id, "ok", r.ok, "events_checked",
+                            (json_int_t)r.events_checked, "head_hash", r.head_hash);
+    if (!r.ok) {
+        json_object_set_new(out, "first_bad_version", json_integer(r.first_bad_version));
+        json_object_set_new(out, "reason", json_string(r.reason));
+    }
+    respond_json(job, out);
+}
+
+static void query_ready(ll_query_worker_t *w, ll_query_job_t *job) {
+    ll_error_t err = {""};
+    bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
+    bson_error_t be;
+    bool mongo_ok = mongoc_client_command_simple(w->mongo, "admin", ping, NULL, NULL, &be);
+    bson_destroy(ping);
+    if (!mongo_ok || pg_ready(w, &err) != 0 || ll_pg_exec(w->pg, "SELECT 1", &err) != 0)
+        { ll_query_problem(job, 503, "not-ready", "Not ready",
+                                mongo_ok ? "the event store is not reachable" : "the read models are not reachable"); return; }
+    respond_json(job, json_pack("{s:s}", "status", "ready"));
+}
+
+void ll_query_run(ll_offload_job_t *base, void *worker) {
+    ll_query_job_t *job = (ll_query_job_t *)base;
+    ll_query_worker_t *w = worker;
+    switch (job->kind) {
+    case LL_Q_ACCOUNT: query_account(w, job); break;
+    case LL_Q_TRANSACTIONS: query_transactions(w, job); break;
+    case LL_Q_BALANCE: query_balance(w, job); break;
+    case LL_Q_AUDIT: query_audit(w, job); break;
+    case LL_Q_VERIFY: query_verify(w, job); break;
+    case LL_Q_READY: query_ready(w, job); break;
+    }
+    if (job->body == NULL) ll_query_problem(job, 500, "internal", "Internal error", "no response");
+}

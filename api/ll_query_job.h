@@ -1,0 +1,68 @@
+/* ll_query_job.h - one query between the HTTP loop and a worker: the parsed request and the
+ * response the worker renders. Shared by ll_query_api.c (loop side) and ll_query_handlers.c
+ * (worker side). */
+#ifndef LL_QUERY_JOB_H
+#define LL_QUERY_JOB_H
+
+#include <h2o.h>
+#include <libpq-fe.h>
+#include <mongoc/mongoc.h>
+#include <stdint.h>
+
+#include "ll_config.h"
+#include "ll_offload.h"
+#include "ll_read_model.h"
+#include "ll_uuid.h"
+
+typedef enum {
+    LL_Q_ACCOUNT,
+    LL_Q_TRANSACTIONS,
+    LL_Q_BALANCE,
+    LL_Q_AUDIT,
+    LL_Q_VERIFY,
+    LL_Q_READY,
+} ll_query_kind_t;
+
+typedef struct ll_query_job {
+    ll_offload_job_t super;
+    /* request: set on the loop thread */
+    ll_query_kind_t kind;
+    ll_uuid_t account_id;
+    int64_t min_version;  /* -1: none */
+    int64_t limit;        /* transactions, audit */
+    int64_t cursor;       /* transactions: versions below it; -1 none */
+    int64_t from_version; /* audit */
+    int64_t to_version;   /* audit; -1: from + limit - 1 */
+    int64_t as_of_us;     /* balance */
+    const ll_config_t *cfg;
+    /* response: set by the worker */
+    int status;
+    char *body; /* malloc'd; problem+json when status >= 400 */
+    char etag[32];
+    int retry_after_s; /* 0: no Retry-After */
+    /* lifetime: see ll_query_api.c */
+    h2o_req_t *req;
+    int refs;
+    void *api;
+} ll_query_job_t;
+
+/* A worker's own connections (libmongoc clients and libpq connections are not thread-safe). */
+typedef struct ll_query_worker {
+    const ll_config_t *cfg;
+    mongoc_client_t *mongo;
+    PGconn *pg;
+    ll_read_model_t rm;
+    int rm_open;
+    int64_t rm_checked_ms;
+} ll_query_worker_t;
+
+void *ll_query_worker_init(void *cfg, ll_error_t *err);
+void ll_query_worker_fini(void *worker);
+
+/* Runs job->kind on the worker; always leaves status and body set. */
+void ll_query_run(ll_offload_job_t *job, void *worker);
+
+/* Sets a problem response. */
+void ll_query_problem(ll_query_job_t *job, int status, const char *slug, const char *title, const char *detail);
+
+#endif

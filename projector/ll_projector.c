@@ -1,0 +1,353 @@
+/* ll_projector.c - see ll_projector.h. */
+#include "ll_projector.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ll_event_codec.h"
+#include "ll_kafka.h"
+#include "ll_read_model.h"
+#include "ll_strset.h"
+
+#define BATCH_LIMIT 2000
+#define SAVE_RETRIES 3
+#define RETRY_PAUSE_MS 500
+
+typedef struct {
+    rd_kafka_message_t *msg;
+    ll_event_t ev;
+    int decoded; /* 0: went to the dead-letter topic */
+} item_t;
+
+typedef struct {
+    const ll_projector_options_t *opt;
+    rd_kafka_t *consumer, *dlq;
+    mongoc_client_t *mongo;
+    ll_read_model_t rm;
+    int rm_open;
+    ll_strset_t stopped; /* accounts halted by a gap or a refused event */
+    item_t *items;
+    ll_event_t *fold;    /* one account's applied events of a batch (batch_max) */
+    long long applied, duplicates, gaps, dead_letters, batches;
+    long long last_report_ms, last_generation_check_ms;
+} projector_t;
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void log_event(const char *level, const char *msg, const char *account, const char *detail) {
+    fprintf(stdout, "{\"level\":\"%s\",\"service\":\"projector\",\"msg\":\"%s\",\"account_id\":\"%s\",\"detail\":\"",
+            level, msg, account ? account : "");
+    for (const char *p = detail ? detail : ""; *p; p++) /* detail may quote input: keep the line JSON */
+        fputc(*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 ? '\'' : *p, stdout);
+    fputs("\"}\n", stdout);
+    fflush(stdout);
+}
+
+/* ---- Kafka --------------------------------------------------------------------------------- */
+
+static rd_kafka_t *make_client(rd_kafka_type_t type, const char *const *base, const char *const *mine,
+                               ll_error_t *err) {
+    rd_kafka_conf_t *conf = base ? ll_kafka_conf(base, err) : rd_kafka_conf_new();
+    char errstr[512];
+    if (conf == NULL) return NULL;
+    for (const char *const *kv = mine; kv[0] != NULL; kv += 2) {
+        if (rd_kafka_conf_set(conf, kv[0], kv[1], errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+            ll_error_set(err, LL_EINVAL, "Kafka setting %s: %s", kv[0], errstr);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        ll_error_set(err, LL_EINVAL, "Kafka client: %s", errstr);
+    }
+    return rk;
+}
+
+static int open_kafka(projector_t *p, ll_error_t *err) {
+    const ll_config_t *cfg = p->opt->cfg;
+    const char *const consumer[] = {"bootstrap.servers", cfg->kafka_bootstrap_servers,
+                                    "group.id", p->opt->group_id,
+                                    "client.id", "ledgerline-projector",
+                                    "enable.auto.commit", "false",      /* offsets follow the writes */
+                                    "enable.auto.offset.store", "false",
+                                    "auto.offset.reset", "earliest",    /* a new group reads the log */
+                                    "isolation.level", "read_committed",
+                                    "enable.partition.eof", "false",
+                                    "session.timeout.ms", "6000",       /* the broker's minimum: fast failover */
+                                    "max.poll.interval.ms", "300000",
+                                    "fetch.wait.max.ms", "10",          /* freshness over batching */
+                                    "socket.nagle.disable", "true",
+                                    NULL};
+    const char *const producer[] = {"bootstrap.servers", cfg->kafka_bootstrap_servers, "client.id",
+                                    "ledgerline-projector-dlq", NULL};
+    p->consumer = make_client(RD_KAFKA_CONSUMER, NULL, consumer, err);
+    if (p->consumer == NULL) return LL_EINVAL;
+    p->dlq = make_client(RD_KAFKA_PRODUCER, LL_KAFKA_PRODUCER_SETTINGS, producer, err);
+    if (p->dlq == NULL) return LL_EINVAL;
+    rd_kafka_poll_set_consumer(p->consumer);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, cfg->kafka_topic_events, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(p->consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    return e ? ll_error_set(err, LL_EIO, "subscribe: %s", rd_kafka_err2str(e)) : 0;
+}
+
+/* Sends a message that cannot be projected to the dead-letter topic and waits for the report.
+ * Returns 0 once Kafka has it. */
+static int dead_letter(projector_t *p, const rd_kafka_message_t *m, const char *reason, ll_error_t *err) {
+    char partition[16], offset[24];
+    snprintf(partition, sizeof partition, "%d", (int)m->partition);
+    snprintf(offset, sizeof offset, "%lld", (long long)m->offset);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        p->dlq, RD_KAFKA_V_TOPIC(p->opt->cfg->kafka_topic_dlq), RD_KAFKA_V_KEY(m->key, m->key_len),
+        RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADER("reason", reason, -1), RD_KAFKA_V_HEADER("source_partition", partition, -1),
+        RD_KAFKA_V_HEADER("source_offset", offset, -1), RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) e = rd_kafka_flush(p->dlq, 30000);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return ll_error_set(err, LL_EIO, "dead-letter topic: %s", rd_kafka_err2str(e));
+    p->dead_letters++;
+    return 0;
+}
+
+/* ---- one batch ----------------------------------------------------------------------------- */
+
+static int collect(projector_t *p, volatile sig_atomic_t *stop) {
+    int n = 0;
+    long long deadline = 0;
+    while (n < p->opt->batch_max && !*stop) {
+        int wait = deadline ? (int)(deadline - now_ms()) : 200;
+        if (wait <= 0) break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, wait);
+        if (m == NULL) break; /* idle or the batch window closed: let the loop report and check */
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                log_event("warn", "consumer error", NULL, rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        memset(&p->items[n], 0, sizeof p->items[n]);
+        p->items[n++].msg = m;
+        if (deadline == 0) deadline = now_ms() + p->opt->batch_ms;
+    }
+    return n;
+}
+
+static int decode_all(projector_t *p, int n, ll_error_t *err) {
+    for (int i = 0; i < n; i++) {
+        item_t *it = &p->items[i];
+        ll_error_t why = {""};
+        it->decoded = ll_event_decode(it->msg->payload, it->msg->len, &it->ev, &why) == 0;
+        if (!it->decoded && dead_letter(p, it->msg, why.msg, err) != 0) return LL_EIO;
+        if (!it->decoded) log_event("error", "undecodable event sent to the dead-letter topic", NULL, why.msg);
+    }
+    return 0;
+}
+
+/* Folds the account's events of this batch (items first..n with its id) into its document. */
+static int project_account(projector_t *p, int first, int n, ll_error_t *err) {
+    const ll_uuid_t *id = &p->items[first].ev.account_id;
+    char text[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(id, text);
+    if (ll_strset_contains(&p->stopped, text)) return 0;
+    for (int attempt = 0; attempt < SAVE_RETRIES; attempt++) {
+        ll_account_t a;
+        bool found;
+        if (ll_read_model_load_account(&p->rm, id, &a, &found, err) != 0) return LL_EIO;
+        int64_t loaded = a.version;
+        ll_event_t *applied = p->fold;
+        size_t n_applied = 0;
+        long long dups = 0;
+        for (int i = first; i < n; i++) {
+            item_t *it = &p->items[i];
+            if (!it->decoded || !ll_uuid_equal(&it->ev.account_id, id)) continue;
+            ll_error_t why = {""};
+            ll_evolve_t v = ll_account_evolve(&a, &it->ev, &why);
+            if (v == LL_EVOLVE_OK) {
+                applied[n_applied++] = it->ev;
+            } else if (v == LL_EVOLVE_DUPLICATE) {
+                dups++;
+            } else {
+                /* Never guess: halt this account and raise the alarm. */
+                if (v == LL_EVOLVE_GAP) p->gaps++;
+                else if (dead_letter(p, it->msg, why.msg, err) != 0) return LL_EIO;
+                log_event("error", v == LL_EVOLVE_GAP ? "version gap: account halted" : "event refused: account halted",
+                          text, why.msg);
+                ll_strset_add(&p->stopped, text);
+                break;
+            }
+        }
+        if (n_applied == 0) {
+            p->duplicates += dups;
+            return 0;
+        }
+        if (ll_read_model_insert_transactions(&p->rm, applied, n_applied, err) != 0) return LL_EIO;
+        int rc = ll_read_model_save_account(&p->rm, &a, found ? loaded : 0, err);
+        if (rc == 0) {
+            p->applied += (long long)n_applied;
+            p->duplicates += dups;
+            return 0;
+        }
+        if (rc != LL_EINVAL) return rc; /* LL_EINVAL: moved by another writer; reload and refold */
+    }
+    return ll_error_set(err, LL_EIO, "account %s kept moving concurrently", text);
+}
+
+static int project_all(projector_t *p, int n, ll_error_t *err) {
+    ll_strset_t done;
+    if (ll_strset_init(&done, 1024) != 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (!p->items[i].decoded) continue;
+        char text[LL_UUID_TEXT_LEN + 1];
+        ll_uuid_format(&p->items[i].ev.account_id, text);
+        if (ll_strset_add(&done, text) != 1) continue; /* handled with its first event */
+        rc = project_account(p, i, n, err);
+    }
+    ll_strset_free(&done);
+    return rc;
+}
+
+/* Commits, per partition, the offset after the batch's last message. */
+static int commit(projector_t *p, int n, ll_error_t *err) {
+    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(8);
+    for (int i = 0; i < n; i++) {
+        rd_kafka_message_t *m = p->items[i].msg;
+        rd_kafka_topic_partition_t *tp =
+            rd_kafka_topic_partition_list_find(offsets, rd_kafka_topic_name(m->rkt), m->partition);
+        if (tp == NULL) tp = rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(m->rkt), m->partition);
+        if (m->offset + 1 > tp->offset) tp->offset = m->offset + 1;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, offsets, 0);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    return e ? ll_error_set(err, LL_EIO, "commit offsets: %s", rd_kafka_err2str(e)) : 0;
+}
+
+/* ---- generation and metrics ---------------------------------------------------------------- */
+
+static int follow_generation(projector_t *p, ll_error_t *err) {
+    int64_t gen;
+    p->last_generation_check_ms = now_ms();
+    if (ll_read_model_active_generation(p->mongo, p->opt->cfg->mongo_database, &gen, err) != 0) return LL_EIO;
+    if (p->rm_open && gen == p->rm.generation) return 0;
+    if (p->rm_open) ll_read_model_close(&p->rm);
+    p->rm_open = 0;
+    if (ll_read_model_open(&p->rm, p->mongo, p->opt->cfg->mongo_database, gen, err) != 0) return LL_EIO;
+    p->rm_open = 1;
+    char g[32];
+    snprintf(g, sizeof g, "generation %lld", (long long)gen);
+    log_event("info", "projecting into", NULL, g);
+    return 0;
+}
+
+static void report(projector_t *p) {
+    long long lag = 0;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(p->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts != NULL) {
+        rd_kafka_position(p->consumer, parts);
+        for (int i = 0; i < parts->cnt; i++) {
+            int64_t lo, hi;
+            if (rd_kafka_get_watermark_offsets(p->consumer, parts->elems[i].topic, parts->elems[i].partition, &lo,
+                                               &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                parts->elems[i].offset >= 0 && hi > parts->elems[i].offset)
+                lag += hi - parts->elems[i].offset;
+        }
+        rd_kafka_topic_partition_list_destroy(parts);
+    }
+    fprintf(stdout,
+            "{\"level\":\"info\",\"service\":\"projector\",\"msg\":\"metrics\",\"generation\":%lld,\"applied_total\":%lld,"
+            "\"duplicates_total\":%lld,\"gaps_total\":%lld,\"dead_letters_total\":%lld,\"batches_total\":%lld,"
+            "\"halted_accounts\":%zu,\"lag_events\":%lld}\n",
+            (long long)p->rm.generation, p->applied, p->duplicates, p->gaps, p->dead_letters, p->batches,
+            p->stopped.count, lag);
+    fflush(stdout);
+    p->last_report_ms = now_ms();
+}
+
+/* ---- main loop ----------------------------------------------------------------------------- */
+
+static void destroy_items(projector_t *p, int n) {
+    for (int i = 0; i < n; i++) rd_kafka_message_destroy(p->items[i].msg);
+}
+
+/* Projects and commits one collected batch, retrying until it succeeds or stop is set. */
+static void process(projector_t *p, int n, volatile sig_atomic_t *stop) {
+    for (;;) {
+        ll_error_t e = {""};
+        if (decode_all(p, n, &e) == 0 && project_all(p, n, &e) == 0 && commit(p, n, &e) == 0) {
+            p->batches++;
+            return;
+        }
+        log_event("warn", "batch failed; retrying it", NULL, e.msg);
+        if (*stop) return; /* not committed: the next start re-reads it */
+        sleep_ms(RETRY_PAUSE_MS);
+    }
+}
+
+int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *stop, ll_error_t *err) {
+    projector_t p;
+    memset(&p, 0, sizeof p);
+    p.opt = opt;
+    int rc = LL_ENOMEM;
+    mongoc_uri_t *uri = NULL;
+    bson_error_t be;
+    if (opt->batch_max < 1 || opt->batch_max > BATCH_LIMIT) return ll_error_set(err, LL_EINVAL, "batch out of range");
+    if ((p.items = calloc((size_t)opt->batch_max, sizeof *p.items)) == NULL ||
+        (p.fold = calloc((size_t)opt->batch_max, sizeof *p.fold)) == NULL || ll_strset_init(&p.stopped, 1024) != 0)
+        goto done;
+    if ((uri = mongoc_uri_new_with_error(opt->cfg->mongo_uri, &be)) == NULL) {
+        rc = ll_error_set(err, LL_EINVAL, "mongo_uri: %s", be.message);
+        goto done;
+    }
+    p.mongo = mongoc_client_new_from_uri(uri);
+    mongoc_client_set_appname(p.mongo, "ledgerline-projector");
+    if ((rc = open_kafka(&p, err)) != 0) goto done;
+    while (!*stop) {
+        ll_error_t e = {""};
+        if (now_ms() - p.last_report_ms >= opt->metrics_interval_ms) report(&p);
+        if ((!p.rm_open || now_ms() - p.last_generation_check_ms >= 1000) && follow_generation(&p, &e) != 0) {
+            log_event("warn", "read models unavailable", NULL, e.msg);
+            if (!p.rm_open) {
+                sleep_ms(RETRY_PAUSE_MS);
+                continue;
+            }
+        }
+        int n = collect(&p, stop);
+        if (n > 0) process(&p, n, stop);
+        destroy_items(&p, n);
+    }
+    rc = 0;
+done:
+    if (p.consumer != NULL) {
+        rd_kafka_consumer_close(p.consumer);
+        rd_kafka_destroy(p.consumer);
+    }
+    if (p.dlq != NULL) {
+        rd_kafka_flush(p.dlq, 10000);
+        rd_kafka_destroy(p.dlq);
+    }
+    if (p.rm_open) {
+        report(&p);
+        ll_read_model_close(&p.rm);
+    }
+    if (p.mongo != NULL) mongoc_client_destroy(p.mongo);
+    mongoc_uri_destroy(uri);
+    ll_strset_free(&p.stopped);
+    free(p.fold);
+    free(p.items);
+    if (rc == LL_ENOMEM && !err->msg[0]) ll_error_set(err, LL_ENOMEM, "out of memory");
+    return rc;
+}
