@@ -1,13 +1,13 @@
 /* ll_query_api.c - see ll_query_api.h. Loop side: routing, strict query parameters, job life. */
 #include "ll_query_api.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 #include "ll_http.h"
 #include "ll_limits.h"
 #include "ll_query_job.h"
 #include "ll_time.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #define QUERY_QUEUE_MAX 4096
 #define PARAM_VALUE_MAX 64
@@ -42,8 +42,9 @@ static void on_done(ll_offload_job_t *base) {
             headers[h++] = "retry-after", headers[h++] = retry;
         }
         headers[h] = NULL;
-        ll_http_send(job->req, job->status, job->status >= 400 ? "application/problem+json" : "application/json",
-                     job->body, strlen(job->body), headers);
+        ll_http_send(job->req, job->status,
+                     job->status >= 400 ? "application/problem+json" : "application/json", job->body,
+                     strlen(job->body), headers);
     }
     job_unref(job);
 }
@@ -74,10 +75,12 @@ static int parse_query(h2o_req_t *req, param_t *params, size_t n, char *detail, 
         if (eq == NULL) eq = stop;
         param_t *p = NULL;
         for (size_t i = 0; i < n && p == NULL; i++)
-            if (strlen(params[i].name) == (size_t)(eq - q) && memcmp(params[i].name, q, (size_t)(eq - q)) == 0)
+            if (strlen(params[i].name) == (size_t)(eq - q) &&
+                memcmp(params[i].name, q, (size_t)(eq - q)) == 0)
                 p = &params[i];
         if (p == NULL) {
-            snprintf(detail, detail_size, "unknown query parameter \"%.*s\"", (int)((eq - q) > 32 ? 32 : (eq - q)), q);
+            snprintf(detail, detail_size, "unknown query parameter \"%.*s\"",
+                     (int)((eq - q) > 32 ? 32 : (eq - q)), q);
             return -1;
         }
         if (p->present) {
@@ -130,12 +133,18 @@ static int match_route(h2o_iovec_t path, ll_query_kind_t *kind, ll_uuid_t *id) {
     const char *slash = memchr(seg, '/', (size_t)(end - seg));
     size_t seg_len = (size_t)((slash ? slash : end) - seg);
     h2o_iovec_t action = h2o_iovec_init(seg + seg_len, (size_t)(end - seg) - seg_len);
-    if (action.len == 0) *kind = LL_Q_ACCOUNT;
-    else if (iov_eq(action, "/transactions")) *kind = LL_Q_TRANSACTIONS;
-    else if (iov_eq(action, "/balance")) *kind = LL_Q_BALANCE;
-    else if (iov_eq(action, "/audit")) *kind = LL_Q_AUDIT;
-    else if (iov_eq(action, "/audit/verify")) *kind = LL_Q_VERIFY;
-    else return 0;
+    if (action.len == 0)
+        *kind = LL_Q_ACCOUNT;
+    else if (iov_eq(action, "/transactions"))
+        *kind = LL_Q_TRANSACTIONS;
+    else if (iov_eq(action, "/balance"))
+        *kind = LL_Q_BALANCE;
+    else if (iov_eq(action, "/audit"))
+        *kind = LL_Q_AUDIT;
+    else if (iov_eq(action, "/audit/verify"))
+        *kind = LL_Q_VERIFY;
+    else
+        return 0;
     char text[LL_UUID_TEXT_LEN + 1];
     if (seg_len != LL_UUID_TEXT_LEN) return -1;
     memcpy(text, seg, LL_UUID_TEXT_LEN);
@@ -148,11 +157,20 @@ static int parse_params(h2o_req_t *req, ll_query_job_t *job) {
     param_t p[3] = {{0}};
     size_t n = 0;
     switch (job->kind) {
-    case LL_Q_ACCOUNT: p[n++].name = "min_version"; break;
-    case LL_Q_TRANSACTIONS: p[n++].name = "limit", p[n++].name = "cursor"; break;
-    case LL_Q_BALANCE: p[n++].name = "as_of"; break;
-    case LL_Q_AUDIT: p[n++].name = "from_version", p[n++].name = "to_version", p[n++].name = "limit"; break;
-    default: break;
+    case LL_Q_ACCOUNT:
+        p[n++].name = "min_version";
+        break;
+    case LL_Q_TRANSACTIONS:
+        p[n++].name = "limit", p[n++].name = "cursor";
+        break;
+    case LL_Q_BALANCE:
+        p[n++].name = "as_of";
+        break;
+    case LL_Q_AUDIT:
+        p[n++].name = "from_version", p[n++].name = "to_version", p[n++].name = "limit";
+        break;
+    default:
+        break;
     }
     char detail[160];
     if (parse_query(req, p, n, detail, sizeof detail) != 0) {
@@ -162,9 +180,10 @@ static int parse_params(h2o_req_t *req, ll_query_job_t *job) {
     job->min_version = -1, job->limit = LL_PAGE_LIMIT_DEFAULT, job->cursor = -1;
     job->from_version = 1, job->to_version = -1, job->as_of_us = -1;
     const char *bad = NULL;
-    if (job->kind == LL_Q_ACCOUNT && int_param(&p[0], 0, INT64_MAX, &job->min_version)) bad = "min_version must be an integer >= 0";
-    if (job->kind == LL_Q_TRANSACTIONS && (int_param(&p[0], 1, LL_PAGE_LIMIT_MAX, &job->limit) ||
-                                           int_param(&p[1], 1, INT64_MAX, &job->cursor)))
+    if (job->kind == LL_Q_ACCOUNT && int_param(&p[0], 0, INT64_MAX, &job->min_version))
+        bad = "min_version must be an integer >= 0";
+    if (job->kind == LL_Q_TRANSACTIONS &&
+        (int_param(&p[0], 1, LL_PAGE_LIMIT_MAX, &job->limit) || int_param(&p[1], 1, INT64_MAX, &job->cursor)))
         bad = "limit must be 1..200 and cursor a next_cursor value";
     if (job->kind == LL_Q_AUDIT && (int_param(&p[0], 1, INT64_MAX, &job->from_version) ||
                                     int_param(&p[1], 1, INT64_MAX, &job->to_version) ||
@@ -172,7 +191,8 @@ static int parse_params(h2o_req_t *req, ll_query_job_t *job) {
         bad = "from_version and to_version must be integers >= 1, limit 1..200";
     if (job->kind == LL_Q_AUDIT && job->to_version > 0 && job->to_version < job->from_version)
         bad = "to_version must not be below from_version";
-    if (job->kind == LL_Q_BALANCE && (!p[0].present || ll_time_parse_rfc3339(p[0].value, &job->as_of_us) != 0))
+    if (job->kind == LL_Q_BALANCE &&
+        (!p[0].present || ll_time_parse_rfc3339(p[0].value, &job->as_of_us) != 0))
         bad = "as_of must be an RFC 3339 date-time such as 2026-11-24T12:00:00Z (encode + as %2B)";
     if (bad != NULL) {
         ll_http_problem(req, 400, "invalid-query", "Invalid query", bad);
@@ -193,7 +213,8 @@ static int submit(ll_query_api_t *api, h2o_req_t *req, ll_query_job_t *job) {
     if (ll_offload_submit(api->offload, &job->super) != 0) {
         job->refs--; /* never reached a worker; the request's ref goes with its pool */
         static const char *const retry[] = {"retry-after", "1", NULL};
-        ll_http_problem_headers(req, 503, "overloaded", "Service unavailable", "too many queries queued", retry);
+        ll_http_problem_headers(req, 503, "overloaded", "Service unavailable", "too many queries queued",
+                                retry);
     }
     return 0;
 }
@@ -206,7 +227,8 @@ int ll_query_api_handle(void *app, h2o_req_t *req) {
         ll_http_send(req, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
         return 0;
     }
-    int m = iov_eq(req->path_normalized, "/readyz") ? (kind = LL_Q_READY, 1) : match_route(req->path_normalized, &kind, &id);
+    int m = iov_eq(req->path_normalized, "/readyz") ? (kind = LL_Q_READY, 1)
+                                                    : match_route(req->path_normalized, &kind, &id);
     if (m == 0) {
         ll_http_problem(req, 404, "not-found", "Not found", "no such endpoint");
         return 0;
@@ -217,7 +239,8 @@ int ll_query_api_handle(void *app, h2o_req_t *req) {
         return 0;
     }
     if (m < 0) {
-        ll_http_problem(req, 400, "invalid-account-id", "Invalid account id", "the account id in the path must be a UUID");
+        ll_http_problem(req, 400, "invalid-account-id", "Invalid account id",
+                        "the account id in the path must be a UUID");
         return 0;
     }
     ll_query_job_t *job = calloc(1, sizeof *job);
@@ -236,14 +259,16 @@ int ll_query_api_handle(void *app, h2o_req_t *req) {
 
 ll_query_api_t *ll_query_api_create(const ll_config_t *cfg, ll_error_t *err) {
     ll_query_api_t *api = calloc(1, sizeof *api);
-    if (api == NULL) ll_error_set(err, LL_ENOMEM, "out of memory");
-    else api->cfg = cfg;
+    if (api == NULL)
+        ll_error_set(err, LL_ENOMEM, "out of memory");
+    else
+        api->cfg = cfg;
     return api;
 }
 
 int ll_query_api_start(ll_query_api_t *api, h2o_loop_t *loop, int workers, ll_error_t *err) {
-    api->offload = ll_offload_start(loop, workers, QUERY_QUEUE_MAX, ll_query_worker_init, ll_query_worker_fini,
-                                    (void *)api->cfg, err);
+    api->offload = ll_offload_start(loop, workers, QUERY_QUEUE_MAX, ll_query_worker_init,
+                                    ll_query_worker_fini, (void *)api->cfg, err);
     return api->offload ? 0 : LL_EIO;
 }
 

@@ -14,10 +14,10 @@
 #ifndef LL_QUERY_API_H
 #define LL_QUERY_API_H
 
-#include <h2o.h>
-
 #include "ll_config.h"
 #include "ll_error.h"
+
+#include <h2o.h>
 
 typedef struct ll_query_api ll_query_api_t;
 

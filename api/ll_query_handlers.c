@@ -1,10 +1,5 @@
 /* ll_query_handlers.c - the reads behind each query endpoint, on worker threads. Every meaning
  * of an event (balance as of T, state after each event, chain verification) comes from domain/. */
-#include <jansson.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
 #include "ll_event_codec.h"
 #include "ll_hash_chain.h"
 #include "ll_limits.h"
@@ -13,7 +8,12 @@
 #include "ll_query_job.h"
 #include "ll_time.h"
 
-#define GENERATION_CHECK_MS 1000
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define GENERATION_CHECK_MS     1000
 #define MIN_VERSION_POLL_MS_MAX 20 /* back-off cap while waiting for min_version */
 
 static int64_t now_ms(void) {
@@ -22,7 +22,8 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void ll_query_problem(ll_query_job_t *job, int status, const char *slug, const char *title, const char *detail) {
+void ll_query_problem(ll_query_job_t *job, int status, const char *slug, const char *title,
+                      const char *detail) {
     char body[1024];
     ll_problem_render(body, sizeof body, status, slug, title, detail);
     free(job->body);
@@ -122,19 +123,30 @@ static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
     for (;;) {
         ll_account_t a;
         bool found = false;
-        if (read_model(w, &err) != 0 || ll_read_model_load_account(&w->rm, &job->account_id, &a, &found, &err) != 0)
-            { unavailable(job, "the read models are unavailable"); return; }
+        if (read_model(w, &err) != 0 ||
+            ll_read_model_load_account(&w->rm, &job->account_id, &a, &found, &err) != 0) {
+            unavailable(job, "the read models are unavailable");
+            return;
+        }
         if (found && a.version >= job->min_version) {
             snprintf(job->etag, sizeof job->etag, "\"%lld\"", (long long)a.version);
-            { respond_json(job, account_json(&a)); return; }
+            {
+                respond_json(job, account_json(&a));
+                return;
+            }
         }
-        if (job->min_version < 0)
-            { ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account"); return; }
+        if (job->min_version < 0) {
+            ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
+            return;
+        }
         if (now_ms() >= deadline) {
             /* Never stale data silently: say it is not visible yet. */
             job->retry_after_s = 1;
-            { ll_query_problem(job, 503, "not-yet-visible", "Not yet visible",
-                                    "the read model has not reached min_version yet; retry"); return; }
+            {
+                ll_query_problem(job, 503, "not-yet-visible", "Not yet visible",
+                                 "the read model has not reached min_version yet; retry");
+                return;
+            }
         }
         /* Usually the projector is a few ms behind: look again soon, then back off so waiting
          * readers do not crowd the read store the projector is writing to. */
@@ -150,10 +162,14 @@ static json_t *transaction_json(const bson_t *doc) {
     if (item == NULL || !bson_iter_init(&it, doc)) return item;
     while (bson_iter_next(&it)) {
         const char *key = bson_iter_key(&it);
-        if (!strcmp(key, "_id")) key = "event_id";
-        else if (!strcmp(key, "occurred_at_us")) continue;
-        if (BSON_ITER_HOLDS_UTF8(&it)) json_object_set_new(item, key, json_string(bson_iter_utf8(&it, NULL)));
-        else if (BSON_ITER_HOLDS_NUMBER(&it)) json_object_set_new(item, key, json_integer(bson_iter_as_int64(&it)));
+        if (!strcmp(key, "_id"))
+            key = "event_id";
+        else if (!strcmp(key, "occurred_at_us"))
+            continue;
+        if (BSON_ITER_HOLDS_UTF8(&it))
+            json_object_set_new(item, key, json_string(bson_iter_utf8(&it, NULL)));
+        else if (BSON_ITER_HOLDS_NUMBER(&it))
+            json_object_set_new(item, key, json_integer(bson_iter_as_int64(&it)));
     }
     return item;
 }
@@ -162,9 +178,15 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
     ll_account_t a;
     bool found = false;
-    if (read_model(w, &err) != 0 || ll_read_model_load_account(&w->rm, &job->account_id, &a, &found, &err) != 0)
-        { unavailable(job, "the read models are unavailable"); return; }
-    if (!found) { ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account"); return; }
+    if (read_model(w, &err) != 0 ||
+        ll_read_model_load_account(&w->rm, &job->account_id, &a, &found, &err) != 0) {
+        unavailable(job, "the read models are unavailable");
+        return;
+    }
+    if (!found) {
+        ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
+        return;
+    }
     char id[LL_UUID_TEXT_LEN + 1];
     ll_uuid_format(&job->account_id, id);
     bson_t *filter = job->cursor > 0 ? BCON_NEW("account_id", BCON_UTF8(id), "version", "{", "$lt",
@@ -194,19 +216,23 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
     bson_destroy(filter);
     if (failed) {
         json_decref(items);
-        { unavailable(job, "the read models are unavailable"); return; }
+        {
+            unavailable(job, "the read models are unavailable");
+            return;
+        }
     }
     char next[32];
     snprintf(next, sizeof next, "%lld", (long long)last_version);
-    respond_json(job, json_pack("{s:o, s:o}", "items", items, "next_cursor", more ? json_string(next) : json_null()));
+    respond_json(
+        job, json_pack("{s:o, s:o}", "items", items, "next_cursor", more ? json_string(next) : json_null()));
 }
 
 /* ---- event store --------------------------------------------------------------------------- */
 
 /* The account's envelopes up to version to (or occurred_at <= as_of when as_of >= 0), in
  * version order. Caller PQclear()s. NULL with err set on failure. */
-static PGresult *load_envelopes(ll_query_worker_t *w, const ll_uuid_t *id, int64_t to_version, int64_t as_of_us,
-                                ll_error_t *err) {
+static PGresult *load_envelopes(ll_query_worker_t *w, const ll_uuid_t *id, int64_t to_version,
+                                int64_t as_of_us, ll_error_t *err) {
     if (pg_ready(w, err) != 0) return NULL;
     char idt[LL_UUID_TEXT_LEN + 1], to[24], when[LL_TIME_TEXT_LEN + 1] = "9999-12-31T23:59:59.999999Z";
     ll_uuid_format(id, idt);
@@ -222,7 +248,10 @@ static PGresult *load_envelopes(ll_query_worker_t *w, const ll_uuid_t *id, int64
 static void query_balance(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
     PGresult *res = load_envelopes(w, &job->account_id, -1, job->as_of_us, &err);
-    if (res == NULL) { unavailable(job, "the event store is unavailable"); return; }
+    if (res == NULL) {
+        unavailable(job, "the event store is unavailable");
+        return;
+    }
     ll_account_t a;
     ll_account_init(&a, &job->account_id);
     int bad = 0;
@@ -232,11 +261,15 @@ static void query_balance(ll_query_worker_t *w, ll_query_job_t *job) {
               ll_account_evolve(&a, &ev, &err) != LL_EVOLVE_OK;
     }
     PQclear(res);
-    if (bad)
-        { ll_query_problem(job, 409, "stream-integrity", "Event stream does not replay",
-                                "the stored events of this account do not replay; run audit/verify"); return; }
-    if (a.version == 0)
-        { ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account at as_of"); return; }
+    if (bad) {
+        ll_query_problem(job, 409, "stream-integrity", "Event stream does not replay",
+                         "the stored events of this account do not replay; run audit/verify");
+        return;
+    }
+    if (a.version == 0) {
+        ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account at as_of");
+        return;
+    }
     char id[LL_UUID_TEXT_LEN + 1], when[LL_TIME_TEXT_LEN + 1];
     ll_uuid_format(&a.account_id, id);
     ll_time_format(job->as_of_us, when);
@@ -249,12 +282,19 @@ static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
     int64_t to = job->to_version > 0 ? job->to_version : job->from_version + job->limit - 1;
     if (to > job->from_version + job->limit - 1) to = job->from_version + job->limit - 1;
-    PGresult *res = load_envelopes(w, &job->account_id, to + 1, -1, &err); /* one more: is there a next page? */
-    if (res == NULL) { unavailable(job, "the event store is unavailable"); return; }
+    PGresult *res =
+        load_envelopes(w, &job->account_id, to + 1, -1, &err); /* one more: is there a next page? */
+    if (res == NULL) {
+        unavailable(job, "the event store is unavailable");
+        return;
+    }
     int n = PQntuples(res);
     if (n == 0) {
         PQclear(res);
-        { ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account"); return; }
+        {
+            ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
+            return;
+        }
     }
     ll_account_t a;
     ll_account_init(&a, &job->account_id);
@@ -272,47 +312,60 @@ static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
         last = a.version;
         if (a.version < job->from_version) continue;
         json_t *state = json_pack("{s:I, s:s, s:I, s:s}", "version", (json_int_t)a.version, "status",
-                                  ll_account_status_name(a.status), "balance_minor", (json_int_t)a.balance_minor,
-                                  "currency", a.currency.code);
-        json_array_append_new(items, json_pack("{s:o, s:o}", "event", json_loads(text, 0, NULL), "state_after", state));
+                                  ll_account_status_name(a.status), "balance_minor",
+                                  (json_int_t)a.balance_minor, "currency", a.currency.code);
+        json_array_append_new(
+            items, json_pack("{s:o, s:o}", "event", json_loads(text, 0, NULL), "state_after", state));
     }
     int more = n > 0 && last == to && n > to;
     PQclear(res);
     char next[24];
     snprintf(next, sizeof next, "%lld", (long long)(to + 1));
-    respond_json(job, json_pack("{s:o, s:o, s:o}", "items", items, "next_cursor", more ? json_string(next) : json_null(),
-                                "integrity_error", problem));
+    respond_json(job, json_pack("{s:o, s:o, s:o}", "items", items, "next_cursor",
+                                more ? json_string(next) : json_null(), "integrity_error", problem));
 }
 
 static void query_verify(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
     PGresult *res = load_envelopes(w, &job->account_id, -1, -1, &err);
-    if (res == NULL) { unavailable(job, "the event store is unavailable"); return; }
+    if (res == NULL) {
+        unavailable(job, "the event store is unavailable");
+        return;
+    }
     int n = PQntuples(res);
     if (n == 0) {
         PQclear(res);
-        { ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account"); return; }
+        {
+            ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
+            return;
+        }
     }
     const char **texts = calloc((size_t)n, sizeof *texts);
     size_t *lens = calloc((size_t)n, sizeof *lens);
     ll_chain_result_t r;
     int rc = texts && lens ? 0 : LL_ENOMEM;
-    for (int i = 0; rc == 0 && i < n; i++) texts[i] = PQgetvalue(res, i, 0), lens[i] = (size_t)PQgetlength(res, i, 0);
+    for (int i = 0; rc == 0 && i < n; i++)
+        texts[i] = PQgetvalue(res, i, 0), lens[i] = (size_t)PQgetlength(res, i, 0);
     if (rc == 0) rc = ll_chain_verify(texts, lens, (size_t)n, &r, &err);
     free(texts);
     free(lens);
     PQclear(res);
-    if (rc != 0) { ll_query_problem(job, 500, "internal", "Internal error", "verification could not run"); return; }
+    if (rc != 0) {
+        ll_query_problem(job, 500, "internal", "Internal error", "verification could not run");
+        return;
+    }
     /* The state row records the head: a stream cut short at its end is caught here. */
     char id[LL_UUID_TEXT_LEN + 1];
     ll_uuid_format(&job->account_id, id);
     const char *params[1] = {id};
-    PGresult *head = ll_pg_query(w->pg, "SELECT head_hash, version FROM account_state WHERE account_id = $1::uuid", 1,
-                                 params, PGRES_TUPLES_OK, &err);
+    PGresult *head =
+        ll_pg_query(w->pg, "SELECT head_hash, version FROM account_state WHERE account_id = $1::uuid", 1,
+                    params, PGRES_TUPLES_OK, &err);
     if (r.ok && head != NULL && PQntuples(head) == 1 && strcmp(PQgetvalue(head, 0, 0), r.head_hash) != 0) {
         r.ok = false;
         r.first_bad_version = r.events_checked + 1;
-        snprintf(r.reason, sizeof r.reason, "the stream ends before the recorded head (version %s): events removed",
+        snprintf(r.reason, sizeof r.reason,
+                 "the stream ends before the recorded head (version %s): events removed",
                  PQgetvalue(head, 0, 1));
     }
     PQclear(head);
@@ -331,9 +384,11 @@ static void query_ready(ll_query_worker_t *w, ll_query_job_t *job) {
     bson_error_t be;
     bool mongo_ok = mongoc_client_command_simple(w->mongo, "admin", ping, NULL, NULL, &be);
     bson_destroy(ping);
-    if (!mongo_ok || pg_ready(w, &err) != 0 || ll_pg_exec(w->pg, "SELECT 1", &err) != 0)
-        { ll_query_problem(job, 503, "not-ready", "Not ready",
-                                mongo_ok ? "the event store is not reachable" : "the read models are not reachable"); return; }
+    if (!mongo_ok || pg_ready(w, &err) != 0 || ll_pg_exec(w->pg, "SELECT 1", &err) != 0) {
+        ll_query_problem(job, 503, "not-ready", "Not ready",
+                         mongo_ok ? "the event store is not reachable" : "the read models are not reachable");
+        return;
+    }
     respond_json(job, json_pack("{s:s}", "status", "ready"));
 }
 
@@ -341,12 +396,24 @@ void ll_query_run(ll_offload_job_t *base, void *worker) {
     ll_query_job_t *job = (ll_query_job_t *)base;
     ll_query_worker_t *w = worker;
     switch (job->kind) {
-    case LL_Q_ACCOUNT: query_account(w, job); break;
-    case LL_Q_TRANSACTIONS: query_transactions(w, job); break;
-    case LL_Q_BALANCE: query_balance(w, job); break;
-    case LL_Q_AUDIT: query_audit(w, job); break;
-    case LL_Q_VERIFY: query_verify(w, job); break;
-    case LL_Q_READY: query_ready(w, job); break;
+    case LL_Q_ACCOUNT:
+        query_account(w, job);
+        break;
+    case LL_Q_TRANSACTIONS:
+        query_transactions(w, job);
+        break;
+    case LL_Q_BALANCE:
+        query_balance(w, job);
+        break;
+    case LL_Q_AUDIT:
+        query_audit(w, job);
+        break;
+    case LL_Q_VERIFY:
+        query_verify(w, job);
+        break;
+    case LL_Q_READY:
+        query_ready(w, job);
+        break;
     }
     if (job->body == NULL) ll_query_problem(job, 500, "internal", "Internal error", "no response");
 }

@@ -4,15 +4,15 @@
 #ifndef LL_QUERY_JOB_H
 #define LL_QUERY_JOB_H
 
-#include <h2o.h>
-#include <libpq-fe.h>
-#include <mongoc/mongoc.h>
-#include <stdint.h>
-
 #include "ll_config.h"
 #include "ll_offload.h"
 #include "ll_read_model.h"
 #include "ll_uuid.h"
+
+#include <h2o.h>
+#include <libpq-fe.h>
+#include <mongoc/mongoc.h>
+#include <stdint.h>
 
 typedef enum {
     LL_Q_ACCOUNT,
@@ -63,6 +63,7 @@ void ll_query_worker_fini(void *worker);
 void ll_query_run(ll_offload_job_t *job, void *worker);
 
 /* Sets a problem response. */
-void ll_query_problem(ll_query_job_t *job, int status, const char *slug, const char *title, const char *detail);
+void ll_query_problem(ll_query_job_t *job, int status, const char *slug, const char *title,
+                      const char *detail);
 
 #endif

@@ -1,32 +1,33 @@
 /* ledgerline-query: the query API. Reads MongoDB read models and, for balance-as-of and audit,
  * the PostgreSQL event store; every blocking read runs on a worker thread. */
+#include "ll_cli.h"
+#include "ll_http.h"
+#include "ll_query_api.h"
+
 #include <mongoc/mongoc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ll_cli.h"
-#include "ll_http.h"
-#include "ll_query_api.h"
-
 static volatile sig_atomic_t stop_requested;
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: ledgerline-query [--config FILE] [--listen HOST:PORT] [--workers N]\n"
-            "\n"
-            "Serves GET /v1/accounts/{id}[?min_version=N], /v1/accounts/{id}/transactions[?limit&cursor],\n"
-            "/v1/accounts/{id}/balance?as_of=RFC3339, /v1/accounts/{id}/audit[?from_version&to_version&limit],\n"
-            "/v1/accounts/{id}/audit/verify, /healthz, /readyz. min_version waits up to 2 s for the read\n"
-            "model (read-your-writes), then answers 503 with Retry-After: never stale data silently.\n"
-            "\n"
-            "  --config FILE       configuration file (ledgerline-config --help)\n"
-            "  --listen HOST:PORT  overrides query_listen (default 127.0.0.1:8081)\n"
-            "  --workers N         worker threads, each with a MongoDB and a PostgreSQL connection (default 4)\n"
-            "  -h, --help          this help\n"
-            "\n"
-            "SIGTERM or SIGINT: stop accepting, finish queries in flight, exit 0.\n");
+    fprintf(
+        out,
+        "Usage: ledgerline-query [--config FILE] [--listen HOST:PORT] [--workers N]\n"
+        "\n"
+        "Serves GET /v1/accounts/{id}[?min_version=N], /v1/accounts/{id}/transactions[?limit&cursor],\n"
+        "/v1/accounts/{id}/balance?as_of=RFC3339, /v1/accounts/{id}/audit[?from_version&to_version&limit],\n"
+        "/v1/accounts/{id}/audit/verify, /healthz, /readyz. min_version waits up to 2 s for the read\n"
+        "model (read-your-writes), then answers 503 with Retry-After: never stale data silently.\n"
+        "\n"
+        "  --config FILE       configuration file (ledgerline-config --help)\n"
+        "  --listen HOST:PORT  overrides query_listen (default 127.0.0.1:8081)\n"
+        "  --workers N         worker threads, each with a MongoDB and a PostgreSQL connection (default 4)\n"
+        "  -h, --help          this help\n"
+        "\n"
+        "SIGTERM or SIGINT: stop accepting, finish queries in flight, exit 0.\n");
 }
 
 int main(int argc, char **argv) {
@@ -59,8 +60,8 @@ int main(int argc, char **argv) {
     mongoc_init();
     ll_query_api_t *api = ll_query_api_create(&cfg, &err);
     static ll_http_server_t srv;
-    int rc = api ? ll_http_server_init(&srv, cfg.query_listen, ll_query_api_handle, api, LL_HTTP_ENTITY_BYTES_CAP,
-                                       (uint64_t)cfg.request_timeout_ms, &err)
+    int rc = api ? ll_http_server_init(&srv, cfg.query_listen, ll_query_api_handle, api,
+                                       LL_HTTP_ENTITY_BYTES_CAP, (uint64_t)cfg.request_timeout_ms, &err)
                  : LL_ENOMEM;
     if (rc == 0) rc = ll_query_api_start(api, srv.ctx.loop, workers, &err);
     if (rc != 0) {
@@ -70,8 +71,8 @@ int main(int argc, char **argv) {
         mongoc_cleanup();
         return 1;
     }
-    fprintf(stdout, "{\"msg\":\"listening\",\"service\":\"query\",\"listen\":\"%s\",\"workers\":%d}\n", cfg.query_listen,
-            workers);
+    fprintf(stdout, "{\"msg\":\"listening\",\"service\":\"query\",\"listen\":\"%s\",\"workers\":%d}\n",
+            cfg.query_listen, workers);
     fflush(stdout);
     ll_http_server_run(&srv, &stop_requested, ll_query_api_drained, 10000);
     ll_query_api_destroy(api);

@@ -51,7 +51,8 @@ static void *worker_main(void *p) {
 static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages) {
     ll_offload_t *o = H2O_STRUCT_FROM_MEMBER(ll_offload_t, receiver, receiver);
     while (!h2o_linklist_is_empty(messages)) {
-        h2o_multithread_message_t *msg = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_multithread_message_t *msg =
+            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&msg->link);
         ll_offload_job_t *job = H2O_STRUCT_FROM_MEMBER(ll_offload_job_t, _msg, msg);
         o->pending--;
@@ -59,8 +60,9 @@ static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
     }
 }
 
-ll_offload_t *ll_offload_start(h2o_loop_t *loop, int threads, size_t queue_max, void *(*thread_init)(void *, ll_error_t *),
-                               void (*thread_fini)(void *), void *arg, ll_error_t *err) {
+ll_offload_t *ll_offload_start(h2o_loop_t *loop, int threads, size_t queue_max,
+                               void *(*thread_init)(void *, ll_error_t *), void (*thread_fini)(void *),
+                               void *arg, ll_error_t *err) {
     if (threads < 1 || threads > WORKERS_MAX || queue_max < 1) {
         ll_error_set(err, LL_EINVAL, "offload: 1..%d workers and a non-empty queue", WORKERS_MAX);
         return NULL;

@@ -7,10 +7,10 @@
 #ifndef LL_OFFLOAD_H
 #define LL_OFFLOAD_H
 
+#include "ll_error.h"
+
 #include <h2o.h>
 #include <stddef.h>
-
-#include "ll_error.h"
 
 typedef struct ll_offload_job {
     void (*run)(struct ll_offload_job *job, void *thread_ctx); /* worker thread */
@@ -22,8 +22,9 @@ typedef struct ll_offload ll_offload_t;
 
 /* Starts threads workers. thread_init(arg, err) makes a worker's context (NULL: failure, start
  * fails); thread_fini frees it. Returns NULL with err set. */
-ll_offload_t *ll_offload_start(h2o_loop_t *loop, int threads, size_t queue_max, void *(*thread_init)(void *, ll_error_t *),
-                               void (*thread_fini)(void *), void *arg, ll_error_t *err);
+ll_offload_t *ll_offload_start(h2o_loop_t *loop, int threads, size_t queue_max,
+                               void *(*thread_init)(void *, ll_error_t *), void (*thread_fini)(void *),
+                               void *arg, ll_error_t *err);
 
 /* Queues job. Returns 0, or -1 when the queue is full or stopping (answer 503). */
 int ll_offload_submit(ll_offload_t *o, ll_offload_job_t *job);

@@ -1,19 +1,19 @@
 /* ll_projector.c - see ll_projector.h. */
 #include "ll_projector.h"
 
+#include "ll_event_codec.h"
+#include "ll_kafka.h"
+#include "ll_read_model.h"
+#include "ll_strset.h"
+
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "ll_event_codec.h"
-#include "ll_kafka.h"
-#include "ll_read_model.h"
-#include "ll_strset.h"
-
-#define BATCH_LIMIT 2000
-#define SAVE_RETRIES 3
+#define BATCH_LIMIT    2000
+#define SAVE_RETRIES   3
 #define RETRY_PAUSE_MS 500
 
 typedef struct {
@@ -30,7 +30,7 @@ typedef struct {
     int rm_open;
     ll_strset_t stopped; /* accounts halted by a gap or a refused event */
     item_t *items;
-    ll_event_t *fold;    /* one account's applied events of a batch (batch_max) */
+    ll_event_t *fold; /* one account's applied events of a batch (batch_max) */
     long long applied, duplicates, gaps, dead_letters, batches;
     long long last_report_ms, last_generation_check_ms;
 } projector_t;
@@ -47,7 +47,8 @@ static void sleep_ms(int ms) {
 }
 
 static void log_event(const char *level, const char *msg, const char *account, const char *detail) {
-    fprintf(stdout, "{\"level\":\"%s\",\"service\":\"projector\",\"msg\":\"%s\",\"account_id\":\"%s\",\"detail\":\"",
+    fprintf(stdout,
+            "{\"level\":\"%s\",\"service\":\"projector\",\"msg\":\"%s\",\"account_id\":\"%s\",\"detail\":\"",
             level, msg, account ? account : "");
     for (const char *p = detail ? detail : ""; *p; p++) /* detail may quote input: keep the line JSON */
         fputc(*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 ? '\'' : *p, stdout);
@@ -79,18 +80,30 @@ static rd_kafka_t *make_client(rd_kafka_type_t type, const char *const *base, co
 
 static int open_kafka(projector_t *p, ll_error_t *err) {
     const ll_config_t *cfg = p->opt->cfg;
-    const char *const consumer[] = {"bootstrap.servers", cfg->kafka_bootstrap_servers,
-                                    "group.id", p->opt->group_id,
-                                    "client.id", "ledgerline-projector",
-                                    "enable.auto.commit", "false",      /* offsets follow the writes */
-                                    "enable.auto.offset.store", "false",
-                                    "auto.offset.reset", "earliest",    /* a new group reads the log */
-                                    "isolation.level", "read_committed",
-                                    "enable.partition.eof", "false",
-                                    "session.timeout.ms", "6000",       /* the broker's minimum: fast failover */
-                                    "max.poll.interval.ms", "300000",
-                                    "fetch.wait.max.ms", "10",          /* freshness over batching */
-                                    "socket.nagle.disable", "true",
+    const char *const consumer[] = {"bootstrap.servers",
+                                    cfg->kafka_bootstrap_servers,
+                                    "group.id",
+                                    p->opt->group_id,
+                                    "client.id",
+                                    "ledgerline-projector",
+                                    "enable.auto.commit",
+                                    "false", /* offsets follow the writes */
+                                    "enable.auto.offset.store",
+                                    "false",
+                                    "auto.offset.reset",
+                                    "earliest", /* a new group reads the log */
+                                    "isolation.level",
+                                    "read_committed",
+                                    "enable.partition.eof",
+                                    "false",
+                                    "session.timeout.ms",
+                                    "6000", /* the broker's minimum: fast failover */
+                                    "max.poll.interval.ms",
+                                    "300000",
+                                    "fetch.wait.max.ms",
+                                    "10", /* freshness over batching */
+                                    "socket.nagle.disable",
+                                    "true",
                                     NULL};
     const char *const producer[] = {"bootstrap.servers", cfg->kafka_bootstrap_servers, "client.id",
                                     "ledgerline-projector-dlq", NULL};
@@ -118,7 +131,8 @@ static int dead_letter(projector_t *p, const rd_kafka_message_t *m, const char *
         RD_KAFKA_V_HEADER("reason", reason, -1), RD_KAFKA_V_HEADER("source_partition", partition, -1),
         RD_KAFKA_V_HEADER("source_offset", offset, -1), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) e = rd_kafka_flush(p->dlq, 30000);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return ll_error_set(err, LL_EIO, "dead-letter topic: %s", rd_kafka_err2str(e));
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return ll_error_set(err, LL_EIO, "dead-letter topic: %s", rd_kafka_err2str(e));
     p->dead_letters++;
     return 0;
 }
@@ -152,7 +166,8 @@ static int decode_all(projector_t *p, int n, ll_error_t *err) {
         ll_error_t why = {""};
         it->decoded = ll_event_decode(it->msg->payload, it->msg->len, &it->ev, &why) == 0;
         if (!it->decoded && dead_letter(p, it->msg, why.msg, err) != 0) return LL_EIO;
-        if (!it->decoded) log_event("error", "undecodable event sent to the dead-letter topic", NULL, why.msg);
+        if (!it->decoded)
+            log_event("error", "undecodable event sent to the dead-letter topic", NULL, why.msg);
     }
     return 0;
 }
@@ -182,9 +197,13 @@ static int project_account(projector_t *p, int first, int n, ll_error_t *err) {
                 dups++;
             } else {
                 /* Never guess: halt this account and raise the alarm. */
-                if (v == LL_EVOLVE_GAP) p->gaps++;
-                else if (dead_letter(p, it->msg, why.msg, err) != 0) return LL_EIO;
-                log_event("error", v == LL_EVOLVE_GAP ? "version gap: account halted" : "event refused: account halted",
+                if (v == LL_EVOLVE_GAP)
+                    p->gaps++;
+                else if (dead_letter(p, it->msg, why.msg, err) != 0)
+                    return LL_EIO;
+                log_event("error",
+                          v == LL_EVOLVE_GAP ? "version gap: account halted"
+                                             : "event refused: account halted",
                           text, why.msg);
                 ll_strset_add(&p->stopped, text);
                 break;
@@ -228,7 +247,8 @@ static int commit(projector_t *p, int n, ll_error_t *err) {
         rd_kafka_message_t *m = p->items[i].msg;
         rd_kafka_topic_partition_t *tp =
             rd_kafka_topic_partition_list_find(offsets, rd_kafka_topic_name(m->rkt), m->partition);
-        if (tp == NULL) tp = rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(m->rkt), m->partition);
+        if (tp == NULL)
+            tp = rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(m->rkt), m->partition);
         if (m->offset + 1 > tp->offset) tp->offset = m->offset + 1;
     }
     rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, offsets, 0);
@@ -260,19 +280,21 @@ static void report(projector_t *p) {
         rd_kafka_position(p->consumer, parts);
         for (int i = 0; i < parts->cnt; i++) {
             int64_t lo, hi;
-            if (rd_kafka_get_watermark_offsets(p->consumer, parts->elems[i].topic, parts->elems[i].partition, &lo,
-                                               &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            if (rd_kafka_get_watermark_offsets(p->consumer, parts->elems[i].topic, parts->elems[i].partition,
+                                               &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
                 parts->elems[i].offset >= 0 && hi > parts->elems[i].offset)
                 lag += hi - parts->elems[i].offset;
         }
         rd_kafka_topic_partition_list_destroy(parts);
     }
-    fprintf(stdout,
-            "{\"level\":\"info\",\"service\":\"projector\",\"msg\":\"metrics\",\"generation\":%lld,\"applied_total\":%lld,"
-            "\"duplicates_total\":%lld,\"gaps_total\":%lld,\"dead_letters_total\":%lld,\"batches_total\":%lld,"
-            "\"halted_accounts\":%zu,\"lag_events\":%lld}\n",
-            (long long)p->rm.generation, p->applied, p->duplicates, p->gaps, p->dead_letters, p->batches,
-            p->stopped.count, lag);
+    fprintf(
+        stdout,
+        "{\"level\":\"info\",\"service\":\"projector\",\"msg\":\"metrics\",\"generation\":%lld,\"applied_"
+        "total\":%lld,"
+        "\"duplicates_total\":%lld,\"gaps_total\":%lld,\"dead_letters_total\":%lld,\"batches_total\":%lld,"
+        "\"halted_accounts\":%zu,\"lag_events\":%lld}\n",
+        (long long)p->rm.generation, p->applied, p->duplicates, p->gaps, p->dead_letters, p->batches,
+        p->stopped.count, lag);
     fflush(stdout);
     p->last_report_ms = now_ms();
 }
@@ -304,9 +326,11 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
     int rc = LL_ENOMEM;
     mongoc_uri_t *uri = NULL;
     bson_error_t be;
-    if (opt->batch_max < 1 || opt->batch_max > BATCH_LIMIT) return ll_error_set(err, LL_EINVAL, "batch out of range");
+    if (opt->batch_max < 1 || opt->batch_max > BATCH_LIMIT)
+        return ll_error_set(err, LL_EINVAL, "batch out of range");
     if ((p.items = calloc((size_t)opt->batch_max, sizeof *p.items)) == NULL ||
-        (p.fold = calloc((size_t)opt->batch_max, sizeof *p.fold)) == NULL || ll_strset_init(&p.stopped, 1024) != 0)
+        (p.fold = calloc((size_t)opt->batch_max, sizeof *p.fold)) == NULL ||
+        ll_strset_init(&p.stopped, 1024) != 0)
         goto done;
     if ((uri = mongoc_uri_new_with_error(opt->cfg->mongo_uri, &be)) == NULL) {
         rc = ll_error_set(err, LL_EINVAL, "mongo_uri: %s", be.message);

@@ -14,10 +14,10 @@
 #ifndef LL_PROJECTOR_H
 #define LL_PROJECTOR_H
 
-#include <signal.h>
-
 #include "ll_config.h"
 #include "ll_error.h"
+
+#include <signal.h>
 
 typedef struct ll_projector_options {
     const ll_config_t *cfg;

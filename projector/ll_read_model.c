@@ -1,14 +1,14 @@
 /* ll_read_model.c - see ll_read_model.h. */
 #include "ll_read_model.h"
 
-#include <stdio.h>
-#include <string.h>
-
 #include "ll_limits.h"
 #include "ll_time.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #define META_COLLECTION "read_model_meta"
-#define DUPLICATE_KEY 11000
+#define DUPLICATE_KEY   11000
 
 static int mongo_error(ll_error_t *err, const char *what, const bson_error_t *e) {
     return ll_error_set(err, LL_EIO, "MongoDB %s: %s (code %u)", what, e->message, e->code);
@@ -24,7 +24,8 @@ static int read_generation(mongoc_collection_t *meta, int64_t *generation, ll_er
     bson_error_t e;
     int rc = 0;
     *generation = 0;
-    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "generation") && BSON_ITER_HOLDS_NUMBER(&it))
+    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "generation") &&
+        BSON_ITER_HOLDS_NUMBER(&it))
         *generation = bson_iter_as_int64(&it);
     if (mongoc_cursor_error(cur, &e)) rc = mongo_error(err, "read_model_meta", &e);
     mongoc_cursor_destroy(cur);
@@ -44,13 +45,15 @@ int ll_read_model_active_generation(mongoc_client_t *client, const char *databas
         bson_t *update = BCON_NEW("$setOnInsert", "{", "generation", BCON_INT64(1), "}");
         bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
         bson_error_t e;
-        if (!mongoc_collection_update_one(meta, filter, update, opts, NULL, &e)) rc = mongo_error(err, "read_model_meta", &e);
+        if (!mongoc_collection_update_one(meta, filter, update, opts, NULL, &e))
+            rc = mongo_error(err, "read_model_meta", &e);
         bson_destroy(opts);
         bson_destroy(update);
         bson_destroy(filter);
         if (rc == 0) rc = read_generation(meta, generation, err);
     }
-    if (rc == 0 && *generation < 1) rc = ll_error_set(err, LL_EIO, "read_model_meta: no valid active generation");
+    if (rc == 0 && *generation < 1)
+        rc = ll_error_set(err, LL_EIO, "read_model_meta: no valid active generation");
     mongoc_collection_destroy(meta);
     return rc;
 }
@@ -60,8 +63,8 @@ static int ensure_indexes(ll_read_model_t *rm, ll_error_t *err) {
     snprintf(name, sizeof name, "transactions_g%lld", (long long)rm->generation);
     /* Statements page newest first by version within an account. */
     bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(name), "indexes", "[", "{", "key", "{", "account_id",
-                           BCON_INT32(1), "version", BCON_INT32(-1), "}", "name", BCON_UTF8("account_version"), "}",
-                           "]");
+                           BCON_INT32(1), "version", BCON_INT32(-1), "}", "name",
+                           BCON_UTF8("account_version"), "}", "]");
     bson_error_t e;
     bool ok = mongoc_collection_write_command_with_opts(rm->transactions, cmd, NULL, NULL, &e);
     bson_destroy(cmd);
@@ -141,20 +144,21 @@ int ll_read_model_load_account(ll_read_model_t *rm, const ll_uuid_t *id, ll_acco
     return rc;
 }
 
-int ll_read_model_save_account(ll_read_model_t *rm, const ll_account_t *a, int64_t prev_version, ll_error_t *err) {
+int ll_read_model_save_account(ll_read_model_t *rm, const ll_account_t *a, int64_t prev_version,
+                               ll_error_t *err) {
     char id[LL_UUID_TEXT_LEN + 1], opened[LL_TIME_TEXT_LEN + 1], updated[LL_TIME_TEXT_LEN + 1];
     ll_uuid_format(&a->account_id, id);
     ll_time_format(a->opened_at_us, opened);
     ll_time_format(a->updated_at_us, updated);
     bson_t *filter = prev_version > 0 ? BCON_NEW("_id", BCON_UTF8(id), "version", BCON_INT64(prev_version))
                                       : BCON_NEW("_id", BCON_UTF8(id));
-    bson_t *update = BCON_NEW("$set", "{", "account_id", BCON_UTF8(id), "owner", BCON_UTF8(a->owner), "currency",
-                              BCON_UTF8(a->currency.code), "status", BCON_UTF8(ll_account_status_name(a->status)),
-                              "balance_minor", BCON_INT64(a->balance_minor), "version", BCON_INT64(a->version),
-                              "overdraft_limit_minor", BCON_INT64(a->overdraft_limit_minor), "opened_at",
-                              BCON_UTF8(opened), "updated_at", BCON_UTF8(updated), "opened_at_us",
-                              BCON_INT64(a->opened_at_us), "updated_at_us", BCON_INT64(a->updated_at_us),
-                              "head_hash", BCON_UTF8(a->head_hash), "}");
+    bson_t *update = BCON_NEW(
+        "$set", "{", "account_id", BCON_UTF8(id), "owner", BCON_UTF8(a->owner), "currency",
+        BCON_UTF8(a->currency.code), "status", BCON_UTF8(ll_account_status_name(a->status)), "balance_minor",
+        BCON_INT64(a->balance_minor), "version", BCON_INT64(a->version), "overdraft_limit_minor",
+        BCON_INT64(a->overdraft_limit_minor), "opened_at", BCON_UTF8(opened), "updated_at",
+        BCON_UTF8(updated), "opened_at_us", BCON_INT64(a->opened_at_us), "updated_at_us",
+        BCON_INT64(a->updated_at_us), "head_hash", BCON_UTF8(a->head_hash), "}");
     bson_t opts = BSON_INITIALIZER;
     mongoc_write_concern_append(rm->wc, &opts);
     if (prev_version == 0) BSON_APPEND_BOOL(&opts, "upsert", true);
@@ -184,11 +188,12 @@ static bson_t *transaction_doc(const ll_event_t *ev) {
     ll_uuid_format(&ev->event_id, id);
     ll_uuid_format(&ev->account_id, account);
     ll_time_format(ev->occurred_at_us, when);
-    bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "account_id", BCON_UTF8(account), "version", BCON_INT64(ev->version),
-                           "type", BCON_UTF8(ll_event_type_name(ev->type)), "amount_minor", BCON_INT64(m->amount_minor),
-                           "currency", BCON_UTF8(m->currency.code), "balance_after_minor",
-                           BCON_INT64(m->balance_after_minor), "reference", BCON_UTF8(m->reference), "occurred_at",
-                           BCON_UTF8(when), "occurred_at_us", BCON_INT64(ev->occurred_at_us));
+    bson_t *doc =
+        BCON_NEW("_id", BCON_UTF8(id), "account_id", BCON_UTF8(account), "version", BCON_INT64(ev->version),
+                 "type", BCON_UTF8(ll_event_type_name(ev->type)), "amount_minor", BCON_INT64(m->amount_minor),
+                 "currency", BCON_UTF8(m->currency.code), "balance_after_minor",
+                 BCON_INT64(m->balance_after_minor), "reference", BCON_UTF8(m->reference), "occurred_at",
+                 BCON_UTF8(when), "occurred_at_us", BCON_INT64(ev->occurred_at_us));
     if (!ll_uuid_is_nil(&m->transfer_id)) {
         char transfer[LL_UUID_TEXT_LEN + 1], other[LL_UUID_TEXT_LEN + 1];
         ll_uuid_format(&m->transfer_id, transfer);
@@ -205,14 +210,15 @@ static bool only_duplicates(const bson_t *reply) {
     if (!bson_iter_init_find(&it, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it)) return false;
     if (!bson_iter_recurse(&it, &arr)) return false;
     while (bson_iter_next(&arr)) {
-        if (!BSON_ITER_HOLDS_DOCUMENT(&arr) || !bson_iter_recurse(&arr, &item) || !bson_iter_find(&item, "code") ||
-            bson_iter_as_int64(&item) != DUPLICATE_KEY)
+        if (!BSON_ITER_HOLDS_DOCUMENT(&arr) || !bson_iter_recurse(&arr, &item) ||
+            !bson_iter_find(&item, "code") || bson_iter_as_int64(&item) != DUPLICATE_KEY)
             return false;
     }
     return true;
 }
 
-int ll_read_model_insert_transactions(ll_read_model_t *rm, const ll_event_t *events, size_t n, ll_error_t *err) {
+int ll_read_model_insert_transactions(ll_read_model_t *rm, const ll_event_t *events, size_t n,
+                                      ll_error_t *err) {
     bson_t *docs[256];
     size_t k = 0;
     int rc = 0;

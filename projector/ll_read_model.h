@@ -11,13 +11,13 @@
 #ifndef LL_READ_MODEL_H
 #define LL_READ_MODEL_H
 
-#include <mongoc/mongoc.h>
-#include <stdbool.h>
-#include <stdint.h>
-
 #include "ll_account.h"
 #include "ll_error.h"
 #include "ll_event.h"
+
+#include <mongoc/mongoc.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 typedef struct ll_read_model {
     mongoc_client_t *client; /* borrowed */
@@ -47,10 +47,12 @@ int ll_read_model_load_account(ll_read_model_t *rm, const ll_uuid_t *id, ll_acco
 /* Writes a as the account document, only if the stored document is still at prev_version
  * (0: must not exist). Returns 0, LL_EINVAL when another writer moved it (caller reloads), or
  * LL_EIO. */
-int ll_read_model_save_account(ll_read_model_t *rm, const ll_account_t *a, int64_t prev_version, ll_error_t *err);
+int ll_read_model_save_account(ll_read_model_t *rm, const ll_account_t *a, int64_t prev_version,
+                               ll_error_t *err);
 
 /* Inserts one document per movement event (others are ignored); documents already there (same
  * event id) are fine. Returns 0 or a negative code. */
-int ll_read_model_insert_transactions(ll_read_model_t *rm, const ll_event_t *events, size_t n, ll_error_t *err);
+int ll_read_model_insert_transactions(ll_read_model_t *rm, const ll_event_t *events, size_t n,
+                                      ll_error_t *err);
 
 #endif

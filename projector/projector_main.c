@@ -1,18 +1,19 @@
 /* ledgerline-projector: consumes the account-events topic into the MongoDB read models. */
+#include "ll_cli.h"
+#include "ll_projector.h"
+
 #include <mongoc/mongoc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ll_cli.h"
-#include "ll_projector.h"
-
 static volatile sig_atomic_t stop_requested;
 
 static void usage(FILE *out) {
     fprintf(out,
-            "Usage: ledgerline-projector [--config FILE] [--group ID] [--batch N] [--batch-ms MS] [--metrics-ms MS]\n"
+            "Usage: ledgerline-projector [--config FILE] [--group ID] [--batch N] [--batch-ms MS] "
+            "[--metrics-ms MS]\n"
             "\n"
             "Consumes kafka_topic_events into the read models in mongo_uri/mongo_database (accounts_g<N>,\n"
             "transactions_g<N> of the active generation in read_model_meta), version-guarded and\n"

@@ -6,15 +6,17 @@ as of a past instant, audit replay equal to the command history, hash-chain veri
 names a tampered version, hostile query parameters, and a projector killed mid-stream whose read
 models still equal the event store."""
 import concurrent.futures as cf
+import json
 import os
+import subprocess
 import sys
 import threading
 import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ll_e2e import (Service, check, eq, paused_stack_services, post, request, run, sql,  # noqa: E402
-                    sql_superuser, wait_until)
+from ll_e2e import (KAFKA, Service, check, eq, kafka_messages, paused_stack_services, post, request,  # noqa: E402
+                    run, sql, sql_superuser, wait_until)
 
 CMD, QRY = 18080, 18081
 PROBLEM = "https://ledgerline.dev/problems/"
@@ -152,6 +154,50 @@ def test_hostile_queries_are_4xx():
         eq((s, b.get("type") if isinstance(b, dict) else b), (status, PROBLEM + slug), path)
     s, h, b = request("POST", f"/v1/accounts/{a}", body={}, port=QRY)
     eq((s, h.get("allow")), (405, "GET, HEAD"))
+
+
+def produce(key, value):
+    out = subprocess.run(["kcat", "-P", "-b", KAFKA, "-t", "ledgerline.account-events", "-k", key], input=value,
+                         capture_output=True, text=True, timeout=30)
+    eq(out.returncode, 0, out.stderr)
+
+
+def projector_metric(name):
+    lines = [ln for ln in open(holder_log()).read().splitlines() if '"msg":"metrics"' in ln]
+    return json.loads(lines[-1])[name] if lines else 0
+
+
+def holder_log():
+    return os.path.join(os.path.dirname(__file__), "..", "..", "var", "log", "tests", "projector.log")
+
+
+def test_poison_goes_to_the_dead_letter_topic_and_the_projector_goes_on():
+    since = int(time.time() * 1000) - 1000
+    key = str(uuid.uuid4())
+    produce(key, "this is not an event")
+    a = open_account("after-poison")  # projected after the poison: the projector went on
+    eq(get(f"/v1/accounts/{a}?min_version=1")[0], 200)
+    wait_until(lambda: any(m["key"] == key for m in kafka_messages("ledgerline.account-events.dlq", since)), 30,
+               "the poison in the dead-letter topic")
+    dead = [m for m in kafka_messages("ledgerline.account-events.dlq", since) if m["key"] == key][0]
+    headers = dict(zip(dead["headers"][::2], dead["headers"][1::2]))
+    eq(dead["payload"], "this is not an event")
+    check("malformed JSON" in headers["reason"], headers["reason"])
+
+
+def test_a_version_gap_halts_the_account_and_is_never_guessed():
+    # A well-formed event at version 2 of an account whose version 1 never arrived.
+    key = str(uuid.uuid4())
+    env = {"account_id": key, "actor": "test:gap", "command_id": "gap", "correlation_id": "",
+           "data": {"amount_minor": 5, "balance_after_minor": 5, "currency": "EUR", "reference": ""},
+           "event_id": str(uuid.uuid4()), "global_position": 1, "occurred_at": "2026-01-01T00:00:00.000000Z",
+           "prev_hash": "a" * 64, "schema_version": 1, "type": "MoneyDeposited", "version": 2, "hash": "b" * 64}
+    produce(key, json.dumps(env, separators=(",", ":"), sort_keys=True))
+    a = open_account("after-gap")
+    eq(get(f"/v1/accounts/{a}?min_version=1")[0], 200, "the projector went on")
+    eq(get(f"/v1/accounts/{key}")[0], 404, "nothing guessed for the halted account")
+    wait_until(lambda: projector_metric("gaps_total") >= 1, 15, "the gap counted in the metrics")
+    check(any("version gap" in ln and key in ln for ln in open(holder_log())), "the gap is logged with the account")
 
 
 def read_model_matches_store(accounts):
