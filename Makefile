@@ -63,6 +63,8 @@ E2E_SCRIPTS := $(wildcard tests/e2e/test_*.py)
 # ledgerline's programs: tools/NAME.c and DIR/NAME_main.c become $(B)/bin/ledgerline-NAME.
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(B)/bin/ledgerline-%)
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
 MAIN_SRCS := $(foreach d,$(COMPONENT_DIRS),$(wildcard $(d)/*_main.c))
 MAIN_BINS := $(foreach f,$(MAIN_SRCS),$(B)/bin/ledgerline-$(patsubst %_main.c,%,$(notdir $(f))))
 
@@ -79,7 +81,7 @@ FUZZ_SECONDS ?= 300
 .SECONDARY:
 .PHONY: build help deps run test unit integration up down status restart logs clean distclean format fuzz fuzz-build migrate bench
 
-build: $(LIB_A) $(TOOL_BINS) $(MAIN_BINS) $(UNIT_BINS) $(INTEG_BINS)
+build: $(LIB_A) $(TOOL_BINS) $(MAIN_BINS) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -90,6 +92,11 @@ $(LIB_A): $(LIB_OBJS)
 	@mkdir -p $(@D)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/bench/%: $(B)/obj/bench/%.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS_OPT) $(LDFLAGS) $< $(LIB_A) $(ALL_LDLIBS) -o $@
 
 $(B)/tests/%: $(B)/obj/tests/%.o $(LIB_A)
 	@mkdir -p $(@D)
@@ -198,6 +205,7 @@ bench: deps
 	@$(MAKE) --no-print-directory BUILD=release build
 	@$(STACK) up postgres kafka ferretdb
 	@bench/bench_commands.py $(BENCH_ARGS)
+	@bench/bench_queries.py $(BENCH_ARGS)
 
 # Long fuzzing run: FUZZ_SECONDS per target (default 300).
 fuzz: deps

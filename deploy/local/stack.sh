@@ -126,6 +126,10 @@ SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', '$LL_PG_APP_USER', '$LL_PG_APP
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$LL_PG_APP_USER') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', '$LL_PG_DB', '$LL_PG_OWNER_USER')
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$LL_PG_DB') \gexec
+SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', '$LL_FERRETDB_PG_USER', '$LL_FERRETDB_PG_PASSWORD')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$LL_FERRETDB_PG_USER') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', '$LL_FERRETDB_PG_DB', '$LL_FERRETDB_PG_USER')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$LL_FERRETDB_PG_DB') \gexec
 EOF
     pg_psql -d "$LL_PG_DB" <<EOF
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
@@ -135,7 +139,11 @@ EOF
 }
 
 up_postgres() {
-    if pg_running; then say "postgres: already up on 127.0.0.1:$LL_PG_PORT"; return 0; fi
+    if pg_running; then
+        say "postgres: already up on 127.0.0.1:$LL_PG_PORT"
+        pg_bootstrap # idempotent: a stack from an older checkout gets the roles it now needs
+        return 0
+    fi
     port_free postgres "$LL_PG_PORT"
     pg_init
     say "postgres: starting on 127.0.0.1:$LL_PG_PORT"
@@ -236,15 +244,17 @@ up_kafka() {
 down_kafka() { stop_pidfile kafka "$LL_RUN/kafka.pid"; }
 status_kafka() { pid_alive "$LL_RUN/kafka.pid" && kafka_ready; }
 
-# --- FerretDB (MongoDB wire protocol, SQLite backend) ---------------------------------------
+# --- FerretDB (MongoDB wire protocol, PostgreSQL backend: its own database) ------------------
 up_ferretdb() {
     if pid_alive "$LL_RUN/ferretdb.pid"; then say "ferretdb: already up on 127.0.0.1:$LL_MONGO_PORT"; return 0; fi
     [[ -x "$LL_FERRETDB_BIN" ]] || die "ferretdb: $LL_FERRETDB_BIN missing; run deploy/local/install.sh"
+    status_postgres || die "ferretdb: needs postgres (its storage); start it first: make up"
     port_free ferretdb "$LL_MONGO_PORT"
-    mkdir -p "$LL_FERRETDB_DATA" "$LL_FERRETDB_STATE"
+    mkdir -p "$LL_FERRETDB_STATE"
     say "ferretdb: starting on 127.0.0.1:$LL_MONGO_PORT"
     setsid nohup bash -c 'echo $$ >"$0"; exec "${@}"' "$LL_RUN/ferretdb.pid" \
-        "$LL_FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$LL_FERRETDB_DATA/" \
+        "$LL_FERRETDB_BIN" --handler=postgresql \
+        --postgresql-url="postgres://$LL_FERRETDB_PG_USER:$LL_FERRETDB_PG_PASSWORD@127.0.0.1:$LL_PG_PORT/$LL_FERRETDB_PG_DB" \
         --state-dir="$LL_FERRETDB_STATE" --listen-addr="127.0.0.1:$LL_MONGO_PORT" \
         --debug-addr="127.0.0.1:$((LL_MONGO_PORT + 1))" --telemetry=disable --log-level=warn \
         >>"$LL_LOG/ferretdb.log" 2>&1 </dev/null &

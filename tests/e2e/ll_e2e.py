@@ -26,8 +26,9 @@ KAFKA = "127.0.0.1:59092"
 class Service:
     """A ledgerline process started for a test, stopped (SIGTERM) or killed at the end."""
 
-    def __init__(self, name, args, port=None, env=None):
+    def __init__(self, name, args, port=None, env=None, binary=None):
         self.name, self.args, self.port = name, args, port
+        self.binary = binary or os.path.join(BIN, f"ledgerline-{name}")
         self.env = dict(os.environ, **(env or {}))
         self.env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         self.proc = None
@@ -47,7 +48,7 @@ class Service:
         os.makedirs(LOG_DIR, exist_ok=True)
         self.log_path = os.path.join(LOG_DIR, f"{self.name}.log")
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([os.path.join(BIN, f"ledgerline-{self.name}")] + self.args,
+        self.proc = subprocess.Popen([self.binary] + self.args,
                                      stdout=log, stderr=subprocess.STDOUT, env=self.env)
         log.close()
         if self.port is not None:
