@@ -1,5 +1,6 @@
 /* ll_query_handlers.c - the reads behind each query endpoint, on worker threads. Every meaning
  * of an event (balance as of T, state after each event, chain verification) comes from domain/. */
+#include "ll_clock.h"
 #include "ll_event_codec.h"
 #include "ll_hash_chain.h"
 #include "ll_limits.h"
@@ -15,12 +16,6 @@
 
 #define GENERATION_CHECK_MS     1000
 #define MIN_VERSION_POLL_MS_MAX 20 /* back-off cap while waiting for min_version */
-
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void ll_query_problem(ll_query_job_t *job, int status, const char *slug, const char *title,
                       const char *detail) {
@@ -83,10 +78,10 @@ void ll_query_worker_fini(void *arg) {
 
 /* Opens (or follows a switch to) the active read-model generation. */
 static int read_model(ll_query_worker_t *w, ll_error_t *err) {
-    if (w->rm_open && now_ms() - w->rm_checked_ms < GENERATION_CHECK_MS) return 0;
+    if (w->rm_open && ll_clock_ms() - w->rm_checked_ms < GENERATION_CHECK_MS) return 0;
     int64_t gen;
     if (ll_read_model_active_generation(w->mongo, w->cfg->mongo_database, &gen, err) != 0) return LL_EIO;
-    w->rm_checked_ms = now_ms();
+    w->rm_checked_ms = ll_clock_ms();
     if (w->rm_open && gen == w->rm.generation) return 0;
     if (w->rm_open) ll_read_model_close(&w->rm);
     w->rm_open = ll_read_model_open(&w->rm, w->mongo, w->cfg->mongo_database, gen, err) == 0;
@@ -118,7 +113,7 @@ static json_t *account_json(const ll_account_t *a) {
 
 static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
-    int64_t deadline = now_ms() + LL_MIN_VERSION_WAIT_MS;
+    int64_t deadline = ll_clock_ms() + LL_MIN_VERSION_WAIT_MS;
     long pause_ms = 1;
     for (;;) {
         ll_account_t a;
@@ -139,7 +134,7 @@ static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
             ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
             return;
         }
-        if (now_ms() >= deadline) {
+        if (ll_clock_ms() >= deadline) {
             /* Never stale data silently: say it is not visible yet. */
             job->retry_after_s = 1;
             {
@@ -150,8 +145,7 @@ static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
         }
         /* Usually the projector is a few ms behind: look again soon, then back off so waiting
          * readers do not crowd the read store the projector is writing to. */
-        struct timespec pause = {0, pause_ms * 1000000L};
-        nanosleep(&pause, NULL);
+        ll_sleep_ms(pause_ms);
         if (pause_ms < MIN_VERSION_POLL_MS_MAX) pause_ms *= 2;
     }
 }
@@ -395,25 +389,11 @@ static void query_ready(ll_query_worker_t *w, ll_query_job_t *job) {
 void ll_query_run(ll_offload_job_t *base, void *worker) {
     ll_query_job_t *job = (ll_query_job_t *)base;
     ll_query_worker_t *w = worker;
-    switch (job->kind) {
-    case LL_Q_ACCOUNT:
-        query_account(w, job);
-        break;
-    case LL_Q_TRANSACTIONS:
-        query_transactions(w, job);
-        break;
-    case LL_Q_BALANCE:
-        query_balance(w, job);
-        break;
-    case LL_Q_AUDIT:
-        query_audit(w, job);
-        break;
-    case LL_Q_VERIFY:
-        query_verify(w, job);
-        break;
-    case LL_Q_READY:
-        query_ready(w, job);
-        break;
-    }
+    static void (*const handlers[])(ll_query_worker_t *, ll_query_job_t *) = {
+        [LL_Q_ACCOUNT] = query_account, [LL_Q_TRANSACTIONS] = query_transactions,
+        [LL_Q_BALANCE] = query_balance, [LL_Q_AUDIT] = query_audit,
+        [LL_Q_VERIFY] = query_verify,   [LL_Q_READY] = query_ready,
+    };
+    handlers[job->kind](w, job);
     if (job->body == NULL) ll_query_problem(job, 500, "internal", "Internal error", "no response");
 }

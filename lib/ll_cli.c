@@ -2,6 +2,7 @@
 #include "ll_cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern char **environ;
@@ -30,4 +31,12 @@ void ll_cli_stop_on_signals(volatile sig_atomic_t *stop) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+int ll_cli_int_arg(const char *s, int lo, int hi, int *out) {
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
 }

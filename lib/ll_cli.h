@@ -14,4 +14,7 @@ int ll_cli_load_config(const char *prog, const char *path, ll_config_t *cfg);
  * (a closed socket is an error return, not a death). */
 void ll_cli_stop_on_signals(volatile sig_atomic_t *stop);
 
+/* Parses s as a decimal int in [lo, hi] into *out. Returns 0, or -1 (out untouched). */
+int ll_cli_int_arg(const char *s, int lo, int hi, int *out);
+
 #endif

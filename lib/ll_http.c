@@ -1,6 +1,7 @@
 /* ll_http.c - see ll_http.h. */
 #include "ll_http.h"
 
+#include "ll_clock.h"
 #include "ll_problem.h"
 
 #include <errno.h>
@@ -94,12 +95,6 @@ int ll_http_server_init(ll_http_server_t *srv, const char *listen_on, ll_http_ha
     return 0;
 }
 
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int ll_http_server_run(ll_http_server_t *srv, volatile sig_atomic_t *stop, int (*drained)(void *app),
                        int drain_ms) {
     while (!*stop) h2o_evloop_run(srv->ctx.loop, 100);
@@ -110,8 +105,9 @@ int ll_http_server_run(ll_http_server_t *srv, volatile sig_atomic_t *stop, int (
         h2o_socket_close(srv->listener);
         srv->listener = NULL;
     }
-    long long deadline = now_ms() + drain_ms;
-    while ((drained == NULL || !drained(srv->app)) && now_ms() < deadline) h2o_evloop_run(srv->ctx.loop, 50);
+    int64_t deadline = ll_clock_ms() + drain_ms;
+    while ((drained == NULL || !drained(srv->app)) && ll_clock_ms() < deadline)
+        h2o_evloop_run(srv->ctx.loop, 50);
     /* Let the last responses flush. */
     for (int i = 0; i < 5; i++) h2o_evloop_run(srv->ctx.loop, 10);
     return 0;

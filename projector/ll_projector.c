@@ -1,6 +1,7 @@
 /* ll_projector.c - see ll_projector.h. */
 #include "ll_projector.h"
 
+#include "ll_clock.h"
 #include "ll_event_codec.h"
 #include "ll_kafka.h"
 #include "ll_read_model.h"
@@ -34,17 +35,6 @@ typedef struct {
     long long applied, duplicates, gaps, dead_letters, batches;
     long long last_report_ms, last_generation_check_ms;
 } projector_t;
-
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static void log_event(const char *level, const char *msg, const char *account, const char *detail) {
     fprintf(stdout,
@@ -143,7 +133,7 @@ static int collect(projector_t *p, volatile sig_atomic_t *stop) {
     int n = 0;
     long long deadline = 0;
     while (n < p->opt->batch_max && !*stop) {
-        int wait = deadline ? (int)(deadline - now_ms()) : 200;
+        int wait = deadline ? (int)(deadline - ll_clock_ms()) : 200;
         if (wait <= 0) break;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, wait);
         if (m == NULL) break; /* idle or the batch window closed: let the loop report and check */
@@ -155,7 +145,7 @@ static int collect(projector_t *p, volatile sig_atomic_t *stop) {
         }
         memset(&p->items[n], 0, sizeof p->items[n]);
         p->items[n++].msg = m;
-        if (deadline == 0) deadline = now_ms() + p->opt->batch_ms;
+        if (deadline == 0) deadline = ll_clock_ms() + p->opt->batch_ms;
     }
     return n;
 }
@@ -260,7 +250,7 @@ static int commit(projector_t *p, int n, ll_error_t *err) {
 
 static int follow_generation(projector_t *p, ll_error_t *err) {
     int64_t gen;
-    p->last_generation_check_ms = now_ms();
+    p->last_generation_check_ms = ll_clock_ms();
     if (ll_read_model_active_generation(p->mongo, p->opt->cfg->mongo_database, &gen, err) != 0) return LL_EIO;
     if (p->rm_open && gen == p->rm.generation) return 0;
     if (p->rm_open) ll_read_model_close(&p->rm);
@@ -296,7 +286,7 @@ static void report(projector_t *p) {
         (long long)p->rm.generation, p->applied, p->duplicates, p->gaps, p->dead_letters, p->batches,
         p->stopped.count, lag);
     fflush(stdout);
-    p->last_report_ms = now_ms();
+    p->last_report_ms = ll_clock_ms();
 }
 
 /* ---- main loop ----------------------------------------------------------------------------- */
@@ -315,7 +305,7 @@ static void process(projector_t *p, int n, volatile sig_atomic_t *stop) {
         }
         log_event("warn", "batch failed; retrying it", NULL, e.msg);
         if (*stop) return; /* not committed: the next start re-reads it */
-        sleep_ms(RETRY_PAUSE_MS);
+        ll_sleep_ms(RETRY_PAUSE_MS);
     }
 }
 
@@ -341,11 +331,12 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
     if ((rc = open_kafka(&p, err)) != 0) goto done;
     while (!*stop) {
         ll_error_t e = {""};
-        if (now_ms() - p.last_report_ms >= opt->metrics_interval_ms) report(&p);
-        if ((!p.rm_open || now_ms() - p.last_generation_check_ms >= 1000) && follow_generation(&p, &e) != 0) {
+        if (ll_clock_ms() - p.last_report_ms >= opt->metrics_interval_ms) report(&p);
+        if ((!p.rm_open || ll_clock_ms() - p.last_generation_check_ms >= 1000) &&
+            follow_generation(&p, &e) != 0) {
             log_event("warn", "read models unavailable", NULL, e.msg);
             if (!p.rm_open) {
-                sleep_ms(RETRY_PAUSE_MS);
+                ll_sleep_ms(RETRY_PAUSE_MS);
                 continue;
             }
         }

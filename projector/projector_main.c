@@ -30,14 +30,6 @@ static void usage(FILE *out) {
             "SIGTERM or SIGINT: finish and commit the batch in flight, exit 0.\n");
 }
 
-static int int_arg(const char *s, int lo, int hi, int *out) {
-    char *end = NULL;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end != '\0' || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
 int main(int argc, char **argv) {
     const char *path = NULL;
     ll_projector_options_t opt = {NULL, "ledgerline-projector", 500, 5, 10000};
@@ -51,11 +43,11 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--group") && i + 1 < argc) {
             opt.group_id = argv[++i];
         } else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
-            bad = int_arg(argv[++i], 1, 2000, &opt.batch_max);
+            bad = ll_cli_int_arg(argv[++i], 1, 2000, &opt.batch_max);
         } else if (!strcmp(argv[i], "--batch-ms") && i + 1 < argc) {
-            bad = int_arg(argv[++i], 0, 10000, &opt.batch_ms);
+            bad = ll_cli_int_arg(argv[++i], 0, 10000, &opt.batch_ms);
         } else if (!strcmp(argv[i], "--metrics-ms") && i + 1 < argc) {
-            bad = int_arg(argv[++i], 100, 3600000, &opt.metrics_interval_ms);
+            bad = ll_cli_int_arg(argv[++i], 100, 3600000, &opt.metrics_interval_ms);
         } else {
             bad = 1;
         }

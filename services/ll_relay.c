@@ -1,6 +1,7 @@
 /* ll_relay.c - see ll_relay.h. */
 #include "ll_relay.h"
 
+#include "ll_clock.h"
 #include "ll_kafka.h"
 #include "ll_pg.h"
 #include "ll_pgq.h"
@@ -38,23 +39,6 @@ typedef struct {
     size_t n_latencies;
     long long last_report_ms;
 } relay_t;
-
-static long long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long wall_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static void log_line(const char *level, const char *msg, const char *detail) {
     fprintf(stdout, "{\"level\":\"%s\",\"service\":\"relay\",\"msg\":\"%s\",\"detail\":\"%s\"}\n", level, msg,
@@ -141,7 +125,7 @@ static void wait_for_notify(relay_t *r, int ms) {
     if (drain_notifies(r) > 0) return;
     int fd = PQsocket(r->conn);
     if (fd < 0) {
-        sleep_ms(ms);
+        ll_sleep_ms(ms);
         return;
     }
     fd_set rfds;
@@ -186,17 +170,17 @@ static int publish(relay_t *r, PGresult *res, slot_t *slots, volatile sig_atomic
         }
         queued++;
     }
-    long long deadline = now_ms() + DELIVERY_WAIT_MS, stop_deadline = 0;
+    long long deadline = ll_clock_ms() + DELIVERY_WAIT_MS, stop_deadline = 0;
     for (;;) {
         int pending = 0;
         for (int i = 0; i < queued; i++) pending += !slots[i].done;
         if (pending == 0) break;
-        if (*stop && stop_deadline == 0) stop_deadline = now_ms() + STOP_FLUSH_MS;
-        if (now_ms() > deadline || (stop_deadline && now_ms() > stop_deadline)) break;
+        if (*stop && stop_deadline == 0) stop_deadline = ll_clock_ms() + STOP_FLUSH_MS;
+        if (ll_clock_ms() > deadline || (stop_deadline && ll_clock_ms() > stop_deadline)) break;
         rd_kafka_poll(r->rk, 20);
     }
     int delivered = 0;
-    long long t = wall_us();
+    long long t = ll_clock_wall_us();
     for (int i = 0; i < queued; i++) {
         if (slots[i].done && slots[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             delivered++;
@@ -302,7 +286,7 @@ static void report_metrics(relay_t *r) {
         r->leader ? "true" : "false", depth, oldest_ms, r->published_total, r->failed_total, p50, p99);
     fflush(stdout);
     r->n_latencies = 0;
-    r->last_report_ms = now_ms();
+    r->last_report_ms = ll_clock_ms();
 }
 
 /* ---- main loop ----------------------------------------------------------------------------- */
@@ -315,11 +299,11 @@ int ll_relay_run(const ll_relay_options_t *opt, volatile sig_atomic_t *stop, ll_
     r.rk = make_producer(opt, err);
     if (r.rk == NULL) return LL_EINVAL;
     int backoff_ms = 0;
-    r.last_report_ms = now_ms();
+    r.last_report_ms = ll_clock_ms();
     while (!*stop) {
         ll_error_t e = {""};
-        if (now_ms() - r.last_report_ms >= opt->metrics_interval_ms) report_metrics(&r);
-        if (backoff_ms > 0) sleep_ms(backoff_ms);
+        if (ll_clock_ms() - r.last_report_ms >= opt->metrics_interval_ms) report_metrics(&r);
+        if (backoff_ms > 0) ll_sleep_ms(backoff_ms);
         if (ensure_connected(&r, &e) != 0 || try_lead(&r, &e) < 0) {
             log_line("warn", "database unavailable", e.msg);
             backoff_ms =

@@ -1,6 +1,7 @@
 /* ll_store.c - see ll_store.h. */
 #include "ll_store.h"
 
+#include "ll_clock.h"
 #include "ll_event_codec.h"
 #include "ll_hash_chain.h"
 #include "ll_migrate.h"
@@ -275,12 +276,6 @@ static int replay_used_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_er
 
 /* ---- deciding ------------------------------------------------------------------------------ */
 
-static int64_t now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static int reserve_positions(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
     batch_t *b = s->b;
     size_t need = 0;
@@ -304,7 +299,7 @@ static int make_meta(const ll_write_t *w, int64_t not_before_us, ll_command_meta
     for (int i = 0; i < LL_DECISION_EVENTS_MAX; i++)
         if (ll_uuid_random(&m->event_ids[i]) != 0) return -1;
     /* Never earlier than the account's last event, even if the clock stepped back. */
-    int64_t t = now_us();
+    int64_t t = ll_clock_wall_us();
     m->occurred_at_us = t > not_before_us ? t : not_before_us;
     snprintf(m->command_id, sizeof m->command_id, "%s", w->idem_key);
     snprintf(m->correlation_id, sizeof m->correlation_id, "%s", w->correlation_id);
@@ -552,8 +547,7 @@ static void execute_one(ll_store_t *s, ll_write_t *w) {
             return;
         }
         if (s->conn != NULL && !retryable(s)) break;
-        struct timespec pause = {0, 10000000L * (i + 1)};
-        nanosleep(&pause, NULL);
+        ll_sleep_ms(10 * (i + 1));
     }
     s->healthy = s->conn != NULL && !ll_pg_broken(s->conn);
     fprintf(stderr, "ledgerline-command: command failed after retries: %s\n", err.msg);

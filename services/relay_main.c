@@ -27,14 +27,6 @@ static void usage(FILE *out) {
                  "SIGTERM or SIGINT: finish the round in flight (bounded), exit 0.\n");
 }
 
-static int int_arg(const char *s, int lo, int hi, int *out) {
-    char *end = NULL;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end != '\0' || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
 int main(int argc, char **argv) {
     const char *path = NULL;
     ll_relay_options_t opt = {NULL, NULL, NULL, 500, 1000, 10000};
@@ -46,11 +38,11 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
             path = argv[++i];
         } else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
-            bad = int_arg(argv[++i], 1, 10000, &opt.batch_max);
+            bad = ll_cli_int_arg(argv[++i], 1, 10000, &opt.batch_max);
         } else if (!strcmp(argv[i], "--poll-ms") && i + 1 < argc) {
-            bad = int_arg(argv[++i], 10, 60000, &opt.poll_interval_ms);
+            bad = ll_cli_int_arg(argv[++i], 10, 60000, &opt.poll_interval_ms);
         } else if (!strcmp(argv[i], "--metrics-ms") && i + 1 < argc) {
-            bad = int_arg(argv[++i], 100, 3600000, &opt.metrics_interval_ms);
+            bad = ll_cli_int_arg(argv[++i], 100, 3600000, &opt.metrics_interval_ms);
         } else {
             bad = 1;
         }
