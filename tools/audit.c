@@ -1,0 +1,418 @@
+/* ledgerline-audit: answers auditors' questions from the PostgreSQL event store alone (it works
+ * while Kafka or MongoDB are down). Every meaning of an event comes from domain/: replay and
+ * balances fold with ll_account_evolve, verification is ll_chain_verify. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ll_account.h"
+#include "ll_cli.h"
+#include "ll_event_codec.h"
+#include "ll_hash_chain.h"
+#include "ll_pg.h"
+#include "ll_table.h"
+#include "ll_time.h"
+
+#define EXIT_FINDING 1 /* tampering or an inconsistency was found */
+#define EXIT_USAGE 2   /* bad arguments, configuration or connection */
+
+typedef struct {
+    const char *account, *type, *since, *until, *actor, *transfer, *as_of;
+    int all;
+    int limit;
+    ll_table_format_t format;
+} options_t;
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: ledgerline-audit [--config FILE] [--format table|csv|json] COMMAND [OPTIONS]\n"
+            "\n"
+            "Reads the PostgreSQL event store directly (pg_conninfo); needs neither Kafka nor MongoDB.\n"
+            "\n"
+            "Commands:\n"
+            "  events   [--account ID] [--type TYPE] [--since T] [--until T] [--actor A] [--transfer ID] [--limit N]\n"
+            "           events in store order, filtered\n"
+            "  replay   --account ID     every event of the account with the state after it\n"
+            "  balance  --account ID --as-of T   balance and version as of instant T (RFC 3339)\n"
+            "  verify   [--account ID] [--all]   hash chains of one or all accounts; lists broken ones\n"
+            "           (--all lists every account); exit 1 when any chain is broken\n"
+            "  trace    --transfer ID    both legs of a transfer; exit 1 when they do not match\n"
+            "\n"
+            "Output: an aligned table (default), or --format csv|json with the same column names.\n"
+            "Exit status: 0 fine, 1 tampering or inconsistency found, 2 usage or connection error.\n"
+            "\n"
+            "Examples:\n"
+            "  ledgerline-audit verify\n"
+            "  ledgerline-audit --format csv events --account 3f0c...e1 --since 2026-01-01T00:00:00Z\n"
+            "  ledgerline-audit balance --account 3f0c...e1 --as-of 2026-06-30T23:59:59Z\n");
+}
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints "ledgerline-audit: MESSAGE" and returns the usage/connection exit status. */
+static int fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ledgerline-audit: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+static int valid_uuid(const char *s) {
+    ll_uuid_t u;
+    return s == NULL || ll_uuid_parse(s, true, &u) == 0;
+}
+
+static int valid_time(const char *s) {
+    int64_t us;
+    return s == NULL || ll_time_parse_rfc3339(s, &us) == 0;
+}
+
+static void fmt_i64(char *buf, size_t size, int64_t v) {
+    snprintf(buf, size, "%lld", (long long)v);
+}
+
+/* One decoded event as the columns of `events` and `trace`. */
+static const ll_table_column_t event_columns[] = {
+    {"global_position", 1}, {"occurred_at", 0}, {"account_id", 0},   {"version", 1},
+    {"type", 0},            {"amount_minor", 1}, {"currency", 0},    {"balance_after_minor", 1},
+    {"transfer_id", 0},     {"counterparty_account_id", 0},         {"actor", 0},
+    {"command_id", 0},      {"event_id", 0},
+};
+#define EVENT_COLUMNS (sizeof event_columns / sizeof event_columns[0])
+
+static int add_event_row(ll_table_t *t, const ll_event_t *ev) {
+    char pos[24], when[LL_TIME_TEXT_LEN + 1], acct[LL_UUID_TEXT_LEN + 1], ver[24], amount[24], bal[24];
+    char transfer[LL_UUID_TEXT_LEN + 1], other[LL_UUID_TEXT_LEN + 1], eid[LL_UUID_TEXT_LEN + 1];
+    const ll_data_movement_t *m = &ev->data.movement;
+    int movement = ll_event_is_movement(ev->type), is_transfer = movement && !ll_uuid_is_nil(&m->transfer_id);
+    fmt_i64(pos, sizeof pos, ev->global_position);
+    ll_time_format(ev->occurred_at_us, when);
+    ll_uuid_format(&ev->account_id, acct);
+    fmt_i64(ver, sizeof ver, ev->version);
+    fmt_i64(amount, sizeof amount, m->amount_minor);
+    fmt_i64(bal, sizeof bal, m->balance_after_minor);
+    if (is_transfer) ll_uuid_format(&m->transfer_id, transfer), ll_uuid_format(&m->counterparty_id, other);
+    ll_uuid_format(&ev->event_id, eid);
+    const char *currency = ev->type == LL_EVENT_ACCOUNT_OPENED ? ev->data.opened.currency.code
+                           : movement                           ? m->currency.code
+                                                                : NULL;
+    const char *row[EVENT_COLUMNS] = {pos,
+                                      when,
+                                      acct,
+                                      ver,
+                                      ll_event_type_name(ev->type),
+                                      movement ? amount : NULL,
+                                      currency,
+                                      movement ? bal : NULL,
+                                      is_transfer ? transfer : NULL,
+                                      is_transfer ? other : NULL,
+                                      ev->actor,
+                                      ev->command_id,
+                                      eid};
+    return ll_table_add(t, row);
+}
+
+static int print_table(ll_table_t *t, const options_t *o) {
+    int rc = ll_table_print(t, o->format, stdout) == 0 ? 0 : EXIT_USAGE;
+    ll_table_free(t);
+    return rc;
+}
+
+/* ---- commands ------------------------------------------------------------------------------ */
+
+static int cmd_events(PGconn *pg, const options_t *o) {
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", o->limit);
+    const char *params[6] = {o->account, o->type, o->since, o->until, o->transfer, limit};
+    ll_error_t err = {""};
+    PGresult *res = ll_pg_query(pg,
+                                "SELECT envelope FROM events WHERE ($1::uuid IS NULL OR account_id = $1::uuid)"
+                                " AND ($2::text IS NULL OR type = $2) AND ($3::timestamptz IS NULL OR occurred_at >= $3)"
+                                " AND ($4::timestamptz IS NULL OR occurred_at <= $4)"
+                                " AND ($5::uuid IS NULL OR transfer_id = $5::uuid) ORDER BY global_position LIMIT $6::int",
+                                6, params, PGRES_TUPLES_OK, &err);
+    if (res == NULL) return fail("%s", err.msg);
+    ll_table_t *t = ll_table_new(event_columns, EVENT_COLUMNS);
+    int rc = t ? 0 : EXIT_USAGE;
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        ll_event_t ev;
+        if (ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev, &err) != 0) {
+            fprintf(stderr, "ledgerline-audit: an undecodable event in store order %d: %s (run verify)\n", i + 1, err.msg);
+            rc = EXIT_FINDING;
+            break;
+        }
+        if (o->actor != NULL && strcmp(o->actor, ev.actor) != 0) continue;
+        if (add_event_row(t, &ev) != 0) rc = EXIT_USAGE;
+    }
+    PQclear(res);
+    int prc = t ? print_table(t, o) : EXIT_USAGE;
+    return rc ? rc : prc;
+}
+
+/* The account's envelopes in version order (up to as_of when given). */
+static PGresult *account_events(PGconn *pg, const char *account, const char *as_of, ll_error_t *err) {
+    const char *params[2] = {account, as_of};
+    return ll_pg_query(pg,
+                       "SELECT envelope FROM events WHERE account_id = $1::uuid"
+                       " AND ($2::timestamptz IS NULL OR occurred_at <= $2) ORDER BY version",
+                       2, params, PGRES_TUPLES_OK, err);
+}
+
+static int cmd_replay(PGconn *pg, const options_t *o) {
+    static const ll_table_column_t cols[] = {{"version", 1},  {"occurred_at", 0},   {"type", 0}, {"amount_minor", 1},
+                                             {"balance_minor", 1}, {"status", 0}, {"hash", 0}};
+    ll_error_t err = {""};
+    PGresult *res = account_events(pg, o->account, NULL, &err);
+    if (res == NULL) return fail("%s", err.msg);
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return fail("no events for account %s", o->account);
+    }
+    ll_account_t a;
+    ll_uuid_t id;
+    ll_uuid_parse(o->account, true, &id);
+    ll_account_init(&a, &id);
+    ll_table_t *t = ll_table_new(cols, sizeof cols / sizeof cols[0]);
+    int rc = t ? 0 : EXIT_USAGE;
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        ll_event_t ev;
+        if (ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev, &err) != 0 ||
+            ll_account_evolve(&a, &ev, &err) != LL_EVOLVE_OK) {
+            fprintf(stderr, "ledgerline-audit: version %d does not replay: %s\n", i + 1, err.msg);
+            rc = EXIT_FINDING;
+            break;
+        }
+        char ver[24], when[LL_TIME_TEXT_LEN + 1], amount[24], bal[24];
+        fmt_i64(ver, sizeof ver, a.version);
+        ll_time_format(ev.occurred_at_us, when);
+        fmt_i64(amount, sizeof amount, ev.data.movement.amount_minor);
+        fmt_i64(bal, sizeof bal, a.balance_minor);
+        const char *row[] = {ver, when, ll_event_type_name(ev.type), ll_event_is_movement(ev.type) ? amount : NULL,
+                             bal, ll_account_status_name(a.status), ev.hash};
+        if (ll_table_add(t, row) != 0) rc = EXIT_USAGE;
+    }
+    PQclear(res);
+    int prc = t ? print_table(t, o) : EXIT_USAGE;
+    return rc ? rc : prc;
+}
+
+static int cmd_balance(PGconn *pg, const options_t *o) {
+    static const ll_table_column_t cols[] = {{"account_id", 0}, {"as_of", 0},  {"version", 1},
+                                             {"balance_minor", 1}, {"currency", 0}, {"status", 0}};
+    int64_t as_of_us;
+    ll_time_parse_rfc3339(o->as_of, &as_of_us);
+    char as_of[LL_TIME_TEXT_LEN + 1];
+    ll_time_format(as_of_us, as_of);
+    ll_error_t err = {""};
+    PGresult *res = account_events(pg, o->account, as_of, &err);
+    if (res == NULL) return fail("%s", err.msg);
+    ll_account_t a;
+    ll_uuid_t id;
+    ll_uuid_parse(o->account, true, &id);
+    ll_account_init(&a, &id);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        ll_event_t ev;
+        if (ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev, &err) != 0 ||
+            ll_account_evolve(&a, &ev, &err) != LL_EVOLVE_OK) {
+            fprintf(stderr, "ledgerline-audit: version %d does not replay: %s\n", i + 1, err.msg);
+            rc = EXIT_FINDING;
+        }
+    }
+    PQclear(res);
+    if (rc) return rc;
+    if (a.version == 0) return fail("account %s did not exist at that instant", o->account);
+    char acct[LL_UUID_TEXT_LEN + 1], ver[24], bal[24];
+    ll_uuid_format(&a.account_id, acct);
+    fmt_i64(ver, sizeof ver, a.version);
+    fmt_i64(bal, sizeof bal, a.balance_minor);
+    ll_table_t *t = ll_table_new(cols, sizeof cols / sizeof cols[0]);
+    const char *row[] = {acct, as_of, ver, bal, a.currency.code, ll_account_status_name(a.status)};
+    if (t == NULL || ll_table_add(t, row) != 0) return EXIT_USAGE;
+    return print_table(t, o);
+}
+
+/* Verifies one account's envelopes (texts) and compares the head with the recorded one
+ * (recorded_head: account_state.head_hash, or "" when there is no state row). */
+static void verify_account(const char *recorded_head, const char **texts, const size_t *lens, size_t n,
+                           ll_chain_result_t *r) {
+    ll_error_t err = {""};
+    if (ll_chain_verify(texts, lens, n, r, &err) != 0) {
+        r->ok = false;
+        snprintf(r->reason, sizeof r->reason, "could not verify: %.120s", err.msg);
+        return;
+    }
+    if (r->ok && recorded_head[0] != '\0' && strcmp(recorded_head, r->head_hash) != 0) {
+        r->ok = false;
+        r->first_bad_version = r->events_checked + 1;
+        snprintf(r->reason, sizeof r->reason, "the stream ends before the recorded head: events removed");
+    }
+}
+
+static int cmd_verify(PGconn *pg, const options_t *o) {
+    static const ll_table_column_t cols[] = {{"account_id", 0}, {"ok", 0},     {"events_checked", 1},
+                                             {"first_bad_version", 1}, {"reason", 0}, {"head_hash", 0}};
+    const char *params[1] = {o->account};
+    /* Rows one at a time: all accounts may not fit in memory at once. */
+    if (!PQsendQueryParams(pg,
+                           "SELECT e.account_id::text, e.envelope, coalesce(s.head_hash, '') FROM events e"
+                           " LEFT JOIN account_state s USING (account_id)"
+                           " WHERE ($1::uuid IS NULL OR e.account_id = $1::uuid) ORDER BY e.account_id, e.version",
+                           1, NULL, params, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(pg))
+        return fail("%s", PQerrorMessage(pg));
+    ll_table_t *t = ll_table_new(cols, sizeof cols / sizeof cols[0]);
+    char current[LL_UUID_TEXT_LEN + 1] = "", head[LL_HASH_HEX_LEN + 1] = "";
+    char **texts = NULL;
+    size_t *lens = NULL, n = 0, cap = 0;
+    long accounts = 0, broken = 0, events = 0;
+    int tty = isatty(STDERR_FILENO), rc = t ? 0 : EXIT_USAGE;
+    for (;;) {
+        PGresult *res = PQgetResult(pg);
+        int row = res && PQresultStatus(res) == PGRES_SINGLE_TUPLE;
+        if (res && !row && PQresultStatus(res) != PGRES_TUPLES_OK) rc = fail("%s", PQresultErrorMessage(res));
+        if ((!row || strcmp(PQgetvalue(res, 0, 0), current) != 0) && n > 0) {
+            ll_chain_result_t r;
+            verify_account(head, (const char **)texts, lens, n, &r);
+            accounts++;
+            broken += !r.ok;
+            if (!r.ok || o->all) {
+                char checked[24], bad[24];
+                fmt_i64(checked, sizeof checked, r.events_checked);
+                fmt_i64(bad, sizeof bad, r.first_bad_version);
+                const char *cells[] = {current, r.ok ? "yes" : "NO", checked, r.ok ? NULL : bad, r.ok ? NULL : r.reason,
+                                       r.head_hash};
+                if (ll_table_add(t, cells) != 0) rc = EXIT_USAGE;
+            }
+            for (size_t i = 0; i < n; i++) free(texts[i]);
+            n = 0;
+            if (tty && accounts % 1000 == 0) fprintf(stderr, "\rverified %ld accounts, %ld events", accounts, events);
+        }
+        if (res == NULL) break;
+        if (row) {
+            snprintf(current, sizeof current, "%s", PQgetvalue(res, 0, 0));
+            snprintf(head, sizeof head, "%s", PQgetvalue(res, 0, 2));
+            if (n == cap) {
+                cap = cap ? cap * 2 : 256;
+                texts = realloc(texts, cap * sizeof *texts);
+                lens = realloc(lens, cap * sizeof *lens);
+                if (texts == NULL || lens == NULL) abort(); /* out of memory in a CLI: stop loudly */
+            }
+            lens[n] = (size_t)PQgetlength(res, 0, 1);
+            texts[n++] = strdup(PQgetvalue(res, 0, 1));
+            events++;
+        }
+        PQclear(res);
+    }
+    free(texts);
+    free(lens);
+    if (tty) fputc('\r', stderr);
+    fprintf(stderr, "verified %ld accounts, %ld events: %ld broken\n", accounts, events, broken);
+    if (o->account != NULL && accounts == 0) rc = fail("no events for account %s", o->account);
+    int prc = t && (ll_table_rows(t) > 0 || o->format == LL_TABLE_JSON) ? print_table(t, o) : (ll_table_free(t), 0);
+    if (rc) return rc;
+    return broken ? EXIT_FINDING : prc;
+}
+
+static int cmd_trace(PGconn *pg, const options_t *o) {
+    ll_error_t err = {""};
+    const char *params[1] = {o->transfer};
+    PGresult *res = ll_pg_query(pg, "SELECT envelope FROM events WHERE transfer_id = $1::uuid ORDER BY global_position", 1,
+                                params, PGRES_TUPLES_OK, &err);
+    if (res == NULL) return fail("%s", err.msg);
+    ll_table_t *t = ll_table_new(event_columns, EVENT_COLUMNS);
+    ll_event_t legs[2];
+    int n = PQntuples(res), rc = t ? 0 : EXIT_USAGE;
+    for (int i = 0; rc == 0 && i < n && i < 2; i++) {
+        if (ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &legs[i], &err) != 0) rc = EXIT_FINDING;
+        else if (add_event_row(t, &legs[i]) != 0) rc = EXIT_USAGE;
+    }
+    PQclear(res);
+    if (rc == 0 && n == 0) rc = fail("no transfer %s", o->transfer);
+    const char *why = NULL;
+    if (rc == 0 && n != 2) why = "a transfer has exactly two legs";
+    else if (rc == 0) {
+        const ll_event_t *s = legs[0].type == LL_EVENT_TRANSFER_SENT ? &legs[0] : &legs[1];
+        const ll_event_t *r = s == &legs[0] ? &legs[1] : &legs[0];
+        if (s->type != LL_EVENT_TRANSFER_SENT || r->type != LL_EVENT_TRANSFER_RECEIVED) why = "legs are not sent + received";
+        else if (s->data.movement.amount_minor != r->data.movement.amount_minor ||
+                 !ll_currency_equal(&s->data.movement.currency, &r->data.movement.currency))
+            why = "the legs' amounts or currencies differ";
+        else if (!ll_uuid_equal(&s->data.movement.counterparty_id, &r->account_id) ||
+                 !ll_uuid_equal(&r->data.movement.counterparty_id, &s->account_id))
+            why = "the legs do not name each other's accounts";
+    }
+    int prc = t ? print_table(t, o) : EXIT_USAGE;
+    if (rc) return rc;
+    fprintf(stderr, "transfer %s: %s\n", o->transfer, why ? why : "consistent (two legs, same amount, money conserved)");
+    return why ? EXIT_FINDING : prc;
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+    const char *path = NULL, *command = NULL;
+    options_t o = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 1000, LL_TABLE_TEXT};
+    struct {
+        const char *flag;
+        const char **slot;
+    } text_opts[] = {{"--account", &o.account}, {"--type", &o.type},         {"--since", &o.since},
+                     {"--until", &o.until},     {"--actor", &o.actor},       {"--transfer", &o.transfer},
+                     {"--as-of", &o.as_of},     {"--config", &path}};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int matched = 0;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        for (size_t k = 0; k < sizeof text_opts / sizeof text_opts[0] && !matched; k++) {
+            if (strcmp(a, text_opts[k].flag) != 0) continue;
+            if (i + 1 >= argc) return fail("%s needs a value", a);
+            *text_opts[k].slot = argv[++i];
+            matched = 1;
+        }
+        if (matched) continue;
+        if (!strcmp(a, "--all")) o.all = 1;
+        else if (!strcmp(a, "--format") && i + 1 < argc) {
+            if (ll_table_parse_format(argv[++i], &o.format) != 0) return fail("--format must be table, csv or json, not %s", argv[i]);
+        } else if (!strcmp(a, "--limit") && i + 1 < argc) {
+            if (ll_cli_int_arg(argv[++i], 1, 1000000, &o.limit) != 0) return fail("--limit must be 1..1000000, not %s", argv[i]);
+        } else if (command == NULL && a[0] != '-') command = a;
+        else {
+            usage(stderr);
+            return fail("unknown argument %s", a);
+        }
+    }
+    if (command == NULL) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!valid_uuid(o.account) || !valid_uuid(o.transfer)) return fail("%s", "--account and --transfer take UUIDs");
+    if (!valid_time(o.since) || !valid_time(o.until) || !valid_time(o.as_of))
+        return fail("%s", "--since, --until and --as-of take RFC 3339 date-times such as 2026-11-24T12:00:00Z");
+    if (o.type != NULL && ll_event_type_from_name(o.type) == LL_EVENT_NONE) return fail("unknown event type %s", o.type);
+    int (*run)(PGconn *, const options_t *) = NULL;
+    if (!strcmp(command, "events")) run = cmd_events;
+    else if (!strcmp(command, "replay")) run = o.account ? cmd_replay : NULL;
+    else if (!strcmp(command, "balance")) run = o.account && o.as_of ? cmd_balance : NULL;
+    else if (!strcmp(command, "verify")) run = cmd_verify;
+    else if (!strcmp(command, "trace")) run = o.transfer ? cmd_trace : NULL;
+    else return fail("unknown command %s (events, replay, balance, verify, trace)", command);
+    if (run == NULL) return fail("%s: required option missing (see --help)", command);
+    ll_config_t cfg;
+    if (ll_cli_load_config("ledgerline-audit", path, &cfg) != 0) return EXIT_USAGE;
+    ll_error_t err = {""};
+    PGconn *pg = ll_pg_connect(cfg.pg_conninfo, &err);
+    if (pg == NULL) return fail("%s", err.msg);
+    int rc = run(pg, &o);
+    PQfinish(pg);
+    return rc;
+}
