@@ -13,10 +13,14 @@ struct ll_table {
 };
 
 int ll_table_parse_format(const char *s, ll_table_format_t *out) {
-    if (!strcmp(s, "table")) *out = LL_TABLE_TEXT;
-    else if (!strcmp(s, "csv")) *out = LL_TABLE_CSV;
-    else if (!strcmp(s, "json")) *out = LL_TABLE_JSON;
-    else return -1;
+    if (!strcmp(s, "table"))
+        *out = LL_TABLE_TEXT;
+    else if (!strcmp(s, "csv"))
+        *out = LL_TABLE_CSV;
+    else if (!strcmp(s, "json"))
+        *out = LL_TABLE_JSON;
+    else
+        return -1;
     return 0;
 }
 
@@ -62,14 +66,18 @@ static void print_text(const ll_table_t *t, FILE *out) {
             if (strlen(cell(t, r, c)) > width[c]) width[c] = strlen(cell(t, r, c));
     }
     for (size_t c = 0; c < t->n_columns; c++) {
-        if (c + 1 < t->n_columns) fprintf(out, "%-*s  ", (int)width[c], t->columns[c].name);
-        else fprintf(out, "%s\n", t->columns[c].name);
+        if (c + 1 < t->n_columns)
+            fprintf(out, "%-*s  ", (int)width[c], t->columns[c].name);
+        else
+            fprintf(out, "%s\n", t->columns[c].name);
     }
     for (size_t r = 0; r < t->rows; r++)
         for (size_t c = 0; c < t->n_columns; c++) {
             /* Numbers align right, text left. */
-            if (c + 1 == t->n_columns) fprintf(out, "%s\n", cell(t, r, c));
-            else fprintf(out, t->columns[c].is_integer ? "%*s  " : "%-*s  ", (int)width[c], cell(t, r, c));
+            if (c + 1 == t->n_columns)
+                fprintf(out, "%s\n", cell(t, r, c));
+            else
+                fprintf(out, t->columns[c].is_integer ? "%*s  " : "%-*s  ", (int)width[c], cell(t, r, c));
         }
 }
 
@@ -104,7 +112,7 @@ static int print_json(const ll_table_t *t, FILE *out) {
         json_t *o = json_object();
         for (size_t c = 0; o && c < t->n_columns; c++) {
             const char *v = t->cells[r * t->n_columns + c];
-            json_t *value = v == NULL ? json_null()
+            json_t *value = v == NULL                  ? json_null()
                             : t->columns[c].is_integer ? json_integer(strtoll(v, NULL, 10))
                                                        : json_string(v);
             json_object_set_new(o, t->columns[c].name, value);
@@ -119,9 +127,12 @@ static int print_json(const ll_table_t *t, FILE *out) {
 
 int ll_table_print(const ll_table_t *t, ll_table_format_t format, FILE *out) {
     int rc = 0;
-    if (format == LL_TABLE_TEXT) print_text(t, out);
-    else if (format == LL_TABLE_CSV) print_csv(t, out);
-    else rc = print_json(t, out);
+    if (format == LL_TABLE_TEXT)
+        print_text(t, out);
+    else if (format == LL_TABLE_CSV)
+        print_csv(t, out);
+    else
+        rc = print_json(t, out);
     return rc == 0 && !ferror(out) ? 0 : -1;
 }
 

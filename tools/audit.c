@@ -1,22 +1,23 @@
 /* ledgerline-audit: answers auditors' questions from the PostgreSQL event store alone (it works
  * while Kafka or MongoDB are down). Every meaning of an event comes from domain/: replay and
  * balances fold with ll_account_evolve, verification is ll_chain_verify. */
+#include "ll_account.h"
+#include "ll_cli.h"
+#include "ll_event_codec.h"
+#include "ll_hash_chain.h"
+#include "ll_pg.h"
+#include "ll_read_model.h"
+#include "ll_table.h"
+#include "ll_time.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "ll_account.h"
-#include "ll_cli.h"
-#include "ll_event_codec.h"
-#include "ll_hash_chain.h"
-#include "ll_pg.h"
-#include "ll_table.h"
-#include "ll_time.h"
-
 #define EXIT_FINDING 1 /* tampering or an inconsistency was found */
-#define EXIT_USAGE 2   /* bad arguments, configuration or connection */
+#define EXIT_USAGE   2 /* bad arguments, configuration or connection */
 
 typedef struct {
     const char *account, *type, *since, *until, *actor, *transfer, *as_of;
@@ -26,27 +27,30 @@ typedef struct {
 } options_t;
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: ledgerline-audit [--config FILE] [--format table|csv|json] COMMAND [OPTIONS]\n"
-            "\n"
-            "Reads the PostgreSQL event store directly (pg_conninfo); needs neither Kafka nor MongoDB.\n"
-            "\n"
-            "Commands:\n"
-            "  events   [--account ID] [--type TYPE] [--since T] [--until T] [--actor A] [--transfer ID] [--limit N]\n"
-            "           events in store order, filtered\n"
-            "  replay   --account ID     every event of the account with the state after it\n"
-            "  balance  --account ID --as-of T   balance and version as of instant T (RFC 3339)\n"
-            "  verify   [--account ID] [--all]   hash chains of one or all accounts; lists broken ones\n"
-            "           (--all lists every account); exit 1 when any chain is broken\n"
-            "  trace    --transfer ID    both legs of a transfer; exit 1 when they do not match\n"
-            "\n"
-            "Output: an aligned table (default), or --format csv|json with the same column names.\n"
-            "Exit status: 0 fine, 1 tampering or inconsistency found, 2 usage or connection error.\n"
-            "\n"
-            "Examples:\n"
-            "  ledgerline-audit verify\n"
-            "  ledgerline-audit --format csv events --account 3f0c...e1 --since 2026-01-01T00:00:00Z\n"
-            "  ledgerline-audit balance --account 3f0c...e1 --as-of 2026-06-30T23:59:59Z\n");
+    fprintf(out, "Usage: ledgerline-audit [--config FILE] [--format table|csv|json] COMMAND [OPTIONS]\n"
+                 "\n"
+                 "Reads the PostgreSQL event store directly (pg_conninfo); needs neither Kafka nor MongoDB\n"
+                 "(except reconcile, which compares with the read models in mongo_uri).\n"
+                 "\n"
+                 "Commands:\n"
+                 "  events   [--account ID] [--type TYPE] [--since T] [--until T] [--actor A] [--transfer "
+                 "ID] [--limit N]\n"
+                 "           events in store order, filtered\n"
+                 "  replay   --account ID     every event of the account with the state after it\n"
+                 "  balance  --account ID --as-of T   balance and version as of instant T (RFC 3339)\n"
+                 "  verify   [--account ID] [--all]   hash chains of one or all accounts; lists broken ones\n"
+                 "           (--all lists every account); exit 1 when any chain is broken\n"
+                 "  trace    --transfer ID    both legs of a transfer; exit 1 when they do not match\n"
+                 "  reconcile [--account ID]  event store vs the active read models (needs MongoDB);\n"
+                 "           lists accounts whose version, balance or status differ; exit 1 when any does\n"
+                 "\n"
+                 "Output: an aligned table (default), or --format csv|json with the same column names.\n"
+                 "Exit status: 0 fine, 1 tampering or inconsistency found, 2 usage or connection error.\n"
+                 "\n"
+                 "Examples:\n"
+                 "  ledgerline-audit verify\n"
+                 "  ledgerline-audit --format csv events --account 3f0c...e1 --since 2026-01-01T00:00:00Z\n"
+                 "  ledgerline-audit balance --account 3f0c...e1 --as-of 2026-06-30T23:59:59Z\n");
 }
 
 /* ---- helpers ------------------------------------------------------------------------------- */
@@ -80,10 +84,19 @@ static void fmt_i64(char *buf, size_t size, int64_t v) {
 
 /* One decoded event as the columns of `events` and `trace`. */
 static const ll_table_column_t event_columns[] = {
-    {"global_position", 1}, {"occurred_at", 0}, {"account_id", 0},   {"version", 1},
-    {"type", 0},            {"amount_minor", 1}, {"currency", 0},    {"balance_after_minor", 1},
-    {"transfer_id", 0},     {"counterparty_account_id", 0},         {"actor", 0},
-    {"command_id", 0},      {"event_id", 0},
+    {"global_position", 1},
+    {"occurred_at", 0},
+    {"account_id", 0},
+    {"version", 1},
+    {"type", 0},
+    {"amount_minor", 1},
+    {"currency", 0},
+    {"balance_after_minor", 1},
+    {"transfer_id", 0},
+    {"counterparty_account_id", 0},
+    {"actor", 0},
+    {"command_id", 0},
+    {"event_id", 0},
 };
 #define EVENT_COLUMNS (sizeof event_columns / sizeof event_columns[0])
 
@@ -101,8 +114,8 @@ static int add_event_row(ll_table_t *t, const ll_event_t *ev) {
     if (is_transfer) ll_uuid_format(&m->transfer_id, transfer), ll_uuid_format(&m->counterparty_id, other);
     ll_uuid_format(&ev->event_id, eid);
     const char *currency = ev->type == LL_EVENT_ACCOUNT_OPENED ? ev->data.opened.currency.code
-                           : movement                           ? m->currency.code
-                                                                : NULL;
+                           : movement                          ? m->currency.code
+                                                               : NULL;
     const char *row[EVENT_COLUMNS] = {pos,
                                       when,
                                       acct,
@@ -132,19 +145,21 @@ static int cmd_events(PGconn *pg, const options_t *o) {
     snprintf(limit, sizeof limit, "%d", o->limit);
     const char *params[6] = {o->account, o->type, o->since, o->until, o->transfer, limit};
     ll_error_t err = {""};
-    PGresult *res = ll_pg_query(pg,
-                                "SELECT envelope FROM events WHERE ($1::uuid IS NULL OR account_id = $1::uuid)"
-                                " AND ($2::text IS NULL OR type = $2) AND ($3::timestamptz IS NULL OR occurred_at >= $3)"
-                                " AND ($4::timestamptz IS NULL OR occurred_at <= $4)"
-                                " AND ($5::uuid IS NULL OR transfer_id = $5::uuid) ORDER BY global_position LIMIT $6::int",
-                                6, params, PGRES_TUPLES_OK, &err);
+    PGresult *res = ll_pg_query(
+        pg,
+        "SELECT envelope FROM events WHERE ($1::uuid IS NULL OR account_id = $1::uuid)"
+        " AND ($2::text IS NULL OR type = $2) AND ($3::timestamptz IS NULL OR occurred_at >= $3)"
+        " AND ($4::timestamptz IS NULL OR occurred_at <= $4)"
+        " AND ($5::uuid IS NULL OR transfer_id = $5::uuid) ORDER BY global_position LIMIT $6::int",
+        6, params, PGRES_TUPLES_OK, &err);
     if (res == NULL) return fail("%s", err.msg);
     ll_table_t *t = ll_table_new(event_columns, EVENT_COLUMNS);
     int rc = t ? 0 : EXIT_USAGE;
     for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
         ll_event_t ev;
         if (ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev, &err) != 0) {
-            fprintf(stderr, "ledgerline-audit: an undecodable event in store order %d: %s (run verify)\n", i + 1, err.msg);
+            fprintf(stderr, "ledgerline-audit: an undecodable event in store order %d: %s (run verify)\n",
+                    i + 1, err.msg);
             rc = EXIT_FINDING;
             break;
         }
@@ -166,8 +181,9 @@ static PGresult *account_events(PGconn *pg, const char *account, const char *as_
 }
 
 static int cmd_replay(PGconn *pg, const options_t *o) {
-    static const ll_table_column_t cols[] = {{"version", 1},  {"occurred_at", 0},   {"type", 0}, {"amount_minor", 1},
-                                             {"balance_minor", 1}, {"status", 0}, {"hash", 0}};
+    static const ll_table_column_t cols[] = {{"version", 1},      {"occurred_at", 0},   {"type", 0},
+                                             {"amount_minor", 1}, {"balance_minor", 1}, {"status", 0},
+                                             {"hash", 0}};
     ll_error_t err = {""};
     PGresult *res = account_events(pg, o->account, NULL, &err);
     if (res == NULL) return fail("%s", err.msg);
@@ -194,8 +210,13 @@ static int cmd_replay(PGconn *pg, const options_t *o) {
         ll_time_format(ev.occurred_at_us, when);
         fmt_i64(amount, sizeof amount, ev.data.movement.amount_minor);
         fmt_i64(bal, sizeof bal, a.balance_minor);
-        const char *row[] = {ver, when, ll_event_type_name(ev.type), ll_event_is_movement(ev.type) ? amount : NULL,
-                             bal, ll_account_status_name(a.status), ev.hash};
+        const char *row[] = {ver,
+                             when,
+                             ll_event_type_name(ev.type),
+                             ll_event_is_movement(ev.type) ? amount : NULL,
+                             bal,
+                             ll_account_status_name(a.status),
+                             ev.hash};
         if (ll_table_add(t, row) != 0) rc = EXIT_USAGE;
     }
     PQclear(res);
@@ -204,7 +225,7 @@ static int cmd_replay(PGconn *pg, const options_t *o) {
 }
 
 static int cmd_balance(PGconn *pg, const options_t *o) {
-    static const ll_table_column_t cols[] = {{"account_id", 0}, {"as_of", 0},  {"version", 1},
+    static const ll_table_column_t cols[] = {{"account_id", 0},    {"as_of", 0},    {"version", 1},
                                              {"balance_minor", 1}, {"currency", 0}, {"status", 0}};
     int64_t as_of_us;
     ll_time_parse_rfc3339(o->as_of, &as_of_us);
@@ -257,15 +278,16 @@ static void verify_account(const char *recorded_head, const char **texts, const 
 }
 
 static int cmd_verify(PGconn *pg, const options_t *o) {
-    static const ll_table_column_t cols[] = {{"account_id", 0}, {"ok", 0},     {"events_checked", 1},
+    static const ll_table_column_t cols[] = {{"account_id", 0},        {"ok", 0},     {"events_checked", 1},
                                              {"first_bad_version", 1}, {"reason", 0}, {"head_hash", 0}};
     const char *params[1] = {o->account};
     /* Rows one at a time: all accounts may not fit in memory at once. */
-    if (!PQsendQueryParams(pg,
-                           "SELECT e.account_id::text, e.envelope, coalesce(s.head_hash, '') FROM events e"
-                           " LEFT JOIN account_state s USING (account_id)"
-                           " WHERE ($1::uuid IS NULL OR e.account_id = $1::uuid) ORDER BY e.account_id, e.version",
-                           1, NULL, params, NULL, NULL, 0) ||
+    if (!PQsendQueryParams(
+            pg,
+            "SELECT e.account_id::text, e.envelope, coalesce(s.head_hash, '') FROM events e"
+            " LEFT JOIN account_state s USING (account_id)"
+            " WHERE ($1::uuid IS NULL OR e.account_id = $1::uuid) ORDER BY e.account_id, e.version",
+            1, NULL, params, NULL, NULL, 0) ||
         !PQsetSingleRowMode(pg))
         return fail("%s", PQerrorMessage(pg));
     ll_table_t *t = ll_table_new(cols, sizeof cols / sizeof cols[0]);
@@ -287,13 +309,14 @@ static int cmd_verify(PGconn *pg, const options_t *o) {
                 char checked[24], bad[24];
                 fmt_i64(checked, sizeof checked, r.events_checked);
                 fmt_i64(bad, sizeof bad, r.first_bad_version);
-                const char *cells[] = {current, r.ok ? "yes" : "NO", checked, r.ok ? NULL : bad, r.ok ? NULL : r.reason,
-                                       r.head_hash};
+                const char *cells[] = {current,           r.ok ? "yes" : "NO",    checked,
+                                       r.ok ? NULL : bad, r.ok ? NULL : r.reason, r.head_hash};
                 if (ll_table_add(t, cells) != 0) rc = EXIT_USAGE;
             }
             for (size_t i = 0; i < n; i++) free(texts[i]);
             n = 0;
-            if (tty && accounts % 1000 == 0) fprintf(stderr, "\rverified %ld accounts, %ld events", accounts, events);
+            if (tty && accounts % 1000 == 0)
+                fprintf(stderr, "\rverified %ld accounts, %ld events", accounts, events);
         }
         if (res == NULL) break;
         if (row) {
@@ -316,7 +339,8 @@ static int cmd_verify(PGconn *pg, const options_t *o) {
     if (tty) fputc('\r', stderr);
     fprintf(stderr, "verified %ld accounts, %ld events: %ld broken\n", accounts, events, broken);
     if (o->account != NULL && accounts == 0) rc = fail("no events for account %s", o->account);
-    int prc = t && (ll_table_rows(t) > 0 || o->format == LL_TABLE_JSON) ? print_table(t, o) : (ll_table_free(t), 0);
+    int prc =
+        t && (ll_table_rows(t) > 0 || o->format == LL_TABLE_JSON) ? print_table(t, o) : (ll_table_free(t), 0);
     if (rc) return rc;
     return broken ? EXIT_FINDING : prc;
 }
@@ -324,24 +348,29 @@ static int cmd_verify(PGconn *pg, const options_t *o) {
 static int cmd_trace(PGconn *pg, const options_t *o) {
     ll_error_t err = {""};
     const char *params[1] = {o->transfer};
-    PGresult *res = ll_pg_query(pg, "SELECT envelope FROM events WHERE transfer_id = $1::uuid ORDER BY global_position", 1,
-                                params, PGRES_TUPLES_OK, &err);
+    PGresult *res =
+        ll_pg_query(pg, "SELECT envelope FROM events WHERE transfer_id = $1::uuid ORDER BY global_position",
+                    1, params, PGRES_TUPLES_OK, &err);
     if (res == NULL) return fail("%s", err.msg);
     ll_table_t *t = ll_table_new(event_columns, EVENT_COLUMNS);
     ll_event_t legs[2];
     int n = PQntuples(res), rc = t ? 0 : EXIT_USAGE;
     for (int i = 0; rc == 0 && i < n && i < 2; i++) {
-        if (ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &legs[i], &err) != 0) rc = EXIT_FINDING;
-        else if (add_event_row(t, &legs[i]) != 0) rc = EXIT_USAGE;
+        if (ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &legs[i], &err) != 0)
+            rc = EXIT_FINDING;
+        else if (add_event_row(t, &legs[i]) != 0)
+            rc = EXIT_USAGE;
     }
     PQclear(res);
     if (rc == 0 && n == 0) rc = fail("no transfer %s", o->transfer);
     const char *why = NULL;
-    if (rc == 0 && n != 2) why = "a transfer has exactly two legs";
+    if (rc == 0 && n != 2)
+        why = "a transfer has exactly two legs";
     else if (rc == 0) {
         const ll_event_t *s = legs[0].type == LL_EVENT_TRANSFER_SENT ? &legs[0] : &legs[1];
         const ll_event_t *r = s == &legs[0] ? &legs[1] : &legs[0];
-        if (s->type != LL_EVENT_TRANSFER_SENT || r->type != LL_EVENT_TRANSFER_RECEIVED) why = "legs are not sent + received";
+        if (s->type != LL_EVENT_TRANSFER_SENT || r->type != LL_EVENT_TRANSFER_RECEIVED)
+            why = "legs are not sent + received";
         else if (s->data.movement.amount_minor != r->data.movement.amount_minor ||
                  !ll_currency_equal(&s->data.movement.currency, &r->data.movement.currency))
             why = "the legs' amounts or currencies differ";
@@ -351,8 +380,82 @@ static int cmd_trace(PGconn *pg, const options_t *o) {
     }
     int prc = t ? print_table(t, o) : EXIT_USAGE;
     if (rc) return rc;
-    fprintf(stderr, "transfer %s: %s\n", o->transfer, why ? why : "consistent (two legs, same amount, money conserved)");
+    fprintf(stderr, "transfer %s: %s\n", o->transfer,
+            why ? why : "consistent (two legs, same amount, money conserved)");
     return why ? EXIT_FINDING : prc;
+}
+
+/* Event store (account_state, written with the events) against the active read models: every
+ * account whose version, balance or status differs, or that one side lacks. */
+static int cmd_reconcile(PGconn *pg, const options_t *o, const ll_config_t *cfg) {
+    static const ll_table_column_t cols[] = {{"account_id", 0},
+                                             {"store_version", 1},
+                                             {"read_model_version", 1},
+                                             {"store_balance_minor", 1},
+                                             {"read_model_balance_minor", 1},
+                                             {"difference", 0}};
+    ll_error_t err = {""};
+    bson_error_t be;
+    mongoc_uri_t *uri = mongoc_uri_new_with_error(cfg->mongo_uri, &be);
+    if (uri == NULL) return fail("mongo_uri: %s", be.message);
+    mongoc_client_t *mongo = mongoc_client_new_from_uri(uri);
+    mongoc_uri_destroy(uri);
+    int64_t generation = 0;
+    ll_read_model_t rm;
+    int rc = 0;
+    if (ll_read_model_active_generation(mongo, cfg->mongo_database, &generation, &err) != 0 ||
+        ll_read_model_open(&rm, mongo, cfg->mongo_database, generation, &err) != 0) {
+        mongoc_client_destroy(mongo);
+        return fail("read models unreachable: %s", err.msg);
+    }
+    const char *params[1] = {o->account};
+    PGresult *res = ll_pg_query(pg,
+                                "SELECT account_id::text, version, balance_minor, status FROM account_state"
+                                " WHERE ($1::uuid IS NULL OR account_id = $1::uuid) ORDER BY account_id",
+                                1, params, PGRES_TUPLES_OK, &err);
+    if (res == NULL) rc = fail("%s", err.msg);
+    ll_table_t *t = ll_table_new(cols, sizeof cols / sizeof cols[0]);
+    long differ = 0;
+    int tty = isatty(STDERR_FILENO);
+    for (int i = 0; rc == 0 && t && i < PQntuples(res); i++) {
+        ll_uuid_t id;
+        ll_account_t a;
+        bool found = false;
+        ll_uuid_parse(PQgetvalue(res, i, 0), false, &id);
+        if (ll_read_model_load_account(&rm, &id, &a, &found, &err) != 0) {
+            rc = fail("%s", err.msg);
+            break;
+        }
+        const char *what = NULL;
+        if (!found)
+            what = "missing in the read model";
+        else if (a.version != strtoll(PQgetvalue(res, i, 1), NULL, 10))
+            what = "version differs (projector behind?)";
+        else if (a.balance_minor != strtoll(PQgetvalue(res, i, 2), NULL, 10))
+            what = "BALANCE DIFFERS at the same version";
+        else if (strcmp(ll_account_status_name(a.status), PQgetvalue(res, i, 3)) != 0)
+            what = "status differs";
+        if (tty && i % 1000 == 999) fprintf(stderr, "\rreconciled %d accounts", i + 1);
+        if (what == NULL) continue;
+        differ++;
+        char rv[24], rb[24];
+        fmt_i64(rv, sizeof rv, a.version);
+        fmt_i64(rb, sizeof rb, a.balance_minor);
+        const char *row[] = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), found ? rv : NULL,
+                             PQgetvalue(res, i, 2), found ? rb : NULL,     what};
+        if (ll_table_add(t, row) != 0) rc = EXIT_USAGE;
+    }
+    if (tty) fputc('\r', stderr);
+    if (res != NULL)
+        fprintf(stderr, "reconciled %d accounts against read-model generation %lld: %ld differ\n",
+                PQntuples(res), (long long)generation, differ);
+    PQclear(res);
+    ll_read_model_close(&rm);
+    mongoc_client_destroy(mongo);
+    int prc =
+        t && (ll_table_rows(t) > 0 || o->format == LL_TABLE_JSON) ? print_table(t, o) : (ll_table_free(t), 0);
+    if (rc) return rc;
+    return differ ? EXIT_FINDING : prc;
 }
 
 /* ---- main ---------------------------------------------------------------------------------- */
@@ -363,8 +466,8 @@ int main(int argc, char **argv) {
     struct {
         const char *flag;
         const char **slot;
-    } text_opts[] = {{"--account", &o.account}, {"--type", &o.type},         {"--since", &o.since},
-                     {"--until", &o.until},     {"--actor", &o.actor},       {"--transfer", &o.transfer},
+    } text_opts[] = {{"--account", &o.account}, {"--type", &o.type},   {"--since", &o.since},
+                     {"--until", &o.until},     {"--actor", &o.actor}, {"--transfer", &o.transfer},
                      {"--as-of", &o.as_of},     {"--config", &path}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -380,12 +483,16 @@ int main(int argc, char **argv) {
             matched = 1;
         }
         if (matched) continue;
-        if (!strcmp(a, "--all")) o.all = 1;
+        if (!strcmp(a, "--all"))
+            o.all = 1;
         else if (!strcmp(a, "--format") && i + 1 < argc) {
-            if (ll_table_parse_format(argv[++i], &o.format) != 0) return fail("--format must be table, csv or json, not %s", argv[i]);
+            if (ll_table_parse_format(argv[++i], &o.format) != 0)
+                return fail("--format must be table, csv or json, not %s", argv[i]);
         } else if (!strcmp(a, "--limit") && i + 1 < argc) {
-            if (ll_cli_int_arg(argv[++i], 1, 1000000, &o.limit) != 0) return fail("--limit must be 1..1000000, not %s", argv[i]);
-        } else if (command == NULL && a[0] != '-') command = a;
+            if (ll_cli_int_arg(argv[++i], 1, 1000000, &o.limit) != 0)
+                return fail("--limit must be 1..1000000, not %s", argv[i]);
+        } else if (command == NULL && a[0] != '-')
+            command = a;
         else {
             usage(stderr);
             return fail("unknown argument %s", a);
@@ -395,24 +502,38 @@ int main(int argc, char **argv) {
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (!valid_uuid(o.account) || !valid_uuid(o.transfer)) return fail("%s", "--account and --transfer take UUIDs");
+    if (!valid_uuid(o.account) || !valid_uuid(o.transfer))
+        return fail("%s", "--account and --transfer take UUIDs");
     if (!valid_time(o.since) || !valid_time(o.until) || !valid_time(o.as_of))
-        return fail("%s", "--since, --until and --as-of take RFC 3339 date-times such as 2026-11-24T12:00:00Z");
-    if (o.type != NULL && ll_event_type_from_name(o.type) == LL_EVENT_NONE) return fail("unknown event type %s", o.type);
+        return fail("%s",
+                    "--since, --until and --as-of take RFC 3339 date-times such as 2026-11-24T12:00:00Z");
+    if (o.type != NULL && ll_event_type_from_name(o.type) == LL_EVENT_NONE)
+        return fail("unknown event type %s", o.type);
     int (*run)(PGconn *, const options_t *) = NULL;
-    if (!strcmp(command, "events")) run = cmd_events;
-    else if (!strcmp(command, "replay")) run = o.account ? cmd_replay : NULL;
-    else if (!strcmp(command, "balance")) run = o.account && o.as_of ? cmd_balance : NULL;
-    else if (!strcmp(command, "verify")) run = cmd_verify;
-    else if (!strcmp(command, "trace")) run = o.transfer ? cmd_trace : NULL;
-    else return fail("unknown command %s (events, replay, balance, verify, trace)", command);
-    if (run == NULL) return fail("%s: required option missing (see --help)", command);
+    int reconcile = !strcmp(command, "reconcile"); /* the one command that needs the configuration */
+    if (reconcile)
+        run = NULL;
+    else if (!strcmp(command, "events"))
+        run = cmd_events;
+    else if (!strcmp(command, "replay"))
+        run = o.account ? cmd_replay : NULL;
+    else if (!strcmp(command, "balance"))
+        run = o.account && o.as_of ? cmd_balance : NULL;
+    else if (!strcmp(command, "verify"))
+        run = cmd_verify;
+    else if (!strcmp(command, "trace"))
+        run = o.transfer ? cmd_trace : NULL;
+    else
+        return fail("unknown command %s (events, replay, balance, verify, trace, reconcile)", command);
+    if (run == NULL && !reconcile) return fail("%s: required option missing (see --help)", command);
     ll_config_t cfg;
     if (ll_cli_load_config("ledgerline-audit", path, &cfg) != 0) return EXIT_USAGE;
     ll_error_t err = {""};
     PGconn *pg = ll_pg_connect(cfg.pg_conninfo, &err);
     if (pg == NULL) return fail("%s", err.msg);
-    int rc = run(pg, &o);
+    if (reconcile) mongoc_init();
+    int rc = reconcile ? cmd_reconcile(pg, &o, &cfg) : run(pg, &o);
+    if (reconcile) mongoc_cleanup();
     PQfinish(pg);
     return rc;
 }

@@ -11,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ll_e2e import BIN, Service, check, eq, post, run, sql_superuser  # noqa: E402
+from ll_e2e import BIN, Service, check, eq, paused_stack_services, post, run, sql_superuser, wait_until  # noqa: E402
 
 CMD = 18080
 
@@ -117,6 +117,19 @@ def test_verify_finds_tampering_and_names_the_version():
     check("broken" in err, err)
 
 
+def test_reconcile_store_against_read_models(services):
+    a = cmd("/v1/accounts", {"owner": "reconciled", "currency": "EUR"})["account_id"]
+    cmd(f"/v1/accounts/{a}/deposits", {"amount_minor": 42, "currency": "EUR"})
+    wait_until(lambda: audit("reconcile", "--account", a)[0] == 0, 60, "the read model to agree")
+    services["projector"].stop()  # the next account never reaches the read model
+    b = cmd("/v1/accounts", {"owner": "unprojected", "currency": "EUR"})["account_id"]
+    rc, out, err = audit("--format", "json", "reconcile", "--account", b)
+    services["projector"] = Service("projector", []).start()
+    eq(rc, 1, err)
+    eq((json.loads(out)[0]["account_id"], json.loads(out)[0]["difference"]), (b, "missing in the read model"))
+    wait_until(lambda: audit("reconcile", "--account", b)[0] == 0, 60, "the restarted projector to catch up")
+
+
 def test_bad_arguments_exit_2():
     for args in (["nonsense"], ["replay"], ["events", "--account", "x"], ["events", "--type", "Nope"],
                  ["balance", "--account", A, "--as-of", "yesterday"], ["--format", "xml", "events"],
@@ -130,7 +143,14 @@ def test_bad_arguments_exit_2():
 
 
 if __name__ == "__main__":
-    with Service("command", ["--listen", f"127.0.0.1:{CMD}"], port=CMD):
+    services = {}
+    with paused_stack_services("relay", "projector"), Service("command", ["--listen", f"127.0.0.1:{CMD}"], port=CMD), \
+            Service("relay", ["--poll-ms", "200"]):
+        services["projector"] = Service("projector", []).start()
         A, B, T, MID = history()
-        code = run(dict(globals()), "audit_cli")
+        tests = {n: (lambda f=f: f(services)) if f.__code__.co_argcount else f
+                 for n, f in dict(globals()).items() if n.startswith("test_")}
+        code = run(tests, "audit_cli")
+        if services["projector"].stop() != 0:
+            code = 1
     sys.exit(code)
