@@ -302,6 +302,11 @@ int ll_config_load(ll_config_t *cfg, const char *path, char *const *envp, ll_err
     return ll_config_apply_env(cfg, envp, err);
 }
 
+const char *ll_config_get(const ll_config_t *cfg, const char *key) {
+    const ll_cfg_key_t *k = find_key(key);
+    return k == NULL || k->kind == LL_CFG_INT ? NULL : (const char *)cfg + k->offset;
+}
+
 /* Copies value into out (of size out_len) with its secret parts replaced by ***. */
 static void redact(const char *value, ll_cfg_redact_t how, char *out, size_t out_len) {
     if (how == LL_REDACT_ALL) {

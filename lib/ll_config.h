@@ -56,6 +56,9 @@ int ll_config_apply_env(ll_config_t *cfg, char *const *envp, ll_error_t *err);
  * or else ./ledgerline.conf when present; then envp. Returns 0 or the first error. */
 int ll_config_load(ll_config_t *cfg, const char *path, char *const *envp, ll_error_t *err);
 
+/* The value of a text setting by key ("query_listen"), or NULL for an unknown or integer key. */
+const char *ll_config_get(const ll_config_t *cfg, const char *key);
+
 /* Writes every key as `key = value` to out, secrets (jwt_secret, passwords inside the conninfo
  * and the URI) replaced by "***". The output is a valid config file apart from the secrets. */
 void ll_config_print(const ll_config_t *cfg, FILE *out);
