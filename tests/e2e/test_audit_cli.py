@@ -33,7 +33,10 @@ def history():
     cmd(f"/v1/accounts/{a}/deposits", {"amount_minor": 5000, "currency": "EUR", "reference": "salary, november"})
     cmd(f"/v1/accounts/{a}/withdrawals", {"amount_minor": 1200, "currency": "EUR"})
     time.sleep(1.1)
-    mid = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 0.5))
+    # Half a second after the withdrawal and before the transfer, to the microsecond (whole
+    # seconds could fall before the withdrawal).
+    t = time.time() - 0.5
+    mid = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
     t = cmd("/v1/transfers", {"from_account_id": a, "to_account_id": b, "amount_minor": 800, "currency": "EUR"})
     return a, b, t["transfer_id"], mid
 
