@@ -7,6 +7,7 @@
 #include "ll_pg.h"
 #include "ll_problem.h"
 #include "ll_query_job.h"
+#include "ll_replay.h"
 #include "ll_time.h"
 
 #include <jansson.h>
@@ -251,8 +252,7 @@ static void query_balance(ll_query_worker_t *w, ll_query_job_t *job) {
     int bad = 0;
     for (int i = 0; i < PQntuples(res) && !bad; i++) {
         ll_event_t ev;
-        bad = ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev, &err) != 0 ||
-              ll_account_evolve(&a, &ev, &err) != LL_EVOLVE_OK;
+        bad = ll_replay_envelope(&a, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev, &err) != 0;
     }
     PQclear(res);
     if (bad) {
@@ -297,8 +297,7 @@ static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
     for (int i = 0; i < n && a.version < to; i++) {
         ll_event_t ev;
         const char *text = PQgetvalue(res, i, 0);
-        if (ll_event_decode(text, (size_t)PQgetlength(res, i, 0), &ev, &err) != 0 ||
-            ll_account_evolve(&a, &ev, &err) != LL_EVOLVE_OK) {
+        if (ll_replay_envelope(&a, text, (size_t)PQgetlength(res, i, 0), &ev, &err) != 0) {
             json_decref(problem);
             problem = json_pack("{s:I, s:s}", "version", (json_int_t)(a.version + 1), "reason", err.msg);
             break;

@@ -1,6 +1,8 @@
 /* ll_replay.c - see ll_replay.h. */
 #include "ll_replay.h"
 
+#include "ll_event_codec.h"
+
 int ll_replay_each(ll_account_t *state, const ll_event_t *events, size_t n, ll_replay_visit_fn visit,
                    void *ctx, size_t *failed_index, ll_error_t *err) {
     for (size_t i = 0; i < n; i++) {
@@ -24,4 +26,9 @@ int ll_replay_as_of(ll_account_t *state, const ll_event_t *events, size_t n, int
     while (i < n && events[i].occurred_at_us <= as_of_us) i++;
     if (applied != NULL) *applied = i;
     return ll_replay_fold(state, events, i, NULL, err);
+}
+
+int ll_replay_envelope(ll_account_t *state, const char *text, size_t len, ll_event_t *ev, ll_error_t *err) {
+    if (ll_event_decode(text, len, ev, err) != 0) return LL_EINVAL;
+    return ll_account_evolve(state, ev, err) == LL_EVOLVE_OK ? 0 : LL_EINVAL;
 }

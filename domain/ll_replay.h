@@ -33,4 +33,9 @@ int ll_replay_each(ll_account_t *state, const ll_event_t *events, size_t n, ll_r
 int ll_replay_as_of(ll_account_t *state, const ll_event_t *events, size_t n, int64_t as_of_us,
                     size_t *applied, ll_error_t *err);
 
+/* Decodes one stored envelope (JSON text) into *ev and applies it to state: the step every
+ * replay of the event store takes. Returns 0, or LL_EINVAL with err saying why (undecodable, or
+ * refused by evolve); state is then unchanged. */
+int ll_replay_envelope(ll_account_t *state, const char *text, size_t len, ll_event_t *ev, ll_error_t *err);
+
 #endif

@@ -1,11 +1,11 @@
 /* ll_service.c - see ll_service.h. */
 #include "ll_service.h"
 
+#include "ll_cli.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "ll_cli.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -53,8 +53,8 @@ int ll_service_main(const ll_service_desc_t *d, int argc, char **argv) {
         if (srv.ctx_ready) ll_http_server_dispose(&srv);
         return 1;
     }
-    fprintf(stdout, "{\"msg\":\"listening\",\"service\":\"%s\",\"listen\":\"%s\",\"%s\":%d}\n", d->service, listen,
-            d->threads_flag + 2, threads);
+    fprintf(stdout, "{\"msg\":\"listening\",\"service\":\"%s\",\"listen\":\"%s\",\"%s\":%d}\n", d->service,
+            listen, d->threads_flag + 2, threads);
     fflush(stdout);
     ll_http_server_run(&srv, &stop_requested, d->drained, 10000);
     d->destroy(api);

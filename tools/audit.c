@@ -7,6 +7,7 @@
 #include "ll_hash_chain.h"
 #include "ll_pg.h"
 #include "ll_read_model.h"
+#include "ll_replay.h"
 #include "ll_table.h"
 #include "ll_time.h"
 
@@ -199,8 +200,7 @@ static int cmd_replay(PGconn *pg, const options_t *o) {
     int rc = t ? 0 : EXIT_USAGE;
     for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
         ll_event_t ev;
-        if (ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev, &err) != 0 ||
-            ll_account_evolve(&a, &ev, &err) != LL_EVOLVE_OK) {
+        if (ll_replay_envelope(&a, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev, &err) != 0) {
             fprintf(stderr, "ledgerline-audit: version %d does not replay: %s\n", i + 1, err.msg);
             rc = EXIT_FINDING;
             break;
@@ -241,8 +241,7 @@ static int cmd_balance(PGconn *pg, const options_t *o) {
     int rc = 0;
     for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
         ll_event_t ev;
-        if (ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev, &err) != 0 ||
-            ll_account_evolve(&a, &ev, &err) != LL_EVOLVE_OK) {
+        if (ll_replay_envelope(&a, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev, &err) != 0) {
             fprintf(stderr, "ledgerline-audit: version %d does not replay: %s\n", i + 1, err.msg);
             rc = EXIT_FINDING;
         }
