@@ -107,5 +107,15 @@ else
     "$LL_FERRETDB_BIN" --version >/dev/null
 fi
 
+# --- Python test dependencies (the tests' python3 is the one on PATH) -------------------------
+if python3 -c 'import yaml' 2>/dev/null; then
+    say "Python test dependencies: present"
+elif ((check_only)); then
+    say "missing PyYAML for $(command -v python3)"; missing=1
+else
+    say "installing PyYAML from PyPI for $(command -v python3)"
+    logged "pip install pyyaml" python3 -m pip install --quiet pyyaml
+fi
+
 ((check_only && missing)) && exit 1
 say "done"
