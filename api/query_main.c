@@ -10,7 +10,7 @@ static const char usage[] =
     "\n"
     "Serves GET /v1/accounts/{id}[?min_version=N], /v1/accounts/{id}/transactions[?limit&cursor],\n"
     "/v1/accounts/{id}/balance?as_of=RFC3339, /v1/accounts/{id}/audit[?from_version&to_version&limit],\n"
-    "/v1/accounts/{id}/audit/verify, /healthz, /readyz. min_version waits up to 2 s for the read\n"
+    "/v1/accounts/{id}/audit/verify, /healthz, /readyz, /metrics. min_version waits up to 2 s for the read\n"
     "model (read-your-writes), then answers 503 with Retry-After: never stale data silently.\n"
     "\n"
     "  --config FILE       configuration file (ledgerline-config --help)\n"
@@ -32,19 +32,30 @@ static void destroy(void *api) {
     ll_query_api_destroy(api);
 }
 
+static const char *const routes[] = {"/v1/accounts/{id}",
+                                     "/v1/accounts/{id}/transactions",
+                                     "/v1/accounts/{id}/balance",
+                                     "/v1/accounts/{id}/audit",
+                                     "/v1/accounts/{id}/audit/verify",
+                                     "/healthz",
+                                     "/readyz",
+                                     "/metrics",
+                                     NULL};
+
 int main(int argc, char **argv) {
-    static const ll_service_desc_t d = {"ledgerline-query",
-                                        "query",
-                                        "query_listen",
-                                        "--workers",
-                                        4,
-                                        32,
-                                        usage,
-                                        create,
-                                        start,
-                                        ll_query_api_handle,
-                                        ll_query_api_drained,
-                                        destroy};
+    static const ll_service_desc_t d = {.program = "ledgerline-query",
+                                        .service = "query",
+                                        .listen_key = "query_listen",
+                                        .threads_flag = "--workers",
+                                        .threads_default = 4,
+                                        .threads_max = 32,
+                                        .usage = usage,
+                                        .routes = routes,
+                                        .create = create,
+                                        .start = start,
+                                        .handle = ll_query_api_handle,
+                                        .drained = ll_query_api_drained,
+                                        .destroy = destroy};
     mongoc_init(); /* once, before any worker thread */
     int rc = ll_service_main(&d, argc, argv);
     mongoc_cleanup();

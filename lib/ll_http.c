@@ -8,8 +8,10 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,9 +20,48 @@ typedef struct {
     ll_http_server_t *srv;
 } dispatch_handler_t;
 
+/* Counted when h2o releases the request: the final status and the whole time it took. */
+typedef struct {
+    ll_http_server_t *srv;
+    h2o_req_t *req;
+    const char *route;
+} observation_t;
+
+static void on_observed(void *p) {
+    observation_t *o = p;
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    const struct timeval *t0 = &o->req->timestamps.request_begin_at;
+    double seconds = (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_usec - t0->tv_usec) / 1e6;
+    ll_metrics_observe(&o->srv->metrics, o->route, o->req->res.status, seconds < 0 ? 0 : seconds);
+}
+
+static int iov_is(h2o_iovec_t v, const char *s) {
+    return v.len == strlen(s) && memcmp(v.base, s, v.len) == 0;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     ll_http_server_t *srv = ((dispatch_handler_t *)self)->srv;
+    if (!srv->metrics_on) return srv->handler(srv->app, req);
+    observation_t *o = h2o_mem_alloc_shared(&req->pool, sizeof *o, on_observed);
+    *o = (observation_t){
+        srv, req, ll_metrics_route(&srv->metrics, req->path_normalized.base, req->path_normalized.len)};
+    if (iov_is(req->path_normalized, "/metrics") && iov_is(req->method, "GET")) {
+        char *text = ll_metrics_render(&srv->metrics);
+        if (text == NULL) {
+            ll_http_problem(req, 503, "overloaded", "Service unavailable", "out of memory");
+            return 0;
+        }
+        ll_http_send(req, 200, "text/plain; version=0.0.4", text, strlen(text), NULL);
+        free(text);
+        return 0;
+    }
     return srv->handler(srv->app, req);
+}
+
+void ll_http_server_enable_metrics(ll_http_server_t *srv, const char *service, const char *const *routes) {
+    ll_metrics_init(&srv->metrics, service, routes);
+    srv->metrics_on = 1;
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err) {

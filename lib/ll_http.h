@@ -9,6 +9,7 @@
 #define LL_HTTP_H
 
 #include "ll_error.h"
+#include "ll_metrics.h"
 
 #include <h2o.h>
 #include <signal.h>
@@ -25,6 +26,8 @@ typedef struct ll_http_server {
     ll_http_handler_fn handler;
     void *app;
     int ctx_ready;
+    int metrics_on;
+    ll_metrics_t metrics;
 } ll_http_server_t;
 
 /* Listens on "HOST:PORT" and routes every request to handler(app, req). entity_bytes_max is a
@@ -32,6 +35,10 @@ typedef struct ll_http_server {
  * request_timeout_ms bounds the time to receive a request. Returns 0 or a negative code. */
 int ll_http_server_init(ll_http_server_t *srv, const char *listen, ll_http_handler_fn handler, void *app,
                         size_t entity_bytes_max, uint64_t request_timeout_ms, ll_error_t *err);
+
+/* Counts every request by route template (routes: NULL-terminated, "/v1/accounts/{id}/..."
+ * style) and status, with latency, and serves them at GET /metrics (Prometheus text). */
+void ll_http_server_enable_metrics(ll_http_server_t *srv, const char *service, const char *const *routes);
 
 /* Runs the loop until *stop becomes non-zero, then closes the listener and keeps serving until
  * drained(app) returns true or drain_ms passes. Returns 0. */

@@ -46,6 +46,7 @@ int ll_service_main(const ll_service_desc_t *d, int argc, char **argv) {
     int rc = api ? ll_http_server_init(&srv, listen, d->handle, api, LL_HTTP_ENTITY_BYTES_CAP,
                                        (uint64_t)cfg.request_timeout_ms, &err)
                  : LL_ENOMEM;
+    if (rc == 0) ll_http_server_enable_metrics(&srv, d->service, d->routes);
     if (rc == 0) rc = d->start(api, srv.ctx.loop, threads, &err);
     if (rc != 0) {
         fprintf(stderr, "%s: cannot start: %s\n", d->program, err.msg);

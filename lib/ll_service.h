@@ -12,7 +12,8 @@ typedef struct ll_service_desc {
     const char *listen_key;   /* config key of the listen address, overridden by --listen */
     const char *threads_flag; /* "--writers" or "--workers" */
     int threads_default, threads_max;
-    const char *usage; /* the whole --help text */
+    const char *usage;         /* the whole --help text */
+    const char *const *routes; /* NULL-terminated route templates for /metrics */
     void *(*create)(const ll_config_t *cfg, ll_error_t *err);
     int (*start)(void *api, h2o_loop_t *loop, int threads, ll_error_t *err);
     ll_http_handler_fn handle;

@@ -7,7 +7,7 @@ static const char usage[] =
     "Usage: ledgerline-command [--config FILE] [--listen HOST:PORT] [--writers N]\n"
     "\n"
     "Serves the command API (POST /v1/accounts, /v1/accounts/{id}/deposits, /withdrawals, /close,\n"
-    "/v1/transfers; GET /healthz, /readyz). Every POST needs an Idempotency-Key header.\n"
+    "/v1/transfers; GET /healthz, /readyz, /metrics). Every POST needs an Idempotency-Key header.\n"
     "Commands are appended to the PostgreSQL event store (pg_conninfo) with their outbox rows;\n"
     "the relay (ledgerline-relay) publishes them to Kafka.\n"
     "\n"
@@ -30,18 +30,29 @@ static void destroy(void *api) {
     ll_command_api_destroy(api);
 }
 
+static const char *const routes[] = {"/v1/accounts",
+                                     "/v1/accounts/{id}/deposits",
+                                     "/v1/accounts/{id}/withdrawals",
+                                     "/v1/accounts/{id}/close",
+                                     "/v1/transfers",
+                                     "/healthz",
+                                     "/readyz",
+                                     "/metrics",
+                                     NULL};
+
 int main(int argc, char **argv) {
-    static const ll_service_desc_t d = {"ledgerline-command",
-                                        "command",
-                                        "command_listen",
-                                        "--writers",
-                                        2,
-                                        16,
-                                        usage,
-                                        create,
-                                        start,
-                                        ll_command_api_handle,
-                                        ll_command_api_drained,
-                                        destroy};
+    static const ll_service_desc_t d = {.program = "ledgerline-command",
+                                        .service = "command",
+                                        .listen_key = "command_listen",
+                                        .threads_flag = "--writers",
+                                        .threads_default = 2,
+                                        .threads_max = 16,
+                                        .usage = usage,
+                                        .routes = routes,
+                                        .create = create,
+                                        .start = start,
+                                        .handle = ll_command_api_handle,
+                                        .drained = ll_command_api_drained,
+                                        .destroy = destroy};
     return ll_service_main(&d, argc, argv);
 }

@@ -149,10 +149,25 @@ def test_every_operation_and_error_matches_the_spec():
         eq(call("GET", "/readyz", "/readyz", port)[0], 200)
 
 
+def test_metrics_count_the_flow():
+    for port, route in ((CMD, "/v1/accounts/{id}/deposits"), (QRY, "/v1/accounts/{id}")):
+        s, text = call("GET", "/metrics", "/metrics", port)
+        eq(s, 200)
+        lines = [ln for ln in text.splitlines() if ln.startswith("ledgerline_http_requests_total{")
+                 and f'route="{route}"' in ln]
+        check(lines and sum(int(ln.rsplit(" ", 1)[1]) for ln in lines) > 0, f"{route} counted on {port}: {lines}")
+        check('route="other"' in text or "/v1/" in text, "templates, not raw paths")
+        check(re.search(r'ledgerline_http_request_duration_seconds_bucket\{[^}]*le="\+Inf"\} \d+', text),
+              "latency histogram")
+        check(not re.search(r'route="/v1/accounts/[0-9a-f]{8}-', text), "no raw ids as labels")
+
+
 def test_every_documented_operation_is_routed():
     a = post("/v1/accounts", {"owner": "routed", "currency": "EUR"}, port=CMD)[2]["account_id"]
     for template, ops in SPEC["paths"].items():
         for method, op in ops.items():
+            if template == "/metrics":
+                continue  # served by both; checked above
             port = QRY if op.get("servers", [{}])[0].get("url", "").endswith("8081") else CMD
             path = template.replace("{account_id}", a)
             status, _, body = request(method.upper(), path, body={} if method == "post" else None,

@@ -1,0 +1,130 @@
+/* ll_metrics.c - see ll_metrics.h. */
+#include "ll_metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double bounds_s[LL_METRICS_BUCKETS - 1] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
+                                                        0.05,   0.1,   0.25,  0.5,   1.0};
+
+void ll_metrics_init(ll_metrics_t *m, const char *service, const char *const *routes) {
+    memset(m, 0, sizeof *m);
+    m->service = service;
+    m->routes = routes;
+}
+
+const char *ll_metrics_route(const ll_metrics_t *m, const char *path, size_t len) {
+    static const char accounts[] = "/v1/accounts/";
+    char templ[96];
+    size_t alen = sizeof accounts - 1;
+    if (len >= sizeof templ) return "other";
+    if (len > alen && memcmp(path, accounts, alen) == 0) {
+        /* The id segment becomes {id}; the rest is kept. */
+        const char *slash = memchr(path + alen, '/', len - alen);
+        snprintf(templ, sizeof templ, "%s{id}%.*s", accounts, slash ? (int)(path + len - slash) : 0, slash ? slash : "");
+    } else {
+        memcpy(templ, path, len);
+        templ[len] = '\0';
+    }
+    for (const char *const *r = m->routes; r != NULL && *r != NULL; r++)
+        if (strcmp(*r, templ) == 0) return *r;
+    return "other";
+}
+
+void ll_metrics_observe(ll_metrics_t *m, const char *route, int status, double seconds) {
+    ll_metrics_series_t *s = NULL;
+    for (size_t i = 0; i < m->n_series && s == NULL; i++)
+        if (m->series[i].route == route && m->series[i].status == status) s = &m->series[i];
+    if (s == NULL) {
+        if (m->n_series == LL_METRICS_SERIES_MAX) {
+            m->dropped++;
+            return;
+        }
+        s = &m->series[m->n_series++];
+        s->route = route;
+        s->status = status;
+    }
+    s->count++;
+    s->sum_s += seconds;
+    for (int b = 0; b < LL_METRICS_BUCKETS; b++)
+        if (b == LL_METRICS_BUCKETS - 1 || seconds <= bounds_s[b]) s->buckets[b]++;
+}
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int failed;
+} text_t;
+
+static void put(text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(text_t *t, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = t->failed ? 0 : vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (t->failed || n < 0) {
+            t->failed = 1;
+            return;
+        }
+        if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        char *grown = realloc(t->buf, t->cap * 2 + (size_t)n);
+        if (grown == NULL) {
+            t->failed = 1;
+            return;
+        }
+        t->buf = grown;
+        t->cap = t->cap * 2 + (size_t)n;
+    }
+}
+
+char *ll_metrics_render(const ll_metrics_t *m) {
+    text_t t = {malloc(16384), 0, 16384, 0};
+    if (t.buf == NULL) return NULL;
+    put(&t, "# HELP ledgerline_http_requests_total HTTP requests answered, by route template and status.\n"
+            "# TYPE ledgerline_http_requests_total counter\n");
+    for (size_t i = 0; i < m->n_series; i++)
+        put(&t, "ledgerline_http_requests_total{service=\"%s\",route=\"%s\",status=\"%d\"} %llu\n", m->service,
+            m->series[i].route, m->series[i].status, (unsigned long long)m->series[i].count);
+    put(&t, "# HELP ledgerline_http_request_duration_seconds Time from request start to response end.\n"
+            "# TYPE ledgerline_http_request_duration_seconds histogram\n");
+    /* One histogram per route: the status series of a route added up. */
+    for (size_t i = 0; i < m->n_series; i++) {
+        int first = 1;
+        for (size_t j = 0; j < i; j++) first &= m->series[j].route != m->series[i].route;
+        if (!first) continue;
+        uint64_t buckets[LL_METRICS_BUCKETS] = {0}, count = 0;
+        double sum = 0;
+        for (size_t j = i; j < m->n_series; j++) {
+            if (m->series[j].route != m->series[i].route) continue;
+            for (int b = 0; b < LL_METRICS_BUCKETS; b++) buckets[b] += m->series[j].buckets[b];
+            count += m->series[j].count;
+            sum += m->series[j].sum_s;
+        }
+        for (int b = 0; b < LL_METRICS_BUCKETS; b++) {
+            char le[16];
+            if (b == LL_METRICS_BUCKETS - 1) snprintf(le, sizeof le, "+Inf");
+            else snprintf(le, sizeof le, "%g", bounds_s[b]);
+            put(&t, "ledgerline_http_request_duration_seconds_bucket{service=\"%s\",route=\"%s\",le=\"%s\"} %llu\n",
+                m->service, m->series[i].route, le, (unsigned long long)buckets[b]);
+        }
+        put(&t, "ledgerline_http_request_duration_seconds_sum{service=\"%s\",route=\"%s\"} %.6f\n", m->service,
+            m->series[i].route, sum);
+        put(&t, "ledgerline_http_request_duration_seconds_count{service=\"%s\",route=\"%s\"} %llu\n", m->service,
+            m->series[i].route, (unsigned long long)count);
+    }
+    put(&t, "# HELP ledgerline_metrics_series_dropped_total Observations beyond the series limit.\n"
+            "# TYPE ledgerline_metrics_series_dropped_total counter\n"
+            "ledgerline_metrics_series_dropped_total{service=\"%s\"} %llu\n",
+        m->service, (unsigned long long)m->dropped);
+    if (t.failed) {
+        free(t.buf);
+        return NULL;
+    }
+    return t.buf;
+}

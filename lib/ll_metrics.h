@@ -1,0 +1,40 @@
+/* ll_metrics.h - HTTP metrics in the Prometheus text format: requests by route and status, and
+ * a latency histogram by route. Loop-thread only (no locks). Routes are templates from a fixed
+ * list ("/v1/accounts/{id}/deposits"), anything else is "other": label cardinality stays bounded
+ * whatever clients send. */
+#ifndef LL_METRICS_H
+#define LL_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LL_METRICS_SERIES_MAX 128 /* (route, status) pairs; more are counted as dropped */
+#define LL_METRICS_BUCKETS 12
+
+typedef struct {
+    const char *route; /* one of the templates (static storage) */
+    int status;
+    uint64_t count;
+    uint64_t buckets[LL_METRICS_BUCKETS]; /* cumulative counts per le bound, the last is +Inf */
+    double sum_s;
+} ll_metrics_series_t;
+
+typedef struct ll_metrics {
+    const char *service;        /* the service label */
+    const char *const *routes;  /* NULL-terminated templates */
+    ll_metrics_series_t series[LL_METRICS_SERIES_MAX];
+    size_t n_series;
+    uint64_t dropped;
+} ll_metrics_t;
+
+void ll_metrics_init(ll_metrics_t *m, const char *service, const char *const *routes);
+
+/* The template path matches ("/v1/accounts/<uuid>/audit" -> "/v1/accounts/{id}/audit"), or "other". */
+const char *ll_metrics_route(const ll_metrics_t *m, const char *path, size_t len);
+
+void ll_metrics_observe(ll_metrics_t *m, const char *route, int status, double seconds);
+
+/* Renders everything; returns a malloc'd NUL-terminated text (caller frees) or NULL. */
+char *ll_metrics_render(const ll_metrics_t *m);
+
+#endif
