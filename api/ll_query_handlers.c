@@ -126,10 +126,8 @@ static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
         }
         if (found && a.version >= job->min_version) {
             snprintf(job->etag, sizeof job->etag, "\"%lld\"", (long long)a.version);
-            {
-                respond_json(job, account_json(&a));
-                return;
-            }
+            respond_json(job, account_json(&a));
+            return;
         }
         if (job->min_version < 0) {
             ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
@@ -138,11 +136,9 @@ static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
         if (ll_clock_ms() >= deadline) {
             /* Never stale data silently: say it is not visible yet. */
             job->retry_after_s = 1;
-            {
-                ll_query_problem(job, 503, "not-yet-visible", "Not yet visible",
-                                 "the read model has not reached min_version yet; retry");
-                return;
-            }
+            ll_query_problem(job, 503, "not-yet-visible", "Not yet visible",
+                             "the read model has not reached min_version yet; retry");
+            return;
         }
         /* Usually the projector is a few ms behind: look again soon, then back off so waiting
          * readers do not crowd the read store the projector is writing to. */
@@ -211,10 +207,8 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
     bson_destroy(filter);
     if (failed) {
         json_decref(items);
-        {
-            unavailable(job, "the read models are unavailable");
-            return;
-        }
+        unavailable(job, "the read models are unavailable");
+        return;
     }
     char next[32];
     snprintf(next, sizeof next, "%lld", (long long)last_version);
@@ -224,29 +218,38 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
 
 /* ---- event store --------------------------------------------------------------------------- */
 
-/* The account's envelopes up to version to (or occurred_at <= as_of when as_of >= 0), in
- * version order. Caller PQclear()s. NULL with err set on failure. */
-static PGresult *load_envelopes(ll_query_worker_t *w, const ll_uuid_t *id, int64_t to_version,
-                                int64_t as_of_us, ll_error_t *err) {
-    if (pg_ready(w, err) != 0) return NULL;
+/* The account's stored envelopes in version order, up to version to_version (-1: all) and
+ * occurred_at <= as_of_us (-1: any). Caller PQclear()s. When the store is unavailable, or when
+ * require_events and there are none, answers the job itself (503 / 404) and returns NULL. */
+static PGresult *load_stream(ll_query_worker_t *w, ll_query_job_t *job, int64_t to_version, int64_t as_of_us,
+                             bool require_events) {
+    ll_error_t err = {""};
     char idt[LL_UUID_TEXT_LEN + 1], to[24], when[LL_TIME_TEXT_LEN + 1] = "9999-12-31T23:59:59.999999Z";
-    ll_uuid_format(id, idt);
+    ll_uuid_format(&job->account_id, idt);
     snprintf(to, sizeof to, "%lld", (long long)(to_version > 0 ? to_version : INT64_MAX));
     if (as_of_us >= 0) ll_time_format(as_of_us, when);
     const char *params[3] = {idt, to, when};
-    return ll_pg_query(w->pg,
-                       "SELECT envelope FROM events WHERE account_id = $1::uuid AND version <= $2::bigint"
-                       " AND occurred_at <= $3::timestamptz ORDER BY version",
-                       3, params, PGRES_TUPLES_OK, err);
+    PGresult *res =
+        pg_ready(w, &err) != 0
+            ? NULL
+            : ll_pg_query(w->pg,
+                          "SELECT envelope FROM events WHERE account_id = $1::uuid AND version <= $2::bigint"
+                          " AND occurred_at <= $3::timestamptz ORDER BY version",
+                          3, params, PGRES_TUPLES_OK, &err);
+    if (res == NULL) {
+        unavailable(job, "the event store is unavailable");
+    } else if (require_events && PQntuples(res) == 0) {
+        PQclear(res);
+        res = NULL;
+        ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
+    }
+    return res;
 }
 
 static void query_balance(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
-    PGresult *res = load_envelopes(w, &job->account_id, -1, job->as_of_us, &err);
-    if (res == NULL) {
-        unavailable(job, "the event store is unavailable");
-        return;
-    }
+    PGresult *res = load_stream(w, job, -1, job->as_of_us, false);
+    if (res == NULL) return;
     ll_account_t a;
     ll_account_init(&a, &job->account_id);
     int bad = 0;
@@ -276,20 +279,9 @@ static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
     int64_t to = job->to_version > 0 ? job->to_version : job->from_version + job->limit - 1;
     if (to > job->from_version + job->limit - 1) to = job->from_version + job->limit - 1;
-    PGresult *res =
-        load_envelopes(w, &job->account_id, to + 1, -1, &err); /* one more: is there a next page? */
-    if (res == NULL) {
-        unavailable(job, "the event store is unavailable");
-        return;
-    }
+    PGresult *res = load_stream(w, job, to + 1, -1, true); /* one more: is there a next page? */
+    if (res == NULL) return;
     int n = PQntuples(res);
-    if (n == 0) {
-        PQclear(res);
-        {
-            ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
-            return;
-        }
-    }
     ll_account_t a;
     ll_account_init(&a, &job->account_id);
     json_t *items = json_array(), *problem = json_null();
@@ -320,19 +312,9 @@ static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
 
 static void query_verify(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
-    PGresult *res = load_envelopes(w, &job->account_id, -1, -1, &err);
-    if (res == NULL) {
-        unavailable(job, "the event store is unavailable");
-        return;
-    }
+    PGresult *res = load_stream(w, job, -1, -1, true);
+    if (res == NULL) return;
     int n = PQntuples(res);
-    if (n == 0) {
-        PQclear(res);
-        {
-            ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
-            return;
-        }
-    }
     const char **texts = calloc((size_t)n, sizeof *texts);
     size_t *lens = calloc((size_t)n, sizeof *lens);
     ll_chain_result_t r;
@@ -354,13 +336,8 @@ static void query_verify(ll_query_worker_t *w, ll_query_job_t *job) {
     PGresult *head =
         ll_pg_query(w->pg, "SELECT head_hash, version FROM account_state WHERE account_id = $1::uuid", 1,
                     params, PGRES_TUPLES_OK, &err);
-    if (r.ok && head != NULL && PQntuples(head) == 1 && strcmp(PQgetvalue(head, 0, 0), r.head_hash) != 0) {
-        r.ok = false;
-        r.first_bad_version = r.events_checked + 1;
-        snprintf(r.reason, sizeof r.reason,
-                 "the stream ends before the recorded head (version %s): events removed",
-                 PQgetvalue(head, 0, 1));
-    }
+    if (head != NULL && PQntuples(head) == 1)
+        ll_chain_check_head(&r, PQgetvalue(head, 0, 0), strtoll(PQgetvalue(head, 0, 1), NULL, 10));
     PQclear(head);
     json_t *out = json_pack("{s:s, s:b, s:I, s:s}", "account_id", id, "ok", r.ok, "events_checked",
                             (json_int_t)r.events_checked, "head_hash", r.head_hash);

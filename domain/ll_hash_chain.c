@@ -83,3 +83,12 @@ int ll_chain_verify(const char *const *envelopes, const size_t *lens, size_t n, 
     res->ok = true;
     return 0;
 }
+
+void ll_chain_check_head(ll_chain_result_t *r, const char *recorded_head, int64_t recorded_version) {
+    if (!r->ok || recorded_head[0] == '\0' || strcmp(recorded_head, r->head_hash) == 0) return;
+    r->ok = false;
+    r->first_bad_version = r->events_checked + 1;
+    snprintf(r->reason, sizeof r->reason,
+             "the stream ends before the recorded head (version %lld): events removed",
+             (long long)recorded_version);
+}

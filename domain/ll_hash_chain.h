@@ -40,4 +40,10 @@ typedef struct ll_chain_result {
 int ll_chain_verify(const char *const *envelopes, const size_t *lens, size_t n, ll_chain_result_t *res,
                     ll_error_t *err);
 
+/* Compares a stream that verified with the head the store recorded for it (account_state):
+ * events removed at the end of a stream leave a valid chain, and only this anchor shows it.
+ * recorded_head "" means none is recorded (nothing to compare). If r->ok and the heads differ,
+ * sets r->ok false, first_bad_version to the first missing version and the reason. */
+void ll_chain_check_head(ll_chain_result_t *r, const char *recorded_head, int64_t recorded_version);
+
 #endif

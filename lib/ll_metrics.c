@@ -23,7 +23,8 @@ const char *ll_metrics_route(const ll_metrics_t *m, const char *path, size_t len
     if (len > alen && memcmp(path, accounts, alen) == 0) {
         /* The id segment becomes {id}; the rest is kept. */
         const char *slash = memchr(path + alen, '/', len - alen);
-        snprintf(templ, sizeof templ, "%s{id}%.*s", accounts, slash ? (int)(path + len - slash) : 0, slash ? slash : "");
+        snprintf(templ, sizeof templ, "%s{id}%.*s", accounts, slash ? (int)(path + len - slash) : 0,
+                 slash ? slash : "");
     } else {
         memcpy(templ, path, len);
         templ[len] = '\0';
@@ -89,8 +90,8 @@ char *ll_metrics_render(const ll_metrics_t *m) {
     put(&t, "# HELP ledgerline_http_requests_total HTTP requests answered, by route template and status.\n"
             "# TYPE ledgerline_http_requests_total counter\n");
     for (size_t i = 0; i < m->n_series; i++)
-        put(&t, "ledgerline_http_requests_total{service=\"%s\",route=\"%s\",status=\"%d\"} %llu\n", m->service,
-            m->series[i].route, m->series[i].status, (unsigned long long)m->series[i].count);
+        put(&t, "ledgerline_http_requests_total{service=\"%s\",route=\"%s\",status=\"%d\"} %llu\n",
+            m->service, m->series[i].route, m->series[i].status, (unsigned long long)m->series[i].count);
     put(&t, "# HELP ledgerline_http_request_duration_seconds Time from request start to response end.\n"
             "# TYPE ledgerline_http_request_duration_seconds histogram\n");
     /* One histogram per route: the status series of a route added up. */
@@ -108,19 +109,24 @@ char *ll_metrics_render(const ll_metrics_t *m) {
         }
         for (int b = 0; b < LL_METRICS_BUCKETS; b++) {
             char le[16];
-            if (b == LL_METRICS_BUCKETS - 1) snprintf(le, sizeof le, "+Inf");
-            else snprintf(le, sizeof le, "%g", bounds_s[b]);
-            put(&t, "ledgerline_http_request_duration_seconds_bucket{service=\"%s\",route=\"%s\",le=\"%s\"} %llu\n",
+            if (b == LL_METRICS_BUCKETS - 1)
+                snprintf(le, sizeof le, "+Inf");
+            else
+                snprintf(le, sizeof le, "%g", bounds_s[b]);
+            put(&t,
+                "ledgerline_http_request_duration_seconds_bucket{service=\"%s\",route=\"%s\",le=\"%s\"} "
+                "%llu\n",
                 m->service, m->series[i].route, le, (unsigned long long)buckets[b]);
         }
-        put(&t, "ledgerline_http_request_duration_seconds_sum{service=\"%s\",route=\"%s\"} %.6f\n", m->service,
-            m->series[i].route, sum);
-        put(&t, "ledgerline_http_request_duration_seconds_count{service=\"%s\",route=\"%s\"} %llu\n", m->service,
-            m->series[i].route, (unsigned long long)count);
+        put(&t, "ledgerline_http_request_duration_seconds_sum{service=\"%s\",route=\"%s\"} %.6f\n",
+            m->service, m->series[i].route, sum);
+        put(&t, "ledgerline_http_request_duration_seconds_count{service=\"%s\",route=\"%s\"} %llu\n",
+            m->service, m->series[i].route, (unsigned long long)count);
     }
-    put(&t, "# HELP ledgerline_metrics_series_dropped_total Observations beyond the series limit.\n"
-            "# TYPE ledgerline_metrics_series_dropped_total counter\n"
-            "ledgerline_metrics_series_dropped_total{service=\"%s\"} %llu\n",
+    put(&t,
+        "# HELP ledgerline_metrics_series_dropped_total Observations beyond the series limit.\n"
+        "# TYPE ledgerline_metrics_series_dropped_total counter\n"
+        "ledgerline_metrics_series_dropped_total{service=\"%s\"} %llu\n",
         m->service, (unsigned long long)m->dropped);
     if (t.failed) {
         free(t.buf);

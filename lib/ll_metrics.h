@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #define LL_METRICS_SERIES_MAX 128 /* (route, status) pairs; more are counted as dropped */
-#define LL_METRICS_BUCKETS 12
+#define LL_METRICS_BUCKETS    12
 
 typedef struct {
     const char *route; /* one of the templates (static storage) */
@@ -20,8 +20,8 @@ typedef struct {
 } ll_metrics_series_t;
 
 typedef struct ll_metrics {
-    const char *service;        /* the service label */
-    const char *const *routes;  /* NULL-terminated templates */
+    const char *service;       /* the service label */
+    const char *const *routes; /* NULL-terminated templates */
     ll_metrics_series_t series[LL_METRICS_SERIES_MAX];
     size_t n_series;
     uint64_t dropped;

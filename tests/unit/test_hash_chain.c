@@ -148,6 +148,17 @@ LL_TEST(test_removed_and_reordered_events_are_named) {
     res = verify(t, s, STREAM_LEN - 1);
     LL_CHECK(res.ok);
     LL_CHECK(strcmp(res.head_hash, s->ev[STREAM_LEN - 1].hash) != 0);
+    ll_chain_result_t anchored = res;
+    ll_chain_check_head(&anchored, s->ev[STREAM_LEN - 1].hash, STREAM_LEN);
+    LL_CHECK(!anchored.ok);
+    LL_CHECK_EQ_INT(anchored.first_bad_version, STREAM_LEN);
+    LL_CHECK_CONTAINS(anchored.reason, "ends before the recorded head (version 6)");
+    anchored = res;
+    ll_chain_check_head(&anchored, s->ev[STREAM_LEN - 2].hash, STREAM_LEN - 1); /* the head it has */
+    LL_CHECK(anchored.ok);
+    anchored = res;
+    ll_chain_check_head(&anchored, "", 0); /* nothing recorded: nothing to compare */
+    LL_CHECK(anchored.ok);
     free(s);
 }
 
