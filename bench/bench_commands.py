@@ -11,7 +11,6 @@ ledgerline_bench, dropped and recreated at the start, so the real one is never t
 """
 import argparse
 import glob
-import json
 import os
 import re
 import statistics
@@ -23,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 os.environ.setdefault("LL_TEST_BIN", os.path.join(ROOT, "build", "release", "bin"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from ll_bench import percentile, run_wrk  # noqa: E402
 from ll_e2e import Service, post  # noqa: E402
 
 DB = "ledgerline_bench"
@@ -73,10 +73,6 @@ def create_accounts(n):
     return path
 
 
-def percentile(sorted_values, p):
-    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * p / 100))]
-
-
 def run_pgbench(clients, seconds, accounts):
     for f in glob.glob(os.path.join(VAR, "pgbench_log*")):
         os.remove(f)
@@ -90,17 +86,8 @@ def run_pgbench(clients, seconds, accounts):
     for f in glob.glob(os.path.join(VAR, "pgbench_log*")):
         with open(f) as fh:
             lat.extend(int(line.split()[2]) for line in fh if line.strip())
-    lat.sort()
     return {"rate": tps, "p50_ms": percentile(lat, 50) / 1000, "p99_ms": percentile(lat, 99) / 1000,
             "errors": int(failed.group(1)) if failed else 0}
-
-
-def run_wrk(clients, seconds, accounts_path):
-    out = sh(["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds}s", "-s", os.path.join(HERE, "deposit.lua"),
-              f"http://127.0.0.1:{PORT}", "--", accounts_path])
-    stats = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
-    return {"rate": stats["requests"] / (stats["duration_us"] / 1e6), "p50_ms": stats["p50_us"] / 1000,
-            "p99_ms": stats["p99_us"] / 1000, "errors": stats["non2xx"] + stats["socket_errors"]}
 
 
 def main():
@@ -127,7 +114,7 @@ def main():
             for side in order:
                 print(f"[bench] rep {rep + 1}/{args.reps}: {side}, {args.clients} clients, {args.seconds}s", flush=True)
                 result[side] = (run_pgbench(args.clients, args.seconds, args.accounts) if side == "pgbench"
-                                else run_wrk(args.clients, args.seconds, path))
+                                else run_wrk(PORT, args.clients, args.seconds, "deposit.lua", path))
             result["ratio"] = result["ledgerline"]["rate"] / result["pgbench"]["rate"]
             rows.append(result)
             print(f"[bench]   pgbench {result['pgbench']['rate']:.0f}/s  ledgerline "

@@ -13,10 +13,8 @@ projector and query API (the stack's relay, projector and query API are paused m
 Writes bench/results/queries.md.
 """
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -24,24 +22,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 os.environ.setdefault("LL_TEST_BIN", os.path.join(ROOT, "build", "release", "bin"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from ll_bench import percentile, run_wrk  # noqa: E402
 from ll_e2e import Service, paused_stack_services, post, request, wait_until  # noqa: E402
 
 CMD, QRY, HELLO = 18090, 18091, 18095
 VAR = os.path.join(ROOT, "var", "bench")
-
-
-def wrk(port, clients, seconds, paths_file):
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds}s", "-s",
-                          os.path.join(HERE, "get_random.lua"), f"http://127.0.0.1:{port}", "--", paths_file],
-                         capture_output=True, text=True, check=True).stdout
-    s = json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
-    return {"rate": s["requests"] / (s["duration_us"] / 1e6), "p50_ms": s["p50_us"] / 1000,
-            "p99_ms": s["p99_us"] / 1000, "errors": s["non2xx"] + s["socket_errors"]}
-
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p / 100))]
 
 
 def freshness(accounts, samples):
@@ -97,7 +82,7 @@ def main():
             r = {}
             for side in order:
                 print(f"[bench] rep {rep + 1}/{args.reps}: {side}", flush=True)
-                r[side] = wrk(HELLO if side == "hello" else QRY, args.clients, args.seconds, paths)
+                r[side] = run_wrk(HELLO if side == "hello" else QRY, args.clients, args.seconds, "get_random.lua", paths)
             r["ratio"] = r["query"]["rate"] / r["hello"]["rate"]
             rows.append(r)
             print(f"[bench]   hello {r['hello']['rate']:.0f}/s  query {r['query']['rate']:.0f}/s  "
@@ -142,8 +127,8 @@ def report(args, rows, write_ms, visible_ms):
         "",
         "| | p50 ms | p99 ms | max ms |",
         "|---|---|---|---|",
-        f"| deposit alone (the floor) | {pct(write_ms, 50):.1f} | {pct(write_ms, 99):.1f} | {max(write_ms):.1f} |",
-        f"| deposit -> readable | {pct(visible_ms, 50):.1f} | {pct(visible_ms, 99):.1f} | {max(visible_ms):.1f} |",
+        f"| deposit alone (the floor) | {percentile(write_ms, 50):.1f} | {percentile(write_ms, 99):.1f} | {max(write_ms):.1f} |",
+        f"| deposit -> readable | {percentile(visible_ms, 50):.1f} | {percentile(visible_ms, 99):.1f} | {max(visible_ms):.1f} |",
         "",
         "Goal: p50 <= 5 ms, p99 <= 25 ms for deposit -> readable.",
         "",
