@@ -1,6 +1,7 @@
 /* ll_pg.c - see ll_pg.h. */
 #include "ll_pg.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Copies the first line of a libpq message (they end in newlines). */
@@ -34,8 +35,9 @@ int ll_pg_broken(const PGconn *conn) {
     return conn == NULL || PQstatus(conn) != CONNECTION_OK;
 }
 
-PGresult *ll_pg_query(PGconn *conn, const char *sql, int n, const char *const *params, ExecStatusType expect,
-                      ll_error_t *err) {
+PGresult *ll_pg_query_state(PGconn *conn, const char *sql, int n, const char *const *params,
+                            ExecStatusType expect, char sqlstate[6], ll_error_t *err) {
+    if (sqlstate != NULL) sqlstate[0] = '\0';
     PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
     if (res == NULL) {
         set_pg_error(err, "PostgreSQL", PQerrorMessage(conn), NULL);
@@ -44,10 +46,16 @@ PGresult *ll_pg_query(PGconn *conn, const char *sql, int n, const char *const *p
     if (PQresultStatus(res) != expect) {
         const char *msg = PQresultErrorMessage(res);
         set_pg_error(err, "PostgreSQL", *msg ? msg : PQresStatus(PQresultStatus(res)), ll_pg_sqlstate(res));
+        if (sqlstate != NULL) snprintf(sqlstate, 6, "%.5s", ll_pg_sqlstate(res));
         PQclear(res);
         return NULL;
     }
     return res;
+}
+
+PGresult *ll_pg_query(PGconn *conn, const char *sql, int n, const char *const *params, ExecStatusType expect,
+                      ll_error_t *err) {
+    return ll_pg_query_state(conn, sql, n, params, expect, NULL, err);
 }
 
 int ll_pg_exec(PGconn *conn, const char *sql, ll_error_t *err) {

@@ -19,6 +19,11 @@ int ll_pg_exec(PGconn *conn, const char *sql, ll_error_t *err);
 PGresult *ll_pg_query(PGconn *conn, const char *sql, int n, const char *const *params, ExecStatusType expect,
                       ll_error_t *err);
 
+/* As ll_pg_query; on failure also copies the SQLSTATE ("23505", "" when none) into sqlstate
+ * (may be NULL), so callers decide on the code, never on message text. */
+PGresult *ll_pg_query_state(PGconn *conn, const char *sql, int n, const char *const *params,
+                            ExecStatusType expect, char sqlstate[6], ll_error_t *err);
+
 /* The SQLSTATE of a failed result ("23505"), or "" when there is none. */
 const char *ll_pg_sqlstate(const PGresult *res);
 

@@ -19,6 +19,7 @@ void ll_pgq_reset(ll_pgq_t *q) {
     q->sql_len = q->arena_len = 0;
     q->n = 0;
     q->failed = 0;
+    q->sqlstate[0] = '\0';
     if (q->sql) q->sql[0] = '\0';
 }
 
@@ -112,7 +113,7 @@ PGresult *ll_pgq_exec(PGconn *conn, ll_pgq_t *q, ExecStatusType expect, ll_error
         return NULL;
     }
     for (int i = 0; i < q->n; i++) params[i] = q->arena + q->offsets[i];
-    PGresult *res = ll_pg_query(conn, q->sql, q->n, params, expect, err);
+    PGresult *res = ll_pg_query_state(conn, q->sql, q->n, params, expect, q->sqlstate, err);
     free(params);
     return res;
 }

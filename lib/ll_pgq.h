@@ -25,7 +25,8 @@ typedef struct ll_pgq {
     size_t arena_len, arena_cap;
     size_t *offsets; /* of each parameter in arena */
     int n, cap;
-    int failed; /* an allocation failed: exec refuses */
+    int failed;       /* an allocation failed: exec refuses */
+    char sqlstate[6]; /* of the last failed exec ("" when none) */
 } ll_pgq_t;
 
 void ll_pgq_init(ll_pgq_t *q);
@@ -41,7 +42,8 @@ void ll_pgq_param(ll_pgq_t *q, const char *value, const char *cast);
 /* As ll_pgq_param with a printf-formatted value. */
 void ll_pgq_paramf(ll_pgq_t *q, const char *cast, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Runs the statement. Returns the result (caller PQclear()s) or NULL with err set. */
+/* Runs the statement. Returns the result (caller PQclear()s) or NULL with err set and q->sqlstate
+ * holding the server's SQLSTATE, if any. */
 PGresult *ll_pgq_exec(PGconn *conn, ll_pgq_t *q, ExecStatusType expect, ll_error_t *err);
 
 #endif

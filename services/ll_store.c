@@ -93,13 +93,7 @@ int ll_store_healthy(const ll_store_t *s) {
 /* Runs the statement built in s->q; remembers the SQLSTATE of a failure. */
 static PGresult *run(ll_store_t *s, ExecStatusType expect, ll_error_t *err) {
     PGresult *res = ll_pgq_exec(s->conn, &s->q, expect, err);
-    if (res == NULL) {
-        PGresult *last = PQgetResult(s->conn);
-        PQclear(last);
-        /* ll_pg_query formats "... (SQLSTATE xxxxx)": keep the code for the retry decision. */
-        const char *at = strstr(err->msg, "SQLSTATE ");
-        snprintf(s->last_sqlstate, sizeof s->last_sqlstate, "%.5s", at ? at + 9 : "");
-    }
+    if (res == NULL) memcpy(s->last_sqlstate, s->q.sqlstate, sizeof s->last_sqlstate); /* for retryable() */
     ll_pgq_reset(&s->q);
     return res;
 }

@@ -269,12 +269,15 @@ def test_concurrent_clients_on_hot_accounts():
     eq(total, sum(accepted.values()), "money conserved")
 
 
-def test_a_failing_command_does_not_fail_its_batch_neighbours():
+def poison_run(errcode, status, slug):
+    """Deposits to one account fail inside PostgreSQL with errcode; mixed with healthy accounts so
+    they share batches. Healthy ones must get 201, poisoned ones status/slug."""
     poison = open_account("poison")
     healthy = [open_account("healthy") for _ in range(4)]
     # As the schema owner: make any state change of the poison account fail inside PostgreSQL.
     sql(f"""CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN IF NEW.account_id = '{poison}' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$;
+            BEGIN IF NEW.account_id = '{poison}' THEN RAISE EXCEPTION 'poisoned' USING ERRCODE = '{errcode}';
+            END IF; RETURN NEW; END $$;
             CREATE TRIGGER test_poison BEFORE UPDATE ON account_state FOR EACH ROW EXECUTE FUNCTION test_poison();""")
     try:
         targets = [poison if i % 5 == 0 else healthy[i % 4] for i in range(100)]
@@ -284,11 +287,20 @@ def test_a_failing_command_does_not_fail_its_batch_neighbours():
         sql("DROP TRIGGER test_poison ON account_state; DROP FUNCTION test_poison()")
     for a, (s, _, b) in results:
         if a == poison:
-            problem((s, {"content-type": "application/problem+json"}, b), 500, "internal")
+            problem((s, {"content-type": "application/problem+json"}, b), status, slug)
         else:
             eq(s, 201, f"healthy neighbour failed: {b}")
     eq(sql(f"SELECT version FROM account_state WHERE account_id = '{poison}'"), [["1"]], "poison unchanged")
     eq(deposit(poison, 1)[0], 201, "the account works again once the fault is gone")
+
+
+def test_a_failing_command_does_not_fail_its_batch_neighbours():
+    poison_run("P0001", 500, "internal")  # not retryable: answered at once
+
+
+def test_a_retryable_failure_is_retried_then_answered_503():
+    # serialization_failure (40001) is retried by the store (by SQLSTATE), then given up on.
+    poison_run("40001", 503, "storage-unavailable")
 
 
 def test_health_and_readiness():
