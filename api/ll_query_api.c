@@ -204,8 +204,6 @@ static int parse_params(h2o_req_t *req, ll_query_job_t *job) {
 static int submit(ll_query_api_t *api, h2o_req_t *req, ll_query_job_t *job) {
     job->super.run = ll_query_run;
     job->super.done = on_done;
-    job->cfg = api->cfg;
-    job->api = api;
     ll_query_job_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof *slot, on_req_dispose);
     *slot = job;
     job->req = req;

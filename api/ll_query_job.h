@@ -34,7 +34,6 @@ typedef struct ll_query_job {
     int64_t from_version; /* audit */
     int64_t to_version;   /* audit; -1: from + limit - 1 */
     int64_t as_of_us;     /* balance */
-    const ll_config_t *cfg;
     /* response: set by the worker */
     int status;
     char *body; /* malloc'd; problem+json when status >= 400 */
@@ -43,7 +42,6 @@ typedef struct ll_query_job {
     /* lifetime: see ll_query_api.c */
     h2o_req_t *req;
     int refs;
-    void *api;
 } ll_query_job_t;
 
 /* A worker's own connections (libmongoc clients and libpq connections are not thread-safe). */

@@ -30,7 +30,6 @@ typedef struct {
     ll_write_t w;
     h2o_multithread_message_t msg;
     h2o_req_t *req; /* NULL once the request is gone (client disconnected) */
-    ll_command_api_t *api;
     int refs;
     char inflight_key[LL_ACTOR_BYTES_MAX + LL_COMMAND_ID_BYTES_MAX + 2];
     struct timespec started;
@@ -273,7 +272,6 @@ static void submit(ll_command_api_t *api, h2o_req_t *req, job_t *job) {
     job_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof *slot, on_req_dispose);
     *slot = job;
     job->req = req;
-    job->api = api;
     job->refs = 2;
     clock_gettime(CLOCK_MONOTONIC, &job->started);
     if (ll_strset_add(&api->inflight, job->inflight_key) < 0 ||
