@@ -37,3 +37,24 @@ rd_kafka_conf_t *ll_kafka_conf(const char *const *settings, ll_error_t *err) {
     }
     return conf;
 }
+
+rd_kafka_t *ll_kafka_client(rd_kafka_type_t type, const char *const *base, const char *const *mine,
+                            ll_error_t *err) {
+    static const char *const none[] = {NULL};
+    rd_kafka_conf_t *conf = ll_kafka_conf(base ? base : none, err);
+    char errstr[512];
+    if (conf == NULL) return NULL;
+    for (const char *const *kv = mine; kv[0] != NULL; kv += 2) {
+        if (rd_kafka_conf_set(conf, kv[0], kv[1], errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+            ll_error_set(err, LL_EINVAL, "Kafka setting %s: %s", kv[0], errstr);
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf); /* rd_kafka_new takes it only on success */
+        ll_error_set(err, LL_EINVAL, "Kafka client: %s", errstr);
+    }
+    return rk;
+}

@@ -10,6 +10,11 @@
  * rd_kafka_new succeeds), or NULL with err naming the setting librdkafka refused. */
 rd_kafka_conf_t *ll_kafka_conf(const char *const *settings, ll_error_t *err);
 
+/* A client of type from two NULL-terminated setting lists: base (may be NULL) then mine, which
+ * may override base. Returns the client (caller destroys it) or NULL with err naming what failed. */
+rd_kafka_t *ll_kafka_client(rd_kafka_type_t type, const char *const *base, const char *const *mine,
+                            ll_error_t *err);
+
 /* The producer settings ledgerline relies on: idempotent, acks=all, ordered retries, the Java
  * client's key partitioner (so any client agrees on an account's partition). */
 extern const char *const LL_KAFKA_PRODUCER_SETTINGS[];

@@ -1,7 +1,8 @@
 /* ll_metrics.c - see ll_metrics.h. */
 #include "ll_metrics.h"
 
-#include <stdarg.h>
+#include "ll_text.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,46 +54,18 @@ void ll_metrics_observe(ll_metrics_t *m, const char *route, int status, double s
         if (b == LL_METRICS_BUCKETS - 1 || seconds <= bounds_s[b]) s->buckets[b]++;
 }
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} text_t;
-
-static void put(text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(text_t *t, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = t->failed ? 0 : vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (t->failed || n < 0) {
-            t->failed = 1;
-            return;
-        }
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        char *grown = realloc(t->buf, t->cap * 2 + (size_t)n);
-        if (grown == NULL) {
-            t->failed = 1;
-            return;
-        }
-        t->buf = grown;
-        t->cap = t->cap * 2 + (size_t)n;
-    }
-}
-
 char *ll_metrics_render(const ll_metrics_t *m) {
-    text_t t = {malloc(16384), 0, 16384, 0};
-    if (t.buf == NULL) return NULL;
-    put(&t, "# HELP ledgerline_http_requests_total HTTP requests answered, by route template and status.\n"
+    ll_text_t t;
+    ll_text_init(&t);
+    ll_text_printf(
+        &t, "# HELP ledgerline_http_requests_total HTTP requests answered, by route template and status.\n"
             "# TYPE ledgerline_http_requests_total counter\n");
     for (size_t i = 0; i < m->n_series; i++)
-        put(&t, "ledgerline_http_requests_total{service=\"%s\",route=\"%s\",status=\"%d\"} %llu\n",
-            m->service, m->series[i].route, m->series[i].status, (unsigned long long)m->series[i].count);
-    put(&t, "# HELP ledgerline_http_request_duration_seconds Time from request start to response end.\n"
+        ll_text_printf(&t, "ledgerline_http_requests_total{service=\"%s\",route=\"%s\",status=\"%d\"} %llu\n",
+                       m->service, m->series[i].route, m->series[i].status,
+                       (unsigned long long)m->series[i].count);
+    ll_text_printf(
+        &t, "# HELP ledgerline_http_request_duration_seconds Time from request start to response end.\n"
             "# TYPE ledgerline_http_request_duration_seconds histogram\n");
     /* One histogram per route: the status series of a route added up. */
     for (size_t i = 0; i < m->n_series; i++) {
@@ -113,24 +86,22 @@ char *ll_metrics_render(const ll_metrics_t *m) {
                 snprintf(le, sizeof le, "+Inf");
             else
                 snprintf(le, sizeof le, "%g", bounds_s[b]);
-            put(&t,
+            ll_text_printf(
+                &t,
                 "ledgerline_http_request_duration_seconds_bucket{service=\"%s\",route=\"%s\",le=\"%s\"} "
                 "%llu\n",
                 m->service, m->series[i].route, le, (unsigned long long)buckets[b]);
         }
-        put(&t, "ledgerline_http_request_duration_seconds_sum{service=\"%s\",route=\"%s\"} %.6f\n",
-            m->service, m->series[i].route, sum);
-        put(&t, "ledgerline_http_request_duration_seconds_count{service=\"%s\",route=\"%s\"} %llu\n",
-            m->service, m->series[i].route, (unsigned long long)count);
+        ll_text_printf(&t, "ledgerline_http_request_duration_seconds_sum{service=\"%s\",route=\"%s\"} %.6f\n",
+                       m->service, m->series[i].route, sum);
+        ll_text_printf(&t,
+                       "ledgerline_http_request_duration_seconds_count{service=\"%s\",route=\"%s\"} %llu\n",
+                       m->service, m->series[i].route, (unsigned long long)count);
     }
-    put(&t,
-        "# HELP ledgerline_metrics_series_dropped_total Observations beyond the series limit.\n"
-        "# TYPE ledgerline_metrics_series_dropped_total counter\n"
-        "ledgerline_metrics_series_dropped_total{service=\"%s\"} %llu\n",
-        m->service, (unsigned long long)m->dropped);
-    if (t.failed) {
-        free(t.buf);
-        return NULL;
-    }
-    return t.buf;
+    ll_text_printf(&t,
+                   "# HELP ledgerline_metrics_series_dropped_total Observations beyond the series limit.\n"
+                   "# TYPE ledgerline_metrics_series_dropped_total counter\n"
+                   "ledgerline_metrics_series_dropped_total{service=\"%s\"} %llu\n",
+                   m->service, (unsigned long long)m->dropped);
+    return ll_text_take(&t);
 }
