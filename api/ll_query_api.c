@@ -1,9 +1,11 @@
 /* ll_query_api.c - see ll_query_api.h. Loop side: routing, strict query parameters, job life. */
 #include "ll_query_api.h"
 
+#include "ll_event_tail.h"
 #include "ll_http.h"
 #include "ll_limits.h"
 #include "ll_query_job.h"
+#include "ll_text.h"
 #include "ll_time.h"
 
 #include <stdlib.h>
@@ -14,6 +16,9 @@
 
 struct ll_query_api {
     const ll_config_t *cfg;
+    ll_query_shared_t shared; /* what the workers borrow */
+    ll_account_view_t *view;  /* NULL when query_view_accounts_max is 0 */
+    ll_event_tail_t *tail;
     ll_offload_t *offload;
 };
 
@@ -201,6 +206,23 @@ static int parse_params(h2o_req_t *req, ll_query_job_t *job) {
     return 0;
 }
 
+/* Answers an account read on the loop thread when the live view holds it at min_version: no
+ * worker, no read store. Returns 1 when answered. */
+static int answer_from_view(ll_query_api_t *api, h2o_req_t *req, const ll_query_job_t *job) {
+    ll_account_t a;
+    if (api->view == NULL ||
+        ll_account_view_get(api->view, &job->account_id, job->min_version, &a) != LL_VIEW_HIT)
+        return 0;
+    char *body = ll_query_account_body(&a);
+    if (body == NULL) return 0; /* out of memory: let a worker try */
+    char etag[32];
+    snprintf(etag, sizeof etag, "\"%lld\"", (long long)a.version);
+    const char *const headers[] = {"etag", etag, NULL};
+    ll_http_send(req, 200, "application/json", body, strlen(body), headers);
+    free(body);
+    return 1;
+}
+
 static int submit(ll_query_api_t *api, h2o_req_t *req, ll_query_job_t *job) {
     job->super.run = ll_query_run;
     job->super.done = on_done;
@@ -248,7 +270,7 @@ int ll_query_api_handle(void *app, h2o_req_t *req) {
     }
     job->kind = kind;
     if (kind != LL_Q_READY) job->account_id = id;
-    if (parse_params(req, job) != 0) {
+    if (parse_params(req, job) != 0 || (kind == LL_Q_ACCOUNT && answer_from_view(api, req, job))) {
         free(job);
         return 0;
     }
@@ -265,9 +287,60 @@ ll_query_api_t *ll_query_api_create(const ll_config_t *cfg, ll_error_t *err) {
 }
 
 int ll_query_api_start(ll_query_api_t *api, h2o_loop_t *loop, int workers, ll_error_t *err) {
+    if (api->cfg->query_view_accounts_max > 0) {
+        api->view = ll_account_view_create((size_t)api->cfg->query_view_accounts_max);
+        if (api->view == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory for the live view");
+        api->tail = ll_event_tail_start(api->cfg, api->view, err);
+        if (api->tail == NULL) return LL_EINVAL;
+    }
+    api->shared = (ll_query_shared_t){api->cfg, api->view};
     api->offload = ll_offload_start(loop, workers, QUERY_QUEUE_MAX, ll_query_worker_init,
-                                    ll_query_worker_fini, (void *)api->cfg, err);
+                                    ll_query_worker_fini, &api->shared, err);
     return api->offload ? 0 : LL_EIO;
+}
+
+char *ll_query_api_metrics(void *app) {
+    ll_query_api_t *api = app;
+    ll_text_t t;
+    ll_text_init(&t);
+    if (api->view == NULL) return ll_text_take(&t);
+    ll_account_view_stats_t v;
+    ll_event_tail_stats_t tail;
+    ll_account_view_stats(api->view, &v);
+    ll_event_tail_stats(api->tail, &tail);
+    const struct {
+        const char *name, *type, *help, *label;
+        uint64_t value;
+    } rows[] = {
+        {"ledgerline_query_view_accounts", "gauge",
+         "Accounts the live view tracks, and those it holds a state for.", "kind=\"tracked\"", v.entries},
+        {"ledgerline_query_view_accounts", NULL, NULL, "kind=\"held\"", v.states},
+        {"ledgerline_query_view_lookups_total", "counter",
+         "Account reads the live view answered (hit) or not.", "result=\"hit\"", v.hits},
+        {"ledgerline_query_view_lookups_total", NULL, NULL, "result=\"miss\"", v.misses},
+        {"ledgerline_query_view_events_total", "counter",
+         "Events the tail read, by what the view did with them.", "outcome=\"read\"", tail.events},
+        {"ledgerline_query_view_events_total", NULL, NULL, "outcome=\"applied\"", v.applied},
+        {"ledgerline_query_view_events_total", NULL, NULL, "outcome=\"duplicate\"", v.duplicates},
+        {"ledgerline_query_view_events_total", NULL, NULL, "outcome=\"dropped_state\"", v.dropped},
+        {"ledgerline_query_view_events_total", NULL, NULL, "outcome=\"undecodable\"", tail.undecodable},
+        {"ledgerline_query_view_fills_total", "counter", "Read-model documents offered to the view.",
+         "result=\"taken\"", v.fills},
+        {"ledgerline_query_view_fills_total", NULL, NULL, "result=\"refused\"", v.fills_refused},
+        {"ledgerline_query_view_saturated_total", "counter", "Accounts left out because the view was full.",
+         "", v.saturated},
+        {"ledgerline_query_view_ready", "gauge",
+         "1 once the tail follows the topic from the projector's offsets.", "",
+         (uint64_t)(v.ready && tail.assigned)},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (rows[i].type)
+            ll_text_printf(&t, "# HELP %s %s\n# TYPE %s %s\n", rows[i].name, rows[i].help, rows[i].name,
+                           rows[i].type);
+        ll_text_printf(&t, "%s{service=\"query\"%s%s} %llu\n", rows[i].name, rows[i].label[0] ? "," : "",
+                       rows[i].label, (unsigned long long)rows[i].value);
+    }
+    return ll_text_take(&t);
 }
 
 int ll_query_api_drained(void *app) {
@@ -277,6 +350,8 @@ int ll_query_api_drained(void *app) {
 
 void ll_query_api_destroy(ll_query_api_t *api) {
     if (api == NULL) return;
-    ll_offload_stop(api->offload);
+    ll_offload_stop(api->offload); /* the workers borrow the view */
+    ll_event_tail_stop(api->tail);
+    ll_account_view_destroy(api->view);
     free(api);
 }

@@ -8,8 +8,10 @@
  *   GET /healthz, /readyz
  *
  * Requests are parsed and validated on the h2o loop thread (unknown or repeated query
- * parameters are 400); the reads run on worker threads (ll_offload.h), each with its own MongoDB
- * client and PostgreSQL connection, so a slow query never stalls the loop.
+ * parameters are 400). An account read that the live view (ll_account_view.h, kept current by
+ * ll_event_tail.h) holds at the version asked for is answered right there; every other read runs
+ * on worker threads (ll_offload.h), each with its own MongoDB client and PostgreSQL connection,
+ * so a slow query never stalls the loop.
  */
 #ifndef LL_QUERY_API_H
 #define LL_QUERY_API_H
@@ -27,6 +29,10 @@ ll_query_api_t *ll_query_api_create(const ll_config_t *cfg, ll_error_t *err);
 int ll_query_api_start(ll_query_api_t *api, h2o_loop_t *loop, int workers, ll_error_t *err);
 
 int ll_query_api_handle(void *api, h2o_req_t *req);
+
+/* The live view's and the event tail's figures in the Prometheus text format: malloc'd text
+ * (caller frees), or NULL when out of memory. */
+char *ll_query_api_metrics(void *api);
 int ll_query_api_drained(void *api);
 void ll_query_api_destroy(ll_query_api_t *api);
 

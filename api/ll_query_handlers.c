@@ -42,14 +42,16 @@ static void respond_json(ll_query_job_t *job, json_t *v) {
 
 /* ---- worker lifecycle ---------------------------------------------------------------------- */
 
-void *ll_query_worker_init(void *cfg_arg, ll_error_t *err) {
-    const ll_config_t *cfg = cfg_arg;
+void *ll_query_worker_init(void *shared_arg, ll_error_t *err) {
+    const ll_query_shared_t *shared = shared_arg;
+    const ll_config_t *cfg = shared->cfg;
     ll_query_worker_t *w = calloc(1, sizeof *w);
     if (w == NULL) {
         ll_error_set(err, LL_ENOMEM, "out of memory");
         return NULL;
     }
     w->cfg = cfg;
+    w->view = shared->view;
     bson_error_t be;
     mongoc_uri_t *uri = mongoc_uri_new_with_error(cfg->mongo_uri, &be);
     if (uri == NULL) {
@@ -112,21 +114,51 @@ static json_t *account_json(const ll_account_t *a) {
                      (json_int_t)a->balance_minor, "version", (json_int_t)a->version, "updated_at", updated);
 }
 
+char *ll_query_account_body(const ll_account_t *a) {
+    json_t *v = account_json(a);
+    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    return text;
+}
+
+static void respond_account(ll_query_job_t *job, const ll_account_t *a) {
+    snprintf(job->etag, sizeof job->etag, "\"%lld\"", (long long)a->version);
+    respond_json(job, account_json(a));
+}
+
+static void not_yet_visible(ll_query_job_t *job) {
+    /* Never stale data silently: say it is not visible yet. */
+    job->retry_after_s = 1;
+    ll_query_problem(job, 503, "not-yet-visible", "Not yet visible",
+                     "the read model has not reached min_version yet; retry");
+}
+
+/* The live view first: a held state below min_version is brought up by the event tail, which
+ * wakes this wait. Without a held state, the read model answers (and offers the view its
+ * document), polled with back-off while min_version is not reached. */
 static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
     int64_t deadline = ll_clock_ms() + LL_MIN_VERSION_WAIT_MS;
+    ll_account_t a;
+    if (w->view != NULL) {
+        ll_view_result_t r = ll_account_view_wait(w->view, &job->account_id, job->min_version, deadline, &a);
+        if (r == LL_VIEW_HIT) {
+            respond_account(job, &a);
+            return;
+        }
+        /* BEHIND past the deadline: the read model gets one look below, then 503. */
+    }
     long pause_ms = 1;
     for (;;) {
-        ll_account_t a;
         bool found = false;
         if (read_model(w, &err) != 0 ||
             ll_read_model_load_account(&w->rm, &job->account_id, &a, &found, &err) != 0) {
             unavailable(job, "the read models are unavailable");
             return;
         }
+        if (found && w->view != NULL) ll_account_view_fill(w->view, w->rm.generation, &a);
         if (found && a.version >= job->min_version) {
-            snprintf(job->etag, sizeof job->etag, "\"%lld\"", (long long)a.version);
-            respond_json(job, account_json(&a));
+            respond_account(job, &a);
             return;
         }
         if (job->min_version < 0) {
@@ -134,10 +166,7 @@ static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
             return;
         }
         if (ll_clock_ms() >= deadline) {
-            /* Never stale data silently: say it is not visible yet. */
-            job->retry_after_s = 1;
-            ll_query_problem(job, 503, "not-yet-visible", "Not yet visible",
-                             "the read model has not reached min_version yet; retry");
+            not_yet_visible(job);
             return;
         }
         /* Usually the projector is a few ms behind: look again soon, then back off so waiting

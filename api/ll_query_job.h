@@ -4,6 +4,7 @@
 #ifndef LL_QUERY_JOB_H
 #define LL_QUERY_JOB_H
 
+#include "ll_account_view.h"
 #include "ll_config.h"
 #include "ll_offload.h"
 #include "ll_read_model.h"
@@ -44,9 +45,16 @@ typedef struct ll_query_job {
     int refs;
 } ll_query_job_t;
 
+/* What every worker shares: borrowed from the API, which outlives its workers. */
+typedef struct ll_query_shared {
+    const ll_config_t *cfg;
+    ll_account_view_t *view; /* NULL: the live view is off */
+} ll_query_shared_t;
+
 /* A worker's own connections (libmongoc clients and libpq connections are not thread-safe). */
 typedef struct ll_query_worker {
     const ll_config_t *cfg;
+    ll_account_view_t *view; /* borrowed; NULL when off */
     mongoc_client_t *mongo;
     PGconn *pg;
     ll_read_model_t rm;
@@ -54,11 +62,16 @@ typedef struct ll_query_worker {
     int64_t rm_checked_ms;
 } ll_query_worker_t;
 
-void *ll_query_worker_init(void *cfg, ll_error_t *err);
+/* shared: an ll_query_shared_t. */
+void *ll_query_worker_init(void *shared, ll_error_t *err);
 void ll_query_worker_fini(void *worker);
 
 /* Runs job->kind on the worker; always leaves status and body set. */
 void ll_query_run(ll_offload_job_t *job, void *worker);
+
+/* The account document as the API answers it (account_id, owner, currency, status,
+ * balance_minor, version, updated_at): malloc'd JSON text, or NULL when out of memory. */
+char *ll_query_account_body(const ll_account_t *a);
 
 /* Sets a problem response. */
 void ll_query_problem(ll_query_job_t *job, int status, const char *slug, const char *title,

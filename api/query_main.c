@@ -17,6 +17,11 @@ static const char usage[] =
     "  --listen HOST:PORT  overrides query_listen (default 127.0.0.1:8081)\n"
     "  --workers N         worker threads, each with a MongoDB and a PostgreSQL connection (1..32, default "
     "4)\n"
+    "\n"
+    "Account reads are answered from memory when the live view holds the account: a thread follows\n"
+    "kafka_topic_events from the projector group's committed offsets (kafka_projector_group) and folds\n"
+    "each event with domain/; other accounts are read from MongoDB and then kept current. Size:\n"
+    "query_view_accounts_max (0 turns it off). docs/read-side.md has the rules that keep it exact.\n"
     "  -h, --help          this help\n"
     "\n"
     "SIGTERM or SIGINT: stop accepting, finish queries in flight, exit 0.\n"
@@ -55,7 +60,8 @@ int main(int argc, char **argv) {
                                         .start = start,
                                         .handle = ll_query_api_handle,
                                         .drained = ll_query_api_drained,
-                                        .destroy = destroy};
+                                        .destroy = destroy,
+                                        .metrics = ll_query_api_metrics};
     mongoc_init(); /* once, before any worker thread */
     int rc = ll_service_main(&d, argc, argv);
     mongoc_cleanup();

@@ -51,6 +51,7 @@ static const ll_cfg_key_t keys[] = {
     STR_KEY(kafka_bootstrap_servers, LL_CFG_HOSTLIST, "127.0.0.1:59092", LL_REDACT_NONE),
     STR_KEY(kafka_topic_events, LL_CFG_NAME, "ledgerline.account-events", LL_REDACT_NONE),
     STR_KEY(kafka_topic_dlq, LL_CFG_NAME, "ledgerline.account-events.dlq", LL_REDACT_NONE),
+    STR_KEY(kafka_projector_group, LL_CFG_NAME, "ledgerline-projector", LL_REDACT_NONE),
     STR_KEY(mongo_uri, LL_CFG_STRING,
             "mongodb://127.0.0.1:57017/"
             "?serverSelectionTimeoutMS=5000&connectTimeoutMS=5000&socketTimeoutMS=15000",
@@ -58,10 +59,12 @@ static const ll_cfg_key_t keys[] = {
     STR_KEY(mongo_database, LL_CFG_NAME, "ledgerline", LL_REDACT_NONE),
     STR_KEY(command_listen, LL_CFG_HOSTPORT, "127.0.0.1:8080", LL_REDACT_NONE),
     STR_KEY(query_listen, LL_CFG_HOSTPORT, "127.0.0.1:8081", LL_REDACT_NONE),
+    STR_KEY(projector_metrics_listen, LL_CFG_HOSTPORT, "127.0.0.1:8082", LL_REDACT_NONE),
     STR_KEY(jwt_secret, LL_CFG_STRING, "", LL_REDACT_ALL),
     STR_KEY(log_level, LL_CFG_LEVEL, "info", LL_REDACT_NONE),
     INT_KEY(body_bytes_max, "16384", 1024, LL_BODY_BYTES_MAX_LIMIT),
     INT_KEY(request_timeout_ms, "5000", 10, 600000),
+    INT_KEY(query_view_accounts_max, "1000000", 0, 100000000),
 };
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
 

@@ -21,20 +21,23 @@
 
 /* Invariant after ll_config_load succeeds: every field holds a validated value. */
 typedef struct ll_config {
-    char pg_conninfo[LL_CONFIG_VALUE_BYTES_MAX];             /* libpq conninfo of the event store */
-    char pg_migrate_conninfo[LL_CONFIG_VALUE_BYTES_MAX];     /* the schema owner's, for migrations */
-    char pg_app_role[LL_CONFIG_VALUE_BYTES_MAX];             /* role the migrations grant to */
-    char kafka_bootstrap_servers[LL_CONFIG_VALUE_BYTES_MAX]; /* host:port[,host:port...] */
-    char kafka_topic_events[LL_CONFIG_VALUE_BYTES_MAX];      /* the account-events topic */
-    char kafka_topic_dlq[LL_CONFIG_VALUE_BYTES_MAX];         /* dead letters of the projector */
-    char mongo_uri[LL_CONFIG_VALUE_BYTES_MAX];               /* mongodb:// URI of the read side */
-    char mongo_database[LL_CONFIG_VALUE_BYTES_MAX];          /* database of the read models */
-    char command_listen[LL_CONFIG_VALUE_BYTES_MAX];          /* HOST:PORT of the command service */
-    char query_listen[LL_CONFIG_VALUE_BYTES_MAX];            /* HOST:PORT of the query API */
-    char jwt_secret[LL_CONFIG_VALUE_BYTES_MAX];              /* HS256 secret; "" = not configured */
-    char log_level[LL_CONFIG_VALUE_BYTES_MAX];               /* debug, info, warn or error */
-    int64_t body_bytes_max;                                  /* HTTP request body limit */
-    int64_t request_timeout_ms;                              /* deadline of one HTTP request */
+    char pg_conninfo[LL_CONFIG_VALUE_BYTES_MAX];              /* libpq conninfo of the event store */
+    char pg_migrate_conninfo[LL_CONFIG_VALUE_BYTES_MAX];      /* the schema owner's, for migrations */
+    char pg_app_role[LL_CONFIG_VALUE_BYTES_MAX];              /* role the migrations grant to */
+    char kafka_bootstrap_servers[LL_CONFIG_VALUE_BYTES_MAX];  /* host:port[,host:port...] */
+    char kafka_topic_events[LL_CONFIG_VALUE_BYTES_MAX];       /* the account-events topic */
+    char kafka_topic_dlq[LL_CONFIG_VALUE_BYTES_MAX];          /* dead letters of the projector */
+    char kafka_projector_group[LL_CONFIG_VALUE_BYTES_MAX];    /* the projector's consumer group */
+    char mongo_uri[LL_CONFIG_VALUE_BYTES_MAX];                /* mongodb:// URI of the read side */
+    char mongo_database[LL_CONFIG_VALUE_BYTES_MAX];           /* database of the read models */
+    char command_listen[LL_CONFIG_VALUE_BYTES_MAX];           /* HOST:PORT of the command service */
+    char query_listen[LL_CONFIG_VALUE_BYTES_MAX];             /* HOST:PORT of the query API */
+    char projector_metrics_listen[LL_CONFIG_VALUE_BYTES_MAX]; /* HOST:PORT of the projector's /metrics */
+    char jwt_secret[LL_CONFIG_VALUE_BYTES_MAX];               /* HS256 secret; "" = not configured */
+    char log_level[LL_CONFIG_VALUE_BYTES_MAX];                /* debug, info, warn or error */
+    int64_t body_bytes_max;                                   /* HTTP request body limit */
+    int64_t request_timeout_ms;                               /* deadline of one HTTP request */
+    int64_t query_view_accounts_max; /* accounts the query API keeps in memory; 0: none */
 } ll_config_t;
 
 /* Fills cfg with the defaults, which point at the local stack (deploy/local). Cannot fail. */

@@ -48,12 +48,20 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         srv, req, ll_metrics_route(&srv->metrics, req->path_normalized.base, req->path_normalized.len)};
     if (iov_is(req->path_normalized, "/metrics") && iov_is(req->method, "GET")) {
         char *text = ll_metrics_render(&srv->metrics);
-        if (text == NULL) {
+        char *extra = srv->metrics_extra && text ? srv->metrics_extra(srv->app) : NULL;
+        if (text == NULL || (srv->metrics_extra && extra == NULL)) {
+            free(text);
             ll_http_problem(req, 503, "overloaded", "Service unavailable", "out of memory");
             return 0;
         }
-        ll_http_send(req, 200, "text/plain; version=0.0.4", text, strlen(text), NULL);
+        /* One response body: h2o copies it into the request's pool. */
+        size_t a = strlen(text), b = extra ? strlen(extra) : 0;
+        h2o_iovec_t body = h2o_iovec_init(h2o_mem_alloc_pool(&req->pool, a + b + 1), a + b);
+        memcpy(body.base, text, a);
+        if (b) memcpy(body.base + a, extra, b);
+        ll_http_send(req, 200, "text/plain; version=0.0.4", body.base, body.len, NULL);
         free(text);
+        free(extra);
         return 0;
     }
     return srv->handler(srv->app, req);
@@ -62,6 +70,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
 void ll_http_server_enable_metrics(ll_http_server_t *srv, const char *service, const char *const *routes) {
     ll_metrics_init(&srv->metrics, service, routes);
     srv->metrics_on = 1;
+}
+
+void ll_http_server_add_metrics(ll_http_server_t *srv, char *(*extra)(void *app)) {
+    srv->metrics_extra = extra;
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err) {

@@ -28,6 +28,7 @@ typedef struct ll_http_server {
     int ctx_ready;
     int metrics_on;
     ll_metrics_t metrics;
+    char *(*metrics_extra)(void *app); /* NULL, or more Prometheus text for /metrics (caller frees) */
 } ll_http_server_t;
 
 /* Listens on "HOST:PORT" and routes every request to handler(app, req). entity_bytes_max is a
@@ -39,6 +40,9 @@ int ll_http_server_init(ll_http_server_t *srv, const char *listen, ll_http_handl
 /* Counts every request by route template (routes: NULL-terminated, "/v1/accounts/{id}/..."
  * style) and status, with latency, and serves them at GET /metrics (Prometheus text). */
 void ll_http_server_enable_metrics(ll_http_server_t *srv, const char *service, const char *const *routes);
+
+/* Appends extra(app) (malloc'd Prometheus text; NULL: out of memory) to every /metrics page. */
+void ll_http_server_add_metrics(ll_http_server_t *srv, char *(*extra)(void *app));
 
 /* Runs the loop until *stop becomes non-zero, then closes the listener and keeps serving until
  * drained(app) returns true or drain_ms passes. Returns 0. */

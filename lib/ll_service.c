@@ -47,6 +47,7 @@ int ll_service_main(const ll_service_desc_t *d, int argc, char **argv) {
                                        (uint64_t)cfg.request_timeout_ms, &err)
                  : LL_ENOMEM;
     if (rc == 0) ll_http_server_enable_metrics(&srv, d->service, d->routes);
+    if (rc == 0 && d->metrics) ll_http_server_add_metrics(&srv, d->metrics);
     if (rc == 0) rc = d->start(api, srv.ctx.loop, threads, &err);
     if (rc != 0) {
         fprintf(stderr, "%s: cannot start: %s\n", d->program, err.msg);

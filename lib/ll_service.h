@@ -19,6 +19,7 @@ typedef struct ll_service_desc {
     ll_http_handler_fn handle;
     int (*drained)(void *api);
     void (*destroy)(void *api);
+    char *(*metrics)(void *api); /* optional: more Prometheus text for /metrics */
 } ll_service_desc_t;
 
 /* Runs the service until SIGTERM/SIGINT. Returns the process exit status: 0 after a clean stop,

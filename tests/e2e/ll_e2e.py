@@ -218,6 +218,28 @@ def wait_until(pred, timeout_s, what, interval_s=0.1):
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
+def prometheus(port, path="/metrics"):
+    """Scrapes a Prometheus text page: {'name{labels}': float}."""
+    s, _, text = request("GET", path, port=port)
+    if s != 200:
+        raise AssertionError(f"GET {path} on {port}: {s}")
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            series, value = line.rsplit(" ", 1)
+            out[series] = float(value)
+    return out
+
+
+def reconcile(account):
+    """ledgerline-audit reconcile of one account: [] when the MongoDB read model equals the store."""
+    out = subprocess.run([os.path.join(BIN, "ledgerline-audit"), "--format", "json", "reconcile", "--account", account],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode not in (0, 1):
+        raise RuntimeError(f"ledgerline-audit reconcile: {out.stderr}")
+    return json.loads(out.stdout)
+
+
 def kafka_messages(topic, since_ms):
     """Every message of topic produced since since_ms (epoch ms), as kcat -J dicts."""
     out = subprocess.run(["kcat", "-C", "-b", KAFKA, "-t", topic, "-o", f"s@{since_ms}", "-e", "-q", "-J"],

@@ -1,0 +1,76 @@
+/* ll_account_view.h - the query API's in-memory view of account states, kept current by the
+ * events topic (ll_event_tail.h) and filled lazily from the MongoDB read model.
+ *
+ * Why: a read through the read store costs milliseconds and serialises on it; an account GET
+ * served from memory costs microseconds, and a min_version waiter can be woken by the event
+ * itself instead of polling. The read model stays the store of record for the read side; this
+ * is a cache that must never be staler than it without knowing it.
+ *
+ * How it stays correct. Every account the tail has seen since it started has an entry, with the
+ * highest version seen (seen_version), whether or not the entry holds a state:
+ *   - the tail applies an event to a held state with ll_account_evolve (the function every other
+ *     part folds with); a duplicate is skipped; a gap or a refused event drops the state (the
+ *     next read goes to the read model) and never guesses;
+ *   - a fill from the read model (a document at version v) is taken only when v >= seen_version:
+ *     a document behind what the tail has already passed would miss those events forever.
+ * The tail starts at the offsets the projector has committed, so every event not yet in the
+ * read model when the tail started is still ahead of the tail. Together: once held, a state
+ * receives every later event. Fills are refused until ll_account_view_set_ready.
+ * A fill from a newer read-model generation drops every held state (a rebuild may have
+ * corrected them); fills from an older generation are ignored.
+ *
+ * Bounded: at most accounts_max entries. When full, new accounts get no entry and are served
+ * from the read model (counted as saturated); entries are never evicted, since a forgotten
+ * seen_version would make a later fill unsafe.
+ *
+ * Thread-safe: one mutex; the tail applies a whole batch under it and wakes waiters once.
+ */
+#ifndef LL_ACCOUNT_VIEW_H
+#define LL_ACCOUNT_VIEW_H
+
+#include "ll_account.h"
+#include "ll_event.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ll_account_view ll_account_view_t;
+
+typedef enum {
+    LL_VIEW_MISS = 0, /* no usable state: ask the read model */
+    LL_VIEW_HIT,      /* state copied out, at or above the version asked for */
+    LL_VIEW_BEHIND,   /* state held but below the version asked for (it may still arrive) */
+} ll_view_result_t;
+
+typedef struct {
+    uint64_t entries, states, hits, misses, fills, fills_refused, applied, duplicates, dropped, saturated;
+    int64_t generation;
+    int ready;
+} ll_account_view_stats_t;
+
+/* accounts_max >= 1. Returns NULL when out of memory. */
+ll_account_view_t *ll_account_view_create(size_t accounts_max);
+void ll_account_view_destroy(ll_account_view_t *v);
+
+/* The tail reached its start offsets: fills are accepted from now on. */
+void ll_account_view_set_ready(ll_account_view_t *v);
+
+/* Applies the tail's events (in topic order per account), then wakes waiters. */
+void ll_account_view_apply(ll_account_view_t *v, const ll_event_t *events, size_t n);
+
+/* Copies the state of id into *out when it is held and its version >= min_version (-1: any). */
+ll_view_result_t ll_account_view_get(ll_account_view_t *v, const ll_uuid_t *id, int64_t min_version,
+                                     ll_account_t *out);
+
+/* As ll_account_view_get, but while the result is BEHIND waits until deadline_ms (ll_clock_ms
+ * time) for the tail to bring the state to min_version. */
+ll_view_result_t ll_account_view_wait(ll_account_view_t *v, const ll_uuid_t *id, int64_t min_version,
+                                      int64_t deadline_ms, ll_account_t *out);
+
+/* Offers a state read from read-model generation generation; taken or refused by the rules
+ * above. */
+void ll_account_view_fill(ll_account_view_t *v, int64_t generation, const ll_account_t *a);
+
+void ll_account_view_stats(ll_account_view_t *v, ll_account_view_stats_t *out);
+
+#endif

@@ -1,0 +1,147 @@
+/* ll_event_tail.c - see ll_event_tail.h. */
+#include "ll_event_tail.h"
+
+#include "ll_clock.h"
+#include "ll_event_codec.h"
+#include "ll_kafka.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAIL_BATCH_MAX     256  /* events applied under one lock */
+#define TAIL_RETRY_MS      1000 /* between attempts to reach Kafka */
+#define TAIL_KAFKA_TIMEOUT 5000 /* metadata and committed-offset requests */
+
+struct ll_event_tail {
+    const ll_config_t *cfg;
+    ll_account_view_t *view;
+    rd_kafka_t *consumer;
+    pthread_t thread;
+    atomic_int stop;
+    atomic_uint_fast64_t events, undecodable;
+    atomic_int assigned;
+    ll_event_t batch[TAIL_BATCH_MAX];
+};
+
+static void log_warn(const char *msg, const char *detail) {
+    fprintf(stdout, "{\"level\":\"warn\",\"service\":\"query\",\"msg\":\"%s\",\"detail\":\"", msg);
+    for (const char *p = detail; *p; p++)
+        fputc(*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 ? '\'' : *p, stdout);
+    fputs("\"}\n", stdout);
+    fflush(stdout);
+}
+
+/* Assigns every partition of the topic at the projector group's committed offset (the log's
+ * beginning where the group has none). Returns 0, or -1 with err set (retry later). */
+static int assign_at_projector_offsets(ll_event_tail_t *t, ll_error_t *err) {
+    const char *topic = t->cfg->kafka_topic_events;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(t->consumer, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rkt ? rd_kafka_metadata(t->consumer, 0, rkt, &md, TAIL_KAFKA_TIMEOUT)
+                                : RD_KAFKA_RESP_ERR__INVALID_ARG;
+    if (rkt) rd_kafka_topic_destroy(rkt);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return ll_error_set(err, LL_EIO, "metadata: %s", rd_kafka_err2str(e));
+    int n = md->topic_cnt == 1 && md->topics[0].err == 0 ? md->topics[0].partition_cnt : 0;
+    rd_kafka_metadata_destroy(md);
+    if (n <= 0) return ll_error_set(err, LL_EIO, "topic %s has no partitions (yet)", topic);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
+    for (int i = 0; i < n; i++) rd_kafka_topic_partition_list_add(parts, topic, i);
+    e = rd_kafka_committed(t->consumer, parts, TAIL_KAFKA_TIMEOUT);
+    for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < parts->cnt; i++) {
+        if (parts->elems[i].err) e = parts->elems[i].err;
+        if (parts->elems[i].offset < 0) parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) e = rd_kafka_assign(t->consumer, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return ll_error_set(err, LL_EIO, "projector offsets: %s", rd_kafka_err2str(e));
+    return 0;
+}
+
+/* Decodes m into the batch; counts what does not decode. Takes ownership of m. */
+static size_t take(ll_event_tail_t *t, rd_kafka_message_t *m, size_t n) {
+    if (m->err) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_warn("event tail: consumer error", rd_kafka_message_errstr(m));
+    } else if (ll_event_decode(m->payload, m->len, &t->batch[n], NULL) == 0) {
+        n++;
+    } else {
+        atomic_fetch_add(&t->undecodable, 1);
+    }
+    rd_kafka_message_destroy(m);
+    return n;
+}
+
+static void *run(void *arg) {
+    ll_event_tail_t *t = arg;
+    while (!atomic_load(&t->stop)) {
+        if (!atomic_load(&t->assigned)) {
+            ll_error_t err = {""};
+            if (assign_at_projector_offsets(t, &err) != 0) {
+                log_warn("event tail: not following the topic yet; reads use the read model", err.msg);
+                for (int i = 0; i < TAIL_RETRY_MS / 100 && !atomic_load(&t->stop); i++) ll_sleep_ms(100);
+                continue;
+            }
+            atomic_store(&t->assigned, 1);
+            ll_account_view_set_ready(t->view);
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(t->consumer, 100);
+        if (m == NULL) continue;
+        size_t n = take(t, m, 0);
+        /* Whatever else has already arrived joins the batch: one lock, one wake-up. */
+        while (n < TAIL_BATCH_MAX && (m = rd_kafka_consumer_poll(t->consumer, 0)) != NULL) n = take(t, m, n);
+        if (n > 0) ll_account_view_apply(t->view, t->batch, n);
+        atomic_fetch_add(&t->events, n);
+    }
+    return NULL;
+}
+
+ll_event_tail_t *ll_event_tail_start(const ll_config_t *cfg, ll_account_view_t *view, ll_error_t *err) {
+    ll_event_tail_t *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        ll_error_set(err, LL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    t->cfg = cfg;
+    t->view = view;
+    const char *const settings[] = {"bootstrap.servers", cfg->kafka_bootstrap_servers,
+                                    /* Only to read the projector's committed offsets: this client
+                                     * assigns partitions itself, never joins, never commits. */
+                                    "group.id", cfg->kafka_projector_group, "client.id",
+                                    "ledgerline-query-tail", "enable.auto.commit", "false",
+                                    "enable.auto.offset.store", "false", "auto.offset.reset", "earliest",
+                                    "enable.partition.eof", "false", "isolation.level", "read_committed",
+                                    "fetch.wait.max.ms", "10", "socket.nagle.disable", "true", NULL};
+    t->consumer = ll_kafka_client(RD_KAFKA_CONSUMER, NULL, settings, err);
+    if (t->consumer == NULL) {
+        free(t);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(t->consumer);
+    if (pthread_create(&t->thread, NULL, run, t) != 0) {
+        rd_kafka_destroy(t->consumer);
+        free(t);
+        ll_error_set(err, LL_EIO, "cannot start the event tail thread");
+        return NULL;
+    }
+    return t;
+}
+
+void ll_event_tail_stats(ll_event_tail_t *t, ll_event_tail_stats_t *out) {
+    out->events = atomic_load(&t->events);
+    out->undecodable = atomic_load(&t->undecodable);
+    out->assigned = atomic_load(&t->assigned);
+}
+
+void ll_event_tail_stop(ll_event_tail_t *t) {
+    if (t == NULL) return;
+    atomic_store(&t->stop, 1);
+    pthread_join(t->thread, NULL);
+    rd_kafka_consumer_close(t->consumer); /* nothing to commit: it never does */
+    rd_kafka_destroy(t->consumer);
+    free(t);
+}

@@ -1,0 +1,194 @@
+/* Unit tests of api/ll_account_view: the rules that keep the query API's in-memory states from
+ * ever being staler than the read model without knowing it (no I/O; one thread, plus one test
+ * with a waiter thread). */
+#include "domain_fixture.h"
+#include "ll_account_view.h"
+#include "ll_clock.h"
+#include "ll_test.h"
+
+#include <pthread.h>
+
+/* A stream of account 1: open, then deposits of 10; states[k] is the state after k+1 events. */
+#define STREAM 6
+typedef struct {
+    ll_event_t events[STREAM];
+    ll_account_t states[STREAM];
+} stream_t;
+
+static void make_stream(stream_t *s) {
+    fx_world_t w;
+    fx_world_init(&w);
+    ll_uuid_t id = fx_uuid(1);
+    ll_account_t a;
+    ll_account_init(&a, &id);
+    ll_decision_t d;
+    for (int k = 0; k < STREAM; k++) {
+        ll_command_t cmd = fx_cmd(k == 0 ? LL_CMD_OPEN : LL_CMD_DEPOSIT, &id, k == 0 ? 0 : 10, "EUR");
+        if (fx_run(&w, &a, &cmd, &d) != LL_REJECT_NONE) abort();
+        s->events[k] = d.events[0];
+        s->states[k] = a;
+    }
+}
+
+static ll_account_view_t *ready_view(void) {
+    ll_account_view_t *v = ll_account_view_create(100);
+    if (v == NULL) abort();
+    ll_account_view_set_ready(v);
+    return v;
+}
+
+LL_TEST(test_fill_then_tail_keeps_the_state_current) {
+    stream_t s;
+    make_stream(&s);
+    ll_account_view_t *v = ready_view();
+    ll_account_t out;
+    LL_CHECK_EQ_INT(ll_account_view_get(v, &s.states[0].account_id, -1, &out), LL_VIEW_MISS);
+    ll_account_view_fill(v, 1, &s.states[2]); /* the read model at version 3 */
+    LL_REQUIRE(ll_account_view_get(v, &s.states[0].account_id, -1, &out) == LL_VIEW_HIT);
+    LL_CHECK_EQ_INT(out.version, 3);
+    ll_account_view_apply(v, &s.events[1], 4); /* versions 2..5: two duplicates, then 4 and 5 */
+    LL_REQUIRE(ll_account_view_get(v, &s.states[0].account_id, 5, &out) == LL_VIEW_HIT);
+    LL_CHECK_EQ_INT(out.version, 5);
+    LL_CHECK_EQ_INT(out.balance_minor, 40);
+    LL_CHECK_EQ_INT(ll_account_view_get(v, &s.states[0].account_id, 6, &out), LL_VIEW_BEHIND);
+    ll_account_view_stats_t st;
+    ll_account_view_stats(v, &st);
+    LL_CHECK_EQ_INT(st.applied, 2);
+    LL_CHECK_EQ_INT(st.duplicates, 2);
+    ll_account_view_destroy(v);
+}
+
+/* The race the design is about: the tail passed version 4 before the reader's read-model
+ * document (version 3) arrived. Taking it would lose version 4 forever. */
+LL_TEST(test_fill_behind_what_the_tail_saw_is_refused) {
+    stream_t s;
+    make_stream(&s);
+    ll_account_view_t *v = ready_view();
+    ll_account_t out;
+    ll_account_view_apply(v, &s.events[3], 1); /* version 4, no state held: only remembered */
+    ll_account_view_fill(v, 1, &s.states[2]);  /* version 3: behind */
+    LL_CHECK_EQ_INT(ll_account_view_get(v, &s.states[0].account_id, -1, &out), LL_VIEW_MISS);
+    ll_account_view_fill(v, 1, &s.states[3]); /* the read model caught up */
+    LL_REQUIRE(ll_account_view_get(v, &s.states[0].account_id, -1, &out) == LL_VIEW_HIT);
+    LL_CHECK_EQ_INT(out.version, 4);
+    ll_account_view_apply(v, &s.events[4], 1);
+    LL_CHECK_EQ_INT(ll_account_view_get(v, &s.states[0].account_id, 5, &out), LL_VIEW_HIT);
+    ll_account_view_stats_t st;
+    ll_account_view_stats(v, &st);
+    LL_CHECK_EQ_INT(st.fills_refused, 1);
+    ll_account_view_destroy(v);
+}
+
+LL_TEST(test_gap_drops_the_state_instead_of_guessing) {
+    stream_t s;
+    make_stream(&s);
+    ll_account_view_t *v = ready_view();
+    ll_account_t out;
+    ll_account_view_fill(v, 1, &s.states[1]);  /* version 2 */
+    ll_account_view_apply(v, &s.events[3], 1); /* version 4: 3 is missing */
+    LL_CHECK_EQ_INT(ll_account_view_get(v, &s.states[0].account_id, -1, &out), LL_VIEW_MISS);
+    ll_account_view_fill(v, 1, &s.states[2]); /* still behind the 4 the tail saw */
+    LL_CHECK_EQ_INT(ll_account_view_get(v, &s.states[0].account_id, -1, &out), LL_VIEW_MISS);
+    ll_account_view_fill(v, 1, &s.states[3]);
+    LL_CHECK_EQ_INT(ll_account_view_get(v, &s.states[0].account_id, 4, &out), LL_VIEW_HIT);
+    ll_account_view_destroy(v);
+}
+
+LL_TEST(test_tampered_event_drops_the_state) {
+    stream_t s;
+    make_stream(&s);
+    ll_account_view_t *v = ready_view();
+    ll_account_t out;
+    ll_account_view_fill(v, 1, &s.states[1]);
+    ll_event_t bad = s.events[2];
+    bad.data.movement.balance_after_minor += 1; /* the sum no longer adds up */
+    ll_account_view_apply(v, &bad, 1);
+    LL_CHECK_EQ_INT(ll_account_view_get(v, &s.states[0].account_id, -1, &out), LL_VIEW_MISS);
+    ll_account_view_destroy(v);
+}
+
+LL_TEST(test_no_fill_before_ready_nor_from_an_old_generation) {
+    stream_t s;
+    make_stream(&s);
+    ll_account_view_t *v = ll_account_view_create(100);
+    LL_REQUIRE(v != NULL);
+    ll_account_t out;
+    ll_account_view_fill(v, 1, &s.states[1]);
+    LL_CHECK_EQ_INT(ll_account_view_get(v, &s.states[0].account_id, -1, &out), LL_VIEW_MISS);
+    ll_account_view_set_ready(v);
+    ll_account_view_fill(v, 2, &s.states[1]);
+    LL_CHECK_EQ_INT(ll_account_view_get(v, &s.states[0].account_id, -1, &out), LL_VIEW_HIT);
+    ll_account_view_fill(v, 1, &s.states[4]); /* a worker still on generation 1 */
+    LL_REQUIRE(ll_account_view_get(v, &s.states[0].account_id, -1, &out) == LL_VIEW_HIT);
+    LL_CHECK_EQ_INT(out.version, 2);
+    ll_account_view_fill(v, 3, &s.states[0]); /* a switch: held states go */
+    LL_REQUIRE(ll_account_view_get(v, &s.states[0].account_id, -1, &out) == LL_VIEW_HIT);
+    LL_CHECK_EQ_INT(out.version, 1);
+    ll_account_view_destroy(v);
+}
+
+LL_TEST(test_full_view_serves_new_accounts_from_the_read_model) {
+    ll_account_view_t *v = ll_account_view_create(2);
+    LL_REQUIRE(v != NULL);
+    ll_account_view_set_ready(v);
+    fx_world_t w;
+    fx_world_init(&w);
+    ll_account_t a[3], out;
+    for (int i = 0; i < 3; i++) {
+        LL_REQUIRE(fx_open(&w, &a[i], (uint64_t)i + 1, "EUR") == 0);
+        ll_account_view_fill(v, 1, &a[i]);
+    }
+    LL_CHECK_EQ_INT(ll_account_view_get(v, &a[0].account_id, -1, &out), LL_VIEW_HIT);
+    LL_CHECK_EQ_INT(ll_account_view_get(v, &a[1].account_id, -1, &out), LL_VIEW_HIT);
+    LL_CHECK_EQ_INT(ll_account_view_get(v, &a[2].account_id, -1, &out), LL_VIEW_MISS);
+    ll_account_view_stats_t st;
+    ll_account_view_stats(v, &st);
+    LL_CHECK_EQ_INT(st.entries, 2);
+    LL_CHECK(st.saturated >= 1);
+    ll_account_view_destroy(v);
+}
+
+typedef struct {
+    ll_account_view_t *v;
+    const ll_event_t *ev;
+} applier_t;
+
+static void *apply_later(void *arg) {
+    applier_t *ap = arg;
+    ll_sleep_ms(50);
+    ll_account_view_apply(ap->v, ap->ev, 1);
+    return NULL;
+}
+
+LL_TEST(test_waiter_is_woken_by_the_tail_and_bounded_by_its_deadline) {
+    stream_t s;
+    make_stream(&s);
+    ll_account_view_t *v = ready_view();
+    ll_account_t out;
+    ll_account_view_fill(v, 1, &s.states[1]);
+    applier_t ap = {v, &s.events[2]};
+    pthread_t th;
+    LL_REQUIRE(pthread_create(&th, NULL, apply_later, &ap) == 0);
+    int64_t t0 = ll_clock_ms();
+    LL_CHECK_EQ_INT(ll_account_view_wait(v, &s.states[0].account_id, 3, t0 + 5000, &out), LL_VIEW_HIT);
+    LL_CHECK(ll_clock_ms() - t0 < 4000);
+    pthread_join(th, NULL);
+    LL_CHECK_EQ_INT(out.version, 3);
+    t0 = ll_clock_ms();
+    LL_CHECK_EQ_INT(ll_account_view_wait(v, &s.states[0].account_id, 4, t0 + 100, &out), LL_VIEW_BEHIND);
+    LL_CHECK(ll_clock_ms() - t0 >= 100);
+    ll_account_view_destroy(v);
+}
+
+int main(int argc, char **argv) {
+    static const ll_test_case_t cases[] = {
+        LL_CASE(test_fill_then_tail_keeps_the_state_current),
+        LL_CASE(test_fill_behind_what_the_tail_saw_is_refused),
+        LL_CASE(test_gap_drops_the_state_instead_of_guessing),
+        LL_CASE(test_tampered_event_drops_the_state),
+        LL_CASE(test_no_fill_before_ready_nor_from_an_old_generation),
+        LL_CASE(test_full_view_serves_new_accounts_from_the_read_model),
+        LL_CASE(test_waiter_is_woken_by_the_tail_and_bounded_by_its_deadline),
+    };
+    return ll_test_main(argc, argv, "account_view", cases, LL_CASES(cases));
+}
