@@ -4,6 +4,7 @@
 #include "ll_clock.h"
 #include "ll_event_codec.h"
 #include "ll_kafka.h"
+#include "ll_projector_metrics.h"
 #include "ll_read_model.h"
 #include "ll_strset.h"
 
@@ -16,6 +17,7 @@
 #define BATCH_LIMIT    2000
 #define SAVE_RETRIES   3
 #define RETRY_PAUSE_MS 500
+#define PUBLISH_MS     500 /* how often /metrics gets a new snapshot */
 
 typedef struct {
     rd_kafka_message_t *msg;
@@ -32,8 +34,11 @@ typedef struct {
     ll_strset_t stopped; /* accounts halted by a gap or a refused event */
     item_t *items;
     ll_event_t *fold; /* one account's applied events of a batch (batch_max) */
-    long long applied, duplicates, gaps, dead_letters, batches;
-    long long last_report_ms, last_generation_check_ms;
+    long long applied, duplicates, gaps, dead_letters, batches, batch_failures;
+    long long last_report_ms, last_publish_ms, last_generation_check_ms;
+    int64_t newest_ts_ms[LL_PROJECTOR_PARTITIONS_MAX]; /* per partition, of the last committed batch */
+    ll_projector_metrics_t *metrics;
+    ll_projector_snapshot_t snap; /* scratch for publish() */
 } projector_t;
 
 static void log_event(const char *level, const char *msg, const char *account, const char *detail) {
@@ -47,26 +52,6 @@ static void log_event(const char *level, const char *msg, const char *account, c
 }
 
 /* ---- Kafka --------------------------------------------------------------------------------- */
-
-static rd_kafka_t *make_client(rd_kafka_type_t type, const char *const *base, const char *const *mine,
-                               ll_error_t *err) {
-    rd_kafka_conf_t *conf = base ? ll_kafka_conf(base, err) : rd_kafka_conf_new();
-    char errstr[512];
-    if (conf == NULL) return NULL;
-    for (const char *const *kv = mine; kv[0] != NULL; kv += 2) {
-        if (rd_kafka_conf_set(conf, kv[0], kv[1], errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-            ll_error_set(err, LL_EINVAL, "Kafka setting %s: %s", kv[0], errstr);
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    }
-    rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
-    if (rk == NULL) {
-        rd_kafka_conf_destroy(conf);
-        ll_error_set(err, LL_EINVAL, "Kafka client: %s", errstr);
-    }
-    return rk;
-}
 
 static int open_kafka(projector_t *p, ll_error_t *err) {
     const ll_config_t *cfg = p->opt->cfg;
@@ -97,9 +82,9 @@ static int open_kafka(projector_t *p, ll_error_t *err) {
                                     NULL};
     const char *const producer[] = {"bootstrap.servers", cfg->kafka_bootstrap_servers, "client.id",
                                     "ledgerline-projector-dlq", NULL};
-    p->consumer = make_client(RD_KAFKA_CONSUMER, NULL, consumer, err);
+    p->consumer = ll_kafka_client(RD_KAFKA_CONSUMER, NULL, consumer, err);
     if (p->consumer == NULL) return LL_EINVAL;
-    p->dlq = make_client(RD_KAFKA_PRODUCER, LL_KAFKA_PRODUCER_SETTINGS, producer, err);
+    p->dlq = ll_kafka_client(RD_KAFKA_PRODUCER, LL_KAFKA_PRODUCER_SETTINGS, producer, err);
     if (p->dlq == NULL) return LL_EINVAL;
     rd_kafka_poll_set_consumer(p->consumer);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
@@ -243,7 +228,15 @@ static int commit(projector_t *p, int n, ll_error_t *err) {
     }
     rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, offsets, 0);
     rd_kafka_topic_partition_list_destroy(offsets);
-    return e ? ll_error_set(err, LL_EIO, "commit offsets: %s", rd_kafka_err2str(e)) : 0;
+    if (e) return ll_error_set(err, LL_EIO, "commit offsets: %s", rd_kafka_err2str(e));
+    for (int i = 0; i < n; i++) {
+        rd_kafka_message_t *m = p->items[i].msg;
+        int64_t ts = rd_kafka_message_timestamp(m, NULL);
+        if (m->partition >= 0 && m->partition < LL_PROJECTOR_PARTITIONS_MAX &&
+            ts > p->newest_ts_ms[m->partition])
+            p->newest_ts_ms[m->partition] = ts;
+    }
+    return 0;
 }
 
 /* ---- generation and metrics ---------------------------------------------------------------- */
@@ -263,19 +256,49 @@ static int follow_generation(projector_t *p, ll_error_t *err) {
     return 0;
 }
 
-static void report(projector_t *p) {
-    long long lag = 0;
+/* Fills p->snap: counters, and per assigned partition the position projected up to (between
+ * batches, the committed offset) and the high watermark librdkafka last saw. */
+static void take_snapshot(projector_t *p) {
+    ll_projector_snapshot_t *s = &p->snap;
+    *s = (ll_projector_snapshot_t){.applied = (uint64_t)p->applied,
+                                   .duplicates = (uint64_t)p->duplicates,
+                                   .gaps = (uint64_t)p->gaps,
+                                   .dead_letters = (uint64_t)p->dead_letters,
+                                   .batches = (uint64_t)p->batches,
+                                   .batch_failures = (uint64_t)p->batch_failures,
+                                   .halted_accounts = p->stopped.count,
+                                   .generation = p->rm.generation};
     rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(p->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts != NULL) {
-        rd_kafka_position(p->consumer, parts);
-        for (int i = 0; i < parts->cnt; i++) {
-            int64_t lo, hi;
-            if (rd_kafka_get_watermark_offsets(p->consumer, parts->elems[i].topic, parts->elems[i].partition,
-                                               &lo, &hi) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-                parts->elems[i].offset >= 0 && hi > parts->elems[i].offset)
-                lag += hi - parts->elems[i].offset;
-        }
-        rd_kafka_topic_partition_list_destroy(parts);
+    if (rd_kafka_assignment(p->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL) return;
+    rd_kafka_position(p->consumer, parts);
+    for (int i = 0; i < parts->cnt && s->n_partitions < LL_PROJECTOR_PARTITIONS_MAX; i++) {
+        const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int64_t lo, hi;
+        ll_partition_progress_t *out = &s->partitions[s->n_partitions++];
+        out->partition = tp->partition;
+        out->committed = tp->offset >= 0 ? tp->offset : -1;
+        out->high = rd_kafka_get_watermark_offsets(p->consumer, tp->topic, tp->partition, &lo, &hi) ==
+                            RD_KAFKA_RESP_ERR_NO_ERROR
+                        ? hi
+                        : -1;
+        out->newest_ts_ms = tp->partition >= 0 && tp->partition < LL_PROJECTOR_PARTITIONS_MAX &&
+                                    p->newest_ts_ms[tp->partition] > 0
+                                ? p->newest_ts_ms[tp->partition]
+                                : -1;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* Publishes a snapshot to /metrics; every metrics_interval_ms also logs the totals. */
+static void publish(projector_t *p, int log_now) {
+    take_snapshot(p);
+    p->last_publish_ms = ll_clock_ms();
+    if (p->metrics) ll_projector_metrics_publish(p->metrics, &p->snap);
+    if (!log_now && ll_clock_ms() - p->last_report_ms < p->opt->metrics_interval_ms) return;
+    long long lag = 0;
+    for (int i = 0; i < p->snap.n_partitions; i++) {
+        const ll_partition_progress_t *pp = &p->snap.partitions[i];
+        if (pp->high > pp->committed && pp->committed >= 0) lag += pp->high - pp->committed;
     }
     fprintf(
         stdout,
@@ -303,6 +326,7 @@ static void process(projector_t *p, int n, volatile sig_atomic_t *stop) {
             p->batches++;
             return;
         }
+        p->batch_failures++;
         log_event("warn", "batch failed; retrying it", NULL, e.msg);
         if (*stop) return; /* not committed: the next start re-reads it */
         ll_sleep_ms(RETRY_PAUSE_MS);
@@ -326,12 +350,17 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
         rc = ll_error_set(err, LL_EINVAL, "mongo_uri: %s", be.message);
         goto done;
     }
+    for (int i = 0; i < LL_PROJECTOR_PARTITIONS_MAX; i++) p.newest_ts_ms[i] = -1;
+    p.metrics = ll_projector_metrics_start(opt->metrics_listen, opt->cfg->kafka_topic_events, err);
+    if (p.metrics == NULL) {
+        rc = LL_EINVAL;
+        goto done;
+    }
     p.mongo = mongoc_client_new_from_uri(uri);
     mongoc_client_set_appname(p.mongo, "ledgerline-projector");
     if ((rc = open_kafka(&p, err)) != 0) goto done;
     while (!*stop) {
         ll_error_t e = {""};
-        if (ll_clock_ms() - p.last_report_ms >= opt->metrics_interval_ms) report(&p);
         if ((!p.rm_open || ll_clock_ms() - p.last_generation_check_ms >= 1000) &&
             follow_generation(&p, &e) != 0) {
             log_event("warn", "read models unavailable", NULL, e.msg);
@@ -340,6 +369,7 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
                 continue;
             }
         }
+        if (ll_clock_ms() - p.last_publish_ms >= PUBLISH_MS) publish(&p, 0);
         int n = collect(&p, stop);
         if (n > 0) process(&p, n, stop);
         destroy_items(&p, n);
@@ -355,9 +385,10 @@ done:
         rd_kafka_destroy(p.dlq);
     }
     if (p.rm_open) {
-        report(&p);
+        publish(&p, 1);
         ll_read_model_close(&p.rm);
     }
+    ll_projector_metrics_stop(p.metrics);
     if (p.mongo != NULL) mongoc_client_destroy(p.mongo);
     mongoc_uri_destroy(uri);
     ll_strset_free(&p.stopped);

@@ -21,10 +21,11 @@
 
 typedef struct ll_projector_options {
     const ll_config_t *cfg;
-    const char *group_id;    /* Kafka consumer group */
-    int batch_max;           /* messages per round */
-    int batch_ms;            /* how long a round collects */
-    int metrics_interval_ms; /* how often a metrics line is logged */
+    const char *group_id;       /* Kafka consumer group */
+    int batch_max;              /* messages per round */
+    int batch_ms;               /* how long a round collects */
+    int metrics_interval_ms;    /* how often a metrics line is logged */
+    const char *metrics_listen; /* HOST:PORT of GET /metrics and /healthz */
 } ll_projector_options_t;
 
 /* Runs until *stop is set; finishes and commits the batch in flight, then returns 0.

@@ -14,6 +14,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "Usage: ledgerline-projector [--config FILE] [--group ID] [--batch N] [--batch-ms MS] "
             "[--metrics-ms MS]\n"
+            "                            [--metrics-listen HOST:PORT]\n"
             "\n"
             "Consumes kafka_topic_events into the read models in mongo_uri/mongo_database (accounts_g<N>,\n"
             "transactions_g<N> of the active generation in read_model_meta), version-guarded and\n"
@@ -21,10 +22,14 @@ static void usage(FILE *out) {
             "projected go to kafka_topic_dlq with the reason. Run one per partition at most.\n"
             "\n"
             "  --config FILE    configuration file (ledgerline-config --help)\n"
-            "  --group ID       Kafka consumer group (default ledgerline-projector)\n"
+            "  --group ID       Kafka consumer group (default kafka_projector_group, ledgerline-projector)\n"
             "  --batch N        messages per batch (default 500, at most 2000)\n"
             "  --batch-ms MS    how long a batch collects once its first message arrived (default 5)\n"
             "  --metrics-ms MS  how often a metrics line is logged (default 10000)\n"
+            "  --metrics-listen HOST:PORT\n"
+            "                   Prometheus GET /metrics and GET /healthz (default projector_metrics_listen,\n"
+            "                   127.0.0.1:8082): events applied, duplicates, gaps, dead letters, halted\n"
+            "                   accounts, and lag per partition in events and seconds\n"
             "  -h, --help       this help\n"
             "\n"
             "SIGTERM or SIGINT: finish and commit the batch in flight, exit 0.\n");
@@ -32,7 +37,7 @@ static void usage(FILE *out) {
 
 int main(int argc, char **argv) {
     const char *path = NULL;
-    ll_projector_options_t opt = {NULL, "ledgerline-projector", 500, 5, 10000};
+    ll_projector_options_t opt = {NULL, NULL, 500, 5, 10000, NULL};
     for (int i = 1; i < argc; i++) {
         int bad = 0;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -46,6 +51,8 @@ int main(int argc, char **argv) {
             bad = ll_cli_int_arg(argv[++i], 1, 2000, &opt.batch_max);
         } else if (!strcmp(argv[i], "--batch-ms") && i + 1 < argc) {
             bad = ll_cli_int_arg(argv[++i], 0, 10000, &opt.batch_ms);
+        } else if (!strcmp(argv[i], "--metrics-listen") && i + 1 < argc) {
+            opt.metrics_listen = argv[++i];
         } else if (!strcmp(argv[i], "--metrics-ms") && i + 1 < argc) {
             bad = ll_cli_int_arg(argv[++i], 100, 3600000, &opt.metrics_interval_ms);
         } else {
@@ -60,12 +67,19 @@ int main(int argc, char **argv) {
     static ll_config_t cfg;
     if (ll_cli_load_config("ledgerline-projector", path, &cfg) != 0) return 1;
     opt.cfg = &cfg;
+    ll_error_t err = {""};
+    if (opt.metrics_listen &&
+        ll_config_set(&cfg, "projector_metrics_listen", opt.metrics_listen, "--metrics-listen", &err) != 0) {
+        fprintf(stderr, "ledgerline-projector: invalid configuration: %s\n", err.msg);
+        return 1;
+    }
+    if (opt.group_id == NULL) opt.group_id = cfg.kafka_projector_group;
+    opt.metrics_listen = cfg.projector_metrics_listen;
     ll_cli_stop_on_signals(&stop_requested);
     mongoc_init();
     fprintf(stdout, "{\"level\":\"info\",\"service\":\"projector\",\"msg\":\"started\",\"group\":\"%s\"}\n",
             opt.group_id);
     fflush(stdout);
-    ll_error_t err = {""};
     int rc = ll_projector_run(&opt, &stop_requested, &err);
     mongoc_cleanup();
     if (rc != 0) {

@@ -3,8 +3,12 @@
 MongoDB (FerretDB) by the projector, and reads through the query API, all real and all started
 by this test (ASan builds): read-your-writes with min_version, statements with cursors, balance
 as of a past instant, audit replay equal to the command history, hash-chain verification that
-names a tampered version, hostile query parameters, and a projector killed mid-stream whose read
-models still equal the event store."""
+names a tampered version, hostile query parameters, a projector killed mid-stream whose read
+models still equal the event store, the projector's Prometheus metrics, and the query API's live
+view (account reads from memory, rebuilt exactly after a kill -9).
+
+Account reads through the query API come from its live view, fed by the topic; whether the
+projector wrote MongoDB is checked with ledgerline-audit reconcile, which reads MongoDB itself."""
 import concurrent.futures as cf
 import json
 import os
@@ -15,13 +19,14 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ll_e2e import (KAFKA, Service, check, eq, kafka_messages, paused_stack_services, post, request,  # noqa: E402
-                    run, sql, sql_superuser, wait_until)
+from ll_e2e import (KAFKA, Service, check, eq, kafka_messages, paused_stack_services, post, prometheus,  # noqa: E402
+                    reconcile, request, run, sql, sql_superuser, wait_until)
 
-CMD, QRY = 18080, 18081
+CMD, QRY, PROJ_METRICS = 18080, 18081, 18082
 PROBLEM = "https://ledgerline.dev/problems/"
 # The stack's group: its projector is paused meanwhile, so this one goes on from its offsets.
-PROJECTOR_ARGS = ["--metrics-ms", "1000"]
+PROJECTOR_ARGS = ["--metrics-ms", "1000", "--metrics-listen", f"127.0.0.1:{PROJ_METRICS}"]
+QUERY_ARGS = ["--listen", f"127.0.0.1:{QRY}"]
 
 
 def cmd(path, body):
@@ -162,9 +167,13 @@ def produce(key, value):
     eq(out.returncode, 0, out.stderr)
 
 
-def projector_metric(name):
-    lines = [ln for ln in open(holder_log()).read().splitlines() if '"msg":"metrics"' in ln]
-    return json.loads(lines[-1])[name] if lines else 0
+def projector_metric(series):
+    return prometheus(PROJ_METRICS).get(series, 0)
+
+
+def in_read_model(a):
+    """True once MongoDB's read model of a equals the event store (the projector's work)."""
+    return reconcile(a) == []
 
 
 def holder_log():
@@ -176,7 +185,7 @@ def test_poison_goes_to_the_dead_letter_topic_and_the_projector_goes_on():
     key = str(uuid.uuid4())
     produce(key, "this is not an event")
     a = open_account("after-poison")  # projected after the poison: the projector went on
-    eq(get(f"/v1/accounts/{a}?min_version=1")[0], 200)
+    wait_until(lambda: in_read_model(a), 30, "the next account in the read model", interval_s=0.3)
     wait_until(lambda: any(m["key"] == key for m in kafka_messages("ledgerline.account-events.dlq", since)), 30,
                "the poison in the dead-letter topic")
     dead = [m for m in kafka_messages("ledgerline.account-events.dlq", since) if m["key"] == key][0]
@@ -193,10 +202,13 @@ def test_a_version_gap_halts_the_account_and_is_never_guessed():
            "event_id": str(uuid.uuid4()), "global_position": 1, "occurred_at": "2026-01-01T00:00:00.000000Z",
            "prev_hash": "a" * 64, "schema_version": 1, "type": "MoneyDeposited", "version": 2, "hash": "b" * 64}
     produce(key, json.dumps(env, separators=(",", ":"), sort_keys=True))
+    gaps = projector_metric('ledgerline_projector_events_total{service="projector",outcome="gap"}')
     a = open_account("after-gap")
-    eq(get(f"/v1/accounts/{a}?min_version=1")[0], 200, "the projector went on")
+    wait_until(lambda: in_read_model(a), 30, "the projector to go on", interval_s=0.3)
     eq(get(f"/v1/accounts/{key}")[0], 404, "nothing guessed for the halted account")
-    wait_until(lambda: projector_metric("gaps_total") >= 1, 15, "the gap counted in the metrics")
+    wait_until(lambda: projector_metric('ledgerline_projector_events_total{service="projector",outcome="gap"}') > gaps,
+               15, "the gap counted in the metrics")
+    check(projector_metric('ledgerline_projector_halted_accounts{service="projector"}') >= 1, "halted account alarm")
     check(any("version gap" in ln and key in ln for ln in open(holder_log())), "the gap is logged with the account")
 
 
@@ -208,7 +220,8 @@ def read_model_matches_store(accounts):
                    f"the read model of {a} to catch up", interval_s=0.2)
         s, _, doc = get(f"/v1/accounts/{a}?min_version={store[1]}")
         eq(s, 200, f"{a}: {doc}")
-        eq((doc["balance_minor"], doc["version"]), (int(store[0]), int(store[1])), f"read model of {a}")
+        eq((doc["balance_minor"], doc["version"]), (int(store[0]), int(store[1])), f"live view of {a}")
+        wait_until(lambda: in_read_model(a), 40, f"MongoDB's read model of {a} to equal the store", interval_s=0.3)
         movements = int(sql(f"SELECT count(*) FROM events WHERE account_id = '{a}' AND type <> 'AccountOpened'"
                             f" AND type <> 'AccountClosed'")[0][0])
         seen, cursor = 0, None
@@ -242,12 +255,68 @@ def test_projector_killed_mid_stream_leaves_no_double_application(holder):
     read_model_matches_store(accounts)
 
 
+def test_projector_metrics_show_lag_per_partition():
+    m = prometheus(PROJ_METRICS)
+    partitions = sorted(k for k in m if k.startswith("ledgerline_projector_lag_events{"))
+    eq(len(partitions), 6, "one lag series per partition of the topic")
+    eq(len([k for k in m if k.startswith("ledgerline_projector_lag_seconds{")]), 6, "lag in seconds too")
+    applied = m['ledgerline_projector_events_total{service="projector",outcome="applied"}']
+    a = open_account("metrics")
+    wait_until(lambda: in_read_model(a), 30, "the account in the read model", interval_s=0.3)
+
+    def caught_up():
+        m = prometheus(PROJ_METRICS)
+        return (m['ledgerline_projector_events_total{service="projector",outcome="applied"}'] > applied and
+                sum(v for k, v in m.items() if k.startswith("ledgerline_projector_lag_events{")) == 0 and
+                sum(v for k, v in m.items() if k.startswith("ledgerline_projector_lag_seconds{")) == 0)
+    wait_until(caught_up, 15, "applied to grow and every partition's lag to be 0")
+    eq(request("GET", "/healthz", port=PROJ_METRICS)[0], 200)
+    eq(request("GET", "/anything", port=PROJ_METRICS)[0], 404)
+
+
+def view_hits():
+    return prometheus(QRY).get('ledgerline_query_view_lookups_total{service="query",result="hit"}', 0)
+
+
+def test_account_reads_come_from_the_live_view():
+    a = open_account("view")
+    v = cmd(f"/v1/accounts/{a}/deposits", {"amount_minor": 5, "currency": "EUR"})["version"]
+    eq(get(f"/v1/accounts/{a}?min_version={v}")[0], 200)
+    hits = view_hits()
+    for _ in range(5):
+        s, _, doc = get(f"/v1/accounts/{a}")
+        eq((s, doc["balance_minor"], doc["version"]), (200, 5, 2))
+    check(view_hits() >= hits + 5, "each read answered from memory")
+    # The next deposit reaches the view through the topic, not through a read of MongoDB.
+    v = cmd(f"/v1/accounts/{a}/deposits", {"amount_minor": 6, "currency": "EUR"})["version"]
+    s, _, doc = get(f"/v1/accounts/{a}?min_version={v}")
+    eq((s, doc["balance_minor"]), (200, 11))
+    eq(prometheus(QRY)['ledgerline_query_view_ready{service="query"}'], 1)
+
+
+def test_query_api_killed_rebuilds_an_exact_view(holder):
+    accounts = [open_account("view-kill") for _ in range(3)]
+    for a in accounts:
+        cmd(f"/v1/accounts/{a}/deposits", {"amount_minor": 10, "currency": "EUR"})
+        get(f"/v1/accounts/{a}?min_version=2")  # held in the view
+    holder["query"].kill9()
+    for a in accounts:  # while it is down: the new view must not miss these
+        cmd(f"/v1/accounts/{a}/withdrawals", {"amount_minor": 3, "currency": "EUR"})
+    holder["query"] = Service("query", QUERY_ARGS, port=QRY).start()
+    for a in accounts:
+        cmd(f"/v1/accounts/{a}/deposits", {"amount_minor": 100, "currency": "EUR"})
+    read_model_matches_store(accounts)
+    for a in accounts:
+        s, _, doc = get(f"/v1/accounts/{a}")
+        eq((s, doc["balance_minor"], doc["version"]), (200, 107, 4), f"view of {a} after the restart")
+
+
 if __name__ == "__main__":
     holder = {}
     with paused_stack_services("relay", "projector", "query"), \
             Service("command", ["--listen", f"127.0.0.1:{CMD}"], port=CMD), \
-            Service("relay", ["--poll-ms", "200"]), \
-            Service("query", ["--listen", f"127.0.0.1:{QRY}"], port=QRY):
+            Service("relay", ["--poll-ms", "200"]):
+        holder["query"] = Service("query", QUERY_ARGS, port=QRY).start()
         holder["projector"] = Service("projector", PROJECTOR_ARGS).start()
         # Warm-up: events other suites left in the outbox reach the read model first; the tests
         # below are about a live projector, not about catching up on a backlog.
@@ -257,7 +326,8 @@ if __name__ == "__main__":
         tests = {n: (lambda f=f: f(holder)) if f.__code__.co_argcount else f
                  for n, f in dict(globals()).items() if n.startswith("test_")}
         code = run(tests, "read_side")
-        if holder["projector"].stop() != 0:
-            print(f"  FAIL projector exited non-zero; see {holder['projector'].log_path}")
-            code = 1
+        for name in ("projector", "query"):
+            if holder[name].stop() != 0:
+                print(f"  FAIL {name} exited non-zero; see {holder[name].log_path}")
+                code = 1
     sys.exit(code)
