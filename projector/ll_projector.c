@@ -8,6 +8,7 @@
 #include "ll_read_model.h"
 #include "ll_strset.h"
 
+#include <assert.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +19,27 @@
 #define SAVE_RETRIES   3
 #define RETRY_PAUSE_MS 500
 #define PUBLISH_MS     500 /* how often /metrics gets a new snapshot */
+/* After following a generation switch, a gap is first taken for the rebuild's catch-up not having
+ * reached the account yet (ledgerline-rebuild keeps catching up for --settle-seconds, default 15):
+ * the batch is retried. Only a gap that outlasts this halts the account. */
+#define SWITCH_SETTLE_MS 30000
 
 typedef struct {
     rd_kafka_message_t *msg;
     ll_event_t ev;
     int decoded; /* 0: went to the dead-letter topic */
+    int account; /* index into the batch's accounts; -1: not projected (halted account) */
 } item_t;
+
+/* One account of a batch: the state loaded once and folded with all its events of the batch. */
+typedef struct {
+    ll_account_t state;
+    int64_t loaded; /* version of the stored document; 0: none */
+    int halted;     /* a gap or a refused event in this batch */
+    long long applied, duplicates;
+} batch_account_t;
+
+#define SLOTS (4 * BATCH_LIMIT) /* open addressing, at most half full */
 
 typedef struct {
     const ll_projector_options_t *opt;
@@ -33,9 +49,16 @@ typedef struct {
     int rm_open;
     ll_strset_t stopped; /* accounts halted by a gap or a refused event */
     item_t *items;
-    ll_event_t *fold; /* one account's applied events of a batch (batch_max) */
+    ll_event_t *fold;          /* the applied events of a batch (batch_max) */
+    batch_account_t *accounts; /* the batch's distinct accounts (batch_max) */
+    const ll_account_t **save; /* scratch for the bulk save (batch_max) */
+    int64_t *save_prev;
+    ll_uuid_t *ids;
+    int n_accounts;
+    int slots[SLOTS]; /* account id hash -> index + 1 into accounts */
     long long applied, duplicates, gaps, dead_letters, batches, batch_failures;
     long long last_report_ms, last_publish_ms, last_generation_check_ms;
+    long long switched_at_ms; /* when it last followed a generation switch; 0 never */
     int64_t newest_ts_ms[LL_PROJECTOR_PARTITIONS_MAX]; /* per partition, of the last committed batch */
     ll_projector_metrics_t *metrics;
     ll_projector_snapshot_t snap; /* scratch for publish() */
@@ -147,6 +170,28 @@ static int decode_all(projector_t *p, int n, ll_error_t *err) {
     return 0;
 }
 
+/* Halts the account of it (acc: its batch entry, or NULL) on an event evolve refused, and
+ * dead-letters the event unless it is a gap. */
+static int halt(projector_t *p, batch_account_t *acc, const item_t *it, ll_evolve_t v, const char *why,
+                ll_error_t *err) {
+    char text[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(&it->ev.account_id, text);
+    if (v == LL_EVOLVE_GAP && p->switched_at_ms > 0 && ll_clock_ms() - p->switched_at_ms < SWITCH_SETTLE_MS)
+        return ll_error_set(err, LL_EIO,
+                            "account %s: %s, right after a generation switch: waiting for the rebuild "
+                            "to catch up",
+                            text, why);
+    if (v == LL_EVOLVE_GAP)
+        p->gaps++;
+    else if (dead_letter(p, it->msg, why, err) != 0)
+        return LL_EIO;
+    log_event("error", v == LL_EVOLVE_GAP ? "version gap: account halted" : "event refused: account halted",
+              text, why);
+    ll_strset_add(&p->stopped, text);
+    if (acc != NULL) acc->halted = 1;
+    return 0;
+}
+
 /* Folds the account's events of this batch (items first..n with its id) into its document. */
 static int project_account(projector_t *p, int first, int n, ll_error_t *err) {
     const ll_uuid_t *id = &p->items[first].ev.account_id;
@@ -172,15 +217,7 @@ static int project_account(projector_t *p, int first, int n, ll_error_t *err) {
                 dups++;
             } else {
                 /* Never guess: halt this account and raise the alarm. */
-                if (v == LL_EVOLVE_GAP)
-                    p->gaps++;
-                else if (dead_letter(p, it->msg, why.msg, err) != 0)
-                    return LL_EIO;
-                log_event("error",
-                          v == LL_EVOLVE_GAP ? "version gap: account halted"
-                                             : "event refused: account halted",
-                          text, why.msg);
-                ll_strset_add(&p->stopped, text);
+                if (halt(p, NULL, it, v, why.msg, err) != 0) return LL_EIO;
                 break;
             }
         }
@@ -200,7 +237,97 @@ static int project_account(projector_t *p, int first, int n, ll_error_t *err) {
     return ll_error_set(err, LL_EIO, "account %s kept moving concurrently", text);
 }
 
-static int project_all(projector_t *p, int n, ll_error_t *err) {
+/* ---- batched projection: one load, one insert, one bulk save per batch --------------------- */
+
+static unsigned slot_hash(const ll_uuid_t *id) {
+    uint64_t a, b;
+    memcpy(&a, id->bytes, 8);
+    memcpy(&b, id->bytes + 8, 8);
+    return (unsigned)(((a ^ (b * 0x9E3779B97F4A7C15ULL)) * 0xBF58476D1CE4E5B9ULL) >> 40);
+}
+
+/* The batch index of id, added when add is set and it is new; -1 when absent. */
+static int account_index(projector_t *p, const ll_uuid_t *id, int add) {
+    for (unsigned h = slot_hash(id);; h++) {
+        int *slot = &p->slots[h % SLOTS];
+        if (*slot == 0) {
+            if (!add) return -1;
+            int k = p->n_accounts++;
+            assert(k < p->opt->batch_max);
+            ll_account_init(&p->accounts[k].state, id);
+            p->accounts[k].loaded = 0;
+            p->accounts[k].halted = 0;
+            p->accounts[k].applied = p->accounts[k].duplicates = 0;
+            p->ids[k] = *id;
+            *slot = k + 1;
+            return k;
+        }
+        if (ll_uuid_equal(&p->accounts[*slot - 1].state.account_id, id)) return *slot - 1;
+    }
+}
+
+static void on_loaded(void *ctx, const ll_account_t *a) {
+    projector_t *p = ctx;
+    int k = account_index(p, &a->account_id, 0);
+    if (k < 0) return;
+    p->accounts[k].state = *a;
+    p->accounts[k].loaded = a->version;
+}
+
+/* Projects the batch with one query per kind of write. *conflicts > 0 when another writer moved
+ * some account meanwhile: nothing of those was saved, and the caller redoes the batch account by
+ * account (everything already written is then a duplicate). */
+static int project_batched(projector_t *p, int n, size_t *conflicts, ll_error_t *err) {
+    memset(p->slots, 0, sizeof p->slots);
+    p->n_accounts = 0;
+    *conflicts = 0;
+    for (int i = 0; i < n; i++) {
+        item_t *it = &p->items[i];
+        char text[LL_UUID_TEXT_LEN + 1];
+        it->account = -1;
+        if (!it->decoded) continue;
+        ll_uuid_format(&it->ev.account_id, text);
+        if (!ll_strset_contains(&p->stopped, text)) it->account = account_index(p, &it->ev.account_id, 1);
+    }
+    if (p->n_accounts == 0) return 0;
+    if (ll_read_model_load_accounts(&p->rm, p->ids, (size_t)p->n_accounts, on_loaded, p, err) != 0)
+        return LL_EIO;
+    size_t n_applied = 0;
+    for (int i = 0; i < n; i++) {
+        item_t *it = &p->items[i];
+        batch_account_t *acc = it->account >= 0 ? &p->accounts[it->account] : NULL;
+        if (acc == NULL || acc->halted) continue;
+        ll_error_t why = {""};
+        ll_evolve_t v = ll_account_evolve(&acc->state, &it->ev, &why);
+        if (v == LL_EVOLVE_OK) {
+            p->fold[n_applied++] = it->ev;
+            acc->applied++;
+        } else if (v == LL_EVOLVE_DUPLICATE) {
+            acc->duplicates++;
+        } else if (halt(p, acc, it, v, why.msg, err) != 0) {
+            return LL_EIO;
+        }
+    }
+    /* Movements first: a document never shows a version whose movement is missing. */
+    if (ll_read_model_insert_transactions(&p->rm, p->fold, n_applied, err) != 0) return LL_EIO;
+    size_t n_save = 0;
+    for (int k = 0; k < p->n_accounts; k++) {
+        if (p->accounts[k].applied == 0) continue;
+        p->save[n_save] = &p->accounts[k].state;
+        p->save_prev[n_save++] = p->accounts[k].loaded;
+    }
+    if (ll_read_model_save_accounts(&p->rm, p->save, p->save_prev, n_save, conflicts, err) != 0)
+        return LL_EIO;
+    if (*conflicts > 0) return 0;
+    for (int k = 0; k < p->n_accounts; k++) {
+        p->applied += p->accounts[k].applied;
+        p->duplicates += p->accounts[k].duplicates;
+    }
+    return 0;
+}
+
+/* The slow path after a conflict: each account loaded, folded and saved on its own. */
+static int project_each(projector_t *p, int n, ll_error_t *err) {
     ll_strset_t done;
     if (ll_strset_init(&done, 1024) != 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
     int rc = 0;
@@ -213,6 +340,16 @@ static int project_all(projector_t *p, int n, ll_error_t *err) {
     }
     ll_strset_free(&done);
     return rc;
+}
+
+static int project_all(projector_t *p, int n, ll_error_t *err) {
+    size_t conflicts = 0;
+    int rc = project_batched(p, n, &conflicts, err);
+    if (rc != 0 || conflicts == 0) return rc;
+    char detail[64];
+    snprintf(detail, sizeof detail, "%zu accounts moved concurrently", conflicts);
+    log_event("info", "redoing the batch account by account", NULL, detail);
+    return project_each(p, n, err);
 }
 
 /* Commits, per partition, the offset after the batch's last message. */
@@ -246,7 +383,10 @@ static int follow_generation(projector_t *p, ll_error_t *err) {
     p->last_generation_check_ms = ll_clock_ms();
     if (ll_read_model_active_generation(p->mongo, p->opt->cfg->mongo_database, &gen, err) != 0) return LL_EIO;
     if (p->rm_open && gen == p->rm.generation) return 0;
-    if (p->rm_open) ll_read_model_close(&p->rm);
+    if (p->rm_open) {
+        ll_read_model_close(&p->rm);
+        p->switched_at_ms = ll_clock_ms();
+    }
     p->rm_open = 0;
     if (ll_read_model_open(&p->rm, p->mongo, p->opt->cfg->mongo_database, gen, err) != 0) return LL_EIO;
     p->rm_open = 1;
@@ -329,6 +469,7 @@ static void process(projector_t *p, int n, volatile sig_atomic_t *stop) {
         p->batch_failures++;
         log_event("warn", "batch failed; retrying it", NULL, e.msg);
         if (*stop) return; /* not committed: the next start re-reads it */
+        publish(p, 0);     /* a stuck batch must show in /metrics, not freeze it */
         ll_sleep_ms(RETRY_PAUSE_MS);
     }
 }
@@ -344,6 +485,10 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
         return ll_error_set(err, LL_EINVAL, "batch out of range");
     if ((p.items = calloc((size_t)opt->batch_max, sizeof *p.items)) == NULL ||
         (p.fold = calloc((size_t)opt->batch_max, sizeof *p.fold)) == NULL ||
+        (p.accounts = calloc((size_t)opt->batch_max, sizeof *p.accounts)) == NULL ||
+        (p.save = calloc((size_t)opt->batch_max, sizeof *p.save)) == NULL ||
+        (p.save_prev = calloc((size_t)opt->batch_max, sizeof *p.save_prev)) == NULL ||
+        (p.ids = calloc((size_t)opt->batch_max, sizeof *p.ids)) == NULL ||
         ll_strset_init(&p.stopped, 1024) != 0)
         goto done;
     if ((uri = mongoc_uri_new_with_error(opt->cfg->mongo_uri, &be)) == NULL) {
@@ -393,6 +538,10 @@ done:
     mongoc_uri_destroy(uri);
     ll_strset_free(&p.stopped);
     free(p.fold);
+    free(p.accounts);
+    free(p.save);
+    free(p.save_prev);
+    free(p.ids);
     free(p.items);
     if (rc == LL_ENOMEM && !err->msg[0]) ll_error_set(err, LL_ENOMEM, "out of memory");
     return rc;

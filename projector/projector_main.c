@@ -23,7 +23,8 @@ static void usage(FILE *out) {
             "\n"
             "  --config FILE    configuration file (ledgerline-config --help)\n"
             "  --group ID       Kafka consumer group (default kafka_projector_group, ledgerline-projector)\n"
-            "  --batch N        messages per batch (default 500, at most 2000)\n"
+            "  --batch N        messages per batch (default and at most 2000; more events per account\n"
+            "                   per write while catching up)\n"
             "  --batch-ms MS    how long a batch collects once its first message arrived (default 5)\n"
             "  --metrics-ms MS  how often a metrics line is logged (default 10000)\n"
             "  --metrics-listen HOST:PORT\n"
@@ -37,7 +38,7 @@ static void usage(FILE *out) {
 
 int main(int argc, char **argv) {
     const char *path = NULL;
-    ll_projector_options_t opt = {NULL, NULL, 500, 5, 10000, NULL};
+    ll_projector_options_t opt = {NULL, NULL, 2000, 5, 10000, NULL};
     for (int i = 1; i < argc; i++) {
         int bad = 0;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
