@@ -152,7 +152,7 @@ run: deps
 	@echo "ledgerline is running (state and logs under var/):"
 	@echo "  PostgreSQL  127.0.0.1:55432   Kafka 127.0.0.1:59092   MongoDB protocol 127.0.0.1:57017"
 	@echo "  command API http://127.0.0.1:8080   query API http://127.0.0.1:8081"
-	@echo "  relay and projector log to var/log/relay.log and var/log/projector.log"
+	@echo "  projector metrics http://127.0.0.1:8082/metrics   logs: var/log/relay.log, var/log/projector.log"
 	@echo '  try: curl -s -XPOST localhost:8080/v1/accounts -H "content-type: application/json" \'
 	@echo '         -H "Idempotency-Key: $$(date +%s%N)" -d '"'"'{"owner":"alice","currency":"EUR"}'"'"
 	@echo "Stop everything with: make down     Follow the logs with: make logs"
@@ -206,6 +206,7 @@ bench: deps
 	@$(STACK) up postgres kafka ferretdb
 	@bench/bench_commands.py $(BENCH_ARGS)
 	@bench/bench_queries.py $(BENCH_ARGS)
+	@bench/bench_projector.py
 
 # Long fuzzing run: FUZZ_SECONDS per target (default 300).
 fuzz: deps

@@ -3,7 +3,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 passed=0 failed=0
-for bench in bench/bench_commands.py bench/bench_queries.py; do
+for bench in bench/bench_commands.py bench/bench_queries.py bench/bench_projector.py; do
     if "$bench" --smoke >"var/log/$(basename "$bench" .py)-smoke.log" 2>&1; then
         passed=$((passed + 1)); echo "  ok   $bench --smoke"
     else

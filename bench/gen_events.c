@@ -1,0 +1,170 @@
+/* gen_events: writes a backlog of valid account events to a new Kafka topic, for the projector
+ * benchmark. Every event is decided, sealed and folded by domain/ exactly as the command service
+ * does (hash chains intact, versions contiguous), keyed by account id like the relay's.
+ *
+ * Usage: gen_events --topic T --events N --accounts A [--partitions P] [--brokers HOST:PORT]
+ * --events 0 only creates the topic (6 partitions by default, infinite retention).
+ * Prints one JSON line: {"events":N,"accounts":A,"seconds":S}. Exit 1 on any failure. */
+#include "ll_account.h"
+#include "ll_cli.h"
+#include "ll_command.h"
+#include "ll_event_codec.h"
+#include "ll_hash_chain.h"
+#include "ll_kafka.h"
+#include "ll_random.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int create_topic(rd_kafka_t *rk, const char *topic, int partitions) {
+    char errstr[512];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, errstr, sizeof errstr);
+    if (nt == NULL || rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1") != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "gen_events: topic %s: %s\n", topic, errstr);
+        return -1;
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    int rc = -1;
+    const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+    if (res != NULL) {
+        size_t n;
+        const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
+        rd_kafka_resp_err_t e = n == 1 ? rd_kafka_topic_result_error(tr[0]) : RD_KAFKA_RESP_ERR__FAIL;
+        rc = e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? 0 : -1;
+        if (rc != 0) fprintf(stderr, "gen_events: create topic %s: %s\n", topic, rd_kafka_err2str(e));
+    } else {
+        fprintf(stderr, "gen_events: create topic %s: no answer\n", topic);
+    }
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    return rc;
+}
+
+/* Decides cmd on a, seals, folds and produces the event. Returns 0 or -1. */
+static int emit(rd_kafka_t *rk, const char *topic, ll_account_t *a, const ll_command_t *cmd,
+                int64_t position) {
+    ll_command_meta_t meta;
+    memset(&meta, 0, sizeof meta);
+    if (ll_uuid_random(&meta.event_ids[0]) != 0) return -1;
+    meta.occurred_at_us = (int64_t)time(NULL) * 1000000;
+    snprintf(meta.command_id, sizeof meta.command_id, "bench-%lld", (long long)position);
+    snprintf(meta.actor, sizeof meta.actor, "operator:bench");
+    ll_decision_t d;
+    ll_decide(a, cmd, &meta, &d);
+    ll_error_t err = {""};
+    char buf[LL_EVENT_JSON_BYTES_MAX], key[LL_UUID_TEXT_LEN + 1];
+    size_t len;
+    if (d.rejection != LL_REJECT_NONE || d.event_count != 1) return -1;
+    d.events[0].global_position = position;
+    if (ll_event_seal(&d.events[0], &err) != 0 || ll_account_evolve(a, &d.events[0], &err) != LL_EVOLVE_OK ||
+        ll_event_encode(&d.events[0], true, buf, sizeof buf, &len, &err) != 0) {
+        fprintf(stderr, "gen_events: %s\n", err.msg);
+        return -1;
+    }
+    ll_uuid_format(&a->account_id, key);
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, LL_UUID_TEXT_LEN), RD_KAFKA_V_VALUE(buf, len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return 0;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            fprintf(stderr, "gen_events: produce: %s\n", rd_kafka_err2str(e));
+            return -1;
+        }
+        rd_kafka_poll(rk, 10);
+    }
+}
+
+static int delivery_failures;
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk, (void)opaque;
+    if (m->err) delivery_failures++;
+}
+
+int main(int argc, char **argv) {
+    const char *topic = NULL, *brokers = "127.0.0.1:59092";
+    int events = 0, accounts = 0, partitions = 6;
+    for (int i = 1; i < argc; i++) {
+        int bad = 0;
+        if (!strcmp(argv[i], "--topic") && i + 1 < argc)
+            topic = argv[++i];
+        else if (!strcmp(argv[i], "--brokers") && i + 1 < argc)
+            brokers = argv[++i];
+        else if (!strcmp(argv[i], "--events") && i + 1 < argc)
+            bad = ll_cli_int_arg(argv[++i], 0, 100000000, &events);
+        else if (!strcmp(argv[i], "--accounts") && i + 1 < argc)
+            bad = ll_cli_int_arg(argv[++i], 0, 10000000, &accounts);
+        else if (!strcmp(argv[i], "--partitions") && i + 1 < argc)
+            bad = ll_cli_int_arg(argv[++i], 1, 1024, &partitions);
+        else
+            bad = 1;
+        if (bad) {
+            fprintf(stderr,
+                    "usage: gen_events --topic T --events N --accounts A [--partitions P] [--brokers B]\n");
+            return 1;
+        }
+    }
+    if (topic == NULL || events < accounts || (events > 0 && accounts == 0)) {
+        fprintf(stderr, "gen_events: --topic is required and --events must be >= --accounts\n");
+        return 1;
+    }
+    ll_error_t err = {""};
+    char errstr[512];
+    /* The relay's settings (idempotent, acks=all), batched harder: this is a bulk load. */
+    rd_kafka_conf_t *conf = ll_kafka_conf(LL_KAFKA_PRODUCER_SETTINGS, &err);
+    if (conf == NULL || rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr) ||
+        rd_kafka_conf_set(conf, "linger.ms", "20", errstr, sizeof errstr)) {
+        fprintf(stderr, "gen_events: %s%s\n", err.msg, conf ? errstr : "");
+        return 1;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    ll_account_t *state = calloc((size_t)accounts + 1, sizeof *state);
+    if (rk == NULL || state == NULL) {
+        fprintf(stderr, "gen_events: %s\n", rk == NULL ? errstr : "out of memory");
+        return 1;
+    }
+    if (create_topic(rk, topic, partitions) != 0) return 1;
+    double t0 = now_s();
+    int rc = 0;
+    for (int i = 0; i < events && rc == 0; i++) {
+        ll_account_t *a = &state[i % accounts];
+        ll_command_t cmd;
+        memset(&cmd, 0, sizeof cmd);
+        snprintf(cmd.currency.code, sizeof cmd.currency.code, "EUR");
+        if (i < accounts) {
+            ll_uuid_t id;
+            if (ll_uuid_random(&id) != 0) return 1;
+            ll_account_init(a, &id);
+            cmd.type = LL_CMD_OPEN;
+            snprintf(cmd.owner, sizeof cmd.owner, "bench-%d", i);
+        } else {
+            cmd.type = LL_CMD_DEPOSIT;
+            cmd.amount_minor = 1 + i % 1000;
+        }
+        cmd.account_id = a->account_id;
+        rc = emit(rk, topic, a, &cmd, (int64_t)i + 1);
+        if (i % 1000 == 0) rd_kafka_poll(rk, 0); /* serve delivery reports */
+    }
+    if (rd_kafka_flush(rk, 120000) != RD_KAFKA_RESP_ERR_NO_ERROR) rc = -1;
+    rd_kafka_destroy(rk);
+    free(state);
+    if (rc != 0 || delivery_failures) {
+        fprintf(stderr, "gen_events: failed (%d delivery failures)\n", delivery_failures);
+        return 1;
+    }
+    printf("{\"events\":%d,\"accounts\":%d,\"seconds\":%.3f}\n", events, accounts, now_s() - t0);
+    return 0;
+}
