@@ -1,0 +1,838 @@
+/* ledgerline-rebuild: replays the event log into a NEW read-model generation while the live one
+ * keeps serving, verifies it against the event store, catches it up and switches to it.
+ *
+ *   1. build   the log (Kafka topic from offset 0, or the store) folded with ll_account_evolve into
+ *              accounts_g<N+1> / transactions_g<N+1>, written fresh (inserts only);
+ *   2. verify  what MongoDB now holds, read back, against an independent replay of the store in
+ *              one snapshot: per account version, balance, status, head hash, and a checksum over
+ *              its transactions (count, sum, ids). Any difference, or a store event that does not
+ *              replay (tampering), refuses the switch;
+ *   3. catch up the events committed since, found per account (account_state's versions, not
+ *              positions: a late commit below a position is never skipped);
+ *   4. switch  read_model_meta {_id:"active"} from N to N+1 in one guarded update; the live
+ *              projector and query API follow within a second;
+ *   5. settle  keep catching up for --settle-seconds, while the projector moves over.
+ * A rebuild killed at any point leaves the live generation untouched: the next run drops the
+ * half-built generation and starts over. Only one rebuild runs at a time (PostgreSQL advisory
+ * lock). --gc drops generations retired longer than --grace-seconds ago. */
+#include "ll_account.h"
+#include "ll_cli.h"
+#include "ll_clock.h"
+#include "ll_event_codec.h"
+#include "ll_kafka.h"
+#include "ll_pg.h"
+#include "ll_read_model.h"
+#include "ll_replay.h"
+#include "ll_table.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXIT_REFUSED 1 /* verification failed: not switched */
+#define EXIT_USAGE   2 /* bad arguments, configuration, connection */
+
+#define REBUILD_LOCK_KEY  "7301944"
+#define FETCH_ROWS        "5000"
+#define TX_FLUSH          2000       /* movements written per insert */
+#define SAVE_CHUNK        1000       /* account documents per save call */
+#define LATE_COMMIT_US    60000000LL /* a transaction commits within this of its event time */
+#define DIFFERENCES_SHOWN 50
+/* Before the switch, catch-up rounds go on until one applies fewer events than this (under load
+ * a round never finds nothing); the settle phase after the switch takes the rest. */
+#define SWITCH_REMAINDER_EVENTS 1000
+#define CATCH_UP_ROUNDS_MAX     50 /* still above the remainder then: the load outpaces the rebuild */
+
+typedef struct {
+    const char *from; /* "kafka" or "store" */
+    const char *account;
+    int64_t to_position;
+    int dry_run, gc, json;
+    int grace_s, settle_s;
+} options_t;
+
+static void usage(FILE *out) {
+    fprintf(
+        out,
+        "Usage: ledgerline-rebuild [--config FILE] [--from kafka|store] [--account ID] [--to-position N]\n"
+        "                          [--dry-run] [--settle-seconds S] [--json]\n"
+        "       ledgerline-rebuild [--config FILE] --gc [--grace-seconds S] [--json]\n"
+        "\n"
+        "Replays the event log into a new read-model generation (accounts_g<N+1>, transactions_g<N+1>)\n"
+        "while generation N keeps serving, verifies it against the PostgreSQL event store (per account\n"
+        "version, balance, status, head hash and a checksum over its transactions), catches it up with\n"
+        "what was committed meanwhile, switches read_model_meta to it in one guarded update (the live\n"
+        "projector and query API follow within a second) and keeps catching up while they move over.\n"
+        "\n"
+        "  --from kafka|store   source of the replay: the topic from offset 0 (default) or the store\n"
+        "  --account ID         only this account; --to-position N: only events up to global position N.\n"
+        "                       Both build a partial generation, which is verified and never switched to.\n"
+        "  --dry-run            build and verify only, then drop the new generation\n"
+        "  --settle-seconds S   how long to keep catching up after the switch (default 15)\n"
+        "  --gc                 drop generations retired more than --grace-seconds ago (default 3600),\n"
+        "                       and leftovers above the active one from an interrupted rebuild\n"
+        "  --json               a JSON summary on stdout at the end\n"
+        "\n"
+        "Progress goes to stderr: a bar with events/s and ETA on a terminal, a line every 5 s otherwise.\n"
+        "Killed at any point, the live generation is untouched; run it again (it starts over).\n"
+        "Exit status: 0 switched (or verified, with --dry-run); 1 verification failed, not switched;\n"
+        "2 bad arguments, configuration or connection.\n"
+        "\n"
+        "Examples:\n"
+        "  ledgerline-rebuild                     # from the topic; switch when verified\n"
+        "  ledgerline-rebuild --from store --dry-run --json\n"
+        "  ledgerline-rebuild --gc --grace-seconds 0\n");
+}
+
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ledgerline-rebuild: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+/* ---- accounts by id: open addressing, grows ------------------------------------------------- */
+
+typedef struct {
+    ll_account_t st;
+    uint64_t n_tx, sum_tx, xor_tx; /* checksum over its movements (wrapping: not money) */
+    int used, seen, broken;
+} slot_t;
+
+typedef struct {
+    slot_t *slots;
+    size_t cap, count;
+} amap_t;
+
+static size_t amap_hash(const ll_uuid_t *id) {
+    uint64_t a, b;
+    memcpy(&a, id->bytes, 8);
+    memcpy(&b, id->bytes + 8, 8);
+    return (size_t)((a ^ (b * 0x9E3779B97F4A7C15ULL)) * 0xBF58476D1CE4E5B9ULL >> 17);
+}
+
+static slot_t *amap_find(amap_t *m, const ll_uuid_t *id, int create);
+
+static int amap_grow(amap_t *m) {
+    amap_t bigger = {calloc(m->cap ? m->cap * 2 : 4096, sizeof(slot_t)), m->cap ? m->cap * 2 : 4096, 0};
+    if (bigger.slots == NULL) return -1;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].used) *amap_find(&bigger, &m->slots[i].st.account_id, 1) = m->slots[i];
+    free(m->slots);
+    *m = bigger;
+    return 0;
+}
+
+/* The slot of id; created (empty stream) when create is set. NULL when absent or out of memory. */
+static slot_t *amap_find(amap_t *m, const ll_uuid_t *id, int create) {
+    if (create && (m->count + 1) * 2 > m->cap && amap_grow(m) != 0) return NULL;
+    if (m->cap == 0) return NULL;
+    for (size_t i = amap_hash(id) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        slot_t *s = &m->slots[i];
+        if (s->used && ll_uuid_equal(&s->st.account_id, id)) return s;
+        if (!s->used) {
+            if (!create) return NULL;
+            memset(s, 0, sizeof *s);
+            s->used = 1;
+            ll_account_init(&s->st, id);
+            m->count++;
+            return s;
+        }
+    }
+}
+
+static void checksum_add(slot_t *s, const ll_uuid_t *event_id, int64_t amount_minor) {
+    uint64_t head;
+    memcpy(&head, event_id->bytes, 8);
+    s->n_tx++;
+    s->sum_tx += (uint64_t)amount_minor;
+    s->xor_tx ^= head;
+}
+
+/* ---- progress ------------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *phase;
+    int64_t total, done;
+    int64_t t0_ms, last_ms;
+    int tty;
+} progress_t;
+
+static void progress_start(progress_t *p, const char *phase, int64_t total) {
+    *p = (progress_t){phase, total, 0, ll_clock_ms(), 0, isatty(STDERR_FILENO)};
+}
+
+static void progress_show(progress_t *p, int final) {
+    int64_t now = ll_clock_ms();
+    if (!final && now - p->last_ms < (p->tty ? 200 : 5000)) return;
+    p->last_ms = now;
+    double s = (double)(now - p->t0_ms) / 1e3, rate = s > 0 ? (double)p->done / s : 0;
+    double eta = rate > 0 && p->total > p->done ? (double)(p->total - p->done) / rate : 0;
+    int pct = p->total > 0 ? (int)(100 * p->done / p->total) : 100;
+    if (p->tty) {
+        char bar[31];
+        for (int i = 0; i < 30; i++) bar[i] = i < pct * 30 / 100 ? '#' : '.';
+        bar[30] = '\0';
+        fprintf(stderr, "\r%-8s [%s] %3d%% %lld/%lld events %.0f ev/s ETA %.0fs   ", p->phase, bar, pct,
+                (long long)p->done, (long long)p->total, rate, eta);
+        if (final) fputc('\n', stderr);
+    } else {
+        fprintf(stderr, "%s: %lld/%lld events (%d%%), %.0f events/s, ETA %.0f s\n", p->phase,
+                (long long)p->done, (long long)p->total, pct, rate, eta);
+    }
+}
+
+/* ---- the rebuild's state ------------------------------------------------------------------- */
+
+typedef struct {
+    const options_t *o;
+    const ll_config_t *cfg;
+    PGconn *pg;
+    mongoc_client_t *mongo;
+    ll_read_model_t rm; /* the new generation */
+    int64_t from_gen, to_gen, position;
+    int64_t snapshot_us;  /* wall time the store snapshot was taken */
+    ll_uuid_t account_id; /* --account, parsed */
+    amap_t built;         /* what the build folded (Kafka source; accounts only for store) */
+    ll_event_t tx[TX_FLUSH];
+    size_t n_tx;
+    int64_t events, duplicates, caught_up;
+    ll_table_t *diffs;
+    long n_diffs;
+    void *diffs_ctx;   /* the verification in progress */
+    ll_uuid_t *behind; /* accounts the store has more of (topic source): caught up first */
+    size_t n_behind, cap_behind;
+} rebuild_t;
+
+static int note_behind(rebuild_t *r, const ll_uuid_t *id) {
+    if (r->n_behind == r->cap_behind) {
+        size_t cap = r->cap_behind ? r->cap_behind * 2 : 1024;
+        ll_uuid_t *grown = realloc(r->behind, cap * sizeof *grown);
+        if (grown == NULL) return -1;
+        r->behind = grown, r->cap_behind = cap;
+    }
+    r->behind[r->n_behind++] = *id;
+    return 0;
+}
+
+static void difference(rebuild_t *r, const ll_uuid_t *id, const char *what, const char *read_model,
+                       const char *store) {
+    char text[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(id, text);
+    if (r->n_diffs++ < DIFFERENCES_SHOWN) {
+        const char *row[] = {text, what, read_model, store};
+        ll_table_add(r->diffs, row);
+    }
+}
+
+static int flush_tx(rebuild_t *r, ll_error_t *err) {
+    int rc = ll_read_model_insert_transactions(&r->rm, r->tx, r->n_tx, err);
+    r->n_tx = 0;
+    return rc;
+}
+
+/* Folds one event of the source into the built map. An account whose events do not replay is a
+ * finding: listed, left out of the generation, and the switch refused. */
+static int build_event(rebuild_t *r, const ll_event_t *ev, ll_error_t *err) {
+    slot_t *s = amap_find(&r->built, &ev->account_id, 1);
+    if (s == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    if (s->broken) return 0;
+    ll_error_t why = {""};
+    ll_evolve_t v = ll_account_evolve(&s->st, ev, &why);
+    if (v == LL_EVOLVE_DUPLICATE) { /* the topic may carry an event twice */
+        r->duplicates++;
+        return 0;
+    }
+    if (v != LL_EVOLVE_OK) {
+        /* A broken store is a finding. From the topic, the account is left out and the store
+         * decides: the verification sends it to the catch-up if the store has it. */
+        char text[LL_UUID_TEXT_LEN + 1];
+        ll_uuid_format(&ev->account_id, text);
+        if (strcmp(r->o->from, "store") == 0)
+            difference(r, &ev->account_id, "source does not replay", why.msg, "");
+        else
+            fprintf(stderr,
+                    "\naccount %s left out (the topic's events do not replay: %s); the store decides\n", text,
+                    why.msg);
+        s->broken = 1;
+        return 0;
+    }
+    r->events++;
+    if (ll_event_is_movement(ev->type)) {
+        r->tx[r->n_tx++] = *ev;
+        if (r->n_tx == TX_FLUSH && flush_tx(r, err) != 0) return LL_EIO;
+    }
+    return 0;
+}
+
+/* Writes every built account as a new document (the generation is fresh: inserts only). */
+static int write_accounts(rebuild_t *r, ll_error_t *err) {
+    const ll_account_t *chunk[SAVE_CHUNK];
+    int64_t prev[SAVE_CHUNK] = {0};
+    size_t k = 0, conflicts = 0;
+    for (size_t i = 0; i <= r->built.cap; i++) {
+        if (i < r->built.cap && r->built.slots[i].used && !r->built.slots[i].broken &&
+            r->built.slots[i].st.version > 0)
+            chunk[k++] = &r->built.slots[i].st;
+        if (k == 0 || (i < r->built.cap && k < SAVE_CHUNK)) continue;
+        if (ll_read_model_save_accounts(&r->rm, chunk, prev, k, &conflicts, err) != 0) return LL_EIO;
+        if (conflicts > 0)
+            return ll_error_set(err, LL_EINVAL, "generation %lld is being written by someone else",
+                                (long long)r->to_gen);
+        k = 0;
+    }
+    return 0;
+}
+
+/* ---- sources ------------------------------------------------------------------------------- */
+
+/* Opens the store snapshot every later read of the build and the verification shares. */
+static int store_snapshot(rebuild_t *r, ll_error_t *err) {
+    if (ll_pg_exec(r->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err) != 0) return LL_EIO;
+    r->snapshot_us = ll_clock_wall_us();
+    PGresult *res = ll_pg_query(r->pg, "SELECT coalesce(max(global_position), 0) FROM events", 0, NULL,
+                                PGRES_TUPLES_OK, err);
+    if (res == NULL) return LL_EIO;
+    int64_t head = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    r->position = r->o->to_position > 0 && r->o->to_position < head ? r->o->to_position : head;
+    return 0;
+}
+
+/* Streams the snapshot's events (up to the position, of the account if given) in account and
+ * version order through a cursor; row(ctx, account_text, envelope, len) per row. */
+static int store_stream(rebuild_t *r, const char *phase,
+                        int (*row)(rebuild_t *, const char *, const char *, size_t, ll_error_t *),
+                        ll_error_t *err) {
+    char pos[24];
+    snprintf(pos, sizeof pos, "%lld", (long long)r->position);
+    const char *params[2] = {pos, r->o->account};
+    PGresult *res = ll_pg_query(r->pg,
+                                "SELECT count(*) FROM events WHERE global_position <= $1::bigint"
+                                " AND ($2::uuid IS NULL OR account_id = $2::uuid)",
+                                2, params, PGRES_TUPLES_OK, err);
+    if (res == NULL) return LL_EIO;
+    progress_t p;
+    progress_start(&p, phase, strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+    PQclear(res);
+    res = ll_pg_query(
+        r->pg,
+        "DECLARE rebuild_cursor NO SCROLL CURSOR FOR SELECT account_id::text, envelope FROM events"
+        " WHERE global_position <= $1::bigint AND ($2::uuid IS NULL OR account_id = $2::uuid)"
+        " ORDER BY account_id, version",
+        2, params, PGRES_COMMAND_OK, err);
+    PQclear(res);
+    int rc = res ? 0 : LL_EIO;
+    while (rc == 0) {
+        res = ll_pg_query(r->pg, "FETCH " FETCH_ROWS " FROM rebuild_cursor", 0, NULL, PGRES_TUPLES_OK, err);
+        if (res == NULL) {
+            rc = LL_EIO;
+            break;
+        }
+        int n = PQntuples(res);
+        for (int i = 0; i < n && rc == 0; i++)
+            rc = row(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1), err);
+        PQclear(res);
+        p.done += n;
+        progress_show(&p, n == 0);
+        if (n == 0) break;
+    }
+    if (rc == 0 && ll_pg_exec(r->pg, "CLOSE rebuild_cursor", err) != 0) rc = LL_EIO;
+    return rc;
+}
+
+static int build_row(rebuild_t *r, const char *account, const char *text, size_t len, ll_error_t *err) {
+    ll_event_t ev;
+    ll_error_t why = {""};
+    if (ll_event_decode(text, len, &ev, &why) == 0) return build_event(r, &ev, err);
+    ll_uuid_t id;
+    slot_t *s = ll_uuid_parse(account, false, &id) == 0 ? amap_find(&r->built, &id, 1) : NULL;
+    if (s == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    if (!s->broken) difference(r, &id, "stored event does not decode", why.msg, "");
+    s->broken = 1;
+    return 0;
+}
+
+/* The topic from offset 0 up to the high watermarks seen at the start, every partition. */
+static int build_from_kafka(rebuild_t *r, ll_error_t *err) {
+    const char *topic = r->cfg->kafka_topic_events;
+    const char *const settings[] = {"bootstrap.servers",
+                                    r->cfg->kafka_bootstrap_servers,
+                                    "group.id",
+                                    "ledgerline-rebuild",
+                                    "enable.auto.commit",
+                                    "false",
+                                    "enable.partition.eof",
+                                    "true",
+                                    "client.id",
+                                    "ledgerline-rebuild",
+                                    NULL};
+    rd_kafka_t *rk = ll_kafka_client(RD_KAFKA_CONSUMER, NULL, settings, err);
+    if (rk == NULL) return LL_EINVAL;
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+    rd_kafka_topic_destroy(rkt);
+    int n = e == 0 && md->topic_cnt == 1 && md->topics[0].err == 0 ? md->topics[0].partition_cnt : 0;
+    if (md) rd_kafka_metadata_destroy(md);
+    int rc =
+        n > 0 ? 0
+              : ll_error_set(err, LL_EIO, "topic %s: %s", topic, e ? rd_kafka_err2str(e) : "no partitions");
+    int64_t *high = calloc((size_t)(n > 0 ? n : 1), sizeof *high), total = 0;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        int64_t lo;
+        e = rd_kafka_query_watermark_offsets(rk, topic, i, &lo, &high[i], 10000);
+        if (e) rc = ll_error_set(err, LL_EIO, "partition %d: %s", i, rd_kafka_err2str(e));
+        total += high[i] - lo;
+        rd_kafka_topic_partition_list_add(parts, topic, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    /* Every event below these watermarks was committed before the store snapshot taken now, so
+     * the verification finds each in the store. */
+    if (rc == 0 && (rc = store_snapshot(r, err)) == 0 && (e = rd_kafka_assign(rk, parts)) != 0)
+        rc = ll_error_set(err, LL_EIO, "assign: %s", rd_kafka_err2str(e));
+    progress_t p;
+    progress_start(&p, "build", total);
+    int open_parts = 0;
+    for (int i = 0; i < n; i++) {
+        if (high[i] > 0)
+            open_parts++;
+        else
+            high[i] = -1; /* empty: nothing to wait for */
+    }
+    while (rc == 0 && open_parts > 0) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
+        if (m == NULL) continue;
+        int32_t part = m->partition;
+        int at_end =
+            m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || (m->err == 0 && m->offset + 1 >= high[part]);
+        if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            rc = ll_error_set(err, LL_EIO, "consume: %s", rd_kafka_message_errstr(m));
+        } else if (m->err == 0 && m->offset < high[part]) {
+            ll_event_t ev;
+            ll_error_t why = {""};
+            p.done++;
+            if (ll_event_decode(m->payload, m->len, &ev, &why) != 0)
+                fprintf(stderr,
+                        "\nskipped an undecodable message at %d/%lld (the projector dead-letters it): %s\n",
+                        part, (long long)m->offset, why.msg);
+            else if ((r->o->account == NULL || ll_uuid_equal(&ev.account_id, &r->account_id)) &&
+                     ev.global_position <= r->position)
+                rc = build_event(r, &ev, err);
+        }
+        if (at_end && high[part] >= 0) {
+            high[part] = -1; /* done with it */
+            open_parts--;
+        }
+        rd_kafka_message_destroy(m);
+        progress_show(&p, 0);
+    }
+    progress_show(&p, 1);
+    rd_kafka_topic_partition_list_destroy(parts);
+    free(high);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* ---- verification: what MongoDB holds against an independent replay of the store ------------ */
+
+typedef struct {
+    rebuild_t *r;
+    amap_t stored; /* read back from the new generation */
+    slot_t cur;    /* the store's replay of the account being read */
+    slot_t *target;
+    int cur_open, cur_broken, cur_behind;
+} verify_t;
+
+static void on_account(void *ctx, const ll_account_t *a) {
+    verify_t *v = ctx;
+    slot_t *s = amap_find(&v->stored, &a->account_id, 1);
+    if (s != NULL) s->st = *a;
+}
+
+static void on_transaction(void *ctx, const ll_uuid_t *account, const ll_uuid_t *event_id,
+                           int64_t amount_minor) {
+    verify_t *v = ctx;
+    slot_t *s = amap_find(&v->stored, account, 1); /* an orphan shows as an account at version 0 */
+    if (s != NULL) checksum_add(s, event_id, amount_minor);
+}
+
+static void fmt_state(char *out, size_t size, const slot_t *s) {
+    snprintf(out, size, "v%lld %s %lld, %llu tx sum %llu ids %016llx", (long long)s->st.version,
+             ll_account_status_name(s->st.status), (long long)s->st.balance_minor,
+             (unsigned long long)s->n_tx, (unsigned long long)s->sum_tx, (unsigned long long)s->xor_tx);
+}
+
+/* Compares the finished replay of one account (v->cur) with its stored documents. */
+static void verify_close(verify_t *v) {
+    if (!v->cur_open) return;
+    v->cur_open = 0;
+    slot_t *t = v->target, *c = &v->cur;
+    char got[160] = "", want[160];
+    fmt_state(want, sizeof want, c);
+    if (t == NULL || v->cur_behind) {
+        /* From the topic, events the relay has not published yet are the catch-up's. */
+        if (strcmp(v->r->o->from, "store") == 0 && !v->cur_broken)
+            difference(v->r, &c->st.account_id, "missing in the new generation", "", want);
+        else if (note_behind(v->r, &c->st.account_id) != 0)
+            difference(v->r, &c->st.account_id, "out of memory", "", "");
+        if (t == NULL) return;
+    }
+    t->seen = 1;
+    if (v->cur_broken) return;
+    fmt_state(got, sizeof got, t);
+    if (t->st.version != c->st.version || t->st.balance_minor != c->st.balance_minor ||
+        t->st.status != c->st.status || strcmp(t->st.head_hash, c->st.head_hash) != 0 || t->n_tx != c->n_tx ||
+        t->sum_tx != c->sum_tx || t->xor_tx != c->xor_tx)
+        difference(v->r, &c->st.account_id,
+                   t->st.version > c->st.version ? "ahead of the store" : "differs from the store", got,
+                   want);
+}
+
+static int verify_row(rebuild_t *r, const char *account, const char *text, size_t len, ll_error_t *err) {
+    (void)err;
+    verify_t *v = (verify_t *)r->diffs_ctx;
+    ll_uuid_t id;
+    if (ll_uuid_parse(account, false, &id) != 0)
+        return ll_error_set(err, LL_EINVAL, "bad account id in the store");
+    if (!v->cur_open || !ll_uuid_equal(&id, &v->cur.st.account_id)) {
+        verify_close(v);
+        memset(&v->cur, 0, sizeof v->cur);
+        ll_account_init(&v->cur.st, &id);
+        v->target = amap_find(&v->stored, &id, 0);
+        v->cur_open = 1;
+        v->cur_broken = v->cur_behind = 0;
+    }
+    if (v->cur_broken) return 0;
+    if (v->target && v->cur.st.version >= v->target->st.version && v->target->st.version > 0) {
+        v->cur_behind = 1; /* the store has more than the generation: the catch-up's */
+        return 0;
+    }
+    ll_event_t ev;
+    ll_error_t why = {""};
+    if (ll_replay_envelope(&v->cur.st, text, len, &ev, &why) != 0) {
+        /* Tampering or damage in the store: never switch over it. */
+        difference(r, &id, "store event does not replay", "", why.msg);
+        v->cur_broken = 1;
+        return 0;
+    }
+    if (ll_event_is_movement(ev.type)) checksum_add(&v->cur, &ev.event_id, ev.data.movement.amount_minor);
+    return 0;
+}
+
+static int verify(rebuild_t *r, ll_error_t *err) {
+    verify_t v;
+    memset(&v, 0, sizeof v);
+    v.r = r;
+    r->diffs_ctx = &v;
+    int rc = ll_read_model_each_account(&r->rm, on_account, &v, err);
+    if (rc == 0) rc = ll_read_model_each_transaction(&r->rm, on_transaction, &v, err);
+    if (rc == 0) rc = store_stream(r, "verify", verify_row, err);
+    if (rc == 0) verify_close(&v);
+    for (size_t i = 0; rc == 0 && i < v.stored.cap; i++) {
+        slot_t *s = &v.stored.slots[i];
+        if (!s->used || s->seen) continue;
+        char got[160];
+        fmt_state(got, sizeof got, s);
+        difference(r, &s->st.account_id,
+                   s->st.version == 0 ? "transactions of no account" : "not in the store", got, "");
+    }
+    free(v.stored.slots);
+    r->diffs_ctx = NULL;
+    return rc;
+}
+
+/* ---- catch-up: what was committed since, found per account ----------------------------------- */
+
+/* Brings one account of the new generation up to the store (events after its version). Returns
+ * the events applied, or -1 with err set. Another writer (the live projector, after the switch)
+ * moving it meanwhile makes it start again from the document. */
+static int64_t catch_up_account(rebuild_t *r, const ll_uuid_t *id, ll_error_t *err) {
+    for (int attempt = 0; attempt < 5; attempt++) {
+        ll_account_t a;
+        bool found;
+        if (ll_read_model_load_account(&r->rm, id, &a, &found, err) != 0) return -1;
+        int64_t loaded = a.version;
+        char idt[LL_UUID_TEXT_LEN + 1], after[24];
+        ll_uuid_format(id, idt);
+        snprintf(after, sizeof after, "%lld", (long long)loaded);
+        const char *params[2] = {idt, after};
+        PGresult *res =
+            ll_pg_query(r->pg,
+                        "SELECT envelope FROM events WHERE account_id = $1::uuid AND version > $2::bigint"
+                        " ORDER BY version",
+                        2, params, PGRES_TUPLES_OK, err);
+        if (res == NULL) return -1;
+        int n = PQntuples(res);
+        r->n_tx = 0;
+        int rc = 0;
+        for (int i = 0; i < n && rc == 0; i++) {
+            ll_event_t ev;
+            if (ll_replay_envelope(&a, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev, err) != 0)
+                rc = LL_EINVAL;
+            else if (ll_event_is_movement(ev.type) && r->n_tx < TX_FLUSH)
+                r->tx[r->n_tx++] = ev;
+            if (rc == 0 && r->n_tx == TX_FLUSH) rc = flush_tx(r, err);
+        }
+        PQclear(res);
+        if (rc != 0) return -1;
+        if (n == 0) return 0;
+        if (flush_tx(r, err) != 0) return -1;
+        rc = ll_read_model_save_account(&r->rm, &a, found ? loaded : 0, err);
+        if (rc == 0) return n;
+        if (rc != LL_EINVAL) return -1;
+    }
+    return ll_error_set(err, LL_EIO, "an account kept moving during the catch-up"), -1;
+}
+
+/* One round over the accounts whose last event is younger than since_us. Returns the events
+ * applied, or -1. */
+static int64_t catch_up_round(rebuild_t *r, int64_t since_us, ll_error_t *err) {
+    char since[24];
+    snprintf(since, sizeof since, "%lld", (long long)since_us);
+    const char *params[2] = {since, r->o->account};
+    PGresult *res =
+        ll_pg_query(r->pg,
+                    "SELECT account_id::text, version FROM account_state WHERE updated_at_us >= $1::bigint"
+                    " AND ($2::uuid IS NULL OR account_id = $2::uuid)",
+                    2, params, PGRES_TUPLES_OK, err);
+    if (res == NULL) return -1;
+    int64_t applied = 0;
+    for (int i = 0; i < PQntuples(res) && applied >= 0; i++) {
+        ll_uuid_t id;
+        ll_uuid_parse(PQgetvalue(res, i, 0), false, &id);
+        int64_t n = catch_up_account(r, &id, err);
+        applied = n < 0 ? -1 : applied + n;
+    }
+    PQclear(res);
+    return applied;
+}
+
+/* First the accounts the verification found behind the store, then rounds over the recently
+ * changed ones: with until_ms 0, until a round applies fewer than SWITCH_REMAINDER_EVENTS
+ * (an error after CATCH_UP_ROUNDS_MAX rounds); else until until_ms. */
+static int catch_up(rebuild_t *r, const char *phase, int64_t until_ms, ll_error_t *err) {
+    for (size_t i = 0; i < r->n_behind; i++) {
+        int64_t n = catch_up_account(r, &r->behind[i], err);
+        if (n < 0) return LL_EIO;
+        r->caught_up += n;
+    }
+    r->n_behind = 0;
+    int64_t since_us = r->snapshot_us - LATE_COMMIT_US;
+    for (int round = 1;; round++) {
+        int64_t round_us = ll_clock_wall_us();
+        int64_t n = catch_up_round(r, since_us, err);
+        if (n < 0) return LL_EIO;
+        r->caught_up += n;
+        if (n > 0) fprintf(stderr, "%s: %lld events applied\n", phase, (long long)n);
+        since_us = round_us - LATE_COMMIT_US;
+        if (until_ms == 0 && n < SWITCH_REMAINDER_EVENTS) return 0;
+        if (until_ms == 0 && round == CATCH_UP_ROUNDS_MAX)
+            return ll_error_set(err, LL_EIO,
+                                "still %lld events behind after %d rounds: the load outpaces the "
+                                "catch-up; not switched (run it again at a quieter time)",
+                                (long long)n, round);
+        if (until_ms > 0 && ll_clock_ms() >= until_ms) return 0;
+        ll_sleep_ms(200);
+    }
+}
+
+/* ---- generations: gc ------------------------------------------------------------------------ */
+
+static int gc(rebuild_t *r, ll_error_t *err) {
+    int64_t gens[64], active;
+    size_t n = 0;
+    if (ll_read_model_active_generation(r->mongo, r->cfg->mongo_database, &active, err) != 0 ||
+        ll_read_model_generations(r->mongo, r->cfg->mongo_database, gens, 64, &n, err) != 0)
+        return LL_EIO;
+    int64_t now_us = ll_clock_wall_us();
+    int dropped = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t retired_us = 0;
+        if (gens[i] == active) continue;
+        if (gens[i] < active &&
+            ll_read_model_retired_at(r->mongo, r->cfg->mongo_database, gens[i], &retired_us, err))
+            return LL_EIO;
+        /* Above the active one: left by an interrupted rebuild (none runs: we hold the lock). */
+        int old = gens[i] > active || now_us - retired_us >= (int64_t)r->o->grace_s * 1000000;
+        fprintf(stderr, "generation %lld: %s\n", (long long)gens[i],
+                gens[i] > active ? "left by an interrupted rebuild: dropped"
+                : old            ? "retired past the grace period: dropped"
+                                 : "retired within the grace period: kept");
+        if (old && ll_read_model_drop_generation(r->mongo, r->cfg->mongo_database, gens[i], err) != 0)
+            return LL_EIO;
+        dropped += old;
+    }
+    if (r->o->json)
+        printf("{\"active_generation\":%lld,\"generations_dropped\":%d}\n", (long long)active, dropped);
+    else
+        printf("active generation %lld; %d generation(s) dropped\n", (long long)active, dropped);
+    return 0;
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+static int parse(int argc, char **argv, options_t *o, const char **config) {
+    *o = (options_t){.from = "kafka", .to_position = -1, .grace_s = 3600, .settle_s = 15};
+    for (int i = 1; i < argc; i++) {
+        int bad = 0, v = 0;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            exit(0);
+        } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            *config = argv[++i];
+        } else if (!strcmp(argv[i], "--from") && i + 1 < argc) {
+            o->from = argv[++i];
+            bad = strcmp(o->from, "kafka") != 0 && strcmp(o->from, "store") != 0;
+        } else if (!strcmp(argv[i], "--account") && i + 1 < argc) {
+            o->account = argv[++i];
+        } else if (!strcmp(argv[i], "--to-position") && i + 1 < argc) {
+            char *end = NULL;
+            o->to_position = strtoll(argv[++i], &end, 10);
+            bad = *end != '\0' || o->to_position < 1;
+        } else if (!strcmp(argv[i], "--settle-seconds") && i + 1 < argc) {
+            bad = ll_cli_int_arg(argv[++i], 0, 3600, &o->settle_s);
+        } else if (!strcmp(argv[i], "--grace-seconds") && i + 1 < argc) {
+            bad = ll_cli_int_arg(argv[++i], 0, 365 * 86400, &v), o->grace_s = v;
+        } else if (!strcmp(argv[i], "--dry-run")) {
+            o->dry_run = 1;
+        } else if (!strcmp(argv[i], "--gc")) {
+            o->gc = 1;
+        } else if (!strcmp(argv[i], "--json")) {
+            o->json = 1;
+        } else {
+            bad = 1;
+        }
+        if (bad) {
+            fprintf(stderr, "ledgerline-rebuild: bad argument '%s'\n", argv[i]);
+            usage(stderr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void summary(const rebuild_t *r, int verified, int switched, int64_t seconds_ms) {
+    double s = (double)seconds_ms / 1e3;
+    double rate = s > 0 ? (double)r->events / s : 0;
+    if (r->o->json) {
+        printf(
+            "{\"source\":\"%s\",\"from_generation\":%lld,\"generation\":%lld,\"position\":%lld,\"events\":%"
+            "lld,"
+            "\"duplicates_skipped\":%lld,\"accounts\":%zu,\"build_seconds\":%.3f,\"events_per_second\":%.0f,"
+            "\"verified\":%s,\"differences\":%ld,\"caught_up_events\":%lld,\"switched\":%s}\n",
+            r->o->from, (long long)r->from_gen, (long long)r->to_gen, (long long)r->position,
+            (long long)r->events, (long long)r->duplicates, r->built.count, s, rate,
+            verified ? "true" : "false", r->n_diffs, (long long)r->caught_up, switched ? "true" : "false");
+    } else {
+        printf("generation %lld from %s up to position %lld: %lld events, %zu accounts in %.1f s (%.0f "
+               "events/s); "
+               "%s; %lld events caught up; %s\n",
+               (long long)r->to_gen, r->o->from, (long long)r->position, (long long)r->events, r->built.count,
+               s, rate, verified ? "verified" : "VERIFICATION FAILED", (long long)r->caught_up,
+               switched   ? "switched: generation is now active"
+               : verified ? "not switched (dry run or partial)"
+                          : "not switched");
+    }
+    fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+    options_t o;
+    const char *config = NULL;
+    if (parse(argc, argv, &o, &config) != 0) return EXIT_USAGE;
+    static ll_config_t cfg;
+    if (ll_cli_load_config("ledgerline-rebuild", config, &cfg) != 0) return EXIT_USAGE;
+    static rebuild_t r;
+    r.o = &o, r.cfg = &cfg;
+    if (o.account && ll_uuid_parse(o.account, false, &r.account_id) != 0)
+        return fail(EXIT_USAGE, "--account must be a UUID");
+    static const ll_table_column_t cols[] = {
+        {"account_id", 0}, {"difference", 0}, {"new_generation", 0}, {"event_store", 0}};
+    ll_error_t err = {""};
+    mongoc_init();
+    int rc = 0;
+    mongoc_uri_t *uri = mongoc_uri_new_with_error(cfg.mongo_uri, NULL);
+    r.mongo = uri ? mongoc_client_new_from_uri(uri) : NULL;
+    mongoc_uri_destroy(uri);
+    r.pg = ll_pg_connect(cfg.pg_conninfo, &err);
+    r.diffs = ll_table_new(cols, sizeof cols / sizeof cols[0]);
+    PGresult *lock = r.pg ? ll_pg_query(r.pg, "SELECT pg_try_advisory_lock(" REBUILD_LOCK_KEY ")", 0, NULL,
+                                        PGRES_TUPLES_OK, &err)
+                          : NULL;
+    if (r.mongo == NULL || lock == NULL || r.diffs == NULL)
+        rc = fail(EXIT_USAGE, "cannot start: %s", err.msg[0] ? err.msg : "mongo_uri or memory");
+    else if (strcmp(PQgetvalue(lock, 0, 0), "t") != 0)
+        rc = fail(EXIT_USAGE, "another ledgerline-rebuild is running (advisory lock " REBUILD_LOCK_KEY ")");
+    PQclear(lock);
+    if (rc == 0 && o.gc) {
+        rc = gc(&r, &err) == 0 ? 0 : fail(EXIT_USAGE, "%s", err.msg);
+    } else if (rc == 0) {
+        int partial = o.account != NULL || o.to_position > 0, verified = 0, switched = 0;
+        int64_t t0 = ll_clock_ms(), build_ms = 0;
+        if (ll_read_model_active_generation(r.mongo, cfg.mongo_database, &r.from_gen, &err) != 0)
+            rc = fail(EXIT_USAGE, "read models: %s", err.msg);
+        r.to_gen = r.from_gen + 1;
+        if (rc == 0)
+            fprintf(stderr, "rebuilding generation %lld from %s while generation %lld serves\n",
+                    (long long)r.to_gen, o.from, (long long)r.from_gen);
+        /* A generation above the active one is a rebuild's that did not finish: start over. */
+        if (rc == 0 && (ll_read_model_drop_generation(r.mongo, cfg.mongo_database, r.to_gen, &err) != 0 ||
+                        ll_read_model_open(&r.rm, r.mongo, cfg.mongo_database, r.to_gen, &err) != 0))
+            rc = fail(EXIT_USAGE, "new generation: %s", err.msg);
+        if (rc == 0) {
+            int b = strcmp(o.from, "store") == 0
+                        ? (store_snapshot(&r, &err) || store_stream(&r, "build", build_row, &err))
+                        : build_from_kafka(&r, &err);
+            if (b == 0) b = flush_tx(&r, &err) || write_accounts(&r, &err);
+            build_ms = ll_clock_ms() - t0;
+            if (b != 0) rc = r.n_diffs ? EXIT_REFUSED : fail(EXIT_USAGE, "build: %s", err.msg);
+        }
+        if (rc == 0) {
+            if (verify(&r, &err) != 0) rc = fail(EXIT_USAGE, "verify: %s", err.msg);
+            verified = rc == 0 && r.n_diffs == 0;
+            if (rc == 0 && !verified) rc = EXIT_REFUSED;
+        }
+        if (r.pg) ll_pg_exec(r.pg, "COMMIT", &err); /* the snapshot's read-only transaction */
+        if (rc == 0 && !o.dry_run && !partial) {
+            if (catch_up(&r, "catch-up", 0, &err) != 0)
+                rc = fail(EXIT_USAGE, "catch-up: %s", err.msg);
+            else if (ll_read_model_switch(r.mongo, cfg.mongo_database, r.from_gen, r.to_gen,
+                                          ll_clock_wall_us(), &err) != 0)
+                rc = fail(EXIT_USAGE, "switch: %s", err.msg);
+            else
+                switched = 1;
+            if (switched) {
+                fprintf(stderr, "switched to generation %lld; catching up for %d s while readers move over\n",
+                        (long long)r.to_gen, o.settle_s);
+                if (catch_up(&r, "settle", ll_clock_ms() + (int64_t)o.settle_s * 1000, &err) != 0)
+                    rc = fail(EXIT_USAGE, "settle: %s (the switch stands; run again to finish)", err.msg);
+            }
+        }
+        if (r.n_diffs > 0) {
+            fprintf(stderr, "%ld difference(s) between the new generation and the event store%s:\n",
+                    r.n_diffs, r.n_diffs > DIFFERENCES_SHOWN ? " (the first 50)" : "");
+            ll_table_print(r.diffs, o.json ? LL_TABLE_JSON : LL_TABLE_TEXT, stderr);
+        }
+        if (!switched && r.rm.accounts != NULL && (o.dry_run || partial || rc != 0))
+            ll_read_model_drop_generation(r.mongo, cfg.mongo_database, r.to_gen, &err); /* never serves */
+        if (r.rm.accounts != NULL) summary(&r, verified, switched, build_ms);
+    }
+    if (r.rm.accounts != NULL) ll_read_model_close(&r.rm);
+    ll_table_free(r.diffs);
+    free(r.built.slots);
+    free(r.behind);
+    PQfinish(r.pg);
+    if (r.mongo) mongoc_client_destroy(r.mongo);
+    mongoc_cleanup();
+    return rc;
+}
