@@ -4,6 +4,8 @@
  *
  * Usage: gen_events --topic T --events N --accounts A [--partitions P] [--brokers HOST:PORT]
  * --events 0 only creates the topic (6 partitions by default, infinite retention).
+ * --copy DIR writes the same events as PostgreSQL COPY text instead (DIR/events.copy and
+ * DIR/account_state.copy, the event store's columns), for a store of a benchmark's own.
  * Prints one JSON line: {"events":N,"accounts":A,"seconds":S}. Exit 1 on any failure. */
 #include "ll_account.h"
 #include "ll_cli.h"
@@ -12,6 +14,7 @@
 #include "ll_hash_chain.h"
 #include "ll_kafka.h"
 #include "ll_random.h"
+#include "ll_time.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -52,6 +55,34 @@ static int create_topic(rd_kafka_t *rk, const char *topic, int partitions) {
     return rc;
 }
 
+static FILE *copy_events; /* --copy: the events table's rows instead of Kafka */
+
+/* One row of the events table in COPY text format (backslashes doubled; the envelope is
+ * canonical JSON, so it has no raw tab or newline). */
+static void copy_event(const ll_event_t *ev, const char *envelope) {
+    char account[LL_UUID_TEXT_LEN + 1], id[LL_UUID_TEXT_LEN + 1], when[LL_TIME_TEXT_LEN + 1];
+    ll_uuid_format(&ev->account_id, account);
+    ll_uuid_format(&ev->event_id, id);
+    ll_time_format(ev->occurred_at_us, when);
+    fprintf(copy_events, "%lld\t%s\t%lld\t%s\t%s\t%d\t%s\t%s\t\\N\t%s\t", (long long)ev->global_position,
+            account, (long long)ev->version, id, ll_event_type_name(ev->type), (int)ev->schema_version, when,
+            ev->command_id, ev->hash);
+    for (const char *c = envelope; *c; c++) {
+        if (*c == '\\') fputc('\\', copy_events);
+        fputc(*c, copy_events);
+    }
+    fputc('\n', copy_events);
+}
+
+static void copy_account_state(FILE *out, const ll_account_t *a) {
+    char id[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(&a->account_id, id);
+    fprintf(out, "%s\t%lld\t%s\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%s\n", id, (long long)a->version,
+            ll_account_status_name(a->status), a->owner, a->currency.code, (long long)a->balance_minor,
+            (long long)a->overdraft_limit_minor, (long long)a->opened_at_us, (long long)a->updated_at_us,
+            a->head_hash);
+}
+
 /* Decides cmd on a, seals, folds and produces the event. Returns 0 or -1. */
 static int emit(rd_kafka_t *rk, const char *topic, ll_account_t *a, const ll_command_t *cmd,
                 int64_t position) {
@@ -74,6 +105,11 @@ static int emit(rd_kafka_t *rk, const char *topic, ll_account_t *a, const ll_com
         return -1;
     }
     ll_uuid_format(&a->account_id, key);
+    if (copy_events != NULL) {
+        buf[len] = '\0';
+        copy_event(&d.events[0], buf);
+        return 0;
+    }
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, LL_UUID_TEXT_LEN), RD_KAFKA_V_VALUE(buf, len),
@@ -94,12 +130,14 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 int main(int argc, char **argv) {
-    const char *topic = NULL, *brokers = "127.0.0.1:59092";
+    const char *topic = NULL, *brokers = "127.0.0.1:59092", *copy_dir = NULL;
     int events = 0, accounts = 0, partitions = 6;
     for (int i = 1; i < argc; i++) {
         int bad = 0;
         if (!strcmp(argv[i], "--topic") && i + 1 < argc)
             topic = argv[++i];
+        else if (!strcmp(argv[i], "--copy") && i + 1 < argc)
+            copy_dir = argv[++i];
         else if (!strcmp(argv[i], "--brokers") && i + 1 < argc)
             brokers = argv[++i];
         else if (!strcmp(argv[i], "--events") && i + 1 < argc)
@@ -116,27 +154,38 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    if (topic == NULL || events < accounts || (events > 0 && accounts == 0)) {
-        fprintf(stderr, "gen_events: --topic is required and --events must be >= --accounts\n");
+    if ((topic == NULL) == (copy_dir == NULL) || events < accounts || (events > 0 && accounts == 0)) {
+        fprintf(stderr, "gen_events: --topic or --copy is required, and --events must be >= --accounts\n");
         return 1;
     }
     ll_error_t err = {""};
     char errstr[512];
+    if (copy_dir != NULL) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/events.copy", copy_dir);
+        if ((copy_events = fopen(path, "w")) == NULL) {
+            perror(path);
+            return 1;
+        }
+    }
     /* The relay's settings (idempotent, acks=all), batched harder: this is a bulk load. */
-    rd_kafka_conf_t *conf = ll_kafka_conf(LL_KAFKA_PRODUCER_SETTINGS, &err);
-    if (conf == NULL || rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr) ||
-        rd_kafka_conf_set(conf, "linger.ms", "20", errstr, sizeof errstr)) {
-        fprintf(stderr, "gen_events: %s%s\n", err.msg, conf ? errstr : "");
-        return 1;
+    rd_kafka_t *rk = NULL;
+    if (copy_events == NULL) { /* Kafka only when it is the destination */
+        rd_kafka_conf_t *conf = ll_kafka_conf(LL_KAFKA_PRODUCER_SETTINGS, &err);
+        if (conf == NULL || rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr) ||
+            rd_kafka_conf_set(conf, "linger.ms", "20", errstr, sizeof errstr)) {
+            fprintf(stderr, "gen_events: %s%s\n", err.msg, conf ? errstr : "");
+            return 1;
+        }
+        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     ll_account_t *state = calloc((size_t)accounts + 1, sizeof *state);
-    if (rk == NULL || state == NULL) {
-        fprintf(stderr, "gen_events: %s\n", rk == NULL ? errstr : "out of memory");
+    if ((rk == NULL && copy_events == NULL) || state == NULL) {
+        fprintf(stderr, "gen_events: %s\n", state == NULL ? "out of memory" : errstr);
         return 1;
     }
-    if (create_topic(rk, topic, partitions) != 0) return 1;
+    if (copy_events == NULL && create_topic(rk, topic, partitions) != 0) return 1;
     double t0 = now_s();
     int rc = 0;
     for (int i = 0; i < events && rc == 0; i++) {
@@ -156,10 +205,17 @@ int main(int argc, char **argv) {
         }
         cmd.account_id = a->account_id;
         rc = emit(rk, topic, a, &cmd, (int64_t)i + 1);
-        if (i % 1000 == 0) rd_kafka_poll(rk, 0); /* serve delivery reports */
+        if (rk != NULL && i % 1000 == 0) rd_kafka_poll(rk, 0); /* serve delivery reports */
     }
-    if (rd_kafka_flush(rk, 120000) != RD_KAFKA_RESP_ERR_NO_ERROR) rc = -1;
-    rd_kafka_destroy(rk);
+    if (rk != NULL && rd_kafka_flush(rk, 120000) != RD_KAFKA_RESP_ERR_NO_ERROR) rc = -1;
+    if (rk != NULL) rd_kafka_destroy(rk);
+    if (copy_events != NULL) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/account_state.copy", copy_dir);
+        FILE *states = fopen(path, "w");
+        for (int i = 0; states != NULL && i < accounts; i++) copy_account_state(states, &state[i]);
+        if (states == NULL || fclose(states) != 0 || fclose(copy_events) != 0) rc = -1;
+    }
     free(state);
     if (rc != 0 || delivery_failures) {
         fprintf(stderr, "gen_events: failed (%d delivery failures)\n", delivery_failures);

@@ -155,14 +155,23 @@ def sql(query, *, user=OWNER):
     return [line.split("\t") for line in out.stdout.splitlines() if line]
 
 
-def sql_superuser(query):
+def sql_superuser(query, db=PG["db"]):
     """Runs SQL as the postgres superuser over the stack's socket (tests that tamper on purpose)."""
     out = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
-                          "-h", os.path.join(ROOT, "var", "pg", "socket"), "-p", PG["port"], "-d", PG["db"],
+                          "-h", os.path.join(ROOT, "var", "pg", "socket"), "-p", PG["port"], "-d", db,
                           "-c", query], capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip())
     return out.stdout
+
+
+def tamper_amount(account, version, old, new, db=PG["db"]):
+    """Rewrites amount_minor old -> new in one stored event, as a superuser past the append-only
+    trigger: what an attacker with database access would do. Verification must notice."""
+    sql_superuser(f"""ALTER TABLE events DISABLE TRIGGER events_no_update_delete;
+        UPDATE events SET envelope = replace(envelope, '"amount_minor":{old}', '"amount_minor":{new}')
+         WHERE account_id = '{account}' AND version = {version};
+        ALTER TABLE events ENABLE TRIGGER events_no_update_delete;""", db)
 
 
 def sql_error(query, *, user=OWNER):

@@ -11,7 +11,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ll_e2e import BIN, Service, check, eq, paused_stack_services, post, run, sql_superuser, wait_until  # noqa: E402
+from ll_e2e import (BIN, Service, check, eq, paused_stack_services, post, run, tamper_amount,  # noqa: E402
+                    wait_until)
 
 CMD = 18080
 
@@ -105,10 +106,7 @@ def test_verify_finds_tampering_and_names_the_version():
     victim = cmd("/v1/accounts", {"owner": "victim", "currency": "EUR"})["account_id"]
     for amount in (10, 20):
         cmd(f"/v1/accounts/{victim}/deposits", {"amount_minor": amount, "currency": "EUR"})
-    sql_superuser(f"""ALTER TABLE events DISABLE TRIGGER events_no_update_delete;
-        UPDATE events SET envelope = replace(envelope, '"amount_minor":20', '"amount_minor":21')
-         WHERE account_id = '{victim}' AND version = 3;
-        ALTER TABLE events ENABLE TRIGGER events_no_update_delete;""")
+    tamper_amount(victim, 3, 20, 21)
     rc, out, err = audit("--format", "json", "verify", "--account", victim)
     eq(rc, 1, err)
     row = json.loads(out)[0]

@@ -20,7 +20,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ll_e2e import (KAFKA, Service, check, eq, kafka_messages, paused_stack_services, post, prometheus,  # noqa: E402
-                    reconcile, request, run, sql, sql_superuser, wait_until)
+                    reconcile, request, run, sql, sql_superuser, tamper_amount, wait_until)
 
 CMD, QRY, PROJ_METRICS = 18080, 18081, 18082
 PROBLEM = "https://ledgerline.dev/problems/"
@@ -115,10 +115,7 @@ def test_tampering_is_named_by_verify():
     for amount in (10, 20, 30):
         cmd(f"/v1/accounts/{a}/deposits", {"amount_minor": amount, "currency": "EUR"})
     # As a superuser who bypasses the append-only trigger: change the amount of version 3.
-    sql_superuser(f"""ALTER TABLE events DISABLE TRIGGER events_no_update_delete;
-        UPDATE events SET envelope = replace(envelope, '"amount_minor":20', '"amount_minor":2000')
-         WHERE account_id = '{a}' AND version = 3;
-        ALTER TABLE events ENABLE TRIGGER events_no_update_delete;""")
+    tamper_amount(a, 3, 20, 2000)
     s, _, ver = get(f"/v1/accounts/{a}/audit/verify")
     eq((s, ver["ok"], ver["first_bad_version"], ver["events_checked"]), (200, False, 3, 2), str(ver))
     check("altered" in ver["reason"], ver["reason"])
