@@ -746,6 +746,62 @@ static void summary(const rebuild_t *r, int verified, int switched, int64_t seco
     fflush(stdout);
 }
 
+/* Build, verify, catch up, switch and settle (or, dry or partial, drop). Returns the exit status. */
+static int run_rebuild(rebuild_t *r, ll_error_t *err) {
+    const options_t *o = r->o;
+    int rc = 0;
+    int partial = o->account != NULL || o->to_position > 0, verified = 0, switched = 0;
+    int64_t t0 = ll_clock_ms(), build_ms = 0;
+    if (ll_read_model_active_generation(r->mongo, r->cfg->mongo_database, &r->from_gen, err) != 0)
+        rc = fail(EXIT_USAGE, "read models: %s", err->msg);
+    r->to_gen = r->from_gen + 1;
+    if (rc == 0)
+        fprintf(stderr, "rebuilding generation %lld from %s while generation %lld serves\n",
+                (long long)r->to_gen, o->from, (long long)r->from_gen);
+    /* A generation above the active one is a rebuild's that did not finish: start over. */
+    if (rc == 0 && (ll_read_model_drop_generation(r->mongo, r->cfg->mongo_database, r->to_gen, err) != 0 ||
+                    ll_read_model_open(&r->rm, r->mongo, r->cfg->mongo_database, r->to_gen, err) != 0))
+        rc = fail(EXIT_USAGE, "new generation: %s", err->msg);
+    if (rc == 0) {
+        int b = strcmp(o->from, "store") == 0
+                    ? (store_snapshot(r, err) || store_stream(r, "build", build_row, err))
+                    : build_from_kafka(r, err);
+        if (b == 0) b = flush_tx(r, err) || write_accounts(r, err);
+        build_ms = ll_clock_ms() - t0;
+        if (b != 0) rc = r->n_diffs ? EXIT_REFUSED : fail(EXIT_USAGE, "build: %s", err->msg);
+    }
+    if (rc == 0) {
+        if (verify(r, err) != 0) rc = fail(EXIT_USAGE, "verify: %s", err->msg);
+        verified = rc == 0 && r->n_diffs == 0;
+        if (rc == 0 && !verified) rc = EXIT_REFUSED;
+    }
+    if (r->pg) ll_pg_exec(r->pg, "COMMIT", err); /* the snapshot's read-only transaction */
+    if (rc == 0 && !o->dry_run && !partial) {
+        if (catch_up(r, "catch-up", 0, err) != 0)
+            rc = fail(EXIT_USAGE, "catch-up: %s", err->msg);
+        else if (ll_read_model_switch(r->mongo, r->cfg->mongo_database, r->from_gen, r->to_gen,
+                                      ll_clock_wall_us(), err) != 0)
+            rc = fail(EXIT_USAGE, "switch: %s", err->msg);
+        else
+            switched = 1;
+        if (switched) {
+            fprintf(stderr, "switched to generation %lld; catching up for %d s while readers move over\n",
+                    (long long)r->to_gen, o->settle_s);
+            if (catch_up(r, "settle", ll_clock_ms() + (int64_t)o->settle_s * 1000, err) != 0)
+                rc = fail(EXIT_USAGE, "settle: %s (the switch stands; run again to finish)", err->msg);
+        }
+    }
+    if (r->n_diffs > 0) {
+        fprintf(stderr, "%ld difference(s) between the new generation and the event store%s:\n", r->n_diffs,
+                r->n_diffs > DIFFERENCES_SHOWN ? " (the first 50)" : "");
+        ll_table_print(r->diffs, o->json ? LL_TABLE_JSON : LL_TABLE_TEXT, stderr);
+    }
+    if (!switched && r->rm.accounts != NULL && (o->dry_run || partial || rc != 0))
+        ll_read_model_drop_generation(r->mongo, r->cfg->mongo_database, r->to_gen, err); /* never serves */
+    if (r->rm.accounts != NULL) summary(r, verified, switched, build_ms);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     options_t o;
     const char *config = NULL;
@@ -777,55 +833,7 @@ int main(int argc, char **argv) {
     if (rc == 0 && o.gc) {
         rc = gc(&r, &err) == 0 ? 0 : fail(EXIT_USAGE, "%s", err.msg);
     } else if (rc == 0) {
-        int partial = o.account != NULL || o.to_position > 0, verified = 0, switched = 0;
-        int64_t t0 = ll_clock_ms(), build_ms = 0;
-        if (ll_read_model_active_generation(r.mongo, cfg.mongo_database, &r.from_gen, &err) != 0)
-            rc = fail(EXIT_USAGE, "read models: %s", err.msg);
-        r.to_gen = r.from_gen + 1;
-        if (rc == 0)
-            fprintf(stderr, "rebuilding generation %lld from %s while generation %lld serves\n",
-                    (long long)r.to_gen, o.from, (long long)r.from_gen);
-        /* A generation above the active one is a rebuild's that did not finish: start over. */
-        if (rc == 0 && (ll_read_model_drop_generation(r.mongo, cfg.mongo_database, r.to_gen, &err) != 0 ||
-                        ll_read_model_open(&r.rm, r.mongo, cfg.mongo_database, r.to_gen, &err) != 0))
-            rc = fail(EXIT_USAGE, "new generation: %s", err.msg);
-        if (rc == 0) {
-            int b = strcmp(o.from, "store") == 0
-                        ? (store_snapshot(&r, &err) || store_stream(&r, "build", build_row, &err))
-                        : build_from_kafka(&r, &err);
-            if (b == 0) b = flush_tx(&r, &err) || write_accounts(&r, &err);
-            build_ms = ll_clock_ms() - t0;
-            if (b != 0) rc = r.n_diffs ? EXIT_REFUSED : fail(EXIT_USAGE, "build: %s", err.msg);
-        }
-        if (rc == 0) {
-            if (verify(&r, &err) != 0) rc = fail(EXIT_USAGE, "verify: %s", err.msg);
-            verified = rc == 0 && r.n_diffs == 0;
-            if (rc == 0 && !verified) rc = EXIT_REFUSED;
-        }
-        if (r.pg) ll_pg_exec(r.pg, "COMMIT", &err); /* the snapshot's read-only transaction */
-        if (rc == 0 && !o.dry_run && !partial) {
-            if (catch_up(&r, "catch-up", 0, &err) != 0)
-                rc = fail(EXIT_USAGE, "catch-up: %s", err.msg);
-            else if (ll_read_model_switch(r.mongo, cfg.mongo_database, r.from_gen, r.to_gen,
-                                          ll_clock_wall_us(), &err) != 0)
-                rc = fail(EXIT_USAGE, "switch: %s", err.msg);
-            else
-                switched = 1;
-            if (switched) {
-                fprintf(stderr, "switched to generation %lld; catching up for %d s while readers move over\n",
-                        (long long)r.to_gen, o.settle_s);
-                if (catch_up(&r, "settle", ll_clock_ms() + (int64_t)o.settle_s * 1000, &err) != 0)
-                    rc = fail(EXIT_USAGE, "settle: %s (the switch stands; run again to finish)", err.msg);
-            }
-        }
-        if (r.n_diffs > 0) {
-            fprintf(stderr, "%ld difference(s) between the new generation and the event store%s:\n",
-                    r.n_diffs, r.n_diffs > DIFFERENCES_SHOWN ? " (the first 50)" : "");
-            ll_table_print(r.diffs, o.json ? LL_TABLE_JSON : LL_TABLE_TEXT, stderr);
-        }
-        if (!switched && r.rm.accounts != NULL && (o.dry_run || partial || rc != 0))
-            ll_read_model_drop_generation(r.mongo, cfg.mongo_database, r.to_gen, &err); /* never serves */
-        if (r.rm.accounts != NULL) summary(&r, verified, switched, build_ms);
+        rc = run_rebuild(&r, &err);
     }
     if (r.rm.accounts != NULL) ll_read_model_close(&r.rm);
     ll_table_free(r.diffs);
