@@ -61,6 +61,7 @@ static const ll_cfg_key_t keys[] = {
     STR_KEY(query_listen, LL_CFG_HOSTPORT, "127.0.0.1:8081", LL_REDACT_NONE),
     STR_KEY(projector_metrics_listen, LL_CFG_HOSTPORT, "127.0.0.1:8082", LL_REDACT_NONE),
     STR_KEY(jwt_secret, LL_CFG_STRING, "", LL_REDACT_ALL),
+    STR_KEY(jwt_secret_previous, LL_CFG_STRING, "", LL_REDACT_ALL),
     STR_KEY(log_level, LL_CFG_LEVEL, "info", LL_REDACT_NONE),
     INT_KEY(body_bytes_max, "16384", 1024, LL_BODY_BYTES_MAX_LIMIT),
     INT_KEY(request_timeout_ms, "5000", 10, 600000),
