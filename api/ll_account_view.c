@@ -26,11 +26,7 @@ struct ll_account_view {
 };
 
 static size_t bucket_of(const ll_account_view_t *v, const ll_uuid_t *id) {
-    uint64_t a, b;
-    memcpy(&a, id->bytes, 8);
-    memcpy(&b, id->bytes + 8, 8);
-    uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ULL)) * 0xBF58476D1CE4E5B9ULL;
-    return (size_t)(h >> 17) & (v->n_buckets - 1);
+    return (size_t)(ll_uuid_hash(id) >> 17) & (v->n_buckets - 1);
 }
 
 static entry_t *find(const ll_account_view_t *v, const ll_uuid_t *id) {

@@ -49,6 +49,13 @@ bool ll_uuid_is_nil(const ll_uuid_t *u) {
     return ll_uuid_equal(u, &nil);
 }
 
+uint64_t ll_uuid_hash(const ll_uuid_t *u) {
+    uint64_t a, b;
+    memcpy(&a, u->bytes, 8);
+    memcpy(&b, u->bytes + 8, 8);
+    return (a ^ (b * 0x9E3779B97F4A7C15ULL)) * 0xBF58476D1CE4E5B9ULL;
+}
+
 int ll_uuid_compare(const ll_uuid_t *a, const ll_uuid_t *b) {
     return memcmp(a->bytes, b->bytes, 16);
 }

@@ -25,6 +25,10 @@ void ll_uuid_format(const ll_uuid_t *u, char out[LL_UUID_TEXT_LEN + 1]);
 bool ll_uuid_equal(const ll_uuid_t *a, const ll_uuid_t *b);
 bool ll_uuid_is_nil(const ll_uuid_t *u);
 
+/* A 64-bit hash of u for hash tables, mixing both halves (a time-ordered id has little entropy
+ * in its first bytes). Use the high bits: they are the best mixed. */
+uint64_t ll_uuid_hash(const ll_uuid_t *u);
+
 /* memcmp order; used to lock the two accounts of a transfer in a fixed order. */
 int ll_uuid_compare(const ll_uuid_t *a, const ll_uuid_t *b);
 

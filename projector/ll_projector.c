@@ -239,16 +239,9 @@ static int project_account(projector_t *p, int first, int n, ll_error_t *err) {
 
 /* ---- batched projection: one load, one insert, one bulk save per batch --------------------- */
 
-static unsigned slot_hash(const ll_uuid_t *id) {
-    uint64_t a, b;
-    memcpy(&a, id->bytes, 8);
-    memcpy(&b, id->bytes + 8, 8);
-    return (unsigned)(((a ^ (b * 0x9E3779B97F4A7C15ULL)) * 0xBF58476D1CE4E5B9ULL) >> 40);
-}
-
 /* The batch index of id, added when add is set and it is new; -1 when absent. */
 static int account_index(projector_t *p, const ll_uuid_t *id, int add) {
-    for (unsigned h = slot_hash(id);; h++) {
+    for (unsigned h = (unsigned)(ll_uuid_hash(id) >> 40);; h++) {
         int *slot = &p->slots[h % SLOTS];
         if (*slot == 0) {
             if (!add) return -1;

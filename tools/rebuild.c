@@ -111,13 +111,6 @@ typedef struct {
     size_t cap, count;
 } amap_t;
 
-static size_t amap_hash(const ll_uuid_t *id) {
-    uint64_t a, b;
-    memcpy(&a, id->bytes, 8);
-    memcpy(&b, id->bytes + 8, 8);
-    return (size_t)((a ^ (b * 0x9E3779B97F4A7C15ULL)) * 0xBF58476D1CE4E5B9ULL >> 17);
-}
-
 static slot_t *amap_find(amap_t *m, const ll_uuid_t *id, int create);
 
 static int amap_grow(amap_t *m) {
@@ -134,7 +127,7 @@ static int amap_grow(amap_t *m) {
 static slot_t *amap_find(amap_t *m, const ll_uuid_t *id, int create) {
     if (create && (m->count + 1) * 2 > m->cap && amap_grow(m) != 0) return NULL;
     if (m->cap == 0) return NULL;
-    for (size_t i = amap_hash(id) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+    for (size_t i = (size_t)(ll_uuid_hash(id) >> 17) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
         slot_t *s = &m->slots[i];
         if (s->used && ll_uuid_equal(&s->st.account_id, id)) return s;
         if (!s->used) {

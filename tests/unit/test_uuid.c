@@ -54,8 +54,19 @@ LL_TEST(test_nil_and_compare) {
     LL_CHECK(!ll_uuid_equal(&a, &b));
 }
 
+LL_TEST(test_hash_differs_by_either_half_and_is_stable) {
+    ll_uuid_t a, b, c;
+    LL_REQUIRE(ll_uuid_parse("0190f0c2-0000-7000-8000-000000000001", false, &a) == 0);
+    LL_REQUIRE(ll_uuid_parse("0190f0c2-0000-7000-8000-000000000002", false, &b) == 0);
+    LL_REQUIRE(ll_uuid_parse("0190f0c3-0000-7000-8000-000000000001", false, &c) == 0);
+    LL_CHECK(ll_uuid_hash(&a) == ll_uuid_hash(&a));
+    LL_CHECK(ll_uuid_hash(&a) >> 40 != ll_uuid_hash(&b) >> 40); /* the high bits carry the low half */
+    LL_CHECK(ll_uuid_hash(&a) >> 40 != ll_uuid_hash(&c) >> 40);
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
+        LL_CASE(test_hash_differs_by_either_half_and_is_stable),
         LL_CASE(test_round_trip_lower_case),
         LL_CASE(test_upper_case_only_when_allowed),
         LL_CASE(test_malformed_uuids_are_refused),
