@@ -4,6 +4,7 @@
 #include "ll_clock.h"
 #include "ll_event_codec.h"
 #include "ll_kafka.h"
+#include "ll_log.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,11 +28,7 @@ struct ll_event_tail {
 };
 
 static void log_warn(const char *msg, const char *detail) {
-    fprintf(stdout, "{\"level\":\"warn\",\"service\":\"query\",\"msg\":\"%s\",\"detail\":\"", msg);
-    for (const char *p = detail; *p; p++)
-        fputc(*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 ? '\'' : *p, stdout);
-    fputs("\"}\n", stdout);
-    fflush(stdout);
+    ll_log_line("warn", "query", msg, NULL, detail);
 }
 
 /* Assigns every partition of the topic at the projector group's committed offset (the log's

@@ -4,6 +4,7 @@
 #include "ll_clock.h"
 #include "ll_event_codec.h"
 #include "ll_kafka.h"
+#include "ll_log.h"
 #include "ll_projector_metrics.h"
 #include "ll_read_model.h"
 #include "ll_strset.h"
@@ -64,14 +65,9 @@ typedef struct {
     ll_projector_snapshot_t snap; /* scratch for publish() */
 } projector_t;
 
+/* The projector's lines always carry account_id ("" when none), as dashboards expect. */
 static void log_event(const char *level, const char *msg, const char *account, const char *detail) {
-    fprintf(stdout,
-            "{\"level\":\"%s\",\"service\":\"projector\",\"msg\":\"%s\",\"account_id\":\"%s\",\"detail\":\"",
-            level, msg, account ? account : "");
-    for (const char *p = detail ? detail : ""; *p; p++) /* detail may quote input: keep the line JSON */
-        fputc(*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 ? '\'' : *p, stdout);
-    fputs("\"}\n", stdout);
-    fflush(stdout);
+    ll_log_line(level, "projector", msg, account ? account : "", detail);
 }
 
 /* ---- Kafka --------------------------------------------------------------------------------- */
