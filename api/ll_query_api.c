@@ -333,13 +333,9 @@ char *ll_query_api_metrics(void *app) {
          "1 once the tail follows the topic from the projector's offsets.", "",
          (uint64_t)(v.ready && tail.assigned)},
     };
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        if (rows[i].type)
-            ll_text_printf(&t, "# HELP %s %s\n# TYPE %s %s\n", rows[i].name, rows[i].help, rows[i].name,
-                           rows[i].type);
-        ll_text_printf(&t, "%s{service=\"query\"%s%s} %llu\n", rows[i].name, rows[i].label[0] ? "," : "",
-                       rows[i].label, (unsigned long long)rows[i].value);
-    }
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        ll_metrics_series(&t, "query", rows[i].name, rows[i].type, rows[i].help, rows[i].label,
+                          rows[i].value);
     return ll_text_take(&t);
 }
 

@@ -54,6 +54,13 @@ void ll_metrics_observe(ll_metrics_t *m, const char *route, int status, double s
         if (b == LL_METRICS_BUCKETS - 1 || seconds <= bounds_s[b]) s->buckets[b]++;
 }
 
+void ll_metrics_series(ll_text_t *t, const char *service, const char *name, const char *type,
+                       const char *help, const char *labels, uint64_t value) {
+    if (type != NULL) ll_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    ll_text_printf(t, "%s{service=\"%s\"%s%s} %llu\n", name, service, labels[0] ? "," : "", labels,
+                   (unsigned long long)value);
+}
+
 char *ll_metrics_render(const ll_metrics_t *m) {
     ll_text_t t;
     ll_text_init(&t);

@@ -5,6 +5,8 @@
 #ifndef LL_METRICS_H
 #define LL_METRICS_H
 
+#include "ll_text.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +35,12 @@ void ll_metrics_init(ll_metrics_t *m, const char *service, const char *const *ro
 const char *ll_metrics_route(const ll_metrics_t *m, const char *path, size_t len);
 
 void ll_metrics_observe(ll_metrics_t *m, const char *route, int status, double seconds);
+
+/* Appends one series of a service's own metric to t: first, when type ("counter", "gauge") is
+ * not NULL, its # HELP and # TYPE lines (give them with the metric's first series only); then
+ * name{service="SERVICE"[,labels]} value. labels: "" or `key="value"` pairs, constants only. */
+void ll_metrics_series(ll_text_t *t, const char *service, const char *name, const char *type,
+                       const char *help, const char *labels, uint64_t value);
 
 /* Renders everything; returns a malloc'd NUL-terminated text (caller frees) or NULL. */
 char *ll_metrics_render(const ll_metrics_t *m);

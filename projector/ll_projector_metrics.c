@@ -3,6 +3,7 @@
 
 #include "ll_clock.h"
 #include "ll_http.h"
+#include "ll_metrics.h"
 #include "ll_text.h"
 
 #include <pthread.h>
@@ -26,10 +27,9 @@ struct ll_projector_metrics {
     atomic_int parked; /* the server thread stopped serving */
 };
 
+/* A counter's series; help only with its first. */
 static void counter(ll_text_t *t, const char *name, const char *help, const char *label, uint64_t v) {
-    if (help) ll_text_printf(t, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
-    ll_text_printf(t, "%s{service=\"projector\"%s%s} %llu\n", name, label[0] ? "," : "", label,
-                   (unsigned long long)v);
+    ll_metrics_series(t, "projector", name, help ? "counter" : NULL, help, label, v);
 }
 
 char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *topic, int64_t now_ms) {
@@ -43,14 +43,11 @@ char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *
     counter(&t, "ledgerline_projector_batches_total", "Batches projected and committed.", "", s->batches);
     counter(&t, "ledgerline_projector_batch_failures_total", "Batch attempts that failed and were retried.",
             "", s->batch_failures);
-    ll_text_printf(&t,
-                   "# HELP ledgerline_projector_halted_accounts Accounts stopped by a gap or a refused event "
-                   "(alarm when > 0).\n# TYPE ledgerline_projector_halted_accounts gauge\n"
-                   "ledgerline_projector_halted_accounts{service=\"projector\"} %llu\n"
-                   "# HELP ledgerline_projector_generation The read-model generation written to.\n"
-                   "# TYPE ledgerline_projector_generation gauge\n"
-                   "ledgerline_projector_generation{service=\"projector\"} %lld\n",
-                   (unsigned long long)s->halted_accounts, (long long)s->generation);
+    ll_metrics_series(&t, "projector", "ledgerline_projector_halted_accounts", "gauge",
+                      "Accounts stopped by a gap or a refused event (alarm when > 0).", "",
+                      s->halted_accounts);
+    ll_metrics_series(&t, "projector", "ledgerline_projector_generation", "gauge",
+                      "The read-model generation written to.", "", (uint64_t)s->generation);
     ll_text_printf(&t, "# HELP ledgerline_projector_lag_events Events in the partition not projected yet.\n"
                        "# TYPE ledgerline_projector_lag_events gauge\n");
     for (int i = 0; i < s->n_partitions; i++) {
