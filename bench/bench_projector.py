@@ -18,6 +18,7 @@ Usage: bench/bench_projector.py [--events 1000000] [--accounts 10000] [--live-ev
 Needs the local stack (make up) and the release build. Writes bench/results/projector.md.
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -39,7 +40,6 @@ def run_json(cmd):
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: {out.stderr.strip()}")
-    import json
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -122,7 +122,6 @@ def rebuild_from_store(events, accounts, stamp):
     whole = time.time() - t0
     if out.returncode != 0:
         raise RuntimeError(f"ledgerline-rebuild: {out.stderr[-2000:]}")
-    import json
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     if not summary["verified"] or summary["events"] != events:
         raise RuntimeError(f"rebuild did not verify all events: {summary}")
