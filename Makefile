@@ -48,8 +48,9 @@ COMPONENT_DIRS := services projector api
 COMPONENT_SRCS := $(filter-out %_main.c,$(foreach d,$(COMPONENT_DIRS),$(wildcard $(d)/*.c)))
 MIGRATIONS := $(sort $(wildcard services/migrations/*.sql))
 MIGRATIONS_C := $(B)/gen/ll_migrations_sql.c
+OPENAPI_C := $(B)/gen/ll_openapi_yaml.c
 LIB_SRCS := $(wildcard lib/*.c) $(wildcard domain/*.c) $(COMPONENT_SRCS)
-LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/gen/ll_migrations_sql.o
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/gen/ll_migrations_sql.o $(B)/obj/gen/ll_openapi_yaml.o
 LIB_A := $(B)/libledgerline.a
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -79,7 +80,7 @@ FUZZ_SECONDS ?= 300
 .DEFAULT_GOAL := build
 # Keep object files of test and tool mains (make would delete them as intermediates).
 .SECONDARY:
-.PHONY: build help deps run test unit integration up down status restart logs clean distclean format fuzz fuzz-build migrate bench
+.PHONY: build help deps run test unit integration up down status restart logs clean distclean format fuzz fuzz-build migrate bench token
 
 build: $(LIB_A) $(TOOL_BINS) $(MAIN_BINS) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
 
@@ -122,6 +123,11 @@ $(MIGRATIONS_C): $(MIGRATIONS) tools/embed_migrations.sh
 	$(call say,GEN,$@)
 	$(Q)tools/embed_migrations.sh $@ $(MIGRATIONS)
 
+$(OPENAPI_C): api/openapi.yaml tools/embed_text.sh
+	@mkdir -p $(@D)
+	$(call say,GEN,$@)
+	$(Q)tools/embed_text.sh $@ ll_openapi_yaml api/openapi.yaml
+
 $(B)/obj/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
@@ -153,7 +159,8 @@ run: deps
 	@echo "  PostgreSQL  127.0.0.1:55432   Kafka 127.0.0.1:59092   MongoDB protocol 127.0.0.1:57017"
 	@echo "  command API http://127.0.0.1:8080   query API http://127.0.0.1:8081"
 	@echo "  projector metrics http://127.0.0.1:8082/metrics   logs: var/log/relay.log, var/log/projector.log"
-	@echo '  try: curl -s -XPOST localhost:8080/v1/accounts -H "content-type: application/json" \'
+	@echo '  try: TOKEN=$$(make -s token SUB=ops ROLE=operator)'
+	@echo '       curl -s -XPOST localhost:8080/v1/accounts -H "Authorization: Bearer $$TOKEN" \'
 	@echo '         -H "Idempotency-Key: $$(date +%s%N)" -d '"'"'{"owner":"alice","currency":"EUR"}'"'"
 	@echo "Stop everything with: make down     Follow the logs with: make logs"
 
@@ -192,6 +199,15 @@ migrate:
 	@build/release/bin/ledgerline-migrate
 down:
 	@$(STACK) down
+
+# Prints a bearer token for the local stack: make -s token SUB=alice ROLE=customer [TTL=3600]
+SUB ?= operator
+ROLE ?= operator
+TTL ?= 3600
+token:
+	@test -s var/secrets/jwt_secret || { echo "no local JWT secret yet: run make run first" >&2; exit 1; }
+	@LEDGERLINE_JWT_SECRET=$$(cat var/secrets/jwt_secret) build/release/bin/ledgerline-token \
+	    --sub "$(SUB)" --role "$(ROLE)" --ttl "$(TTL)"
 status:
 	@$(STACK) status
 restart:
@@ -228,6 +244,7 @@ help:
 	@echo "make test       install what is missing, build with ASan+UBSan, start the stack, run all tests"
 	@echo "make unit       unit tests only (no servers)"
 	@echo "make up|down|status|restart   the local stack (PostgreSQL, Kafka, FerretDB, services)"
+	@echo "make -s token SUB=alice ROLE=customer   a bearer token for the local stack (roles: customer, operator, auditor)"
 	@echo "make migrate    apply pending schema migrations (ledgerline-migrate)"
 	@echo "make logs       follow var/log/*.log"
 	@echo "make build      build (BUILD=release|asan)"

@@ -1,6 +1,7 @@
 /* ll_query_api.c - see ll_query_api.h. Loop side: routing, strict query parameters, job life. */
 #include "ll_query_api.h"
 
+#include "ll_access.h"
 #include "ll_event_tail.h"
 #include "ll_http.h"
 #include "ll_limits.h"
@@ -8,6 +9,7 @@
 #include "ll_text.h"
 #include "ll_time.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,7 @@
 
 struct ll_query_api {
     const ll_config_t *cfg;
+    ll_access_t *access;
     ll_query_shared_t shared; /* what the workers borrow */
     ll_account_view_t *view;  /* NULL when query_view_accounts_max is 0 */
     ll_event_tail_t *tail;
@@ -116,8 +119,11 @@ static int parse_query(h2o_req_t *req, param_t *params, size_t n, char *detail, 
 static int int_param(const param_t *p, int64_t lo, int64_t hi, int64_t *out) {
     char *end = NULL;
     if (!p->present) return 0;
+    errno = 0;
     long long v = strtoll(p->value, &end, 10);
-    if (p->value[0] == '\0' || *end != '\0' || p->value[0] == ' ' || v < lo || v > hi) return -1;
+    /* ERANGE: 99999999999999999999 saturates to INT64_MAX; an overflow is an error, not a max. */
+    if (p->value[0] == '\0' || *end != '\0' || p->value[0] == ' ' || errno == ERANGE || v < lo || v > hi)
+        return -1;
     *out = v;
     return 0;
 }
@@ -210,8 +216,10 @@ static int parse_params(h2o_req_t *req, ll_query_job_t *job) {
  * worker, no read store. Returns 1 when answered. */
 static int answer_from_view(ll_query_api_t *api, h2o_req_t *req, const ll_query_job_t *job) {
     ll_account_t a;
+    /* Another's account goes to a worker, which answers it exactly as a missing one. */
     if (api->view == NULL ||
-        ll_account_view_get(api->view, &job->account_id, job->min_version, &a) != LL_VIEW_HIT)
+        ll_account_view_get(api->view, &job->account_id, job->min_version, &a) != LL_VIEW_HIT ||
+        !ll_query_may_see(job, &a))
         return 0;
     char *body = ll_query_account_body(&a);
     if (body == NULL) return 0; /* out of memory: let a worker try */
@@ -258,6 +266,8 @@ int ll_query_api_handle(void *app, h2o_req_t *req) {
         ll_http_problem_headers(req, 405, "method-not-allowed", "Method not allowed", "use GET", allow);
         return 0;
     }
+    ll_principal_t who = {.role = LL_ROLE_OPERATOR};
+    if (kind != LL_Q_READY && ll_access_check(api->access, req, &who) != 0) return 0;
     if (m < 0) {
         ll_http_problem(req, 400, "invalid-account-id", "Invalid account id",
                         "the account id in the path must be a UUID");
@@ -269,6 +279,7 @@ int ll_query_api_handle(void *app, h2o_req_t *req) {
         return 0;
     }
     job->kind = kind;
+    if (who.role == LL_ROLE_CUSTOMER) snprintf(job->owner_scope, sizeof job->owner_scope, "%s", who.sub);
     if (kind != LL_Q_READY) job->account_id = id;
     if (parse_params(req, job) != 0 || (kind == LL_Q_ACCOUNT && answer_from_view(api, req, job))) {
         free(job);
@@ -278,11 +289,16 @@ int ll_query_api_handle(void *app, h2o_req_t *req) {
 }
 
 ll_query_api_t *ll_query_api_create(const ll_config_t *cfg, ll_error_t *err) {
+    ll_access_t *access = ll_access_create(cfg, err);
+    if (access == NULL) return NULL;
     ll_query_api_t *api = calloc(1, sizeof *api);
-    if (api == NULL)
+    if (api == NULL) {
+        ll_access_destroy(access);
         ll_error_set(err, LL_ENOMEM, "out of memory");
-    else
-        api->cfg = cfg;
+        return NULL;
+    }
+    api->cfg = cfg;
+    api->access = access;
     return api;
 }
 
@@ -349,5 +365,6 @@ void ll_query_api_destroy(ll_query_api_t *api) {
     ll_offload_stop(api->offload); /* the workers borrow the view */
     ll_event_tail_stop(api->tail);
     ll_account_view_destroy(api->view);
+    ll_access_destroy(api->access);
     free(api);
 }

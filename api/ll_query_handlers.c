@@ -142,7 +142,7 @@ static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_account_t a;
     if (w->view != NULL) {
         ll_view_result_t r = ll_account_view_wait(w->view, &job->account_id, job->min_version, deadline, &a);
-        if (r == LL_VIEW_HIT) {
+        if (r == LL_VIEW_HIT && ll_query_may_see(job, &a)) {
             respond_account(job, &a);
             return;
         }
@@ -157,6 +157,7 @@ static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
             return;
         }
         if (found && w->view != NULL) ll_account_view_fill(w->view, w->rm.generation, &a);
+        found = found && ll_query_may_see(job, &a); /* another's account: as if missing */
         if (found && a.version >= job->min_version) {
             respond_account(job, &a);
             return;
@@ -203,7 +204,7 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
         unavailable(job, "the read models are unavailable");
         return;
     }
-    if (!found) {
+    if (!found || !ll_query_may_see(job, &a)) {
         ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
         return;
     }
@@ -275,10 +276,27 @@ static PGresult *load_stream(ll_query_worker_t *w, ll_query_job_t *job, int64_t 
     return res;
 }
 
+/* For a customer, a stream whose first event (AccountOpened) names another owner is answered as
+ * a missing one. Returns 1 when the job may read res; otherwise answers 404, clears res and
+ * returns 0. */
+static int stream_visible(ll_query_job_t *job, PGresult *res, const char *detail) {
+    if (job->owner_scope[0] == '\0' || PQntuples(res) == 0) return 1;
+    ll_account_t a;
+    ll_event_t ev;
+    ll_error_t err = {""};
+    ll_account_init(&a, &job->account_id);
+    if (ll_replay_envelope(&a, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), &ev, &err) == 0 &&
+        ll_query_may_see(job, &a))
+        return 1;
+    PQclear(res);
+    ll_query_problem(job, 404, "account-not-found", "Account not found", detail);
+    return 0;
+}
+
 static void query_balance(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
     PGresult *res = load_stream(w, job, -1, job->as_of_us, false);
-    if (res == NULL) return;
+    if (res == NULL || !stream_visible(job, res, "no such account at as_of")) return;
     ll_account_t a;
     ll_account_init(&a, &job->account_id);
     int bad = 0;
@@ -309,7 +327,7 @@ static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
     int64_t to = job->to_version > 0 ? job->to_version : job->from_version + job->limit - 1;
     if (to > job->from_version + job->limit - 1) to = job->from_version + job->limit - 1;
     PGresult *res = load_stream(w, job, to + 1, -1, true); /* one more: is there a next page? */
-    if (res == NULL) return;
+    if (res == NULL || !stream_visible(job, res, "no such account")) return;
     int n = PQntuples(res);
     ll_account_t a;
     ll_account_init(&a, &job->account_id);
@@ -342,7 +360,7 @@ static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
 static void query_verify(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
     PGresult *res = load_stream(w, job, -1, -1, true);
-    if (res == NULL) return;
+    if (res == NULL || !stream_visible(job, res, "no such account")) return;
     int n = PQntuples(res);
     const char **texts = calloc((size_t)n, sizeof *texts);
     size_t *lens = calloc((size_t)n, sizeof *lens);

@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 #include <mongoc/mongoc.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef enum {
     LL_Q_ACCOUNT,
@@ -35,6 +36,7 @@ typedef struct ll_query_job {
     int64_t from_version; /* audit */
     int64_t to_version;   /* audit; -1: from + limit - 1 */
     int64_t as_of_us;     /* balance */
+    char owner_scope[LL_OWNER_BYTES_MAX + 1]; /* a customer's sub: its accounts only; "" any */
     /* response: set by the worker */
     int status;
     char *body; /* malloc'd; problem+json when status >= 400 */
@@ -72,6 +74,11 @@ void ll_query_run(ll_offload_job_t *job, void *worker);
 /* The account document as the API answers it (account_id, owner, currency, status,
  * balance_minor, version, updated_at): malloc'd JSON text, or NULL when out of memory. */
 char *ll_query_account_body(const ll_account_t *a);
+
+/* True when the job's principal may see account a (operators and auditors see all). */
+static inline int ll_query_may_see(const ll_query_job_t *job, const ll_account_t *a) {
+    return job->owner_scope[0] == '\0' || strcmp(job->owner_scope, a->owner) == 0;
+}
 
 /* Sets a problem response. */
 void ll_query_problem(ll_query_job_t *job, int status, const char *slug, const char *title,

@@ -10,8 +10,11 @@ static const char usage[] =
     "\n"
     "Serves GET /v1/accounts/{id}[?min_version=N], /v1/accounts/{id}/transactions[?limit&cursor],\n"
     "/v1/accounts/{id}/balance?as_of=RFC3339, /v1/accounts/{id}/audit[?from_version&to_version&limit],\n"
-    "/v1/accounts/{id}/audit/verify, /healthz, /readyz, /metrics. min_version waits up to 2 s for the read\n"
-    "model (read-your-writes), then answers 503 with Retry-After: never stale data silently.\n"
+    "/v1/accounts/{id}/audit/verify, /healthz, /readyz, /metrics, /openapi.yaml. min_version waits up to\n"
+    "2 s for the read model (read-your-writes), then answers 503 with Retry-After: never stale data.\n"
+    "Account routes need a bearer token (Authorization: Bearer, see ledgerline-token): a customer sees\n"
+    "only its own accounts (404 for others'), operators and auditors see all. Refuses to start\n"
+    "without jwt_secret (config or LEDGERLINE_JWT_SECRET).\n"
     "\n"
     "  --config FILE       configuration file (ledgerline-config --help)\n"
     "  --listen HOST:PORT  overrides query_listen (default 127.0.0.1:8081)\n"
@@ -45,6 +48,7 @@ static const char *const routes[] = {"/v1/accounts/{id}",
                                      "/healthz",
                                      "/readyz",
                                      "/metrics",
+                                     "/openapi.yaml",
                                      NULL};
 
 int main(int argc, char **argv) {

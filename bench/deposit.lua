@@ -1,5 +1,5 @@
 -- wrk script: POST a 1-unit deposit to a random account of the file given after "--", each
--- request with a fresh Idempotency-Key. done() prints one JSON line for bench_commands.py.
+-- request with a fresh Idempotency-Key and the bearer token given second. done() prints one JSON line for bench_commands.py.
 local threads = {}
 
 function setup(thread)
@@ -14,13 +14,15 @@ function init(args)
     prefix = string.format("wrk-%d-%d-", os.time(), tid)
     counter = 0
     body = '{"amount_minor":1,"currency":"EUR"}'
+    auth = "Bearer " .. args[2]
 end
 
 function request()
     counter = counter + 1
     local account = accounts[math.random(#accounts)]
     return wrk.format("POST", "/v1/accounts/" .. account .. "/deposits",
-        {["Content-Type"] = "application/json", ["Idempotency-Key"] = prefix .. counter}, body)
+        {["Content-Type"] = "application/json", ["Idempotency-Key"] = prefix .. counter,
+         ["Authorization"] = auth}, body)
 end
 
 function done(summary, latency, requests)

@@ -1,13 +1,15 @@
--- wrk script: GET a random path from the file given after "--" (one path per line); done()
+-- wrk script: GET a random path from the file given after "--" (one path per line), with the
+-- bearer token given second; done()
 -- prints one JSON line with throughput and latency percentiles for the bench drivers.
 function init(args)
     paths = {}
     for line in io.lines(args[1]) do paths[#paths + 1] = line end
     math.randomseed(os.time())
+    headers = {["Authorization"] = "Bearer " .. args[2]}
 end
 
 function request()
-    return wrk.format("GET", paths[math.random(#paths)])
+    return wrk.format("GET", paths[math.random(#paths)], headers)
 end
 
 function done(summary, latency, requests)

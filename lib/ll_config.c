@@ -66,6 +66,11 @@ static const ll_cfg_key_t keys[] = {
     INT_KEY(body_bytes_max, "16384", 1024, LL_BODY_BYTES_MAX_LIMIT),
     INT_KEY(request_timeout_ms, "5000", 10, 600000),
     INT_KEY(query_view_accounts_max, "1000000", 0, 100000000),
+    INT_KEY(rate_limit_per_second, "100", 0, 1000000000),
+    INT_KEY(rate_limit_burst, "200", 1, 1000000000),
+    INT_KEY(rate_limit_ip_per_second, "1000", 0, 1000000000),
+    INT_KEY(rate_limit_ip_burst, "2000", 1, 1000000000),
+    INT_KEY(http_connections_max, "1024", 1, 1000000),
 };
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
 

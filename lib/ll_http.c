@@ -2,7 +2,10 @@
 #include "ll_http.h"
 
 #include "ll_clock.h"
+#include "ll_limits.h"
 #include "ll_problem.h"
+#include "ll_random.h"
+#include "ll_time.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,12 +23,36 @@ typedef struct {
     ll_http_server_t *srv;
 } dispatch_handler_t;
 
-/* Counted when h2o releases the request: the final status and the whole time it took. */
+/* Counted and logged when h2o releases the request: the final status and the whole time it took. */
 typedef struct {
     ll_http_server_t *srv;
     h2o_req_t *req;
     const char *route;
+    char request_id[LL_HTTP_ID_BYTES_MAX + 1];
+    char correlation_id[LL_HTTP_ID_BYTES_MAX + 1];
 } observation_t;
+
+static void log_request(const observation_t *o, double seconds) {
+    char when[LL_TIME_TEXT_LEN + 1], peer[64] = "unknown";
+    ll_time_format(ll_clock_wall_us(), when);
+    struct sockaddr_storage ss;
+    h2o_conn_t *conn = o->req->conn;
+    socklen_t len = conn->callbacks->get_peername ? conn->callbacks->get_peername(conn, (struct sockaddr *)&ss) : 0;
+    if (len > 0) getnameinfo((struct sockaddr *)&ss, len, peer, sizeof peer, NULL, 0, NI_NUMERICHOST);
+    /* The method is h2o's token or the client's bytes: only letters pass. */
+    char method[16];
+    size_t m = 0;
+    for (size_t i = 0; i < o->req->method.len && m < sizeof method - 1; i++)
+        if ((o->req->method.base[i] | 0x20) >= 'a' && (o->req->method.base[i] | 0x20) <= 'z')
+            method[m++] = o->req->method.base[i];
+    method[m] = '\0';
+    fprintf(stdout,
+            "{\"ts\":\"%s\",\"level\":\"info\",\"service\":\"%s\",\"msg\":\"request\",\"request_id\":\"%s\","
+            "\"correlation_id\":\"%s\",\"method\":\"%s\",\"route\":\"%s\",\"status\":%d,\"ms\":%.3f,"
+            "\"peer\":\"%s\"}\n",
+            when, o->srv->service, o->request_id, o->correlation_id, method, o->route, o->req->res.status,
+            seconds * 1e3, peer);
+}
 
 static void on_observed(void *p) {
     observation_t *o = p;
@@ -33,20 +60,84 @@ static void on_observed(void *p) {
     gettimeofday(&now, NULL);
     const struct timeval *t0 = &o->req->timestamps.request_begin_at;
     double seconds = (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_usec - t0->tv_usec) / 1e6;
-    ll_metrics_observe(&o->srv->metrics, o->route, o->req->res.status, seconds < 0 ? 0 : seconds);
+    if (seconds < 0) seconds = 0;
+    if (o->srv->metrics_on) ll_metrics_observe(&o->srv->metrics, o->route, o->req->res.status, seconds);
+    if (o->srv->access_log) log_request(o, seconds);
 }
 
 static int iov_is(h2o_iovec_t v, const char *s) {
     return v.len == strlen(s) && memcmp(v.base, s, v.len) == 0;
 }
 
+/* Ids travel into logs, events and response headers: letters, digits and . _ : - only. */
+static int id_ok(const char *s) {
+    if (*s == '\0') return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              strchr("._:-", *s)))
+            return 0;
+    return 1;
+}
+
+/* The request's ids (see ll_http.h): set as request headers for the handlers and echoed. */
+static void assign_ids(ll_http_server_t *srv, h2o_req_t *req, observation_t *o) {
+    if (ll_http_header(req, "x-request-id", o->request_id, sizeof o->request_id) < 0 || !id_ok(o->request_id))
+        snprintf(o->request_id, sizeof o->request_id, "%s-%llu", srv->request_prefix,
+                 (unsigned long long)++srv->request_seq);
+    if (ll_http_header(req, "x-correlation-id", o->correlation_id, sizeof o->correlation_id) < 0 ||
+        !id_ok(o->correlation_id))
+        memcpy(o->correlation_id, o->request_id, sizeof o->correlation_id);
+    static const h2o_iovec_t names[2] = {{H2O_STRLIT("x-request-id")}, {H2O_STRLIT("x-correlation-id")}};
+    const char *values[2] = {o->request_id, o->correlation_id};
+    for (int i = 0; i < 2; i++) {
+        h2o_iovec_t v = h2o_iovec_init(values[i], strlen(values[i]));
+        /* Drop what the client sent (invalid or repeated) and put the one value in. */
+        ssize_t at;
+        while ((at = h2o_find_header_by_str(&req->headers, names[i].base, names[i].len, -1)) >= 0)
+            h2o_delete_header(&req->headers, at);
+        h2o_add_header_by_str(&req->pool, &req->headers, names[i].base, names[i].len, 0, NULL, v.base, v.len);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, names[i].base, names[i].len, 0, NULL, v.base,
+                              v.len);
+    }
+}
+
+static int serve_document(ll_http_server_t *srv, h2o_req_t *req) {
+    for (const char *const *d = srv->documents; d != NULL && d[0] != NULL; d += 3)
+        if (iov_is(req->path_normalized, d[0]) && (iov_is(req->method, "GET") || iov_is(req->method, "HEAD"))) {
+            ll_http_send(req, 200, d[1], d[2], strlen(d[2]), NULL);
+            return 1;
+        }
+    return 0;
+}
+
+/* Header and request-target bounds of ll_limits.h. Returns 1 when req was answered. */
+static int refuse_oversized(h2o_req_t *req) {
+    size_t total = 0;
+    for (size_t i = 0; i < req->headers.size; i++)
+        total += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
+    if (total > LL_HTTP_HEADER_BYTES_MAX) {
+        ll_http_problem(req, 431, "headers-too-large", "Request header fields too large",
+                        "the request headers exceed 16 KiB");
+        return 1;
+    }
+    if (req->path.len > LL_HTTP_TARGET_BYTES_MAX) {
+        ll_http_problem(req, 414, "uri-too-long", "URI too long", "the request target exceeds 8 KiB");
+        return 1;
+    }
+    return 0;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     ll_http_server_t *srv = ((dispatch_handler_t *)self)->srv;
-    if (!srv->metrics_on) return srv->handler(srv->app, req);
     observation_t *o = h2o_mem_alloc_shared(&req->pool, sizeof *o, on_observed);
-    *o = (observation_t){
-        srv, req, ll_metrics_route(&srv->metrics, req->path_normalized.base, req->path_normalized.len)};
-    if (iov_is(req->path_normalized, "/metrics") && iov_is(req->method, "GET")) {
+    memset(o, 0, sizeof *o);
+    o->srv = srv, o->req = req;
+    o->route = srv->metrics_on ? ll_metrics_route(&srv->metrics, req->path_normalized.base, req->path_normalized.len)
+                               : "other";
+    if (refuse_oversized(req)) return 0;
+    assign_ids(srv, req, o);
+    if (serve_document(srv, req)) return 0;
+    if (srv->metrics_on && iov_is(req->path_normalized, "/metrics") && iov_is(req->method, "GET")) {
         char *text = ll_metrics_render(&srv->metrics);
         char *extra = srv->metrics_extra && text ? srv->metrics_extra(srv->app) : NULL;
         if (text == NULL || (srv->metrics_extra && extra == NULL)) {
@@ -76,13 +167,45 @@ void ll_http_server_add_metrics(ll_http_server_t *srv, char *(*extra)(void *app)
     srv->metrics_extra = extra;
 }
 
+void ll_http_server_enable_access_log(ll_http_server_t *srv, const char *service) {
+    srv->service = service;
+    srv->access_log = 1;
+}
+
+void ll_http_server_serve_documents(ll_http_server_t *srv, const char *const *documents) {
+    srv->documents = documents;
+}
+
+void ll_http_server_limit_connections(ll_http_server_t *srv, size_t max) {
+    srv->connections_max = max;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void on_connection_closed(void *data) {
+    ll_http_server_t *srv = data;
+    srv->connections--;
+    if (srv->accept_paused && srv->connections < srv->connections_max && srv->listener != NULL) {
+        srv->accept_paused = 0;
+        h2o_socket_read_start(srv->listener, on_accept);
+    }
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err) {
     if (err != NULL) return;
     ll_http_server_t *srv = listener->data;
-    /* Accept every pending connection; h2o closes what it cannot serve. */
+    /* Accept the pending connections up to the cap; h2o closes what it cannot serve. */
     for (int i = 0; i < 64; i++) {
+        if (srv->connections_max && srv->connections >= srv->connections_max) {
+            h2o_socket_read_stop(listener); /* the rest wait in the backlog */
+            srv->accept_paused = 1;
+            return;
+        }
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL) return;
+        srv->connections++;
+        sock->on_close.cb = on_connection_closed;
+        sock->on_close.data = srv;
         h2o_accept(&srv->accept_ctx, sock);
     }
 }
@@ -121,6 +244,11 @@ static int open_listener(const char *listen_on, ll_error_t *err) {
 int ll_http_server_init(ll_http_server_t *srv, const char *listen_on, ll_http_handler_fn handler, void *app,
                         size_t entity_bytes_max, uint64_t request_timeout_ms, ll_error_t *err) {
     memset(srv, 0, sizeof *srv);
+    srv->service = "http";
+    ll_uuid_t u;
+    if (ll_uuid_random(&u) != 0) memset(&u, 0, sizeof u);
+    snprintf(srv->request_prefix, sizeof srv->request_prefix, "%02x%02x%02x%02x", u.bytes[0], u.bytes[1],
+             u.bytes[2], u.bytes[3]);
     srv->handler = handler;
     srv->app = app;
     h2o_config_init(&srv->config);
@@ -150,11 +278,14 @@ int ll_http_server_init(ll_http_server_t *srv, const char *listen_on, ll_http_ha
 
 int ll_http_server_run(ll_http_server_t *srv, volatile sig_atomic_t *stop, int (*drained)(void *app),
                        int drain_ms) {
-    while (!*stop) h2o_evloop_run(srv->ctx.loop, 100);
+    while (!*stop) {
+        h2o_evloop_run(srv->ctx.loop, 100);
+        fflush(stdout); /* access log lines of this turn, in one write */
+    }
     /* Stop accepting; finish what was accepted. HTTP/2 peers get GOAWAY. */
     h2o_context_request_shutdown(&srv->ctx);
     if (srv->listener != NULL) {
-        h2o_socket_read_stop(srv->listener);
+        if (!srv->accept_paused) h2o_socket_read_stop(srv->listener);
         h2o_socket_close(srv->listener);
         srv->listener = NULL;
     }
@@ -163,6 +294,7 @@ int ll_http_server_run(ll_http_server_t *srv, volatile sig_atomic_t *stop, int (
         h2o_evloop_run(srv->ctx.loop, 50);
     /* Let the last responses flush. */
     for (int i = 0; i < 5; i++) h2o_evloop_run(srv->ctx.loop, 10);
+    fflush(stdout);
     return 0;
 }
 
@@ -198,8 +330,12 @@ const char *ll_http_reason(int status) {
         return "Precondition Failed";
     case 413:
         return "Content Too Large";
+    case 414:
+        return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
+    case 431:
+        return "Request Header Fields Too Large";
     case 422:
         return "Unprocessable Content";
     case 429:

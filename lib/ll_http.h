@@ -29,6 +29,13 @@ typedef struct ll_http_server {
     int metrics_on;
     ll_metrics_t metrics;
     char *(*metrics_extra)(void *app); /* NULL, or more Prometheus text for /metrics (caller frees) */
+    const char *service;               /* name in log lines */
+    int access_log;                    /* one JSON line per request */
+    uint64_t request_seq;              /* request ids: a per-process random prefix and this count */
+    char request_prefix[12];
+    size_t connections, connections_max; /* open, and the cap (0: none) */
+    int accept_paused;
+    const char *const *documents; /* NULL-terminated path, content type, body triples, or NULL */
 } ll_http_server_t;
 
 /* Listens on "HOST:PORT" and routes every request to handler(app, req). entity_bytes_max is a
@@ -40,6 +47,18 @@ int ll_http_server_init(ll_http_server_t *srv, const char *listen, ll_http_handl
 /* Counts every request by route template (routes: NULL-terminated, "/v1/accounts/{id}/..."
  * style) and status, with latency, and serves them at GET /metrics (Prometheus text). */
 void ll_http_server_enable_metrics(ll_http_server_t *srv, const char *service, const char *const *routes);
+
+/* Writes one JSON line per request to stdout: time, request and correlation ids, method, route
+ * template, status, milliseconds, client address. Buffered; flushed once per loop turn. */
+void ll_http_server_enable_access_log(ll_http_server_t *srv, const char *service);
+
+/* Serves fixed documents, unauthenticated: NULL-terminated (path, content type, body) triples,
+ * e.g. {"/openapi.yaml", "application/yaml", ll_openapi_yaml, NULL}. Borrowed for the server's life. */
+void ll_http_server_serve_documents(ll_http_server_t *srv, const char *const *documents);
+
+/* At most max connections open at once; the listener pauses above it, so further clients wait
+ * in the kernel's backlog instead of being refused. */
+void ll_http_server_limit_connections(ll_http_server_t *srv, size_t max);
 
 /* Appends extra(app) (malloc'd Prometheus text; NULL: out of memory) to every /metrics page. */
 void ll_http_server_add_metrics(ll_http_server_t *srv, char *(*extra)(void *app));
@@ -63,6 +82,11 @@ void ll_http_problem(h2o_req_t *req, int status, const char *slug, const char *t
 /* As ll_http_problem with extra headers (Allow, Retry-After): NULL-terminated name/value pairs. */
 void ll_http_problem_headers(h2o_req_t *req, int status, const char *slug, const char *title,
                              const char *detail, const char *const *extra_headers);
+
+/* Every request carries X-Request-Id (the client's when it is 1-64 of [A-Za-z0-9._:-], else a
+ * generated one) and X-Correlation-Id (the client's when valid, else the request id): both are
+ * echoed in the response, and handlers read them as request headers. */
+#define LL_HTTP_ID_BYTES_MAX 64
 
 /* Copies the value of request header name (lower case) into out. Returns its length, -1 when
  * absent, -2 when longer than out_size - 1 or repeated. */

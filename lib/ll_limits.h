@@ -20,6 +20,10 @@
 /* h2o's own cap on a request entity; the configured body_bytes_max is checked below it so the
  * client gets a problem+json 413 rather than h2o's plain-text one. */
 #define LL_HTTP_ENTITY_BYTES_CAP (1024 * 1024)
+/* Request headers in all (names and values) and the request target. h2o itself buffers up to
+ * ~400 KiB of request head; anything a client of this API sends fits in a small fraction. */
+#define LL_HTTP_HEADER_BYTES_MAX (16 * 1024)
+#define LL_HTTP_TARGET_BYTES_MAX (8 * 1024)
 /* Commands queued for the writers before the service answers 503 (back-pressure). */
 #define LL_COMMAND_QUEUE_MAX 4096
 
@@ -43,7 +47,7 @@
  * struct (domain/ allocates nothing) and in one small Kafka message. */
 #define LL_OWNER_BYTES_MAX       128 /* an owner id from the identity provider (JWT sub) */
 #define LL_REFERENCE_BYTES_MAX   140 /* as a SEPA remittance line */
-#define LL_ACTOR_BYTES_MAX       128 /* who asked: token subject and role */
+#define LL_ACTOR_BYTES_MAX       144 /* who asked: "role:" + token subject (LL_OWNER_BYTES_MAX) */
 #define LL_CORRELATION_BYTES_MAX 128 /* caller's trace id */
 #define LL_COMMAND_ID_BYTES_MAX  128 /* the Idempotency-Key header */
 /* One encoded event envelope: all text fields at their maximum plus fixed fields fit easily. */
@@ -53,5 +57,6 @@
 
 _Static_assert(LL_BODY_BYTES_MAX_DEFAULT <= LL_BODY_BYTES_MAX_LIMIT, "default within limit");
 _Static_assert(LL_CONFIG_VALUE_BYTES_MAX < LL_CONFIG_LINE_BYTES_MAX, "a value fits on a line");
+_Static_assert(LL_ACTOR_BYTES_MAX >= LL_OWNER_BYTES_MAX + sizeof "customer:" - 1, "an actor holds the longest role and subject");
 
 #endif

@@ -2,6 +2,7 @@
 #include "ll_service.h"
 
 #include "ll_cli.h"
+#include "ll_openapi.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -46,7 +47,13 @@ int ll_service_main(const ll_service_desc_t *d, int argc, char **argv) {
     int rc = api ? ll_http_server_init(&srv, listen, d->handle, api, LL_HTTP_ENTITY_BYTES_CAP,
                                        (uint64_t)cfg.request_timeout_ms, &err)
                  : LL_ENOMEM;
-    if (rc == 0) ll_http_server_enable_metrics(&srv, d->service, d->routes);
+    static const char *const documents[] = {"/openapi.yaml", "application/yaml", ll_openapi_yaml, NULL};
+    if (rc == 0) {
+        ll_http_server_enable_metrics(&srv, d->service, d->routes);
+        ll_http_server_serve_documents(&srv, documents);
+        ll_http_server_limit_connections(&srv, (size_t)cfg.http_connections_max);
+        if (cfg.log_level[0] == 'd' || cfg.log_level[0] == 'i') ll_http_server_enable_access_log(&srv, d->service);
+    }
     if (rc == 0 && d->metrics) ll_http_server_add_metrics(&srv, d->metrics);
     if (rc == 0) rc = d->start(api, srv.ctx.loop, threads, &err);
     if (rc != 0) {

@@ -7,7 +7,9 @@ static const char usage[] =
     "Usage: ledgerline-command [--config FILE] [--listen HOST:PORT] [--writers N]\n"
     "\n"
     "Serves the command API (POST /v1/accounts, /v1/accounts/{id}/deposits, /withdrawals, /close,\n"
-    "/v1/transfers; GET /healthz, /readyz, /metrics). Every POST needs an Idempotency-Key header.\n"
+    "/v1/transfers; GET /healthz, /readyz, /metrics, /openapi.yaml). Every POST needs an\n"
+    "Idempotency-Key header and a bearer token (Authorization: Bearer, see ledgerline-token):\n"
+    "operators may do everything, customers act on their own accounts, auditors are refused.\n"
     "Commands are appended to the PostgreSQL event store (pg_conninfo) with their outbox rows;\n"
     "the relay (ledgerline-relay) publishes them to Kafka.\n"
     "\n"
@@ -16,6 +18,7 @@ static const char usage[] =
     "  --writers N         writer threads, each with one PostgreSQL connection (1..16, default 2)\n"
     "  -h, --help          this help\n"
     "\n"
+    "Refuses to start without jwt_secret (config or LEDGERLINE_JWT_SECRET).\n"
     "SIGTERM or SIGINT: stop accepting, finish queued commands, exit 0.\n"
     "Exit status: 0 after a clean stop, 1 when it cannot start (the reason is printed).\n";
 
@@ -38,6 +41,7 @@ static const char *const routes[] = {"/v1/accounts",
                                      "/healthz",
                                      "/readyz",
                                      "/metrics",
+                                     "/openapi.yaml",
                                      NULL};
 
 int main(int argc, char **argv) {

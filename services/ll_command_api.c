@@ -1,6 +1,7 @@
 /* ll_command_api.c - see ll_command_api.h. */
 #include "ll_command_api.h"
 
+#include "ll_access.h"
 #include "ll_command_codec.h"
 #include "ll_http.h"
 #include "ll_json.h"
@@ -13,10 +14,9 @@
 #include <string.h>
 #include <time.h>
 
-#define ANONYMOUS "anonymous" /* actor until authentication lands */
-
 struct ll_command_api {
     const ll_config_t *cfg;
+    ll_access_t *access;
     ll_writer_pool_t *writers;
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t receiver;
@@ -179,7 +179,8 @@ static int correlation_id_ok(const char *s) {
 
 /* Fills the request part of w from headers, path and body; on a bad request answers it and
  * returns -1. */
-static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *route, ll_write_t *w) {
+static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *route,
+                         const ll_principal_t *who, ll_write_t *w) {
     int n = ll_http_header(req, "idempotency-key", w->idem_key, sizeof w->idem_key);
     if (n == -1) {
         ll_http_problem(req, 400, "idempotency-key-required", "Idempotency-Key required",
@@ -215,6 +216,13 @@ static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *r
         ll_http_problem(req, 400, "invalid-request", "Invalid request", err.msg);
         return -1;
     }
+    if (who->role == LL_ROLE_CUSTOMER && route->type == LL_CMD_OPEN && strcmp(w->cmd.owner, who->sub) != 0) {
+        ll_http_problem(req, 403, "forbidden", "Forbidden",
+                        "a customer opens accounts in its own name: owner must be the token's subject");
+        return -1;
+    }
+    /* Which accounts a customer owns is only known inside the store's transaction. */
+    if (who->role == LL_ROLE_CUSTOMER) snprintf(w->owner_scope, sizeof w->owner_scope, "%s", who->sub);
     if (route->account_id[0] != '\0') ll_uuid_parse(route->account_id, false, &w->cmd.account_id);
     if (ll_http_header(req, "x-correlation-id", w->correlation_id, sizeof w->correlation_id) < 0 ||
         !correlation_id_ok(w->correlation_id)) {
@@ -224,7 +232,8 @@ static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *r
         else
             w->correlation_id[0] = '\0';
     }
-    snprintf(w->actor, sizeof w->actor, "%s", ANONYMOUS);
+    ll_access_actor(who, w->actor, sizeof w->actor);
+    /* Keys are per principal: nobody can replay, or block, another's stored response. */
     snprintf(w->idem_scope, sizeof w->idem_scope, "%s", w->actor);
     /* The fingerprint covers what the command means: method, path and exact body. */
     size_t len = req->method.len + 1 + req->path_normalized.len + 1 + req->entity.len;
@@ -290,6 +299,8 @@ int ll_command_api_handle(void *app, h2o_req_t *req) {
     ll_command_api_t *api = app;
     int is_post = iov_eq(req->method, "POST");
     if (iov_eq(req->method, "GET") && handle_get(api, req) == 0) return 0;
+    ll_principal_t who;
+    if (ll_access_check(api->access, req, &who) != 0) return 0;
     route_t route;
     int m = match_route(req->path_normalized, &route);
     if (m == 0) {
@@ -306,12 +317,16 @@ int ll_command_api_handle(void *app, h2o_req_t *req) {
                         "the account id in the path must be a UUID");
         return 0;
     }
+    if (who.role == LL_ROLE_AUDITOR) {
+        ll_http_problem(req, 403, "forbidden", "Forbidden", "auditors read; they cannot send commands");
+        return 0;
+    }
     job_t *job = calloc(1, sizeof *job);
     if (job == NULL) {
         ll_http_problem(req, 503, "overloaded", "Service unavailable", "out of memory; retry");
         return 0;
     }
-    if (parse_command(api, req, &route, &job->w) != 0) {
+    if (parse_command(api, req, &route, &who, &job->w) != 0) {
         free(job);
         return 0;
     }
@@ -322,13 +337,17 @@ int ll_command_api_handle(void *app, h2o_req_t *req) {
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 
 ll_command_api_t *ll_command_api_create(const ll_config_t *cfg, ll_error_t *err) {
+    ll_access_t *access = ll_access_create(cfg, err);
+    if (access == NULL) return NULL;
     ll_command_api_t *api = calloc(1, sizeof *api);
     if (api == NULL || ll_strset_init(&api->inflight, 4096) != 0) {
         free(api);
+        ll_access_destroy(access);
         ll_error_set(err, LL_ENOMEM, "out of memory");
         return NULL;
     }
     api->cfg = cfg;
+    api->access = access;
     return api;
 }
 
@@ -353,5 +372,6 @@ void ll_command_api_destroy(ll_command_api_t *api) {
         h2o_multithread_destroy_queue(api->queue);
     }
     ll_strset_free(&api->inflight);
+    ll_access_destroy(api->access);
     free(api);
 }

@@ -324,6 +324,14 @@ static int decide_one(batch_t *b, ll_write_t *w, ll_error_t *err) {
         return ll_error_set(err, LL_EIO, "no randomness");
     ll_account_t *from = account(b, &cmd->account_id);
     ll_account_t *to = cmd->type == LL_CMD_TRANSFER ? account(b, &cmd->to_account_id) : NULL;
+    /* A customer's command on an account it does not own is answered exactly as one on an
+     * account that does not exist (404, before If-Match can reveal a version): ids of others'
+     * accounts must not be probeable. A transfer's destination may be anyone's. */
+    if (w->owner_scope[0] != '\0' && cmd->type != LL_CMD_OPEN &&
+        (from->version == 0 || strcmp(from->owner, w->owner_scope) != 0)) {
+        ll_write_rejected(w, LL_REJECT_ACCOUNT_NOT_FOUND, "account does not exist");
+        return 0;
+    }
     if (w->expected_version >= 0 && from->version != w->expected_version) {
         char detail[160];
         snprintf(detail, sizeof detail, "the account is at version %lld, If-Match expected %lld",

@@ -18,7 +18,8 @@ typedef struct ll_write {
     char request_hash[LL_SHA256_HEX_LEN + 1];          /* fingerprint of method, path and body */
     int64_t expected_version;                          /* If-Match; -1 when absent */
     char correlation_id[LL_CORRELATION_BYTES_MAX + 1]; /* X-Correlation-Id or generated */
-    char actor[LL_ACTOR_BYTES_MAX + 1];
+    char actor[LL_ACTOR_BYTES_MAX + 1];                /* "role:sub" of the bearer token */
+    char owner_scope[LL_OWNER_BYTES_MAX + 1];          /* a customer's sub: its accounts only; "" any */
     /* outcome: set by the store */
     int status;                            /* HTTP status */
     char response[LL_RESPONSE_BYTES_MAX];  /* JSON or problem+json body */

@@ -273,12 +273,26 @@ service_entry() {
     return 1
 }
 
+# The local stack's bearer-token secret: generated once, kept under var/ (mode 600). A
+# LEDGERLINE_JWT_SECRET already in the environment wins. `make token` signs with the same.
+jwt_secret() {
+    local f=$LL_VAR/secrets/jwt_secret
+    if [[ ! -s "$f" ]]; then
+        mkdir -p "$(dirname "$f")"; chmod 700 "$(dirname "$f")"
+        (umask 077; openssl rand -hex 32 >"$f.tmp") && mv "$f.tmp" "$f"
+        say "generated the local stack's JWT secret: $f"
+    fi
+    cat "$f"
+}
+
 up_service() {
     local e name bin args
     e=$(service_entry "$1"); name=$1; bin=$LL_BIN/$(service_field "$e" 1); args=$(service_field "$e" 2)
     if pid_alive "$LL_RUN/$name.pid"; then say "$name: already up"; return 0; fi
     [[ -x "$bin" ]] || { say "$name: not built ($bin); skipped"; return 0; }
     say "$name: starting"
+    LEDGERLINE_JWT_SECRET=${LEDGERLINE_JWT_SECRET:-$(jwt_secret)}
+    export LEDGERLINE_JWT_SECRET
     # shellcheck disable=SC2086  # args is a word list by design
     setsid nohup bash -c 'echo $$ >"$0"; exec "${@}"' "$LL_RUN/$name.pid" "$bin" $args \
         >>"$LL_LOG/$name.log" 2>&1 </dev/null &

@@ -5,6 +5,9 @@ was stored. Standard library only; the SQL goes through psql, Kafka through kcat
 A test file defines functions named test_*; run(globals()) runs them in order and prints
 "NAME: N passed, N failed" (tests/run.sh adds those up).
 """
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -21,6 +24,33 @@ LOG_DIR = os.path.join(ROOT, "var", "log", "tests")
 PG = dict(host="127.0.0.1", port="55432", db="ledgerline")
 OWNER = ("ledgerline_owner", "ledgerline_owner")
 KAFKA = "127.0.0.1:59092"
+# The JWT secret of every ledgerline process a test starts (Service sets it), and the tokens the
+# helpers send unless told otherwise: an operator may do everything.
+JWT_SECRET = "ledgerline-test-secret-0123456789abcdef"
+
+
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def token(sub="test-operator", role="operator", ttl=3600, secret=JWT_SECRET, header=None, claims=None):
+    """An HS256 JWT as ledgerline-token makes it; header/claims override fields (hostile tests)."""
+    now = int(time.time())
+    h = {"alg": "HS256", "typ": "JWT"}
+    h.update(header or {})
+    c = {"sub": sub, "role": role, "iat": now, "exp": now + ttl}
+    c.update(claims or {})
+    c = {k: v for k, v in c.items() if v is not None}
+    signing = _b64url(json.dumps(h).encode()) + "." + _b64url(json.dumps(c).encode())
+    sig = hmac.new(secret.encode(), signing.encode(), hashlib.sha256).digest()
+    return signing + "." + _b64url(sig)
+
+
+OPERATOR = token()
+
+
+def bearer(tok):
+    return {"authorization": f"Bearer {tok}"}
 
 
 class Service:
@@ -31,6 +61,10 @@ class Service:
         self.binary = binary or os.path.join(BIN, f"ledgerline-{name}")
         self.env = dict(os.environ, **(env or {}))
         self.env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        self.env.setdefault("LEDGERLINE_JWT_SECRET", JWT_SECRET)
+        # Suites fire bursts from one token; the rate-limit tests set their own limits.
+        self.env.setdefault("LEDGERLINE_RATE_LIMIT_PER_SECOND", "0")
+        self.env.setdefault("LEDGERLINE_RATE_LIMIT_IP_PER_SECOND", "0")
         self.proc = None
 
     def start(self, wait_s=20):
@@ -102,12 +136,15 @@ def port_open(port):
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def request(method, path, body=None, headers=None, port=18080, timeout=10, raw=None):
-    """One HTTP request on a kept-alive connection per (thread, port). Returns (status, headers, json_or_text)."""
+def request(method, path, body=None, headers=None, port=18080, timeout=10, raw=None, auth=OPERATOR):
+    """One HTTP request on a kept-alive connection per (thread, port). Returns (status, headers, json_or_text).
+    auth: the bearer token to send (an operator's by default), or None for no Authorization header."""
     import threading
 
     key = (threading.get_ident(), port)
     hdrs = {"content-type": "application/json"} if body is not None or raw is not None else {}
+    if auth is not None:
+        hdrs.update(bearer(auth))
     hdrs.update(headers or {})
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     for attempt in range(2):
@@ -138,10 +175,10 @@ def request(method, path, body=None, headers=None, port=18080, timeout=10, raw=N
             raise
 
 
-def post(path, body, key=None, port=18080, headers=None, raw=None):
+def post(path, body, key=None, port=18080, headers=None, raw=None, auth=OPERATOR):
     h = {"idempotency-key": key or str(uuid.uuid4())}
     h.update(headers or {})
-    return request("POST", path, body=body, headers=h, port=port, raw=raw)
+    return request("POST", path, body=body, headers=h, port=port, raw=raw, auth=auth)
 
 
 def sql(query, *, user=OWNER):

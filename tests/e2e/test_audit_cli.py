@@ -56,7 +56,7 @@ def test_events_json_field_by_field():
     eq(rows[3]["transfer_id"], T)
     eq(rows[3]["counterparty_account_id"], B)
     eq(rows[0]["currency"], "EUR")
-    check(all(r["actor"] == "anonymous" for r in rows), "actor")
+    check(all(r["actor"] == "operator:test-operator" for r in rows), "actor: the token's role and subject")
 
 
 def test_events_filters():
@@ -68,6 +68,8 @@ def test_events_filters():
     eq([r["version"] for r in json.loads(out)], [1, 2, 3])
     rc, out, _ = audit("--format", "json", "events", "--account", A, "--actor", "nobody")
     eq(json.loads(out), [])
+    rc, out, _ = audit("--format", "json", "events", "--account", A, "--actor", "operator:test-operator")
+    eq(len(json.loads(out)), 4)
 
 
 def test_replay_csv():
