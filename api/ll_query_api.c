@@ -200,10 +200,8 @@ static int parse_params(h2o_req_t *req, ll_query_job_t *job) {
                                     int_param(&p[1], 1, INT64_MAX, &job->to_version) ||
                                     int_param(&p[2], 1, LL_PAGE_LIMIT_MAX, &job->limit)))
         bad = "from_version and to_version must be integers >= 1, limit 1..200";
-    if (job->kind == LL_Q_AUDIT && job->to_version > 0 && job->to_version < job->from_version)
-        bad = "to_version must not be below from_version";
     if (job->kind == LL_Q_BALANCE &&
-        (!p[0].present || ll_time_parse_rfc3339(p[0].value, &job->as_of_us) != 0))
+        (!p[0].present || ll_time_parse_rfc3339_clamped(p[0].value, &job->as_of_us) != 0))
         bad = "as_of must be an RFC 3339 date-time such as 2026-11-24T12:00:00Z (encode + as %2B)";
     if (bad != NULL) {
         ll_http_problem(req, 400, "invalid-query", "Invalid query", bad);

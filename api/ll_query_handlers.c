@@ -138,7 +138,7 @@ static void not_yet_visible(ll_query_job_t *job) {
  * document), polled with back-off while min_version is not reached. */
 static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
-    int64_t deadline = ll_clock_ms() + LL_MIN_VERSION_WAIT_MS;
+    int64_t deadline = ll_clock_ms() + w->cfg->min_version_wait_ms;
     ll_account_t a;
     if (w->view != NULL) {
         ll_view_result_t r = ll_account_view_wait(w->view, &job->account_id, job->min_version, deadline, &a);
@@ -324,10 +324,20 @@ static void query_balance(ll_query_worker_t *w, ll_query_job_t *job) {
 
 static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
-    int64_t to = job->to_version > 0 ? job->to_version : job->from_version + job->limit - 1;
-    if (to > job->from_version + job->limit - 1) to = job->from_version + job->limit - 1;
-    PGresult *res = load_stream(w, job, to + 1, -1, true); /* one more: is there a next page? */
+    /* The page's last version, saturated: from_version may be anything up to INT64_MAX, and one
+     * more than the page is read to see whether a next page exists. */
+    int64_t page_end = job->from_version > INT64_MAX - 1 - job->limit ? INT64_MAX - 1
+                                                                      : job->from_version + job->limit - 1;
+    int64_t to = job->to_version > 0 && job->to_version < page_end ? job->to_version : page_end;
+    /* to_version below from_version: an empty range of an account that must still exist. */
+    int empty = to < job->from_version;
+    PGresult *res = load_stream(w, job, empty ? 1 : to + 1, -1, true); /* one more: a next page? */
     if (res == NULL || !stream_visible(job, res, "no such account")) return;
+    if (empty) {
+        PQclear(res);
+        respond_json(job, json_pack("{s:[], s:n, s:n}", "items", "next_cursor", "integrity_error"));
+        return;
+    }
     int n = PQntuples(res);
     ll_account_t a;
     ll_account_init(&a, &job->account_id);

@@ -5,6 +5,17 @@
 
 #include <string.h>
 
+/* Commands take owner and reference as printable ASCII: an owner is an identity provider's
+ * subject (as a token's sub), a reference a payment remittance line (SEPA's basic set is a
+ * subset). So their limits are characters as clients count them, and no look-alike Unicode
+ * can impersonate an owner. Stored events may hold any clean UTF-8 (older writers). */
+static int ascii_printable(const char *key, const char *s, ll_error_t *err) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p > 0x7e)
+            return ll_error_set(err, LL_EINVAL, "%s: must be printable ASCII (space to ~)", key);
+    return 0;
+}
+
 static int decode_fields(ll_command_type_t type, const json_t *body, ll_command_t *out, ll_error_t *err) {
     static const char *const open_keys[] = {"owner", "currency"};
     static const char *const money_keys[] = {"amount_minor", "currency", "reference"};
@@ -17,6 +28,7 @@ static int decode_fields(ll_command_type_t type, const json_t *body, ll_command_
         if (rc == 0)
             rc = ll_json_get_string(body, "owner", "", true, 1, LL_OWNER_BYTES_MAX, out->owner,
                                     sizeof out->owner, err);
+        if (rc == 0) rc = ascii_printable("owner", out->owner, err);
         if (rc == 0) rc = ll_json_get_currency(body, "currency", "", true, &out->currency, err);
         return rc;
     case LL_CMD_CLOSE:
@@ -40,6 +52,7 @@ static int decode_fields(ll_command_type_t type, const json_t *body, ll_command_
     if (rc == 0)
         rc = ll_json_get_string(body, "reference", "", false, 0, LL_REFERENCE_BYTES_MAX, out->reference,
                                 sizeof out->reference, err);
+    if (rc == 0) rc = ascii_printable("reference", out->reference, err);
     return rc;
 }
 

@@ -116,7 +116,8 @@ int ll_time_parse_canonical(const char *s, int64_t *out) {
     return 0;
 }
 
-int ll_time_parse_rfc3339(const char *s, int64_t *out) {
+/* Parses without the range check; *out may lie outside LL_TIME_US_MIN..MAX. */
+static int parse_rfc3339_unbounded(const char *s, int64_t *out) {
     if (s == NULL || strlen(s) > 64) return -1;
     const char *p = s;
     int64_t secs;
@@ -144,8 +145,20 @@ int ll_time_parse_rfc3339(const char *s, int64_t *out) {
         return -1;
     }
     if (*p != '\0') return -1;
-    int64_t us = (secs - offset_s) * US_PER_S + frac_us;
-    if (us < LL_TIME_US_MIN || us > LL_TIME_US_MAX) return -1;
+    *out = (secs - offset_s) * US_PER_S + frac_us;
+    return 0;
+}
+
+int ll_time_parse_rfc3339(const char *s, int64_t *out) {
+    int64_t us;
+    if (parse_rfc3339_unbounded(s, &us) != 0 || us < LL_TIME_US_MIN || us > LL_TIME_US_MAX) return -1;
     *out = us;
+    return 0;
+}
+
+int ll_time_parse_rfc3339_clamped(const char *s, int64_t *out) {
+    int64_t us;
+    if (parse_rfc3339_unbounded(s, &us) != 0) return -1;
+    *out = us < LL_TIME_US_MIN ? LL_TIME_US_MIN : us > LL_TIME_US_MAX ? LL_TIME_US_MAX : us;
     return 0;
 }

@@ -27,4 +27,8 @@ int ll_time_parse_canonical(const char *s, int64_t *out);
  * Returns 0, or -1 (out untouched). Leap seconds (:60) are refused. */
 int ll_time_parse_rfc3339(const char *s, int64_t *out);
 
+/* As ll_time_parse_rfc3339 for instants a query may name (as_of): any valid RFC 3339 date-time
+ * is accepted and clamped into LL_TIME_US_MIN..MAX (before 1970 nothing existed yet). */
+int ll_time_parse_rfc3339_clamped(const char *s, int64_t *out);
+
 #endif

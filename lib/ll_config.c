@@ -66,6 +66,7 @@ static const ll_cfg_key_t keys[] = {
     INT_KEY(body_bytes_max, "16384", 1024, LL_BODY_BYTES_MAX_LIMIT),
     INT_KEY(request_timeout_ms, "5000", 10, 600000),
     INT_KEY(query_view_accounts_max, "1000000", 0, 100000000),
+    INT_KEY(min_version_wait_ms, "2000", 0, 60000),
     INT_KEY(rate_limit_per_second, "100", 0, 1000000000),
     INT_KEY(rate_limit_burst, "200", 1, 1000000000),
     INT_KEY(rate_limit_ip_per_second, "1000", 0, 1000000000),
@@ -75,6 +76,7 @@ static const ll_cfg_key_t keys[] = {
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
 
 _Static_assert(LL_BODY_BYTES_MAX_DEFAULT == 16384, "body_bytes_max default matches ll_limits.h");
+_Static_assert(LL_MIN_VERSION_WAIT_MS == 2000, "min_version_wait_ms default matches ll_limits.h");
 
 static const ll_cfg_key_t *find_key(const char *key) {
     for (size_t i = 0; i < KEY_COUNT; i++)

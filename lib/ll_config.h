@@ -39,6 +39,7 @@ typedef struct ll_config {
     int64_t body_bytes_max;                                   /* HTTP request body limit */
     int64_t request_timeout_ms;                               /* deadline of one HTTP request */
     int64_t query_view_accounts_max; /* accounts the query API keeps in memory; 0: none */
+    int64_t min_version_wait_ms;     /* GET ?min_version= waits at most this long, then 503 */
     int64_t rate_limit_per_second;   /* requests per token subject per second; 0: off */
     int64_t rate_limit_burst;        /* ... that may come at once */
     int64_t rate_limit_ip_per_second; /* requests per client address per second; 0: off */

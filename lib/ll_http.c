@@ -127,6 +127,19 @@ static int refuse_oversized(h2o_req_t *req) {
     return 0;
 }
 
+/* The operational endpoints answer GET and HEAD only, on every server. Returns 1 when answered. */
+static int refuse_other_methods(h2o_req_t *req) {
+    static const char *const paths[] = {"/healthz", "/readyz", "/metrics", "/openapi.yaml"};
+    if (iov_is(req->method, "GET") || iov_is(req->method, "HEAD")) return 0;
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+        if (iov_is(req->path_normalized, paths[i])) {
+            static const char *const allow[] = {"allow", "GET, HEAD", NULL};
+            ll_http_problem_headers(req, 405, "method-not-allowed", "Method not allowed", "use GET", allow);
+            return 1;
+        }
+    return 0;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     ll_http_server_t *srv = ((dispatch_handler_t *)self)->srv;
     observation_t *o = h2o_mem_alloc_shared(&req->pool, sizeof *o, on_observed);
@@ -136,8 +149,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
                                : "other";
     if (refuse_oversized(req)) return 0;
     assign_ids(srv, req, o);
-    if (serve_document(srv, req)) return 0;
-    if (srv->metrics_on && iov_is(req->path_normalized, "/metrics") && iov_is(req->method, "GET")) {
+    if (refuse_other_methods(req) || serve_document(srv, req)) return 0;
+    if (srv->metrics_on && iov_is(req->path_normalized, "/metrics")) {
         char *text = ll_metrics_render(&srv->metrics);
         char *extra = srv->metrics_extra && text ? srv->metrics_extra(srv->app) : NULL;
         if (text == NULL || (srv->metrics_extra && extra == NULL)) {

@@ -27,7 +27,8 @@
 /* Commands queued for the writers before the service answers 503 (back-pressure). */
 #define LL_COMMAND_QUEUE_MAX 4096
 
-/* GET ?min_version= waits at most this long for the read model (read-your-writes), then 503. */
+/* GET ?min_version= waits at most this long for the read model (read-your-writes), then 503.
+ * The default of config key min_version_wait_ms. */
 #define LL_MIN_VERSION_WAIT_MS 2000
 /* A read-model lookup that takes longer fails instead of hanging a worker (maxTimeMS). */
 #define LL_READ_MODEL_QUERY_MS_MAX 5000

@@ -144,15 +144,16 @@ static int match_route(h2o_iovec_t path, route_t *r) {
     return 1;
 }
 
-/* If-Match: "N" (a strong ETag from a previous response). Returns the version, -1 when absent,
- * -2 when malformed. */
+/* If-Match: "N" (a strong ETag from a previous response), or a bare N as many clients send it.
+ * Returns the version, -1 when absent, -2 when malformed (weak tags, lists and * included). */
 static int64_t parse_if_match(h2o_req_t *req) {
     char v[32];
     int n = ll_http_header(req, "if-match", v, sizeof v);
     if (n == -1) return -1;
-    if (n < 3 || v[0] != '"' || v[n - 1] != '"') return -2;
+    int quoted = n >= 2 && v[0] == '"' && v[n - 1] == '"';
+    if (n < 1 || (v[0] == '"' && !quoted) || n - 2 * quoted < 1 || n - 2 * quoted > 18) return -2;
     int64_t version = 0;
-    for (int i = 1; i < n - 1; i++) {
+    for (int i = quoted; i < n - quoted; i++) {
         if (v[i] < '0' || v[i] > '9' || version > (INT64_MAX - 9) / 10) return -2;
         version = version * 10 + (v[i] - '0');
     }
@@ -298,7 +299,7 @@ static void submit(ll_command_api_t *api, h2o_req_t *req, job_t *job) {
 int ll_command_api_handle(void *app, h2o_req_t *req) {
     ll_command_api_t *api = app;
     int is_post = iov_eq(req->method, "POST");
-    if (iov_eq(req->method, "GET") && handle_get(api, req) == 0) return 0;
+    if ((iov_eq(req->method, "GET") || iov_eq(req->method, "HEAD")) && handle_get(api, req) == 0) return 0;
     ll_principal_t who;
     if (ll_access_check(api->access, req, &who) != 0) return 0;
     route_t route;

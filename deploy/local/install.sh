@@ -117,5 +117,19 @@ else
     logged "pip install pyyaml" python3 -m pip install --quiet pyyaml
 fi
 
+# schemathesis (PyPI) checks api/openapi.yaml against the running servers in make test. Its own
+# venv under var/, pinned, so it cannot disturb the machine's Python packages.
+SCHEMATHESIS_VERSION=4.32.5
+LL_VENV=$LL_VAR/venv
+if [[ -x "$LL_VENV/bin/schemathesis" ]] && "$LL_VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    say "schemathesis $SCHEMATHESIS_VERSION: present"
+elif ((check_only)); then
+    say "missing schemathesis in $LL_VENV"; missing=1
+else
+    say "installing schemathesis $SCHEMATHESIS_VERSION from PyPI into $LL_VENV"
+    logged "python3 -m venv" python3 -m venv "$LL_VENV"
+    logged "pip install schemathesis" "$LL_VENV/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
 ((check_only && missing)) && exit 1
 say "done"

@@ -134,7 +134,8 @@ def test_bad_requests_are_4xx_problems_and_store_nothing():
             "unsupported-media-type")
     problem(post("/v1/accounts/not-a-uuid/deposits", {"amount_minor": 1, "currency": "EUR"}), 400,
             "invalid-account-id")
-    problem(post(path, {"amount_minor": 1, "currency": "EUR"}, headers={"if-match": "3"}), 400, "invalid-if-match")
+    for bad in ('W/"3"', '"3', "*", '"1", "2"', "3a", '""'):
+        problem(post(path, {"amount_minor": 1, "currency": "EUR"}, headers={"if-match": bad}), 400, "invalid-if-match")
     problem(request("GET", path), 405, "method-not-allowed")
     problem(request("GET", "/v1/nothing"), 404, "not-found")
     eq(sql("SELECT count(*) FROM events")[0][0], before, "nothing stored")

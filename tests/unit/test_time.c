@@ -86,6 +86,23 @@ LL_TEST(test_rfc3339_refusals) {
     }
 }
 
+/* Query instants (as_of) may name any valid date-time; outside event time they are clamped. */
+LL_TEST(test_rfc3339_clamped_for_queries) {
+    int64_t us = 42;
+    LL_REQUIRE(ll_time_parse_rfc3339_clamped("1880-06-16T07:13:46+13:29", &us) == 0);
+    LL_CHECK_EQ_INT(us, LL_TIME_US_MIN);
+    LL_REQUIRE(ll_time_parse_rfc3339_clamped("9999-12-31T23:59:59-23:59", &us) == 0);
+    LL_CHECK_EQ_INT(us, LL_TIME_US_MAX);
+    LL_REQUIRE(ll_time_parse_rfc3339_clamped("2026-11-24T12:00:00Z", &us) == 0);
+    int64_t exact = 0;
+    LL_REQUIRE(ll_time_parse_rfc3339("2026-11-24T12:00:00Z", &exact) == 0);
+    LL_CHECK_EQ_INT(us, exact);
+    us = 42;
+    LL_CHECK(ll_time_parse_rfc3339_clamped("yesterday", &us) == -1);
+    LL_CHECK(ll_time_parse_rfc3339_clamped("0000-01-01T00:00:00Z", &us) == -1);
+    LL_CHECK_EQ_INT(us, 42);
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_format_known_instants),
@@ -93,6 +110,7 @@ int main(int argc, char **argv) {
         LL_CASE(test_canonical_parse_refuses_everything_else),
         LL_CASE(test_rfc3339_offsets_and_fractions),
         LL_CASE(test_rfc3339_refusals),
+        LL_CASE(test_rfc3339_clamped_for_queries),
     };
     return ll_test_main(argc, argv, "time", cases, LL_CASES(cases));
 }
