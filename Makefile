@@ -158,7 +158,8 @@ run: deps
 	@echo "ledgerline is running (state and logs under var/):"
 	@echo "  PostgreSQL  127.0.0.1:55432   Kafka 127.0.0.1:59092   MongoDB protocol 127.0.0.1:57017"
 	@echo "  command API http://127.0.0.1:8080   query API http://127.0.0.1:8081"
-	@echo "  projector metrics http://127.0.0.1:8082/metrics   logs: var/log/relay.log, var/log/projector.log"
+	@echo "  metrics: projector http://127.0.0.1:8082/metrics, relay http://127.0.0.1:8083/metrics"
+	@echo "  logs: var/log/command.log, query.log, relay.log, projector.log (JSON lines)"
 	@echo '  try: TOKEN=$$(make -s token SUB=ops ROLE=operator)'
 	@echo '       curl -s -XPOST localhost:8080/v1/accounts -H "Authorization: Bearer $$TOKEN" \'
 	@echo '         -H "Idempotency-Key: $$(date +%s%N)" -d '"'"'{"owner":"alice","currency":"EUR"}'"'"

@@ -307,7 +307,8 @@ int ll_query_api_start(ll_query_api_t *api, h2o_loop_t *loop, int workers, ll_er
         api->tail = ll_event_tail_start(api->cfg, api->view, err);
         if (api->tail == NULL) return LL_EINVAL;
     }
-    api->shared = (ll_query_shared_t){api->cfg, api->view};
+    api->shared.cfg = api->cfg;
+    api->shared.view = api->view;
     api->offload = ll_offload_start(loop, workers, QUERY_QUEUE_MAX, ll_query_worker_init,
                                     ll_query_worker_fini, &api->shared, err);
     return api->offload ? 0 : LL_EIO;
@@ -317,6 +318,11 @@ char *ll_query_api_metrics(void *app) {
     ll_query_api_t *api = app;
     ll_text_t t;
     ll_text_init(&t);
+    ll_metrics_series(&t, "query", "ledgerline_dependency_errors_total", "counter",
+                      "Failed reads against a dependency.", "dependency=\"mongodb\"",
+                      atomic_load(&api->shared.mongo_errors));
+    ll_metrics_series(&t, "query", "ledgerline_dependency_errors_total", NULL, NULL, "dependency=\"postgresql\"",
+                      atomic_load(&api->shared.pg_errors));
     if (api->view == NULL) return ll_text_take(&t);
     ll_account_view_stats_t v;
     ll_event_tail_stats_t tail;

@@ -11,6 +11,7 @@
 #include "ll_time.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,6 +53,7 @@ void *ll_query_worker_init(void *shared_arg, ll_error_t *err) {
     }
     w->cfg = cfg;
     w->view = shared->view;
+    w->shared = shared_arg;
     bson_error_t be;
     mongoc_uri_t *uri = mongoc_uri_new_with_error(cfg->mongo_uri, &be);
     if (uri == NULL) {
@@ -98,8 +100,11 @@ static int pg_ready(ll_query_worker_t *w, ll_error_t *err) {
     return w->pg ? 0 : LL_EIO;
 }
 
-static void unavailable(ll_query_job_t *job, const char *what) {
-    ll_query_problem(job, 503, "storage-unavailable", "Service unavailable", what);
+/* A dependency failed: counted for /metrics, answered 503 with Retry-After. */
+static void unavailable(ll_query_worker_t *w, ll_query_job_t *job, int is_mongo) {
+    atomic_fetch_add(is_mongo ? &w->shared->mongo_errors : &w->shared->pg_errors, 1);
+    ll_query_problem(job, 503, "storage-unavailable", "Service unavailable",
+                     is_mongo ? "the read models are unavailable" : "the event store is unavailable");
     job->retry_after_s = 1;
 }
 
@@ -153,7 +158,7 @@ static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
         bool found = false;
         if (read_model(w, &err) != 0 ||
             ll_read_model_load_account(&w->rm, &job->account_id, &a, &found, &err) != 0) {
-            unavailable(job, "the read models are unavailable");
+            unavailable(w, job, 1);
             return;
         }
         if (found && w->view != NULL) ll_account_view_fill(w->view, w->rm.generation, &a);
@@ -201,7 +206,7 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
     bool found = false;
     if (read_model(w, &err) != 0 ||
         ll_read_model_load_account(&w->rm, &job->account_id, &a, &found, &err) != 0) {
-        unavailable(job, "the read models are unavailable");
+        unavailable(w, job, 1);
         return;
     }
     if (!found || !ll_query_may_see(job, &a)) {
@@ -237,7 +242,7 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
     bson_destroy(filter);
     if (failed) {
         json_decref(items);
-        unavailable(job, "the read models are unavailable");
+        unavailable(w, job, 1);
         return;
     }
     char next[32];
@@ -267,7 +272,7 @@ static PGresult *load_stream(ll_query_worker_t *w, ll_query_job_t *job, int64_t 
                           " AND occurred_at <= $3::timestamptz ORDER BY version",
                           3, params, PGRES_TUPLES_OK, &err);
     if (res == NULL) {
-        unavailable(job, "the event store is unavailable");
+        unavailable(w, job, 0);
     } else if (require_events && PQntuples(res) == 0) {
         PQclear(res);
         res = NULL;
@@ -411,7 +416,9 @@ static void query_ready(ll_query_worker_t *w, ll_query_job_t *job) {
     bson_error_t be;
     bool mongo_ok = mongoc_client_command_simple(w->mongo, "admin", ping, NULL, NULL, &be);
     bson_destroy(ping);
-    if (!mongo_ok || pg_ready(w, &err) != 0 || ll_pg_exec(w->pg, "SELECT 1", &err) != 0) {
+    int pg_ok = mongo_ok && pg_ready(w, &err) == 0 && ll_pg_exec(w->pg, "SELECT 1", &err) == 0;
+    if (!mongo_ok || !pg_ok) {
+        atomic_fetch_add(!mongo_ok ? &w->shared->mongo_errors : &w->shared->pg_errors, 1);
         ll_query_problem(job, 503, "not-ready", "Not ready",
                          mongo_ok ? "the event store is not reachable" : "the read models are not reachable");
         return;

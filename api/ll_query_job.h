@@ -13,6 +13,7 @@
 #include <h2o.h>
 #include <libpq-fe.h>
 #include <mongoc/mongoc.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -50,13 +51,15 @@ typedef struct ll_query_job {
 /* What every worker shares: borrowed from the API, which outlives its workers. */
 typedef struct ll_query_shared {
     const ll_config_t *cfg;
-    ll_account_view_t *view; /* NULL: the live view is off */
+    ll_account_view_t *view;                 /* NULL: the live view is off */
+    atomic_uint_fast64_t mongo_errors, pg_errors; /* failed reads, for /metrics */
 } ll_query_shared_t;
 
 /* A worker's own connections (libmongoc clients and libpq connections are not thread-safe). */
 typedef struct ll_query_worker {
     const ll_config_t *cfg;
     ll_account_view_t *view; /* borrowed; NULL when off */
+    ll_query_shared_t *shared;
     mongoc_client_t *mongo;
     PGconn *pg;
     ll_read_model_t rm;

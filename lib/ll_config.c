@@ -60,6 +60,7 @@ static const ll_cfg_key_t keys[] = {
     STR_KEY(command_listen, LL_CFG_HOSTPORT, "127.0.0.1:8080", LL_REDACT_NONE),
     STR_KEY(query_listen, LL_CFG_HOSTPORT, "127.0.0.1:8081", LL_REDACT_NONE),
     STR_KEY(projector_metrics_listen, LL_CFG_HOSTPORT, "127.0.0.1:8082", LL_REDACT_NONE),
+    STR_KEY(relay_metrics_listen, LL_CFG_HOSTPORT, "127.0.0.1:8083", LL_REDACT_NONE),
     STR_KEY(jwt_secret, LL_CFG_STRING, "", LL_REDACT_ALL),
     STR_KEY(jwt_secret_previous, LL_CFG_STRING, "", LL_REDACT_ALL),
     STR_KEY(log_level, LL_CFG_LEVEL, "info", LL_REDACT_NONE),

@@ -33,6 +33,7 @@ typedef struct ll_config {
     char command_listen[LL_CONFIG_VALUE_BYTES_MAX];           /* HOST:PORT of the command service */
     char query_listen[LL_CONFIG_VALUE_BYTES_MAX];             /* HOST:PORT of the query API */
     char projector_metrics_listen[LL_CONFIG_VALUE_BYTES_MAX]; /* HOST:PORT of the projector's /metrics */
+    char relay_metrics_listen[LL_CONFIG_VALUE_BYTES_MAX];     /* HOST:PORT of the relay's /metrics */
     char jwt_secret[LL_CONFIG_VALUE_BYTES_MAX];               /* HS256 secret; "" = not configured */
     char jwt_secret_previous[LL_CONFIG_VALUE_BYTES_MAX]; /* still accepted while keys rotate; "" none */
     char log_level[LL_CONFIG_VALUE_BYTES_MAX];                /* debug, info, warn or error */

@@ -54,11 +54,24 @@ void ll_metrics_observe(ll_metrics_t *m, const char *route, int status, double s
         if (b == LL_METRICS_BUCKETS - 1 || seconds <= bounds_s[b]) s->buckets[b]++;
 }
 
+static void series(ll_text_t *t, const char *service, const char *name, const char *type, const char *help,
+                   const char *labels, const char *value) {
+    if (type != NULL) ll_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    ll_text_printf(t, "%s{service=\"%s\"%s%s} %s\n", name, service, labels[0] ? "," : "", labels, value);
+}
+
 void ll_metrics_series(ll_text_t *t, const char *service, const char *name, const char *type,
                        const char *help, const char *labels, uint64_t value) {
-    if (type != NULL) ll_text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-    ll_text_printf(t, "%s{service=\"%s\"%s%s} %llu\n", name, service, labels[0] ? "," : "", labels,
-                   (unsigned long long)value);
+    char v[32];
+    snprintf(v, sizeof v, "%llu", (unsigned long long)value);
+    series(t, service, name, type, help, labels, v);
+}
+
+void ll_metrics_series_real(ll_text_t *t, const char *service, const char *name, const char *type,
+                            const char *help, const char *labels, double value) {
+    char v[32];
+    snprintf(v, sizeof v, "%.9g", value);
+    series(t, service, name, type, help, labels, v);
 }
 
 char *ll_metrics_render(const ll_metrics_t *m) {

@@ -42,6 +42,10 @@ void ll_metrics_observe(ll_metrics_t *m, const char *route, int status, double s
 void ll_metrics_series(ll_text_t *t, const char *service, const char *name, const char *type,
                        const char *help, const char *labels, uint64_t value);
 
+/* As ll_metrics_series for a real value (seconds, ratios), printed with 9 significant digits. */
+void ll_metrics_series_real(ll_text_t *t, const char *service, const char *name, const char *type,
+                            const char *help, const char *labels, double value);
+
 /* Renders everything; returns a malloc'd NUL-terminated text (caller frees) or NULL. */
 char *ll_metrics_render(const ll_metrics_t *m);
 

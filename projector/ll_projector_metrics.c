@@ -2,29 +2,23 @@
 #include "ll_projector_metrics.h"
 
 #include "ll_clock.h"
-#include "ll_http.h"
 #include "ll_metrics.h"
+#include "ll_metrics_server.h"
 #include "ll_text.h"
 
 #include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-/* A stopped server's h2o context is left to the process exit (ll_http_server_dispose); its
- * owner stays reachable through this, so it is neither freed under h2o nor reported leaked. */
-static struct ll_projector_metrics *volatile retired;
+/* A server that did not stop in time keeps its metrics reachable: render may still read them. */
+static struct ll_projector_metrics *volatile still_serving;
 
 struct ll_projector_metrics {
     pthread_mutex_t mu;
     ll_projector_snapshot_t snap; /* the latest published */
     char topic[256];
-    ll_http_server_t srv;
-    pthread_t thread;
-    volatile sig_atomic_t stop;
-    atomic_int parked; /* the server thread stopped serving */
+    ll_metrics_server_t *server;
 };
 
 /* A counter's series; help only with its first. */
@@ -77,39 +71,13 @@ char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *
     return ll_text_take(&t);
 }
 
-static int handle(void *app, h2o_req_t *req) {
-    ll_projector_metrics_t *m = app;
-    int is_get = req->method.len == 3 && memcmp(req->method.base, "GET", 3) == 0;
-    if (is_get && req->path_normalized.len == 8 && memcmp(req->path_normalized.base, "/healthz", 8) == 0) {
-        ll_http_send(req, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
-        return 0;
-    }
-    if (!is_get || req->path_normalized.len != 8 || memcmp(req->path_normalized.base, "/metrics", 8) != 0) {
-        ll_http_problem(req, 404, "not-found", "Not found", "this port serves GET /metrics and /healthz");
-        return 0;
-    }
+/* The server thread's view: the latest snapshot, rendered under the lock. */
+static char *render_latest(void *ctx) {
+    ll_projector_metrics_t *m = ctx;
     pthread_mutex_lock(&m->mu);
     char *text = ll_projector_metrics_render(&m->snap, m->topic, ll_clock_wall_us() / 1000);
     pthread_mutex_unlock(&m->mu);
-    if (text == NULL) {
-        ll_http_problem(req, 503, "overloaded", "Service unavailable", "out of memory");
-        return 0;
-    }
-    ll_http_send(req, 200, "text/plain; version=0.0.4", text, strlen(text), NULL);
-    free(text);
-    return 0;
-}
-
-/* h2o keeps recycled memory in thread-local lists it has no call to free (h2o 2.2), so this
- * thread never exits: once stopped it parks until the process exits, and LeakSanitizer still
- * sees those lists through the live thread. */
-static void *serve(void *arg) {
-    ll_projector_metrics_t *m = arg;
-    ll_http_server_run(&m->srv, &m->stop, NULL, 0);
-    ll_http_server_dispose(&m->srv);
-    atomic_store(&m->parked, 1);
-    for (;;) pause();
-    return NULL;
+    return text;
 }
 
 ll_projector_metrics_t *ll_projector_metrics_start(const char *listen, const char *topic, ll_error_t *err) {
@@ -124,24 +92,10 @@ ll_projector_metrics_t *ll_projector_metrics_start(const char *listen, const cha
         ll_error_set(err, LL_EIO, "mutex");
         return NULL;
     }
-    /* Small limits: this port takes no bodies and answers at once. */
-    if (ll_http_server_init(&m->srv, listen, handle, m, 1024, 5000, err) != 0) {
+    m->server = ll_metrics_server_start(listen, render_latest, m, err);
+    if (m->server == NULL) {
         pthread_mutex_destroy(&m->mu);
         free(m);
-        return NULL;
-    }
-    pthread_attr_t attr;
-    int started = 0;
-    if (pthread_attr_init(&attr) == 0) {
-        started = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-                  pthread_create(&m->thread, &attr, serve, m) == 0;
-        pthread_attr_destroy(&attr);
-    }
-    if (!started) {
-        ll_http_server_dispose(&m->srv);
-        pthread_mutex_destroy(&m->mu);
-        free(m);
-        ll_error_set(err, LL_EIO, "cannot start the metrics thread");
         return NULL;
     }
     return m;
@@ -155,8 +109,10 @@ void ll_projector_metrics_publish(ll_projector_metrics_t *m, const ll_projector_
 
 void ll_projector_metrics_stop(ll_projector_metrics_t *m) {
     if (m == NULL) return;
-    m->stop = 1;
-    for (int i = 0; i < 500 && !atomic_load(&m->parked); i++)
-        ll_sleep_ms(10); /* it sees stop within 100 ms */
-    retired = m;
+    if (!ll_metrics_server_stop(m->server)) {
+        still_serving = m;
+        return;
+    }
+    pthread_mutex_destroy(&m->mu);
+    free(m);
 }

@@ -57,6 +57,7 @@ int main(int argc, char **argv) {
                                         .start = start,
                                         .handle = ll_command_api_handle,
                                         .drained = ll_command_api_drained,
-                                        .destroy = destroy};
+                                        .destroy = destroy,
+                                        .metrics = ll_command_api_metrics};
     return ll_service_main(&d, argc, argv);
 }

@@ -5,8 +5,10 @@
 #include "ll_command_codec.h"
 #include "ll_http.h"
 #include "ll_json.h"
+#include "ll_metrics.h"
 #include "ll_random.h"
 #include "ll_strset.h"
+#include "ll_text.h"
 #include "ll_writer.h"
 
 #include <stdio.h>
@@ -358,6 +360,18 @@ int ll_command_api_start(ll_command_api_t *api, h2o_loop_t *loop, int writers, l
     api->writers =
         ll_writer_pool_start(api->cfg->pg_conninfo, writers, LL_COMMAND_QUEUE_MAX, on_write_done, api, err);
     return api->writers ? 0 : LL_EIO;
+}
+
+char *ll_command_api_metrics(void *app) {
+    ll_command_api_t *api = app;
+    ll_text_t t;
+    ll_text_init(&t);
+    ll_metrics_series(&t, "command", "ledgerline_command_pending", "gauge",
+                      "Commands accepted and not yet answered (queued or being written).", "", api->pending);
+    ll_metrics_series(&t, "command", "ledgerline_dependency_errors_total", "counter",
+                      "Failed attempts against a dependency (retried ones included).",
+                      "dependency=\"postgresql\"", api->writers ? ll_writer_pool_errors(api->writers) : 0);
+    return ll_text_take(&t);
 }
 
 int ll_command_api_drained(void *app) {

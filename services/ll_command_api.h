@@ -28,6 +28,9 @@ int ll_command_api_handle(void *api, h2o_req_t *req);
 /* True when no command is queued or being written (ll_http_server_run's drain check). */
 int ll_command_api_drained(void *api);
 
+/* More Prometheus text for /metrics: pending commands, database errors. Loop thread. */
+char *ll_command_api_metrics(void *api);
+
 /* Stops the writers (finishing queued commands) and frees everything. Call after the loop drained. */
 void ll_command_api_destroy(ll_command_api_t *api);
 

@@ -3,10 +3,14 @@
 
 #include "ll_clock.h"
 #include "ll_kafka.h"
+#include "ll_metrics.h"
+#include "ll_metrics_server.h"
 #include "ll_pg.h"
 #include "ll_pgq.h"
+#include "ll_text.h"
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,7 @@
 #define STOP_FLUSH_MS    10000     /* at SIGTERM, how long to wait for reports in flight */
 #define BACKOFF_MS_MAX   5000
 #define LATENCY_SAMPLES  4096
+#define SNAPSHOT_MS      1000 /* /metrics is at most this stale */
 
 /* One outbox row in flight. */
 typedef struct {
@@ -35,9 +40,14 @@ typedef struct {
     ll_pgq_t q;
     /* metrics since the last report */
     long long published_total, failed_total;
+    long long pg_errors, kafka_errors; /* failed rounds by the dependency that failed */
     long long latencies_us[LATENCY_SAMPLES];
     size_t n_latencies;
-    long long last_report_ms;
+    long long last_report_ms, last_snapshot_ms;
+    /* what /metrics shows: published by the relay thread, read by the server thread */
+    pthread_mutex_t mu;
+    ll_relay_snapshot_t snap;
+    ll_metrics_server_t *server;
 } relay_t;
 
 static void log_line(const char *level, const char *msg, const char *detail) {
@@ -138,6 +148,8 @@ static void wait_for_notify(relay_t *r, int ms) {
 
 /* ---- one round ----------------------------------------------------------------------------- */
 
+static void refresh_metrics(relay_t *r, int log);
+
 static void record_latency(relay_t *r, long long us) {
     r->latencies_us[r->n_latencies++ % LATENCY_SAMPLES] = us;
 }
@@ -177,6 +189,8 @@ static int publish(relay_t *r, PGresult *res, slot_t *slots, volatile sig_atomic
         if (pending == 0) break;
         if (*stop && stop_deadline == 0) stop_deadline = ll_clock_ms() + STOP_FLUSH_MS;
         if (ll_clock_ms() > deadline || (stop_deadline && ll_clock_ms() > stop_deadline)) break;
+        /* A broker outage holds the round here: /metrics must show the backlog growing. */
+        if (ll_clock_ms() - r->last_snapshot_ms >= SNAPSHOT_MS) refresh_metrics(r, 0);
         rd_kafka_poll(r->rk, 20);
     }
     int delivered = 0;
@@ -252,12 +266,54 @@ static int round_once(relay_t *r, volatile sig_atomic_t *stop, ll_error_t *err) 
 
 /* ---- metrics ------------------------------------------------------------------------------- */
 
+char *ll_relay_metrics_render(const ll_relay_snapshot_t *s) {
+    ll_text_t t;
+    ll_text_init(&t);
+    const struct {
+        const char *name, *type, *help, *label;
+        double value;
+    } rows[] = {
+        {"ledgerline_relay_leader", "gauge", "1 while this relay holds the publisher lock.", "", s->leader},
+        {"ledgerline_relay_outbox_depth", "gauge", "Outbox rows not yet acknowledged by Kafka (-1: unknown).",
+         "", (double)s->outbox_depth},
+        {"ledgerline_relay_oldest_undelivered_seconds", "gauge", "Age of the oldest outbox row.", "",
+         (double)s->oldest_undelivered_ms / 1e3},
+        {"ledgerline_relay_published_total", "counter", "Events Kafka acknowledged.", "",
+         (double)s->published_total},
+        {"ledgerline_relay_failed_total", "counter", "Deliveries Kafka refused (retried later).", "",
+         (double)s->failed_total},
+        {"ledgerline_relay_dependency_errors_total", "counter",
+         "Failed rounds, by the dependency that failed.", "dependency=\"postgresql\"", (double)s->pg_errors},
+        {"ledgerline_relay_dependency_errors_total", NULL, NULL, "dependency=\"kafka\"",
+         (double)s->kafka_errors},
+        {"ledgerline_relay_publish_latency_seconds", "gauge",
+         "Commit to Kafka acknowledgement over the last report interval.", "quantile=\"0.5\"",
+         (double)s->latency_p50_us / 1e6},
+        {"ledgerline_relay_publish_latency_seconds", NULL, NULL, "quantile=\"0.99\"",
+         (double)s->latency_p99_us / 1e6},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        ll_metrics_series_real(&t, "relay", rows[i].name, rows[i].type, rows[i].help, rows[i].label,
+                               rows[i].value);
+    return ll_text_take(&t);
+}
+
+static char *render_latest(void *ctx) {
+    relay_t *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    ll_relay_snapshot_t s = r->snap;
+    pthread_mutex_unlock(&r->mu);
+    return ll_relay_metrics_render(&s);
+}
+
 static int cmp_ll(const void *a, const void *b) {
     long long x = *(const long long *)a, y = *(const long long *)b;
     return (x > y) - (x < y);
 }
 
-static void report_metrics(relay_t *r) {
+/* Refreshes the snapshot /metrics shows (outbox depth is one count query); logs it as a JSON
+ * line too when log is set, and then starts a new latency interval. */
+static void refresh_metrics(relay_t *r, int log) {
     long long depth = -1, oldest_ms = 0;
     ll_error_t err;
     PGresult *res = r->conn
@@ -274,10 +330,19 @@ static void report_metrics(relay_t *r) {
     size_t n = r->n_latencies < LATENCY_SAMPLES ? r->n_latencies : LATENCY_SAMPLES;
     long long p50 = 0, p99 = 0;
     if (n > 0) {
-        qsort(r->latencies_us, n, sizeof r->latencies_us[0], cmp_ll);
-        p50 = r->latencies_us[n / 2];
-        p99 = r->latencies_us[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
+        long long sorted[LATENCY_SAMPLES];
+        memcpy(sorted, r->latencies_us, n * sizeof sorted[0]);
+        qsort(sorted, n, sizeof sorted[0], cmp_ll);
+        p50 = sorted[n / 2];
+        p99 = sorted[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
     }
+    pthread_mutex_lock(&r->mu);
+    r->snap = (ll_relay_snapshot_t){r->leader,       depth,          oldest_ms, r->published_total,
+                                    r->failed_total, r->pg_errors,   r->kafka_errors, p50,
+                                    p99};
+    pthread_mutex_unlock(&r->mu);
+    r->last_snapshot_ms = ll_clock_ms();
+    if (!log) return;
     fprintf(
         stdout,
         "{\"level\":\"info\",\"service\":\"relay\",\"msg\":\"metrics\",\"leader\":%s,\"outbox_depth\":%lld,"
@@ -292,19 +357,33 @@ static void report_metrics(relay_t *r) {
 /* ---- main loop ----------------------------------------------------------------------------- */
 
 int ll_relay_run(const ll_relay_options_t *opt, volatile sig_atomic_t *stop, ll_error_t *err) {
-    relay_t r;
+    static relay_t r; /* large (latency samples); one relay per process */
     memset(&r, 0, sizeof r);
     r.opt = opt;
     ll_pgq_init(&r.q);
+    if (pthread_mutex_init(&r.mu, NULL) != 0) return ll_error_set(err, LL_EIO, "mutex");
+    r.snap.outbox_depth = -1;
+    if (opt->metrics_listen != NULL && (r.server = ll_metrics_server_start(opt->metrics_listen, render_latest,
+                                                                           &r, err)) == NULL) {
+        pthread_mutex_destroy(&r.mu);
+        return LL_EINVAL;
+    }
     r.rk = make_producer(opt, err);
-    if (r.rk == NULL) return LL_EINVAL;
+    if (r.rk == NULL) {
+        if (ll_metrics_server_stop(r.server)) pthread_mutex_destroy(&r.mu);
+        return LL_EINVAL;
+    }
     int backoff_ms = 0;
     r.last_report_ms = ll_clock_ms();
     while (!*stop) {
         ll_error_t e = {""};
-        if (ll_clock_ms() - r.last_report_ms >= opt->metrics_interval_ms) report_metrics(&r);
+        if (ll_clock_ms() - r.last_report_ms >= opt->metrics_interval_ms)
+            refresh_metrics(&r, 1);
+        else if (ll_clock_ms() - r.last_snapshot_ms >= SNAPSHOT_MS)
+            refresh_metrics(&r, 0);
         if (backoff_ms > 0) ll_sleep_ms(backoff_ms);
         if (ensure_connected(&r, &e) != 0 || try_lead(&r, &e) < 0) {
+            r.pg_errors++;
             log_line("warn", "database unavailable", e.msg);
             backoff_ms =
                 backoff_ms ? (backoff_ms * 2 > BACKOFF_MS_MAX ? BACKOFF_MS_MAX : backoff_ms * 2) : 200;
@@ -317,6 +396,10 @@ int ll_relay_run(const ll_relay_options_t *opt, volatile sig_atomic_t *stop, ll_
         }
         int n = round_once(&r, stop, &e);
         if (n < 0) {
+            if (r.conn == NULL || ll_pg_broken(r.conn))
+                r.pg_errors++;
+            else
+                r.kafka_errors++;
             log_line("warn", "publish round failed; retrying", e.msg);
             backoff_ms =
                 backoff_ms ? (backoff_ms * 2 > BACKOFF_MS_MAX ? BACKOFF_MS_MAX : backoff_ms * 2) : 100;
@@ -335,8 +418,9 @@ int ll_relay_run(const ll_relay_options_t *opt, volatile sig_atomic_t *stop, ll_
         rd_kafka_flush(r.rk, STOP_FLUSH_MS);
         rd_kafka_destroy(r.rk);
     }
-    report_metrics(&r);
+    refresh_metrics(&r, 1);
     disconnect(&r);
     ll_pgq_free(&r.q);
+    if (ll_metrics_server_stop(r.server)) pthread_mutex_destroy(&r.mu);
     return failed ? LL_EINVAL : 0;
 }

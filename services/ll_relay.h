@@ -24,7 +24,21 @@ typedef struct ll_relay_options {
     int batch_max;           /* outbox rows per round */
     int poll_interval_ms;    /* fallback when no NOTIFY arrives */
     int metrics_interval_ms; /* how often a metrics line is logged */
+    const char *metrics_listen; /* HOST:PORT of /metrics and /healthz; NULL: none */
 } ll_relay_options_t;
+
+/* What the relay's /metrics shows. */
+typedef struct {
+    int leader;
+    long long outbox_depth; /* -1: unknown (database unreachable) */
+    long long oldest_undelivered_ms;
+    long long published_total, failed_total;
+    long long pg_errors, kafka_errors;
+    long long latency_p50_us, latency_p99_us;
+} ll_relay_snapshot_t;
+
+/* Renders s as Prometheus text: malloc'd, NULL when out of memory. Pure: exposed for tests. */
+char *ll_relay_metrics_render(const ll_relay_snapshot_t *s);
 
 /* Runs until *stop is set; then finishes the round in flight (bounded) and returns 0.
  * Returns a negative code only for errors it cannot wait out (bad configuration). */

@@ -1,6 +1,8 @@
 /* ll_store.c - see ll_store.h. */
 #include "ll_store.h"
 
+#include "ll_log.h"
+
 #include "ll_clock.h"
 #include "ll_event_codec.h"
 #include "ll_hash_chain.h"
@@ -11,6 +13,7 @@
 #include "ll_time.h"
 
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -35,6 +38,7 @@ struct ll_store {
     char *conninfo;
     PGconn *conn;
     int healthy;
+    atomic_uint_fast64_t errors; /* failed database attempts; read by the metrics thread */
     ll_pgq_t q;
     batch_t *b;
     char last_sqlstate[6];
@@ -84,6 +88,10 @@ void ll_store_close(ll_store_t *s) {
     free(s->b);
     free(s->conninfo);
     free(s);
+}
+
+uint64_t ll_store_errors(ll_store_t *s) {
+    return atomic_load(&s->errors);
 }
 
 int ll_store_healthy(const ll_store_t *s) {
@@ -548,11 +556,12 @@ static void execute_one(ll_store_t *s, ll_write_t *w) {
             s->healthy = 1;
             return;
         }
+        atomic_fetch_add(&s->errors, 1);
         if (s->conn != NULL && !retryable(s)) break;
         ll_sleep_ms(10 * (i + 1));
     }
     s->healthy = s->conn != NULL && !ll_pg_broken(s->conn);
-    fprintf(stderr, "ledgerline-command: command failed after retries: %s\n", err.msg);
+    ll_log_line("error", "command", "command failed after retries", NULL, err.msg);
     if (!s->healthy || retryable(s))
         ll_write_problem(w, 503, "storage-unavailable", "Service unavailable",
                          "the event store is unavailable; retry with the same Idempotency-Key");
@@ -568,6 +577,7 @@ void ll_store_execute(ll_store_t *s, ll_write_t *const *writes, size_t n) {
         s->healthy = 1;
         return;
     }
+    if (n > 1) atomic_fetch_add(&s->errors, 1);
     /* One at a time: a command that broke the batch fails alone. */
     for (size_t i = 0; i < n; i++) execute_one(s, writes[i]);
 }

@@ -19,6 +19,7 @@
 #include "ll_write.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define LL_STORE_BATCH_MAX 64 /* commands per transaction: bounds statement size and lock sets */
 #define LL_STORE_RETRIES   3  /* attempts per command after a failed batch */
@@ -32,6 +33,9 @@ void ll_store_close(ll_store_t *s);
 /* Executes writes[0..n) (n <= LL_STORE_BATCH_MAX); each gets status and response. Reconnects
  * when the connection broke. Never fails as a whole. */
 void ll_store_execute(ll_store_t *s, ll_write_t *const *writes, size_t n);
+
+/* Failed database attempts so far (conflicts retried included); any thread may read it. */
+uint64_t ll_store_errors(ll_store_t *s);
 
 /* True when the last attempt reached the database (for /readyz). */
 int ll_store_healthy(const ll_store_t *s);

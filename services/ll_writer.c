@@ -111,6 +111,12 @@ size_t ll_writer_pool_pending(ll_writer_pool_t *p) {
     return n;
 }
 
+uint64_t ll_writer_pool_errors(ll_writer_pool_t *p) {
+    uint64_t n = 0;
+    for (int i = 0; i < p->n_threads; i++) n += ll_store_errors(p->stores[i]);
+    return n;
+}
+
 int ll_writer_pool_healthy(ll_writer_pool_t *p) {
     for (int i = 0; i < p->n_threads; i++)
         if (!ll_store_healthy(p->stores[i])) return 0;

@@ -13,6 +13,7 @@
 #include "ll_write.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef void (*ll_writer_done_fn)(ll_write_t *w, void *ctx);
 
@@ -29,6 +30,9 @@ int ll_writer_pool_submit(ll_writer_pool_t *p, ll_write_t *w);
 
 /* Writes queued and not yet done. */
 size_t ll_writer_pool_pending(ll_writer_pool_t *p);
+
+/* Failed database attempts of all writers so far. */
+uint64_t ll_writer_pool_errors(ll_writer_pool_t *p);
 
 /* True when every writer's last database attempt succeeded. */
 int ll_writer_pool_healthy(ll_writer_pool_t *p);

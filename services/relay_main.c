@@ -19,6 +19,9 @@ static void usage(FILE *out) {
                  "\n"
                  "  --config FILE    configuration file (ledgerline-config --help)\n"
                  "  --batch N        outbox rows per round (default 500)\n"
+                 "  --metrics-listen HOST:PORT  /metrics and /healthz (default relay_metrics_listen,\n"
+                 "                   127.0.0.1:8083): outbox depth, oldest undelivered age, published,\n"
+                 "                   dependency errors, publish latency\n"
                  "  --poll-ms MS     polling fallback when no NOTIFY arrives (default 1000)\n"
                  "  --metrics-ms MS  how often a metrics line (outbox depth, oldest undelivered age,\n"
                  "                   publish latency p50/p99) is logged (default 10000)\n"
@@ -29,7 +32,8 @@ static void usage(FILE *out) {
 
 int main(int argc, char **argv) {
     const char *path = NULL;
-    ll_relay_options_t opt = {NULL, NULL, NULL, 500, 1000, 10000};
+    ll_relay_options_t opt = {NULL, NULL, NULL, 500, 1000, 10000, NULL};
+    const char *metrics_listen = NULL;
     for (int i = 1; i < argc; i++) {
         int bad = 0;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -41,6 +45,8 @@ int main(int argc, char **argv) {
             bad = ll_cli_int_arg(argv[++i], 1, 10000, &opt.batch_max);
         } else if (!strcmp(argv[i], "--poll-ms") && i + 1 < argc) {
             bad = ll_cli_int_arg(argv[++i], 10, 60000, &opt.poll_interval_ms);
+        } else if (!strcmp(argv[i], "--metrics-listen") && i + 1 < argc) {
+            metrics_listen = argv[++i];
         } else if (!strcmp(argv[i], "--metrics-ms") && i + 1 < argc) {
             bad = ll_cli_int_arg(argv[++i], 100, 3600000, &opt.metrics_interval_ms);
         } else {
@@ -58,6 +64,11 @@ int main(int argc, char **argv) {
     opt.pg_conninfo = cfg.pg_conninfo;
     opt.bootstrap_servers = cfg.kafka_bootstrap_servers;
     opt.topic = cfg.kafka_topic_events;
+    if (metrics_listen && ll_config_set(&cfg, "relay_metrics_listen", metrics_listen, "--metrics-listen", &err) != 0) {
+        fprintf(stderr, "ledgerline-relay: invalid configuration: %s\n", err.msg);
+        return 1;
+    }
+    opt.metrics_listen = cfg.relay_metrics_listen;
     ll_cli_stop_on_signals(&stop_requested);
     fprintf(stdout, "{\"level\":\"info\",\"service\":\"relay\",\"msg\":\"started\",\"topic\":\"%s\"}\n",
             opt.topic);

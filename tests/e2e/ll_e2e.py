@@ -57,6 +57,9 @@ class Service:
     """A ledgerline process started for a test, stopped (SIGTERM) or killed at the end."""
 
     def __init__(self, name, args, port=None, env=None, binary=None):
+        if name == "relay" and "--metrics-listen" not in args:
+            # Suites run several relays at once: each gets its own metrics port.
+            args = args + ["--metrics-listen", f"127.0.0.1:{free_port()}"]
         self.name, self.args, self.port = name, args, port
         self.binary = binary or os.path.join(BIN, f"ledgerline-{name}")
         self.env = dict(os.environ, **(env or {}))
@@ -126,6 +129,14 @@ class Service:
 
 
 _connections = {}
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def port_open(port):

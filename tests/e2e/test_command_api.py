@@ -13,7 +13,8 @@ import uuid
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "vectors"))
 from check_vectors import verify_line  # noqa: E402
-from ll_e2e import Service, check, eq, paused_stack_services, post, request, run, sql, sql_error  # noqa: E402
+from ll_e2e import (Service, check, eq, paused_stack_services, post, prometheus, request, run, sql,  # noqa: E402
+                    sql_error)
 
 PROBLEM = "https://ledgerline.dev/problems/"
 
@@ -300,8 +301,11 @@ def test_a_failing_command_does_not_fail_its_batch_neighbours():
 
 
 def test_a_retryable_failure_is_retried_then_answered_503():
+    series = 'ledgerline_dependency_errors_total{service="command",dependency="postgresql"}'
+    before = prometheus(18080)[series]
     # serialization_failure (40001) is retried by the store (by SQLSTATE), then given up on.
     poison_run("40001", 503, "storage-unavailable")
+    check(prometheus(18080)[series] >= before + 3, "each failed attempt is counted in /metrics")
 
 
 def test_health_and_readiness():

@@ -160,6 +160,8 @@ def test_metrics_count_the_flow():
         check(re.search(r'ledgerline_http_request_duration_seconds_bucket\{[^}]*le="\+Inf"\} \d+', text),
               "latency histogram")
         check(not re.search(r'route="/v1/accounts/[0-9a-f]{8}-', text), "no raw ids as labels")
+        check("ledgerline_dependency_errors_total{" in text, "dependency errors")
+    check("ledgerline_command_pending{" in call("GET", "/metrics", "/metrics", CMD)[1], "pending commands")
 
 
 def test_every_documented_operation_is_routed():

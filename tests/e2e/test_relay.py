@@ -15,8 +15,8 @@ import uuid
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "vectors"))
 from check_vectors import canonical  # noqa: E402
-from ll_e2e import (PG, OWNER, Service, check, eq, kafka_messages, paused_stack_services, post, run,  # noqa: E402
-                    sql, stack, wait_until)
+from ll_e2e import (PG, OWNER, Service, check, eq, kafka_messages, paused_stack_services, post,  # noqa: E402
+                    prometheus, run, sql, stack, wait_until)
 
 TOPIC = "ledgerline.account-events"
 RELAY_ARGS = ["--poll-ms", "200", "--metrics-ms", "1000"]
@@ -158,8 +158,14 @@ def test_a_standby_relay_takes_over(relay_holder):
     check_published([a], since)
 
 
-def test_broker_outage_delays_but_loses_nothing():
+def relay_metrics(relay):
+    port = int(relay.args[relay.args.index("--metrics-listen") + 1].rsplit(":", 1)[1])
+    return prometheus(port)
+
+
+def test_broker_outage_delays_but_loses_nothing(relay_holder):
     since = int(time.time() * 1000) - 1000
+    published = relay_metrics(relay_holder[0])['ledgerline_relay_published_total{service="relay"}']
     stack("down", "kafka")
     try:
         accounts = [open_account() for _ in range(2)]
@@ -169,9 +175,19 @@ def test_broker_outage_delays_but_loses_nothing():
         time.sleep(1.5)
         depth = int(sql("SELECT count(*) FROM outbox")[0][0])
         check(depth >= 22, f"events wait in the outbox ({depth})")
+        # The relay's /metrics shows the backlog (refreshed every second).
+        wait_until(lambda: relay_metrics(relay_holder[0])['ledgerline_relay_outbox_depth{service="relay"}'] >= 22,
+                   5, "outbox depth in the relay's metrics")
+        m = relay_metrics(relay_holder[0])
+        check(m['ledgerline_relay_oldest_undelivered_seconds{service="relay"}'] > 0.5, "age of the backlog")
+        eq(m['ledgerline_relay_leader{service="relay"}'], 1.0)
     finally:
         stack("up", "kafka")
     check_published(accounts, since)
+    wait_until(lambda: relay_metrics(relay_holder[0])['ledgerline_relay_outbox_depth{service="relay"}'] == 0, 10,
+               "the drained outbox in the metrics")
+    check(relay_metrics(relay_holder[0])['ledgerline_relay_published_total{service="relay"}'] >= published + 22,
+          "published counted")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import uuid
 import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ll_e2e import (BIN, JWT_SECRET, ROOT, Service, bearer, check, eq, paused_stack_services, post,  # noqa: E402
+from ll_e2e import (BIN, ROOT, Service, check, eq, paused_stack_services, post,  # noqa: E402
                     request, run, sql, token, wait_until)
 
 CMD, QRY = 18380, 18381

@@ -101,7 +101,7 @@ LL_TEST(test_hostile_envelopes_are_refused_naming_the_field) {
         {"\"prev_hash\":\"", "\"prev_hash\":\"X", "prev_hash: must be 64"},
         {"\"hash\":\"", "\"hash\":\"0", "hash: must be"},
         {"\"command_id\":\"", "\"command_id\":\"has space ", "command_id: must be printable ASCII"},
-        {"\"actor\":\"operator:test\"", "\"actor\":\"\"", "actor: must be 1 to 128 bytes"},
+        {"\"actor\":\"operator:test\"", "\"actor\":\"\"", "actor: must be 1 to 144 bytes"},
         {"\"data\":{", "\"data\":[],\"x\":{", "x: unknown field"},
         {"\"global_position\":3", "\"global_position\":3,\"global_position\":4", "malformed JSON"},
         {"\"global_position\":3", "\"global_position\":0", "global_position: must be an integer in 1.."},
