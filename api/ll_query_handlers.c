@@ -65,6 +65,10 @@ void *ll_query_worker_init(void *shared_arg, ll_error_t *err) {
     mongoc_uri_destroy(uri);
     mongoc_client_set_appname(w->mongo, "ledgerline-query");
     w->pg = ll_pg_connect(cfg->pg_conninfo, err);
+    if (w->pg != NULL && ll_pg_set_statement_timeout(w->pg, cfg->request_timeout_ms, err) != 0) {
+        PQfinish(w->pg);
+        w->pg = NULL;
+    }
     if (w->pg == NULL) {
         ll_query_worker_fini(w);
         return NULL;
@@ -97,6 +101,10 @@ static int pg_ready(ll_query_worker_t *w, ll_error_t *err) {
     if (!ll_pg_broken(w->pg)) return 0;
     PQfinish(w->pg);
     w->pg = ll_pg_connect(w->cfg->pg_conninfo, err);
+    if (w->pg != NULL && ll_pg_set_statement_timeout(w->pg, w->cfg->request_timeout_ms, err) != 0) {
+        PQfinish(w->pg);
+        w->pg = NULL;
+    }
     return w->pg ? 0 : LL_EIO;
 }
 

@@ -69,3 +69,9 @@ int ll_pg_exec(PGconn *conn, const char *sql, ll_error_t *err) {
     PQclear(res);
     return rc;
 }
+
+int ll_pg_set_statement_timeout(PGconn *conn, long long ms, ll_error_t *err) {
+    char sql[64];
+    snprintf(sql, sizeof sql, "SET statement_timeout = %lld", ms < 0 ? 0 : ms);
+    return ll_pg_exec(conn, sql, err);
+}

@@ -10,6 +10,10 @@
 /* Connects with conninfo. Returns the connection, or NULL with err set (password never shown). */
 PGconn *ll_pg_connect(const char *conninfo, ll_error_t *err);
 
+/* Bounds every later statement of conn to ms milliseconds (SET statement_timeout): a statement
+ * stuck on a lock fails with SQLSTATE 57014 instead of holding a request forever. 0 is none. */
+int ll_pg_set_statement_timeout(PGconn *conn, long long ms, ll_error_t *err);
+
 /* Runs a statement without parameters and expects PGRES_COMMAND_OK or PGRES_TUPLES_OK.
  * Returns 0, or LL_EIO with err holding the server's message and SQLSTATE. */
 int ll_pg_exec(PGconn *conn, const char *sql, ll_error_t *err);

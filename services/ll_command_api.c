@@ -358,7 +358,8 @@ int ll_command_api_start(ll_command_api_t *api, h2o_loop_t *loop, int writers, l
     api->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(api->queue, &api->receiver, on_completions);
     api->writers =
-        ll_writer_pool_start(api->cfg->pg_conninfo, writers, LL_COMMAND_QUEUE_MAX, on_write_done, api, err);
+        ll_writer_pool_start(api->cfg->pg_conninfo, api->cfg->request_timeout_ms, writers, LL_COMMAND_QUEUE_MAX,
+                             on_write_done, api, err);
     return api->writers ? 0 : LL_EIO;
 }
 

@@ -36,6 +36,7 @@ typedef struct {
 
 struct ll_store {
     char *conninfo;
+    long long statement_timeout_ms;
     PGconn *conn;
     int healthy;
     atomic_uint_fast64_t errors; /* failed database attempts; read by the metrics thread */
@@ -53,7 +54,8 @@ static int connect_checked(ll_store_t *s, ll_error_t *err) {
     PQfinish(s->conn);
     s->conn = ll_pg_connect(s->conninfo, err);
     if (s->conn == NULL) return LL_EIO;
-    if (ll_migrate_check(s->conn, err) != 0) {
+    if (ll_migrate_check(s->conn, err) != 0 ||
+        ll_pg_set_statement_timeout(s->conn, s->statement_timeout_ms, err) != 0) {
         PQfinish(s->conn);
         s->conn = NULL;
         return LL_EINVAL;
@@ -61,9 +63,10 @@ static int connect_checked(ll_store_t *s, ll_error_t *err) {
     return 0;
 }
 
-ll_store_t *ll_store_open(const char *conninfo, ll_error_t *err) {
+ll_store_t *ll_store_open(const char *conninfo, long long statement_timeout_ms, ll_error_t *err) {
     ll_store_t *s = calloc(1, sizeof *s);
     if (s != NULL) {
+        s->statement_timeout_ms = statement_timeout_ms;
         s->conninfo = strdup(conninfo);
         s->b = malloc(sizeof *s->b);
     }
@@ -543,6 +546,12 @@ static int attempt(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *er
 
 /* Conflicts that a fresh attempt can resolve: unique violation (a concurrent append), deadlock,
  * serialization failure; and a broken connection (reconnect first). */
+/* A statement that ran past statement_timeout (the request deadline): retrying would only
+ * wait again, so the command is answered 503 at once. */
+static int timed_out(const ll_store_t *s) {
+    return !strcmp(s->last_sqlstate, "57014");
+}
+
 static int retryable(const ll_store_t *s) {
     return ll_pg_broken(s->conn) || !strcmp(s->last_sqlstate, "23505") ||
            !strcmp(s->last_sqlstate, "40P01") || !strcmp(s->last_sqlstate, "40001");
@@ -557,10 +566,17 @@ static void execute_one(ll_store_t *s, ll_write_t *w) {
             return;
         }
         atomic_fetch_add(&s->errors, 1);
-        if (s->conn != NULL && !retryable(s)) break;
+        if (s->conn != NULL && (!retryable(s) || timed_out(s))) break;
         ll_sleep_ms(10 * (i + 1));
     }
     s->healthy = s->conn != NULL && !ll_pg_broken(s->conn);
+    if (timed_out(s)) {
+        ll_log_line("warn", "command", "command ran past the deadline", NULL, err.msg);
+        ll_write_problem(w, 503, "storage-unavailable", "Service unavailable",
+                         "the event store did not answer within the request deadline; retry with the same "
+                         "Idempotency-Key");
+        return;
+    }
     ll_log_line("error", "command", "command failed after retries", NULL, err.msg);
     if (!s->healthy || retryable(s))
         ll_write_problem(w, 503, "storage-unavailable", "Service unavailable",

@@ -26,8 +26,9 @@
 
 typedef struct ll_store ll_store_t;
 
-/* Connects and checks the schema version. Returns NULL with err set. Caller ll_store_close()s. */
-ll_store_t *ll_store_open(const char *conninfo, ll_error_t *err);
+/* Connects and checks the schema version; every statement is bounded by statement_timeout_ms
+ * (the request deadline; 0: none). Returns NULL with err set. Caller ll_store_close()s. */
+ll_store_t *ll_store_open(const char *conninfo, long long statement_timeout_ms, ll_error_t *err);
 void ll_store_close(ll_store_t *s);
 
 /* Executes writes[0..n) (n <= LL_STORE_BATCH_MAX); each gets status and response. Reconnects

@@ -17,6 +17,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -267,6 +268,28 @@ def test_slow_clients_are_cut_by_the_request_deadline():
                 data = b""
         check(time.time() - t0 < 5, "a slowloris connection is closed after the deadline")
         check(data == b"" or data.startswith(b"HTTP/1.1 4"), f"{data!r}")
+
+
+def test_a_command_stuck_on_a_lock_meets_the_deadline():
+    acct = open_as(token("op", "operator"), "frank")
+    env = dict(SERVICE_ENV, LEDGERLINE_REQUEST_TIMEOUT_MS="1000")
+    with paused_stack_services(), Service("command", ["--listen", "127.0.0.1:18385"], port=18385, env=env):
+        # Another session holds the account's state row for 4 s.
+        holder = threading.Thread(target=sql, args=(
+            f"BEGIN; SELECT 1 FROM account_state WHERE account_id = '{acct}' FOR UPDATE; SELECT pg_sleep(4); COMMIT;",))
+        holder.start()
+        time.sleep(0.5)
+        t0 = time.time()
+        key = str(uuid.uuid4())
+        s, h, b = post(f"/v1/accounts/{acct}/deposits", {"amount_minor": 5, "currency": "EUR"}, key=key, port=18385)
+        took = time.time() - t0
+        holder.join()
+        problem((s, h, b), 503, "storage-unavailable")
+        check(took < 3, f"answered at the deadline, not after the lock ({took:.1f}s)")
+        # Nothing was stored; the same key works once the lock is gone.
+        s, _, _ = post(f"/v1/accounts/{acct}/deposits", {"amount_minor": 5, "currency": "EUR"}, key=key, port=18385)
+        eq(s, 201, "retry with the same key")
+        eq(sql(f"SELECT version FROM account_state WHERE account_id = '{acct}'"), [["2"]], "applied once")
 
 
 def test_connections_beyond_the_cap_wait_their_turn():
