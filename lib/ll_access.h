@@ -24,6 +24,13 @@ void ll_access_destroy(ll_access_t *a);
  * WWW-Authenticate as RFC 6750 asks) or 429 (with Retry-After). */
 int ll_access_check(ll_access_t *a, h2o_req_t *req, ll_principal_t *who);
 
+/* Verifies a bearer token at now_s, or finds it verified before: tokens are cached (1024,
+ * direct-mapped) because a client sends the same one with every request. A cached token is
+ * still refused once expired, and compared in constant time so the cache cannot be probed
+ * byte by byte. Exposed for tests; ll_access_check calls it. */
+ll_jwt_result_t ll_access_verify(ll_access_t *a, const char *token, size_t len, int64_t now_s,
+                                 ll_principal_t *who, ll_error_t *err);
+
 /* The actor recorded in events and used as the idempotency scope: "role:sub". */
 void ll_access_actor(const ll_principal_t *who, char *out, size_t out_size);
 
