@@ -280,7 +280,7 @@ jwt_secret() {
     if [[ ! -s "$f" ]]; then
         mkdir -p "$(dirname "$f")"; chmod 700 "$(dirname "$f")"
         (umask 077; openssl rand -hex 32 >"$f.tmp") && mv "$f.tmp" "$f"
-        say "generated the local stack's JWT secret: $f"
+        say "generated the local stack's JWT secret: $f" >&2
     fi
     cat "$f"
 }
