@@ -206,8 +206,8 @@ SUB ?= operator
 ROLE ?= operator
 TTL ?= 3600
 token:
-	@test -s var/secrets/jwt_secret || { echo "no local JWT secret yet: run make run first" >&2; exit 1; }
-	@LEDGERLINE_JWT_SECRET=$$(cat var/secrets/jwt_secret) build/release/bin/ledgerline-token \
+	@test -x build/release/bin/ledgerline-token || $(MAKE) --no-print-directory BUILD=release build >&2
+	@LEDGERLINE_JWT_SECRET=$$($(STACK) jwt-secret) build/release/bin/ledgerline-token \
 	    --sub "$(SUB)" --role "$(ROLE)" --ttl "$(TTL)"
 status:
 	@$(STACK) status

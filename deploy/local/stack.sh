@@ -8,6 +8,7 @@
 #   down     stop what this project started, by pid file; nothing else is touched
 #   status   one line per component; exit 1 when any is down
 #   restart  down then up
+#   jwt-secret  print the stack's bearer-token secret (generated on first use, var/secrets/)
 # COMPONENT: postgres kafka ferretdb, and the ledgerline services (see LL_SERVICES below).
 # Env: LL_READY_TIMEOUT_S (default 90) bounds each readiness wait.
 set -euo pipefail
@@ -359,7 +360,8 @@ cmd_status() {
 
 main() {
     local cmd=${1:-}; shift || true
-    [[ "$cmd" == "-h" || "$cmd" == "--help" || -z "$cmd" ]] && { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+    [[ "$cmd" == "-h" || "$cmd" == "--help" || -z "$cmd" ]] && { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+    [[ "$cmd" == "jwt-secret" ]] && { jwt_secret; exit 0; }
     mkdir -p "$LL_RUN" "$LL_LOG"
     local comps=("$@")
     ((${#comps[@]})) || read -r -a comps <<<"$(all_components | xargs)"

@@ -33,5 +33,15 @@ check status_all_up_again $STACK status $INFRA
 out=$($STACK status nosuch 2>&1); rc=$?
 check unknown_component_is_an_error grep -q "unknown component 'nosuch'" <<<"$out"
 
+# The bearer-token secret: generated once (64 hex digits and nothing else: the first make run
+# once captured a log line into it), kept private, the same on the second call.
+tmp=$(mktemp -d)
+first=$(LL_VAR=$tmp $STACK jwt-secret 2>/dev/null)
+second=$(LL_VAR=$tmp $STACK jwt-secret 2>/dev/null)
+check jwt_secret_is_64_hex grep -Eqx '[0-9a-f]{64}' <<<"$first"
+check jwt_secret_is_stable test "$first" = "$second"
+check jwt_secret_file_is_private test "$(stat -c %a "$tmp/secrets/jwt_secret")" = 600
+rm -rf "$tmp"
+
 echo "stack_lifecycle: $passed passed, $failed failed"
 ((failed == 0))
