@@ -60,6 +60,7 @@ INTEG_SRCS := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(INTEG_SRCS:%.c=$(B)/%)
 INTEG_SCRIPTS := $(wildcard tests/integration/test_*.sh)
 E2E_SCRIPTS := $(wildcard tests/e2e/test_*.py)
+DEPLOY_SCRIPTS := tests/deploy/check_deploy.py
 
 # ledgerline's programs: tools/NAME.c and DIR/NAME_main.c become $(B)/bin/ledgerline-NAME.
 TOOL_SRCS := $(wildcard tools/*.c)
@@ -187,7 +188,8 @@ unit-run:
 
 # Every test in one runner call, so the output ends with one total line.
 check-run:
-	@tests/run.sh $(UNIT_BINS) $(UNIT_SCRIPTS) tests/fuzz/run.sh $(INTEG_BINS) $(INTEG_SCRIPTS) $(E2E_SCRIPTS) \
+	@tests/run.sh $(UNIT_BINS) $(UNIT_SCRIPTS) $(DEPLOY_SCRIPTS) tests/fuzz/run.sh $(INTEG_BINS) $(INTEG_SCRIPTS) \
+	    $(E2E_SCRIPTS) \
 	    tests/bench_smoke.sh
 
 up: deps

@@ -131,5 +131,19 @@ else
     logged "pip install schemathesis" "$LL_VENV/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
+# kustomize (Go module proxy, pinned) builds deploy/k8s in make test (tests/deploy/check_deploy.py).
+KUSTOMIZE_VERSION=v5.5.0
+# go install builds report "(devel)" as their version: a marker file records which one it is.
+if [[ -x "$LL_VAR/tools/kustomize" ]] && [[ "$(cat "$LL_VAR/tools/kustomize.version" 2>/dev/null)" == "$KUSTOMIZE_VERSION" ]]; then
+    say "kustomize $KUSTOMIZE_VERSION: present"
+elif ((check_only)); then
+    say "missing kustomize in $LL_VAR/tools"; missing=1
+else
+    say "building kustomize $KUSTOMIZE_VERSION from the Go module proxy"
+    mkdir -p "$LL_VAR/tools"
+    logged "go install kustomize" env GOBIN="$LL_VAR/tools" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+    echo "$KUSTOMIZE_VERSION" >"$LL_VAR/tools/kustomize.version"
+fi
+
 ((check_only && missing)) && exit 1
 say "done"
