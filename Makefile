@@ -61,6 +61,7 @@ INTEG_BINS := $(INTEG_SRCS:%.c=$(B)/%)
 INTEG_SCRIPTS := $(wildcard tests/integration/test_*.sh)
 E2E_SCRIPTS := $(wildcard tests/e2e/test_*.py)
 DEPLOY_SCRIPTS := tests/deploy/check_deploy.py
+FAULT_SCRIPTS := tests/faults/test_faults.py
 
 # ledgerline's programs: tools/NAME.c and DIR/NAME_main.c become $(B)/bin/ledgerline-NAME.
 TOOL_SRCS := $(wildcard tools/*.c)
@@ -81,7 +82,7 @@ FUZZ_SECONDS ?= 300
 .DEFAULT_GOAL := build
 # Keep object files of test and tool mains (make would delete them as intermediates).
 .SECONDARY:
-.PHONY: build help deps run test unit integration up down status restart logs clean distclean format fuzz fuzz-build migrate bench token
+.PHONY: build help deps run test unit integration up down status restart logs clean distclean format fuzz fuzz-build migrate bench token soak
 
 build: $(LIB_A) $(TOOL_BINS) $(MAIN_BINS) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
 
@@ -189,7 +190,7 @@ unit-run:
 # Every test in one runner call, so the output ends with one total line.
 check-run:
 	@tests/run.sh $(UNIT_BINS) $(UNIT_SCRIPTS) $(DEPLOY_SCRIPTS) tests/fuzz/run.sh $(INTEG_BINS) $(INTEG_SCRIPTS) \
-	    $(E2E_SCRIPTS) \
+	    $(E2E_SCRIPTS) $(FAULT_SCRIPTS) \
 	    tests/bench_smoke.sh
 
 up: deps
@@ -227,6 +228,12 @@ bench: deps
 	@bench/bench_queries.py $(BENCH_ARGS)
 	@bench/bench_projector.py
 
+# Fault injection, the long form: a minute of load around each kill -9 (tests/faults/).
+soak: deps
+	@$(MAKE) --no-print-directory BUILD=asan build
+	@$(STACK) up postgres kafka ferretdb
+	@tests/run.sh "tests/faults/test_faults.py --soak"
+
 # Long fuzzing run: FUZZ_SECONDS per target (default 300).
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzz-build
@@ -246,6 +253,7 @@ help:
 	@echo "make run        install what is missing, build, start the whole system (stop: make down)"
 	@echo "make test       install what is missing, build with ASan+UBSan, start the stack, run all tests"
 	@echo "make unit       unit tests only (no servers)"
+	@echo "make soak       fault injection with a minute of load around each kill -9 (docs/reliability.md)"
 	@echo "make up|down|status|restart   the local stack (PostgreSQL, Kafka, FerretDB, services)"
 	@echo "make -s token SUB=alice ROLE=customer   a bearer token for the local stack (roles: customer, operator, auditor)"
 	@echo "make migrate    apply pending schema migrations (ledgerline-migrate)"

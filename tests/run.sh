@@ -2,13 +2,15 @@
 # Runs test binaries and scripts, adds up their "N passed, N failed" lines and ends with the total.
 # A test that exits non-zero without such a line (a crash, a sanitizer report) counts as one failure.
 # Usage: tests/run.sh TEST...     Exit status: 0 when nothing failed.
+# A TEST may carry arguments in the same word ("tests/faults/test_faults.py --soak").
 set -uo pipefail
 total_passed=0 total_failed=0
 for t in "$@"; do
-    name=$(basename "$t")
+    read -r -a cmd <<<"$t"
+    name=$(basename "${cmd[0]}")
     echo "== $name"
     out=$(mktemp)
-    "$t" 2>&1 | tee "$out"
+    "${cmd[@]}" 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
     line=$(grep -E '^([A-Za-z0-9_.-]+: )?[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
     rm -f "$out"
