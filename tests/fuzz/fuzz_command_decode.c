@@ -21,6 +21,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (type != LL_CMD_OPEN && type != LL_CMD_CLOSE && !ll_amount_valid(cmd.amount_minor)) abort();
     if (type != LL_CMD_CLOSE && !ll_currency_valid(cmd.currency.code)) abort();
     if (!ll_json_text_clean(cmd.owner) || !ll_json_text_clean(cmd.reference)) abort();
+    for (const char *p = cmd.owner; *p; p++) /* commands take printable ASCII only */
+        if (*p < 0x20 || *p > 0x7e) abort();
+    for (const char *p = cmd.reference; *p; p++)
+        if (*p < 0x20 || *p > 0x7e) abort();
     if (strlen(cmd.reference) > LL_REFERENCE_BYTES_MAX || strlen(cmd.owner) > LL_OWNER_BYTES_MAX) abort();
     return 0;
 }
