@@ -19,7 +19,6 @@ Recovery time: from the kill until a probe (deposit 201, then GET ?min_version= 
 Bounded form in make test (each fault once, a few seconds of load); `--soak` (make soak) runs
 longer. Prints a table and writes it to var/log/faults-latest.md."""
 import argparse
-import concurrent.futures as cf
 import json
 import os
 import random

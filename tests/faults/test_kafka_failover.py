@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Kafka failover: the local stack's 3-broker mode (KRaft, RF=3, min.insync.replicas=2; the relay
+produces with acks=all). Under the fault suite's workload, the broker leading the most
+partitions of the events topic gets SIGKILL. Then:
+- a new leader is elected for each of its partitions (read from the cluster's metadata);
+- the end-to-end probe (deposit 201, then readable via min_version) works again;
+- the killed broker restarts and rejoins the in-sync replicas of every partition;
+- no acknowledged event is lost or doubled. These are the same checks as tests/faults/test_faults.py:
+  the store, Kafka, the read model, the bank invariant, the chains.
+The window of each step is reported. Switches the stack's Kafka to 3 brokers for the run and
+back to one afterwards."""
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
+import test_faults as tf  # noqa: E402
+from ll_e2e import ROOT, Service, eq, paused_stack_services, post, wait_until  # noqa: E402
+
+BOOTSTRAP = "127.0.0.1:59092,127.0.0.1:59094,127.0.0.1:59096"
+STACK = os.path.join(ROOT, "deploy", "local", "stack.sh")
+
+
+def stack3(*args):
+    out = subprocess.run([STACK, *args], capture_output=True, text=True, env=dict(os.environ, LL_KAFKA_BROKERS="3"))
+    if out.returncode != 0:
+        raise RuntimeError(f"LL_KAFKA_BROKERS=3 stack.sh {' '.join(args)}: {out.stdout}{out.stderr}")
+
+
+def metadata():
+    """{partition: (leader, [isr...])} of the events topic, from any live broker."""
+    out = subprocess.run(["kcat", "-L", "-b", BOOTSTRAP, "-t", tf.TOPIC, "-m", "5"], capture_output=True, text=True)
+    parts = {}
+    for m in re.finditer(r"partition (\d+), leader (-?\d+), replicas: [\d,]+, isrs: ([\d,]*)", out.stdout):
+        parts[int(m.group(1))] = (int(m.group(2)), [int(x) for x in m.group(3).split(",") if x])
+    return parts
+
+
+def main():
+    env = {"LEDGERLINE_KAFKA_BOOTSTRAP_SERVERS": BOOTSTRAP}
+    result, ok = {}, False
+    subprocess.run([STACK, "down", "kafka"], capture_output=True)
+    try:
+        stack3("up", "kafka")
+        with paused_stack_services("command", "relay", "projector", "query"):
+            procs = [Service("command", ["--listen", f"127.0.0.1:{tf.CMD}"], port=tf.CMD, env=env).start(60),
+                     Service("relay", ["--poll-ms", "200"], env=env).start(),
+                     Service("projector", [], env=env).start(),
+                     Service("query", ["--listen", f"127.0.0.1:{tf.QRY}"], port=tf.QRY, env=env).start(60)]
+            try:
+                accounts = []
+                for i in range(6):
+                    s, _, b = post("/v1/accounts", {"owner": f"failover-{i}", "currency": "EUR"}, port=tf.CMD)
+                    eq(s, 201, "open")
+                    accounts.append(b["account_id"])
+                    post(f"/v1/accounts/{b['account_id']}/deposits", {"amount_minor": tf.FUNDING, "currency": "EUR"},
+                         port=tf.CMD)
+                tf.PROBE[0] = post("/v1/accounts", {"owner": "failover-probe", "currency": "EUR"},
+                                   port=tf.CMD)[2]["account_id"]
+                since_ms = int(time.time() * 1000) - 2000
+                # A healthy cluster first: every partition with all three replicas in sync (a node
+                # that just restarted catches up for a while). Killing the only in-sync replica would
+                # rightly leave its partitions offline: unclean election is off.
+                wait_until(lambda: (m := metadata()) and all(len(isr) == 3 for _, isr in m.values()), 120,
+                           "all replicas in sync")
+                with tf.Workload(accounts, 4, 7) as wl:
+                    time.sleep(3)
+                    before = metadata()
+                    leaders = [leader for leader, _ in before.values()]
+                    victim = max(set(leaders), key=leaders.count)
+                    led = sorted(p for p, (leader, _) in before.items() if leader == victim)
+                    t_kill = time.time()
+                    pidfile = os.path.join(ROOT, "var", "run", "kafka.pid" if victim == 1 else f"kafka-{victim}.pid")
+                    tf.kill_infra(os.path.basename(pidfile)[:-4])
+                    elected = probe_ok = None
+                    while time.time() - t_kill < 120 and (elected is None or probe_ok is None):
+                        if elected is None:
+                            now = metadata()
+                            if now and all(now.get(p, (-1, []))[0] not in (victim, -1) for p in led):
+                                elected = time.time() - t_kill
+                        if probe_ok is None and tf.probe():
+                            probe_ok = time.time() - t_kill
+                        time.sleep(0.1)
+                    time.sleep(2)
+                    t_restart = time.time()
+                    stack3("up", "kafka")
+                    rejoined = None
+                    while time.time() - t_restart < 180:
+                        if all(victim in isr for _, isr in metadata().values()) and len(metadata()) > 0:
+                            rejoined = time.time() - t_restart
+                            break
+                        time.sleep(0.5)
+                    time.sleep(1)
+                commands = wl.commands
+                for c in [c for c in commands if c["status"] == "unknown"]:
+                    c["was_unknown"] = True
+                    deadline = time.time() + 120
+                    while c["status"] == "unknown" and time.time() < deadline:
+                        c["status"] = tf.send(c)
+                        time.sleep(0.2)
+                lost, duplicated = tf.verify(accounts, commands, since_ms)
+                result = {"partitions_led": len(led), "election_s": elected, "probe_recovery_s": probe_ok,
+                          "rejoined_isr_s": rejoined, "commands": len(commands),
+                          "acknowledged": sum(c["status"] == "applied" for c in commands), "lost": lost,
+                          "duplicated": duplicated}
+                ok = elected is not None and probe_ok is not None and rejoined is not None
+            finally:
+                for p in procs:
+                    if p.proc.poll() is None:
+                        p.stop()
+    except Exception as e:
+        result["error"] = str(e)[:500]
+    finally:
+        subprocess.run([STACK, "down", "kafka"], capture_output=True, env=dict(os.environ, LL_KAFKA_BROKERS="3"))
+        subprocess.run([STACK, "up", "kafka"], capture_output=True)
+    print(f"  {'ok  ' if ok else 'FAIL'} kill -9 the leader of the most partitions: {result}")
+    if ok:
+        print(f"\n| broker killed | partitions it led | new leaders elected after | end-to-end probe ok after |"
+              f" back in every ISR after restart | commands | acknowledged | lost | duplicated |\n"
+              f"|---|---|---|---|---|---|---|---|---|\n"
+              f"| 1 of 3 (RF=3, min ISR 2) | {result['partitions_led']} | {result['election_s']:.2f} s |"
+              f" {result['probe_recovery_s']:.2f} s | {result['rejoined_isr_s']:.2f} s | {result['commands']} |"
+              f" {result['acknowledged']} | {result['lost']} | {result['duplicated']} |\n")
+    print(f"kafka_failover: {int(ok)} passed, {int(not ok)} failed")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
