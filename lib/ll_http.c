@@ -69,8 +69,7 @@ static int iov_is(h2o_iovec_t v, const char *s) {
     return v.len == strlen(s) && memcmp(v.base, s, v.len) == 0;
 }
 
-/* Ids travel into logs, events and response headers: letters, digits and . _ : - only. */
-static int id_ok(const char *s) {
+int ll_http_id_valid(const char *s) {
     if (*s == '\0') return 0;
     for (; *s; s++)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
@@ -81,11 +80,11 @@ static int id_ok(const char *s) {
 
 /* The request's ids (see ll_http.h): set as request headers for the handlers and echoed. */
 static void assign_ids(ll_http_server_t *srv, h2o_req_t *req, observation_t *o) {
-    if (ll_http_header(req, "x-request-id", o->request_id, sizeof o->request_id) < 0 || !id_ok(o->request_id))
+    if (ll_http_header(req, "x-request-id", o->request_id, sizeof o->request_id) < 0 || !ll_http_id_valid(o->request_id))
         snprintf(o->request_id, sizeof o->request_id, "%s-%llu", srv->request_prefix,
                  (unsigned long long)++srv->request_seq);
     if (ll_http_header(req, "x-correlation-id", o->correlation_id, sizeof o->correlation_id) < 0 ||
-        !id_ok(o->correlation_id))
+        !ll_http_id_valid(o->correlation_id))
         memcpy(o->correlation_id, o->request_id, sizeof o->correlation_id);
     static const h2o_iovec_t names[2] = {{H2O_STRLIT("x-request-id")}, {H2O_STRLIT("x-correlation-id")}};
     const char *values[2] = {o->request_id, o->correlation_id};

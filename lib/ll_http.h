@@ -88,6 +88,9 @@ void ll_http_problem_headers(h2o_req_t *req, int status, const char *slug, const
  * echoed in the response, and handlers read them as request headers. */
 #define LL_HTTP_ID_BYTES_MAX 64
 
+/* True for an id fit for logs, events and headers: 1 or more of letters, digits and . _ : - */
+int ll_http_id_valid(const char *s);
+
 /* Copies the value of request header name (lower case) into out. Returns its length, -1 when
  * absent, -2 when longer than out_size - 1 or repeated. */
 int ll_http_header(const h2o_req_t *req, const char *name, char *out, size_t out_size);

@@ -6,7 +6,6 @@
 #include "ll_http.h"
 #include "ll_json.h"
 #include "ll_metrics.h"
-#include "ll_random.h"
 #include "ll_strset.h"
 #include "ll_text.h"
 #include "ll_writer.h"
@@ -170,16 +169,6 @@ static int content_type_ok(h2o_req_t *req) {
     return strncasecmp(v, "application/json", 16) == 0 && (v[16] == '\0' || v[16] == ';' || v[16] == ' ');
 }
 
-/* Correlation ids travel into events and logs: letters, digits and . _ : - only. */
-static int correlation_id_ok(const char *s) {
-    if (*s == '\0') return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              strchr("._:-", *s)))
-            return 0;
-    return 1;
-}
-
 /* Fills the request part of w from headers, path and body; on a bad request answers it and
  * returns -1. */
 static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *route,
@@ -227,14 +216,10 @@ static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *r
     /* Which accounts a customer owns is only known inside the store's transaction. */
     if (who->role == LL_ROLE_CUSTOMER) snprintf(w->owner_scope, sizeof w->owner_scope, "%s", who->sub);
     if (route->account_id[0] != '\0') ll_uuid_parse(route->account_id, false, &w->cmd.account_id);
+    /* ll_http gave every request one valid X-Correlation-Id (the client's, or the request id). */
     if (ll_http_header(req, "x-correlation-id", w->correlation_id, sizeof w->correlation_id) < 0 ||
-        !correlation_id_ok(w->correlation_id)) {
-        ll_uuid_t c;
-        if (ll_uuid_random(&c) == 0)
-            ll_uuid_format(&c, w->correlation_id);
-        else
-            w->correlation_id[0] = '\0';
-    }
+        !ll_http_id_valid(w->correlation_id))
+        w->correlation_id[0] = '\0';
     ll_access_actor(who, w->actor, sizeof w->actor);
     /* Keys are per principal: nobody can replay, or block, another's stored response. */
     snprintf(w->idem_scope, sizeof w->idem_scope, "%s", w->actor);
