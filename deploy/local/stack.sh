@@ -63,7 +63,9 @@ tcp_open() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
 # port_free NAME PORT: fails with a clear message when something that is not ours listens there.
 port_free() {
-    tcp_open "$2" || return 0
+    local i
+    # A server stopped a moment ago may still be closing its listener: give it a few seconds.
+    for ((i = 0; i < 20; i++)); do tcp_open "$2" || return 0; sleep 0.5; done
     die "$1: port $2 is already in use by a process this checkout did not start (another checkout's stack? stop it there with make down, or pick other ports: docs/local-stack.md)"
 }
 
@@ -283,12 +285,31 @@ up_kafka() {
     kafka_create_topics
 }
 
+# Every node at once: a KRaft node stopping after the others has no quorum left for its
+# controlled shutdown and would wait it out.
 down_kafka() {
-    local i
-    for ((i = 3; i >= 2; i--)); do
-        if [[ -f "$(kafka_pidfile "$i")" ]]; then stop_pidfile "kafka-$i" "$(kafka_pidfile "$i")"; fi
+    local i pid pids=() f
+    for i in 1 2 3; do
+        f=$(kafka_pidfile "$i")
+        if pid_alive "$f"; then pid=$(head -n 1 "$f"); pids+=("$pid"); kill -TERM "$pid" 2>/dev/null || true; fi
     done
-    stop_pidfile kafka "$LL_RUN/kafka.pid"
+    for ((i = 0; i < 200; i++)); do
+        local alive=0
+        for pid in "${pids[@]}"; do proc_alive "$pid" && alive=1; done
+        ((alive)) || break
+        sleep 0.1
+    done
+    for pid in "${pids[@]}"; do
+        if proc_alive "$pid"; then say "kafka: node $pid did not stop in 20s, sending SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+    done
+    for ((i = 0; i < 50; i++)); do
+        local alive=0
+        for pid in "${pids[@]}"; do proc_alive "$pid" && alive=1; done
+        ((alive)) || break
+        sleep 0.1
+    done
+    rm -f "$LL_RUN"/kafka.pid "$LL_RUN"/kafka-2.pid "$LL_RUN"/kafka-3.pid
+    if ((${#pids[@]})); then say "kafka: stopped"; else say "kafka: not running"; fi
 }
 status_kafka() {
     local i

@@ -114,8 +114,13 @@ def main():
     except Exception as e:
         result["error"] = str(e)[:500]
     finally:
-        subprocess.run([STACK, "down", "kafka"], capture_output=True, env=dict(os.environ, LL_KAFKA_BROKERS="3"))
-        subprocess.run([STACK, "up", "kafka"], capture_output=True)
+        # Back to the one-broker stack the other suites use; a failure here is a failure of the test.
+        down = subprocess.run([STACK, "down", "kafka"], capture_output=True, text=True,
+                              env=dict(os.environ, LL_KAFKA_BROKERS="3"))
+        up = subprocess.run([STACK, "up", "kafka"], capture_output=True, text=True)
+        if up.returncode != 0:
+            ok = False
+            print(f"  FAIL restoring the one-broker Kafka:\n{down.stdout}{down.stderr}{up.stdout}{up.stderr}")
     print(f"  {'ok  ' if ok else 'FAIL'} kill -9 the leader of the most partitions: {result}")
     if ok:
         print(f"\n| broker killed | partitions it led | new leaders elected after | end-to-end probe ok after |"
