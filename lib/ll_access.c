@@ -2,16 +2,14 @@
 #include "ll_access.h"
 
 #include "ll_clock.h"
+#include "ll_hash.h"
 #include "ll_http.h"
 #include "ll_rate_limit.h"
 
-#include <arpa/inet.h>
 #include <openssl/crypto.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 /* Clients remembered per table: ~180 bytes each, so 2.9 MiB per table. */
@@ -64,16 +62,6 @@ void ll_access_destroy(ll_access_t *a) {
     free(a);
 }
 
-void ll_access_peer(h2o_req_t *req, char *out, size_t out_size) {
-    struct sockaddr_storage ss;
-    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    const void *addr = NULL;
-    if (len > 0 && ss.ss_family == AF_INET) addr = &((struct sockaddr_in *)&ss)->sin_addr;
-    if (len > 0 && ss.ss_family == AF_INET6) addr = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-    if (addr == NULL || inet_ntop(ss.ss_family, addr, out, (socklen_t)out_size) == NULL)
-        snprintf(out, out_size, "unknown");
-}
-
 void ll_access_actor(const ll_principal_t *who, char *out, size_t out_size) {
     snprintf(out, out_size, "%s:%s", ll_role_name(who->role), who->sub);
 }
@@ -97,9 +85,7 @@ static void unauthorized(h2o_req_t *req, const char *detail, int token_given) {
 }
 
 static size_t token_slot(const char *t, size_t len) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)t[i]) * 1099511628211ULL;
-    return (size_t)(h % TOKEN_CACHE_SLOTS);
+    return (size_t)(ll_fnv1a(t, len) % TOKEN_CACHE_SLOTS);
 }
 
 ll_jwt_result_t ll_access_verify(ll_access_t *a, const char *token, size_t len, int64_t now_s,
@@ -123,8 +109,8 @@ ll_jwt_result_t ll_access_verify(ll_access_t *a, const char *token, size_t len, 
 
 int ll_access_check(ll_access_t *a, h2o_req_t *req, ll_principal_t *who) {
     int64_t now_us = ll_clock_ms() * 1000;
-    char key[LL_RATE_KEY_BYTES_MAX + 1], peer[INET6_ADDRSTRLEN];
-    ll_access_peer(req, peer, sizeof peer);
+    char key[LL_RATE_KEY_BYTES_MAX + 1], peer[LL_HTTP_PEER_BYTES];
+    ll_http_peer(req, peer, sizeof peer);
     snprintf(key, sizeof key, "ip:%s", peer);
     int64_t wait_s = ll_rate_limit_take(a->per_ip, key, now_us);
     if (wait_s > 0) {

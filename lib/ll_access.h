@@ -34,7 +34,4 @@ ll_jwt_result_t ll_access_verify(ll_access_t *a, const char *token, size_t len, 
 /* The actor recorded in events and used as the idempotency scope: "role:sub". */
 void ll_access_actor(const ll_principal_t *who, char *out, size_t out_size);
 
-/* The client's address as text ("127.0.0.1", "::1"), or "unknown". */
-void ll_access_peer(h2o_req_t *req, char *out, size_t out_size);
-
 #endif

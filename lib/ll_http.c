@@ -32,13 +32,18 @@ typedef struct {
     char correlation_id[LL_HTTP_ID_BYTES_MAX + 1];
 } observation_t;
 
-static void log_request(const observation_t *o, double seconds) {
-    char when[LL_TIME_TEXT_LEN + 1], peer[64] = "unknown";
-    ll_time_format(ll_clock_wall_us(), when);
+void ll_http_peer(h2o_req_t *req, char *out, size_t out_size) {
     struct sockaddr_storage ss;
-    h2o_conn_t *conn = o->req->conn;
+    h2o_conn_t *conn = req->conn;
     socklen_t len = conn->callbacks->get_peername ? conn->callbacks->get_peername(conn, (struct sockaddr *)&ss) : 0;
-    if (len > 0) getnameinfo((struct sockaddr *)&ss, len, peer, sizeof peer, NULL, 0, NI_NUMERICHOST);
+    if (len == 0 || getnameinfo((struct sockaddr *)&ss, len, out, (socklen_t)out_size, NULL, 0, NI_NUMERICHOST) != 0)
+        snprintf(out, out_size, "unknown");
+}
+
+static void log_request(const observation_t *o, double seconds) {
+    char when[LL_TIME_TEXT_LEN + 1], peer[LL_HTTP_PEER_BYTES];
+    ll_time_format(ll_clock_wall_us(), when);
+    ll_http_peer(o->req, peer, sizeof peer);
     /* The method is h2o's token or the client's bytes: only letters pass. */
     char method[16];
     size_t m = 0;

@@ -91,6 +91,10 @@ void ll_http_problem_headers(h2o_req_t *req, int status, const char *slug, const
 /* True for an id fit for logs, events and headers: 1 or more of letters, digits and . _ : - */
 int ll_http_id_valid(const char *s);
 
+/* The client's address as text ("127.0.0.1", "::1"), or "unknown". */
+#define LL_HTTP_PEER_BYTES 64
+void ll_http_peer(h2o_req_t *req, char *out, size_t out_size);
+
 /* Copies the value of request header name (lower case) into out. Returns its length, -1 when
  * absent, -2 when longer than out_size - 1 or repeated. */
 int ll_http_header(const h2o_req_t *req, const char *name, char *out, size_t out_size);

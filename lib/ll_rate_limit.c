@@ -2,6 +2,8 @@
  * integer arithmetic: a bucket gains per_second millionths per microsecond. */
 #include "ll_rate_limit.h"
 
+#include "ll_hash.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,12 +44,10 @@ void ll_rate_limit_destroy(ll_rate_limit_t *rl) {
     free(rl);
 }
 
-/* FNV-1a: keys are short; an attacker choosing keys can at worst share a set with others, and
- * sharing a set only ever refreshes buckets. */
+/* An attacker choosing keys can at worst share a set with others (ll_fnv1a), and sharing a set
+ * only ever refreshes buckets. */
 static uint64_t hash(const char *s) {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return ll_fnv1a(s, strlen(s));
 }
 
 static void refill(const ll_rate_limit_t *rl, slot_t *s, int64_t now_us) {

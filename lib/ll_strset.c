@@ -1,6 +1,8 @@
 /* ll_strset.c - see ll_strset.h. */
 #include "ll_strset.h"
 
+#include "ll_hash.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,10 +12,8 @@ struct ll_strset_node {
     char s[]; /* NUL-terminated */
 };
 
-static size_t hash(const char *s) { /* FNV-1a */
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return (size_t)h;
+static size_t hash(const char *s) {
+    return (size_t)ll_fnv1a(s, strlen(s));
 }
 
 int ll_strset_init(ll_strset_t *s, size_t n_buckets) {

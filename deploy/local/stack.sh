@@ -69,18 +69,36 @@ port_free() {
     die "$1: port $2 is already in use by a process this checkout did not start (another checkout's stack? stop it there with make down, or pick other ports: docs/local-stack.md)"
 }
 
-# stop_pidfile NAME FILE: SIGTERM, wait up to 20 s, then SIGKILL.
+# wait_gone TENTHS PID...: waits until none of the PIDs runs, at most TENTHS tenths of a second.
+wait_gone() {
+    local n=$1 i pid alive; shift
+    for ((i = 0; i < n; i++)); do
+        alive=0
+        for pid in "$@"; do proc_alive "$pid" && alive=1; done
+        ((alive)) || return 0
+        sleep 0.1
+    done
+}
+
+# stop_pids NAME PID...: SIGTERM to all at once, wait up to 20 s, then SIGKILL what is left.
+stop_pids() {
+    local name=$1 pid; shift
+    kill -TERM "$@" 2>/dev/null || true
+    wait_gone 200 "$@"
+    for pid in "$@"; do
+        if proc_alive "$pid"; then
+            say "$name: did not stop in 20s, sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    wait_gone 50 "$@"
+}
+
+# stop_pidfile NAME FILE: stop_pids on the process FILE names.
 stop_pidfile() {
-    local name=$1 f=$2 pid i
+    local name=$1 f=$2
     if ! pid_alive "$f"; then rm -f "$f"; say "$name: not running"; return 0; fi
-    pid=$(head -n 1 "$f")
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 200; i++)); do proc_alive "$pid" || break; sleep 0.1; done
-    if proc_alive "$pid"; then
-        say "$name: did not stop in 20s, sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        for ((i = 0; i < 50; i++)); do proc_alive "$pid" || break; sleep 0.1; done
-    fi
+    stop_pids "$name" "$(head -n 1 "$f")"
     rm -f "$f"; say "$name: stopped"
 }
 
@@ -288,26 +306,12 @@ up_kafka() {
 # Every node at once: a KRaft node stopping after the others has no quorum left for its
 # controlled shutdown and would wait it out.
 down_kafka() {
-    local i pid pids=() f
+    local i f pids=()
     for i in 1 2 3; do
         f=$(kafka_pidfile "$i")
-        if pid_alive "$f"; then pid=$(head -n 1 "$f"); pids+=("$pid"); kill -TERM "$pid" 2>/dev/null || true; fi
+        if pid_alive "$f"; then pids+=("$(head -n 1 "$f")"); fi
     done
-    for ((i = 0; i < 200; i++)); do
-        local alive=0
-        for pid in "${pids[@]}"; do proc_alive "$pid" && alive=1; done
-        ((alive)) || break
-        sleep 0.1
-    done
-    for pid in "${pids[@]}"; do
-        if proc_alive "$pid"; then say "kafka: node $pid did not stop in 20s, sending SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-    done
-    for ((i = 0; i < 50; i++)); do
-        local alive=0
-        for pid in "${pids[@]}"; do proc_alive "$pid" && alive=1; done
-        ((alive)) || break
-        sleep 0.1
-    done
+    if ((${#pids[@]})); then stop_pids kafka "${pids[@]}"; fi
     rm -f "$LL_RUN"/kafka.pid "$LL_RUN"/kafka-2.pid "$LL_RUN"/kafka-3.pid
     if ((${#pids[@]})); then say "kafka: stopped"; else say "kafka: not running"; fi
 }

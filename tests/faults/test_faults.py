@@ -31,7 +31,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 from ll_e2e import (BIN, ROOT, Service, check, eq, kafka_messages, paused_stack_services, post,  # noqa: E402
-                    request, sql, stack, wait_until)
+                    reconcile, request, sql, stack, wait_until)
 
 CMD, QRY = 18680, 18681
 TOPIC = "ledgerline.account-events"
@@ -188,9 +188,15 @@ def run_fault(target, services, accounts, seconds, clients, seed):
         if restart_error:
             raise restart_error[0]
         time.sleep(max(0.0, seconds - (time.time() - t_kill) - seconds / 3))
-    # Every unknown outcome gets a definite answer by retrying with its key.
-    unknown = [c for c in wl.commands if c["status"] == "unknown"]
-    deadline = time.time() + 120
+    unknown = resolve_unknown(wl.commands)
+    return wl.commands, unknown, recovered, since_ms
+
+
+def resolve_unknown(commands, budget_s=120):
+    """Gives every command whose outcome the client never learned a definite answer by retrying
+    it with its key (bounded in all). Returns those commands, marked was_unknown."""
+    unknown = [c for c in commands if c["status"] == "unknown"]
+    deadline = time.time() + budget_s
     for c in unknown:
         c["was_unknown"] = True
         while time.time() < deadline:
@@ -198,7 +204,7 @@ def run_fault(target, services, accounts, seconds, clients, seed):
             if c["status"] != "unknown":
                 break
             time.sleep(0.5)
-    return wl.commands, unknown, recovered, since_ms
+    return unknown
 
 
 def verify(accounts, all_commands, since_ms):
@@ -236,8 +242,7 @@ def verify(accounts, all_commands, since_ms):
                    120, f"the read model of {a}")
     for a in accounts:
         # ... and in MongoDB, where the projector catches up at its own pace.
-        wait_until(lambda a=a: audit("reconcile", "--account", a) == [], 300, f"MongoDB to equal the store for {a}",
-                   interval_s=1)
+        wait_until(lambda a=a: reconcile(a) == [], 300, f"MongoDB to equal the store for {a}", interval_s=1)
         rows = audit("replay", "--account", a)
         negative = [r for r in rows if int(r["balance_minor"]) < 0]
         eq(negative, [], f"no negative balance in the replay of {a}")

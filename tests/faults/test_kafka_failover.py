@@ -89,18 +89,14 @@ def main():
                     stack3("up", "kafka")
                     rejoined = None
                     while time.time() - t_restart < 180:
-                        if all(victim in isr for _, isr in metadata().values()) and len(metadata()) > 0:
+                        now = metadata()
+                        if now and all(victim in isr for _, isr in now.values()):
                             rejoined = time.time() - t_restart
                             break
                         time.sleep(0.5)
                     time.sleep(1)
                 commands = wl.commands
-                for c in [c for c in commands if c["status"] == "unknown"]:
-                    c["was_unknown"] = True
-                    deadline = time.time() + 120
-                    while c["status"] == "unknown" and time.time() < deadline:
-                        c["status"] = tf.send(c)
-                        time.sleep(0.2)
+                tf.resolve_unknown(commands)
                 lost, duplicated = tf.verify(accounts, commands, since_ms)
                 result = {"partitions_led": len(led), "election_s": elected, "probe_recovery_s": probe_ok,
                           "rejoined_isr_s": rejoined, "commands": len(commands),
