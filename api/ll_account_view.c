@@ -104,8 +104,16 @@ void ll_account_view_apply(ll_account_view_t *v, const ll_event_t *events, size_
         const ll_event_t *ev = &events[i];
         entry_t *e = find_or_add(v, &ev->account_id);
         if (e == NULL) continue; /* full: this account is served from the read model */
+        int first_seen = e->seen_version == 0;
         if (ev->version > e->seen_version) e->seen_version = ev->version;
-        if (!e->has_state) continue;
+        if (!e->has_state) {
+            /* An account's whole stream from its first event passes here: fold it from empty,
+             * as a rebuild would, instead of waiting for a read to fill it from the read model. */
+            if (!first_seen || ev->version != 1 || ev->type != LL_EVENT_ACCOUNT_OPENED) continue;
+            ll_account_init(&e->state, &ev->account_id);
+            e->has_state = 1;
+            v->st.states++;
+        }
         ll_error_t why = {""};
         ll_evolve_t r = ll_account_evolve(&e->state, ev, &why);
         if (r == LL_EVOLVE_OK) {

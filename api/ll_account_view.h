@@ -12,7 +12,9 @@
  *     part folds with); a duplicate is skipped; a gap or a refused event drops the state (the
  *     next read goes to the read model) and never guesses;
  *   - a fill from the read model (a document at version v) is taken only when v >= seen_version:
- *     a document behind what the tail has already passed would miss those events forever.
+ *     a document behind what the tail has already passed would miss those events forever;
+ *   - an account whose first event (AccountOpened, version 1) the tail sees is held from it:
+ *     its whole stream passes the tail, so the fold is what a rebuild would make.
  * The tail starts at the offsets the projector has committed, so every event not yet in the
  * read model when the tail started is still ahead of the tail. Together: once held, a state
  * receives every later event. Fills are refused until ll_account_view_set_ready.

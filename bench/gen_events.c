@@ -2,10 +2,13 @@
  * benchmark. Every event is decided, sealed and folded by domain/ exactly as the command service
  * does (hash chains intact, versions contiguous), keyed by account id like the relay's.
  *
- * Usage: gen_events --topic T --events N --accounts A [--partitions P] [--brokers HOST:PORT]
+ * Usage: gen_events (--topic T | --copy DIR) --events N --accounts A [--partitions P]
+ *                   [--brokers HOST:PORT] [--ids FILE]
  * --events 0 only creates the topic (6 partitions by default, infinite retention).
  * --copy DIR writes the same events as PostgreSQL COPY text instead (DIR/events.copy and
- * DIR/account_state.copy, the event store's columns), for a store of a benchmark's own.
+ * DIR/account_state.copy, the event store's columns), for a store of a benchmark's own;
+ * DIR/events.copy may be a FIFO that psql's \copy reads while the events are made.
+ * --ids FILE writes the account ids, one per line.
  * Prints one JSON line: {"events":N,"accounts":A,"seconds":S}. Exit 1 on any failure. */
 #include "ll_account.h"
 #include "ll_cli.h"
@@ -130,7 +133,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 int main(int argc, char **argv) {
-    const char *topic = NULL, *brokers = "127.0.0.1:59092", *copy_dir = NULL;
+    const char *topic = NULL, *brokers = "127.0.0.1:59092", *copy_dir = NULL, *ids_path = NULL;
     int events = 0, accounts = 0, partitions = 6;
     for (int i = 1; i < argc; i++) {
         int bad = 0;
@@ -140,6 +143,8 @@ int main(int argc, char **argv) {
             copy_dir = argv[++i];
         else if (!strcmp(argv[i], "--brokers") && i + 1 < argc)
             brokers = argv[++i];
+        else if (!strcmp(argv[i], "--ids") && i + 1 < argc)
+            ids_path = argv[++i];
         else if (!strcmp(argv[i], "--events") && i + 1 < argc)
             bad = ll_cli_int_arg(argv[++i], 0, 100000000, &events);
         else if (!strcmp(argv[i], "--accounts") && i + 1 < argc)
@@ -150,7 +155,8 @@ int main(int argc, char **argv) {
             bad = 1;
         if (bad) {
             fprintf(stderr,
-                    "usage: gen_events --topic T --events N --accounts A [--partitions P] [--brokers B]\n");
+                    "usage: gen_events (--topic T | --copy DIR) --events N --accounts A [--partitions P] "
+                    "[--brokers B] [--ids FILE]\n");
             return 1;
         }
     }
@@ -159,7 +165,6 @@ int main(int argc, char **argv) {
         return 1;
     }
     ll_error_t err = {""};
-    char errstr[512];
     if (copy_dir != NULL) {
         char path[4096];
         snprintf(path, sizeof path, "%s/events.copy", copy_dir);
@@ -171,18 +176,12 @@ int main(int argc, char **argv) {
     /* The relay's settings (idempotent, acks=all), batched harder: this is a bulk load. */
     rd_kafka_t *rk = NULL;
     if (copy_events == NULL) { /* Kafka only when it is the destination */
-        rd_kafka_conf_t *conf = ll_kafka_conf(LL_KAFKA_PRODUCER_SETTINGS, &err);
-        if (conf == NULL || rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr) ||
-            rd_kafka_conf_set(conf, "linger.ms", "20", errstr, sizeof errstr)) {
-            fprintf(stderr, "gen_events: %s%s\n", err.msg, conf ? errstr : "");
-            return 1;
-        }
-        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+        const char *const mine[] = {"bootstrap.servers", brokers, "linger.ms", "20", NULL};
+        rk = ll_kafka_producer(mine, on_delivery, &err);
     }
     ll_account_t *state = calloc((size_t)accounts + 1, sizeof *state);
     if ((rk == NULL && copy_events == NULL) || state == NULL) {
-        fprintf(stderr, "gen_events: %s\n", state == NULL ? "out of memory" : errstr);
+        fprintf(stderr, "gen_events: %s\n", state == NULL ? "out of memory" : err.msg);
         return 1;
     }
     if (copy_events == NULL && create_topic(rk, topic, partitions) != 0) return 1;
@@ -215,6 +214,15 @@ int main(int argc, char **argv) {
         FILE *states = fopen(path, "w");
         for (int i = 0; states != NULL && i < accounts; i++) copy_account_state(states, &state[i]);
         if (states == NULL || fclose(states) != 0 || fclose(copy_events) != 0) rc = -1;
+    }
+    if (ids_path != NULL) {
+        FILE *ids = fopen(ids_path, "w");
+        for (int i = 0; ids != NULL && i < accounts; i++) {
+            char id[LL_UUID_TEXT_LEN + 1];
+            ll_uuid_format(&state[i].account_id, id);
+            fprintf(ids, "%s\n", id);
+        }
+        if (ids == NULL || fclose(ids) != 0) rc = -1;
     }
     free(state);
     if (rc != 0 || delivery_failures) {

@@ -1,30 +1,200 @@
-"""What the benchmark drivers share: running wrk with one of bench/'s Lua scripts, and
-percentiles. Each Lua script's done() prints one JSON line that run_wrk reads."""
+"""What the benchmark drivers share: wrk and pgbench runs, a bench database of their own,
+percentiles and spread, process memory, and the JSON each driver leaves in bench/results/ for
+bench/report.py (which writes the one table, latest.md, and the plots).
+
+Every figure a driver reports is a ratio to a baseline measured in the same invocation; runs
+are repeated and alternate which side goes first, so a noisy neighbour hits both alike."""
+import glob
 import json
 import os
+import re
+import statistics
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+# LL_BENCH_RESULTS: somewhere else (the smoke runs in make test write under var/).
+RESULTS = os.environ.get("LL_BENCH_RESULTS", os.path.join(HERE, "results"))
+VAR = os.path.join(ROOT, "var", "bench")
+BENCH_BIN = os.path.join(ROOT, "build", "release", "bench")
+os.environ.setdefault("LL_TEST_BIN", os.path.join(ROOT, "build", "release", "bin"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+from ll_e2e import OPERATOR  # noqa: E402
+
+PG_PORT = "55432"
+SWEEP = [1, 2, 4, 8, 16, 32, 64]
 
 
-def run_wrk(port, clients, seconds, script, data_file):
-    """Runs wrk (2 threads) with bench/<script> against 127.0.0.1:port, passing data_file to the
-    script with an operator's bearer token (every request carries it, the baseline's too, so both
-    sides parse the same bytes). Returns rate (requests/s), p50_ms, p99_ms and errors (non-2xx
+def sh(cmd, **kw):
+    """Runs cmd; returns its stdout, or raises with everything it printed."""
+    out = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if out.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed ({out.returncode}): {out.stdout[-2000:]}{out.stderr[-2000:]}")
+    return out.stdout
+
+
+def app_conninfo(db):
+    return f"host=127.0.0.1 port={PG_PORT} dbname={db} user=ledgerline password=ledgerline"
+
+
+def owner_conninfo(db):
+    return f"host=127.0.0.1 port={PG_PORT} dbname={db} user=ledgerline_owner password=ledgerline_owner"
+
+
+def superuser_sql(*statements, db="postgres"):
+    psql = ["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-h", os.path.join(ROOT, "var", "pg", "socket"),
+            "-p", PG_PORT, "-v", "ON_ERROR_STOP=1", "-d", db]
+    for s in statements:
+        psql += ["-c", s]
+    return sh(psql)
+
+
+def owner_sql(db, query):
+    return sh(["psql", "-X", "-q", "-At", owner_conninfo(db), "-v", "ON_ERROR_STOP=1", "-c", query])
+
+
+def fresh_database(db):
+    """Drops and recreates db as the real one is made (owner, grants, migrations): a bench never
+    touches the stack's own database."""
+    superuser_sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", f"CREATE DATABASE {db} OWNER ledgerline_owner")
+    superuser_sql("REVOKE ALL ON SCHEMA public FROM PUBLIC", "GRANT USAGE, CREATE ON SCHEMA public TO ledgerline_owner",
+                  "GRANT USAGE ON SCHEMA public TO ledgerline", db=db)
+    sh([os.path.join(os.environ["LL_TEST_BIN"], "ledgerline-migrate")],
+       env=dict(os.environ, LEDGERLINE_PG_MIGRATE_CONNINFO=owner_conninfo(db)))
+
+
+def drop_database(db):
+    superuser_sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def bench_accounts_table(db, ids=None):
+    """pgbench's map from 1..n to account ids: the given ids, or every account in the store."""
+    owner_sql(db, "DROP TABLE IF EXISTS bench_accounts")
+    if ids is None:
+        owner_sql(db, "CREATE TABLE bench_accounts AS SELECT row_number() OVER (ORDER BY account_id)::int AS n, "
+                      "account_id AS id FROM account_state")
+    else:
+        owner_sql(db, "CREATE TABLE bench_accounts (n int, id uuid NOT NULL)")
+        values = ",".join(f"({i + 1},'{a}')" for i, a in enumerate(ids))
+        owner_sql(db, f"INSERT INTO bench_accounts VALUES {values}")
+    owner_sql(db, "ALTER TABLE bench_accounts ADD PRIMARY KEY (n); GRANT SELECT ON bench_accounts TO ledgerline; "
+                  "ANALYZE bench_accounts")
+    return int(owner_sql(db, "SELECT count(*) FROM bench_accounts"))
+
+
+def run_wrk(port, clients, seconds, script, data_file, threads=2):
+    """Runs wrk with bench/<script> against 127.0.0.1:port, passing data_file and an operator's
+    bearer token to the script (every request carries it, the baseline's too, so both sides
+    parse the same bytes). Returns rate (requests/s), p50/p90/p99/p999 in ms and errors (non-2xx
     and socket errors)."""
-    sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-    from ll_e2e import OPERATOR
-
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds}s", "-s", os.path.join(HERE, script),
-                          f"http://127.0.0.1:{port}", "--", data_file, OPERATOR],
-                         capture_output=True, text=True, check=True).stdout
+    out = sh(["wrk", "-t", str(min(threads, clients)), "-c", str(clients), "-d", f"{seconds}s", "--timeout", "10s",
+              "-s", os.path.join(HERE, script), f"http://127.0.0.1:{port}", "--", data_file, OPERATOR])
     s = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
-    return {"rate": s["requests"] / (s["duration_us"] / 1e6), "p50_ms": s["p50_us"] / 1000,
-            "p99_ms": s["p99_us"] / 1000, "errors": s["non2xx"] + s["socket_errors"]}
+    r = {"rate": s["requests"] / (s["duration_us"] / 1e6), "errors": s["non2xx"] + s["socket_errors"]}
+    for p in ("p50", "p90", "p99", "p999"):
+        r[p + "_ms"] = s[p + "_us"] / 1000
+    return r
+
+
+def start_wrk(port, clients, seconds, script, data_file):
+    """wrk in the background (a load while something else is measured); finish it with
+    finish_wrk."""
+    return subprocess.Popen(["wrk", "-t", "1", "-c", str(clients), "-d", f"{seconds}s", "--timeout", "10s", "-s",
+                             os.path.join(HERE, script), f"http://127.0.0.1:{port}", "--", data_file, OPERATOR],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish_wrk(proc):
+    out, err = proc.communicate(timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk failed: {err}")
+    s = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    return {"rate": s["requests"] / (s["duration_us"] / 1e6), "errors": s["non2xx"] + s["socket_errors"]}
+
+
+def run_pgbench(db, clients, seconds, script, accounts):
+    """pgbench with bench/<script> (one transaction per command) on db. Returns rate (tx/s),
+    p50/p90/p99/p999 in ms from its per-transaction log, and errors (failed transactions)."""
+    os.makedirs(VAR, exist_ok=True)
+    for f in glob.glob(os.path.join(VAR, "pgbench_log*")):
+        os.remove(f)
+    out = sh(["pgbench", "-n", "-h", "127.0.0.1", "-p", PG_PORT, "-U", "ledgerline", "-c", str(clients), "-j",
+              str(min(2, clients)), "-T", str(seconds), "-D", f"naccounts={accounts}", "-f",
+              os.path.join(HERE, script), "--log", "--log-prefix", os.path.join(VAR, "pgbench_log"), db],
+             env=dict(os.environ, PGPASSWORD="ledgerline"))
+    tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out).group(1))
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    lat = []
+    for f in glob.glob(os.path.join(VAR, "pgbench_log*")):
+        with open(f) as fh:
+            lat.extend(int(line.split()[2]) for line in fh if line.strip())
+    r = {"rate": tps, "errors": int(failed.group(1)) if failed else 0}
+    for p, q in (("p50", 50), ("p90", 90), ("p99", 99), ("p999", 99.9)):
+        r[p + "_ms"] = percentile(lat, q) / 1000
+    return r
 
 
 def percentile(values, p):
     """The p-th percentile (nearest rank) of values."""
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * p / 100))]
+
+
+def spread(values):
+    """median, min, max of values."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": len(values)}
+
+
+def alternating(reps, first, second, measure, label=""):
+    """Runs measure(side) for both sides reps times, alternating which goes first. Returns a list
+    of {first: result, second: result} per rep."""
+    runs = []
+    for rep in range(reps):
+        order = [first, second] if rep % 2 == 0 else [second, first]
+        r = {}
+        for side in order:
+            print(f"[bench] {label}rep {rep + 1}/{reps}: {side}", flush=True)
+            r[side] = measure(side)
+        runs.append(r)
+    return runs
+
+
+def rss_mib(proc):
+    """(current, peak) resident memory of a running process in MiB, from /proc."""
+    fields = {}
+    with open(f"/proc/{proc.pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    kib = lambda k: int(fields[k].split()[0]) if k in fields else 0  # noqa: E731
+    return kib("VmRSS") / 1024, kib("VmHWM") / 1024
+
+
+def save(name, data, text):
+    """Writes RESULTS/<name>.json (what report.py reads), with when and how it was measured, and
+    the driver's detailed report RESULTS/<name>.md."""
+    data = dict(data, measured=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), command=" ".join(sys.argv))
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, f"{name}.json"), "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.write("\n")
+    with open(os.path.join(RESULTS, f"{name}.md"), "w") as f:
+        f.write(text)
+
+
+def row(name, baseline_name, baseline, ours, unit, ratio=None, goal=None, met=None, note=""):
+    """One row of latest.md: ours and the baseline, each a number or a spread() of runs; the
+    ratio ours/baseline: given as the spread() of per-run ratios (each run's pair measured back
+    to back), else the ratio of the medians; the goal and whether it is met."""
+    def med(v):
+        return v["median"] if isinstance(v, dict) else v
+    if ratio is not None:
+        pass
+    elif baseline is not None and ours is not None and med(baseline):
+        ratio = med(ours) / med(baseline)
+    else:
+        ratio = None
+    return {"name": name, "baseline_name": baseline_name, "baseline": baseline, "ours": ours, "unit": unit,
+            "ratio": ratio, "goal": goal, "met": met, "note": note}

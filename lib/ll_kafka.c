@@ -38,8 +38,9 @@ rd_kafka_conf_t *ll_kafka_conf(const char *const *settings, ll_error_t *err) {
     return conf;
 }
 
-rd_kafka_t *ll_kafka_client(rd_kafka_type_t type, const char *const *base, const char *const *mine,
-                            ll_error_t *err) {
+/* Both public constructors: settings base then mine, and a delivery callback when given. */
+static rd_kafka_t *client(rd_kafka_type_t type, const char *const *base, const char *const *mine,
+                          ll_kafka_delivery_fn on_delivery, ll_error_t *err) {
     static const char *const none[] = {NULL};
     rd_kafka_conf_t *conf = ll_kafka_conf(base ? base : none, err);
     char errstr[512];
@@ -51,10 +52,20 @@ rd_kafka_t *ll_kafka_client(rd_kafka_type_t type, const char *const *base, const
             return NULL;
         }
     }
+    if (on_delivery != NULL) rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof errstr);
     if (rk == NULL) {
         rd_kafka_conf_destroy(conf); /* rd_kafka_new takes it only on success */
         ll_error_set(err, LL_EINVAL, "Kafka client: %s", errstr);
     }
     return rk;
+}
+
+rd_kafka_t *ll_kafka_client(rd_kafka_type_t type, const char *const *base, const char *const *mine,
+                            ll_error_t *err) {
+    return client(type, base, mine, NULL, err);
+}
+
+rd_kafka_t *ll_kafka_producer(const char *const *mine, ll_kafka_delivery_fn on_delivery, ll_error_t *err) {
+    return client(RD_KAFKA_PRODUCER, LL_KAFKA_PRODUCER_SETTINGS, mine, on_delivery, err);
 }

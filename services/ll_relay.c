@@ -67,25 +67,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 static rd_kafka_t *make_producer(const ll_relay_options_t *opt, ll_error_t *err) {
-    rd_kafka_conf_t *conf = ll_kafka_conf(LL_KAFKA_PRODUCER_SETTINGS, err);
-    if (conf == NULL) return NULL;
     const char *const mine[] = {"bootstrap.servers", opt->bootstrap_servers, "client.id", "ledgerline-relay",
                                 NULL};
-    char errstr[512];
-    for (const char *const *kv = mine; kv[0] != NULL; kv += 2) {
-        if (rd_kafka_conf_set(conf, kv[0], kv[1], errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
-            ll_error_set(err, LL_EINVAL, "Kafka setting %s: %s", kv[0], errstr);
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-    if (rk == NULL) {
-        rd_kafka_conf_destroy(conf); /* only on success does rd_kafka_new take ownership */
-        ll_error_set(err, LL_EINVAL, "Kafka producer: %s", errstr);
-    }
-    return rk;
+    return ll_kafka_producer(mine, on_delivery, err);
 }
 
 /* ---- PostgreSQL ---------------------------------------------------------------------------- */

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Keeps the benchmarks working: each runs for a few seconds on tiny sizes (release build).
+# Keeps the benchmarks working: each runs for a few seconds on tiny sizes (release build),
+# writing its results under var/ (never over bench/results/), then bench/report.py makes the
+# table and the plots from them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+export LL_BENCH_RESULTS=var/bench/smoke-results
+rm -rf "$LL_BENCH_RESULTS"
 passed=0 failed=0
-for bench in bench/bench_commands.py bench/bench_queries.py bench/bench_projector.py; do
-    if "$bench" --smoke >"var/log/$(basename "$bench" .py)-smoke.log" 2>&1; then
-        passed=$((passed + 1)); echo "  ok   $bench --smoke"
+for step in "bench/bench_commands.py --smoke" "bench/bench_queries.py --smoke" "bench/bench_projector.py --smoke" \
+            "bench/bench_scale.py --smoke" "bench/report.py --no-readme"; do
+    name=$(basename "${step%% *}" .py)
+    if $step >"var/log/$name-smoke.log" 2>&1; then
+        passed=$((passed + 1)); echo "  ok   $step"
     else
-        failed=$((failed + 1)); echo "  FAIL $bench --smoke (var/log/$(basename "$bench" .py)-smoke.log)"
+        failed=$((failed + 1)); echo "  FAIL $step (var/log/$name-smoke.log)"
     fi
 done
 echo "bench_smoke: $passed passed, $failed failed"

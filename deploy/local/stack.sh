@@ -157,6 +157,7 @@ REVOKE ALL ON SCHEMA public FROM PUBLIC;
 GRANT USAGE, CREATE ON SCHEMA public TO $LL_PG_OWNER_USER;
 GRANT USAGE ON SCHEMA public TO $LL_PG_APP_USER;
 EOF
+    pg_psql -q -d "$LL_FERRETDB_PG_DB" >/dev/null <"$LL_ROOT/deploy/local/ferretdb-indexes.sql"
 }
 
 up_postgres() {
@@ -333,7 +334,7 @@ up_ferretdb() {
         "$LL_FERRETDB_BIN" --handler=postgresql \
         --postgresql-url="postgres://$LL_FERRETDB_PG_USER:$LL_FERRETDB_PG_PASSWORD@127.0.0.1:$LL_PG_PORT/$LL_FERRETDB_PG_DB" \
         --state-dir="$LL_FERRETDB_STATE" --listen-addr="127.0.0.1:$LL_MONGO_PORT" \
-        --debug-addr="127.0.0.1:$((LL_MONGO_PORT + 1))" --telemetry=disable --log-level=warn \
+        --debug-addr="127.0.0.1:$((LL_MONGO_PORT + 1))" --telemetry=disable --log-level=warn --test-batch-size=1000 \
         >>"$LL_LOG/ferretdb.log" 2>&1 </dev/null &
     wait_for ferretdb tcp_open "$LL_MONGO_PORT"
     pid_alive "$LL_RUN/ferretdb.pid" || die "ferretdb exited during start-up; see $LL_LOG/ferretdb.log"

@@ -7,6 +7,7 @@
 #include "ll_test.h"
 
 #include <pthread.h>
+#include <string.h>
 
 /* A stream of account 1: open, then deposits of 10; states[k] is the state after k+1 events. */
 #define STREAM 6
@@ -148,6 +149,37 @@ LL_TEST(test_full_view_serves_new_accounts_from_the_read_model) {
     ll_account_view_destroy(v);
 }
 
+/* An account opened while the tail follows: its whole stream passes, so it is held from the
+ * first event without a read of the read model, and equals the fold of that stream. */
+LL_TEST(test_stream_from_its_first_event_is_held_without_a_fill) {
+    stream_t s;
+    make_stream(&s);
+    ll_account_view_t *v = ll_account_view_create(100); /* not even ready: no fill involved */
+    LL_REQUIRE(v != NULL);
+    ll_account_t out;
+    ll_account_view_apply(v, s.events, 3);
+    LL_REQUIRE(ll_account_view_get(v, &s.states[0].account_id, 3, &out) == LL_VIEW_HIT);
+    LL_CHECK(memcmp(&out, &s.states[2], sizeof out) == 0);
+    ll_account_view_stats_t st;
+    ll_account_view_stats(v, &st);
+    LL_CHECK_EQ_INT(st.states, 1);
+    LL_CHECK_EQ_INT(st.fills, 0);
+    ll_account_view_destroy(v);
+}
+
+/* A first event seen after later ones (a re-read) starts nothing: the later versions passed
+ * without a state, so a fold from it would miss them. */
+LL_TEST(test_first_event_after_later_ones_is_not_held) {
+    stream_t s;
+    make_stream(&s);
+    ll_account_view_t *v = ready_view();
+    ll_account_t out;
+    ll_account_view_apply(v, &s.events[3], 1);
+    ll_account_view_apply(v, &s.events[0], 1);
+    LL_CHECK_EQ_INT(ll_account_view_get(v, &s.states[0].account_id, -1, &out), LL_VIEW_MISS);
+    ll_account_view_destroy(v);
+}
+
 typedef struct {
     ll_account_view_t *v;
     const ll_event_t *ev;
@@ -188,6 +220,8 @@ int main(int argc, char **argv) {
         LL_CASE(test_tampered_event_drops_the_state),
         LL_CASE(test_no_fill_before_ready_nor_from_an_old_generation),
         LL_CASE(test_full_view_serves_new_accounts_from_the_read_model),
+        LL_CASE(test_stream_from_its_first_event_is_held_without_a_fill),
+        LL_CASE(test_first_event_after_later_ones_is_not_held),
         LL_CASE(test_waiter_is_woken_by_the_tail_and_bounded_by_its_deadline),
     };
     return ll_test_main(argc, argv, "account_view", cases, LL_CASES(cases));

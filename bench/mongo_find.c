@@ -1,0 +1,138 @@
+/* mongo_find: the baseline for GET /v1/accounts/{id}/transactions, a raw libmongoc loop doing
+ * the MongoDB work of one statement page and nothing else: load the account document
+ * (ll_read_model_load_account, as the handler does to check it exists and who owns it), then
+ * find its newest --limit + 1 transactions (the handler's filter, sort and limit). One page at
+ * a time on one connection, over random accounts of the file given.
+ *
+ * Usage: mongo_find --uri URI --database DB --accounts FILE [--pages 2000] [--limit 50]
+ * FILE: one account id per line (the accounts bench_queries.py opened).
+ * Prints one JSON line: {"pages":N,"seconds":S,"p50_us":..,"p99_us":..}. Exit 1 on failure. */
+#include "ll_cli.h"
+#include "ll_limits.h"
+#include "ll_read_model.h"
+#include "ll_uuid.h"
+
+#include <mongoc/mongoc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ACCOUNTS_MAX 100000
+
+static int64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Reads up to ACCOUNTS_MAX ids from path. Returns how many, or -1. */
+static int read_accounts(const char *path, ll_uuid_t *ids) {
+    FILE *f = fopen(path, "r");
+    char line[128];
+    int n = 0;
+    if (f == NULL) return -1;
+    while (n < ACCOUNTS_MAX && fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] != '\0' && ll_uuid_parse(line, false, &ids[n]) == 0) n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* One statement page of account id. Returns the documents read, or -1. */
+static int page(ll_read_model_t *rm, const ll_uuid_t *id, int limit) {
+    ll_error_t err = {""};
+    ll_account_t a;
+    bool found = false;
+    if (ll_read_model_load_account(rm, id, &a, &found, &err) != 0 || !found) {
+        fprintf(stderr, "mongo_find: account: %s\n", found ? err.msg : "not found");
+        return -1;
+    }
+    char text[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(id, text);
+    bson_t *filter = BCON_NEW("account_id", BCON_UTF8(text));
+    bson_t *opts = BCON_NEW("sort", "{", "version", BCON_INT32(-1), "}", "limit", BCON_INT64(limit + 1),
+                            "maxTimeMS", BCON_INT64(LL_READ_MODEL_QUERY_MS_MAX));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(rm->transactions, filter, opts, NULL);
+    const bson_t *doc;
+    int n = 0;
+    while (mongoc_cursor_next(cur, &doc)) n++;
+    bson_error_t e;
+    if (mongoc_cursor_error(cur, &e)) {
+        fprintf(stderr, "mongo_find: transactions: %s\n", e.message);
+        n = -1;
+    }
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    return n;
+}
+
+int main(int argc, char **argv) {
+    const char *uri_text = NULL, *database = NULL, *accounts_path = NULL;
+    int pages = 2000, limit = LL_PAGE_LIMIT_DEFAULT, bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (!strcmp(argv[i], "--uri") && i + 1 < argc)
+            uri_text = argv[++i];
+        else if (!strcmp(argv[i], "--database") && i + 1 < argc)
+            database = argv[++i];
+        else if (!strcmp(argv[i], "--accounts") && i + 1 < argc)
+            accounts_path = argv[++i];
+        else if (!strcmp(argv[i], "--pages") && i + 1 < argc)
+            bad = ll_cli_int_arg(argv[++i], 1, 10000000, &pages);
+        else if (!strcmp(argv[i], "--limit") && i + 1 < argc)
+            bad = ll_cli_int_arg(argv[++i], 1, LL_PAGE_LIMIT_MAX, &limit);
+        else
+            bad = 1;
+    }
+    if (bad || uri_text == NULL || database == NULL || accounts_path == NULL) {
+        fprintf(stderr, "usage: mongo_find --uri URI --database DB --accounts FILE [--pages N] [--limit 50]\n");
+        return 2;
+    }
+    ll_uuid_t *ids = calloc(ACCOUNTS_MAX, sizeof *ids);
+    int64_t *lat = calloc((size_t)pages, sizeof *lat);
+    int n_ids = ids ? read_accounts(accounts_path, ids) : -1;
+    if (n_ids <= 0 || lat == NULL) {
+        fprintf(stderr, "mongo_find: no account ids in %s\n", accounts_path);
+        return 1;
+    }
+    mongoc_init();
+    bson_error_t e;
+    ll_error_t err = {""};
+    mongoc_uri_t *uri = mongoc_uri_new_with_error(uri_text, &e);
+    mongoc_client_t *client = uri ? mongoc_client_new_from_uri(uri) : NULL;
+    ll_read_model_t rm;
+    int64_t generation = 0;
+    int rc = client == NULL ? 1 : 0;
+    if (rc == 0 && (ll_read_model_active_generation(client, database, &generation, &err) != 0 ||
+                    ll_read_model_open(&rm, client, database, generation, &err) != 0)) {
+        fprintf(stderr, "mongo_find: %s\n", err.msg);
+        rc = 1;
+    }
+    srand((unsigned)time(NULL));
+    int64_t t0 = now_us();
+    for (int i = 0; i < pages && rc == 0; i++) {
+        int64_t s = now_us();
+        if (page(&rm, &ids[rand() % n_ids], limit) < 0) rc = 1;
+        lat[i] = now_us() - s;
+    }
+    double seconds = (double)(now_us() - t0) / 1e6;
+    if (client != NULL && generation > 0 && rc == 0) ll_read_model_close(&rm);
+    if (rc == 0) {
+        qsort(lat, (size_t)pages, sizeof *lat, cmp_i64);
+        printf("{\"pages\":%d,\"seconds\":%.3f,\"p50_us\":%lld,\"p99_us\":%lld}\n", pages, seconds,
+               (long long)lat[pages / 2], (long long)lat[(int)(pages * 0.99)]);
+    }
+    free(lat);
+    free(ids);
+    if (client) mongoc_client_destroy(client);
+    if (uri) mongoc_uri_destroy(uri);
+    mongoc_cleanup();
+    return rc;
+}
