@@ -122,11 +122,9 @@ def freshness_plot(fresh):
         vals = sorted(r[part][key] for r in f["runs"] if r[part])
         return vals[len(vals) // 2] if vals else 0
     rows = []
-    idle = next((f for f in fresh if f["load"] == 0), None)
-    if idle and idle["runs"][0]["floor"]:
-        rows.append(["'Kafka raw floor'"] + [med(idle, "floor", k) for k in ("p50_ms", "p99_ms", "p999_ms")])
     for f in fresh:
-        rows.append([f"'{f['load']} conns load'"] + [med(f, "fresh", k) for k in ("p50_ms", "p99_ms", "p999_ms")])
+        rows.append([f"'Kafka floor, load {f['load']}'"] + [med(f, "floor", k) for k in ("p50_ms", "p99_ms", "p999_ms")])
+        rows.append([f"'ledgerline, load {f['load']}'"] + [med(f, "fresh", k) for k in ("p50_ms", "p99_ms", "p999_ms")])
     dat = write_dat("freshness.dat", ["case", "p50", "p99", "p999"], rows)
     gnuplot("set terminal pngcairo size 900,520 font 'sans,10'\n"
             f"set output '{PLOTS}/freshness.png'\nset title 'Freshness: deposit 201 -> readable, vs the raw Kafka floor'\n"
@@ -176,7 +174,7 @@ def main():
                                README_END])
             with open(readme, "w") as f:
                 f.write(head + block + tail)
-    print(f"report: wrote bench/results/latest.md and {len(plots)} plots")
+    print(f"report: wrote {os.path.relpath(RESULTS, ROOT)}/latest.md and {len(plots)} plots")
     return 0
 
 
