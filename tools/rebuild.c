@@ -24,6 +24,7 @@
 #include "ll_read_model.h"
 #include "ll_replay.h"
 #include "ll_table.h"
+#include "ll_tx_writers.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdarg.h>
@@ -52,13 +53,14 @@ typedef struct {
     int64_t to_position;
     int dry_run, gc, json;
     int grace_s, settle_s;
+    int writers; /* threads inserting the build's transactions */
 } options_t;
 
 static void usage(FILE *out) {
     fprintf(
         out,
         "Usage: ledgerline-rebuild [--config FILE] [--from kafka|store] [--account ID] [--to-position N]\n"
-        "                          [--dry-run] [--settle-seconds S] [--json]\n"
+        "                          [--dry-run] [--settle-seconds S] [--writers N] [--json]\n"
         "       ledgerline-rebuild [--config FILE] --gc [--grace-seconds S] [--json]\n"
         "\n"
         "Replays the event log into a new read-model generation (accounts_g<N+1>, transactions_g<N+1>)\n"
@@ -72,6 +74,8 @@ static void usage(FILE *out) {
         "                       Both build a partial generation, which is verified and never switched to.\n"
         "  --dry-run            build and verify only, then drop the new generation\n"
         "  --settle-seconds S   how long to keep catching up after the switch (default 15)\n"
+        "  --writers N          threads (and MongoDB connections) inserting the build's transactions,\n"
+        "                       1..16 (default 2); the reading and folding go on meanwhile\n"
         "  --gc                 drop generations retired more than --grace-seconds ago (default 3600),\n"
         "                       and leftovers above the active one from an interrupted rebuild\n"
         "  --json               a JSON summary on stdout at the end\n"
@@ -189,7 +193,8 @@ typedef struct {
     const ll_config_t *cfg;
     PGconn *pg;
     mongoc_client_t *mongo;
-    ll_read_model_t rm; /* the new generation */
+    ll_read_model_t rm;         /* the new generation */
+    ll_tx_writers_t *writers;   /* during the build: its transaction inserts */
     int64_t from_gen, to_gen, position;
     int64_t snapshot_us;  /* wall time the store snapshot was taken */
     ll_uuid_t account_id; /* --account, parsed */
@@ -226,7 +231,8 @@ static void difference(rebuild_t *r, const ll_uuid_t *id, const char *what, cons
 }
 
 static int flush_tx(rebuild_t *r, ll_error_t *err) {
-    int rc = ll_read_model_insert_transactions(&r->rm, r->tx, r->n_tx, err);
+    int rc = r->writers ? ll_tx_writers_submit(r->writers, r->tx, r->n_tx, err)
+                        : ll_read_model_insert_transactions(&r->rm, r->tx, r->n_tx, err);
     r->n_tx = 0;
     return rc;
 }
@@ -675,7 +681,7 @@ static int gc(rebuild_t *r, ll_error_t *err) {
 /* ---- main ---------------------------------------------------------------------------------- */
 
 static int parse(int argc, char **argv, options_t *o, const char **config) {
-    *o = (options_t){.from = "kafka", .to_position = -1, .grace_s = 3600, .settle_s = 15};
+    *o = (options_t){.from = "kafka", .to_position = -1, .grace_s = 3600, .settle_s = 15, .writers = 2};
     for (int i = 1; i < argc; i++) {
         int bad = 0, v = 0;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -694,6 +700,8 @@ static int parse(int argc, char **argv, options_t *o, const char **config) {
             bad = *end != '\0' || o->to_position < 1;
         } else if (!strcmp(argv[i], "--settle-seconds") && i + 1 < argc) {
             bad = ll_cli_int_arg(argv[++i], 0, 3600, &o->settle_s);
+        } else if (!strcmp(argv[i], "--writers") && i + 1 < argc) {
+            bad = ll_cli_int_arg(argv[++i], 1, 16, &o->writers);
         } else if (!strcmp(argv[i], "--grace-seconds") && i + 1 < argc) {
             bad = ll_cli_int_arg(argv[++i], 0, 365 * 86400, &v), o->grace_s = v;
         } else if (!strcmp(argv[i], "--dry-run")) {
@@ -722,9 +730,9 @@ static void summary(const rebuild_t *r, int verified, int switched, int64_t seco
             "{\"source\":\"%s\",\"from_generation\":%lld,\"generation\":%lld,\"position\":%lld,\"events\":%"
             "lld,"
             "\"duplicates_skipped\":%lld,\"accounts\":%zu,\"build_seconds\":%.3f,\"events_per_second\":%.0f,"
-            "\"verified\":%s,\"differences\":%ld,\"caught_up_events\":%lld,\"switched\":%s}\n",
+            "\"writers\":%d,\"verified\":%s,\"differences\":%ld,\"caught_up_events\":%lld,\"switched\":%s}\n",
             r->o->from, (long long)r->from_gen, (long long)r->to_gen, (long long)r->position,
-            (long long)r->events, (long long)r->duplicates, r->built.count, s, rate,
+            (long long)r->events, (long long)r->duplicates, r->built.count, s, rate, r->o->writers,
             verified ? "true" : "false", r->n_diffs, (long long)r->caught_up, switched ? "true" : "false");
     } else {
         printf("generation %lld from %s up to position %lld: %lld events, %zu accounts in %.1f s (%.0f "
@@ -755,11 +763,20 @@ static int run_rebuild(rebuild_t *r, ll_error_t *err) {
     if (rc == 0 && (ll_read_model_drop_generation(r->mongo, r->cfg->mongo_database, r->to_gen, err) != 0 ||
                     ll_read_model_open(&r->rm, r->mongo, r->cfg->mongo_database, r->to_gen, err) != 0))
         rc = fail(EXIT_USAGE, "new generation: %s", err->msg);
+    if (rc == 0 && (r->writers = ll_tx_writers_start(r->cfg->mongo_uri, r->cfg->mongo_database, r->to_gen,
+                                                     o->writers, err)) == NULL)
+        rc = fail(EXIT_USAGE, "new generation: %s", err->msg);
     if (rc == 0) {
         int b = strcmp(o->from, "store") == 0
                     ? (store_snapshot(r, err) || store_stream(r, "build", build_row, err))
                     : build_from_kafka(r, err);
-        if (b == 0) b = flush_tx(r, err) || write_accounts(r, err);
+        if (b == 0) b = flush_tx(r, err);
+        /* Every insert lands before the accounts and the verification read them back. */
+        ll_error_t werr = {""};
+        int w = ll_tx_writers_finish(r->writers, &werr);
+        r->writers = NULL;
+        if (b == 0 && w != 0) *err = werr, b = w;
+        if (b == 0) b = write_accounts(r, err);
         build_ms = ll_clock_ms() - t0;
         if (b != 0) rc = r->n_diffs ? EXIT_REFUSED : fail(EXIT_USAGE, "build: %s", err->msg);
     }

@@ -330,6 +330,7 @@ up_ferretdb() {
     port_free ferretdb "$LL_MONGO_PORT"
     mkdir -p "$LL_FERRETDB_STATE"
     say "ferretdb: starting on 127.0.0.1:$LL_MONGO_PORT"
+    # --test-batch-size: 1000 documents per INSERT instead of 100 (docs/local-stack.md).
     setsid nohup bash -c 'echo $$ >"$0"; exec "${@}"' "$LL_RUN/ferretdb.pid" \
         "$LL_FERRETDB_BIN" --handler=postgresql \
         --postgresql-url="postgres://$LL_FERRETDB_PG_USER:$LL_FERRETDB_PG_PASSWORD@127.0.0.1:$LL_PG_PORT/$LL_FERRETDB_PG_DB" \

@@ -43,5 +43,13 @@ check jwt_secret_is_stable test "$first" = "$second"
 check jwt_secret_file_is_private test "$(stat -c %a "$tmp/secrets/jwt_secret")" = 600
 rm -rf "$tmp"
 
+# FerretDB's database gets a GIN index on every transactions_g<N> table it creates (its @>
+# filters cannot use its own btree; deploy/local/ferretdb-indexes.sql).
+fsql() { PGOPTIONS="-c client_min_messages=warning" runuser -u postgres -- psql -X -q -At -h "$LL_PG_SOCKET_DIR" -p "$LL_PG_PORT" -d "$LL_FERRETDB_PG_DB" -c "$1"; }
+check ferretdb_index_trigger_installed test "$(fsql "SELECT count(*) FROM pg_event_trigger WHERE evtname = 'ledgerline_transactions_gin'")" = 1
+fsql "DROP SCHEMA IF EXISTS ll_gin_check CASCADE; CREATE SCHEMA ll_gin_check; CREATE TABLE ll_gin_check.transactions_g7 (_jsonb jsonb); CREATE TABLE ll_gin_check.accounts_g7 (_jsonb jsonb)"
+check ferretdb_transactions_table_gets_gin test "$(fsql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'll_gin_check' AND indexdef LIKE '%USING gin%'")" = 1
+fsql "DROP SCHEMA ll_gin_check CASCADE"
+
 echo "stack_lifecycle: $passed passed, $failed failed"
 ((failed == 0))
