@@ -123,13 +123,14 @@ def freshness_plot(fresh):
         return vals[len(vals) // 2] if vals else 0
     rows = []
     for f in fresh:
-        rows.append([f"'Kafka floor, load {f['load']}'"] + [med(f, "floor", k) for k in ("p50_ms", "p99_ms", "p999_ms")])
-        rows.append([f"'ledgerline, load {f['load']}'"] + [med(f, "fresh", k) for k in ("p50_ms", "p99_ms", "p999_ms")])
+        rows.append([f'"Kafka floor, load {f["load"]}"'] + [med(f, "floor", k) for k in ("p50_ms", "p99_ms", "p999_ms")])
+        rows.append([f'"ledgerline, load {f["load"]}"'] + [med(f, "fresh", k) for k in ("p50_ms", "p99_ms", "p999_ms")])
     dat = write_dat("freshness.dat", ["case", "p50", "p99", "p999"], rows)
     gnuplot("set terminal pngcairo size 900,520 font 'sans,10'\n"
             f"set output '{PLOTS}/freshness.png'\nset title 'Freshness: deposit 201 -> readable, vs the raw Kafka floor'\n"
             "set style data histogram\nset style histogram cluster gap 1\nset style fill solid 0.8 border -1\n"
-            "set ylabel 'milliseconds'\nset grid ytics\nset key top left\nset logscale y\n"
+            "set ylabel 'milliseconds (median of runs)'\nset grid ytics\nset key top left\nset logscale y\n"
+            "set xtics rotate by -20 offset -1,0\nset xlabel 'background load: connections of deposits'\n"
             f"plot '{dat}' using 2:xtic(1) title 'p50', '' using 3 title 'p99', '' using 4 title 'p99.9'\n")
     return ["freshness.png"]
 
