@@ -177,6 +177,15 @@ ll_view_result_t ll_account_view_wait(ll_account_view_t *v, const ll_uuid_t *id,
     return r;
 }
 
+int ll_account_view_peek(ll_account_view_t *v, const ll_uuid_t *id, ll_account_t *out) {
+    pthread_mutex_lock(&v->mu);
+    const entry_t *e = find(v, id);
+    int held = e != NULL && e->has_state;
+    if (held) *out = e->state;
+    pthread_mutex_unlock(&v->mu);
+    return held;
+}
+
 void ll_account_view_fill(ll_account_view_t *v, int64_t generation, const ll_account_t *a) {
     assert(a->version >= 1);
     pthread_mutex_lock(&v->mu);

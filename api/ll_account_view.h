@@ -75,4 +75,9 @@ void ll_account_view_fill(ll_account_view_t *v, int64_t generation, const ll_acc
 
 void ll_account_view_stats(ll_account_view_t *v, ll_account_view_stats_t *out);
 
+/* Copies id's held state into *out and returns 1, or returns 0 when none is held; counts no
+ * lookup. Statement reads use it to wait until the read model has what a GET of the account
+ * may already have shown. */
+int ll_account_view_peek(ll_account_view_t *v, const ll_uuid_t *id, ll_account_t *out);
+
 #endif

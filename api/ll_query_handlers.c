@@ -208,18 +208,41 @@ static json_t *transaction_json(const bson_t *doc) {
     return item;
 }
 
+/* A statement never shows less than a GET of the account may already have shown (read-your-
+ * writes across routes): the live view can be ahead of the read model, so the page waits, as
+ * min_version does, until the account's document (written after its movements) has caught up
+ * with the version the view holds. */
 static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
     ll_account_t a;
-    bool found = false;
-    if (read_model(w, &err) != 0 ||
-        ll_read_model_load_account(&w->rm, &job->account_id, &a, &found, &err) != 0) {
-        unavailable(w, job, 1);
-        return;
+    int64_t shown = 0;
+    if (w->view != NULL && ll_account_view_peek(w->view, &job->account_id, &a)) {
+        if (!ll_query_may_see(job, &a)) { /* another's account: as if missing, at once */
+            ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
+            return;
+        }
+        shown = a.version;
     }
-    if (!found || !ll_query_may_see(job, &a)) {
-        ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
-        return;
+    int64_t deadline = ll_clock_ms() + w->cfg->min_version_wait_ms;
+    long pause_ms = 1;
+    for (;;) {
+        bool found = false;
+        if (read_model(w, &err) != 0 ||
+            ll_read_model_load_account(&w->rm, &job->account_id, &a, &found, &err) != 0) {
+            unavailable(w, job, 1);
+            return;
+        }
+        if ((!found && shown == 0) || (found && !ll_query_may_see(job, &a))) {
+            ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
+            return;
+        }
+        if (found && a.version >= shown) break;
+        if (ll_clock_ms() >= deadline) {
+            not_yet_visible(job);
+            return;
+        }
+        ll_sleep_ms(pause_ms);
+        if (pause_ms < MIN_VERSION_POLL_MS_MAX) pause_ms *= 2;
     }
     char id[LL_UUID_TEXT_LEN + 1];
     ll_uuid_format(&job->account_id, id);

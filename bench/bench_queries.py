@@ -159,7 +159,7 @@ def main():
         "ledgerline-projector": Service("projector", []),
         "ledgerline-query": Service("query", ["--listen", f"127.0.0.1:{QRY}"], port=QRY),
     }
-    hello = Service("hello", ["--listen", f"127.0.0.1:{HELLO}"], binary=os.path.join(BENCH_BIN, "hello_h2o"))
+    hello = Service("hello", ["--listen", f"127.0.0.1:{HELLO}"], port=HELLO, binary=os.path.join(BENCH_BIN, "hello_h2o"))
     with paused_stack_services("relay", "projector", "query"), services["ledgerline-command"], \
             services["ledgerline-relay"], services["ledgerline-projector"], services["ledgerline-query"], hello:
         print(f"[bench] creating {args.accounts} accounts with {TX_PER_ACCOUNT} deposits each", flush=True)

@@ -108,7 +108,7 @@ def reads(accounts, args, stamp):
            "LEDGERLINE_QUERY_VIEW_ACCOUNTS_MAX": str(max(accounts, 1000000)), "LEDGERLINE_LOG_LEVEL": "warn"}
     held_key = 'ledgerline_query_view_accounts{service="query",kind="held"}'
     with Service("query", ["--listen", f"127.0.0.1:{QRY}"], port=QRY, env=env) as qry, \
-            Service("hello", ["--listen", f"127.0.0.1:{HELLO}"], binary=os.path.join(BENCH_BIN, "hello_h2o")):
+            Service("hello", ["--listen", f"127.0.0.1:{HELLO}"], port=HELLO, binary=os.path.join(BENCH_BIN, "hello_h2o")):
         t0 = time.time()
         while prometheus(QRY).get(held_key, 0) < accounts:
             if time.time() - t0 > 900:
