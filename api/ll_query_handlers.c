@@ -146,11 +146,44 @@ static void not_yet_visible(ll_query_job_t *job) {
                      "the read model has not reached min_version yet; retry");
 }
 
+/* The read model's document of job's account once it reflects version at_least (< 0: any),
+ * polled with back-off until deadline; every document read is offered to the live view.
+ * Another's account is as if missing. Returns 1 with *a set; otherwise the answer is given
+ * (503 storage-unavailable, 404 when there is none and nothing to wait for, 503
+ * not-yet-visible at the deadline) and returns 0. */
+static int await_document(ll_query_worker_t *w, ll_query_job_t *job, int64_t at_least, int64_t deadline,
+                          ll_account_t *a) {
+    ll_error_t err = {""};
+    long pause_ms = 1;
+    for (;;) {
+        bool found = false;
+        if (read_model(w, &err) != 0 ||
+            ll_read_model_load_account(&w->rm, &job->account_id, a, &found, &err) != 0) {
+            unavailable(w, job, 1);
+            return 0;
+        }
+        if (found && w->view != NULL) ll_account_view_fill(w->view, w->rm.generation, a);
+        found = found && ll_query_may_see(job, a);
+        if (found && a->version >= at_least) return 1;
+        if (at_least < 0) {
+            ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
+            return 0;
+        }
+        if (ll_clock_ms() >= deadline) {
+            not_yet_visible(job);
+            return 0;
+        }
+        /* Usually the projector is a few ms behind: look again soon, then back off so waiting
+         * readers do not crowd the read store the projector is writing to. */
+        ll_sleep_ms(pause_ms);
+        if (pause_ms < MIN_VERSION_POLL_MS_MAX) pause_ms *= 2;
+    }
+}
+
 /* The live view first: a held state below min_version is brought up by the event tail, which
  * wakes this wait. Without a held state, the read model answers (and offers the view its
  * document), polled with back-off while min_version is not reached. */
 static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
-    ll_error_t err = {""};
     int64_t deadline = ll_clock_ms() + w->cfg->min_version_wait_ms;
     ll_account_t a;
     if (w->view != NULL) {
@@ -161,33 +194,7 @@ static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
         }
         /* BEHIND past the deadline: the read model gets one look below, then 503. */
     }
-    long pause_ms = 1;
-    for (;;) {
-        bool found = false;
-        if (read_model(w, &err) != 0 ||
-            ll_read_model_load_account(&w->rm, &job->account_id, &a, &found, &err) != 0) {
-            unavailable(w, job, 1);
-            return;
-        }
-        if (found && w->view != NULL) ll_account_view_fill(w->view, w->rm.generation, &a);
-        found = found && ll_query_may_see(job, &a); /* another's account: as if missing */
-        if (found && a.version >= job->min_version) {
-            respond_account(job, &a);
-            return;
-        }
-        if (job->min_version < 0) {
-            ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
-            return;
-        }
-        if (ll_clock_ms() >= deadline) {
-            not_yet_visible(job);
-            return;
-        }
-        /* Usually the projector is a few ms behind: look again soon, then back off so waiting
-         * readers do not crowd the read store the projector is writing to. */
-        ll_sleep_ms(pause_ms);
-        if (pause_ms < MIN_VERSION_POLL_MS_MAX) pause_ms *= 2;
-    }
+    if (await_document(w, job, job->min_version, deadline, &a)) respond_account(job, &a);
 }
 
 static json_t *transaction_json(const bson_t *doc) {
@@ -213,9 +220,8 @@ static json_t *transaction_json(const bson_t *doc) {
  * min_version does, until the account's document (written after its movements) has caught up
  * with the version the view holds. */
 static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
-    ll_error_t err = {""};
     ll_account_t a;
-    int64_t shown = 0;
+    int64_t shown = -1; /* nothing shown: no wait, a missing account is 404 at once */
     if (w->view != NULL && ll_account_view_peek(w->view, &job->account_id, &a)) {
         if (!ll_query_may_see(job, &a)) { /* another's account: as if missing, at once */
             ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
@@ -223,27 +229,7 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
         }
         shown = a.version;
     }
-    int64_t deadline = ll_clock_ms() + w->cfg->min_version_wait_ms;
-    long pause_ms = 1;
-    for (;;) {
-        bool found = false;
-        if (read_model(w, &err) != 0 ||
-            ll_read_model_load_account(&w->rm, &job->account_id, &a, &found, &err) != 0) {
-            unavailable(w, job, 1);
-            return;
-        }
-        if ((!found && shown == 0) || (found && !ll_query_may_see(job, &a))) {
-            ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
-            return;
-        }
-        if (found && a.version >= shown) break;
-        if (ll_clock_ms() >= deadline) {
-            not_yet_visible(job);
-            return;
-        }
-        ll_sleep_ms(pause_ms);
-        if (pause_ms < MIN_VERSION_POLL_MS_MAX) pause_ms *= 2;
-    }
+    if (!await_document(w, job, shown, ll_clock_ms() + w->cfg->min_version_wait_ms, &a)) return;
     char id[LL_UUID_TEXT_LEN + 1];
     ll_uuid_format(&job->account_id, id);
     bson_t *filter = job->cursor > 0 ? BCON_NEW("account_id", BCON_UTF8(id), "version", "{", "$lt",
