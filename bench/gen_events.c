@@ -12,6 +12,7 @@
  * Prints one JSON line: {"events":N,"accounts":A,"seconds":S}. Exit 1 on any failure. */
 #include "ll_account.h"
 #include "ll_cli.h"
+#include "ll_clock.h"
 #include "ll_command.h"
 #include "ll_event_codec.h"
 #include "ll_hash_chain.h"
@@ -26,9 +27,7 @@
 #include <time.h>
 
 static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)ll_clock_us() / 1e6;
 }
 
 static int create_topic(rd_kafka_t *rk, const char *topic, int partitions) {

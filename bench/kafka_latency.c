@@ -9,41 +9,26 @@
  * Prints one JSON line: {"messages":N,"p50_us":..,"p99_us":..,"p999_us":..,"max_us":..,
  * "ack_p50_us":..,"ack_p99_us":..} (ack: produce to the delivery report). Exit 1 on failure. */
 #include "ll_cli.h"
+#include "ll_clock.h"
 #include "ll_error.h"
 #include "ll_kafka.h"
+#include "ll_stats.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define WARMUP 20            /* first messages: connections and metadata, not measured */
 #define MESSAGE_TIMEOUT_US 10000000
-
-static int64_t now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int64_t pct(const int64_t *sorted, int n, double p) {
-    int i = (int)(n * p / 100.0);
-    return sorted[i < n ? i : n - 1];
-}
 
 static int64_t acked_at; /* set by the delivery report of the message in flight */
 static int delivery_failed;
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk, (void)opaque;
     if (m->err) delivery_failed = 1;
-    acked_at = now_us();
+    acked_at = ll_clock_us();
 }
 
 /* Assigns every partition of topic from its beginning. Returns 0 or -1. */
@@ -72,7 +57,7 @@ static int one_message(rd_kafka_t *producer, rd_kafka_t *consumer, const char *t
     char value[32];
     int len = snprintf(value, sizeof value, "%d", i);
     acked_at = 0;
-    int64_t t0 = now_us();
+    int64_t t0 = ll_clock_us();
     rd_kafka_resp_err_t e = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY("latency", 7),
                                               RD_KAFKA_V_VALUE(value, (size_t)len),
                                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
@@ -88,13 +73,13 @@ static int one_message(rd_kafka_t *producer, rd_kafka_t *consumer, const char *t
             rd_kafka_message_destroy(m);
             if (match) break;
         }
-        if (now_us() - t0 > MESSAGE_TIMEOUT_US) {
+        if (ll_clock_us() - t0 > MESSAGE_TIMEOUT_US) {
             fprintf(stderr, "kafka_latency: message %d not consumed within 10 s\n", i);
             return -1;
         }
     }
-    *latency = now_us() - t0;
-    while (acked_at == 0 && now_us() - t0 < MESSAGE_TIMEOUT_US) rd_kafka_poll(producer, 1);
+    *latency = ll_clock_us() - t0;
+    while (acked_at == 0 && ll_clock_us() - t0 < MESSAGE_TIMEOUT_US) rd_kafka_poll(producer, 1);
     if (acked_at == 0 || delivery_failed) {
         fprintf(stderr, "kafka_latency: message %d not acknowledged\n", i);
         return -1;
@@ -145,13 +130,14 @@ int main(int argc, char **argv) {
         if (rc == 0 && i >= WARMUP) latency[i - WARMUP] = l, ack[i - WARMUP] = a;
     }
     if (rc == 0) {
-        qsort(latency, (size_t)messages, sizeof *latency, cmp_i64);
-        qsort(ack, (size_t)messages, sizeof *ack, cmp_i64);
+        size_t n = (size_t)messages;
+        ll_stats_sort(latency, n);
+        ll_stats_sort(ack, n);
         printf("{\"messages\":%d,\"p50_us\":%lld,\"p99_us\":%lld,\"p999_us\":%lld,\"max_us\":%lld,"
                "\"ack_p50_us\":%lld,\"ack_p99_us\":%lld}\n",
-               messages, (long long)pct(latency, messages, 50), (long long)pct(latency, messages, 99),
-               (long long)pct(latency, messages, 99.9), (long long)latency[messages - 1],
-               (long long)pct(ack, messages, 50), (long long)pct(ack, messages, 99));
+               messages, (long long)ll_stats_percentile(latency, n, 50), (long long)ll_stats_percentile(latency, n, 99),
+               (long long)ll_stats_percentile(latency, n, 99.9), (long long)latency[n - 1],
+               (long long)ll_stats_percentile(ack, n, 50), (long long)ll_stats_percentile(ack, n, 99));
     }
     free(latency);
     free(ack);

@@ -6,6 +6,7 @@
  *        mongo_bulk --uri URI --database DB --drop     (drops the database; benchmarks clean up)
  * Prints one JSON line: {"docs":N,"seconds":S}. Exit 1 on any failure. */
 #include "ll_cli.h"
+#include "ll_clock.h"
 
 #include <mongoc/mongoc.h>
 #include <stdio.h>
@@ -13,9 +14,7 @@
 #include <time.h>
 
 static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)ll_clock_us() / 1e6;
 }
 
 int main(int argc, char **argv) {

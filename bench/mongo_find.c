@@ -8,8 +8,10 @@
  * FILE: one account id per line (the accounts bench_queries.py opened).
  * Prints one JSON line: {"pages":N,"seconds":S,"p50_us":..,"p99_us":..}. Exit 1 on failure. */
 #include "ll_cli.h"
+#include "ll_clock.h"
 #include "ll_limits.h"
 #include "ll_read_model.h"
+#include "ll_stats.h"
 #include "ll_uuid.h"
 
 #include <mongoc/mongoc.h>
@@ -19,17 +21,6 @@
 #include <time.h>
 
 #define ACCOUNTS_MAX 100000
-
-static int64_t now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
 
 /* Reads up to ACCOUNTS_MAX ids from path. Returns how many, or -1. */
 static int read_accounts(const char *path, ll_uuid_t *ids) {
@@ -116,18 +107,19 @@ int main(int argc, char **argv) {
         rc = 1;
     }
     srand((unsigned)time(NULL));
-    int64_t t0 = now_us();
+    int64_t t0 = ll_clock_us();
     for (int i = 0; i < pages && rc == 0; i++) {
-        int64_t s = now_us();
+        int64_t s = ll_clock_us();
         if (page(&rm, &ids[rand() % n_ids], limit) < 0) rc = 1;
-        lat[i] = now_us() - s;
+        lat[i] = ll_clock_us() - s;
     }
-    double seconds = (double)(now_us() - t0) / 1e6;
+    double seconds = (double)(ll_clock_us() - t0) / 1e6;
     if (client != NULL && generation > 0 && rc == 0) ll_read_model_close(&rm);
     if (rc == 0) {
-        qsort(lat, (size_t)pages, sizeof *lat, cmp_i64);
+        ll_stats_sort(lat, (size_t)pages);
         printf("{\"pages\":%d,\"seconds\":%.3f,\"p50_us\":%lld,\"p99_us\":%lld}\n", pages, seconds,
-               (long long)lat[pages / 2], (long long)lat[(int)(pages * 0.99)]);
+               (long long)ll_stats_percentile(lat, (size_t)pages, 50),
+               (long long)ll_stats_percentile(lat, (size_t)pages, 99));
     }
     free(lat);
     free(ids);

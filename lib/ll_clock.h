@@ -8,6 +8,9 @@
 /* Milliseconds of a monotonic clock (deadlines, intervals; never jumps). */
 int64_t ll_clock_ms(void);
 
+/* Microseconds of the same monotonic clock (latencies). */
+int64_t ll_clock_us(void);
+
 /* Microseconds since the Unix epoch (event times, ages). */
 int64_t ll_clock_wall_us(void);
 

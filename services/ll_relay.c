@@ -7,6 +7,7 @@
 #include "ll_metrics_server.h"
 #include "ll_pg.h"
 #include "ll_pgq.h"
+#include "ll_stats.h"
 #include "ll_text.h"
 
 #include <librdkafka/rdkafka.h>
@@ -41,7 +42,7 @@ typedef struct {
     /* metrics since the last report */
     long long published_total, failed_total;
     long long pg_errors, kafka_errors; /* failed rounds by the dependency that failed */
-    long long latencies_us[LATENCY_SAMPLES];
+    int64_t latencies_us[LATENCY_SAMPLES];
     size_t n_latencies;
     long long last_report_ms, last_snapshot_ms;
     /* what /metrics shows: published by the relay thread, read by the server thread */
@@ -290,11 +291,6 @@ static char *render_latest(void *ctx) {
     return ll_relay_metrics_render(&s);
 }
 
-static int cmp_ll(const void *a, const void *b) {
-    long long x = *(const long long *)a, y = *(const long long *)b;
-    return (x > y) - (x < y);
-}
-
 /* Refreshes the snapshot /metrics shows (outbox depth is one count query); logs it as a JSON
  * line too when log is set, and then starts a new latency interval. */
 static void refresh_metrics(relay_t *r, int log) {
@@ -314,11 +310,11 @@ static void refresh_metrics(relay_t *r, int log) {
     size_t n = r->n_latencies < LATENCY_SAMPLES ? r->n_latencies : LATENCY_SAMPLES;
     long long p50 = 0, p99 = 0;
     if (n > 0) {
-        long long sorted[LATENCY_SAMPLES];
+        int64_t sorted[LATENCY_SAMPLES];
         memcpy(sorted, r->latencies_us, n * sizeof sorted[0]);
-        qsort(sorted, n, sizeof sorted[0], cmp_ll);
-        p50 = sorted[n / 2];
-        p99 = sorted[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1];
+        ll_stats_sort(sorted, n);
+        p50 = ll_stats_percentile(sorted, n, 50);
+        p99 = ll_stats_percentile(sorted, n, 99);
     }
     pthread_mutex_lock(&r->mu);
     r->snap = (ll_relay_snapshot_t){r->leader,       depth,          oldest_ms, r->published_total,
