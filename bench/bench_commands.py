@@ -15,13 +15,12 @@ ledgerline_bench, dropped and recreated at the start, so the real one is never t
 Writes bench/results/commands.json and commands.md.
 """
 import argparse
-import os
 import sys
 import time
 
-from ll_bench import (SWEEP, VAR, alternating, bench_accounts_table, fresh_database, app_conninfo, owner_sql,
-                      row, rss_mib, run_pgbench, run_wrk, save, spread)
-from ll_e2e import Service, post
+from ll_bench import (SWEEP, app_conninfo, bench_accounts_table, compare, finish, fmt_spread as fmt,
+                      fresh_database, open_accounts, owner_sql, row, rss_mib, run_pgbench, run_wrk, write_lines)
+from ll_e2e import Service
 
 DB = "ledgerline_bench"
 PORT = 18090
@@ -29,45 +28,19 @@ FUNDS = 10_000_000  # each account's opening deposit, so random 1-unit transfers
 
 
 def create_accounts(n):
-    ids = []
-    for i in range(n):
-        status, _, body = post("/v1/accounts", {"owner": f"bench{i}", "currency": "EUR"}, port=PORT)
-        if status != 201:
-            raise RuntimeError(f"open account: {status} {body}")
-        ids.append(body["account_id"])
-        status, _, body = post(f"/v1/accounts/{ids[-1]}/deposits", {"amount_minor": FUNDS, "currency": "EUR"},
-                               port=PORT)
-        if status != 201:
-            raise RuntimeError(f"fund account: {status} {body}")
-    os.makedirs(VAR, exist_ok=True)
-    path = os.path.join(VAR, "accounts.txt")
-    with open(path, "w") as f:
-        f.write("\n".join(ids) + "\n")
+    """n funded accounts: the file of their ids for wrk, and pgbench's table of them."""
+    ids = open_accounts(PORT, n, "bench", deposits=(FUNDS,))
     bench_accounts_table(DB, ids)
-    return path
+    return write_lines("accounts.txt", ids)
 
 
-def compare(clients, seconds, reps, accounts, path, sql, lua, label):
-    """reps alternating runs of pgbench (sql) and ledgerline (lua) at clients connections."""
+def point(clients, seconds, reps, accounts, path, sql, lua, label):
+    """One concurrency point: pgbench (sql) against ledgerline (lua), reps alternating runs."""
     def measure(side):
         if side == "pgbench":
             return run_pgbench(DB, clients, seconds, sql, accounts)
         return run_wrk(PORT, clients, seconds, lua, path)
-    runs = alternating(reps, "pgbench", "ledgerline", measure, label=f"{label} c={clients} ")
-    for r in runs:
-        r["ratio"] = r["ledgerline"]["rate"] / r["pgbench"]["rate"]
-        print(f"[bench]   pgbench {r['pgbench']['rate']:.0f}/s  ledgerline {r['ledgerline']['rate']:.0f}/s  "
-              f"ratio {r['ratio']:.2f}", flush=True)
-    return runs
-
-
-def summary(runs, clients):
-    """The medians and spreads of one concurrency point."""
-    out = {"clients": clients, "ratio": spread([r["ratio"] for r in runs])}
-    for side in ("pgbench", "ledgerline"):
-        for key in ("rate", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "errors"):
-            out[f"{side}_{key}"] = spread([r[side][key] for r in runs])
-    return out
+    return dict(compare(reps, "pgbench", "ledgerline", measure, f"{label} c={clients} "), clients=clients)
 
 
 def main():
@@ -92,11 +65,10 @@ def main():
         print(f"[bench] creating and funding {args.accounts} accounts", flush=True)
         path = create_accounts(args.accounts)
         for c in sweep:
-            runs = compare(c, args.seconds, args.reps, args.accounts, path, "pgbench_deposit.sql", "deposit.lua",
-                           "deposits")
-            points.append(summary(runs, c))
-        transfers = summary(compare(args.clients, args.seconds, args.reps, args.accounts, path,
-                                    "pgbench_transfer.sql", "transfer.lua", "transfers"), args.clients)
+            points.append(point(c, args.seconds, args.reps, args.accounts, path, "pgbench_deposit.sql",
+                                "deposit.lua", "deposits"))
+        transfers = point(args.clients, args.seconds, args.reps, args.accounts, path, "pgbench_transfer.sql",
+                          "transfer.lua", "transfers")
         rss, peak = rss_mib(svc.proc)
     # Correctness of what was measured: money is conserved by transfers, every deposit is counted.
     counts = dict(line.split("|") for line in owner_sql(
@@ -118,16 +90,7 @@ def main():
     ]
     data = {"rows": rows, "sweep": points, "transfers": transfers, "events": counts, "errors": errors,
             "rss_mib": {"ledgerline-command": {"rss": rss, "peak": peak}}, "args": vars(args)}
-    text = report(args, data)
-    print(text)
-    save("commands", data, text)
-    if args.smoke:  # a test in make test: the bench still runs and nothing failed
-        print(f"bench_commands_smoke: {int(errors == 0)} passed, {int(errors != 0)} failed")
-    return 1 if errors else 0
-
-
-def fmt(s, digits=0):
-    return f"{s['median']:.{digits}f} ({s['min']:.{digits}f}-{s['max']:.{digits}f})"
+    return finish("commands", data, report(args, data), errors, args.smoke)
 
 
 def report(args, data):

@@ -29,8 +29,8 @@ import subprocess
 import sys
 import time
 
-from ll_bench import (BENCH_BIN, SWEEP, VAR, alternating, finish_wrk, percentile, row, rss_mib,
-                      run_wrk, save, spread, start_wrk)
+from ll_bench import (BENCH_BIN, SWEEP, VAR, compare, finish, finish_wrk, fmt_spread as fmt, open_accounts,
+                      percentile, row, rss_mib, run_wrk, spread, start_wrk, write_lines)
 from ll_e2e import Service, paused_stack_services, post, request, wait_until
 
 CMD, QRY, HELLO = 18090, 18091, 18095
@@ -75,7 +75,8 @@ def raw_pages(ids_file, seconds):
     if out.returncode != 0:
         raise RuntimeError(f"mongo_find: {out.stderr}")
     s = json.loads(out.stdout.strip().splitlines()[0])
-    return {"rate": s["pages"] / s["seconds"], "p50_ms": s["p50_us"] / 1000, "p99_ms": s["p99_us"] / 1000}
+    return {"rate": s["pages"] / s["seconds"], "p50_ms": s["p50_us"] / 1000, "p99_ms": s["p99_us"] / 1000,
+            "errors": 0}  # a failed page fails the program
 
 
 def raw_compare(reps, seconds, ids_file, paths):
@@ -84,15 +85,8 @@ def raw_compare(reps, seconds, ids_file, paths):
         if side == "raw":
             return raw_pages(ids_file, seconds)
         return run_wrk(QRY, 1, seconds, "get_random.lua", paths["transactions"])
-    runs = alternating(reps, "raw", "query", measure, label="transactions vs raw libmongoc c=1 ")
-    out = {"ratio": spread([r["query"]["rate"] / r["raw"]["rate"] for r in runs])}
-    for side in ("raw", "query"):
-        for key in ("rate", "p50_ms", "p99_ms"):
-            out[f"{side}_{key}"] = spread([r[side][key] for r in runs])
-    out["query_errors"] = spread([r["query"]["errors"] for r in runs])
-    print(f"[bench]   raw {out['raw_rate']['median']:.0f} pages/s  query {out['query_rate']['median']:.0f}/s  "
-          f"ratio {out['ratio']['median']:.2f}", flush=True)
-    return out
+    return compare(reps, "raw", "query", measure, "transactions vs raw libmongoc c=1 ",
+                   keys=("rate", "p50_ms", "p99_ms", "errors"))
 
 
 def percentiles(values):
@@ -100,38 +94,12 @@ def percentiles(values):
             "p999_ms": percentile(values, 99.9), "max_ms": max(values)}
 
 
-def open_accounts(n, prefix):
-    ids = []
-    for i in range(n):
-        s, _, b = post("/v1/accounts", {"owner": f"{prefix}-{i}", "currency": "EUR"}, port=CMD)
-        if s != 201:
-            raise RuntimeError(f"open account: {s} {b}")
-        ids.append(b["account_id"])
-    return ids
-
-
-def write_lines(name, lines):
-    path = os.path.join(VAR, name)
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    return path
-
-
 def read_compare(reps, clients, seconds, paths, label):
-    """reps alternating wrk runs of hello and the query API at clients connections; per-run ratio."""
+    """reps alternating wrk runs of hello and the query API at clients connections."""
     def measure(side):
         return run_wrk(HELLO if side == "hello" else QRY, clients, seconds, "get_random.lua",
                        paths["hello"] if side == "hello" else paths[label])
-    runs = alternating(reps, "hello", "query", measure, label=f"{label} c={clients} ")
-    for r in runs:
-        r["ratio"] = r["query"]["rate"] / r["hello"]["rate"]
-    out = {"clients": clients, "ratio": spread([r["ratio"] for r in runs])}
-    for side in ("hello", "query"):
-        for key in ("rate", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "errors"):
-            out[f"{side}_{key}"] = spread([r[side][key] for r in runs])
-    print(f"[bench]   hello {out['hello_rate']['median']:.0f}/s  query {out['query_rate']['median']:.0f}/s  "
-          f"ratio {out['ratio']['median']:.2f}", flush=True)
-    return out
+    return dict(compare(reps, "hello", "query", measure, f"{label} c={clients} "), clients=clients)
 
 
 def main():
@@ -163,14 +131,11 @@ def main():
     with paused_stack_services("relay", "projector", "query"), services["ledgerline-command"], \
             services["ledgerline-relay"], services["ledgerline-projector"], services["ledgerline-query"], hello:
         print(f"[bench] creating {args.accounts} accounts with {TX_PER_ACCOUNT} deposits each", flush=True)
-        accounts = open_accounts(args.accounts, "bench-query")
-        for a in accounts:
-            for _ in range(TX_PER_ACCOUNT):
-                post(f"/v1/accounts/{a}/deposits", {"amount_minor": 100, "currency": "EUR"}, port=CMD)
+        accounts = open_accounts(CMD, args.accounts, "bench-query", deposits=(100,) * TX_PER_ACCOUNT)
         for a in accounts:
             wait_until(lambda a=a: request("GET", f"/v1/accounts/{a}?min_version={TX_PER_ACCOUNT + 1}",
                                            port=QRY)[0] == 200, 120, "the read model", interval_s=0.2)
-        load_accounts = write_lines("load_accounts.txt", open_accounts(max(10, args.accounts // 2), "bench-load"))
+        load_accounts = write_lines("load_accounts.txt", open_accounts(CMD, max(10, args.accounts // 2), "bench-load"))
         paths = {"hello": write_lines("hello_paths.txt", [f"/v1/accounts/{a}" for a in accounts]),
                  "account": write_lines("account_paths.txt", [f"/v1/accounts/{a}" for a in accounts]),
                  "transactions": write_lines("transactions_paths.txt",
@@ -212,12 +177,7 @@ def main():
             "transactions_latency": tx_lat, "transactions_raw": tx_raw, "freshness": fresh, "rss_mib": memory, "errors": errors,
             "args": vars(args)}
     data["rows"] = rows(args, data)
-    text = report(args, data)
-    print(text)
-    save("queries", data, text)
-    if args.smoke:
-        print(f"bench_queries_smoke: {int(errors == 0)} passed, {int(errors != 0)} failed")
-    return 1 if errors else 0
+    return finish("queries", data, report(args, data), errors, args.smoke)
 
 
 def fresh_spread(f, part, key):
@@ -252,10 +212,6 @@ def rows(args, data):
                            goal=f"<= {goal} ms" if goal else None,
                            met=(ours["median"] <= goal) if goal else None))
     return out
-
-
-def fmt(s, digits=0):
-    return f"{s['median']:.{digits}f} ({s['min']:.{digits}f}-{s['max']:.{digits}f})"
 
 
 def report(args, data):

@@ -23,8 +23,9 @@ import subprocess
 import sys
 import time
 
-from ll_bench import (BENCH_BIN, VAR, alternating, app_conninfo, bench_accounts_table, drop_database,
-                      fresh_database, owner_conninfo, owner_sql, row, rss_mib, run_pgbench, run_wrk, save, spread)
+from ll_bench import (BENCH_BIN, VAR, app_conninfo, bench_accounts_table, compare, drop_database, finish,
+                      fmt_spread as fmt, fresh_database, owner_conninfo, owner_sql, row, rss_mib, run_pgbench,
+                      run_wrk, write_lines)
 from ll_e2e import Service, prometheus
 
 DB = "ledgerline_bench_scale"
@@ -80,15 +81,8 @@ def commands(accounts, args):
             if side == "pgbench":
                 return run_pgbench(DB, args.clients, args.seconds, "pgbench_deposit.sql", accounts)
             return run_wrk(CMD, args.clients, args.seconds, "deposit.lua", ids)
-        runs = alternating(args.reps, "pgbench", "ledgerline", measure, label=f"deposits, {accounts} accounts: ")
-        rss = rss_mib(svc.proc)
-    out = {"ratio": spread([r["ledgerline"]["rate"] / r["pgbench"]["rate"] for r in runs]), "rss": rss}
-    for side in ("pgbench", "ledgerline"):
-        for key in ("rate", "p50_ms", "p99_ms", "errors"):
-            out[f"{side}_{key}"] = spread([r[side][key] for r in runs])
-    print(f"[bench]   pgbench {out['pgbench_rate']['median']:.0f}/s  ledgerline {out['ledgerline_rate']['median']:.0f}"
-          f"/s  ratio {out['ratio']['median']:.2f}", flush=True)
-    return out
+        out = compare(args.reps, "pgbench", "ledgerline", measure, f"deposits, {accounts} accounts: ")
+        return dict(out, rss=rss_mib(svc.proc))
 
 
 def reads(accounts, args, stamp):
@@ -99,10 +93,8 @@ def reads(accounts, args, stamp):
     subprocess.run([os.path.join(BENCH_BIN, "gen_events"), "--topic", topic, "--events", str(2 * accounts),
                     "--accounts", str(accounts), "--ids", ids], check=True, capture_output=True)
     print(f"[bench]   {2 * accounts} events into {topic} in {time.time() - t0:.0f} s", flush=True)
-    paths = os.path.join(VAR, "scale", "view_paths.txt")
-    with open(ids) as f, open(paths, "w") as out:
-        for line in f:
-            out.write(f"/v1/accounts/{line.strip()}\n")
+    with open(ids) as f:
+        paths = write_lines("scale/view_paths.txt", [f"/v1/accounts/{line.strip()}" for line in f])
     env = {"LEDGERLINE_KAFKA_TOPIC_EVENTS": topic, "LEDGERLINE_KAFKA_PROJECTOR_GROUP": f"bench-scale-{stamp}",
            "LEDGERLINE_MONGO_DATABASE": f"ledgerline_bench_scale_{stamp}", "LEDGERLINE_PG_CONNINFO": app_conninfo(DB),
            "LEDGERLINE_QUERY_VIEW_ACCOUNTS_MAX": str(max(accounts, 1000000)), "LEDGERLINE_LOG_LEVEL": "warn"}
@@ -119,19 +111,13 @@ def reads(accounts, args, stamp):
 
         def measure(side):
             return run_wrk(HELLO if side == "hello" else QRY, args.clients, args.seconds, "get_random.lua", paths)
-        runs = alternating(args.reps, "hello", "query", measure, label=f"reads, {accounts} accounts: ")
+        out = compare(args.reps, "hello", "query", measure, f"reads, {accounts} accounts: ")
         m = prometheus(QRY)
         rss = rss_mib(qry.proc)
     hits = m.get('ledgerline_query_view_lookups_total{service="query",result="hit"}', 0)
     misses = m.get('ledgerline_query_view_lookups_total{service="query",result="miss"}', 0)
-    out = {"ratio": spread([r["query"]["rate"] / r["hello"]["rate"] for r in runs]), "rss": rss, "fill_seconds": fill_s,
-           "hit_ratio": hits / max(1, hits + misses)}
-    for side in ("hello", "query"):
-        for key in ("rate", "p50_ms", "p99_ms", "errors"):
-            out[f"{side}_{key}"] = spread([r[side][key] for r in runs])
-    print(f"[bench]   hello {out['hello_rate']['median']:.0f}/s  query {out['query_rate']['median']:.0f}/s  "
-          f"ratio {out['ratio']['median']:.2f}, view hits {out['hit_ratio']:.3f}", flush=True)
-    return out
+    print(f"[bench]   view hits {hits / max(1, hits + misses):.3f}", flush=True)
+    return dict(out, rss=rss, fill_seconds=fill_s, hit_ratio=hits / max(1, hits + misses))
 
 
 def main():
@@ -176,16 +162,7 @@ def main():
             {"rss": r["commands"]["rss"][0], "peak": r["commands"]["rss"][1]}
         data["rss_mib"][f"ledgerline-query ({r['accounts']} accounts in the view)"] = \
             {"rss": r["reads"]["rss"][0], "peak": r["reads"]["rss"][1]}
-    text = report(args, data)
-    print(text)
-    save("scale", data, text)
-    if args.smoke:
-        print(f"bench_scale_smoke: {int(errors == 0)} passed, {int(errors != 0)} failed")
-    return 1 if errors else 0
-
-
-def fmt(s, digits=0):
-    return f"{s['median']:.{digits}f} ({s['min']:.{digits}f}-{s['max']:.{digits}f})"
+    return finish("scale", data, report(args, data), errors, args.smoke)
 
 
 def report(args, data):

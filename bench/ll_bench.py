@@ -21,7 +21,7 @@ VAR = os.path.join(ROOT, "var", "bench")
 BENCH_BIN = os.path.join(ROOT, "build", "release", "bench")
 os.environ.setdefault("LL_TEST_BIN", os.path.join(ROOT, "build", "release", "bin"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-from ll_e2e import OPERATOR  # noqa: E402
+from ll_e2e import OPERATOR, post  # noqa: E402
 
 PG_PORT = "55432"
 SWEEP = [1, 2, 4, 8, 16, 32, 64]
@@ -147,6 +147,20 @@ def spread(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": len(values)}
 
 
+def compare(reps, baseline, ours, measure, label, keys=("rate", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "errors")):
+    """reps runs of measure(baseline) and measure(ours), alternating which goes first. Returns
+    the spread of each side's keys over the runs as out["<side>_<key>"], and of the per-run
+    ratio ours/baseline rate (each pair measured back to back) as out["ratio"]."""
+    runs = alternating(reps, baseline, ours, measure, label=label)
+    out = {"ratio": spread([r[ours]["rate"] / r[baseline]["rate"] for r in runs])}
+    for side in (baseline, ours):
+        for key in keys:
+            out[f"{side}_{key}"] = spread([r[side][key] for r in runs])
+    print(f"[bench]   {baseline} {out[baseline + '_rate']['median']:.0f}/s  {ours} {out[ours + '_rate']['median']:.0f}/s"
+          f"  ratio {out['ratio']['median']:.2f}", flush=True)
+    return out
+
+
 def alternating(reps, first, second, measure, label=""):
     """Runs measure(side) for both sides reps times, alternating which goes first. Returns a list
     of {first: result, second: result} per rep."""
@@ -159,6 +173,47 @@ def alternating(reps, first, second, measure, label=""):
             r[side] = measure(side)
         runs.append(r)
     return runs
+
+
+def open_accounts(port, n, prefix, deposits=()):
+    """Opens n EUR accounts through the command service on port (owners prefix-0, prefix-1, ...),
+    each followed by a deposit of every amount in deposits. Returns their ids."""
+    ids = []
+    for i in range(n):
+        status, _, body = post("/v1/accounts", {"owner": f"{prefix}-{i}", "currency": "EUR"}, port=port)
+        if status != 201:
+            raise RuntimeError(f"open account: {status} {body}")
+        ids.append(body["account_id"])
+        for amount in deposits:
+            status, _, body = post(f"/v1/accounts/{ids[-1]}/deposits", {"amount_minor": amount, "currency": "EUR"},
+                                   port=port)
+            if status != 201:
+                raise RuntimeError(f"deposit: {status} {body}")
+    return ids
+
+
+def write_lines(name, lines):
+    """Writes lines to VAR/name (a file for wrk or a baseline program); returns its path."""
+    path = os.path.join(VAR, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def fmt_spread(s, digits=0):
+    """A spread() as "median (min-max)"."""
+    return f"{s['median']:.{digits}f} ({s['min']:.{digits}f}-{s['max']:.{digits}f})"
+
+
+def finish(name, data, text, errors, smoke):
+    """A driver's end: prints its report, saves it (save()), says the smoke verdict make test
+    counts, and returns the exit status."""
+    print(text)
+    save(name, data, text)
+    if smoke:
+        print(f"bench_{name}_smoke: {int(errors == 0)} passed, {int(errors != 0)} failed")
+    return 1 if errors else 0
 
 
 def rss_mib(proc):

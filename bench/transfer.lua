@@ -3,31 +3,23 @@
 -- given second.
 package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "?.lua;" .. package.path
 local common = require "wrk_common"
-local threads = {}
 
-function setup(thread)
-    thread:set("tid", #threads + 1)
-    table.insert(threads, thread)
-end
+setup = common.setup
 
 function init(args)
-    accounts = common.lines(args[1])
-    math.randomseed(os.time() * 1000 + tid)
-    prefix = string.format("wrk-t-%d-%d-", os.time(), tid)
-    counter = 0
-    auth = "Bearer " .. args[2]
+    state = common.command_init(args, "t-")
 end
 
 function request()
-    counter = counter + 1
+    local accounts = state.accounts
     local from = math.random(#accounts)
     local to = math.random(#accounts - 1)
     if to >= from then to = to + 1 end
     local body = string.format('{"from_account_id":"%s","to_account_id":"%s","amount_minor":1,"currency":"EUR"}',
         accounts[from], accounts[to])
     return wrk.format("POST", "/v1/transfers",
-        {["Content-Type"] = "application/json", ["Idempotency-Key"] = prefix .. counter,
-         ["Authorization"] = auth}, body)
+        {["Content-Type"] = "application/json", ["Idempotency-Key"] = common.next_key(state),
+         ["Authorization"] = state.auth}, body)
 end
 
 done = function(summary, latency) common.report(summary, latency) end
