@@ -131,12 +131,18 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     if (m->err) delivery_failures++;
 }
 
+static const char usage[] = "usage: gen_events (--topic T | --copy DIR) --events N --accounts A "
+                            "[--partitions P] [--brokers B] [--ids FILE]\n";
+
 int main(int argc, char **argv) {
     const char *topic = NULL, *brokers = "127.0.0.1:59092", *copy_dir = NULL, *ids_path = NULL;
     int events = 0, accounts = 0, partitions = 6;
     for (int i = 1; i < argc; i++) {
         int bad = 0;
-        if (!strcmp(argv[i], "--topic") && i + 1 < argc)
+        if (!strcmp(argv[i], "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--topic") && i + 1 < argc)
             topic = argv[++i];
         else if (!strcmp(argv[i], "--copy") && i + 1 < argc)
             copy_dir = argv[++i];
@@ -153,9 +159,7 @@ int main(int argc, char **argv) {
         else
             bad = 1;
         if (bad) {
-            fprintf(stderr,
-                    "usage: gen_events (--topic T | --copy DIR) --events N --accounts A [--partitions P] "
-                    "[--brokers B] [--ids FILE]\n");
+            fputs(usage, stderr);
             return 1;
         }
     }

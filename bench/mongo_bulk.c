@@ -17,12 +17,17 @@ static double now_s(void) {
     return (double)ll_clock_us() / 1e6;
 }
 
+static const char usage[] = "usage: mongo_bulk --uri URI --database DB (--docs N [--batch 500] | --drop)\n";
+
 int main(int argc, char **argv) {
     const char *uri_text = NULL, *database = NULL;
     int docs = 0, batch = 500, drop = 0;
     for (int i = 1; i < argc; i++) {
         int bad = 0;
-        if (!strcmp(argv[i], "--uri") && i + 1 < argc)
+        if (!strcmp(argv[i], "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--uri") && i + 1 < argc)
             uri_text = argv[++i];
         else if (!strcmp(argv[i], "--database") && i + 1 < argc)
             database = argv[++i];
@@ -40,7 +45,7 @@ int main(int argc, char **argv) {
         }
     }
     if (uri_text == NULL || database == NULL || (docs == 0) == !drop) {
-        fprintf(stderr, "usage: mongo_bulk --uri URI --database DB (--docs N [--batch 500] | --drop)\n");
+        fputs(usage, stderr);
         return 1;
     }
     mongoc_init();

@@ -65,11 +65,17 @@ static int page(ll_read_model_t *rm, const ll_uuid_t *id, int limit) {
     return n;
 }
 
+static const char usage[] =
+    "usage: mongo_find --uri URI --database DB --accounts FILE [--pages N] [--limit 50]\n";
+
 int main(int argc, char **argv) {
     const char *uri_text = NULL, *database = NULL, *accounts_path = NULL;
     int pages = 2000, limit = LL_PAGE_LIMIT_DEFAULT, bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
-        if (!strcmp(argv[i], "--uri") && i + 1 < argc)
+        if (!strcmp(argv[i], "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--uri") && i + 1 < argc)
             uri_text = argv[++i];
         else if (!strcmp(argv[i], "--database") && i + 1 < argc)
             database = argv[++i];
@@ -83,7 +89,7 @@ int main(int argc, char **argv) {
             bad = 1;
     }
     if (bad || uri_text == NULL || database == NULL || accounts_path == NULL) {
-        fprintf(stderr, "usage: mongo_find --uri URI --database DB --accounts FILE [--pages N] [--limit 50]\n");
+        fputs(usage, stderr);
         return 2;
     }
     ll_uuid_t *ids = calloc(ACCOUNTS_MAX, sizeof *ids);
