@@ -8,6 +8,7 @@
 #include "ll_problem.h"
 #include "ll_query_job.h"
 #include "ll_replay.h"
+#include "ll_text.h"
 #include "ll_time.h"
 
 #include <jansson.h>
@@ -146,33 +147,19 @@ static void not_yet_visible(ll_query_job_t *job) {
                      "the read model has not reached min_version yet; retry");
 }
 
-/* The read model's document of job's account once it reflects version at_least (< 0: any),
- * polled with back-off until deadline; every document read is offered to the live view.
- * Another's account is as if missing. Returns 1 with *a set; otherwise the answer is given
- * (503 storage-unavailable, 404 when there is none and nothing to wait for, 503
- * not-yet-visible at the deadline) and returns 0. */
-static int await_document(ll_query_worker_t *w, ll_query_job_t *job, int64_t at_least, int64_t deadline,
-                          ll_account_t *a) {
+/* Waits, with back-off until deadline, until the read model holds version at_least of job's
+ * account (one _id lookup per look). Returns 1 once it does, 0 at the deadline, -1 when the
+ * read model is unavailable. */
+static int await_version(ll_query_worker_t *w, ll_query_job_t *job, int64_t at_least, int64_t deadline) {
     ll_error_t err = {""};
     long pause_ms = 1;
     for (;;) {
-        bool found = false;
+        bool stored = false;
         if (read_model(w, &err) != 0 ||
-            ll_read_model_load_account(&w->rm, &job->account_id, a, &found, &err) != 0) {
-            unavailable(w, job, 1);
-            return 0;
-        }
-        if (found && w->view != NULL) ll_account_view_fill(w->view, w->rm.generation, a);
-        found = found && ll_query_may_see(job, a);
-        if (found && a->version >= at_least) return 1;
-        if (at_least < 0) {
-            ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
-            return 0;
-        }
-        if (ll_clock_ms() >= deadline) {
-            not_yet_visible(job);
-            return 0;
-        }
+            ll_read_model_has_version(&w->rm, &job->account_id, at_least, &stored, &err) != 0)
+            return -1;
+        if (stored) return 1;
+        if (ll_clock_ms() >= deadline) return 0;
         /* Usually the projector is a few ms behind: look again soon, then back off so waiting
          * readers do not crowd the read store the projector is writing to. */
         ll_sleep_ms(pause_ms);
@@ -180,9 +167,43 @@ static int await_document(ll_query_worker_t *w, ll_query_job_t *job, int64_t at_
     }
 }
 
+/* What the read model holds of job's account once it reflects version at_least (< 0: any),
+ * waited for until deadline; the state read is offered to the live view. Another's account is
+ * as if missing. items (may be NULL) receives the movements of its unsealed pages. Returns 1
+ * with *acc set; otherwise the answer is given (503 storage-unavailable, 404 when there is none
+ * and nothing to wait for, 503 not-yet-visible at the deadline) and returns 0. */
+static int await_account(ll_query_worker_t *w, ll_query_job_t *job, int64_t at_least, int64_t deadline,
+                         ll_rm_account_t *acc, ll_rm_items_t *items) {
+    ll_error_t err = {""};
+    for (;;) {
+        int r = at_least > 0 ? await_version(w, job, at_least, deadline) : 1;
+        bool found = false;
+        if (r < 0 || (r > 0 && (read_model(w, &err) != 0 || ll_read_model_load(&w->rm, &job->account_id, acc,
+                                                                               &found, items, &err) != 0))) {
+            unavailable(w, job, 1);
+            return 0;
+        }
+        if (found && w->view != NULL) ll_account_view_fill(w->view, w->rm.generation, &acc->state);
+        found = found && ll_query_may_see(job, &acc->state);
+        if (found && acc->state.version >= at_least) return 1;
+        if (at_least < 0) {
+            ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
+            return 0;
+        }
+        if (r == 0 || ll_clock_ms() >= deadline) {
+            not_yet_visible(job);
+            return 0;
+        }
+        /* Stored but not yet visible as a whole (a write seen half done), or another's account
+         * (which waits like a missing one): look again shortly. */
+        if (items != NULL) ll_rm_items_free(items);
+        ll_sleep_ms(MIN_VERSION_POLL_MS_MAX);
+    }
+}
+
 /* The live view first: a held state below min_version is brought up by the event tail, which
- * wakes this wait. Without a held state, the read model answers (and offers the view its
- * document), polled with back-off while min_version is not reached. */
+ * wakes this wait. Without a held state, the read model answers (and offers the view what it
+ * read), waited for while min_version is not reached. */
 static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
     int64_t deadline = ll_clock_ms() + w->cfg->min_version_wait_ms;
     ll_account_t a;
@@ -194,31 +215,50 @@ static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
         }
         /* BEHIND past the deadline: the read model gets one look below, then 503. */
     }
-    if (await_document(w, job, job->min_version, deadline, &a)) respond_account(job, &a);
+    ll_rm_account_t acc;
+    if (await_account(w, job, job->min_version, deadline, &acc, NULL)) respond_account(job, &acc.state);
 }
 
-static json_t *transaction_json(const bson_t *doc) {
-    json_t *item = json_object();
-    bson_iter_t it;
-    if (item == NULL || !bson_iter_init(&it, doc)) return item;
-    while (bson_iter_next(&it)) {
-        const char *key = bson_iter_key(&it);
-        if (!strcmp(key, "_id"))
-            key = "event_id";
-        else if (!strcmp(key, "occurred_at_us"))
-            continue;
-        if (BSON_ITER_HOLDS_UTF8(&it))
-            json_object_set_new(item, key, json_string(bson_iter_utf8(&it, NULL)));
-        else if (BSON_ITER_HOLDS_NUMBER(&it))
-            json_object_set_new(item, key, json_integer(bson_iter_as_int64(&it)));
+/* A statement page being rendered: items newest first, one more than limit looked for to
+ * know whether a next page exists. */
+typedef struct {
+    ll_text_t body;
+    int64_t limit, count, last_version;
+    bool more;
+} statement_page_t;
+
+static int page_add(void *ctx, int64_t version, const char *json, uint32_t len) {
+    statement_page_t *pg = ctx;
+    if (pg->count == pg->limit) {
+        pg->more = true;
+        return 1;
     }
-    return item;
+    ll_text_printf(&pg->body, "%s%.*s", pg->count ? "," : "", (int)len, json);
+    pg->count++;
+    pg->last_version = version;
+    return 0;
+}
+
+/* Adds the unsealed pages' items below before, newest first. */
+static void page_add_open(statement_page_t *pg, ll_rm_items_t *items, int64_t before) {
+    /* Insertion sort, newest first: a page or two of items. */
+    for (size_t i = 1; i < items->n; i++)
+        for (size_t j = i; j > 0 && items->versions[j - 1] < items->versions[j]; j--) {
+            int64_t v = items->versions[j];
+            char *t = items->json[j];
+            items->versions[j] = items->versions[j - 1], items->json[j] = items->json[j - 1];
+            items->versions[j - 1] = v, items->json[j - 1] = t;
+        }
+    for (size_t i = 0; i < items->n && !pg->more; i++)
+        if (items->versions[i] < before)
+            page_add(pg, items->versions[i], items->json[i], (uint32_t)strlen(items->json[i]));
 }
 
 /* A statement never shows less than a GET of the account may already have shown (read-your-
  * writes across routes): the live view can be ahead of the read model, so the page waits, as
- * min_version does, until the account's document (written after its movements) has caught up
- * with the version the view holds. */
+ * min_version does, until the read model has caught up with the version the view holds. The
+ * newest items come with the account's state (its unsealed pages), older ones from sealed
+ * pages, one _id lookup per page. */
 static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_account_t a;
     int64_t shown = -1; /* nothing shown: no wait, a missing account is 404 at once */
@@ -229,43 +269,42 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
         }
         shown = a.version;
     }
-    if (!await_document(w, job, shown, ll_clock_ms() + w->cfg->min_version_wait_ms, &a)) return;
-    char id[LL_UUID_TEXT_LEN + 1];
-    ll_uuid_format(&job->account_id, id);
-    bson_t *filter = job->cursor > 0 ? BCON_NEW("account_id", BCON_UTF8(id), "version", "{", "$lt",
-                                                BCON_INT64(job->cursor), "}")
-                                     : BCON_NEW("account_id", BCON_UTF8(id));
-    bson_t *opts = BCON_NEW("sort", "{", "version", BCON_INT32(-1), "}", "limit", BCON_INT64(job->limit + 1),
-                            "maxTimeMS", BCON_INT64(LL_READ_MODEL_QUERY_MS_MAX));
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(w->rm.transactions, filter, opts, NULL);
-    json_t *items = json_array();
-    const bson_t *doc;
-    int64_t n = 0, last_version = 0;
-    bool more = false;
-    while (mongoc_cursor_next(cur, &doc)) {
-        if (n == job->limit) {
-            more = true;
-            break;
-        }
-        json_t *item = transaction_json(doc);
-        last_version = json_integer_value(json_object_get(item, "version"));
-        json_array_append_new(items, item);
-        n++;
-    }
-    bson_error_t be;
-    bool failed = mongoc_cursor_error(cur, &be);
-    mongoc_cursor_destroy(cur);
-    bson_destroy(opts);
-    bson_destroy(filter);
-    if (failed) {
-        json_decref(items);
-        unavailable(w, job, 1);
+    ll_rm_account_t acc;
+    ll_rm_items_t items = {0};
+    if (!await_account(w, job, shown, ll_clock_ms() + w->cfg->min_version_wait_ms, &acc, &items)) {
+        ll_rm_items_free(&items);
         return;
     }
-    char next[32];
-    snprintf(next, sizeof next, "%lld", (long long)last_version);
-    respond_json(
-        job, json_pack("{s:o, s:o}", "items", items, "next_cursor", more ? json_string(next) : json_null()));
+    int64_t before = job->cursor > 0 ? job->cursor : INT64_MAX;
+    statement_page_t pg = {.limit = job->limit};
+    ll_text_init(&pg.body);
+    ll_text_printf(&pg.body, "{\"items\":[");
+    page_add_open(&pg, &items, before);
+    ll_rm_items_free(&items);
+    int64_t page = ll_rm_page_of(before - 1) < acc.head_page ? ll_rm_page_of(before - 1) : acc.head_page - 1;
+    ll_error_t err = {""};
+    for (; page >= 0 && !pg.more; page--) {
+        bool found = false;
+        if (ll_read_model_sealed_page(&w->rm, &job->account_id, page, before, page_add, &pg, &found, &err) !=
+                0 ||
+            !found) {
+            free(ll_text_take(&pg.body));
+            unavailable(w, job, 1);
+            return;
+        }
+    }
+    if (pg.more)
+        ll_text_printf(&pg.body, "],\"next_cursor\":\"%lld\"}", (long long)pg.last_version);
+    else
+        ll_text_printf(&pg.body, "],\"next_cursor\":null}");
+    char *text = ll_text_take(&pg.body);
+    if (text == NULL) {
+        ll_query_problem(job, 500, "internal", "Internal error", "the response could not be rendered");
+        return;
+    }
+    free(job->body);
+    job->body = text;
+    job->status = 200;
 }
 
 /* ---- event store --------------------------------------------------------------------------- */
@@ -348,8 +387,8 @@ static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
     /* The page's last version, saturated: from_version may be anything up to INT64_MAX, and one
      * more than the page is read to see whether a next page exists. */
-    int64_t page_end = job->from_version > INT64_MAX - 1 - job->limit ? INT64_MAX - 1
-                                                                      : job->from_version + job->limit - 1;
+    int64_t page_end =
+        job->from_version > INT64_MAX - 1 - job->limit ? INT64_MAX - 1 : job->from_version + job->limit - 1;
     int64_t to = job->to_version > 0 && job->to_version < page_end ? job->to_version : page_end;
     /* to_version below from_version: an empty range of an account that must still exist. */
     int empty = to < job->from_version;

@@ -1,8 +1,8 @@
 /* mongo_find: the baseline for GET /v1/accounts/{id}/transactions, a raw libmongoc loop doing
- * the MongoDB work of one statement page and nothing else: load the account document
- * (ll_read_model_load_account, as the handler does to check it exists and who owns it), then
- * find its newest --limit + 1 transactions (the handler's filter, sort and limit). One page at
- * a time on one connection, over random accounts of the file given.
+ * the MongoDB work of one statement page and nothing else: load the account with the items of
+ * its unsealed pages (ll_read_model_load, as the handler does to check it exists, who owns it
+ * and how far it is), then the sealed pages below until --limit + 1 items are found. One page
+ * at a time on one connection, over random accounts of the file given.
  *
  * Usage: mongo_find --uri URI --database DB --accounts FILE [--pages 2000] [--limit 50]
  * FILE: one account id per line (the accounts bench_queries.py opened).
@@ -36,33 +36,32 @@ static int read_accounts(const char *path, ll_uuid_t *ids) {
     return n;
 }
 
-/* One statement page of account id. Returns the documents read, or -1. */
+static int count_item(void *ctx, int64_t version, const char *json, uint32_t len) {
+    (void)version, (void)json, (void)len;
+    int *left = ctx;
+    return --*left <= 0;
+}
+
+/* One statement page of account id. Returns the items read, or -1. */
 static int page(ll_read_model_t *rm, const ll_uuid_t *id, int limit) {
     ll_error_t err = {""};
-    ll_account_t a;
+    ll_rm_account_t acc;
+    ll_rm_items_t items = {0};
     bool found = false;
-    if (ll_read_model_load_account(rm, id, &a, &found, &err) != 0 || !found) {
+    if (ll_read_model_load(rm, id, &acc, &found, &items, &err) != 0 || !found) {
         fprintf(stderr, "mongo_find: account: %s\n", found ? err.msg : "not found");
+        ll_rm_items_free(&items);
         return -1;
     }
-    char text[LL_UUID_TEXT_LEN + 1];
-    ll_uuid_format(id, text);
-    bson_t *filter = BCON_NEW("account_id", BCON_UTF8(text));
-    bson_t *opts = BCON_NEW("sort", "{", "version", BCON_INT32(-1), "}", "limit", BCON_INT64(limit + 1),
-                            "maxTimeMS", BCON_INT64(LL_READ_MODEL_QUERY_MS_MAX));
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(rm->transactions, filter, opts, NULL);
-    const bson_t *doc;
-    int n = 0;
-    while (mongoc_cursor_next(cur, &doc)) n++;
-    bson_error_t e;
-    if (mongoc_cursor_error(cur, &e)) {
-        fprintf(stderr, "mongo_find: transactions: %s\n", e.message);
-        n = -1;
-    }
-    mongoc_cursor_destroy(cur);
-    bson_destroy(opts);
-    bson_destroy(filter);
-    return n;
+    int left = limit + 1 - (int)items.n;
+    ll_rm_items_free(&items);
+    for (int64_t pg = acc.head_page - 1; pg >= 0 && left > 0; pg--)
+        if (ll_read_model_sealed_page(rm, id, pg, INT64_MAX, count_item, &left, &found, &err) != 0 ||
+            !found) {
+            fprintf(stderr, "mongo_find: page: %s\n", found ? err.msg : "not found");
+            return -1;
+        }
+    return limit + 1 - (left > 0 ? left : 0);
 }
 
 static const char usage[] =

@@ -73,6 +73,8 @@ static const ll_cfg_key_t keys[] = {
     INT_KEY(rate_limit_ip_per_second, "1000", 0, 1000000000),
     INT_KEY(rate_limit_ip_burst, "2000", 1, 1000000000),
     INT_KEY(http_connections_max, "1024", 1, 1000000),
+    INT_KEY(projector_cache_accounts, "1000000", 0, 100000000),
+    INT_KEY(projector_writers, "4", 1, 16),
 };
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
 

@@ -35,17 +35,19 @@ typedef struct ll_config {
     char projector_metrics_listen[LL_CONFIG_VALUE_BYTES_MAX]; /* HOST:PORT of the projector's /metrics */
     char relay_metrics_listen[LL_CONFIG_VALUE_BYTES_MAX];     /* HOST:PORT of the relay's /metrics */
     char jwt_secret[LL_CONFIG_VALUE_BYTES_MAX];               /* HS256 secret; "" = not configured */
-    char jwt_secret_previous[LL_CONFIG_VALUE_BYTES_MAX]; /* still accepted while keys rotate; "" none */
+    char jwt_secret_previous[LL_CONFIG_VALUE_BYTES_MAX];      /* still accepted while keys rotate; "" none */
     char log_level[LL_CONFIG_VALUE_BYTES_MAX];                /* debug, info, warn or error */
     int64_t body_bytes_max;                                   /* HTTP request body limit */
     int64_t request_timeout_ms;                               /* deadline of one HTTP request */
-    int64_t query_view_accounts_max; /* accounts the query API keeps in memory; 0: none */
-    int64_t min_version_wait_ms;     /* GET ?min_version= waits at most this long, then 503 */
-    int64_t rate_limit_per_second;   /* requests per token subject per second; 0: off */
-    int64_t rate_limit_burst;        /* ... that may come at once */
+    int64_t query_view_accounts_max;  /* accounts the query API keeps in memory; 0: none */
+    int64_t min_version_wait_ms;      /* GET ?min_version= waits at most this long, then 503 */
+    int64_t rate_limit_per_second;    /* requests per token subject per second; 0: off */
+    int64_t rate_limit_burst;         /* ... that may come at once */
     int64_t rate_limit_ip_per_second; /* requests per client address per second; 0: off */
     int64_t rate_limit_ip_burst;
-    int64_t http_connections_max; /* open connections per server; more wait in the backlog */
+    int64_t http_connections_max;     /* open connections per server; more wait in the backlog */
+    int64_t projector_cache_accounts; /* account states the projector remembers; 0: reads each */
+    int64_t projector_writers;        /* connections the projector writes a batch on at once */
 } ll_config_t;
 
 /* Fills cfg with the defaults, which point at the local stack (deploy/local). Cannot fail. */

@@ -1,12 +1,15 @@
 /* ll_projector.c - see ll_projector.h. */
 #include "ll_projector.h"
 
+#include "ll_account_cache.h"
 #include "ll_clock.h"
 #include "ll_event_codec.h"
 #include "ll_kafka.h"
 #include "ll_log.h"
 #include "ll_projector_metrics.h"
 #include "ll_read_model.h"
+#include "ll_read_model_writes.h"
+#include "ll_rm_pool.h"
 #include "ll_strset.h"
 
 #include <assert.h>
@@ -32,38 +35,54 @@ typedef struct {
     int account; /* index into the batch's accounts; -1: not projected (halted account) */
 } item_t;
 
-/* One account of a batch: the state loaded once and folded with all its events of the batch. */
+/* One account of a batch: what the read model holds of it, and its events of the batch. */
 typedef struct {
-    ll_account_t state;
-    int64_t loaded; /* version of the stored document; 0: none */
-    int halted;     /* a gap or a refused event in this batch */
-    long long applied, duplicates;
+    ll_uuid_t id;
+    int shard;           /* the writer connection its reads and writes go to */
+    int first, n_events; /* its events: items[order[first .. first + n_events)] */
+    int n_applied;       /* ... of which these fold: fold[first .. first + n_applied) */
+    long long duplicates;
+    ll_rm_account_t before, after; /* what the read model holds before and after the batch */
+    int remembered;                /* before came from the cache, not from a read */
+    int to_read, stale, conflict, done;
+    int halted, halt_at; /* a gap or a refused event at its halt_at-th event of the batch */
 } batch_account_t;
+
+typedef struct shard_task shard_task_t;
 
 #define SLOTS (4 * BATCH_LIMIT) /* open addressing, at most half full */
 
-typedef struct {
+typedef struct projector {
     const ll_projector_options_t *opt;
     rd_kafka_t *consumer, *dlq;
-    mongoc_client_t *mongo;
-    ll_read_model_t rm;
-    int rm_open;
+    mongoc_client_t *mongo; /* the generation checks */
+    ll_rm_pool_t *pool;     /* the writer connections, on the active generation */
+    int64_t generation;     /* of the pool; 0 none */
+    int n_shards;
+    ll_rm_writes_t *writes[LL_RM_POOL_THREADS_MAX]; /* per shard, the batch's planned writes */
+    shard_task_t *tasks;
+    ll_account_cache_t *cache;
+    uint64_t assignment; /* partitions assigned, as a signature: a change forgets the cache */
     ll_strset_t stopped; /* accounts halted by a gap or a refused event */
     item_t *items;
-    ll_event_t *fold;          /* the applied events of a batch (batch_max) */
+    ll_event_t *fold;          /* the applied events of a batch, grouped by account (batch_max) */
+    int *order;                /* items grouped by account (batch_max) */
     batch_account_t *accounts; /* the batch's distinct accounts (batch_max) */
-    const ll_account_t **save; /* scratch for the bulk save (batch_max) */
-    int64_t *save_prev;
-    ll_uuid_t *ids;
     int n_accounts;
     int slots[SLOTS]; /* account id hash -> index + 1 into accounts */
     long long applied, duplicates, gaps, dead_letters, batches, batch_failures;
+    uint64_t account_reads, conflicts, docs_events, docs_pages, docs_accounts;
     long long last_report_ms, last_publish_ms, last_generation_check_ms;
     long long switched_at_ms; /* when it last followed a generation switch; 0 never */
     int64_t newest_ts_ms[LL_PROJECTOR_PARTITIONS_MAX]; /* per partition, of the last committed batch */
     ll_projector_metrics_t *metrics;
     ll_projector_snapshot_t snap; /* scratch for publish() */
 } projector_t;
+
+struct shard_task {
+    projector_t *p;
+    int shard;
+};
 
 /* The projector's lines always carry account_id ("" when none), as dashboards expect. */
 static void log_event(const char *level, const char *msg, const char *account, const char *detail) {
@@ -166,8 +185,8 @@ static int decode_all(projector_t *p, int n, ll_error_t *err) {
     return 0;
 }
 
-/* Halts the account of it (acc: its batch entry, or NULL) on an event evolve refused, and
- * dead-letters the event unless it is a gap. */
+/* Halts the account of it (acc: its batch entry) on an event evolve refused, and dead-letters
+ * the event unless it is a gap. */
 static int halt(projector_t *p, batch_account_t *acc, const item_t *it, ll_evolve_t v, const char *why,
                 ll_error_t *err) {
     char text[LL_UUID_TEXT_LEN + 1];
@@ -184,56 +203,11 @@ static int halt(projector_t *p, batch_account_t *acc, const item_t *it, ll_evolv
     log_event("error", v == LL_EVOLVE_GAP ? "version gap: account halted" : "event refused: account halted",
               text, why);
     ll_strset_add(&p->stopped, text);
-    if (acc != NULL) acc->halted = 1;
+    acc->halted = 1;
     return 0;
 }
 
-/* Folds the account's events of this batch (items first..n with its id) into its document. */
-static int project_account(projector_t *p, int first, int n, ll_error_t *err) {
-    const ll_uuid_t *id = &p->items[first].ev.account_id;
-    char text[LL_UUID_TEXT_LEN + 1];
-    ll_uuid_format(id, text);
-    if (ll_strset_contains(&p->stopped, text)) return 0;
-    for (int attempt = 0; attempt < SAVE_RETRIES; attempt++) {
-        ll_account_t a;
-        bool found;
-        if (ll_read_model_load_account(&p->rm, id, &a, &found, err) != 0) return LL_EIO;
-        int64_t loaded = a.version;
-        ll_event_t *applied = p->fold;
-        size_t n_applied = 0;
-        long long dups = 0;
-        for (int i = first; i < n; i++) {
-            item_t *it = &p->items[i];
-            if (!it->decoded || !ll_uuid_equal(&it->ev.account_id, id)) continue;
-            ll_error_t why = {""};
-            ll_evolve_t v = ll_account_evolve(&a, &it->ev, &why);
-            if (v == LL_EVOLVE_OK) {
-                applied[n_applied++] = it->ev;
-            } else if (v == LL_EVOLVE_DUPLICATE) {
-                dups++;
-            } else {
-                /* Never guess: halt this account and raise the alarm. */
-                if (halt(p, NULL, it, v, why.msg, err) != 0) return LL_EIO;
-                break;
-            }
-        }
-        if (n_applied == 0) {
-            p->duplicates += dups;
-            return 0;
-        }
-        if (ll_read_model_insert_transactions(&p->rm, applied, n_applied, err) != 0) return LL_EIO;
-        int rc = ll_read_model_save_account(&p->rm, &a, found ? loaded : 0, err);
-        if (rc == 0) {
-            p->applied += (long long)n_applied;
-            p->duplicates += dups;
-            return 0;
-        }
-        if (rc != LL_EINVAL) return rc; /* LL_EINVAL: moved by another writer; reload and refold */
-    }
-    return ll_error_set(err, LL_EIO, "account %s kept moving concurrently", text);
-}
-
-/* ---- batched projection: one load, one insert, one bulk save per batch --------------------- */
+/* ---- one batch: accounts, reads, fold, writes ----------------------------------------------- */
 
 /* The batch index of id, added when add is set and it is new; -1 when absent. */
 static int account_index(projector_t *p, const ll_uuid_t *id, int add) {
@@ -243,102 +217,202 @@ static int account_index(projector_t *p, const ll_uuid_t *id, int add) {
             if (!add) return -1;
             int k = p->n_accounts++;
             assert(k < p->opt->batch_max);
-            ll_account_init(&p->accounts[k].state, id);
-            p->accounts[k].loaded = 0;
-            p->accounts[k].halted = 0;
-            p->accounts[k].applied = p->accounts[k].duplicates = 0;
-            p->ids[k] = *id;
+            batch_account_t *acc = &p->accounts[k];
+            memset(acc, 0, sizeof *acc);
+            acc->id = *id;
+            acc->shard = (int)(ll_uuid_hash(id) % (uint64_t)p->n_shards);
             *slot = k + 1;
             return k;
         }
-        if (ll_uuid_equal(&p->accounts[*slot - 1].state.account_id, id)) return *slot - 1;
+        if (ll_uuid_equal(&p->accounts[*slot - 1].id, id)) return *slot - 1;
     }
 }
 
-static void on_loaded(void *ctx, const ll_account_t *a) {
-    projector_t *p = ctx;
-    int k = account_index(p, &a->account_id, 0);
-    if (k < 0) return;
-    p->accounts[k].state = *a;
-    p->accounts[k].loaded = a->version;
-}
-
-/* Projects the batch with one query per kind of write. *conflicts > 0 when another writer moved
- * some account meanwhile: nothing of those was saved, and the caller redoes the batch account by
- * account (everything already written is then a duplicate). */
-static int project_batched(projector_t *p, int n, size_t *conflicts, ll_error_t *err) {
+/* Groups the batch's events by account (halted accounts and undecodable messages left out),
+ * each account's events contiguous in p->fold in batch order. */
+static void group(projector_t *p, int n) {
     memset(p->slots, 0, sizeof p->slots);
     p->n_accounts = 0;
-    *conflicts = 0;
     for (int i = 0; i < n; i++) {
         item_t *it = &p->items[i];
         char text[LL_UUID_TEXT_LEN + 1];
         it->account = -1;
         if (!it->decoded) continue;
         ll_uuid_format(&it->ev.account_id, text);
-        if (!ll_strset_contains(&p->stopped, text)) it->account = account_index(p, &it->ev.account_id, 1);
+        if (ll_strset_contains(&p->stopped, text)) continue;
+        it->account = account_index(p, &it->ev.account_id, 1);
+        p->accounts[it->account].n_events++;
     }
-    if (p->n_accounts == 0) return 0;
-    if (ll_read_model_load_accounts(&p->rm, p->ids, (size_t)p->n_accounts, on_loaded, p, err) != 0)
-        return LL_EIO;
-    size_t n_applied = 0;
+    int at = 0;
+    for (int k = 0; k < p->n_accounts; k++) p->accounts[k].first = at, at += p->accounts[k].n_events;
+    for (int k = 0; k < p->n_accounts; k++) p->accounts[k].n_events = 0;
     for (int i = 0; i < n; i++) {
         item_t *it = &p->items[i];
-        batch_account_t *acc = it->account >= 0 ? &p->accounts[it->account] : NULL;
-        if (acc == NULL || acc->halted) continue;
-        ll_error_t why = {""};
-        ll_evolve_t v = ll_account_evolve(&acc->state, &it->ev, &why);
-        if (v == LL_EVOLVE_OK) {
-            p->fold[n_applied++] = it->ev;
-            acc->applied++;
-        } else if (v == LL_EVOLVE_DUPLICATE) {
-            acc->duplicates++;
-        } else if (halt(p, acc, it, v, why.msg, err) != 0) {
-            return LL_EIO;
-        }
+        if (it->account < 0) continue;
+        batch_account_t *acc = &p->accounts[it->account];
+        p->order[acc->first + acc->n_events++] = i;
     }
-    /* Movements first: a document never shows a version whose movement is missing. */
-    if (ll_read_model_insert_transactions(&p->rm, p->fold, n_applied, err) != 0) return LL_EIO;
-    size_t n_save = 0;
+}
+
+/* Reads what the read model holds of the shard's accounts marked to read. */
+static int read_shard(ll_read_model_t *rm, void *arg, ll_error_t *err) {
+    shard_task_t *t = arg;
+    projector_t *p = t->p;
     for (int k = 0; k < p->n_accounts; k++) {
-        if (p->accounts[k].applied == 0) continue;
-        p->save[n_save] = &p->accounts[k].state;
-        p->save_prev[n_save++] = p->accounts[k].loaded;
-    }
-    if (ll_read_model_save_accounts(&p->rm, p->save, p->save_prev, n_save, conflicts, err) != 0)
-        return LL_EIO;
-    if (*conflicts > 0) return 0;
-    for (int k = 0; k < p->n_accounts; k++) {
-        p->applied += p->accounts[k].applied;
-        p->duplicates += p->accounts[k].duplicates;
+        batch_account_t *acc = &p->accounts[k];
+        if (acc->shard != t->shard || !acc->to_read) continue;
+        bool found;
+        if (ll_read_model_load(rm, &acc->id, &acc->before, &found, NULL, err) != 0) return LL_EIO;
+        acc->to_read = 0;
     }
     return 0;
 }
 
-/* The slow path after a conflict: each account loaded, folded and saved on its own. */
-static int project_each(projector_t *p, int n, ll_error_t *err) {
-    ll_strset_t done;
-    if (ll_strset_init(&done, 1024) != 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
-    int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++) {
-        if (!p->items[i].decoded) continue;
-        char text[LL_UUID_TEXT_LEN + 1];
-        ll_uuid_format(&p->items[i].ev.account_id, text);
-        if (ll_strset_add(&done, text) != 1) continue; /* handled with its first event */
-        rc = project_account(p, i, n, err);
-    }
-    ll_strset_free(&done);
-    return rc;
+static void on_conflict(void *ctx, int k) {
+    projector_t *p = ctx;
+    p->accounts[k].conflict = 1; /* each account belongs to one shard: no two threads write this */
 }
 
+static int write_shard(ll_read_model_t *rm, void *arg, ll_error_t *err) {
+    shard_task_t *t = arg;
+    return ll_rm_writes_execute(t->p->writes[t->shard], rm, on_conflict, t->p, err);
+}
+
+/* Runs fn for every shard on the pool and waits for all. */
+static int each_shard(projector_t *p, ll_rm_task_fn fn, ll_error_t *err) {
+    for (int s = 0; s < p->n_shards; s++) {
+        p->tasks[s] = (shard_task_t){p, s};
+        if (ll_rm_pool_submit(p->pool, fn, &p->tasks[s], NULL, err) != 0) break;
+    }
+    return ll_rm_pool_wait(p->pool, err) != 0 ? LL_EIO : 0;
+}
+
+/* Reads the accounts marked to_read, every shard at once. */
+static int read_marked(projector_t *p, ll_error_t *err) {
+    int any = 0;
+    for (int k = 0; k < p->n_accounts; k++) any |= p->accounts[k].to_read;
+    return any ? each_shard(p, read_shard, err) : 0;
+}
+
+/* Starts account acc from what the projector remembers, or marks it to be read. */
+static void recall(projector_t *p, batch_account_t *acc) {
+    const ll_rm_account_t *known = ll_account_cache_get(p->cache, &acc->id);
+    acc->remembered = known != NULL;
+    if (known != NULL) {
+        acc->before = *known;
+    } else {
+        acc->to_read = 1;
+        p->account_reads++;
+    }
+}
+
+/* Folds the account's events onto what the read model holds, into its run of p->fold. A gap
+ * against a remembered state is first taken for the memory being stale (another writer moved
+ * the account): *stale set, nothing folded. An event evolve refuses halts the account there
+ * (once: a second fold of the same batch stops at the same event quietly). */
+static int fold_account(projector_t *p, batch_account_t *acc, int *stale, ll_error_t *err) {
+    ll_account_t a = acc->before.state;
+    acc->n_applied = 0, acc->duplicates = 0;
+    for (int j = 0; j < acc->n_events; j++) {
+        if (acc->halted && j == acc->halt_at) break;
+        item_t *it = &p->items[p->order[acc->first + j]];
+        ll_error_t why = {""};
+        ll_evolve_t v = ll_account_evolve(&a, &it->ev, &why);
+        if (v == LL_EVOLVE_OK) {
+            p->fold[acc->first + acc->n_applied++] = it->ev;
+        } else if (v == LL_EVOLVE_DUPLICATE) {
+            acc->duplicates++;
+        } else if (v == LL_EVOLVE_GAP && acc->remembered) {
+            *stale = 1;
+            return 0;
+        } else {
+            /* Never guess: halt this account and raise the alarm; what came before is written. */
+            if (halt(p, acc, it, v, why.msg, err) != 0) return LL_EIO;
+            acc->halt_at = j;
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Folds the pending accounts of the batch and plans their writes, each on its shard. */
+static int plan(projector_t *p, ll_error_t *err) {
+    for (int s = 0; s < p->n_shards; s++) ll_rm_writes_clear(p->writes[s]);
+    int any_stale = 0;
+    for (int k = 0; k < p->n_accounts; k++) {
+        batch_account_t *acc = &p->accounts[k];
+        if (acc->done) continue;
+        if (fold_account(p, acc, &acc->stale, err) != 0) return LL_EIO;
+        if (acc->stale) {
+            ll_account_cache_remove(p->cache, &acc->id);
+            acc->remembered = 0, acc->to_read = 1;
+            p->account_reads++;
+            any_stale = 1;
+        }
+    }
+    if (any_stale) {
+        if (read_marked(p, err) != 0) return LL_EIO;
+        for (int k = 0; k < p->n_accounts; k++) {
+            batch_account_t *acc = &p->accounts[k];
+            if (!acc->stale) continue;
+            acc->stale = 0;
+            if (fold_account(p, acc, &acc->stale, err) != 0) return LL_EIO;
+        }
+    }
+    for (int k = 0; k < p->n_accounts; k++) {
+        batch_account_t *acc = &p->accounts[k];
+        if (acc->done) continue;
+        acc->conflict = 0;
+        acc->after = acc->before;
+        if (acc->n_applied > 0 && ll_rm_writes_add(p->writes[acc->shard], &acc->before, &p->fold[acc->first],
+                                                   (size_t)acc->n_applied, &acc->after, k, err) != 0)
+            return LL_EIO;
+    }
+    return 0;
+}
+
+/* Projects the batch: reads what is not remembered, folds, writes every shard at once; an
+ * account another writer moved is read and written again. The accounts of a batch that fails
+ * are forgotten (what the read model holds of them is no longer known). */
 static int project_all(projector_t *p, int n, ll_error_t *err) {
-    size_t conflicts = 0;
-    int rc = project_batched(p, n, &conflicts, err);
-    if (rc != 0 || conflicts == 0) return rc;
-    char detail[64];
-    snprintf(detail, sizeof detail, "%zu accounts moved concurrently", conflicts);
-    log_event("info", "redoing the batch account by account", NULL, detail);
-    return project_each(p, n, err);
+    group(p, n);
+    for (int k = 0; k < p->n_accounts; k++) recall(p, &p->accounts[k]);
+    int rc = 0;
+    for (int attempt = 1; rc == 0; attempt++) {
+        rc = read_marked(p, err);
+        if (rc == 0) rc = plan(p, err);
+        if (rc == 0) rc = each_shard(p, write_shard, err);
+        if (rc != 0) break;
+        int conflicts = 0;
+        for (int s = 0; s < p->n_shards; s++) {
+            size_t ev, pg, hd;
+            ll_rm_writes_counts(p->writes[s], &ev, &pg, &hd);
+            p->docs_events += ev, p->docs_pages += pg, p->docs_accounts += hd;
+        }
+        for (int k = 0; k < p->n_accounts; k++) {
+            batch_account_t *acc = &p->accounts[k];
+            if (acc->done) continue;
+            if (acc->conflict) { /* read again, fold again, write again */
+                conflicts++;
+                ll_account_cache_remove(p->cache, &acc->id);
+                acc->remembered = 0, acc->to_read = 1;
+                p->account_reads++;
+                continue;
+            }
+            if (acc->n_applied > 0) ll_account_cache_put(p->cache, &acc->after);
+            p->applied += acc->n_applied;
+            p->duplicates += acc->duplicates;
+            acc->done = 1;
+        }
+        p->conflicts += (uint64_t)conflicts;
+        if (conflicts == 0) return 0;
+        char detail[64];
+        snprintf(detail, sizeof detail, "%d accounts moved by another writer", conflicts);
+        log_event("info", "reading them again", NULL, detail);
+        if (attempt == SAVE_RETRIES) rc = ll_error_set(err, LL_EIO, "%s, %d times in a row", detail, attempt);
+    }
+    for (int k = 0; k < p->n_accounts; k++) ll_account_cache_remove(p->cache, &p->accounts[k].id);
+    return rc;
 }
 
 /* Commits, per partition, the offset after the batch's last message. */
@@ -367,22 +441,38 @@ static int commit(projector_t *p, int n, ll_error_t *err) {
 
 /* ---- generation and metrics ---------------------------------------------------------------- */
 
+/* Opens the writer connections on the active generation, and moves them when a rebuild
+ * switched it (what the projector remembers of the old one is forgotten). */
 static int follow_generation(projector_t *p, ll_error_t *err) {
     int64_t gen;
     p->last_generation_check_ms = ll_clock_ms();
     if (ll_read_model_active_generation(p->mongo, p->opt->cfg->mongo_database, &gen, err) != 0) return LL_EIO;
-    if (p->rm_open && gen == p->rm.generation) return 0;
-    if (p->rm_open) {
-        ll_read_model_close(&p->rm);
+    if (p->pool != NULL && gen == p->generation) return 0;
+    if (p->pool != NULL) {
+        ll_rm_pool_stop(p->pool);
+        p->pool = NULL;
         p->switched_at_ms = ll_clock_ms();
     }
-    p->rm_open = 0;
-    if (ll_read_model_open(&p->rm, p->mongo, p->opt->cfg->mongo_database, gen, err) != 0) return LL_EIO;
-    p->rm_open = 1;
-    char g[32];
-    snprintf(g, sizeof g, "generation %lld", (long long)gen);
+    ll_account_cache_clear(p->cache);
+    p->pool = ll_rm_pool_start(p->opt->cfg->mongo_uri, p->opt->cfg->mongo_database, gen, p->n_shards, err);
+    if (p->pool == NULL) return LL_EIO;
+    p->generation = gen;
+    char g[64];
+    snprintf(g, sizeof g, "generation %lld, %d writers", (long long)gen, p->n_shards);
     log_event("info", "projecting into", NULL, g);
     return 0;
+}
+
+/* What the projector remembers is kept only while the partitions it holds stay the same: a
+ * partition handed to another projector and back may have moved its accounts meanwhile. */
+static void follow_assignment(projector_t *p) {
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(p->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL) return;
+    uint64_t sig = (uint64_t)parts->cnt << 56;
+    for (int i = 0; i < parts->cnt; i++) sig ^= (uint64_t)1 << (parts->elems[i].partition % 56);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (sig != p->assignment) ll_account_cache_clear(p->cache);
+    p->assignment = sig;
 }
 
 /* Fills p->snap: counters, and per assigned partition the position projected up to (between
@@ -396,7 +486,13 @@ static void take_snapshot(projector_t *p) {
                                    .batches = (uint64_t)p->batches,
                                    .batch_failures = (uint64_t)p->batch_failures,
                                    .halted_accounts = p->stopped.count,
-                                   .generation = p->rm.generation};
+                                   .account_reads = p->account_reads,
+                                   .conflicts = p->conflicts,
+                                   .docs_events = p->docs_events,
+                                   .docs_pages = p->docs_pages,
+                                   .docs_accounts = p->docs_accounts,
+                                   .cache_accounts = ll_account_cache_count(p->cache),
+                                   .generation = p->generation};
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(p->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL) return;
     rd_kafka_position(p->consumer, parts);
@@ -435,7 +531,7 @@ static void publish(projector_t *p, int log_now) {
         "total\":%lld,"
         "\"duplicates_total\":%lld,\"gaps_total\":%lld,\"dead_letters_total\":%lld,\"batches_total\":%lld,"
         "\"halted_accounts\":%zu,\"lag_events\":%lld}\n",
-        (long long)p->rm.generation, p->applied, p->duplicates, p->gaps, p->dead_letters, p->batches,
+        (long long)p->generation, p->applied, p->duplicates, p->gaps, p->dead_letters, p->batches,
         p->stopped.count, lag);
     fflush(stdout);
     p->last_report_ms = ll_clock_ms();
@@ -472,12 +568,15 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
     bson_error_t be;
     if (opt->batch_max < 1 || opt->batch_max > BATCH_LIMIT)
         return ll_error_set(err, LL_EINVAL, "batch out of range");
+    p.n_shards = (int)opt->cfg->projector_writers;
+    for (int s = 0; s < p.n_shards; s++)
+        if ((p.writes[s] = ll_rm_writes_new()) == NULL) goto done;
     if ((p.items = calloc((size_t)opt->batch_max, sizeof *p.items)) == NULL ||
         (p.fold = calloc((size_t)opt->batch_max, sizeof *p.fold)) == NULL ||
+        (p.order = calloc((size_t)opt->batch_max, sizeof *p.order)) == NULL ||
         (p.accounts = calloc((size_t)opt->batch_max, sizeof *p.accounts)) == NULL ||
-        (p.save = calloc((size_t)opt->batch_max, sizeof *p.save)) == NULL ||
-        (p.save_prev = calloc((size_t)opt->batch_max, sizeof *p.save_prev)) == NULL ||
-        (p.ids = calloc((size_t)opt->batch_max, sizeof *p.ids)) == NULL ||
+        (p.tasks = calloc((size_t)p.n_shards, sizeof *p.tasks)) == NULL ||
+        (p.cache = ll_account_cache_new((size_t)opt->cfg->projector_cache_accounts)) == NULL ||
         ll_strset_init(&p.stopped, 1024) != 0)
         goto done;
     if ((uri = mongoc_uri_new_with_error(opt->cfg->mongo_uri, &be)) == NULL) {
@@ -495,16 +594,17 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
     if ((rc = open_kafka(&p, err)) != 0) goto done;
     while (!*stop) {
         ll_error_t e = {""};
-        if ((!p.rm_open || ll_clock_ms() - p.last_generation_check_ms >= 1000) &&
+        if ((p.pool == NULL || ll_clock_ms() - p.last_generation_check_ms >= 1000) &&
             follow_generation(&p, &e) != 0) {
             log_event("warn", "read models unavailable", NULL, e.msg);
-            if (!p.rm_open) {
+            if (p.pool == NULL) {
                 ll_sleep_ms(RETRY_PAUSE_MS);
                 continue;
             }
         }
         if (ll_clock_ms() - p.last_publish_ms >= PUBLISH_MS) publish(&p, 0);
         int n = collect(&p, stop);
+        follow_assignment(&p);
         if (n > 0) process(&p, n, stop);
         destroy_items(&p, n);
     }
@@ -518,19 +618,18 @@ done:
         rd_kafka_flush(p.dlq, 10000);
         rd_kafka_destroy(p.dlq);
     }
-    if (p.rm_open) {
-        publish(&p, 1);
-        ll_read_model_close(&p.rm);
-    }
+    if (p.pool != NULL) publish(&p, 1);
+    ll_rm_pool_stop(p.pool);
     ll_projector_metrics_stop(p.metrics);
     if (p.mongo != NULL) mongoc_client_destroy(p.mongo);
     mongoc_uri_destroy(uri);
     ll_strset_free(&p.stopped);
+    ll_account_cache_free(p.cache);
+    for (int s = 0; s < p.n_shards; s++) ll_rm_writes_free(p.writes[s]);
+    free(p.tasks);
     free(p.fold);
+    free(p.order);
     free(p.accounts);
-    free(p.save);
-    free(p.save_prev);
-    free(p.ids);
     free(p.items);
     if (rc == LL_ENOMEM && !err->msg[0]) ll_error_set(err, LL_ENOMEM, "out of memory");
     return rc;

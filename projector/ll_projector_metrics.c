@@ -37,6 +37,18 @@ char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *
     counter(&t, "ledgerline_projector_batches_total", "Batches projected and committed.", "", s->batches);
     counter(&t, "ledgerline_projector_batch_failures_total", "Batch attempts that failed and were retried.",
             "", s->batch_failures);
+    counter(&t, "ledgerline_projector_account_reads_total",
+            "Accounts read from the read model because the projector did not remember them.", "",
+            s->account_reads);
+    counter(&t, "ledgerline_projector_conflicts_total",
+            "Accounts another writer had moved meanwhile: read again and rewritten.", "", s->conflicts);
+    const char *docs = "ledgerline_projector_documents_written_total";
+    counter(&t, docs, "Documents written, by collection.", "collection=\"events\"", s->docs_events);
+    counter(&t, docs, NULL, "collection=\"pages\"", s->docs_pages);
+    counter(&t, docs, NULL, "collection=\"accounts\"", s->docs_accounts);
+    ll_metrics_series(&t, "projector", "ledgerline_projector_cached_accounts", "gauge",
+                      "Accounts the projector remembers (projector_cache_accounts at most).", "",
+                      s->cache_accounts);
     ll_metrics_series(&t, "projector", "ledgerline_projector_halted_accounts", "gauge",
                       "Accounts stopped by a gap or a refused event (alarm when > 0).", "",
                       s->halted_accounts);

@@ -1,12 +1,13 @@
-/* ll_read_model.h - the MongoDB read models (docs/design.md, "MongoDB (read side)").
+/* ll_read_model.h - the MongoDB read models (docs/design.md, "MongoDB (read side)"; the
+ * document shapes: ll_read_model_docs.h; why they are shaped so: docs/read-side.md).
  *
- * Collections carry a generation suffix: accounts_g<N> (one document per account: the state
- * evolve produced, with the version it reflects) and transactions_g<N> (one document per money
- * movement, _id = event id). read_model_meta {_id:"active", generation:N} says which generation
- * serves, so a rebuild can fill N+1 and switch. Plain MongoDB operations only (find, update_one
- * with filters, insert_many unordered, createIndexes), so FerretDB and real MongoDB behave alike.
- * Keys are never built from user input: ids are parsed UUIDs, field names are constants.
- * Writes use write concern majority with journal.
+ * Collections carry a generation suffix (accounts_g<N>, events_g<N>, pages_g<N>);
+ * read_model_meta {_id:"active", generation:N} says which generation serves, so a rebuild can
+ * fill N+1 and switch. Every query is an equality on _id or on events' `page` tag: the two
+ * shapes both stores serve from an index (FerretDB v1 pushes nothing else down). Plain MongoDB
+ * operations only (find, insert_many unordered, update_one with a filter, createIndexes).
+ * Keys are never built from user input: ids are parsed UUIDs and numbers, field names are
+ * constants. Writes use write concern majority with journal.
  */
 #ifndef LL_READ_MODEL_H
 #define LL_READ_MODEL_H
@@ -14,6 +15,7 @@
 #include "ll_account.h"
 #include "ll_error.h"
 #include "ll_event.h"
+#include "ll_read_model_docs.h"
 
 #include <mongoc/mongoc.h>
 #include <stdbool.h>
@@ -23,15 +25,24 @@ typedef struct ll_read_model {
     mongoc_client_t *client; /* borrowed */
     char database[128];
     int64_t generation;
-    mongoc_collection_t *accounts;
-    mongoc_collection_t *transactions;
+    mongoc_collection_t *accounts, *events, *pages;
     mongoc_write_concern_t *wc;
 } ll_read_model_t;
 
-/* The active generation from read_model_meta; creates {generation: 1} when there is none.
- * Returns 0 with *generation set, or a negative code. */
+/* The document layout this build reads and writes, recorded with the active generation
+ * (read_model_meta {_id:"active", generation, layout}). 1: one document per transaction; 2:
+ * account documents, events and sealed pages (ll_read_model_docs.h). */
+#define LL_READ_MODEL_LAYOUT 2
+
+/* The active generation from read_model_meta; creates {generation: 1, layout} when there is
+ * none. Returns 0 with *generation set; LL_EINVAL (the message says to rebuild) when it was
+ * built with another layout; or another negative code. */
 int ll_read_model_active_generation(mongoc_client_t *client, const char *database, int64_t *generation,
                                     ll_error_t *err);
+
+/* As ll_read_model_active_generation, whatever its layout (ledgerline-rebuild replaces it). */
+int ll_read_model_active_any_layout(mongoc_client_t *client, const char *database, int64_t *generation,
+                                    int64_t *layout, ll_error_t *err);
 
 /* ---- generations (ledgerline-rebuild) ---- */
 
@@ -40,11 +51,12 @@ int ll_read_model_active_generation(mongoc_client_t *client, const char *databas
 int ll_read_model_generations(mongoc_client_t *client, const char *database, int64_t *gens, size_t max,
                               size_t *n, ll_error_t *err);
 
-/* Drops both collections of generation (absent is fine). Returns 0 or a negative code. */
+/* Drops the collections of generation (absent is fine). Returns 0 or a negative code. */
 int ll_read_model_drop_generation(mongoc_client_t *client, const char *database, int64_t generation,
                                   ll_error_t *err);
 
-/* Makes to_generation active, only if from_generation still is (one guarded update of
+/* Makes to_generation (of this build's layout) active, only if from_generation still is (one guarded update
+ * of
  * {_id:"active"}: readers see the old or the new one, never anything else), and records when
  * from_generation retired ({_id:"retired_g<N>", retired_at_us}) for --gc. Returns 0, LL_EINVAL
  * when another switch came first, or LL_EIO. */
@@ -61,44 +73,61 @@ int ll_read_model_open(ll_read_model_t *rm, mongoc_client_t *client, const char 
                        ll_error_t *err);
 void ll_read_model_close(ll_read_model_t *rm);
 
-/* Loads the account document into *a (state as evolve needs it). *found is false (and a the
- * empty stream) when there is no document. Returns 0 or a negative code. */
+/* ---- reads (ll_read_model_reads.c) ---- */
+
+/* Statement items (movements), as JSON text, in the order they were added. */
+typedef struct ll_rm_items {
+    int64_t *versions;
+    char **json;
+    size_t n, cap;
+} ll_rm_items_t;
+
+void ll_rm_items_free(ll_rm_items_t *items);
+
+/* Loads what the read model holds of account id: the account document, then the events of its
+ * unsealed pages (one query per page, usually one), applied while their versions follow on.
+ * *found is false (and out the empty stream) when there is no account document. When items is
+ * not NULL, the movements of those pages up to the state's version are added to it (all below
+ * ll_rm_page_first(out->head_page) are in sealed pages). Returns 0 or a negative code. */
+int ll_read_model_load(ll_read_model_t *rm, const ll_uuid_t *id, ll_rm_account_t *out, bool *found,
+                       ll_rm_items_t *items, ll_error_t *err);
+
+/* As ll_read_model_load, the state only. */
 int ll_read_model_load_account(ll_read_model_t *rm, const ll_uuid_t *id, ll_account_t *a, bool *found,
                                ll_error_t *err);
 
-/* Loads the documents of ids (n of them, distinct) with one query and calls each(ctx, state)
- * for every one found, in any order; ids without a document get no call. Returns 0 or a
- * negative code (each may have been called for some). */
-int ll_read_model_load_accounts(ll_read_model_t *rm, const ll_uuid_t *ids, size_t n,
-                                void (*each)(void *ctx, const ll_account_t *a), void *ctx, ll_error_t *err);
+/* True in *stored when the read model holds version of account id (an _id lookup or two: the
+ * cheap way to wait for a version). Returns 0 or a negative code. */
+int ll_read_model_has_version(ll_read_model_t *rm, const ll_uuid_t *id, int64_t version, bool *stored,
+                              ll_error_t *err);
 
-/* Calls each(ctx, state) for every account document of the generation, in any order (a
- * rebuild reads back what it wrote). Returns 0 or a negative code. */
-int ll_read_model_each_account(ll_read_model_t *rm, void (*each)(void *ctx, const ll_account_t *a), void *ctx,
-                               ll_error_t *err);
+/* Calls each(ctx, version, json, len) for the items of sealed page `page` of account id with a
+ * version below before, highest first, until each returns nonzero. *found is false when the
+ * page is not sealed. Returns 0 or a negative code. */
+int ll_read_model_sealed_page(ll_read_model_t *rm, const ll_uuid_t *id, int64_t page, int64_t before,
+                              int (*each)(void *ctx, int64_t version, const char *json, uint32_t len),
+                              void *ctx, bool *found, ll_error_t *err);
 
-/* Calls each(ctx, account, event_id, amount_minor) for every transaction document. Returns 0 or a
- * negative code (a document whose ids do not parse is an error: the generation is damaged). */
-int ll_read_model_each_transaction(ll_read_model_t *rm,
-                                   void (*each)(void *ctx, const ll_uuid_t *account,
-                                                const ll_uuid_t *event_id, int64_t amount_minor),
-                                   void *ctx, ll_error_t *err);
+/* ---- whole generations (ledgerline-rebuild's verification reads back what it wrote) ---- */
 
-/* Writes a as the account document, only if the stored document is still at prev_version
- * (0: must not exist; a document created meanwhile is not overwritten). Returns 0, LL_EINVAL
- * when another writer moved or created it (caller reloads), or LL_EIO. */
-int ll_read_model_save_account(ll_read_model_t *rm, const ll_account_t *a, int64_t prev_version,
-                               ll_error_t *err);
+/* Calls each(ctx, doc) for every document of coll (rm->accounts, ->events or ->pages), in any
+ * order. Returns 0, the first nonzero each returned, or a negative code. */
+int ll_read_model_scan(ll_read_model_t *rm, mongoc_collection_t *coll,
+                       int (*each)(void *ctx, const bson_t *doc), void *ctx, ll_error_t *err);
 
-/* As ll_read_model_save_account for n accounts in one unordered bulk write. *conflicts is the
- * number of documents another writer had moved or created (not written; the caller reloads
- * them); which ones is not known. Returns 0 (conflicts included) or LL_EIO. */
-int ll_read_model_save_accounts(ll_read_model_t *rm, const ll_account_t *const *accounts,
-                                const int64_t *prev_versions, size_t n, size_t *conflicts, ll_error_t *err);
+/* ---- writes (ll_read_model_writes.h) ---- */
 
-/* Inserts one document per movement event (others are ignored); documents already there (same
- * event id) are fine. Returns 0 or a negative code. */
-int ll_read_model_insert_transactions(ll_read_model_t *rm, const ll_event_t *events, size_t n,
-                                      ll_error_t *err);
+/* Inserts docs[0..n) into coll, unordered; documents already there (same _id) are fine: every
+ * document of ours is written whole and once, so a duplicate is the same document. When
+ * duplicates is not NULL, dup[i] is set for each docs[i] that was already there (dup has n
+ * entries) and *duplicates counts them. Returns 0 or LL_EIO. */
+int ll_read_model_insert(ll_read_model_t *rm, mongoc_collection_t *coll, const bson_t *const *docs, size_t n,
+                         bool *dup, size_t *duplicates, ll_error_t *err);
+
+/* Writes the account document of a with first unsealed page `page`, only if the stored one is
+ * still at prev_version (0: must not exist yet). Returns 0, LL_EINVAL when another writer moved
+ * or created it (the caller reloads), or LL_EIO. */
+int ll_read_model_save_head(ll_read_model_t *rm, const ll_account_t *a, int64_t page, int64_t prev_version,
+                            ll_error_t *err);
 
 #endif

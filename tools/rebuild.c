@@ -22,10 +22,12 @@
 #include "ll_kafka.h"
 #include "ll_pg.h"
 #include "ll_read_model.h"
+#include "ll_read_model_writes.h"
 #include "ll_replay.h"
+#include "ll_rm_builder.h"
 #include "ll_table.h"
-#include "ll_tx_writers.h"
 
+#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,8 +40,6 @@
 
 #define REBUILD_LOCK_KEY  "7301944"
 #define FETCH_ROWS        "5000"
-#define TX_FLUSH          2000       /* movements written per insert */
-#define SAVE_CHUNK        1000       /* account documents per save call */
 #define LATE_COMMIT_US    60000000LL /* a transaction commits within this of its event time */
 #define DIFFERENCES_SHOWN 50
 /* Before the switch, catch-up rounds go on until one applies fewer events than this (under load
@@ -107,7 +107,11 @@ static int fail(int code, const char *fmt, ...) {
 typedef struct {
     ll_account_t st;
     uint64_t n_tx, sum_tx, xor_tx; /* checksum over its movements (wrapping: not money) */
-    int used, seen, broken;
+    int used, seen, broken, written;
+    ll_rm_page_buf_t *buf; /* the build: its page in progress */
+    /* the verification's read-back: the account document, and the newest of its events after it */
+    int64_t head_page, n_after;
+    ll_rm_event_t newest;
 } slot_t;
 
 typedef struct {
@@ -193,14 +197,16 @@ typedef struct {
     const ll_config_t *cfg;
     PGconn *pg;
     mongoc_client_t *mongo;
-    ll_read_model_t rm;         /* the new generation */
-    ll_tx_writers_t *writers;   /* during the build: its transaction inserts */
+    ll_read_model_t rm;       /* the new generation */
+    ll_rm_builder_t *builder; /* during the build: its writes */
+    ll_rm_writes_t *writes;   /* the catch-up's */
     int64_t from_gen, to_gen, position;
     int64_t snapshot_us;  /* wall time the store snapshot was taken */
     ll_uuid_t account_id; /* --account, parsed */
-    amap_t built;         /* what the build folded (Kafka source; accounts only for store) */
-    ll_event_t tx[TX_FLUSH];
-    size_t n_tx;
+    amap_t built;         /* what the build folded */
+    int have_current;     /* store source: the account whose events stream now */
+    ll_uuid_t current;
+    size_t docs[3]; /* documents the build wrote: events, pages, accounts */
     int64_t events, duplicates, caught_up;
     ll_table_t *diffs;
     long n_diffs;
@@ -230,15 +236,9 @@ static void difference(rebuild_t *r, const ll_uuid_t *id, const char *what, cons
     }
 }
 
-static int flush_tx(rebuild_t *r, ll_error_t *err) {
-    int rc = r->writers ? ll_tx_writers_submit(r->writers, r->tx, r->n_tx, err)
-                        : ll_read_model_insert_transactions(&r->rm, r->tx, r->n_tx, err);
-    r->n_tx = 0;
-    return rc;
-}
-
-/* Folds one event of the source into the built map. An account whose events do not replay is a
- * finding: listed, left out of the generation, and the switch refused. */
+/* Folds one event of the source into the built map and hands it to the builder. An account
+ * whose events do not replay is a finding: listed, left out of the generation, and the switch
+ * refused. */
 static int build_event(rebuild_t *r, const ll_event_t *ev, ll_error_t *err) {
     slot_t *s = amap_find(&r->built, &ev->account_id, 1);
     if (s == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory");
@@ -261,33 +261,30 @@ static int build_event(rebuild_t *r, const ll_event_t *ev, ll_error_t *err) {
                     "\naccount %s left out (the topic's events do not replay: %s); the store decides\n", text,
                     why.msg);
         s->broken = 1;
+        ll_rm_builder_forget(&s->buf);
         return 0;
     }
     r->events++;
-    if (ll_event_is_movement(ev->type)) {
-        r->tx[r->n_tx++] = *ev;
-        if (r->n_tx == TX_FLUSH && flush_tx(r, err) != 0) return LL_EIO;
-    }
-    return 0;
+    return ll_rm_builder_event(r->builder, &s->buf, ev, &s->st, err);
 }
 
-/* Writes every built account as a new document (the generation is fresh: inserts only). */
-static int write_accounts(rebuild_t *r, ll_error_t *err) {
-    const ll_account_t *chunk[SAVE_CHUNK];
-    int64_t prev[SAVE_CHUNK] = {0};
-    size_t k = 0, conflicts = 0;
-    for (size_t i = 0; i <= r->built.cap; i++) {
-        if (i < r->built.cap && r->built.slots[i].used && !r->built.slots[i].broken &&
-            r->built.slots[i].st.version > 0)
-            chunk[k++] = &r->built.slots[i].st;
-        if (k == 0 || (i < r->built.cap && k < SAVE_CHUNK)) continue;
-        if (ll_read_model_save_accounts(&r->rm, chunk, prev, k, &conflicts, err) != 0) return LL_EIO;
-        if (conflicts > 0)
-            return ll_error_set(err, LL_EINVAL, "generation %lld is being written by someone else",
-                                (long long)r->to_gen);
-        k = 0;
+/* Writes the account's page in progress and its account document (not for a broken one). */
+static int build_account_done(rebuild_t *r, slot_t *s, ll_error_t *err) {
+    s->written = 1;
+    if (s->broken || s->st.version == 0) {
+        ll_rm_builder_forget(&s->buf);
+        return 0;
     }
-    return 0;
+    return ll_rm_builder_account(r->builder, &s->buf, &s->st, err);
+}
+
+/* Every account not written yet (the topic's accounts, the store's last). */
+static int build_finish_accounts(rebuild_t *r, ll_error_t *err) {
+    int rc = 0;
+    for (size_t i = 0; i < r->built.cap && rc == 0; i++)
+        if (r->built.slots[i].used && !r->built.slots[i].written)
+            rc = build_account_done(r, &r->built.slots[i], err);
+    return rc;
 }
 
 /* ---- sources ------------------------------------------------------------------------------- */
@@ -350,9 +347,18 @@ static int store_stream(rebuild_t *r, const char *phase,
 static int build_row(rebuild_t *r, const char *account, const char *text, size_t len, ll_error_t *err) {
     ll_event_t ev;
     ll_error_t why = {""};
-    if (ll_event_decode(text, len, &ev, &why) == 0) return build_event(r, &ev, err);
     ll_uuid_t id;
-    slot_t *s = ll_uuid_parse(account, false, &id) == 0 ? amap_find(&r->built, &id, 1) : NULL;
+    if (ll_uuid_parse(account, false, &id) != 0)
+        return ll_error_set(err, LL_EINVAL, "bad account id in the store");
+    /* The store streams account after account: one is complete when the next begins, so only
+     * one page in progress is ever held. */
+    if (r->have_current && !ll_uuid_equal(&id, &r->current)) {
+        slot_t *prev = amap_find(&r->built, &r->current, 0);
+        if (prev != NULL && build_account_done(r, prev, err) != 0) return LL_EIO;
+    }
+    r->current = id, r->have_current = 1;
+    if (ll_event_decode(text, len, &ev, &why) == 0) return build_event(r, &ev, err);
+    slot_t *s = amap_find(&r->built, &id, 1);
     if (s == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory");
     if (!s->broken) difference(r, &id, "stored event does not decode", why.msg, "");
     s->broken = 1;
@@ -446,23 +452,93 @@ static int build_from_kafka(rebuild_t *r, ll_error_t *err) {
 
 typedef struct {
     rebuild_t *r;
+    ll_error_t *err;
     amap_t stored; /* read back from the new generation */
     slot_t cur;    /* the store's replay of the account being read */
     slot_t *target;
     int cur_open, cur_broken, cur_behind;
 } verify_t;
 
-static void on_account(void *ctx, const ll_account_t *a) {
-    verify_t *v = ctx;
-    slot_t *s = amap_find(&v->stored, &a->account_id, 1);
-    if (s != NULL) s->st = *a;
+/* Adds a statement item (JSON text) to s's checksum; -1 when it is not one of ours. */
+static int checksum_item(slot_t *s, const char *json, size_t len) {
+    json_t *o = json_loadb(json, len, 0, NULL);
+    ll_uuid_t event_id;
+    json_t *id = json_object_get(o, "event_id"), *amount = json_object_get(o, "amount_minor");
+    int ok = json_is_string(id) && json_is_integer(amount) &&
+             ll_uuid_parse(json_string_value(id), false, &event_id) == 0;
+    if (ok) checksum_add(s, &event_id, (int64_t)json_integer_value(amount));
+    json_decref(o);
+    return ok ? 0 : -1;
 }
 
-static void on_transaction(void *ctx, const ll_uuid_t *account, const ll_uuid_t *event_id,
-                           int64_t amount_minor) {
+static int on_account_doc(void *ctx, const bson_t *doc) {
     verify_t *v = ctx;
-    slot_t *s = amap_find(&v->stored, account, 1); /* an orphan shows as an account at version 0 */
-    if (s != NULL) checksum_add(s, event_id, amount_minor);
+    ll_rm_account_t a;
+    if (ll_rm_head_parse(doc, &a) != 0)
+        return ll_error_set(v->err, LL_EINVAL, "an account document is not ledgerline's");
+    slot_t *s = amap_find(&v->stored, &a.state.account_id, 1);
+    if (s == NULL) return ll_error_set(v->err, LL_ENOMEM, "out of memory");
+    s->st = a.state;
+    s->head_page = a.head_page;
+    return 0;
+}
+
+/* The id of an events_g or pages_g document: its account and number. */
+static slot_t *doc_slot(verify_t *v, const bson_t *doc, int64_t *n) {
+    bson_iter_t it;
+    ll_uuid_t account;
+    if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it) ||
+        ll_rm_key_parse(bson_iter_utf8(&it, NULL), &account, n) != 0) {
+        ll_error_set(v->err, LL_EINVAL, "a read-model document's _id is not ledgerline's");
+        return NULL;
+    }
+    slot_t *s = amap_find(&v->stored, &account, 1); /* an orphan shows as an account at version 0 */
+    if (s == NULL) ll_error_set(v->err, LL_ENOMEM, "out of memory");
+    return s;
+}
+
+/* An event after the account document: its newest counts if they follow on (verify_finish). */
+static int on_event_doc(void *ctx, const bson_t *doc) {
+    verify_t *v = ctx;
+    int64_t version;
+    ll_rm_event_t e;
+    slot_t *s = doc_slot(v, doc, &version);
+    if (s == NULL) return LL_EINVAL;
+    if (ll_rm_event_parse(doc, &e) != 0 || e.version != version)
+        return ll_error_set(v->err, LL_EINVAL, "an events document is not ledgerline's");
+    if (version < ll_rm_page_first(s->head_page)) return 0; /* its page is sealed: counted there */
+    if (e.item != NULL && checksum_item(s, e.item, e.item_len) != 0)
+        return ll_error_set(v->err, LL_EINVAL, "an events document's item is not ledgerline's");
+    if (version <= s->st.version) return 0;
+    s->n_after++;
+    if (version > s->newest.version) s->newest = e;
+    s->newest.item = NULL; /* points into a document that is gone after this call */
+    return 0;
+}
+
+static int on_page_item(void *ctx, int64_t version, const char *json, uint32_t len) {
+    (void)version;
+    return checksum_item(ctx, json, len) != 0 ? 1 : 0;
+}
+
+static int on_page_doc(void *ctx, const bson_t *doc) {
+    verify_t *v = ctx;
+    int64_t page;
+    slot_t *s = doc_slot(v, doc, &page);
+    if (s == NULL) return LL_EINVAL;
+    if (ll_rm_page_items(doc, page, INT64_MAX, on_page_item, s) != 0)
+        return ll_error_set(v->err, LL_EINVAL, "a page document is not ledgerline's");
+    return 0;
+}
+
+/* Each account's state: its document, then its events after it when they follow on (else the
+ * document's state stays, and the comparison shows what is missing). */
+static void verify_finish_read_back(verify_t *v) {
+    for (size_t i = 0; i < v->stored.cap; i++) {
+        slot_t *s = &v->stored.slots[i];
+        if (s->used && s->n_after > 0 && s->newest.version - s->st.version == s->n_after)
+            ll_rm_event_apply(&s->st, &s->newest);
+    }
 }
 
 static void fmt_state(char *out, size_t size, const slot_t *s) {
@@ -532,9 +608,13 @@ static int verify(rebuild_t *r, ll_error_t *err) {
     verify_t v;
     memset(&v, 0, sizeof v);
     v.r = r;
+    v.err = err;
     r->diffs_ctx = &v;
-    int rc = ll_read_model_each_account(&r->rm, on_account, &v, err);
-    if (rc == 0) rc = ll_read_model_each_transaction(&r->rm, on_transaction, &v, err);
+    /* Accounts first: an event or a page counts by where its account document says pages end. */
+    int rc = ll_read_model_scan(&r->rm, r->rm.accounts, on_account_doc, &v, err);
+    if (rc == 0) rc = ll_read_model_scan(&r->rm, r->rm.events, on_event_doc, &v, err);
+    if (rc == 0) rc = ll_read_model_scan(&r->rm, r->rm.pages, on_page_doc, &v, err);
+    if (rc == 0) verify_finish_read_back(&v);
     if (rc == 0) rc = store_stream(r, "verify", verify_row, err);
     if (rc == 0) verify_close(&v);
     for (size_t i = 0; rc == 0 && i < v.stored.cap; i++) {
@@ -543,7 +623,7 @@ static int verify(rebuild_t *r, ll_error_t *err) {
         char got[160];
         fmt_state(got, sizeof got, s);
         difference(r, &s->st.account_id,
-                   s->st.version == 0 ? "transactions of no account" : "not in the store", got, "");
+                   s->st.version == 0 ? "events or pages of no account" : "not in the store", got, "");
     }
     free(v.stored.slots);
     r->diffs_ctx = NULL;
@@ -555,40 +635,42 @@ static int verify(rebuild_t *r, ll_error_t *err) {
 /* Brings one account of the new generation up to the store (events after its version). Returns
  * the events applied, or -1 with err set. Another writer (the live projector, after the switch)
  * moving it meanwhile makes it start again from the document. */
+static void on_catch_up_conflict(void *ctx, int tag) {
+    (void)tag;
+    *(int *)ctx = 1;
+}
+
 static int64_t catch_up_account(rebuild_t *r, const ll_uuid_t *id, ll_error_t *err) {
     for (int attempt = 0; attempt < 5; attempt++) {
-        ll_account_t a;
+        ll_rm_account_t acc, after;
         bool found;
-        if (ll_read_model_load_account(&r->rm, id, &a, &found, err) != 0) return -1;
-        int64_t loaded = a.version;
-        char idt[LL_UUID_TEXT_LEN + 1], after[24];
+        if (ll_read_model_load(&r->rm, id, &acc, &found, NULL, err) != 0) return -1;
+        char idt[LL_UUID_TEXT_LEN + 1], from[24];
         ll_uuid_format(id, idt);
-        snprintf(after, sizeof after, "%lld", (long long)loaded);
-        const char *params[2] = {idt, after};
+        snprintf(from, sizeof from, "%lld", (long long)acc.state.version);
+        const char *params[2] = {idt, from};
         PGresult *res =
             ll_pg_query(r->pg,
                         "SELECT envelope FROM events WHERE account_id = $1::uuid AND version > $2::bigint"
-                        " ORDER BY version",
+                        " ORDER BY version LIMIT 10000",
                         2, params, PGRES_TUPLES_OK, err);
         if (res == NULL) return -1;
-        int n = PQntuples(res);
-        r->n_tx = 0;
-        int rc = 0;
-        for (int i = 0; i < n && rc == 0; i++) {
-            ll_event_t ev;
-            if (ll_replay_envelope(&a, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev, err) != 0)
+        int n = PQntuples(res), rc = 0, moved = 0;
+        ll_event_t *events = n > 0 ? calloc((size_t)n, sizeof *events) : NULL;
+        if (n > 0 && events == NULL) rc = ll_error_set(err, LL_ENOMEM, "out of memory");
+        ll_account_t a = acc.state;
+        for (int i = 0; i < n && rc == 0; i++)
+            if (ll_replay_envelope(&a, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &events[i],
+                                   err) != 0)
                 rc = LL_EINVAL;
-            else if (ll_event_is_movement(ev.type) && r->n_tx < TX_FLUSH)
-                r->tx[r->n_tx++] = ev;
-            if (rc == 0 && r->n_tx == TX_FLUSH) rc = flush_tx(r, err);
-        }
         PQclear(res);
+        ll_rm_writes_clear(r->writes);
+        if (rc == 0 && n > 0)
+            rc = ll_rm_writes_add(r->writes, &acc, events, (size_t)n, &after, 0, err) ||
+                 ll_rm_writes_execute(r->writes, &r->rm, on_catch_up_conflict, &moved, err);
+        free(events);
         if (rc != 0) return -1;
-        if (n == 0) return 0;
-        if (flush_tx(r, err) != 0) return -1;
-        rc = ll_read_model_save_account(&r->rm, &a, found ? loaded : 0, err);
-        if (rc == 0) return n;
-        if (rc != LL_EINVAL) return -1;
+        if (!moved) return n;
     }
     return ll_error_set(err, LL_EIO, "an account kept moving during the catch-up"), -1;
 }
@@ -648,9 +730,9 @@ static int catch_up(rebuild_t *r, const char *phase, int64_t until_ms, ll_error_
 /* ---- generations: gc ------------------------------------------------------------------------ */
 
 static int gc(rebuild_t *r, ll_error_t *err) {
-    int64_t gens[64], active;
+    int64_t gens[64], active, layout;
     size_t n = 0;
-    if (ll_read_model_active_generation(r->mongo, r->cfg->mongo_database, &active, err) != 0 ||
+    if (ll_read_model_active_any_layout(r->mongo, r->cfg->mongo_database, &active, &layout, err) != 0 ||
         ll_read_model_generations(r->mongo, r->cfg->mongo_database, gens, 64, &n, err) != 0)
         return LL_EIO;
     int64_t now_us = ll_clock_wall_us();
@@ -730,10 +812,12 @@ static void summary(const rebuild_t *r, int verified, int switched, int64_t seco
             "{\"source\":\"%s\",\"from_generation\":%lld,\"generation\":%lld,\"position\":%lld,\"events\":%"
             "lld,"
             "\"duplicates_skipped\":%lld,\"accounts\":%zu,\"build_seconds\":%.3f,\"events_per_second\":%.0f,"
-            "\"writers\":%d,\"verified\":%s,\"differences\":%ld,\"caught_up_events\":%lld,\"switched\":%s}\n",
+            "\"writers\":%d,\"documents\":{\"events\":%zu,\"pages\":%zu,\"accounts\":%zu},\"verified\":%s,"
+            "\"differences\":%ld,\"caught_up_events\":%lld,\"switched\":%s}\n",
             r->o->from, (long long)r->from_gen, (long long)r->to_gen, (long long)r->position,
             (long long)r->events, (long long)r->duplicates, r->built.count, s, rate, r->o->writers,
-            verified ? "true" : "false", r->n_diffs, (long long)r->caught_up, switched ? "true" : "false");
+            r->docs[0], r->docs[1], r->docs[2], verified ? "true" : "false", r->n_diffs,
+            (long long)r->caught_up, switched ? "true" : "false");
     } else {
         printf("generation %lld from %s up to position %lld: %lld events, %zu accounts in %.1f s (%.0f "
                "events/s); "
@@ -753,8 +837,12 @@ static int run_rebuild(rebuild_t *r, ll_error_t *err) {
     int rc = 0;
     int partial = o->account != NULL || o->to_position > 0, verified = 0, switched = 0;
     int64_t t0 = ll_clock_ms(), build_ms = 0;
-    if (ll_read_model_active_generation(r->mongo, r->cfg->mongo_database, &r->from_gen, err) != 0)
+    int64_t layout = 0;
+    if (ll_read_model_active_any_layout(r->mongo, r->cfg->mongo_database, &r->from_gen, &layout, err) != 0)
         rc = fail(EXIT_USAGE, "read models: %s", err->msg);
+    else if (layout != LL_READ_MODEL_LAYOUT)
+        fprintf(stderr, "generation %lld has layout %lld: building layout %d\n", (long long)r->from_gen,
+                (long long)layout, LL_READ_MODEL_LAYOUT);
     r->to_gen = r->from_gen + 1;
     if (rc == 0)
         fprintf(stderr, "rebuilding generation %lld from %s while generation %lld serves\n",
@@ -763,20 +851,21 @@ static int run_rebuild(rebuild_t *r, ll_error_t *err) {
     if (rc == 0 && (ll_read_model_drop_generation(r->mongo, r->cfg->mongo_database, r->to_gen, err) != 0 ||
                     ll_read_model_open(&r->rm, r->mongo, r->cfg->mongo_database, r->to_gen, err) != 0))
         rc = fail(EXIT_USAGE, "new generation: %s", err->msg);
-    if (rc == 0 && (r->writers = ll_tx_writers_start(r->cfg->mongo_uri, r->cfg->mongo_database, r->to_gen,
-                                                     o->writers, err)) == NULL)
-        rc = fail(EXIT_USAGE, "new generation: %s", err->msg);
+    if (rc == 0 && ((r->writes = ll_rm_writes_new()) == NULL ||
+                    (r->builder = ll_rm_builder_start(r->cfg->mongo_uri, r->cfg->mongo_database, r->to_gen,
+                                                      o->writers, err)) == NULL))
+        rc = fail(EXIT_USAGE, "new generation: %s", r->writes ? err->msg : "out of memory");
     if (rc == 0) {
         int b = strcmp(o->from, "store") == 0
                     ? (store_snapshot(r, err) || store_stream(r, "build", build_row, err))
                     : build_from_kafka(r, err);
-        if (b == 0) b = flush_tx(r, err);
-        /* Every insert lands before the accounts and the verification read them back. */
+        if (b == 0) b = build_finish_accounts(r, err);
+        /* Every write lands before the verification reads them back. */
+        ll_rm_builder_counts(r->builder, &r->docs[0], &r->docs[1], &r->docs[2]);
         ll_error_t werr = {""};
-        int w = ll_tx_writers_finish(r->writers, &werr);
-        r->writers = NULL;
+        int w = ll_rm_builder_finish(r->builder, &werr);
+        r->builder = NULL;
         if (b == 0 && w != 0) *err = werr, b = w;
-        if (b == 0) b = write_accounts(r, err);
         build_ms = ll_clock_ms() - t0;
         if (b != 0) rc = r->n_diffs ? EXIT_REFUSED : fail(EXIT_USAGE, "build: %s", err->msg);
     }
@@ -847,7 +936,9 @@ int main(int argc, char **argv) {
     }
     if (r.rm.accounts != NULL) ll_read_model_close(&r.rm);
     ll_table_free(r.diffs);
+    for (size_t i = 0; i < r.built.cap; i++) ll_rm_builder_forget(&r.built.slots[i].buf);
     free(r.built.slots);
+    ll_rm_writes_free(r.writes);
     free(r.behind);
     PQfinish(r.pg);
     if (r.mongo) mongoc_client_destroy(r.mongo);

@@ -333,7 +333,7 @@ up_ferretdb() {
     # --test-batch-size: 1000 documents per INSERT instead of 100 (docs/local-stack.md).
     setsid nohup bash -c 'echo $$ >"$0"; exec "${@}"' "$LL_RUN/ferretdb.pid" \
         "$LL_FERRETDB_BIN" --handler=postgresql \
-        --postgresql-url="postgres://$LL_FERRETDB_PG_USER:$LL_FERRETDB_PG_PASSWORD@127.0.0.1:$LL_PG_PORT/$LL_FERRETDB_PG_DB" \
+        --postgresql-url="postgres://$LL_FERRETDB_PG_USER:$LL_FERRETDB_PG_PASSWORD@127.0.0.1:$LL_PG_PORT/$LL_FERRETDB_PG_DB?plan_cache_mode=force_custom_plan" \
         --state-dir="$LL_FERRETDB_STATE" --listen-addr="127.0.0.1:$LL_MONGO_PORT" \
         --debug-addr="127.0.0.1:$((LL_MONGO_PORT + 1))" --telemetry=disable --log-level=warn --test-batch-size=1000 \
         >>"$LL_LOG/ferretdb.log" 2>&1 </dev/null &

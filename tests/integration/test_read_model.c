@@ -1,12 +1,13 @@
-/* Integration: the read-model writes the projector relies on, against the local FerretDB: a new
- * account document is created once and never overwritten by a writer that thought it absent,
- * version-guarded updates refuse a moved document, bulk saves beyond one command's limit
- * (LL_READ_MODEL_UPDATES_PER_COMMAND) all land, and one query loads many accounts. Needs `make up`.
- * Uses its own database, dropped at the start. */
+/* Integration: the read model's documents against the local FerretDB (docs/read-side.md): what
+ * the writes plan and execute is what a load reads back, pages seal as they fill, writing the
+ * same events again (a crash, a second writer) changes nothing, an account document another
+ * writer moved is a conflict and never overwritten, an insert seen half done is read up to its
+ * first hole, and statement items come back newest first across open and sealed pages.
+ * Needs `make up`. Uses its own database, dropped at the start. */
+#include "../unit/domain_fixture.h"
 #include "ll_config.h"
-#include "ll_limits.h"
-#include "ll_random.h"
 #include "ll_read_model.h"
+#include "ll_read_model_writes.h"
 #include "ll_test.h"
 
 #include <mongoc/mongoc.h>
@@ -14,11 +15,13 @@
 
 extern char **environ;
 
-#define DB   "ledgerline_test_read_model"
-#define MANY (3 * LL_READ_MODEL_UPDATES_PER_COMMAND + 5)
+#define DB "ledgerline_test_read_model"
+#define P  LL_READ_MODEL_PAGE_VERSIONS
 
 static mongoc_client_t *client;
 static ll_read_model_t rm;
+static fx_world_t world;
+static uint64_t next_account = 100;
 
 static int setup(ll_test_ctx_t *t) {
     ll_config_t cfg;
@@ -38,6 +41,7 @@ static int setup(ll_test_ctx_t *t) {
         LL_FAIL_AT("open: %s", err.msg);
         return -1;
     }
+    fx_world_init(&world);
     return 0;
 }
 
@@ -46,83 +50,249 @@ static void teardown(void) {
     mongoc_client_destroy(client);
 }
 
-static ll_account_t account(int64_t version, int64_t balance) {
-    ll_account_t a;
-    ll_uuid_t id;
-    if (ll_uuid_random(&id) != 0) abort();
-    ll_account_init(&a, &id);
-    a.version = version;
-    a.status = LL_ACCOUNT_OPEN;
-    a.balance_minor = balance;
-    snprintf(a.owner, sizeof a.owner, "test");
-    snprintf(a.currency.code, sizeof a.currency.code, "EUR");
-    return a;
+/* An account's stream: opened, then n-1 deposits of 1..n-1 (every 5th a withdrawal of 1). */
+typedef struct {
+    ll_account_t state; /* after all events */
+    ll_event_t events[200];
+    int n;
+} stream_t;
+
+static void make_stream(stream_t *s, int n) {
+    ll_decision_t d;
+    memset(s, 0, sizeof *s);
+    ll_uuid_t id = fx_uuid(next_account++);
+    ll_account_init(&s->state, &id);
+    ll_command_t open = fx_cmd(LL_CMD_OPEN, &id, 0, "EUR");
+    if (fx_run(&world, &s->state, &open, &d) != LL_REJECT_NONE) abort();
+    s->events[s->n++] = d.events[0];
+    for (int i = 1; i < n; i++) {
+        ll_command_t c =
+            i % 5 == 0 ? fx_cmd(LL_CMD_WITHDRAW, &id, 1, "EUR") : fx_cmd(LL_CMD_DEPOSIT, &id, i, "EUR");
+        snprintf(c.reference, sizeof c.reference, "ref \"%d\"", i);
+        if (fx_run(&world, &s->state, &c, &d) != LL_REJECT_NONE) abort();
+        s->events[s->n++] = d.events[0];
+    }
 }
 
-static int64_t stored_balance(const ll_account_t *a) {
-    ll_account_t got;
+static int conflicts;
+static void count_conflict(void *ctx, int tag) {
+    (void)ctx, (void)tag;
+    conflicts++;
+}
+
+/* Writes events [from, to) of s on top of *held (what the read model holds); *held moves on. */
+static int write_range(const stream_t *s, int from, int to, ll_rm_account_t *held) {
+    ll_error_t err = {""};
+    ll_rm_writes_t *w = ll_rm_writes_new();
+    ll_rm_account_t after;
+    int rc = ll_rm_writes_add(w, held, &s->events[from], (size_t)(to - from), &after, 7, &err);
+    if (rc == 0) rc = ll_rm_writes_execute(w, &rm, count_conflict, NULL, &err);
+    if (rc != 0) fprintf(stderr, "  write_range: %s\n", err.msg);
+    ll_rm_writes_free(w);
+    if (rc == 0) *held = after;
+    return rc;
+}
+
+static void empty_held(ll_rm_account_t *held, const stream_t *s) {
+    memset(held, 0, sizeof *held);
+    ll_account_init(&held->state, &s->state.account_id);
+}
+
+/* The statement as the query API assembles it: unsealed items, then sealed pages downwards. */
+typedef struct {
+    int64_t versions[256];
+    int n;
+} seen_t;
+
+static int collect(void *ctx, int64_t version, const char *json, uint32_t len) {
+    seen_t *s = ctx;
+    (void)json, (void)len;
+    s->versions[s->n++] = version;
+    return 0;
+}
+
+static int statement(const stream_t *s, seen_t *out) {
+    ll_rm_account_t acc;
+    ll_rm_items_t items = {0};
+    bool found;
+    ll_error_t err = {""};
+    out->n = 0;
+    if (ll_read_model_load(&rm, &s->state.account_id, &acc, &found, &items, &err) != 0 || !found) return -1;
+    for (int64_t v = acc.state.version; v >= ll_rm_page_first(acc.head_page); v--)
+        for (size_t i = 0; i < items.n; i++)
+            if (items.versions[i] == v) out->versions[out->n++] = v;
+    ll_rm_items_free(&items);
+    for (int64_t page = acc.head_page - 1; page >= 0; page--)
+        if (ll_read_model_sealed_page(&rm, &s->state.account_id, page, INT64_MAX, collect, out, &found,
+                                      &err) != 0 ||
+            !found)
+            return -1;
+    return 0;
+}
+
+static void check_loads_as(ll_test_ctx_t *t, const stream_t *s, int64_t version) {
+    ll_rm_account_t acc;
     bool found = false;
     ll_error_t err = {""};
-    if (ll_read_model_load_account(&rm, &a->account_id, &got, &found, &err) != 0 || !found) return -1;
-    return got.balance_minor;
-}
-
-LL_TEST(test_a_created_document_is_never_overwritten_as_new) {
-    ll_error_t err = {""};
-    ll_account_t a = account(1, 10), stale = a;
-    stale.balance_minor = 99;
-    LL_REQUIRE(ll_read_model_save_account(&rm, &a, 0, &err) == 0);
-    /* A second writer that loaded "no document" before the first one wrote. */
-    LL_CHECK_EQ_INT(ll_read_model_save_account(&rm, &stale, 0, &err), LL_EINVAL);
-    LL_CHECK_EQ_INT(stored_balance(&a), 10);
-}
-
-LL_TEST(test_updates_are_guarded_by_the_loaded_version) {
-    ll_error_t err = {""};
-    ll_account_t a = account(1, 10);
-    LL_REQUIRE(ll_read_model_save_account(&rm, &a, 0, &err) == 0);
-    a.version = 2, a.balance_minor = 20;
-    LL_CHECK_EQ_INT(ll_read_model_save_account(&rm, &a, 5, &err), LL_EINVAL); /* moved meanwhile */
-    LL_CHECK_EQ_INT(stored_balance(&a), 10);
-    LL_CHECK_EQ_INT(ll_read_model_save_account(&rm, &a, 1, &err), 0);
-    LL_CHECK_EQ_INT(stored_balance(&a), 20);
-}
-
-static int loaded;
-static void count_loaded(void *ctx, const ll_account_t *a) {
-    (void)ctx;
-    if (a->version == 2) loaded++;
-}
-
-LL_TEST(test_bulk_saves_past_one_command_and_counts_conflicts) {
-    static ll_account_t accounts[MANY];
-    const ll_account_t *ptrs[MANY];
-    int64_t prev[MANY];
-    ll_uuid_t ids[MANY];
-    size_t conflicts = 99;
-    ll_error_t err = {""};
-    for (int i = 0; i < MANY; i++) {
-        accounts[i] = account(1, i);
-        ptrs[i] = &accounts[i];
-        prev[i] = 0;
-        ids[i] = accounts[i].account_id;
+    LL_REQUIRE(ll_read_model_load(&rm, &s->state.account_id, &acc, &found, NULL, &err) == 0);
+    LL_REQUIRE(found);
+    LL_CHECK_EQ_INT(acc.state.version, version);
+    if (version == s->state.version) {
+        LL_CHECK_EQ_INT(acc.state.balance_minor, s->state.balance_minor);
+        LL_CHECK_EQ_STR(acc.state.head_hash, s->state.head_hash);
+        LL_CHECK_EQ_INT(acc.state.status, s->state.status);
+        LL_CHECK_EQ_STR(acc.state.owner, s->state.owner);
     }
-    LL_REQUIRE(ll_read_model_save_accounts(&rm, ptrs, prev, MANY, &conflicts, &err) == 0);
+    LL_CHECK_EQ_INT(acc.head_page, acc.head_version ? ll_rm_open_page(acc.head_version) : 0);
+}
+
+LL_TEST(test_an_account_written_in_batches_loads_back_with_every_page_sealed) {
+    static stream_t s;
+    make_stream(&s, 3 * P + 5);
+    ll_rm_account_t held;
+    empty_held(&held, &s);
+    int cuts[] = {0, 1, 4, P - 1, P, P + 3, 2 * P + 10, 3 * P + 5};
+    for (size_t i = 0; i + 1 < sizeof cuts / sizeof cuts[0]; i++) {
+        LL_REQUIRE(write_range(&s, cuts[i], cuts[i + 1], &held) == 0);
+        check_loads_as(t, &s, cuts[i + 1]);
+    }
+    LL_CHECK_EQ_INT(held.head_page, ll_rm_open_page(s.state.version));
+    seen_t seen;
+    LL_REQUIRE(statement(&s, &seen) == 0);
+    /* every version but AccountOpened (1) moves money, newest first */
+    LL_CHECK_EQ_INT(seen.n, s.n - 1);
+    for (int i = 0; i < seen.n; i++) LL_CHECK_EQ_INT(seen.versions[i], s.n - i);
+    bool stored = false;
+    ll_error_t err = {""};
+    for (int64_t v = 1; v <= s.state.version; v += 7) {
+        LL_REQUIRE(ll_read_model_has_version(&rm, &s.state.account_id, v, &stored, &err) == 0);
+        LL_CHECK(stored);
+    }
+    LL_REQUIRE(ll_read_model_has_version(&rm, &s.state.account_id, s.state.version + 1, &stored, &err) == 0);
+    LL_CHECK(!stored);
+}
+
+LL_TEST(test_a_backlog_in_one_batch_writes_pages_not_events) {
+    static stream_t s;
+    make_stream(&s, 2 * P + 3);
+    ll_rm_account_t held;
+    empty_held(&held, &s);
+    ll_rm_writes_t *w = ll_rm_writes_new();
+    ll_rm_account_t after;
+    ll_error_t err = {""};
+    LL_REQUIRE(ll_rm_writes_add(w, &held, s.events, (size_t)s.n, &after, 0, &err) == 0);
+    size_t events, pages, heads;
+    ll_rm_writes_counts(w, &events, &pages, &heads);
+    LL_CHECK_EQ_INT(pages, 2);
+    LL_CHECK_EQ_INT(events, (size_t)(s.state.version - ll_rm_page_first(2) + 1)); /* the open page only */
+    LL_CHECK_EQ_INT(heads, 1);
+    LL_REQUIRE(ll_rm_writes_execute(w, &rm, count_conflict, NULL, &err) == 0);
+    ll_rm_writes_free(w);
+    check_loads_as(t, &s, s.state.version);
+}
+
+LL_TEST(test_writing_the_same_events_again_changes_nothing) {
+    static stream_t s;
+    make_stream(&s, P + 10);
+    ll_rm_account_t held, stale;
+    empty_held(&held, &s);
+    LL_REQUIRE(write_range(&s, 0, 20, &held) == 0);
+    stale = held;
+    LL_REQUIRE(write_range(&s, 20, P + 10, &held) == 0);
+    /* A second writer with an older picture writes the same events: the same documents again,
+     * and its account document is refused (the stored one moved on). */
+    conflicts = 0;
+    LL_REQUIRE(write_range(&s, 20, P + 10, &stale) == 0);
+    LL_CHECK_EQ_INT(conflicts, 1);
+    check_loads_as(t, &s, s.state.version);
+    seen_t seen;
+    LL_REQUIRE(statement(&s, &seen) == 0);
+    LL_CHECK_EQ_INT(seen.n, s.n - 1);
+}
+
+LL_TEST(test_an_account_document_moved_by_another_writer_is_a_conflict) {
+    static stream_t s;
+    make_stream(&s, 2 * P + 4);
+    ll_rm_account_t mine, theirs;
+    empty_held(&mine, &s);
+    LL_REQUIRE(write_range(&s, 0, 5, &mine) == 0);
+    theirs = mine;
+    LL_REQUIRE(write_range(&s, 5, P + 2, &theirs) == 0); /* seals page 0, moves the document */
+    conflicts = 0;
+    /* Mine still thinks the document is at version 1: its page-sealing write must not land. */
+    ll_rm_account_t behind = mine;
+    LL_REQUIRE(write_range(&s, 5, 2 * P + 4, &behind) == 0);
+    LL_CHECK_EQ_INT(conflicts, 1);
+    ll_rm_account_t acc;
+    bool found;
+    ll_error_t err = {""};
+    LL_REQUIRE(ll_read_model_load(&rm, &s.state.account_id, &acc, &found, NULL, &err) == 0);
+    LL_CHECK_EQ_INT(acc.head_version, theirs.head_version); /* never overwritten */
+    /* Read again and written again, it lands. */
+    conflicts = 0;
+    LL_REQUIRE(write_range(&s, (int)acc.state.version, 2 * P + 4, &acc) == 0);
     LL_CHECK_EQ_INT(conflicts, 0);
-    for (int i = 0; i < MANY; i++) accounts[i].version = 2, prev[i] = 1;
-    prev[3] = 7, prev[MANY - 1] = 7; /* two that another writer moved */
-    LL_REQUIRE(ll_read_model_save_accounts(&rm, ptrs, prev, MANY, &conflicts, &err) == 0);
-    LL_CHECK_EQ_INT(conflicts, 2);
-    loaded = 0;
-    LL_REQUIRE(ll_read_model_load_accounts(&rm, ids, MANY, count_loaded, NULL, &err) == 0);
-    LL_CHECK_EQ_INT(loaded, MANY - 2);
+    check_loads_as(t, &s, s.state.version);
+}
+
+LL_TEST(test_a_new_account_created_by_another_writer_is_a_conflict) {
+    static stream_t s;
+    make_stream(&s, 3);
+    ll_rm_account_t a, b;
+    empty_held(&a, &s);
+    empty_held(&b, &s);
+    LL_REQUIRE(write_range(&s, 0, 3, &a) == 0);
+    conflicts = 0;
+    LL_REQUIRE(write_range(&s, 0, 2, &b) == 0);
+    LL_CHECK_EQ_INT(conflicts, 1);
+    check_loads_as(t, &s, 3);
+}
+
+LL_TEST(test_an_insert_seen_half_done_is_read_up_to_its_first_hole) {
+    static stream_t s;
+    make_stream(&s, 8);
+    ll_rm_account_t held;
+    empty_held(&held, &s);
+    LL_REQUIRE(write_range(&s, 0, 4, &held) == 0); /* versions 1..4 */
+    /* versions 5 and 7 stored, 6 not yet */
+    ll_account_t st = s.state;
+    ll_account_t at5, at7;
+    ll_account_init(&at5, &st.account_id);
+    ll_error_t err = {""};
+    for (int i = 0; i < 5; i++) ll_account_evolve(&at5, &s.events[i], &err);
+    at7 = at5;
+    ll_account_evolve(&at7, &s.events[5], &err);
+    ll_account_evolve(&at7, &s.events[6], &err);
+    bson_t *docs[2] = {ll_rm_event_doc(&s.events[4], &at5), ll_rm_event_doc(&s.events[6], &at7)};
+    LL_REQUIRE(ll_read_model_insert(&rm, rm.events, (const bson_t *const *)docs, 2, NULL, NULL, &err) == 0);
+    bson_destroy(docs[0]);
+    bson_destroy(docs[1]);
+    check_loads_as(t, &s, 5);
+    held.state = at5;
+    LL_REQUIRE(write_range(&s, 5, 8, &held) == 0);
+    check_loads_as(t, &s, 8);
+}
+
+LL_TEST(test_a_missing_account_is_not_found) {
+    static stream_t s;
+    make_stream(&s, 1);
+    ll_rm_account_t acc;
+    bool found = true;
+    ll_error_t err = {""};
+    LL_REQUIRE(ll_read_model_load(&rm, &s.state.account_id, &acc, &found, NULL, &err) == 0);
+    LL_CHECK(!found);
+    LL_CHECK_EQ_INT(acc.state.version, 0);
 }
 
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
-        LL_CASE(test_a_created_document_is_never_overwritten_as_new),
-        LL_CASE(test_updates_are_guarded_by_the_loaded_version),
-        LL_CASE(test_bulk_saves_past_one_command_and_counts_conflicts),
+        LL_CASE(test_an_account_written_in_batches_loads_back_with_every_page_sealed),
+        LL_CASE(test_a_backlog_in_one_batch_writes_pages_not_events),
+        LL_CASE(test_writing_the_same_events_again_changes_nothing),
+        LL_CASE(test_an_account_document_moved_by_another_writer_is_a_conflict),
+        LL_CASE(test_a_new_account_created_by_another_writer_is_a_conflict),
+        LL_CASE(test_an_insert_seen_half_done_is_read_up_to_its_first_hole),
+        LL_CASE(test_a_missing_account_is_not_found),
     };
     mongoc_init();
     ll_test_ctx_t ctx = {"setup", 0}, *t = &ctx;

@@ -1,0 +1,202 @@
+/* ll_read_model_docs.c - see ll_read_model_docs.h. */
+#include "ll_read_model_docs.h"
+
+#include "ll_time.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+void ll_rm_key(const ll_uuid_t *account, int64_t n, char out[LL_RM_KEY_LEN + 1]) {
+    char id[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(account, id);
+    snprintf(out, LL_RM_KEY_LEN + 1, "%s:%lld", id, (long long)n);
+}
+
+int ll_rm_key_parse(const char *key, ll_uuid_t *account, int64_t *n) {
+    char id[LL_UUID_TEXT_LEN + 1];
+    if (strlen(key) < LL_UUID_TEXT_LEN + 2 || key[LL_UUID_TEXT_LEN] != ':') return -1;
+    memcpy(id, key, LL_UUID_TEXT_LEN);
+    id[LL_UUID_TEXT_LEN] = '\0';
+    const char *digits = key + LL_UUID_TEXT_LEN + 1;
+    int64_t v = 0;
+    for (const char *c = digits; *c; c++) {
+        if (*c < '0' || *c > '9' || v > (INT64_MAX - 9) / 10 || c - digits >= 19) return -1;
+        v = v * 10 + (*c - '0');
+    }
+    if (ll_uuid_parse(id, false, account) != 0) return -1;
+    *n = v;
+    return 0;
+}
+
+int ll_rm_item_json(const ll_event_t *ev, char *out, size_t size) {
+    if (!ll_event_is_movement(ev->type)) return -1;
+    const ll_data_movement_t *m = &ev->data.movement;
+    char id[LL_UUID_TEXT_LEN + 1], account[LL_UUID_TEXT_LEN + 1], when[LL_TIME_TEXT_LEN + 1];
+    ll_uuid_format(&ev->event_id, id);
+    ll_uuid_format(&ev->account_id, account);
+    ll_time_format(ev->occurred_at_us, when);
+    json_t *o =
+        json_pack("{s:s, s:s, s:I, s:s, s:I, s:s, s:I, s:s, s:s}", "event_id", id, "account_id", account,
+                  "version", (json_int_t)ev->version, "type", ll_event_type_name(ev->type), "amount_minor",
+                  (json_int_t)m->amount_minor, "currency", m->currency.code, "balance_after_minor",
+                  (json_int_t)m->balance_after_minor, "reference", m->reference, "occurred_at", when);
+    if (o != NULL && !ll_uuid_is_nil(&m->transfer_id)) {
+        char transfer[LL_UUID_TEXT_LEN + 1], other[LL_UUID_TEXT_LEN + 1];
+        ll_uuid_format(&m->transfer_id, transfer);
+        ll_uuid_format(&m->counterparty_id, other);
+        json_object_set_new(o, "transfer_id", json_string(transfer));
+        json_object_set_new(o, "counterparty_account_id", json_string(other));
+    }
+    size_t n = o ? json_dumpb(o, out, size, JSON_COMPACT | JSON_PRESERVE_ORDER) : 0;
+    json_decref(o);
+    if (n == 0 || n >= size) return -1;
+    out[n] = '\0';
+    return (int)n;
+}
+
+/* ---- account documents --------------------------------------------------------------------- */
+
+bson_t *ll_rm_head_doc(const ll_account_t *a, int64_t page) {
+    char id[LL_UUID_TEXT_LEN + 1], opened[LL_TIME_TEXT_LEN + 1], updated[LL_TIME_TEXT_LEN + 1];
+    ll_uuid_format(&a->account_id, id);
+    ll_time_format(a->opened_at_us, opened);
+    ll_time_format(a->updated_at_us, updated);
+    return BCON_NEW("_id", BCON_UTF8(id), "owner", BCON_UTF8(a->owner), "currency",
+                    BCON_UTF8(a->currency.code), "status", BCON_UTF8(ll_account_status_name(a->status)),
+                    "balance_minor", BCON_INT64(a->balance_minor), "version", BCON_INT64(a->version),
+                    "overdraft_limit_minor", BCON_INT64(a->overdraft_limit_minor), "opened_at",
+                    BCON_UTF8(opened), "updated_at", BCON_UTF8(updated), "opened_at_us",
+                    BCON_INT64(a->opened_at_us), "updated_at_us", BCON_INT64(a->updated_at_us), "head_hash",
+                    BCON_UTF8(a->head_hash), "page", BCON_INT64(page));
+}
+
+static int64_t get_int64(const bson_t *doc, const char *key, bool *ok) {
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it)) return bson_iter_as_int64(&it);
+    *ok = false;
+    return 0;
+}
+
+/* Copies the string under key into out; false when absent, not a string or too long. */
+static bool get_utf8(const bson_t *doc, const char *key, char *out, size_t size) {
+    bson_iter_t it;
+    uint32_t len = 0;
+    out[0] = '\0';
+    if (!bson_iter_init_find(&it, doc, key) || !BSON_ITER_HOLDS_UTF8(&it)) return false;
+    const char *s = bson_iter_utf8(&it, &len);
+    if (len >= size) return false;
+    memcpy(out, s, len + 1);
+    return true;
+}
+
+static bool parse_status(const char *s, ll_account_status_t *out) {
+    if (strcmp(s, "open") == 0)
+        *out = LL_ACCOUNT_OPEN;
+    else if (strcmp(s, "closed") == 0)
+        *out = LL_ACCOUNT_CLOSED;
+    else
+        return false;
+    return true;
+}
+
+int ll_rm_head_parse(const bson_t *doc, ll_rm_account_t *out) {
+    char id[LL_UUID_TEXT_LEN + 1], status[16];
+    ll_uuid_t uid;
+    bool ok = get_utf8(doc, "_id", id, sizeof id) && ll_uuid_parse(id, false, &uid) == 0;
+    if (!ok) return -1;
+    ll_account_t *a = &out->state;
+    ll_account_init(a, &uid);
+    ok = get_utf8(doc, "status", status, sizeof status) && parse_status(status, &a->status) &&
+         get_utf8(doc, "owner", a->owner, sizeof a->owner) &&
+         get_utf8(doc, "currency", a->currency.code, sizeof a->currency.code) &&
+         get_utf8(doc, "head_hash", a->head_hash, sizeof a->head_hash);
+    a->version = get_int64(doc, "version", &ok);
+    a->balance_minor = get_int64(doc, "balance_minor", &ok);
+    a->overdraft_limit_minor = get_int64(doc, "overdraft_limit_minor", &ok);
+    a->opened_at_us = get_int64(doc, "opened_at_us", &ok);
+    a->updated_at_us = get_int64(doc, "updated_at_us", &ok);
+    out->head_page = get_int64(doc, "page", &ok);
+    out->head_version = a->version;
+    if (!ok || a->version < 1 || out->head_page != ll_rm_open_page(a->version)) return -1;
+    return 0;
+}
+
+/* ---- event documents ----------------------------------------------------------------------- */
+
+bson_t *ll_rm_event_doc(const ll_event_t *ev, const ll_account_t *after) {
+    char id[LL_RM_KEY_LEN + 1], page[LL_RM_KEY_LEN + 1], item[LL_RM_ITEM_JSON_MAX];
+    ll_rm_key(&ev->account_id, ev->version, id);
+    ll_rm_key(&ev->account_id, ll_rm_page_of(ev->version), page);
+    bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "page", BCON_UTF8(page), "version",
+                           BCON_INT64(after->version), "balance_minor", BCON_INT64(after->balance_minor),
+                           "status", BCON_UTF8(ll_account_status_name(after->status)), "updated_at_us",
+                           BCON_INT64(after->updated_at_us), "hash", BCON_UTF8(after->head_hash));
+    int n = ll_rm_item_json(ev, item, sizeof item);
+    if (n > 0) bson_append_utf8(doc, "item", 4, item, n);
+    return doc;
+}
+
+int ll_rm_event_parse(const bson_t *doc, ll_rm_event_t *out) {
+    char status[16];
+    bson_iter_t it;
+    bool ok = get_utf8(doc, "status", status, sizeof status) && parse_status(status, &out->status) &&
+              get_utf8(doc, "hash", out->hash, sizeof out->hash);
+    out->version = get_int64(doc, "version", &ok);
+    out->balance_minor = get_int64(doc, "balance_minor", &ok);
+    out->updated_at_us = get_int64(doc, "updated_at_us", &ok);
+    out->item = NULL, out->item_len = 0;
+    if (bson_iter_init_find(&it, doc, "item") && BSON_ITER_HOLDS_UTF8(&it))
+        out->item = bson_iter_utf8(&it, &out->item_len);
+    return ok && out->version >= 2 ? 0 : -1;
+}
+
+void ll_rm_event_apply(ll_account_t *a, const ll_rm_event_t *e) {
+    a->version = e->version;
+    a->balance_minor = e->balance_minor;
+    a->status = e->status;
+    a->updated_at_us = e->updated_at_us;
+    memcpy(a->head_hash, e->hash, sizeof a->head_hash);
+}
+
+/* ---- sealed pages -------------------------------------------------------------------------- */
+
+bson_t *ll_rm_page_doc(const ll_uuid_t *account, int64_t page,
+                       const char *const items[LL_READ_MODEL_PAGE_VERSIONS]) {
+    char id[LL_RM_KEY_LEN + 1];
+    ll_rm_key(account, page, id);
+    bson_t *doc = BCON_NEW("_id", BCON_UTF8(id));
+    bson_t arr;
+    BSON_APPEND_ARRAY_BEGIN(doc, "items", &arr);
+    for (int i = 0; i < LL_READ_MODEL_PAGE_VERSIONS; i++) {
+        char key[16];
+        const char *k;
+        bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
+        bson_append_utf8(&arr, k, -1, items[i] ? items[i] : "", -1);
+    }
+    bson_append_array_end(doc, &arr);
+    return doc;
+}
+
+int ll_rm_page_items(const bson_t *doc, int64_t page, int64_t before,
+                     int (*each)(void *ctx, int64_t version, const char *json, uint32_t len), void *ctx) {
+    bson_iter_t it, arr;
+    const char *json[LL_READ_MODEL_PAGE_VERSIONS];
+    uint32_t len[LL_READ_MODEL_PAGE_VERSIONS];
+    int n = 0;
+    if (!bson_iter_init_find(&it, doc, "items") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+        !bson_iter_recurse(&it, &arr))
+        return -1;
+    while (bson_iter_next(&arr)) {
+        if (n == LL_READ_MODEL_PAGE_VERSIONS || !BSON_ITER_HOLDS_UTF8(&arr)) return -1;
+        json[n] = bson_iter_utf8(&arr, &len[n]);
+        n++;
+    }
+    if (n != LL_READ_MODEL_PAGE_VERSIONS) return -1;
+    for (int i = n - 1; i >= 0; i--) {
+        int64_t version = ll_rm_page_first(page) + i;
+        if (version >= before || len[i] == 0) continue;
+        if (each(ctx, version, json[i], len[i]) != 0) break;
+    }
+    return 0;
+}

@@ -1,0 +1,240 @@
+/* ll_read_model_writes.c - see ll_read_model_writes.h. */
+#include "ll_read_model_writes.h"
+
+#include "ll_limits.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define P LL_READ_MODEL_PAGE_VERSIONS
+
+/* A page that becomes complete: the items these events brought; those of versions up to
+ * known_through (stored before) are read from events_g when the page is sealed. */
+typedef struct {
+    ll_uuid_t account;
+    int64_t page, known_through;
+    char *items[P]; /* owned; NULL: no money moved, or not known yet */
+} seal_t;
+
+typedef struct {
+    ll_account_t state;
+    int64_t page, prev_version; /* prev_version 0: insert */
+    int tag;
+} head_t;
+
+struct ll_rm_writes {
+    bson_t **events;
+    size_t n_events, cap_events;
+    seal_t *seals;
+    size_t n_seals, cap_seals;
+    head_t *heads;
+    size_t n_heads, cap_heads;
+};
+
+/* Grows *arr (of elem-sized entries, *cap of them) to hold one more. */
+static int grow(void **arr, size_t *cap, size_t n, size_t elem) {
+    if (n < *cap) return 0;
+    size_t c = *cap ? *cap * 2 : 64;
+    void *p = realloc(*arr, c * elem);
+    if (p == NULL) return -1;
+    *arr = p, *cap = c;
+    return 0;
+}
+
+ll_rm_writes_t *ll_rm_writes_new(void) {
+    return calloc(1, sizeof(ll_rm_writes_t));
+}
+
+void ll_rm_writes_clear(ll_rm_writes_t *w) {
+    for (size_t i = 0; i < w->n_events; i++) bson_destroy(w->events[i]);
+    for (size_t i = 0; i < w->n_seals; i++)
+        for (int k = 0; k < P; k++) free(w->seals[i].items[k]);
+    w->n_events = w->n_seals = w->n_heads = 0;
+}
+
+void ll_rm_writes_free(ll_rm_writes_t *w) {
+    if (w == NULL) return;
+    ll_rm_writes_clear(w);
+    free(w->events);
+    free(w->seals);
+    free(w->heads);
+    free(w);
+}
+
+void ll_rm_writes_counts(const ll_rm_writes_t *w, size_t *events, size_t *pages, size_t *heads) {
+    *events = w->n_events, *pages = w->n_seals, *heads = w->n_heads;
+}
+
+/* The seal entry of page, added (empty) after the last when new: pages come in order. */
+static seal_t *seal_of(ll_rm_writes_t *w, size_t first, const ll_uuid_t *account, int64_t page,
+                       int64_t known_through) {
+    for (size_t i = first; i < w->n_seals; i++)
+        if (w->seals[i].page == page) return &w->seals[i];
+    if (grow((void **)&w->seals, &w->cap_seals, w->n_seals, sizeof *w->seals) != 0) return NULL;
+    seal_t *s = &w->seals[w->n_seals++];
+    memset(s, 0, sizeof *s);
+    s->account = *account;
+    s->page = page;
+    s->known_through = known_through >= ll_rm_page_first(page) ? known_through : 0;
+    return s;
+}
+
+int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_event_t *events, size_t n,
+                     ll_rm_account_t *after, int tag, ll_error_t *err) {
+    size_t n_events = w->n_events, n_seals = w->n_seals;
+    ll_account_t a = before->state;
+    /* First fold: where the account ends decides which events get a document of their own. */
+    for (size_t i = 0; i < n; i++) {
+        ll_error_t why = {""};
+        if (ll_account_evolve(&a, &events[i], &why) != LL_EVOLVE_OK)
+            return ll_error_set(err, LL_EINVAL, "planning read-model writes: %s", why.msg);
+    }
+    int64_t open = ll_rm_open_page(a.version); /* every page below it is complete */
+    a = before->state;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        ll_error_t ignored = {""};
+        ll_account_evolve(&a, &events[i], &ignored); /* succeeded in the first fold */
+        const ll_event_t *ev = &events[i];
+        int64_t page = ll_rm_page_of(ev->version);
+        if (page >= open) {
+            if (ev->version < 2) continue; /* AccountOpened: the account document holds it */
+            bson_t *doc = ll_rm_event_doc(ev, &a);
+            if (doc == NULL ||
+                grow((void **)&w->events, &w->cap_events, w->n_events, sizeof *w->events) != 0) {
+                bson_destroy(doc);
+                rc = LL_ENOMEM;
+                break;
+            }
+            w->events[w->n_events++] = doc;
+        } else if (page >= before->head_page) {
+            seal_t *s = seal_of(w, n_seals, &ev->account_id, page, before->state.version);
+            char item[LL_RM_ITEM_JSON_MAX];
+            int len = ll_rm_item_json(ev, item, sizeof item);
+            if (s == NULL ||
+                (len > 0 && (s->items[ev->version - ll_rm_page_first(page)] = strdup(item)) == NULL))
+                rc = LL_ENOMEM;
+        }
+    }
+    /* Pages complete before these events but never sealed (a writer stopped in between):
+     * sealed now, from what events_g holds. */
+    for (int64_t page = before->head_page; rc == 0 && page < open; page++)
+        if (seal_of(w, n_seals, &before->state.account_id, page, before->state.version) == NULL)
+            rc = LL_ENOMEM;
+    *after = *before;
+    after->state = a;
+    if (rc == 0 && (before->head_version == 0 || open > before->head_page)) {
+        if (grow((void **)&w->heads, &w->cap_heads, w->n_heads, sizeof *w->heads) != 0) {
+            rc = LL_ENOMEM;
+        } else {
+            w->heads[w->n_heads++] = (head_t){a, open, before->head_version, tag};
+            after->head_version = a.version;
+            after->head_page = open;
+        }
+    }
+    if (rc != 0) { /* take back what this call planned */
+        for (size_t i = n_events; i < w->n_events; i++) bson_destroy(w->events[i]);
+        for (size_t i = n_seals; i < w->n_seals; i++)
+            for (int k = 0; k < P; k++) free(w->seals[i].items[k]);
+        w->n_events = n_events, w->n_seals = n_seals;
+        return ll_error_set(err, LL_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* Fills the items of s stored before these writes (versions up to known_through) from the
+ * events of its page. */
+static int fill_from_events(ll_read_model_t *rm, seal_t *s, ll_error_t *err) {
+    int64_t first = ll_rm_page_first(s->page), need_from = first > 2 ? first : 2;
+    int64_t last = s->known_through < first + P - 1 ? s->known_through : first + P - 1;
+    if (last < need_from) return 0;
+    char tag[LL_RM_KEY_LEN + 1];
+    ll_rm_key(&s->account, s->page, tag);
+    bson_t *filter = BCON_NEW("page", BCON_UTF8(tag));
+    bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(LL_READ_MODEL_QUERY_MS_MAX));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(rm->events, filter, opts, NULL);
+    const bson_t *doc;
+    bson_error_t e;
+    int rc = 0;
+    bool seen[P] = {false};
+    while (rc == 0 && mongoc_cursor_next(cur, &doc)) {
+        ll_rm_event_t ev;
+        if (ll_rm_event_parse(doc, &ev) != 0 || ll_rm_page_of(ev.version) != s->page)
+            rc = ll_error_set(err, LL_EIO, "events document of page %s is not ledgerline's", tag);
+        else if (ev.version <= last) {
+            int i = (int)(ev.version - first);
+            seen[i] = true;
+            if (ev.item != NULL && s->items[i] == NULL &&
+                (s->items[i] = strndup(ev.item, ev.item_len)) == NULL)
+                rc = ll_error_set(err, LL_ENOMEM, "out of memory");
+        }
+    }
+    if (rc == 0 && mongoc_cursor_error(cur, &e))
+        rc = ll_error_set(err, LL_EIO, "MongoDB find events: %s (code %u)", e.message, e.code);
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    for (int64_t v = need_from; rc == 0 && v <= last; v++)
+        if (!seen[v - first])
+            rc = ll_error_set(err, LL_EIO,
+                              "page %s: version %lld is missing from events; sealing it would lose it", tag,
+                              (long long)v);
+    return rc;
+}
+
+int ll_rm_writes_execute(ll_rm_writes_t *w, ll_read_model_t *rm, void (*conflict)(void *ctx, int tag),
+                         void *ctx, ll_error_t *err) {
+    /* 1. the events of open pages */
+    if (w->n_events > 0 && ll_read_model_insert(rm, rm->events, (const bson_t *const *)w->events, w->n_events,
+                                                NULL, NULL, err) != 0)
+        return LL_EIO;
+    /* 2. the pages that sealed */
+    int rc = 0;
+    bson_t **pages = w->n_seals ? calloc(w->n_seals, sizeof *pages) : NULL;
+    if (w->n_seals > 0 && pages == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    for (size_t i = 0; i < w->n_seals && rc == 0; i++) {
+        seal_t *s = &w->seals[i];
+        if ((rc = fill_from_events(rm, s, err)) == 0 &&
+            (pages[i] = ll_rm_page_doc(&s->account, s->page, (const char *const *)s->items)) == NULL)
+            rc = ll_error_set(err, LL_ENOMEM, "out of memory");
+    }
+    if (rc == 0 && w->n_seals > 0)
+        rc = ll_read_model_insert(rm, rm->pages, (const bson_t *const *)pages, w->n_seals, NULL, NULL, err);
+    for (size_t i = 0; i < w->n_seals; i++)
+        if (pages[i] != NULL) bson_destroy(pages[i]);
+    free(pages);
+    if (rc != 0) return rc;
+    /* 3. account documents: the new ones in one insert, the others one guarded update each */
+    size_t n_new = 0;
+    for (size_t i = 0; i < w->n_heads; i++) n_new += w->heads[i].prev_version == 0;
+    bson_t **docs = n_new ? calloc(n_new, sizeof *docs) : NULL;
+    bool *dup = n_new ? calloc(n_new, sizeof *dup) : NULL;
+    size_t *which = n_new ? calloc(n_new, sizeof *which) : NULL;
+    if (n_new > 0 && (docs == NULL || dup == NULL || which == NULL))
+        rc = ll_error_set(err, LL_ENOMEM, "out of memory");
+    for (size_t i = 0, k = 0; rc == 0 && i < w->n_heads; i++)
+        if (w->heads[i].prev_version == 0)
+            which[k] = i, docs[k++] = ll_rm_head_doc(&w->heads[i].state, w->heads[i].page);
+    if (rc == 0 && n_new > 0) {
+        size_t duplicates = 0;
+        rc =
+            ll_read_model_insert(rm, rm->accounts, (const bson_t *const *)docs, n_new, dup, &duplicates, err);
+        for (size_t k = 0; rc == 0 && k < n_new; k++)
+            if (dup[k]) conflict(ctx, w->heads[which[k]].tag); /* created by another writer meanwhile */
+    }
+    for (size_t k = 0; docs != NULL && k < n_new; k++)
+        if (docs[k] != NULL) bson_destroy(docs[k]);
+    free(docs);
+    free(dup);
+    free(which);
+    for (size_t i = 0; rc == 0 && i < w->n_heads; i++) {
+        const head_t *h = &w->heads[i];
+        if (h->prev_version == 0) continue;
+        int r = ll_read_model_save_head(rm, &h->state, h->page, h->prev_version, err);
+        if (r == LL_EINVAL)
+            conflict(ctx, h->tag);
+        else
+            rc = r;
+    }
+    return rc;
+}

@@ -1,0 +1,152 @@
+/* ll_rm_builder.c - see ll_rm_builder.h. Documents are gathered per collection and handed to
+ * the pool a thousand at a time. */
+#include "ll_rm_builder.h"
+
+#include "ll_read_model_docs.h"
+#include "ll_rm_pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define P     LL_READ_MODEL_PAGE_VERSIONS
+#define CHUNK 1000 /* documents per insert */
+
+struct ll_rm_page_buf {
+    int64_t page;
+    bson_t *docs[P]; /* events_g documents of the page's versions so far (NULL: none) */
+};
+
+enum { KIND_EVENTS, KIND_PAGES, KIND_ACCOUNTS, KINDS };
+
+typedef struct {
+    int kind;
+    size_t n;
+    bson_t *docs[CHUNK];
+} chunk_t;
+
+struct ll_rm_builder {
+    ll_rm_pool_t *pool;
+    chunk_t *pending[KINDS];
+    size_t written[KINDS];
+};
+
+static int insert_chunk(ll_read_model_t *rm, void *arg, ll_error_t *err) {
+    chunk_t *c = arg;
+    mongoc_collection_t *coll = c->kind == KIND_EVENTS  ? rm->events
+                                : c->kind == KIND_PAGES ? rm->pages
+                                                        : rm->accounts;
+    return ll_read_model_insert(rm, coll, (const bson_t *const *)c->docs, c->n, NULL, NULL, err);
+}
+
+static void free_chunk(void *arg) {
+    chunk_t *c = arg;
+    for (size_t i = 0; i < c->n; i++) bson_destroy(c->docs[i]);
+    free(c);
+}
+
+static int flush(ll_rm_builder_t *b, int kind, ll_error_t *err) {
+    chunk_t *c = b->pending[kind];
+    b->pending[kind] = NULL;
+    if (c == NULL || c->n == 0) {
+        free(c);
+        return 0;
+    }
+    b->written[kind] += c->n;
+    return ll_rm_pool_submit(b->pool, insert_chunk, c, free_chunk, err);
+}
+
+/* Queues doc (taken over) for collection kind. */
+static int add(ll_rm_builder_t *b, int kind, bson_t *doc, ll_error_t *err) {
+    if (b->pending[kind] == NULL && (b->pending[kind] = calloc(1, sizeof(chunk_t))) == NULL) {
+        bson_destroy(doc);
+        return ll_error_set(err, LL_ENOMEM, "out of memory");
+    }
+    chunk_t *c = b->pending[kind];
+    c->kind = kind;
+    c->docs[c->n++] = doc;
+    return c->n == CHUNK ? flush(b, kind, err) : 0;
+}
+
+ll_rm_builder_t *ll_rm_builder_start(const char *mongo_uri, const char *database, int64_t generation,
+                                     int writers, ll_error_t *err) {
+    ll_rm_builder_t *b = calloc(1, sizeof *b);
+    if (b == NULL) {
+        ll_error_set(err, LL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if ((b->pool = ll_rm_pool_start(mongo_uri, database, generation, writers, err)) == NULL) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+void ll_rm_builder_forget(ll_rm_page_buf_t **buf) {
+    if (*buf == NULL) return;
+    for (int i = 0; i < P; i++)
+        if ((*buf)->docs[i] != NULL) bson_destroy((*buf)->docs[i]);
+    free(*buf);
+    *buf = NULL;
+}
+
+/* Writes the full page in *buf as a pages_g document and starts the next page. */
+static int seal(ll_rm_builder_t *b, ll_rm_page_buf_t *buf, const ll_uuid_t *account, ll_error_t *err) {
+    const char *items[P];
+    for (int i = 0; i < P; i++) {
+        ll_rm_event_t e;
+        items[i] = buf->docs[i] != NULL && ll_rm_event_parse(buf->docs[i], &e) == 0 ? e.item : NULL;
+    }
+    bson_t *doc = ll_rm_page_doc(account, buf->page, items);
+    for (int i = 0; i < P; i++)
+        if (buf->docs[i] != NULL) bson_destroy(buf->docs[i]), buf->docs[i] = NULL;
+    buf->page++;
+    return add(b, KIND_PAGES, doc, err);
+}
+
+int ll_rm_builder_event(ll_rm_builder_t *b, ll_rm_page_buf_t **buf, const ll_event_t *ev,
+                        const ll_account_t *after, ll_error_t *err) {
+    int64_t page = ll_rm_page_of(ev->version);
+    if (*buf == NULL) {
+        if ((*buf = calloc(1, sizeof **buf)) == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory");
+        (*buf)->page = page;
+    }
+    if ((*buf)->page != page)
+        return ll_error_set(err, LL_EINVAL, "read-model builder: version %lld out of order",
+                            (long long)ev->version);
+    int i = (int)(ev->version - ll_rm_page_first(page));
+    if (ev->version >= 2 && ((*buf)->docs[i] = ll_rm_event_doc(ev, after)) == NULL)
+        return ll_error_set(err, LL_ENOMEM, "out of memory");
+    return i == P - 1 ? seal(b, *buf, &ev->account_id, err) : 0;
+}
+
+int ll_rm_builder_account(ll_rm_builder_t *b, ll_rm_page_buf_t **buf, const ll_account_t *a,
+                          ll_error_t *err) {
+    int rc = 0;
+    for (int i = 0; *buf != NULL && i < P && rc == 0; i++) {
+        bson_t *doc = (*buf)->docs[i];
+        (*buf)->docs[i] = NULL;
+        if (doc != NULL) rc = add(b, KIND_EVENTS, doc, err);
+    }
+    ll_rm_builder_forget(buf);
+    if (rc == 0 && a->version > 0)
+        rc = add(b, KIND_ACCOUNTS, ll_rm_head_doc(a, ll_rm_open_page(a->version)), err);
+    return rc;
+}
+
+int ll_rm_builder_finish(ll_rm_builder_t *b, ll_error_t *err) {
+    int rc = 0;
+    for (int k = 0; k < KINDS; k++)
+        if (rc == 0) rc = flush(b, k, err);
+    ll_error_t werr = {""};
+    int w = ll_rm_pool_wait(b->pool, &werr);
+    if (rc == 0 && w != 0) *err = werr, rc = w;
+    for (int k = 0; k < KINDS; k++)
+        if (b->pending[k] != NULL) free_chunk(b->pending[k]);
+    ll_rm_pool_stop(b->pool);
+    free(b);
+    return rc;
+}
+
+void ll_rm_builder_counts(const ll_rm_builder_t *b, size_t *events, size_t *pages, size_t *accounts) {
+    *events = b->written[KIND_EVENTS], *pages = b->written[KIND_PAGES], *accounts = b->written[KIND_ACCOUNTS];
+}
