@@ -32,6 +32,8 @@
 
 #include "ll_account.h"
 #include "ll_event.h"
+#include "ll_recent_movements.h"
+#include "ll_text.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -46,12 +48,14 @@ typedef enum {
 
 typedef struct {
     uint64_t entries, states, hits, misses, fills, fills_refused, applied, duplicates, dropped, saturated;
+    uint64_t statement_hits, statement_misses, recent_fills, recent_evicted, recent_accounts, recent_bytes;
     int64_t generation;
     int ready;
 } ll_account_view_stats_t;
 
-/* accounts_max >= 1. Returns NULL when out of memory. */
-ll_account_view_t *ll_account_view_create(size_t accounts_max);
+/* accounts_max >= 1; movements_bytes_max: memory for the newest movements of accounts (0:
+ * none). Returns NULL when out of memory. */
+ll_account_view_t *ll_account_view_create(size_t accounts_max, size_t movements_bytes_max);
 void ll_account_view_destroy(ll_account_view_t *v);
 
 /* The tail reached its start offsets: fills are accepted from now on. */
@@ -79,5 +83,26 @@ void ll_account_view_stats(ll_account_view_t *v, ll_account_view_stats_t *out);
  * lookup. Statement reads use it to wait until the read model has what a GET of the account
  * may already have shown. */
 int ll_account_view_peek(ll_account_view_t *v, const ll_uuid_t *id, ll_account_t *out);
+
+/* ---- statements ----
+ * Besides its state, the view may hold an account's newest movements (ll_recent_movements.h),
+ * under one memory budget, the least recently used forgotten first. They always end at the
+ * held state's version: an account held from its AccountOpened holds its whole history from
+ * the start; the tail adds each movement it applies; anything that replaces or drops the state
+ * forgets them; a statement read from the read model offers what it read. */
+
+/* Offers the movements a statement read from read-model generation generation found for id
+ * at state version `version`: versions[i]/json[i] newest first, complete when they are the
+ * whole history (else every movement from versions[n-1] on). Taken only when the view holds
+ * id at exactly that version. */
+void ll_account_view_fill_movements(ll_account_view_t *v, int64_t generation, const ll_uuid_t *id,
+                                    int64_t version, const int64_t *versions, const char *const *json,
+                                    size_t n, int complete);
+
+/* Appends to body id's statement page (movements below before, newest first, at most limit;
+ * the API's JSON) and returns 1 when the view holds what it takes and owner_scope ("" or the
+ * customer's subject) may see the account; else returns 0 with body untouched. */
+int ll_account_view_statement(ll_account_view_t *v, const ll_uuid_t *id, const char *owner_scope,
+                              int64_t before, int64_t limit, ll_text_t *body);
 
 #endif

@@ -229,6 +229,24 @@ static int answer_from_view(ll_query_api_t *api, h2o_req_t *req, const ll_query_
     return 1;
 }
 
+/* Answers a statement page on the loop thread when the live view holds the account's
+ * movements that page takes. Returns 1 when answered. */
+static int statement_from_view(ll_query_api_t *api, h2o_req_t *req, const ll_query_job_t *job) {
+    if (api->view == NULL) return 0;
+    ll_text_t body;
+    ll_text_init(&body);
+    if (!ll_account_view_statement(api->view, &job->account_id, job->owner_scope,
+                                   job->cursor > 0 ? job->cursor : INT64_MAX, job->limit, &body)) {
+        free(ll_text_take(&body));
+        return 0;
+    }
+    char *text = ll_text_take(&body);
+    if (text == NULL) return 0; /* out of memory: let a worker try */
+    ll_http_send(req, 200, "application/json", text, strlen(text), NULL);
+    free(text);
+    return 1;
+}
+
 static int submit(ll_query_api_t *api, h2o_req_t *req, ll_query_job_t *job) {
     job->super.run = ll_query_run;
     job->super.done = on_done;
@@ -279,7 +297,8 @@ int ll_query_api_handle(void *app, h2o_req_t *req) {
     job->kind = kind;
     if (who.role == LL_ROLE_CUSTOMER) snprintf(job->owner_scope, sizeof job->owner_scope, "%s", who.sub);
     if (kind != LL_Q_READY) job->account_id = id;
-    if (parse_params(req, job) != 0 || (kind == LL_Q_ACCOUNT && answer_from_view(api, req, job))) {
+    if (parse_params(req, job) != 0 || (kind == LL_Q_ACCOUNT && answer_from_view(api, req, job)) ||
+        (kind == LL_Q_TRANSACTIONS && statement_from_view(api, req, job))) {
         free(job);
         return 0;
     }
@@ -302,7 +321,8 @@ ll_query_api_t *ll_query_api_create(const ll_config_t *cfg, ll_error_t *err) {
 
 int ll_query_api_start(ll_query_api_t *api, h2o_loop_t *loop, int workers, ll_error_t *err) {
     if (api->cfg->query_view_accounts_max > 0) {
-        api->view = ll_account_view_create((size_t)api->cfg->query_view_accounts_max);
+        api->view = ll_account_view_create((size_t)api->cfg->query_view_accounts_max,
+                                           (size_t)api->cfg->query_view_movements_bytes);
         if (api->view == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory for the live view");
         api->tail = ll_event_tail_start(api->cfg, api->view, err);
         if (api->tail == NULL) return LL_EINVAL;
@@ -321,8 +341,8 @@ char *ll_query_api_metrics(void *app) {
     ll_metrics_series(&t, "query", "ledgerline_dependency_errors_total", "counter",
                       "Failed reads against a dependency.", "dependency=\"mongodb\"",
                       atomic_load(&api->shared.mongo_errors));
-    ll_metrics_series(&t, "query", "ledgerline_dependency_errors_total", NULL, NULL, "dependency=\"postgresql\"",
-                      atomic_load(&api->shared.pg_errors));
+    ll_metrics_series(&t, "query", "ledgerline_dependency_errors_total", NULL, NULL,
+                      "dependency=\"postgresql\"", atomic_load(&api->shared.pg_errors));
     if (api->view == NULL) return ll_text_take(&t);
     ll_account_view_stats_t v;
     ll_event_tail_stats_t tail;
@@ -349,6 +369,15 @@ char *ll_query_api_metrics(void *app) {
         {"ledgerline_query_view_fills_total", NULL, NULL, "result=\"refused\"", v.fills_refused},
         {"ledgerline_query_view_saturated_total", "counter", "Accounts left out because the view was full.",
          "", v.saturated},
+        {"ledgerline_query_view_statements_total", "counter",
+         "Statement pages the view answered from memory (hit) or not.", "result=\"hit\"", v.statement_hits},
+        {"ledgerline_query_view_statements_total", NULL, NULL, "result=\"miss\"", v.statement_misses},
+        {"ledgerline_query_view_movement_accounts", "gauge",
+         "Accounts whose newest movements the view holds.", "", v.recent_accounts},
+        {"ledgerline_query_view_movement_bytes", "gauge",
+         "Memory those movements take (query_view_movements_bytes at most).", "", v.recent_bytes},
+        {"ledgerline_query_view_movement_evictions_total", "counter",
+         "Accounts whose movements were forgotten to stay within the budget.", "", v.recent_evicted},
         {"ledgerline_query_view_ready", "gauge",
          "1 once the tail follows the topic from the projector's offsets.", "",
          (uint64_t)(v.ready && tail.assigned)},

@@ -225,6 +225,10 @@ typedef struct {
     ll_text_t body;
     int64_t limit, count, last_version;
     bool more;
+    /* the first page's newest items, kept to offer the live view (keep: how many to keep) */
+    int keep, kept;
+    int64_t versions[LL_RECENT_MOVEMENTS_MAX];
+    char *json[LL_RECENT_MOVEMENTS_MAX];
 } statement_page_t;
 
 static int page_add(void *ctx, int64_t version, const char *json, uint32_t len) {
@@ -236,7 +240,20 @@ static int page_add(void *ctx, int64_t version, const char *json, uint32_t len) 
     ll_text_printf(&pg->body, "%s%.*s", pg->count ? "," : "", (int)len, json);
     pg->count++;
     pg->last_version = version;
+    if (pg->kept < pg->keep && (pg->json[pg->kept] = strndup(json, len)) != NULL)
+        pg->versions[pg->kept++] = version;
+    else
+        pg->keep = pg->kept; /* out of memory: what is kept must have no holes */
     return 0;
+}
+
+/* Offers the live view what the first page read: the newest movements up to the state read. */
+static void offer_movements(ll_query_worker_t *w, ll_query_job_t *job, statement_page_t *pg,
+                            int64_t version) {
+    if (w->view != NULL && pg->keep > 0)
+        ll_account_view_fill_movements(w->view, w->rm.generation, &job->account_id, version, pg->versions,
+                                       (const char *const *)pg->json, (size_t)pg->kept, !pg->more);
+    for (int i = 0; i < pg->kept; i++) free(pg->json[i]);
 }
 
 /* Adds the unsealed pages' items below before, newest first. */
@@ -277,6 +294,7 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
     }
     int64_t before = job->cursor > 0 ? job->cursor : INT64_MAX;
     statement_page_t pg = {.limit = job->limit};
+    if (before == INT64_MAX) pg.keep = LL_RECENT_MOVEMENTS_MAX; /* the newest: worth holding */
     ll_text_init(&pg.body);
     ll_text_printf(&pg.body, "{\"items\":[");
     page_add_open(&pg, &items, before);
@@ -289,10 +307,14 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
                 0 ||
             !found) {
             free(ll_text_take(&pg.body));
+            pg.keep = 0;
+            offer_movements(w, job, &pg, 0);
             unavailable(w, job, 1);
             return;
         }
     }
+    if (pg.kept < pg.keep && pg.more) pg.keep = 0; /* not the newest run of movements */
+    offer_movements(w, job, &pg, acc.state.version);
     if (pg.more)
         ll_text_printf(&pg.body, "],\"next_cursor\":\"%lld\"}", (long long)pg.last_version);
     else

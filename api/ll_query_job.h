@@ -31,12 +31,12 @@ typedef struct ll_query_job {
     /* request: set on the loop thread */
     ll_query_kind_t kind;
     ll_uuid_t account_id;
-    int64_t min_version;  /* -1: none */
-    int64_t limit;        /* transactions, audit */
-    int64_t cursor;       /* transactions: versions below it; -1 none */
-    int64_t from_version; /* audit */
-    int64_t to_version;   /* audit; -1: from + limit - 1 */
-    int64_t as_of_us;     /* balance */
+    int64_t min_version;                      /* -1: none */
+    int64_t limit;                            /* transactions, audit */
+    int64_t cursor;                           /* transactions: versions below it; -1 none */
+    int64_t from_version;                     /* audit */
+    int64_t to_version;                       /* audit; -1: from + limit - 1 */
+    int64_t as_of_us;                         /* balance */
     char owner_scope[LL_OWNER_BYTES_MAX + 1]; /* a customer's sub: its accounts only; "" any */
     /* response: set by the worker */
     int status;
@@ -51,7 +51,7 @@ typedef struct ll_query_job {
 /* What every worker shares: borrowed from the API, which outlives its workers. */
 typedef struct ll_query_shared {
     const ll_config_t *cfg;
-    ll_account_view_t *view;                 /* NULL: the live view is off */
+    ll_account_view_t *view;                      /* NULL: the live view is off */
     atomic_uint_fast64_t mongo_errors, pg_errors; /* failed reads, for /metrics */
 } ll_query_shared_t;
 

@@ -67,6 +67,7 @@ static const ll_cfg_key_t keys[] = {
     INT_KEY(body_bytes_max, "16384", 1024, LL_BODY_BYTES_MAX_LIMIT),
     INT_KEY(request_timeout_ms, "5000", 10, 600000),
     INT_KEY(query_view_accounts_max, "1000000", 0, 100000000),
+    INT_KEY(query_view_movements_bytes, "268435456", 0, 1099511627776LL),
     INT_KEY(min_version_wait_ms, "2000", 0, 60000),
     INT_KEY(rate_limit_per_second, "100", 0, 1000000000),
     INT_KEY(rate_limit_burst, "200", 1, 1000000000),

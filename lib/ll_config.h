@@ -39,11 +39,12 @@ typedef struct ll_config {
     char log_level[LL_CONFIG_VALUE_BYTES_MAX];                /* debug, info, warn or error */
     int64_t body_bytes_max;                                   /* HTTP request body limit */
     int64_t request_timeout_ms;                               /* deadline of one HTTP request */
-    int64_t query_view_accounts_max;  /* accounts the query API keeps in memory; 0: none */
-    int64_t min_version_wait_ms;      /* GET ?min_version= waits at most this long, then 503 */
-    int64_t rate_limit_per_second;    /* requests per token subject per second; 0: off */
-    int64_t rate_limit_burst;         /* ... that may come at once */
-    int64_t rate_limit_ip_per_second; /* requests per client address per second; 0: off */
+    int64_t query_view_accounts_max;    /* accounts the query API keeps in memory; 0: none */
+    int64_t query_view_movements_bytes; /* memory for their newest movements (statements); 0: none */
+    int64_t min_version_wait_ms;        /* GET ?min_version= waits at most this long, then 503 */
+    int64_t rate_limit_per_second;      /* requests per token subject per second; 0: off */
+    int64_t rate_limit_burst;           /* ... that may come at once */
+    int64_t rate_limit_ip_per_second;   /* requests per client address per second; 0: off */
     int64_t rate_limit_ip_burst;
     int64_t http_connections_max;     /* open connections per server; more wait in the backlog */
     int64_t projector_cache_accounts; /* account states the projector remembers; 0: reads each */

@@ -4,6 +4,7 @@
 #include "domain_fixture.h"
 #include "ll_account_view.h"
 #include "ll_clock.h"
+#include "ll_read_model_docs.h"
 #include "ll_test.h"
 
 #include <pthread.h>
@@ -32,7 +33,7 @@ static void make_stream(stream_t *s) {
 }
 
 static ll_account_view_t *ready_view(void) {
-    ll_account_view_t *v = ll_account_view_create(100);
+    ll_account_view_t *v = ll_account_view_create(100, 0);
     if (v == NULL) abort();
     ll_account_view_set_ready(v);
     return v;
@@ -111,7 +112,7 @@ LL_TEST(test_tampered_event_drops_the_state) {
 LL_TEST(test_no_fill_before_ready_nor_from_an_old_generation) {
     stream_t s;
     make_stream(&s);
-    ll_account_view_t *v = ll_account_view_create(100);
+    ll_account_view_t *v = ll_account_view_create(100, 0);
     LL_REQUIRE(v != NULL);
     ll_account_t out;
     ll_account_view_fill(v, 1, &s.states[1]);
@@ -129,7 +130,7 @@ LL_TEST(test_no_fill_before_ready_nor_from_an_old_generation) {
 }
 
 LL_TEST(test_full_view_serves_new_accounts_from_the_read_model) {
-    ll_account_view_t *v = ll_account_view_create(2);
+    ll_account_view_t *v = ll_account_view_create(2, 0);
     LL_REQUIRE(v != NULL);
     ll_account_view_set_ready(v);
     fx_world_t w;
@@ -154,7 +155,7 @@ LL_TEST(test_full_view_serves_new_accounts_from_the_read_model) {
 LL_TEST(test_stream_from_its_first_event_is_held_without_a_fill) {
     stream_t s;
     make_stream(&s);
-    ll_account_view_t *v = ll_account_view_create(100); /* not even ready: no fill involved */
+    ll_account_view_t *v = ll_account_view_create(100, 0); /* not even ready: no fill involved */
     LL_REQUIRE(v != NULL);
     ll_account_t out;
     ll_account_view_apply(v, s.events, 3);
@@ -212,8 +213,109 @@ LL_TEST(test_waiter_is_woken_by_the_tail_and_bounded_by_its_deadline) {
     ll_account_view_destroy(v);
 }
 
+/* ---- statements from memory ---- */
+
+static char *page_of(ll_account_view_t *v, const ll_uuid_t *id, const char *owner, int64_t before,
+                     int64_t limit) {
+    ll_text_t t;
+    ll_text_init(&t);
+    if (!ll_account_view_statement(v, id, owner, before, limit, &t)) {
+        free(ll_text_take(&t));
+        return NULL;
+    }
+    return ll_text_take(&t);
+}
+
+/* Held from AccountOpened: the whole history is known, so every page is answered, with the same
+ * JSON the read model stores (ll_rm_item_json), newest first. */
+LL_TEST(test_a_stream_held_from_its_start_answers_every_statement_page) {
+    stream_t s;
+    make_stream(&s);
+    ll_account_view_t *v = ll_account_view_create(100, 1 << 20);
+    LL_REQUIRE(v != NULL);
+    ll_account_view_apply(v, s.events, STREAM);
+    const ll_uuid_t *id = &s.states[0].account_id;
+    char *all = page_of(v, id, "", INT64_MAX, 50);
+    LL_REQUIRE(all != NULL);
+    char first[LL_RM_ITEM_JSON_MAX];
+    LL_REQUIRE(ll_rm_item_json(&s.events[STREAM - 1], first, sizeof first) > 0);
+    LL_CHECK(strncmp(all, "{\"items\":[", 10) == 0 && strstr(all, first) == all + 10);
+    LL_CHECK_CONTAINS(all, "\"next_cursor\":null}");
+    free(all);
+    char *two = page_of(v, id, "", INT64_MAX, 2); /* versions 6, 5; more below */
+    LL_CHECK_CONTAINS(two, "\"next_cursor\":\"5\"}");
+    free(two);
+    char *rest = page_of(v, id, "", 5, 50); /* versions 4, 3, 2: the end */
+    LL_CHECK_CONTAINS(rest, "\"version\":2,");
+    LL_CHECK_CONTAINS(rest, "\"next_cursor\":null}");
+    free(rest);
+    LL_CHECK(page_of(v, id, "someone-else", INT64_MAX, 50) == NULL); /* a worker answers 404 */
+    ll_account_view_destroy(v);
+}
+
+/* Filled from the read model: taken only at the version held, then kept current by the tail;
+ * a page reaching below what was read is not answered. */
+LL_TEST(test_movements_filled_at_the_held_version_then_follow_the_tail) {
+    stream_t s;
+    make_stream(&s);
+    ll_account_view_t *v = ll_account_view_create(100, 1 << 20);
+    LL_REQUIRE(v != NULL);
+    ll_account_view_set_ready(v);
+    const ll_uuid_t *id = &s.states[0].account_id;
+    ll_account_view_fill(v, 1, &s.states[3]); /* the read model at version 4 */
+    LL_CHECK(page_of(v, id, "", INT64_MAX, 50) == NULL);
+    char j3[LL_RM_ITEM_JSON_MAX], j4[LL_RM_ITEM_JSON_MAX];
+    ll_rm_item_json(&s.events[2], j3, sizeof j3);
+    ll_rm_item_json(&s.events[3], j4, sizeof j4);
+    int64_t versions[2] = {4, 3};
+    const char *json[2] = {j4, j3};
+    ll_account_view_fill_movements(v, 1, id, 3, versions, json, 2, 0); /* not the held version */
+    LL_CHECK(page_of(v, id, "", INT64_MAX, 1) == NULL);
+    ll_account_view_fill_movements(v, 1, id, 4, versions, json, 2, 0); /* every movement from 3 on */
+    char *one = page_of(v, id, "", INT64_MAX, 1);
+    LL_CHECK_CONTAINS(one, "\"next_cursor\":\"4\"}");
+    free(one);
+    LL_CHECK(page_of(v, id, "", INT64_MAX, 2) == NULL); /* whether 2 exists below is not known */
+    ll_account_view_apply(v, &s.events[4], 2);          /* versions 5 and 6 */
+    char *three = page_of(v, id, "", INT64_MAX, 3);
+    LL_CHECK_CONTAINS(three, "\"version\":6,");
+    LL_CHECK_CONTAINS(three, "\"next_cursor\":\"4\"}");
+    free(three);
+    ll_account_view_destroy(v);
+}
+
+/* A gap drops the state and its movements; the memory budget forgets the least recently read. */
+LL_TEST(test_movements_go_with_a_gap_and_within_the_budget) {
+    stream_t s;
+    make_stream(&s);
+    ll_account_view_t *v = ll_account_view_create(100, 1); /* room for almost nothing */
+    LL_REQUIRE(v != NULL);
+    ll_account_view_apply(v, s.events, 3);
+    const ll_uuid_t *id = &s.states[0].account_id;
+    char *page = page_of(v, id, "", INT64_MAX, 50);
+    LL_CHECK(page == NULL);
+    free(page);
+    ll_account_view_stats_t st;
+    ll_account_view_stats(v, &st);
+    LL_CHECK(st.recent_evicted > 0);
+    LL_CHECK_EQ_INT(st.recent_accounts, 0);
+    ll_account_view_destroy(v);
+    v = ll_account_view_create(100, 1 << 20);
+    ll_account_view_apply(v, s.events, 3);
+    ll_account_view_apply(v, &s.events[4], 1); /* version 5 after 3: a gap */
+    page = page_of(v, id, "", INT64_MAX, 50);
+    LL_CHECK(page == NULL);
+    free(page);
+    ll_account_view_stats(v, &st);
+    LL_CHECK_EQ_INT(st.recent_bytes, 0);
+    ll_account_view_destroy(v);
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
+        LL_CASE(test_a_stream_held_from_its_start_answers_every_statement_page),
+        LL_CASE(test_movements_filled_at_the_held_version_then_follow_the_tail),
+        LL_CASE(test_movements_go_with_a_gap_and_within_the_budget),
         LL_CASE(test_fill_then_tail_keeps_the_state_current),
         LL_CASE(test_fill_behind_what_the_tail_saw_is_refused),
         LL_CASE(test_gap_drops_the_state_instead_of_guessing),
