@@ -77,10 +77,11 @@ bool ll_recent_movements_page(const ll_recent_movements_t *r, int64_t before, in
     bool more = below > limit;
     if (!more && r->from_version > 1) return false; /* older movements may exist: not held */
     int shown = more ? (int)limit : below;
-    ll_text_printf(body, "{\"items\":[");
+    ll_text_append(body, "{\"items\":[", 10);
     for (int i = 0; i < shown; i++) {
         const item_t *it = &r->items[(r->first + newest - i) % r->cap];
-        ll_text_printf(body, "%s%s", i ? "," : "", it->json);
+        if (i) ll_text_append(body, ",", 1);
+        ll_text_append(body, it->json, it->len);
     }
     if (more)
         ll_text_printf(body, "],\"next_cursor\":\"%lld\"}",

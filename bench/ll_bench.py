@@ -84,13 +84,13 @@ def bench_accounts_table(db, ids=None):
     return int(owner_sql(db, "SELECT count(*) FROM bench_accounts"))
 
 
-def run_wrk(port, clients, seconds, script, data_file, threads=2):
+def run_wrk(port, clients, seconds, script, data_file, threads=2, auth=OPERATOR):
     """Runs wrk with bench/<script> against 127.0.0.1:port, passing data_file and an operator's
-    bearer token to the script (every request carries it, the baseline's too, so both sides
-    parse the same bytes). Returns rate (requests/s), p50/p90/p99/p999 in ms and errors (non-2xx
-    and socket errors)."""
+    bearer token (auth) to the script (every request carries it, the baseline's too, so both
+    sides parse the same bytes). Returns rate (requests/s), p50/p90/p99/p999 in ms and errors
+    (non-2xx and socket errors)."""
     out = sh(["wrk", "-t", str(min(threads, clients)), "-c", str(clients), "-d", f"{seconds}s", "--timeout", "10s",
-              "-s", os.path.join(HERE, script), f"http://127.0.0.1:{port}", "--", data_file, OPERATOR])
+              "-s", os.path.join(HERE, script), f"http://127.0.0.1:{port}", "--", data_file, auth])
     s = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
     r = {"rate": s["requests"] / (s["duration_us"] / 1e6), "errors": s["non2xx"] + s["socket_errors"]}
     for p in ("p50", "p90", "p99", "p999"):
@@ -98,11 +98,12 @@ def run_wrk(port, clients, seconds, script, data_file, threads=2):
     return r
 
 
-def start_wrk(port, clients, seconds, script, data_file):
+def start_wrk(port, clients, seconds, script, data_file, threads=1, auth=OPERATOR):
     """wrk in the background (a load while something else is measured); finish it with
     finish_wrk."""
-    return subprocess.Popen(["wrk", "-t", "1", "-c", str(clients), "-d", f"{seconds}s", "--timeout", "10s", "-s",
-                             os.path.join(HERE, script), f"http://127.0.0.1:{port}", "--", data_file, OPERATOR],
+    return subprocess.Popen(["wrk", "-t", str(min(threads, clients)), "-c", str(clients), "-d", f"{seconds}s",
+                             "--timeout", "10s", "-s", os.path.join(HERE, script), f"http://127.0.0.1:{port}", "--",
+                             data_file, auth],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

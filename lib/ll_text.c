@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void ll_text_init(ll_text_t *t) {
     t->cap = 4096;
@@ -37,6 +38,22 @@ void ll_text_printf(ll_text_t *t, const char *fmt, ...) {
         t->buf = grown;
         t->cap = t->cap * 2 + (size_t)n;
     }
+}
+
+void ll_text_append(ll_text_t *t, const char *s, size_t len) {
+    if (t->failed) return;
+    if (len >= t->cap - t->len) {
+        size_t cap = t->cap * 2 + len;
+        char *grown = realloc(t->buf, cap);
+        if (grown == NULL) {
+            t->failed = 1;
+            return;
+        }
+        t->buf = grown, t->cap = cap;
+    }
+    memcpy(t->buf + t->len, s, len);
+    t->len += len;
+    t->buf[t->len] = '\0';
 }
 
 char *ll_text_take(ll_text_t *t) {

@@ -22,6 +22,9 @@ typedef struct {
 void ll_text_init(ll_text_t *t);
 void ll_text_printf(ll_text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Appends s[0..len) as it is (no format: the fast path for text already rendered). */
+void ll_text_append(ll_text_t *t, const char *s, size_t len);
+
 /* Hands the NUL-terminated text to the caller (free it), or NULL after a failure (then freed).
  * t is empty again afterwards. */
 char *ll_text_take(ll_text_t *t);

@@ -22,7 +22,7 @@
 #define BATCH_LIMIT    2000
 #define SAVE_RETRIES   3
 #define RETRY_PAUSE_MS 500
-#define PUBLISH_MS     500 /* how often /metrics gets a new snapshot */
+#define PUBLISH_MS     50 /* /metrics gets a new snapshot after a batch at most this often (and when idle) */
 /* After following a generation switch, a gap is first taken for the rebuild's catch-up not having
  * reached the account yet (ledgerline-rebuild keeps catching up for --settle-seconds, default 15):
  * the batch is retried. Only a gap that outlasts this halts the account. */
@@ -602,11 +602,11 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
                 continue;
             }
         }
-        if (ll_clock_ms() - p.last_publish_ms >= PUBLISH_MS) publish(&p, 0);
         int n = collect(&p, stop);
         follow_assignment(&p);
         if (n > 0) process(&p, n, stop);
         destroy_items(&p, n);
+        if (ll_clock_ms() - p.last_publish_ms >= PUBLISH_MS) publish(&p, 0);
     }
     rc = 0;
 done:

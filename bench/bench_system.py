@@ -1,0 +1,459 @@
+#!/usr/bin/env python3
+"""The whole system at once, as `make run` starts it: does the read side keep pace with what the
+command service acknowledges, and stay flat as it grows?
+
+The stack's own seven processes (PostgreSQL, Kafka, FerretDB, command service, relay, projector,
+query API, started by deploy/local/stack.sh) with rate limits off, pointed at a database, a
+MongoDB database and a topic of this benchmark's own; the load generator (wrk) on the same
+machine.
+1. Sustained deposits (--seconds at --clients connections) over each of --accounts (accounts
+   opened through the system first): acknowledged commands/s; the projector's events/s and its
+   ratio to them; lag (events and seconds, sampled twice a second) max, p99 and at the end; the
+   drain time after the load; statement pages probed during the load (share answered 200,
+   p50/p99).
+2. Growth: accounts opened through the system (wrk, POST /v1/accounts) up to --growth, the
+   projector's pace while they open; at 10k and at --growth accounts: the projector's events/s
+   from a backlog of deposits over all accounts (the projector paused while it builds, so what
+   it remembers stays), and GET of accounts outside the live view (a query API with the view
+   off) at --latency-clients connections.
+3. Statement pages of one account with --movements movements each: req/s at --clients
+   connections against the h2o hello-world (same scaffolding), p50/p99 at --latency-clients;
+   from the live view (as served) and from MongoDB (the query API with the view off).
+
+Usage: bench/bench_system.py [--parts load,growth,statements] [--accounts 1000,100000]
+                             [--seconds 60] [--clients 16] [--growth 1000000]
+                             [--movements 10,1000,10000] [--reps 3] [--smoke]
+Needs the local stack (make up) and the release build; the stack's ledgerline processes are
+restarted with the benchmark's settings and restarted as they were at the end. Writes
+bench/results/system.json and system.md.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from ll_bench import (BENCH_BIN, ROOT, VAR, compare, drop_database, finish, finish_wrk, fmt_spread as fmt,
+                      fresh_database, owner_sql, percentile, row, run_wrk, sh, spread, start_wrk, write_lines)
+from ll_e2e import Service, request, token
+
+STACK = os.path.join(ROOT, "deploy", "local", "stack.sh")
+CMD, QRY, PROJECTOR, RELAY = 8080, 8081, 8082, 8083
+VIEWLESS, HELLO = 18191, 18195
+DB = "ledgerline_bench_system"
+SERVICES = ("command", "relay", "projector", "query")
+
+
+class System:
+    """The stack's ledgerline processes on the benchmark's own stores."""
+
+    def __init__(self):
+        self.secret = sh([STACK, "jwt-secret"]).strip()
+        self.auth = token(secret=self.secret)
+        self.topic = f"bench.system-{time.time_ns()}"
+        self.env = dict(os.environ, LEDGERLINE_RATE_LIMIT_PER_SECOND="0", LEDGERLINE_RATE_LIMIT_IP_PER_SECOND="0",
+                        LEDGERLINE_PG_CONNINFO=f"host=127.0.0.1 port=55432 dbname={DB} user=ledgerline "
+                                               "password=ledgerline",
+                        LEDGERLINE_MONGO_DATABASE=DB, LEDGERLINE_KAFKA_TOPIC_EVENTS=self.topic,
+                        LEDGERLINE_KAFKA_PROJECTOR_GROUP=f"{self.topic}.projector", LEDGERLINE_JWT_SECRET=self.secret)
+
+    def __enter__(self):
+        fresh_database(DB)
+        drop_mongo()
+        sh([os.path.join(BENCH_BIN, "gen_events"), "--topic", self.topic, "--events", "0", "--accounts", "0"])
+        sh([STACK, "restart"] + list(SERVICES), env=self.env)
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            sh([STACK, "down"] + list(SERVICES))
+        finally:
+            drop_database(DB)
+            drop_mongo()
+            sh([STACK, "up"] + list(SERVICES))  # the stack as make run left it
+
+    def post(self, path, body):
+        req = urllib.request.Request(f"http://127.0.0.1:{CMD}{path}", data=json.dumps(body).encode(),
+                                     method="POST", headers={"authorization": f"Bearer {self.auth}",
+                                                             "content-type": "application/json",
+                                                             "idempotency-key": str(uuid.uuid4())})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.load(r)
+
+    def pid(self, name):
+        with open(os.path.join(ROOT, "var", "run", f"{name}.pid")) as f:
+            return int(f.read().split()[0])
+
+
+def drop_mongo():
+    """Drops the benchmark's MongoDB database (ledgerline-rebuild --gc cannot: it is not a generation)."""
+    sh([os.path.join(BENCH_BIN, "mongo_bulk"), "--uri", "mongodb://127.0.0.1:57017/", "--database", DB, "--drop"])
+
+
+def metrics(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        return r.read().decode()
+
+
+def series(text, name, label=""):
+    return [float(v) for v in re.findall(rf'^{name}\{{[^}}]*{label}[^}}]*\}} ([0-9.eE+-]+|NaN)$', text, re.M)]
+
+
+def progress():
+    """What the read side has done and how far behind it is: (applied events, lag events, lag s)."""
+    p, r = metrics(PROJECTOR), metrics(RELAY)
+    applied = series(p, "ledgerline_projector_events_total", 'outcome="applied"')[0]
+    lag_events = sum(series(p, "ledgerline_projector_lag_events")) + series(r, "ledgerline_relay_outbox_depth")[0]
+    lag_s = max([v for v in series(p, "ledgerline_projector_lag_seconds") if v == v] + [0]) + \
+        series(r, "ledgerline_relay_oldest_undelivered_seconds")[0]
+    return applied, lag_events, lag_s
+
+
+def events_stored():
+    return int(owner_sql(DB, "SELECT count(*) FROM events"))
+
+
+def applied():
+    return series(metrics(PROJECTOR), "ledgerline_projector_events_total", 'outcome="applied"')[0]
+
+
+def wait_drained(timeout_s=600):
+    """Seconds until the projector has applied every event the store holds (it started with the
+    benchmark's empty topic and store, so the two counts compare)."""
+    t0 = time.time()
+    while time.time() - t0 < timeout_s:
+        if applied() >= events_stored():
+            return time.time() - t0
+        time.sleep(0.05)
+    raise RuntimeError(f"the read side did not drain within {timeout_s}s")
+
+
+class Sampler(threading.Thread):
+    """progress() twice a second while a load runs."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.samples, self.stop = [], threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            self.samples.append((time.time(),) + progress())
+            self.stop.wait(0.5)
+
+
+class Prober(threading.Thread):
+    """A customer reading statements during the load: one page every 25 ms, random accounts."""
+
+    def __init__(self, auth, accounts):
+        super().__init__(daemon=True)
+        self.auth, self.accounts, self.stop = auth, accounts, threading.Event()
+        self.status, self.ms = {}, []
+
+    def run(self):
+        import random
+        while not self.stop.is_set():
+            a = random.choice(self.accounts)
+            t = time.perf_counter()
+            try:
+                status, _, _ = request("GET", f"/v1/accounts/{a}/transactions", port=QRY, auth=self.auth)
+            except OSError:
+                status = 0
+            self.ms.append((time.perf_counter() - t) * 1000)
+            self.status[status] = self.status.get(status, 0) + 1
+            self.stop.wait(0.025)
+
+
+def account_ids(limit=None):
+    out = owner_sql(DB, "SELECT account_id FROM account_state ORDER BY account_id" + (f" LIMIT {limit}" if limit else ""))
+    return out.split()
+
+
+def open_accounts(system, target, clients):
+    """Opens accounts through the system until the store has target of them (a few more with
+    wrk, for large targets); returns the projector's pace meanwhile (accounts/s acknowledged,
+    events/s projected, lag), or None when there were enough already."""
+    have = int(owner_sql(DB, "SELECT count(*) FROM account_state"))
+    if have >= target:
+        return None
+    sampler = Sampler()
+    sampler.start()
+    t0, rate, have0 = time.time(), 1000.0, have
+    while have < target:
+        need = target - have
+        if need <= 20000:  # exactly, from a pool of clients
+            with ThreadPoolExecutor(clients) as ex:
+                list(ex.map(lambda i: system.post("/v1/accounts", {"owner": f"bench-{i}", "currency": "EUR"}),
+                            range(need)))
+        else:
+            seconds = max(1, min(60, int(need / rate * 0.9)))
+            r = finish_wrk(start_wrk(CMD, clients, seconds, "open.lua", os.devnull, threads=2, auth=system.auth))
+            if r["errors"]:
+                raise RuntimeError(f"opening accounts: {r['errors']} errors")
+            rate = max(r["rate"], 100)
+        have = int(owner_sql(DB, "SELECT count(*) FROM account_state"))
+        print(f"[bench] {have} accounts", flush=True)
+    load_s = time.time() - t0
+    drain = wait_drained()
+    sampler.stop.set()
+    sampler.join()
+    s = sampler.samples
+    return {"accounts": have, "opened_per_s": (have - have0) / load_s, "projected_per_s": (s[-1][1] - s[0][1]) / load_s,
+            "lag_events_max": max(x[2] for x in s), "lag_s_max": max(x[3] for x in s), "drain_s": drain,
+            "seconds": load_s}
+
+
+def sustained(system, n, args):
+    """Deposits at --clients connections over n accounts for --seconds, with the read side watched."""
+    open_accounts(system, n, args.clients)
+    ids = account_ids()
+    accounts = write_lines("system_accounts.txt", ids)
+    wait_drained()
+    sampler, prober = Sampler(), Prober(system.auth, ids)
+    sampler.start()
+    time.sleep(0.6)
+    prober.start()
+    applied0, _, _ = progress()
+    t0 = time.time()
+    load = start_wrk(CMD, args.clients, args.seconds, "deposit.lua", accounts, threads=2, auth=system.auth)
+    r = finish_wrk(load)
+    t_end = time.time()
+    applied1, _, _ = progress()
+    prober.stop.set()
+    drain = wait_drained()
+    sampler.stop.set()
+    sampler.join()
+    prober.join()
+    s = [x for x in sampler.samples if t0 <= x[0] <= t_end]
+    acknowledged = r["rate"] * args.seconds  # wrk's own count over its own duration
+    projected = (applied1 - applied0) / (t_end - t0)
+    lags, lag_s = [x[2] for x in s], [x[3] for x in s]
+    ok = prober.status.get(200, 0)
+    total = sum(prober.status.values())
+    commands = acknowledged / (t_end - t0)
+    out = {"accounts": len(ids), "commands_per_s": commands, "command_errors": r["errors"],
+           "projected_per_s": projected, "ratio": projected / commands,
+           "lag_events_max": max(lags), "lag_events_p99": percentile(lags, 99), "lag_events_end": lags[-1],
+           "lag_s_max": max(lag_s), "lag_s_p99": percentile(lag_s, 99), "lag_s_end": lag_s[-1], "drain_s": drain,
+           "statements": total, "statements_ok_share": ok / total if total else 0,
+           "statements_status": {str(k): v for k, v in prober.status.items()},
+           "statement_p50_ms": percentile(prober.ms, 50), "statement_p99_ms": percentile(prober.ms, 99)}
+    print(f"[bench] {n} accounts: {out['commands_per_s']:.0f} commands/s, projector {projected:.0f} events/s "
+          f"({out['ratio']:.2f}x), lag max {out['lag_events_max']:.0f} events / {out['lag_s_max']:.2f} s, drain "
+          f"{drain:.1f} s; statements {ok}/{total} 200, p99 {out['statement_p99_ms']:.1f} ms", flush=True)
+    return out
+
+
+def backlog_rate(system, ids, seconds, clients):
+    """The projector's events/s from a backlog: paused (SIGSTOP, shorter than its Kafka session,
+    so it keeps its partitions and what it remembers) while deposits over all of ids build up,
+    then timed from its first applied event until it has caught up."""
+    accounts = write_lines("system_backlog_accounts.txt", ids)
+    wait_drained()
+    applied0 = applied()
+    pid = system.pid("projector")
+    os.kill(pid, 19)  # SIGSTOP
+    try:
+        r = finish_wrk(start_wrk(CMD, clients, seconds, "deposit.lua", accounts, threads=2, auth=system.auth))
+        backlog = events_stored() - applied0
+    finally:
+        os.kill(pid, 18)  # SIGCONT
+        resumed = time.time()
+    seconds_taken = wait_drained()
+    return {"backlog_events": backlog, "commands_per_s": r["rate"], "seconds": seconds_taken,
+            "events_per_s": backlog / seconds_taken if seconds_taken > 0 else 0, "resumed": resumed}
+
+
+def outside_view(system, ids, args):
+    """GET of accounts the live view does not hold: a query API with the view off."""
+    paths = write_lines("system_viewless_paths.txt", [f"/v1/accounts/{a}" for a in ids])
+    env = dict(system.env, LEDGERLINE_QUERY_VIEW_ACCOUNTS_MAX="0")
+    with Service("query", ["--listen", f"127.0.0.1:{VIEWLESS}"], port=VIEWLESS, env=env):
+        lat = run_wrk(VIEWLESS, args.latency_clients, args.short_seconds, "get_random.lua", paths, auth=system.auth)
+        load = run_wrk(VIEWLESS, args.clients, args.short_seconds, "get_random.lua", paths, auth=system.auth)
+    return {"p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"], "rate": load["rate"], "errors": lat["errors"] +
+            load["errors"]}
+
+
+def growth(system, args):
+    points = []
+    for target in sorted({min(10000, args.growth), args.growth}):
+        pace = open_accounts(system, target, args.clients)
+        ids = account_ids()
+        sample = ids[:: max(1, len(ids) // 100000)]  # wrk reads the file per thread: a sample
+        print(f"[bench] at {len(ids)} accounts: projector from a backlog, GET outside the live view", flush=True)
+        point = {"accounts": len(ids), "opening": pace,
+                 "backlog": backlog_rate(system, sample, args.backlog_seconds, args.clients),
+                 "outside_view": outside_view(system, sample, args)}
+        print(f"[bench]   projector {point['backlog']['events_per_s']:.0f} events/s from a backlog of "
+              f"{point['backlog']['backlog_events']:.0f}; GET outside the view p50 "
+              f"{point['outside_view']['p50_ms']:.2f} ms p99 {point['outside_view']['p99_ms']:.2f} ms", flush=True)
+        points.append(point)
+    return points
+
+
+def deposit_many(system, account, n):
+    with ThreadPoolExecutor(8) as ex:
+        list(ex.map(lambda _: system.post(f"/v1/accounts/{account}/deposits", {"amount_minor": 1, "currency": "EUR"}),
+                    range(n)))
+
+
+def statements(system, args):
+    out = []
+    hello = Service("hello", ["--listen", f"127.0.0.1:{HELLO}"], port=HELLO, binary=os.path.join(BENCH_BIN, "hello_h2o"))
+    env = dict(system.env, LEDGERLINE_QUERY_VIEW_ACCOUNTS_MAX="0")
+    viewless = Service("query", ["--listen", f"127.0.0.1:{VIEWLESS}"], port=VIEWLESS, env=env)
+    with hello, viewless:
+        for m in [int(x) for x in args.movements.split(",")]:
+            a = system.post("/v1/accounts", {"owner": f"statement-{m}", "currency": "EUR"})["account_id"]
+            print(f"[bench] an account with {m} movements", flush=True)
+            deposit_many(system, a, m)
+            wait_drained()
+            path = write_lines(f"system_statement_{m}.txt", [f"/v1/accounts/{a}/transactions"])
+            hello_path = write_lines("system_hello.txt", [f"/v1/accounts/{a}"])
+
+            def measure(side, clients):
+                port = {"hello": HELLO, "query": QRY, "mongodb": VIEWLESS}[side]
+                return run_wrk(port, clients, args.short_seconds, "get_random.lua", hello_path if side == "hello"
+                               else path, auth=system.auth)
+            rate = compare(args.reps, "hello", "query", lambda s: measure(s, args.clients), f"statement {m} ")
+            lat = compare(args.reps, "hello", "query", lambda s: measure(s, args.latency_clients), f"statement {m} ")
+            mongo = measure("mongodb", args.latency_clients)
+            out.append({"movements": m, "rate": rate, "latency": lat, "mongodb": mongo})
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--parts", default="load,growth,statements")
+    ap.add_argument("--accounts", default="1000,100000")
+    ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--short-seconds", type=int, default=5, help="each wrk run of the read measurements")
+    ap.add_argument("--backlog-seconds", type=int, default=4, help="deposits while the projector is paused "
+                    "(below its 6 s Kafka session)")
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--latency-clients", type=int, default=2)
+    ap.add_argument("--growth", type=int, default=1000000)
+    ap.add_argument("--movements", default="10,1000,10000")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--smoke", action="store_true")
+    args = ap.parse_args()
+    if args.smoke:
+        args.accounts, args.seconds, args.short_seconds, args.backlog_seconds = "100", 3, 1, 2
+        args.growth, args.movements, args.reps, args.clients = 300, "10,60", 1, 4
+    parts = set(args.parts.split(","))
+    data = {"args": vars(args)}
+    with System() as system:
+        if "load" in parts:
+            data["load"] = [sustained(system, int(n), args) for n in args.accounts.split(",")]
+        if "growth" in parts:
+            data["growth"] = growth(system, args)
+        if "statements" in parts:
+            data["statements"] = statements(system, args)
+    errors = sum(p["command_errors"] for p in data.get("load", []))
+    errors += sum(p["outside_view"]["errors"] for p in data.get("growth", []))
+    errors += sum(s["rate"]["query_errors"]["max"] + s["latency"]["query_errors"]["max"] + s["mongodb"]["errors"]
+                  for s in data.get("statements", []))
+    data["errors"] = errors
+    data["rows"] = rows(data)
+    return finish("system", data, report(args, data), errors, args.smoke)
+
+
+def rows(data):
+    out = []
+    for p in data.get("load", []):
+        n = p["accounts"]
+        out += [
+            row(f"Projector events/s, deposits at 16 connections over {n} accounts (whole system)",
+                "commands acknowledged/s, same run", p["commands_per_s"], p["projected_per_s"], "events/s",
+                ratio=p["ratio"], goal=">= 1.0x", met=p["ratio"] >= 0.98,
+                note="the projector cannot pass what is acknowledged: within 2% counts as keeping pace"),
+            row(f"Read side drained after the load ({n} accounts)", None, None, p["drain_s"], "s", goal="<= 2 s",
+                met=p["drain_s"] <= 2),
+            row(f"Projector lag p99 during the load ({n} accounts)", None, None, p["lag_s_p99"], "s", goal="<= 1 s",
+                met=p["lag_s_p99"] <= 1, note=f"max {p['lag_s_max']:.2f} s, {p['lag_events_max']:.0f} events"),
+            row(f"Deposits acknowledged/s end to end ({n} accounts)", None, None, p["commands_per_s"], "req/s",
+                goal=">= 2500", met=p["commands_per_s"] >= 2500),
+            row(f"Statement pages answered 200 during the load ({n} accounts)", None, None,
+                100 * p["statements_ok_share"], "%", goal=">= 99.9 %", met=p["statements_ok_share"] >= 0.999,
+                note=f"{p['statements']} probes"),
+            row(f"Statement page p99 during the load ({n} accounts)", None, None, p["statement_p99_ms"], "ms",
+                goal="<= 20 ms", met=p["statement_p99_ms"] <= 20),
+        ]
+    g = data.get("growth", [])
+    if len(g) >= 2:
+        small, big = g[0], g[-1]
+        r = big["backlog"]["events_per_s"] / small["backlog"]["events_per_s"]
+        out.append(row(f"Projector events/s from a backlog at {big['accounts']} accounts", f"the same at "
+                       f"{small['accounts']} accounts", small["backlog"]["events_per_s"], big["backlog"]["events_per_s"],
+                       "events/s", ratio=r, goal=">= 0.8x", met=r >= 0.8))
+        out.append(row(f"GET account outside the live view p99 at {big['accounts']} accounts",
+                       f"the same at {small['accounts']}", small["outside_view"]["p99_ms"],
+                       big["outside_view"]["p99_ms"], "ms", goal="<= 5 ms", met=big["outside_view"]["p99_ms"] <= 5))
+    for p in g:
+        if p["opening"]:
+            o = p["opening"]
+            out.append(row(f"Projector while accounts open (to {p['accounts']})", "accounts acknowledged/s",
+                           o["opened_per_s"], o["projected_per_s"], "events/s", goal="keeps pace",
+                           met=o["drain_s"] <= 2, note=f"drain {o['drain_s']:.1f} s, lag max {o['lag_events_max']:.0f}"))
+    s = data.get("statements", [])
+    for p in s:
+        out.append(row(f"Statement page req/s, {p['movements']} movements in the account", "h2o hello-world",
+                       p["rate"]["hello_rate"], p["rate"]["query_rate"], "req/s", ratio=p["rate"]["ratio"],
+                       goal=">= 0.3x", met=p["rate"]["ratio"]["median"] >= 0.3))
+    if len(s) >= 2:
+        lo, hi = s[0]["latency"]["query_p50_ms"]["median"], s[-1]["latency"]["query_p50_ms"]["median"]
+        out.append(row(f"Statement page p50 at {s[-1]['movements']} movements", f"at {s[0]['movements']} movements",
+                       lo, hi, "ms", goal="within 20 %", met=hi <= lo * 1.2))
+        lo, hi = s[0]["mongodb"]["p50_ms"], s[-1]["mongodb"]["p50_ms"]
+        out.append(row(f"Statement page from MongoDB (view off) p50 at {s[-1]['movements']} movements",
+                       f"at {s[0]['movements']} movements", lo, hi, "ms", note="the read model's own cost"))
+    return out
+
+
+def report(args, data):
+    lines = ["# The whole system: the read side under sustained writes and growth", "",
+             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with `bench/bench_system.py "
+             f"--parts {args.parts} --accounts {args.accounts} --seconds {args.seconds} --clients {args.clients} "
+             f"--growth {args.growth} --movements {args.movements} --reps {args.reps}` on a shared 2-core machine: the "
+             "stack's PostgreSQL, Kafka, FerretDB and four ledgerline processes (release builds, started by "
+             "deploy/local/stack.sh as `make run` does, rate limits off) and wrk, all at once.", ""]
+    if data.get("load"):
+        lines += ["## Sustained deposits", "",
+                  "| accounts | commands/s | projector events/s | ratio | lag events max / p99 / end | lag s max / "
+                  "p99 | drain s | statements 200 | statement p50 / p99 ms |", "|---|---|---|---|---|---|---|---|---|"]
+        for p in data["load"]:
+            lines.append(f"| {p['accounts']} | {p['commands_per_s']:.0f} | {p['projected_per_s']:.0f} | "
+                         f"**{p['ratio']:.2f}** | {p['lag_events_max']:.0f} / {p['lag_events_p99']:.0f} / "
+                         f"{p['lag_events_end']:.0f} | {p['lag_s_max']:.2f} / {p['lag_s_p99']:.2f} | "
+                         f"{p['drain_s']:.1f} | {p['statements_ok_share'] * 100:.2f} % of {p['statements']} | "
+                         f"{p['statement_p50_ms']:.1f} / {p['statement_p99_ms']:.1f} |")
+    if data.get("growth"):
+        lines += ["", "## Growth: accounts opened through the system", "",
+                  "| accounts | opened/s while growing | projected events/s meanwhile | drain s | projector from a "
+                  "backlog, events/s | GET outside the view p50 / p99 ms, req/s |", "|---|---|---|---|---|---|"]
+        for p in data["growth"]:
+            o = p["opening"] or {}
+            lines.append(f"| {p['accounts']} | {o.get('opened_per_s', 0):.0f} | {o.get('projected_per_s', 0):.0f} | "
+                         f"{o.get('drain_s', 0):.1f} | {p['backlog']['events_per_s']:.0f} (of "
+                         f"{p['backlog']['backlog_events']:.0f}) | {p['outside_view']['p50_ms']:.2f} / "
+                         f"{p['outside_view']['p99_ms']:.2f}, {p['outside_view']['rate']:.0f} |")
+    if data.get("statements"):
+        lines += ["", "## Statement pages (limit 50) of one account", "",
+                  f"| movements | hello req/s | query req/s | ratio | query p50 / p99 ms at {args.latency_clients} "
+                  "connections | from MongoDB (view off) p50 / p99 ms |", "|---|---|---|---|---|---|"]
+        for p in data["statements"]:
+            lines.append(f"| {p['movements']} | {fmt(p['rate']['hello_rate'])} | {fmt(p['rate']['query_rate'])} | "
+                         f"**{fmt(p['rate']['ratio'], 2)}** | {p['latency']['query_p50_ms']['median']:.2f} / "
+                         f"{p['latency']['query_p99_ms']['median']:.2f} | {p['mongodb']['p50_ms']:.2f} / "
+                         f"{p['mongodb']['p99_ms']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
