@@ -96,7 +96,7 @@ void ll_account_cache_put(ll_account_cache_t *c, const ll_rm_account_t *a) {
     }
     uint32_t i = take_entry(c);
     uint32_t *b = bucket(c, &a->state.account_id);
-    c->entries[i] = (entry_t){*a, *b, 1, 1};
+    c->entries[i] = (entry_t){*a, *b, 1, 0} /* recent once used again */;
     *b = i;
     c->count++;
 }

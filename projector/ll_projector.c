@@ -43,8 +43,8 @@ typedef struct {
     int n_applied;       /* ... of which these fold: fold[first .. first + n_applied) */
     long long duplicates;
     ll_rm_account_t before, after; /* what the read model holds before and after the batch */
-    int remembered;                /* before came from the cache, not from a read */
-    int to_read, stale, conflict, done;
+    int remembered;                /* before is not read whole: remembered, or guessed from one event */
+    int to_read, read_whole, stale, conflict, done;
     int halted, halt_at; /* a gap or a refused event at its halt_at-th event of the batch */
 } batch_account_t;
 
@@ -254,16 +254,33 @@ static void group(projector_t *p, int n) {
     }
 }
 
-/* Reads what the read model holds of the shard's accounts marked to read. */
+/* Reads what the read model holds of the shard's accounts marked to read. An account seen for
+ * the first time costs one lookup at most: opened in this batch, nothing (a second opening
+ * shows as a conflict when written); else the document of the event before its first one
+ * here, which carries all the read model holds of it (falling back to the account document and
+ * its open page when that event is sealed into a page or the account must be read whole). */
 static int read_shard(ll_read_model_t *rm, void *arg, ll_error_t *err) {
     shard_task_t *t = arg;
     projector_t *p = t->p;
     for (int k = 0; k < p->n_accounts; k++) {
         batch_account_t *acc = &p->accounts[k];
         if (acc->shard != t->shard || !acc->to_read) continue;
-        bool found;
-        if (ll_read_model_load(rm, &acc->id, &acc->before, &found, NULL, err) != 0) return LL_EIO;
-        acc->to_read = 0;
+        int64_t first = p->items[p->order[acc->first]].ev.version;
+        bool found = false;
+        if (!acc->read_whole && first == 1) {
+            memset(&acc->before, 0, sizeof acc->before);
+            ll_account_init(&acc->before.state, &acc->id);
+            acc->remembered = 1;
+        } else if (!acc->read_whole && first > 2 &&
+                   ll_read_model_probe(rm, &acc->id, first - 1, &acc->before, &found, err) != 0) {
+            return LL_EIO;
+        } else if (found) {
+            acc->remembered = 1;
+        } else {
+            if (ll_read_model_load(rm, &acc->id, &acc->before, &found, NULL, err) != 0) return LL_EIO;
+            acc->remembered = 0;
+        }
+        acc->to_read = acc->read_whole = 0;
     }
     return 0;
 }
@@ -345,7 +362,7 @@ static int plan(projector_t *p, ll_error_t *err) {
         if (fold_account(p, acc, &acc->stale, err) != 0) return LL_EIO;
         if (acc->stale) {
             ll_account_cache_remove(p->cache, &acc->id);
-            acc->remembered = 0, acc->to_read = 1;
+            acc->remembered = 0, acc->to_read = acc->read_whole = 1;
             p->account_reads++;
             any_stale = 1;
         }
@@ -395,7 +412,7 @@ static int project_all(projector_t *p, int n, ll_error_t *err) {
             if (acc->conflict) { /* read again, fold again, write again */
                 conflicts++;
                 ll_account_cache_remove(p->cache, &acc->id);
-                acc->remembered = 0, acc->to_read = 1;
+                acc->remembered = 0, acc->to_read = acc->read_whole = 1;
                 p->account_reads++;
                 continue;
             }

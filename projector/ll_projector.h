@@ -7,7 +7,7 @@
  * account once per batch, guarded by the version it was loaded at. An event at or below the
  * document's version is a duplicate (skipped and counted); a gap stops that account and raises
  * an alarm (logged, counted) instead of guessing; an event evolve refuses otherwise goes to the
- * dead-letter topic and stops the account. Movements are inserted into transactions_g<N> (event
+ * dead-letter topic and stops the account. Events are inserted into events_g<N> (event
  * id as _id, so re-inserting is harmless) before the account document. Offsets are committed
  * only after every write of the batch succeeded; a failed write retries the same batch.
  */

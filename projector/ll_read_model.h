@@ -92,6 +92,15 @@ void ll_rm_items_free(ll_rm_items_t *items);
 int ll_read_model_load(ll_read_model_t *rm, const ll_uuid_t *id, ll_rm_account_t *out, bool *found,
                        ll_rm_items_t *items, ll_error_t *err);
 
+/* What the read model holds of account id if its newest event is `version`: that event's
+ * document alone (one _id lookup; it carries the state, the account's lasting fields and the
+ * account document's version). *found is false when there is no such document (the event is
+ * in a sealed page, or not stored): load instead. The store may hold later events too; a
+ * writer that relies on this finds out from a conflict (ll_read_model_writes.h). Returns 0 or
+ * a negative code. */
+int ll_read_model_probe(ll_read_model_t *rm, const ll_uuid_t *id, int64_t version, ll_rm_account_t *out,
+                        bool *found, ll_error_t *err);
+
 /* As ll_read_model_load, the state only. */
 int ll_read_model_load_account(ll_read_model_t *rm, const ll_uuid_t *id, ll_account_t *a, bool *found,
                                ll_error_t *err);

@@ -124,17 +124,44 @@ int ll_rm_head_parse(const bson_t *doc, ll_rm_account_t *out) {
 
 /* ---- event documents ----------------------------------------------------------------------- */
 
-bson_t *ll_rm_event_doc(const ll_event_t *ev, const ll_account_t *after) {
-    char id[LL_RM_KEY_LEN + 1], page[LL_RM_KEY_LEN + 1], item[LL_RM_ITEM_JSON_MAX];
+/* The fields of an account that no event after AccountOpened changes, as JSON text. */
+static int lasting_json(const ll_account_t *a, char *out, size_t size) {
+    json_t *o =
+        json_pack("{s:s, s:s, s:I, s:I}", "owner", a->owner, "currency", a->currency.code, "opened_at_us",
+                  (json_int_t)a->opened_at_us, "overdraft_limit_minor", (json_int_t)a->overdraft_limit_minor);
+    size_t n = o ? json_dumpb(o, out, size, JSON_COMPACT | JSON_PRESERVE_ORDER) : 0;
+    json_decref(o);
+    if (n == 0 || n >= size) return -1;
+    out[n] = '\0';
+    return (int)n;
+}
+
+bson_t *ll_rm_event_doc(const ll_event_t *ev, const ll_account_t *after, int64_t head_version) {
+    char id[LL_RM_KEY_LEN + 1], page[LL_RM_KEY_LEN + 1], item[LL_RM_ITEM_JSON_MAX], lasting[512];
     ll_rm_key(&ev->account_id, ev->version, id);
     ll_rm_key(&ev->account_id, ll_rm_page_of(ev->version), page);
+    int n = lasting_json(after, lasting, sizeof lasting);
     bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "page", BCON_UTF8(page), "version",
                            BCON_INT64(after->version), "balance_minor", BCON_INT64(after->balance_minor),
                            "status", BCON_UTF8(ll_account_status_name(after->status)), "updated_at_us",
-                           BCON_INT64(after->updated_at_us), "hash", BCON_UTF8(after->head_hash));
-    int n = ll_rm_item_json(ev, item, sizeof item);
+                           BCON_INT64(after->updated_at_us), "hash", BCON_UTF8(after->head_hash), "head",
+                           BCON_INT64(head_version), "account", BCON_UTF8(n > 0 ? lasting : ""));
+    n = ll_rm_item_json(ev, item, sizeof item);
     if (n > 0) bson_append_utf8(doc, "item", 4, item, n);
     return doc;
+}
+
+bson_t *ll_rm_event_doc_with_head(const bson_t *doc, int64_t head_version) {
+    bson_t *out = bson_new();
+    bson_iter_t it;
+    if (bson_iter_init(&it, doc))
+        while (bson_iter_next(&it)) {
+            if (strcmp(bson_iter_key(&it), "head") == 0)
+                BSON_APPEND_INT64(out, "head", head_version);
+            else
+                bson_append_iter(out, bson_iter_key(&it), -1, &it);
+        }
+    return out;
 }
 
 int ll_rm_event_parse(const bson_t *doc, ll_rm_event_t *out) {
@@ -145,10 +172,37 @@ int ll_rm_event_parse(const bson_t *doc, ll_rm_event_t *out) {
     out->version = get_int64(doc, "version", &ok);
     out->balance_minor = get_int64(doc, "balance_minor", &ok);
     out->updated_at_us = get_int64(doc, "updated_at_us", &ok);
-    out->item = NULL, out->item_len = 0;
+    out->head_version = get_int64(doc, "head", &ok);
+    out->item = NULL, out->item_len = 0, out->account = NULL, out->account_len = 0;
     if (bson_iter_init_find(&it, doc, "item") && BSON_ITER_HOLDS_UTF8(&it))
         out->item = bson_iter_utf8(&it, &out->item_len);
-    return ok && out->version >= 2 ? 0 : -1;
+    if (bson_iter_init_find(&it, doc, "account") && BSON_ITER_HOLDS_UTF8(&it))
+        out->account = bson_iter_utf8(&it, &out->account_len);
+    return ok && out->version >= 2 && out->head_version >= 1 && out->account != NULL ? 0 : -1;
+}
+
+int ll_rm_event_account(const ll_uuid_t *id, const ll_rm_event_t *e, ll_rm_account_t *out) {
+    memset(out, 0, sizeof *out);
+    ll_account_init(&out->state, id);
+    json_t *o = json_loadb(e->account, e->account_len, JSON_REJECT_DUPLICATES, NULL);
+    const char *owner = json_string_value(json_object_get(o, "owner"));
+    const char *currency = json_string_value(json_object_get(o, "currency"));
+    json_t *opened = json_object_get(o, "opened_at_us"),
+           *overdraft = json_object_get(o, "overdraft_limit_minor");
+    int ok = owner && currency && json_is_integer(opened) && json_is_integer(overdraft) &&
+             strlen(owner) < sizeof out->state.owner && strlen(currency) < sizeof out->state.currency.code;
+    if (ok) {
+        memcpy(out->state.owner, owner, strlen(owner) + 1);
+        memcpy(out->state.currency.code, currency, strlen(currency) + 1);
+        out->state.opened_at_us = (int64_t)json_integer_value(opened);
+        out->state.overdraft_limit_minor = (int64_t)json_integer_value(overdraft);
+        out->state.status = LL_ACCOUNT_OPEN;
+        ll_rm_event_apply(&out->state, e);
+        out->head_version = e->head_version;
+        out->head_page = ll_rm_open_page(e->head_version);
+    }
+    json_decref(o);
+    return ok ? 0 : -1;
 }
 
 void ll_rm_event_apply(ll_account_t *a, const ll_rm_event_t *e) {

@@ -8,9 +8,13 @@
  *                  events, not per event.
  *   events_g<N>    one small document per event after AccountOpened: _id = "<account>:<version>",
  *                  `page` = "<account>:<page>" (the tag one query reads an open page by), the
- *                  state after the event, and `item`, the event's statement item as JSON text
- *                  when it moves money. Written once; the same event always makes the same
- *                  document, so writing it again is harmless.
+ *                  state after the event, `account` (what never changes: owner, currency, ...,
+ *                  as JSON text) and `head` (the version of the account document once this
+ *                  event was written), so the newest event alone tells all the read model
+ *                  holds; and `item`, the event's statement item as JSON text when it moves
+ *                  money. Written once; the same event always makes the same document (as long
+ *                  as the account document moves only with page seals), so writing it again is
+ *                  harmless.
  *   pages_g<N>     a sealed page: _id = "<account>:<page>", `items` = the statement items of
  *                  its LL_READ_MODEL_PAGE_VERSIONS versions, in version order ("" for a version
  *                  that moved no money). Written once, when the page's last version is stored.
@@ -75,16 +79,23 @@ bson_t *ll_rm_head_doc(const ll_account_t *a, int64_t page);
 /* Reads an account document. Returns 0, or -1 when it is not one of ours. */
 int ll_rm_head_parse(const bson_t *doc, ll_rm_account_t *out);
 
-/* The events_g document of ev, with after = the state once ev applied. Caller destroys. */
-bson_t *ll_rm_event_doc(const ll_event_t *ev, const ll_account_t *after);
+/* The events_g document of ev, with after = the state once ev applied and head_version the
+ * account document's version once the write that stores ev is done. Caller destroys. */
+bson_t *ll_rm_event_doc(const ll_event_t *ev, const ll_account_t *after, int64_t head_version);
 
-/* What an events_g document says. item points into the document (valid while it lives). */
+/* A copy of the events_g document doc with its `head` set to head_version. Caller destroys. */
+bson_t *ll_rm_event_doc_with_head(const bson_t *doc, int64_t head_version);
+
+/* What an events_g document says. item and account point into the document (valid while it
+ * lives). */
 typedef struct {
-    int64_t version, balance_minor, updated_at_us;
+    int64_t version, balance_minor, updated_at_us, head_version;
     ll_account_status_t status;
     char hash[LL_HASH_HEX_LEN + 1];
     const char *item; /* NULL: no money moved */
     uint32_t item_len;
+    const char *account; /* JSON text: owner, currency, opened_at_us, overdraft_limit_minor */
+    uint32_t account_len;
 } ll_rm_event_t;
 
 /* Returns 0, or -1 when doc is not one of ours. */
@@ -92,6 +103,10 @@ int ll_rm_event_parse(const bson_t *doc, ll_rm_event_t *out);
 
 /* Applies what an events_g document says to a (its next version). */
 void ll_rm_event_apply(ll_account_t *a, const ll_rm_event_t *e);
+
+/* What the read model holds of account id as its newest event's document e tells it (the
+ * account's lasting fields from e's `account`). Returns 0, or -1 when they do not parse. */
+int ll_rm_event_account(const ll_uuid_t *id, const ll_rm_event_t *e, ll_rm_account_t *out);
 
 /* The pages_g document of page `page` of account: items[i] is the item JSON of version
  * page*P + i, NULL or "" when that version moved no money. Caller destroys. */

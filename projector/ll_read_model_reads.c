@@ -155,6 +155,23 @@ int ll_read_model_load(ll_read_model_t *rm, const ll_uuid_t *id, ll_rm_account_t
     return rc;
 }
 
+int ll_read_model_probe(ll_read_model_t *rm, const ll_uuid_t *id, int64_t version, ll_rm_account_t *out,
+                        bool *found, ll_error_t *err) {
+    char key[LL_RM_KEY_LEN + 1];
+    bson_t doc;
+    ll_rm_key(id, version, key);
+    int rc = find_by_id(rm->events, key, &doc, found, "find event", err);
+    if (rc != 0 || !*found) return rc;
+    ll_rm_event_t e;
+    if (ll_rm_event_parse(&doc, &e) != 0 || e.version != version || ll_rm_event_account(id, &e, out) != 0)
+        rc = ll_error_set(err, LL_EIO, "events document %s is not ledgerline's", key);
+    /* Written with later events (its account document is ahead of it): not the newest. */
+    else if (e.head_version > e.version)
+        *found = false;
+    bson_destroy(&doc);
+    return rc;
+}
+
 int ll_read_model_load_account(ll_read_model_t *rm, const ll_uuid_t *id, ll_account_t *a, bool *found,
                                ll_error_t *err) {
     ll_rm_account_t acc;

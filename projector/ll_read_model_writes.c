@@ -8,6 +8,11 @@
 
 #define P LL_READ_MODEL_PAGE_VERSIONS
 
+/* An account planned: its caller's tag, and whether another writer turned out to be ahead. */
+typedef struct {
+    int tag, conflict;
+} account_t;
+
 /* A page that becomes complete: the items these events brought; those of versions up to
  * known_through (stored before) are read from events_g when the page is sealed. */
 typedef struct {
@@ -19,11 +24,14 @@ typedef struct {
 typedef struct {
     ll_account_t state;
     int64_t page, prev_version; /* prev_version 0: insert */
-    int tag;
+    size_t account;             /* index into accounts */
 } head_t;
 
 struct ll_rm_writes {
+    account_t *accounts;
+    size_t n_accounts, cap_accounts;
     bson_t **events;
+    size_t *event_account; /* events[i] is of accounts[event_account[i]] */
     size_t n_events, cap_events;
     seal_t *seals;
     size_t n_seals, cap_seals;
@@ -49,13 +57,15 @@ void ll_rm_writes_clear(ll_rm_writes_t *w) {
     for (size_t i = 0; i < w->n_events; i++) bson_destroy(w->events[i]);
     for (size_t i = 0; i < w->n_seals; i++)
         for (int k = 0; k < P; k++) free(w->seals[i].items[k]);
-    w->n_events = w->n_seals = w->n_heads = 0;
+    w->n_accounts = w->n_events = w->n_seals = w->n_heads = 0;
 }
 
 void ll_rm_writes_free(ll_rm_writes_t *w) {
     if (w == NULL) return;
     ll_rm_writes_clear(w);
+    free(w->accounts);
     free(w->events);
+    free(w->event_account);
     free(w->seals);
     free(w->heads);
     free(w);
@@ -79,17 +89,43 @@ static seal_t *seal_of(ll_rm_writes_t *w, size_t first, const ll_uuid_t *account
     return s;
 }
 
+static int add_event_doc(ll_rm_writes_t *w, bson_t *doc, size_t account) {
+    size_t cap = w->cap_events;
+    if (doc == NULL || grow((void **)&w->events, &w->cap_events, w->n_events, sizeof *w->events) != 0) {
+        bson_destroy(doc);
+        return -1;
+    }
+    if (cap != w->cap_events) {
+        size_t *grown = realloc(w->event_account, w->cap_events * sizeof *grown);
+        if (grown == NULL) {
+            bson_destroy(doc);
+            return -1;
+        }
+        w->event_account = grown;
+    }
+    w->event_account[w->n_events] = account;
+    w->events[w->n_events++] = doc;
+    return 0;
+}
+
 int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_event_t *events, size_t n,
                      ll_rm_account_t *after, int tag, ll_error_t *err) {
     size_t n_events = w->n_events, n_seals = w->n_seals;
     ll_account_t a = before->state;
-    /* First fold: where the account ends decides which events get a document of their own. */
+    /* First fold: where the account ends decides which events get a document of their own,
+     * and whether its account document moves. */
     for (size_t i = 0; i < n; i++) {
         ll_error_t why = {""};
         if (ll_account_evolve(&a, &events[i], &why) != LL_EVOLVE_OK)
             return ll_error_set(err, LL_EINVAL, "planning read-model writes: %s", why.msg);
     }
     int64_t open = ll_rm_open_page(a.version); /* every page below it is complete */
+    int head_moves = before->head_version == 0 || open > before->head_page;
+    int64_t head_after = head_moves ? a.version : before->head_version;
+    if (grow((void **)&w->accounts, &w->cap_accounts, w->n_accounts, sizeof *w->accounts) != 0)
+        return ll_error_set(err, LL_ENOMEM, "out of memory");
+    size_t account = w->n_accounts++;
+    w->accounts[account] = (account_t){tag, 0};
     a = before->state;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -98,36 +134,28 @@ int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_
         const ll_event_t *ev = &events[i];
         int64_t page = ll_rm_page_of(ev->version);
         if (page >= open) {
-            if (ev->version < 2) continue; /* AccountOpened: the account document holds it */
-            bson_t *doc = ll_rm_event_doc(ev, &a);
-            if (doc == NULL ||
-                grow((void **)&w->events, &w->cap_events, w->n_events, sizeof *w->events) != 0) {
-                bson_destroy(doc);
-                rc = LL_ENOMEM;
-                break;
-            }
-            w->events[w->n_events++] = doc;
+            if (ev->version >= 2) /* AccountOpened: the account document holds it */
+                rc = add_event_doc(w, ll_rm_event_doc(ev, &a, head_after), account);
         } else if (page >= before->head_page) {
             seal_t *s = seal_of(w, n_seals, &ev->account_id, page, before->state.version);
             char item[LL_RM_ITEM_JSON_MAX];
             int len = ll_rm_item_json(ev, item, sizeof item);
             if (s == NULL ||
                 (len > 0 && (s->items[ev->version - ll_rm_page_first(page)] = strdup(item)) == NULL))
-                rc = LL_ENOMEM;
+                rc = -1;
         }
     }
     /* Pages complete before these events but never sealed (a writer stopped in between):
      * sealed now, from what events_g holds. */
     for (int64_t page = before->head_page; rc == 0 && page < open; page++)
-        if (seal_of(w, n_seals, &before->state.account_id, page, before->state.version) == NULL)
-            rc = LL_ENOMEM;
+        if (seal_of(w, n_seals, &before->state.account_id, page, before->state.version) == NULL) rc = -1;
     *after = *before;
     after->state = a;
-    if (rc == 0 && (before->head_version == 0 || open > before->head_page)) {
+    if (rc == 0 && head_moves) {
         if (grow((void **)&w->heads, &w->cap_heads, w->n_heads, sizeof *w->heads) != 0) {
-            rc = LL_ENOMEM;
+            rc = -1;
         } else {
-            w->heads[w->n_heads++] = (head_t){a, open, before->head_version, tag};
+            w->heads[w->n_heads++] = (head_t){a, open, before->head_version, account};
             after->head_version = a.version;
             after->head_page = open;
         }
@@ -136,7 +164,7 @@ int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_
         for (size_t i = n_events; i < w->n_events; i++) bson_destroy(w->events[i]);
         for (size_t i = n_seals; i < w->n_seals; i++)
             for (int k = 0; k < P; k++) free(w->seals[i].items[k]);
-        w->n_events = n_events, w->n_seals = n_seals;
+        w->n_events = n_events, w->n_seals = n_seals, w->n_accounts = account;
         return ll_error_set(err, LL_ENOMEM, "out of memory");
     }
     return 0;
@@ -182,59 +210,84 @@ static int fill_from_events(ll_read_model_t *rm, seal_t *s, ll_error_t *err) {
     return rc;
 }
 
-int ll_rm_writes_execute(ll_rm_writes_t *w, ll_read_model_t *rm, void (*conflict)(void *ctx, int tag),
-                         void *ctx, ll_error_t *err) {
-    /* 1. the events of open pages */
-    if (w->n_events > 0 && ll_read_model_insert(rm, rm->events, (const bson_t *const *)w->events, w->n_events,
-                                                NULL, NULL, err) != 0)
-        return LL_EIO;
-    /* 2. the pages that sealed */
+/* The event documents, in one unordered insert. One already stored means the account was
+ * further along than planned (another writer, or a guess of what the store holds): harmless,
+ * the same document, but a conflict, so the caller reads it again. */
+static int write_events(ll_rm_writes_t *w, ll_read_model_t *rm, ll_error_t *err) {
+    if (w->n_events == 0) return 0;
+    bool *dup = calloc(w->n_events, sizeof *dup);
+    if (dup == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    size_t duplicates = 0;
+    int rc = ll_read_model_insert(rm, rm->events, (const bson_t *const *)w->events, w->n_events, dup,
+                                  &duplicates, err);
+    for (size_t i = 0; rc == 0 && duplicates > 0 && i < w->n_events; i++)
+        if (dup[i]) w->accounts[w->event_account[i]].conflict = 1;
+    free(dup);
+    return rc;
+}
+
+/* The pages that sealed, in one unordered insert (one already there is the same page). */
+static int write_pages(ll_rm_writes_t *w, ll_read_model_t *rm, ll_error_t *err) {
+    if (w->n_seals == 0) return 0;
     int rc = 0;
-    bson_t **pages = w->n_seals ? calloc(w->n_seals, sizeof *pages) : NULL;
-    if (w->n_seals > 0 && pages == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    bson_t **pages = calloc(w->n_seals, sizeof *pages);
+    if (pages == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory");
     for (size_t i = 0; i < w->n_seals && rc == 0; i++) {
         seal_t *s = &w->seals[i];
         if ((rc = fill_from_events(rm, s, err)) == 0 &&
             (pages[i] = ll_rm_page_doc(&s->account, s->page, (const char *const *)s->items)) == NULL)
             rc = ll_error_set(err, LL_ENOMEM, "out of memory");
     }
-    if (rc == 0 && w->n_seals > 0)
+    if (rc == 0)
         rc = ll_read_model_insert(rm, rm->pages, (const bson_t *const *)pages, w->n_seals, NULL, NULL, err);
     for (size_t i = 0; i < w->n_seals; i++)
         if (pages[i] != NULL) bson_destroy(pages[i]);
     free(pages);
-    if (rc != 0) return rc;
-    /* 3. account documents: the new ones in one insert, the others one guarded update each */
+    return rc;
+}
+
+/* Account documents: the new ones in one insert, the others one guarded update each. */
+static int write_heads(ll_rm_writes_t *w, ll_read_model_t *rm, ll_error_t *err) {
     size_t n_new = 0;
+    int rc = 0;
     for (size_t i = 0; i < w->n_heads; i++) n_new += w->heads[i].prev_version == 0;
-    bson_t **docs = n_new ? calloc(n_new, sizeof *docs) : NULL;
-    bool *dup = n_new ? calloc(n_new, sizeof *dup) : NULL;
-    size_t *which = n_new ? calloc(n_new, sizeof *which) : NULL;
-    if (n_new > 0 && (docs == NULL || dup == NULL || which == NULL))
-        rc = ll_error_set(err, LL_ENOMEM, "out of memory");
-    for (size_t i = 0, k = 0; rc == 0 && i < w->n_heads; i++)
-        if (w->heads[i].prev_version == 0)
-            which[k] = i, docs[k++] = ll_rm_head_doc(&w->heads[i].state, w->heads[i].page);
-    if (rc == 0 && n_new > 0) {
-        size_t duplicates = 0;
-        rc =
-            ll_read_model_insert(rm, rm->accounts, (const bson_t *const *)docs, n_new, dup, &duplicates, err);
+    if (n_new > 0) {
+        bson_t **docs = calloc(n_new, sizeof *docs);
+        bool *dup = calloc(n_new, sizeof *dup);
+        size_t *which = calloc(n_new, sizeof *which), duplicates = 0;
+        if (docs == NULL || dup == NULL || which == NULL) rc = ll_error_set(err, LL_ENOMEM, "out of memory");
+        for (size_t i = 0, k = 0; rc == 0 && i < w->n_heads; i++)
+            if (w->heads[i].prev_version == 0)
+                which[k] = i, docs[k++] = ll_rm_head_doc(&w->heads[i].state, w->heads[i].page);
+        if (rc == 0)
+            rc = ll_read_model_insert(rm, rm->accounts, (const bson_t *const *)docs, n_new, dup, &duplicates,
+                                      err);
         for (size_t k = 0; rc == 0 && k < n_new; k++)
-            if (dup[k]) conflict(ctx, w->heads[which[k]].tag); /* created by another writer meanwhile */
+            if (dup[k]) w->accounts[w->heads[which[k]].account].conflict = 1; /* created meanwhile */
+        for (size_t k = 0; docs != NULL && k < n_new; k++)
+            if (docs[k] != NULL) bson_destroy(docs[k]);
+        free(docs);
+        free(dup);
+        free(which);
     }
-    for (size_t k = 0; docs != NULL && k < n_new; k++)
-        if (docs[k] != NULL) bson_destroy(docs[k]);
-    free(docs);
-    free(dup);
-    free(which);
     for (size_t i = 0; rc == 0 && i < w->n_heads; i++) {
         const head_t *h = &w->heads[i];
         if (h->prev_version == 0) continue;
         int r = ll_read_model_save_head(rm, &h->state, h->page, h->prev_version, err);
         if (r == LL_EINVAL)
-            conflict(ctx, h->tag);
+            w->accounts[h->account].conflict = 1; /* moved meanwhile: never overwritten */
         else
             rc = r;
     }
+    return rc;
+}
+
+int ll_rm_writes_execute(ll_rm_writes_t *w, ll_read_model_t *rm, void (*conflict)(void *ctx, int tag),
+                         void *ctx, ll_error_t *err) {
+    int rc = write_events(w, rm, err);
+    if (rc == 0) rc = write_pages(w, rm, err);
+    if (rc == 0) rc = write_heads(w, rm, err);
+    for (size_t i = 0; rc == 0 && i < w->n_accounts; i++)
+        if (w->accounts[i].conflict) conflict(ctx, w->accounts[i].tag);
     return rc;
 }

@@ -11,9 +11,10 @@
  *     (update guarded by the version `before` says it is at).
  * Executed in that order, so a reader never finds an account document ahead of what its
  * pages and events hold. Every document is written whole and derives from the events alone, so
- * running the same writes again (after a crash, by a second writer) changes nothing: the only
- * conflict is an account document another writer moved, which the caller resolves by loading
- * the account again and replanning.
+ * running the same writes again (after a crash, by a second writer) changes nothing. A conflict
+ * is an account further along than `before` said: an account document another writer moved
+ * (never overwritten), or one of the planned events already stored. The caller resolves it by
+ * loading the account again and replanning.
  */
 #ifndef LL_READ_MODEL_WRITES_H
 #define LL_READ_MODEL_WRITES_H
@@ -36,10 +37,10 @@ void ll_rm_writes_clear(ll_rm_writes_t *w);
 int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_event_t *events, size_t n,
                      ll_rm_account_t *after, int tag, ll_error_t *err);
 
-/* Executes the planned writes on rm. conflict(ctx, tag) is called for each account whose
- * document another writer had moved or created meanwhile (its document is not written; its
- * events and pages are, harmlessly). Returns 0 (conflicts included) or a negative code; the
- * plan stays, for the caller to clear. */
+/* Executes the planned writes on rm. conflict(ctx, tag) is called once for each account that
+ * was further along than planned: its document moved or created by another writer meanwhile
+ * (not written), or events already stored (written again, the same). Returns 0 (conflicts
+ * included) or a negative code; the plan stays, for the caller to clear. */
 int ll_rm_writes_execute(ll_rm_writes_t *w, ll_read_model_t *rm, void (*conflict)(void *ctx, int tag),
                          void *ctx, ll_error_t *err);
 

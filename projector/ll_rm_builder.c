@@ -114,7 +114,8 @@ int ll_rm_builder_event(ll_rm_builder_t *b, ll_rm_page_buf_t **buf, const ll_eve
         return ll_error_set(err, LL_EINVAL, "read-model builder: version %lld out of order",
                             (long long)ev->version);
     int i = (int)(ev->version - ll_rm_page_first(page));
-    if (ev->version >= 2 && ((*buf)->docs[i] = ll_rm_event_doc(ev, after)) == NULL)
+    /* head: fixed when the account is complete and its account document written */
+    if (ev->version >= 2 && ((*buf)->docs[i] = ll_rm_event_doc(ev, after, 1)) == NULL)
         return ll_error_set(err, LL_ENOMEM, "out of memory");
     return i == P - 1 ? seal(b, *buf, &ev->account_id, err) : 0;
 }
@@ -124,8 +125,8 @@ int ll_rm_builder_account(ll_rm_builder_t *b, ll_rm_page_buf_t **buf, const ll_a
     int rc = 0;
     for (int i = 0; *buf != NULL && i < P && rc == 0; i++) {
         bson_t *doc = (*buf)->docs[i];
-        (*buf)->docs[i] = NULL;
-        if (doc != NULL) rc = add(b, KIND_EVENTS, doc, err);
+        if (doc == NULL) continue;
+        rc = add(b, KIND_EVENTS, ll_rm_event_doc_with_head(doc, a->version), err);
     }
     ll_rm_builder_forget(buf);
     if (rc == 0 && a->version > 0)

@@ -17,7 +17,7 @@ static void usage(FILE *out) {
             "                            [--metrics-listen HOST:PORT]\n"
             "\n"
             "Consumes kafka_topic_events into the read models in mongo_uri/mongo_database (accounts_g<N>,\n"
-            "transactions_g<N> of the active generation in read_model_meta), version-guarded and\n"
+            "events_g<N>, pages_g<N> of the active generation in read_model_meta), version-guarded and\n"
             "idempotent; offsets are committed only after the writes they cover. Events that cannot be\n"
             "projected go to kafka_topic_dlq with the reason. Run one per partition at most.\n"
             "\n"

@@ -2,7 +2,7 @@
  * keeps serving, verifies it against the event store, catches it up and switches to it.
  *
  *   1. build   the log (Kafka topic from offset 0, or the store) folded with ll_account_evolve into
- *              accounts_g<N+1> / transactions_g<N+1>, written fresh (inserts only);
+ *              accounts_g<N+1> / events_g<N+1> / pages_g<N+1>, written fresh (inserts only);
  *   2. verify  what MongoDB now holds, read back, against an independent replay of the store in
  *              one snapshot: per account version, balance, status, head hash, and a checksum over
  *              its transactions (count, sum, ids). Any difference, or a store event that does not
@@ -63,7 +63,7 @@ static void usage(FILE *out) {
         "                          [--dry-run] [--settle-seconds S] [--writers N] [--json]\n"
         "       ledgerline-rebuild [--config FILE] --gc [--grace-seconds S] [--json]\n"
         "\n"
-        "Replays the event log into a new read-model generation (accounts_g<N+1>, transactions_g<N+1>)\n"
+        "Replays the event log into a new read-model generation (accounts_g<N+1>, events_g<N+1>, pages_g<N+1>)\n"
         "while generation N keeps serving, verifies it against the PostgreSQL event store (per account\n"
         "version, balance, status, head hash and a checksum over its transactions), catches it up with\n"
         "what was committed meanwhile, switches read_model_meta to it in one guarded update (the live\n"

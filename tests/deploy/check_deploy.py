@@ -186,6 +186,12 @@ def main():
             check(f"compose {name}: health check on its listen port",
                   port is not None and want.endswith(":" + port.group(1)), hc)
     check("compose: one image for every ledgerline service", len(images) == 1, images)
+    for where, path in (("compose", os.path.join(ROOT, "deploy", "compose", "compose.yaml")),
+                        ("k8s", os.path.join(ROOT, "deploy", "k8s", "base", "mongodb.yaml"))):
+        with open(path) as f:
+            text = f.read()
+        check(f"{where}: declares the read model's index on events by page (docs/read-side.md)",
+              "createIndex({page: 1}" in text and "events_g[0-9]+" in text)
     for t in (shared["LEDGERLINE_KAFKA_TOPIC_EVENTS"], shared["LEDGERLINE_KAFKA_TOPIC_DLQ"]):
         check(f"compose: topic {t} is created with RF=3", t in compose["services"]["kafka-topics"]["command"][0]
               and "--replication-factor 3" in compose["services"]["kafka-topics"]["command"][0], t)

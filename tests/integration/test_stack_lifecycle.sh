@@ -43,12 +43,17 @@ check jwt_secret_is_stable test "$first" = "$second"
 check jwt_secret_file_is_private test "$(stat -c %a "$tmp/secrets/jwt_secret")" = 600
 rm -rf "$tmp"
 
-# FerretDB's database gets a GIN index on every transactions_g<N> table it creates (its @>
-# filters cannot use its own btree; deploy/local/ferretdb-indexes.sql).
+# FerretDB's database gets a GIN index (fastupdate off) on _jsonb->'_id' of every collection
+# table it creates, and on _jsonb->'page' of events_g<N> (its @> filters cannot use its own
+# btree; deploy/local/ferretdb-indexes.sql), and custom plans only.
 fsql() { PGOPTIONS="-c client_min_messages=warning" runuser -u postgres -- psql -X -q -At -h "$LL_PG_SOCKET_DIR" -p "$LL_PG_PORT" -d "$LL_FERRETDB_PG_DB" -c "$1"; }
-check ferretdb_index_trigger_installed test "$(fsql "SELECT count(*) FROM pg_event_trigger WHERE evtname = 'ledgerline_transactions_gin'")" = 1
-fsql "DROP SCHEMA IF EXISTS ll_gin_check CASCADE; CREATE SCHEMA ll_gin_check; CREATE TABLE ll_gin_check.transactions_g7 (_jsonb jsonb); CREATE TABLE ll_gin_check.accounts_g7 (_jsonb jsonb)"
-check ferretdb_transactions_table_gets_gin test "$(fsql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'll_gin_check' AND indexdef LIKE '%USING gin%'")" = 1
+check ferretdb_index_trigger_installed test "$(fsql "SELECT count(*) FROM pg_event_trigger WHERE evtname = 'ledgerline_indexes'")" = 1
+fsql "DROP SCHEMA IF EXISTS ll_gin_check CASCADE; CREATE SCHEMA ll_gin_check; CREATE TABLE ll_gin_check.events_g7 (_jsonb jsonb); CREATE TABLE ll_gin_check.accounts_g7 (_jsonb jsonb); CREATE TABLE ll_gin_check._ferretdb_database_metadata (_jsonb jsonb)"
+gin() { fsql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'll_gin_check' AND tablename = '$1' AND indexdef LIKE '%USING gin%' AND indexdef LIKE '%$2%' AND indexdef LIKE '%fastupdate=off%'"; }
+check ferretdb_collection_gets_id_gin test "$(gin accounts_g7 "'_id'")" = 1
+check ferretdb_events_get_id_and_page_gin test "$(gin events_g7 "'_id'")$(gin events_g7 "'page'")" = 11
+check ferretdb_metadata_left_alone test "$(gin _ferretdb_database_metadata _id)" = 0
+check ferretdb_custom_plans_only test "$(fsql "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database() AND 'plan_cache_mode=force_custom_plan' = ANY (s.setconfig)")" = 1
 fsql "DROP SCHEMA ll_gin_check CASCADE"
 
 echo "stack_lifecycle: $passed passed, $failed failed"

@@ -1,0 +1,275 @@
+/* Integration: no read-model query scans a collection on the local FerretDB.
+ *
+ * Fills a generation of its own database with 20,000 accounts (account documents, events,
+ * sealed pages: enough that a scan would be the planner's last choice, not a cheap one), then
+ * runs every query shape the projector, the query API and the tools issue (an account with its
+ * open page, a version probe, a sealed page, the active generation, the writes that seal a page
+ * and move an account document) and checks in FerretDB's PostgreSQL database that not one of
+ * its tables was read sequentially (pg_stat_user_tables.seq_scan). A control query FerretDB
+ * cannot push down ({_id: {$in: [...]}}) must show up as a scan, so the check can fail.
+ * Needs `make up`. LL_TEST_FERRETDB_PG: libpq conninfo of FerretDB's database (default: the
+ * local stack's). */
+#include "../unit/domain_fixture.h"
+#include "ll_config.h"
+#include "ll_read_model.h"
+#include "ll_read_model_writes.h"
+#include "ll_test.h"
+
+#include <libpq-fe.h>
+#include <mongoc/mongoc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define DB       "ledgerline_test_indexes"
+#define ACCOUNTS 20000
+#define LONG     300 /* accounts with sealed pages */
+#define P        LL_READ_MODEL_PAGE_VERSIONS
+
+static mongoc_client_t *client;
+static ll_read_model_t rm;
+static PGconn *pg;
+static fx_world_t world;
+
+/* Sum of seq_scan and of idx_scan over the read-model tables of the test database's schema.
+ * read_model_meta is left out: it holds a document per generation, so the planner rightly
+ * reads it whole (a constant cost, whatever the store's size). */
+static int scans(long long *seq, long long *idx) {
+    PGresult *r = PQexec(pg, "SELECT pg_stat_clear_snapshot()");
+    PQclear(r);
+    r = PQexec(pg, "SELECT coalesce(sum(seq_scan), 0), coalesce(sum(idx_scan), 0) FROM pg_stat_user_tables"
+                   " WHERE schemaname = '" DB "' AND relname NOT LIKE '\\_ferretdb\\_%'"
+                   " AND relname NOT LIKE 'read\\_model\\_meta%'");
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    if (ok) *seq = atoll(PQgetvalue(r, 0, 0)), *idx = atoll(PQgetvalue(r, 0, 1));
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+/* The counters once every backend has reported: FerretDB's idle connections flush their
+ * statistics within PostgreSQL's 10 s idle interval, so the counters must have reached
+ * idx_at_least index scans and then not moved for 11 s. */
+static int settled_scans(long long idx_at_least, long long *seq, long long *idx) {
+    long long s0 = -1, i0 = -1;
+    int still = 0;
+    for (int i = 0; i < 600; i++) {
+        if (scans(seq, idx) != 0) return -1;
+        still = *seq == s0 && *idx == i0 ? still + 1 : 0;
+        s0 = *seq, i0 = *idx;
+        if (*idx >= idx_at_least && still >= 22) return 0;
+        usleep(500000);
+    }
+    return -1;
+}
+
+static int insert(mongoc_collection_t *coll, bson_t **docs, size_t n) {
+    ll_error_t err = {""};
+    int rc = ll_read_model_insert(&rm, coll, (const bson_t *const *)docs, n, NULL, NULL, &err);
+    if (rc != 0) fprintf(stderr, "  insert: %s\n", err.msg);
+    for (size_t i = 0; i < n; i++) bson_destroy(docs[i]);
+    return rc;
+}
+
+static ll_uuid_t ids[ACCOUNTS];
+static ll_rm_account_t held[ACCOUNTS];
+static ll_event_t next_events[LONG][4]; /* the long accounts' next 4 events, not stored yet */
+
+/* Opens every account with a deposit or two; the first LONG get 3P-3 events (two sealed pages,
+ * the third nearly full: their next 4 events seal it). */
+static int fill(void) {
+    static bson_t *events[4096], *heads[1024], *pages[1024];
+    size_t ne = 0, nh = 0, np = 0;
+    for (int k = 0; k < ACCOUNTS; k++) {
+        ids[k] = fx_uuid(1000000 + (uint64_t)k);
+        ll_account_t a;
+        ll_account_init(&a, &ids[k]);
+        ll_decision_t d;
+        int n = k < LONG ? 3 * P - 3 : 2 + k % 3;
+        const char *items[P] = {0};
+        static char item_text[P][LL_RM_ITEM_JSON_MAX];
+        for (int v = 1; v <= n + (k < LONG ? 4 : 0); v++) {
+            ll_command_t c = fx_cmd(v == 1 ? LL_CMD_OPEN : LL_CMD_DEPOSIT, &ids[k], v == 1 ? 0 : v, "EUR");
+            if (fx_run(&world, &a, &c, &d) != LL_REJECT_NONE) return -1;
+            if (v > n) { /* kept for the writes below */
+                next_events[k][v - n - 1] = d.events[0];
+                continue;
+            }
+            int64_t page = ll_rm_page_of(v);
+            if (page < ll_rm_open_page(n)) { /* sealed */
+                int len = ll_rm_item_json(&d.events[0], item_text[v % P], sizeof item_text[0]);
+                items[v % P] = len > 0 ? item_text[v % P] : NULL;
+                if (v % P == P - 1) {
+                    pages[np++] = ll_rm_page_doc(&ids[k], page, items);
+                    memset(items, 0, sizeof items);
+                }
+            } else if (v >= 2) {
+                events[ne++] = ll_rm_event_doc(&d.events[0], &a, n);
+            }
+            if (v == n) held[k].state = a;
+            if (ne == 4096 && insert(rm.events, events, ne) != 0) return -1;
+            if (ne == 4096) ne = 0;
+        }
+        ll_account_t stored = held[k].state;
+        held[k].head_version = stored.version;
+        held[k].head_page = ll_rm_open_page(stored.version);
+        heads[nh++] = ll_rm_head_doc(&stored, held[k].head_page);
+        if (nh == 1024 && insert(rm.accounts, heads, nh) != 0) return -1;
+        if (np >= 1000 && insert(rm.pages, pages, np) != 0) return -1;
+        if (nh == 1024) nh = 0;
+        if (np >= 1000) np = 0;
+    }
+    if (insert(rm.events, events, ne) != 0 || insert(rm.accounts, heads, nh) != 0 ||
+        insert(rm.pages, pages, np))
+        return -1;
+    /* Statistics for the planner, as autovacuum would have them on a store of this size. */
+    PGresult *r = PQexec(pg, "SELECT format('ANALYZE %I.%I', schemaname, relname) FROM pg_stat_user_tables"
+                             " WHERE schemaname = '" DB "'");
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++)
+        PQclear(PQexec(pg, PQgetvalue(r, i, 0)));
+    PQclear(r);
+    return 0;
+}
+
+static int setup(ll_test_ctx_t *t) {
+    ll_config_t cfg;
+    ll_error_t err = {""};
+    if (ll_config_load(&cfg, NULL, environ, &err) != 0) {
+        LL_FAIL_AT("config: %s", err.msg);
+        return -1;
+    }
+    const char *conninfo = getenv("LL_TEST_FERRETDB_PG");
+    pg = PQconnectdb(conninfo ? conninfo
+                              : "host=127.0.0.1 port=55432 dbname=ferretdb user=ferretdb password=ferretdb "
+                                "connect_timeout=5");
+    if (PQstatus(pg) != CONNECTION_OK) {
+        LL_FAIL_AT("FerretDB's PostgreSQL database: %s", PQerrorMessage(pg));
+        return -1;
+    }
+    mongoc_uri_t *uri = mongoc_uri_new_with_error(cfg.mongo_uri, NULL);
+    client = uri ? mongoc_client_new_from_uri(uri) : NULL;
+    mongoc_uri_destroy(uri);
+    if (client == NULL) return -1;
+    mongoc_database_t *db = mongoc_client_get_database(client, DB);
+    mongoc_database_drop(db, NULL);
+    mongoc_database_destroy(db);
+    int64_t gen = 0;
+    fx_world_init(&world);
+    if (ll_read_model_active_generation(client, DB, &gen, &err) != 0 ||
+        ll_read_model_open(&rm, client, DB, gen, &err) != 0) {
+        LL_FAIL_AT("open: %s", err.msg);
+        return -1;
+    }
+    if (fill() != 0) {
+        LL_FAIL_AT("fill");
+        return -1;
+    }
+    return 0;
+}
+
+static void teardown(void) {
+    ll_read_model_close(&rm);
+    mongoc_database_t *db = mongoc_client_get_database(client, DB);
+    mongoc_database_drop(db, NULL);
+    mongoc_database_destroy(db);
+    mongoc_client_destroy(client);
+    PQfinish(pg);
+}
+
+static int item_count(void *ctx, int64_t version, const char *json, uint32_t len) {
+    (void)version, (void)json, (void)len;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void on_conflict(void *ctx, int tag) {
+    (void)tag;
+    (*(int *)ctx)++;
+}
+
+LL_TEST(test_no_read_model_query_scans_a_table) {
+    long long seq0, idx0, seq1, idx1;
+    LL_REQUIRE(settled_scans(0, &seq0, &idx0) == 0);
+    ll_error_t err = {""};
+    long long lookups = 0;
+    for (int k = 0; k < ACCOUNTS; k += 97) { /* the query API and the projector's first reads */
+        ll_rm_account_t acc;
+        ll_rm_items_t items = {0};
+        bool found = false, stored = false;
+        LL_REQUIRE(ll_read_model_load(&rm, &ids[k], &acc, &found, &items, &err) == 0);
+        LL_CHECK(found && acc.state.version == held[k].state.version);
+        LL_REQUIRE(ll_read_model_has_version(&rm, &ids[k], acc.state.version, &stored, &err) == 0);
+        LL_CHECK(stored);
+        ll_rm_items_free(&items);
+        lookups += 3;
+    }
+    for (int k = 0; k < LONG; k += 7) { /* older statement pages, and a version only a page holds */
+        int n = 0;
+        bool found = false, stored = false;
+        LL_REQUIRE(ll_read_model_sealed_page(&rm, &ids[k], 1, INT64_MAX, item_count, &n, &found, &err) == 0);
+        LL_CHECK(found && n == P);
+        LL_REQUIRE(ll_read_model_has_version(&rm, &ids[k], P + 3, &stored, &err) == 0);
+        LL_CHECK(stored);
+        lookups += 3;
+    }
+    int64_t gen;
+    for (int i = 0; i < 20; i++) LL_REQUIRE(ll_read_model_active_generation(client, DB, &gen, &err) == 0);
+    /* The projector's writes: the long accounts' next events seal page 2 (its earlier events
+     * read back by the page tag) and move the account document (a guarded update). */
+    ll_rm_writes_t *w = ll_rm_writes_new();
+    int conflicts = 0;
+    for (int k = 0; k < LONG; k += 11) {
+        ll_rm_account_t after;
+        LL_REQUIRE(ll_rm_writes_add(w, &held[k], next_events[k], 4, &after, k, &err) == 0);
+        lookups += 2;
+    }
+    LL_REQUIRE(ll_rm_writes_execute(w, &rm, on_conflict, &conflicts, &err) == 0);
+    ll_rm_writes_free(w);
+    LL_CHECK_EQ_INT(conflicts, 0);
+    LL_REQUIRE(settled_scans(idx0 + lookups, &seq1, &idx1) == 0);
+    LL_CHECK_EQ_INT(seq1 - seq0, 0);
+    if (seq1 != seq0) {
+        PGresult *r =
+            PQexec(pg, "SELECT relname, seq_scan FROM pg_stat_user_tables WHERE schemaname = '" DB "'");
+        for (int i = 0; i < PQntuples(r); i++)
+            fprintf(stderr, "  %s: %s sequential scans\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+        PQclear(r);
+    }
+}
+
+/* The detector works: a query FerretDB evaluates in Go reads the whole table. */
+LL_TEST(test_a_query_that_is_not_pushed_down_shows_as_a_scan) {
+    long long seq0, idx0, seq1, idx1;
+    LL_REQUIRE(settled_scans(0, &seq0, &idx0) == 0);
+    char a[LL_UUID_TEXT_LEN + 1], b[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(&ids[1], a);
+    ll_uuid_format(&ids[2], b);
+    bson_t *filter = BCON_NEW("_id", "{", "$in", "[", BCON_UTF8(a), BCON_UTF8(b), "]", "}");
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(rm.accounts, filter, NULL, NULL);
+    const bson_t *doc;
+    int n = 0;
+    while (mongoc_cursor_next(cur, &doc)) n++;
+    mongoc_cursor_destroy(cur);
+    bson_destroy(filter);
+    LL_CHECK_EQ_INT(n, 2);
+    LL_REQUIRE(settled_scans(0, &seq1, &idx1) == 0);
+    LL_CHECK(seq1 > seq0);
+}
+
+int main(int argc, char **argv) {
+    static const ll_test_case_t cases[] = {
+        LL_CASE(test_no_read_model_query_scans_a_table),
+        LL_CASE(test_a_query_that_is_not_pushed_down_shows_as_a_scan),
+    };
+    mongoc_init();
+    ll_test_ctx_t ctx = {"setup", 0}, *t = &ctx;
+    if (setup(t) != 0) {
+        printf("read_model_indexes: 0 passed, 1 failed\n");
+        return 1;
+    }
+    int rc = ll_test_main(argc, argv, "read_model_indexes", cases, LL_CASES(cases));
+    teardown();
+    mongoc_cleanup();
+    return rc;
+}
