@@ -225,6 +225,7 @@ logs:
 bench: deps
 	@$(MAKE) --no-print-directory BUILD=release build
 	@$(STACK) up postgres kafka ferretdb
+	@bench/bench_system.py
 	@bench/bench_commands.py $(BENCH_ARGS)
 	@bench/bench_queries.py $(BENCH_ARGS)
 	@bench/bench_projector.py

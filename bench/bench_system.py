@@ -40,7 +40,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from ll_bench import (BENCH_BIN, ROOT, VAR, compare, drop_database, finish, finish_wrk, fmt_spread as fmt,
-                      fresh_database, owner_sql, percentile, row, run_wrk, sh, spread, start_wrk, write_lines)
+                      fresh_database, owner_sql, percentile, row, run_wrk, save, sh, start_wrk, write_lines)
 from ll_e2e import Service, request, token
 
 STACK = os.path.join(ROOT, "deploy", "local", "stack.sh")
@@ -64,6 +64,8 @@ class System:
                         LEDGERLINE_KAFKA_PROJECTOR_GROUP=f"{self.topic}.projector", LEDGERLINE_JWT_SECRET=self.secret)
 
     def __enter__(self):
+        # The stack's processes that run now run again at the end, as they were.
+        self.running = [s for s in SERVICES if subprocess.run([STACK, "status", s], capture_output=True).returncode == 0]
         fresh_database(DB)
         drop_mongo()
         sh([os.path.join(BENCH_BIN, "gen_events"), "--topic", self.topic, "--events", "0", "--accounts", "0"])
@@ -76,7 +78,8 @@ class System:
         finally:
             drop_database(DB)
             drop_mongo()
-            sh([STACK, "up"] + list(SERVICES))  # the stack as make run left it
+            if self.running:
+                sh([STACK, "up"] + self.running)  # the stack as it was
 
     def post(self, path, body):
         req = urllib.request.Request(f"http://127.0.0.1:{CMD}{path}", data=json.dumps(body).encode(),
@@ -119,8 +122,13 @@ def events_stored():
     return int(owner_sql(DB, "SELECT count(*) FROM events"))
 
 
+# Events the projector processes before the running one applied (cold_backlog_rate restarts it).
+applied_before = 0
+
+
 def applied():
-    return series(metrics(PROJECTOR), "ledgerline_projector_events_total", 'outcome="applied"')[0]
+    """Events the projector has applied since the benchmark's stores were made."""
+    return applied_before + series(metrics(PROJECTOR), "ledgerline_projector_events_total", 'outcome="applied"')[0]
 
 
 def wait_drained(timeout_s=600):
@@ -272,10 +280,12 @@ def backlog_rate(system, ids, seconds, clients):
 def cold_backlog_rate(system, ids, seconds, clients):
     """The same after a restart: the projector stopped while the backlog builds, started with
     nothing remembered, timed from its first applied event until it has applied the backlog."""
+    global applied_before
     accounts = write_lines("system_backlog_accounts.txt", ids)
     wait_drained()
     stored0 = events_stored()
     sh([STACK, "down", "projector"])
+    applied_before = stored0
     try:
         r = finish_wrk(start_wrk(CMD, clients, seconds, "deposit.lua", accounts, threads=2, auth=system.auth))
         backlog = events_stored() - stored0
@@ -285,7 +295,7 @@ def cold_backlog_rate(system, ids, seconds, clients):
     deadline = time.time() + 600
     while time.time() < deadline:
         try:
-            n = applied()  # the new process counts from 0
+            n = applied() - stored0  # the new process counts from 0
         except OSError:
             n = 0
         if start is None and n > 0:
@@ -393,6 +403,7 @@ def main():
                 data["statements"] = statements(system, args)
             else:
                 data["growth"] = growth(system, args)
+        save("system", dict(data, partial=True), "")  # what is measured so far survives a failure
     errors = sum(p["command_errors"] for p in data.get("load", []))
     errors += sum(p["outside_view"]["errors"] for p in data.get("growth", []))
     errors += sum(s["rate"]["query_errors"]["max"] + s["latency"]["query_errors"]["max"] + s["mongodb"]["errors"]
