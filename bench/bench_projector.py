@@ -253,11 +253,11 @@ def report(args, data):
         "events/s for a rebuild from the store (issue #7); the ceiling row shows what this machine's "
         "MongoDB-protocol server accepts at most, with no logic at all.",
         "",
-        "Per batch the projector makes one query for all its accounts, one unordered insert for all movements "
-        "and one guarded update per account (in commands of 16: FerretDB v1 deadlocks on larger update "
-        "commands, lib/ll_limits.h). FerretDB commits each updated document as its own PostgreSQL "
-        "transaction, so the account updates, not the inserts, bound the rate here; the baseline's inserts "
-        "share one commit per 500 documents.",
+        "Per batch the projector groups the events by account, reads only the accounts it does not remember (one "
+        "lookup each), and writes on up to projector_writers connections at once: one unordered insert of small "
+        "event documents per connection, a sealed page per 32 versions of an account, and an account document "
+        "update only when a page seals (docs/read-side.md). A rebuild writes pages and account documents, not a "
+        "document per event, so it passes what a raw loop of one document per event could take.",
         "",
     ]
     return "\n".join(lines)

@@ -39,7 +39,7 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from ll_bench import (BENCH_BIN, ROOT, VAR, compare, drop_database, finish, finish_wrk, fmt_spread as fmt,
+from ll_bench import (BENCH_BIN, RESULTS, ROOT, VAR, compare, drop_database, finish, finish_wrk, fmt_spread as fmt,
                       fresh_database, owner_sql, percentile, row, run_wrk, save, sh, start_wrk, write_lines)
 from ll_e2e import Service, request, token
 
@@ -392,6 +392,15 @@ def main():
         args.growth, args.movements, args.reps, args.clients = 300, "10,60", 1, 4
     parts = args.parts.split(",")
     data = {"args": vars(args)}
+    # Parts not run this time keep what an earlier full run measured (each part says when).
+    earlier = os.path.join(RESULTS, "system.json")
+    if not args.smoke and os.path.exists(earlier):
+        with open(earlier) as f:
+            old = json.load(f)
+        for part in ("load", "statements", "growth"):
+            if part not in parts and part in old:
+                data[part] = old[part]
+                data[f"{part}_measured"] = old.get(f"{part}_measured", old.get("measured"))
     # Each part on stores of its own: account counts start from zero.
     for part in ("load", "statements", "growth"):
         if part not in parts:
@@ -403,6 +412,7 @@ def main():
                 data["statements"] = statements(system, args)
             else:
                 data["growth"] = growth(system, args)
+        data[f"{part}_measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         save("system", dict(data, partial=True), "")  # what is measured so far survives a failure
     errors = sum(p["command_errors"] for p in data.get("load", []))
     errors += sum(p["outside_view"]["errors"] for p in data.get("growth", []))
@@ -477,7 +487,7 @@ def report(args, data):
              "stack's PostgreSQL, Kafka, FerretDB and four ledgerline processes (release builds, started by "
              "deploy/local/stack.sh as `make run` does, rate limits off) and wrk, all at once.", ""]
     if data.get("load"):
-        lines += ["## Sustained deposits", "",
+        lines += [f"## Sustained deposits (measured {data.get('load_measured', '')})", "",
                   "| accounts | commands/s | projector events/s | ratio | lag events max / p99 / end | lag s max / "
                   "p99 | drain s | statements 200 | statement p50 / p99 ms |", "|---|---|---|---|---|---|---|---|---|"]
         for p in data["load"]:
@@ -487,7 +497,7 @@ def report(args, data):
                          f"{p['drain_s']:.1f} | {p['statements_ok_share'] * 100:.2f} % of {p['statements']} | "
                          f"{p['statement_p50_ms']:.1f} / {p['statement_p99_ms']:.1f} |")
     if data.get("growth"):
-        lines += ["", "## Growth: accounts opened through the system", "",
+        lines += ["", f"## Growth: accounts opened through the system (measured {data.get('growth_measured', '')})", "",
                   "| accounts | opened/s while growing | projected events/s meanwhile | lag max events / s | drain s "
                   "| projector from a backlog, events/s | the same right after a restart | GET outside the view p50 / "
                   "p99 ms, req/s |", "|---|---|---|---|---|---|---|---|"]
@@ -500,7 +510,8 @@ def report(args, data):
                          f"{p['outside_view']['p50_ms']:.2f} / {p['outside_view']['p99_ms']:.2f}, "
                          f"{p['outside_view']['rate']:.0f} |")
     if data.get("statements"):
-        lines += ["", "## Statement pages (limit 50) of one account", "",
+        lines += ["", f"## Statement pages (limit 50) of one account (measured {data.get('statements_measured', '')})",
+                  "",
                   f"| movements | hello req/s | query req/s | ratio | query p50 / p99 ms at {args.latency_clients} "
                   "connections | from MongoDB (view off) p50 / p99 ms |", "|---|---|---|---|---|---|"]
         for p in data["statements"]:

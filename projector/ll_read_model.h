@@ -94,10 +94,11 @@ int ll_read_model_load(ll_read_model_t *rm, const ll_uuid_t *id, ll_rm_account_t
 
 /* What the read model holds of account id if its newest event is `version`: that event's
  * document alone (one _id lookup; it carries the state, the account's lasting fields and the
- * account document's version). *found is false when there is no such document (the event is
- * in a sealed page, or not stored): load instead. The store may hold later events too; a
- * writer that relies on this finds out from a conflict (ll_read_model_writes.h). Returns 0 or
- * a negative code. */
+ * account document's version), or the account document when it is at that version (an event
+ * without a document of its own: AccountOpened, or the last of a page sealed with it). *found
+ * is false when neither tells (the event is not stored, or not the newest): load instead. The
+ * store may hold later events too; a writer that relies on this finds out from a conflict
+ * (ll_read_model_writes.h). Returns 0 or a negative code. */
 int ll_read_model_probe(ll_read_model_t *rm, const ll_uuid_t *id, int64_t version, ll_rm_account_t *out,
                         bool *found, ll_error_t *err);
 

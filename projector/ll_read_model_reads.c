@@ -159,14 +159,29 @@ int ll_read_model_probe(ll_read_model_t *rm, const ll_uuid_t *id, int64_t versio
                         bool *found, ll_error_t *err) {
     char key[LL_RM_KEY_LEN + 1];
     bson_t doc;
-    ll_rm_key(id, version, key);
-    int rc = find_by_id(rm->events, key, &doc, found, "find event", err);
-    if (rc != 0 || !*found) return rc;
-    ll_rm_event_t e;
-    if (ll_rm_event_parse(&doc, &e) != 0 || e.version != version || ll_rm_event_account(id, &e, out) != 0)
-        rc = ll_error_set(err, LL_EIO, "events document %s is not ledgerline's", key);
-    /* Written with later events (its account document is ahead of it): not the newest. */
-    else if (e.head_version > e.version)
+    int rc = 0;
+    *found = false;
+    if (version >= 2) {
+        ll_rm_key(id, version, key);
+        if ((rc = find_by_id(rm->events, key, &doc, found, "find event", err)) != 0) return rc;
+        if (*found) {
+            ll_rm_event_t e;
+            if (ll_rm_event_parse(&doc, &e) != 0 || e.version != version || ll_rm_event_account(id, &e, out) != 0)
+                rc = ll_error_set(err, LL_EIO, "events document %s is not ledgerline's", key);
+            /* Written with later events (its account document is ahead of it): not the newest. */
+            else if (e.head_version > e.version)
+                *found = false;
+            bson_destroy(&doc);
+            if (rc != 0 || *found) return rc;
+        }
+    }
+    /* No document of its own (AccountOpened, or sealed into its page by the write that stored
+     * it, which moved the account document to it): the account document, if it is there. */
+    ll_uuid_format(id, key);
+    if ((rc = find_by_id(rm->accounts, key, &doc, found, "find account", err)) != 0 || !*found) return rc;
+    if (ll_rm_head_parse(&doc, out) != 0 || !ll_uuid_equal(&out->state.account_id, id))
+        rc = ll_error_set(err, LL_EIO, "account document %s is not ledgerline's", key);
+    else if (out->state.version != version)
         *found = false;
     bson_destroy(&doc);
     return rc;
