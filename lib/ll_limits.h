@@ -32,10 +32,6 @@
 #define LL_MIN_VERSION_WAIT_MS 2000
 /* A read-model lookup that takes longer fails instead of hanging a worker (maxTimeMS). */
 #define LL_READ_MODEL_QUERY_MS_MAX 5000
-/* Account writes per MongoDB command of the projector. FerretDB v1.24 (PostgreSQL backend)
- * deadlocks its connection pool on an update command of 64 statements (32 pass; reproduced with
- * pymongo), so the projector's bulk saves are cut at 16. Real MongoDB takes far more. */
-#define LL_READ_MODEL_UPDATES_PER_COMMAND 16
 /* Page sizes of statements and audit trails. */
 #define LL_PAGE_LIMIT_DEFAULT 50
 #define LL_PAGE_LIMIT_MAX     200

@@ -1,15 +1,18 @@
 /* ll_projector.h - consumes the account-events topic into the MongoDB read models.
  *
  * A round polls a batch (up to batch_max messages or batch_ms), decodes every envelope strictly
- * (an undecodable one goes to the dead-letter topic with the reason, and the projector moves on),
- * groups the events by account, loads each account's document once, folds its events with
- * ll_account_evolve - the same function the command service decides with - and writes the
- * account once per batch, guarded by the version it was loaded at. An event at or below the
- * document's version is a duplicate (skipped and counted); a gap stops that account and raises
- * an alarm (logged, counted) instead of guessing; an event evolve refuses otherwise goes to the
- * dead-letter topic and stops the account. Events are inserted into events_g<N> (event
- * id as _id, so re-inserting is harmless) before the account document. Offsets are committed
- * only after every write of the batch succeeded; a failed write retries the same batch.
+ * (an undecodable one goes to the dead-letter topic with the reason, and the projector moves on)
+ * and groups the events by account. What the read model holds of each account comes from the
+ * projector's memory of what it wrote (ll_account_cache.h), else from one lookup; its events
+ * are folded with ll_account_evolve - the same function the command service decides with - and
+ * its writes planned (ll_read_model_writes.h) and executed with the other accounts of its share
+ * on one of projector_writers connections, all shares at once. An event at or below the
+ * account's version is a duplicate (skipped and counted); a gap stops that account and raises
+ * an alarm (logged, counted) instead of guessing, once a fresh read confirms it; an event evolve
+ * refuses otherwise goes to the dead-letter topic and stops the account. An account found
+ * further along than the projector thought (another writer) is read whole and written again.
+ * Offsets are committed only after every write of the batch succeeded; a failed write retries
+ * the same batch.
  */
 #ifndef LL_PROJECTOR_H
 #define LL_PROJECTOR_H

@@ -285,6 +285,36 @@ LL_TEST(test_a_missing_account_is_not_found) {
     LL_CHECK_EQ_INT(acc.state.version, 0);
 }
 
+/* The one-lookup reads a writer starts from: the state at a version from that event's document,
+ * or from the account document when that event has none. Whether later events are stored it
+ * cannot tell (a writer finds out from a conflict: test_writing_the_same_events_again...). */
+LL_TEST(test_a_probe_tells_the_newest_state_or_nothing) {
+    static stream_t s;
+    make_stream(&s, P + 6);
+    ll_rm_account_t held, got;
+    empty_held(&held, &s);
+    bool found = false;
+    ll_error_t err = {""};
+    LL_REQUIRE(write_range(&s, 0, 1, &held) == 0); /* AccountOpened: the account document only */
+    LL_REQUIRE(ll_read_model_probe(&rm, &s.state.account_id, 1, &got, &found, &err) == 0);
+    LL_CHECK(found && got.state.version == 1 && got.head_version == 1);
+    LL_REQUIRE(write_range(&s, 1, 9, &held) == 0); /* versions 2..9 in one write */
+    LL_REQUIRE(ll_read_model_probe(&rm, &s.state.account_id, 9, &got, &found, &err) == 0);
+    LL_REQUIRE(found);
+    LL_CHECK_EQ_INT(got.state.version, 9);
+    LL_CHECK_EQ_STR(got.state.owner, s.state.owner);
+    LL_CHECK_EQ_STR(got.state.head_hash, s.events[8].hash);
+    LL_CHECK_EQ_INT(got.head_version, held.head_version);
+    LL_REQUIRE(ll_read_model_probe(&rm, &s.state.account_id, 7, &got, &found, &err) == 0);
+    LL_CHECK(found && got.state.version == 7 &&
+             got.state.balance_minor == s.events[6].data.movement.balance_after_minor);
+    LL_REQUIRE(write_range(&s, 9, P - 1, &held) == 0); /* up to version P-1: page 0 seals, no event doc */
+    LL_REQUIRE(ll_read_model_probe(&rm, &s.state.account_id, P - 1, &got, &found, &err) == 0);
+    LL_CHECK(found && got.state.version == P - 1 && got.head_page == 1);
+    LL_REQUIRE(ll_read_model_probe(&rm, &s.state.account_id, P + 3, &got, &found, &err) == 0);
+    LL_CHECK(!found); /* not stored */
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_an_account_written_in_batches_loads_back_with_every_page_sealed),
@@ -294,6 +324,7 @@ int main(int argc, char **argv) {
         LL_CASE(test_a_new_account_created_by_another_writer_is_a_conflict),
         LL_CASE(test_an_insert_seen_half_done_is_read_up_to_its_first_hole),
         LL_CASE(test_a_missing_account_is_not_found),
+        LL_CASE(test_a_probe_tells_the_newest_state_or_nothing),
     };
     mongoc_init();
     ll_test_ctx_t ctx = {"setup", 0}, *t = &ctx;
