@@ -50,8 +50,8 @@ fsql() { PGOPTIONS="-c client_min_messages=warning" runuser -u postgres -- psql 
 check ferretdb_index_trigger_installed test "$(fsql "SELECT count(*) FROM pg_event_trigger WHERE evtname = 'ledgerline_indexes'")" = 1
 fsql "DROP SCHEMA IF EXISTS ll_gin_check CASCADE; CREATE SCHEMA ll_gin_check; CREATE TABLE ll_gin_check.events_g7 (_jsonb jsonb); CREATE TABLE ll_gin_check.accounts_g7 (_jsonb jsonb); CREATE TABLE ll_gin_check._ferretdb_database_metadata (_jsonb jsonb)"
 gin() { fsql "SELECT count(*) FROM pg_indexes WHERE schemaname = 'll_gin_check' AND tablename = '$1' AND indexdef LIKE '%USING gin%' AND indexdef LIKE '%$2%' AND indexdef LIKE '%fastupdate=off%'"; }
-check ferretdb_collection_gets_id_gin test "$(gin accounts_g7 "'_id'")" = 1
-check ferretdb_events_get_id_and_page_gin test "$(gin events_g7 "'_id'")$(gin events_g7 "'page'")" = 11
+check ferretdb_collection_gets_id_gin test "$(gin accounts_g7 "''_id''")" = 1
+check ferretdb_events_get_id_and_page_gin test "$(gin events_g7 "''_id''")$(gin events_g7 "''page''")" = 11
 check ferretdb_metadata_left_alone test "$(gin _ferretdb_database_metadata _id)" = 0
 check ferretdb_custom_plans_only test "$(fsql "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database() AND 'plan_cache_mode=force_custom_plan' = ANY (s.setconfig)")" = 1
 fsql "DROP SCHEMA ll_gin_check CASCADE"
