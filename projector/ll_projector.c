@@ -268,7 +268,8 @@ static int read_shard(ll_read_model_t *rm, void *arg, ll_error_t *err) {
             memset(&acc->before, 0, sizeof acc->before);
             ll_account_init(&acc->before.state, &acc->id);
             acc->remembered = 1;
-        } else if (!acc->read_whole && ll_read_model_probe(rm, &acc->id, first - 1, &acc->before, &found, err) != 0) {
+        } else if (!acc->read_whole &&
+                   ll_read_model_probe(rm, &acc->id, first - 1, &acc->before, &found, err) != 0) {
             return LL_EIO;
         } else if (found) {
             acc->remembered = 1;

@@ -136,32 +136,23 @@ static int lasting_json(const ll_account_t *a, char *out, size_t size) {
     return (int)n;
 }
 
-bson_t *ll_rm_event_doc(const ll_event_t *ev, const ll_account_t *after, int64_t head_version) {
-    char id[LL_RM_KEY_LEN + 1], page[LL_RM_KEY_LEN + 1], item[LL_RM_ITEM_JSON_MAX], lasting[512];
-    ll_rm_key(&ev->account_id, ev->version, id);
-    ll_rm_key(&ev->account_id, ll_rm_page_of(ev->version), page);
+bson_t *ll_rm_event_doc_of(const ll_account_t *after, const char *item, int64_t head_version) {
+    char id[LL_RM_KEY_LEN + 1], page[LL_RM_KEY_LEN + 1], lasting[512];
+    ll_rm_key(&after->account_id, after->version, id);
+    ll_rm_key(&after->account_id, ll_rm_page_of(after->version), page);
     int n = lasting_json(after, lasting, sizeof lasting);
     bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "page", BCON_UTF8(page), "version",
                            BCON_INT64(after->version), "balance_minor", BCON_INT64(after->balance_minor),
                            "status", BCON_UTF8(ll_account_status_name(after->status)), "updated_at_us",
                            BCON_INT64(after->updated_at_us), "hash", BCON_UTF8(after->head_hash), "head",
                            BCON_INT64(head_version), "account", BCON_UTF8(n > 0 ? lasting : ""));
-    n = ll_rm_item_json(ev, item, sizeof item);
-    if (n > 0) bson_append_utf8(doc, "item", 4, item, n);
+    if (item != NULL) BSON_APPEND_UTF8(doc, "item", item);
     return doc;
 }
 
-bson_t *ll_rm_event_doc_with_head(const bson_t *doc, int64_t head_version) {
-    bson_t *out = bson_new();
-    bson_iter_t it;
-    if (bson_iter_init(&it, doc))
-        while (bson_iter_next(&it)) {
-            if (strcmp(bson_iter_key(&it), "head") == 0)
-                BSON_APPEND_INT64(out, "head", head_version);
-            else
-                bson_append_iter(out, bson_iter_key(&it), -1, &it);
-        }
-    return out;
+bson_t *ll_rm_event_doc(const ll_event_t *ev, const ll_account_t *after, int64_t head_version) {
+    char item[LL_RM_ITEM_JSON_MAX];
+    return ll_rm_event_doc_of(after, ll_rm_item_json(ev, item, sizeof item) > 0 ? item : NULL, head_version);
 }
 
 int ll_rm_event_parse(const bson_t *doc, ll_rm_event_t *out) {

@@ -83,8 +83,9 @@ int ll_rm_head_parse(const bson_t *doc, ll_rm_account_t *out);
  * account document's version once the write that stores ev is done. Caller destroys. */
 bson_t *ll_rm_event_doc(const ll_event_t *ev, const ll_account_t *after, int64_t head_version);
 
-/* A copy of the events_g document doc with its `head` set to head_version. Caller destroys. */
-bson_t *ll_rm_event_doc_with_head(const bson_t *doc, int64_t head_version);
+/* The same from the state after the event and its item (NULL when no money moved): for
+ * writers that render the item once for a page and a document. Caller destroys. */
+bson_t *ll_rm_event_doc_of(const ll_account_t *after, const char *item, int64_t head_version);
 
 /* What an events_g document says. item and account point into the document (valid while it
  * lives). */

@@ -166,7 +166,8 @@ int ll_read_model_probe(ll_read_model_t *rm, const ll_uuid_t *id, int64_t versio
         if ((rc = find_by_id(rm->events, key, &doc, found, "find event", err)) != 0) return rc;
         if (*found) {
             ll_rm_event_t e;
-            if (ll_rm_event_parse(&doc, &e) != 0 || e.version != version || ll_rm_event_account(id, &e, out) != 0)
+            if (ll_rm_event_parse(&doc, &e) != 0 || e.version != version ||
+                ll_rm_event_account(id, &e, out) != 0)
                 rc = ll_error_set(err, LL_EIO, "events document %s is not ledgerline's", key);
             /* Written with later events (its account document is ahead of it): not the newest. */
             else if (e.head_version > e.version)

@@ -11,9 +11,20 @@
 #define P     LL_READ_MODEL_PAGE_VERSIONS
 #define CHUNK 1000 /* documents per insert */
 
+/* What one version of the page in progress will need: its item for the page, and for an event
+ * document (written only if the page is still open when the account is complete) the state
+ * after it; the account's lasting fields come from its final state. */
+typedef struct {
+    char *item; /* NULL: no money moved */
+    int64_t balance_minor, updated_at_us;
+    ll_account_status_t status;
+    char hash[LL_HASH_HEX_LEN + 1];
+    int present;
+} version_t;
+
 struct ll_rm_page_buf {
     int64_t page;
-    bson_t *docs[P]; /* events_g documents of the page's versions so far (NULL: none) */
+    version_t v[P];
 };
 
 enum { KIND_EVENTS, KIND_PAGES, KIND_ACCOUNTS, KINDS };
@@ -83,8 +94,7 @@ ll_rm_builder_t *ll_rm_builder_start(const char *mongo_uri, const char *database
 
 void ll_rm_builder_forget(ll_rm_page_buf_t **buf) {
     if (*buf == NULL) return;
-    for (int i = 0; i < P; i++)
-        if ((*buf)->docs[i] != NULL) bson_destroy((*buf)->docs[i]);
+    for (int i = 0; i < P; i++) free((*buf)->v[i].item);
     free(*buf);
     *buf = NULL;
 }
@@ -92,13 +102,10 @@ void ll_rm_builder_forget(ll_rm_page_buf_t **buf) {
 /* Writes the full page in *buf as a pages_g document and starts the next page. */
 static int seal(ll_rm_builder_t *b, ll_rm_page_buf_t *buf, const ll_uuid_t *account, ll_error_t *err) {
     const char *items[P];
-    for (int i = 0; i < P; i++) {
-        ll_rm_event_t e;
-        items[i] = buf->docs[i] != NULL && ll_rm_event_parse(buf->docs[i], &e) == 0 ? e.item : NULL;
-    }
+    for (int i = 0; i < P; i++) items[i] = buf->v[i].item;
     bson_t *doc = ll_rm_page_doc(account, buf->page, items);
-    for (int i = 0; i < P; i++)
-        if (buf->docs[i] != NULL) bson_destroy(buf->docs[i]), buf->docs[i] = NULL;
+    for (int i = 0; i < P; i++) free(buf->v[i].item);
+    memset(buf->v, 0, sizeof buf->v);
     buf->page++;
     return add(b, KIND_PAGES, doc, err);
 }
@@ -114,9 +121,15 @@ int ll_rm_builder_event(ll_rm_builder_t *b, ll_rm_page_buf_t **buf, const ll_eve
         return ll_error_set(err, LL_EINVAL, "read-model builder: version %lld out of order",
                             (long long)ev->version);
     int i = (int)(ev->version - ll_rm_page_first(page));
-    /* head: fixed when the account is complete and its account document written */
-    if (ev->version >= 2 && ((*buf)->docs[i] = ll_rm_event_doc(ev, after, 1)) == NULL)
+    version_t *v = &(*buf)->v[i];
+    char item[LL_RM_ITEM_JSON_MAX];
+    int len = ll_rm_item_json(ev, item, sizeof item);
+    if (len > 0 && (v->item = strndup(item, (size_t)len)) == NULL)
         return ll_error_set(err, LL_ENOMEM, "out of memory");
+    v->balance_minor = after->balance_minor, v->updated_at_us = after->updated_at_us,
+    v->status = after->status;
+    memcpy(v->hash, after->head_hash, sizeof v->hash);
+    v->present = ev->version >= 2; /* AccountOpened: the account document holds it */
     return i == P - 1 ? seal(b, *buf, &ev->account_id, err) : 0;
 }
 
@@ -124,9 +137,13 @@ int ll_rm_builder_account(ll_rm_builder_t *b, ll_rm_page_buf_t **buf, const ll_a
                           ll_error_t *err) {
     int rc = 0;
     for (int i = 0; *buf != NULL && i < P && rc == 0; i++) {
-        bson_t *doc = (*buf)->docs[i];
-        if (doc == NULL) continue;
-        rc = add(b, KIND_EVENTS, ll_rm_event_doc_with_head(doc, a->version), err);
+        const version_t *v = &(*buf)->v[i];
+        if (!v->present) continue;
+        ll_account_t at = *a; /* the lasting fields; the rest as after this version */
+        at.version = ll_rm_page_first((*buf)->page) + i;
+        at.balance_minor = v->balance_minor, at.updated_at_us = v->updated_at_us, at.status = v->status;
+        memcpy(at.head_hash, v->hash, sizeof at.head_hash);
+        rc = add(b, KIND_EVENTS, ll_rm_event_doc_of(&at, v->item, a->version), err);
     }
     ll_rm_builder_forget(buf);
     if (rc == 0 && a->version > 0)
