@@ -24,8 +24,8 @@ import sys
 import time
 
 from ll_bench import (BENCH_BIN, VAR, app_conninfo, bench_accounts_table, compare, drop_database, finish,
-                      fmt_spread as fmt, fresh_database, owner_conninfo, owner_sql, row, rss_mib, run_pgbench,
-                      run_wrk, write_lines)
+                      fmt_spread as fmt, fresh_database, load_event_store, owner_conninfo, owner_sql, row, rss_mib,
+                      run_pgbench, run_wrk, write_lines)
 from ll_e2e import Service, prometheus
 
 DB = "ledgerline_bench_scale"
@@ -35,29 +35,7 @@ CMD, QRY, HELLO = 18090, 18091, 18095
 def load_store(accounts, events):
     """Fills a fresh DB with events over accounts; returns (seconds, size in bytes)."""
     fresh_database(DB)
-    tmp = os.path.join(VAR, "scale")
-    os.makedirs(tmp, exist_ok=True)
-    fifo = os.path.join(tmp, "events.copy")
-    if os.path.exists(fifo):
-        os.remove(fifo)
-    os.mkfifo(fifo)
-    t0 = time.time()
-    copy = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", owner_conninfo(DB), "-c",
-                             f"\\copy events FROM '{fifo}'"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    gen = subprocess.run([os.path.join(BENCH_BIN, "gen_events"), "--copy", tmp, "--events", str(events), "--accounts",
-                          str(accounts)], capture_output=True, text=True)
-    _, copy_err = copy.communicate(timeout=3600)
-    os.remove(fifo)
-    if gen.returncode != 0 or copy.returncode != 0:
-        raise RuntimeError(f"loading the store: {gen.stderr} {copy_err}")
-    states = os.path.join(tmp, "account_state.copy")
-    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", owner_conninfo(DB), "-c",
-                    f"\\copy account_state FROM '{states}'"], check=True, capture_output=True)
-    os.remove(states)
-    # The command service takes positions from the sequence: past the loaded ones.
-    owner_sql(DB, "SELECT setval('events_position_seq', (SELECT max(global_position) FROM events)); "
-                  "ANALYZE events; ANALYZE account_state")
-    seconds = time.time() - t0
+    seconds = load_event_store(DB, accounts, events, "scale")
     size = int(owner_sql(DB, f"SELECT pg_database_size('{DB}')"))
     return seconds, size
 

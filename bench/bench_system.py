@@ -13,8 +13,8 @@ machine.
    p50/p99).
 2. Growth: accounts opened through the system (wrk, POST /v1/accounts) up to --growth, the
    projector's pace while they open; at 10k and at --growth accounts: the projector's events/s
-   from a backlog of deposits over all accounts (the relay paused while it builds, so the
-   projector keeps what it remembers), the same right after a projector restart (nothing
+   from a backlog of deposits over all accounts (the projector paused with SIGSTOP while it
+   builds, so it keeps what it remembers), the same right after a projector restart (nothing
    remembered), and GET of accounts outside the live view (a query API with the view off) at
    --latency-clients connections.
 3. Statement pages of one account with --movements movements each: req/s at --clients
@@ -23,7 +23,8 @@ machine.
 
 Usage: bench/bench_system.py [--parts load,growth,statements] [--accounts 1000,100000]
                              [--seconds 60] [--clients 16] [--growth 1000000]
-                             [--movements 10,1000,10000] [--reps 3] [--smoke]
+                             [--movements 10,1000,10000] [--reps 3] [--scale-accounts 1000000]
+                             [--scale-events 10000000] [--smoke]
 Needs the local stack (make up) and the release build; the stack's ledgerline processes are
 restarted with the benchmark's settings and restarted as they were at the end. Writes
 bench/results/system.json and system.md.
@@ -40,7 +41,8 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from ll_bench import (BENCH_BIN, RESULTS, ROOT, VAR, compare, drop_database, finish, finish_wrk, fmt_spread as fmt,
+from ll_bench import (BENCH_BIN, RESULTS, ROOT, compare, drop_database, finish, finish_wrk, fmt_spread as fmt,
+                      load_event_store, owner_conninfo,
                       fresh_database, owner_sql, percentile, row, run_wrk, save, sh, start_wrk, write_lines)
 from ll_e2e import Service, request, token
 
@@ -62,7 +64,9 @@ class System:
                         LEDGERLINE_PG_CONNINFO=f"host=127.0.0.1 port=55432 dbname={DB} user=ledgerline "
                                                "password=ledgerline",
                         LEDGERLINE_MONGO_DATABASE=DB, LEDGERLINE_KAFKA_TOPIC_EVENTS=self.topic,
-                        LEDGERLINE_KAFKA_PROJECTOR_GROUP=f"{self.topic}.projector", LEDGERLINE_JWT_SECRET=self.secret)
+                        LEDGERLINE_KAFKA_PROJECTOR_GROUP=f"{self.topic}.projector", LEDGERLINE_JWT_SECRET=self.secret,
+                        # backlog_rate pauses the projector: its partitions stay with it
+                        LEDGERLINE_PROJECTOR_SESSION_TIMEOUT_MS="60000")
 
     def __enter__(self):
         # The stack's processes that run now run again at the end, as they were.
@@ -130,6 +134,15 @@ applied_before = 0
 def applied():
     """Events the projector has applied since the benchmark's stores were made."""
     return applied_before + series(metrics(PROJECTOR), "ledgerline_projector_events_total", 'outcome="applied"')[0]
+
+
+def wait_published(timeout_s=60):
+    """Until the relay has published everything the outbox held."""
+    deadline = time.time() + timeout_s
+    while series(metrics(RELAY), "ledgerline_relay_outbox_depth")[0] > 0:
+        if time.time() > deadline:
+            raise RuntimeError(f"the relay did not publish the outbox within {timeout_s}s")
+        time.sleep(0.05)
 
 
 def wait_drained(timeout_s=600):
@@ -217,11 +230,12 @@ def open_accounts(system, target, clients):
             "seconds": load_s}
 
 
-def sustained(system, n, args):
-    """Deposits at --clients connections over n accounts for --seconds, with the read side watched."""
+def sustained(system, n, args, sample=None):
+    """Deposits at --clients connections over n accounts (every sample-th of them, for wrk's
+    memory) for --seconds, with the read side watched."""
     open_accounts(system, n, args.clients)
     ids = account_ids()
-    accounts = write_lines("system_accounts.txt", ids)
+    accounts = write_lines("system_accounts.txt", ids[::sample] if sample else ids)
     wait_drained()
     sampler, prober = Sampler(), Prober(system.auth, ids)
     sampler.start()
@@ -245,7 +259,8 @@ def sustained(system, n, args):
     ok = prober.status.get(200, 0)
     total = sum(prober.status.values())
     commands = acknowledged / (t_end - t0)
-    out = {"accounts": len(ids), "commands_per_s": commands, "command_errors": r["errors"],
+    out = {"accounts": len(ids), "deposited_accounts": len(ids[::sample] if sample else ids),
+           "commands_per_s": commands, "command_errors": r["errors"],
            "projected_per_s": projected, "ratio": projected / commands,
            "lag_events_max": max(lags), "lag_events_p99": percentile(lags, 99), "lag_events_end": lags[-1],
            "lag_s_max": max(lag_s), "lag_s_p99": percentile(lag_s, 99), "lag_s_end": lag_s[-1], "drain_s": drain,
@@ -259,21 +274,23 @@ def sustained(system, n, args):
 
 
 def backlog_rate(system, ids, seconds, clients):
-    """The projector's events/s from a backlog, with what it remembers: the relay paused
-    (SIGSTOP: it keeps its leadership) while deposits over all of ids fill the outbox, then
-    resumed; timed from the resume until the projector has applied them all. The relay's own
-    publishing is part of the time, alike at every size."""
+    """The projector's events/s from a backlog, with what it remembers: the projector paused
+    (SIGSTOP; its Kafka session outlasts the pause, so it keeps its partitions and nothing
+    rebalances) while deposits over all of ids go through the command service and the relay,
+    then resumed; timed from the resume until it has applied them all."""
     accounts = write_lines("system_backlog_accounts.txt", ids)
     wait_drained()
-    applied0 = applied()
-    pid = system.pid("relay")
+    applied0 = applied()  # its metrics do not answer while it is stopped
+    pid = system.pid("projector")
     os.kill(pid, 19)  # SIGSTOP
     try:
         r = finish_wrk(start_wrk(CMD, clients, seconds, "deposit.lua", accounts, threads=2, auth=system.auth))
-        backlog = events_stored() - applied0
+        stored = events_stored()
+        wait_published()
     finally:
         os.kill(pid, 18)  # SIGCONT
         resumed = time.time()
+    backlog = stored - applied0
     seconds_taken = wait_drained()
     return {"backlog_events": backlog, "commands_per_s": r["rate"], "seconds": seconds_taken,
             "events_per_s": backlog / seconds_taken if seconds_taken > 0 else 0, "resumed": resumed}
@@ -343,6 +360,37 @@ def growth(system, args):
     return points
 
 
+def scale(system, args):
+    """The read side at the size users reach: --scale-events events over --scale-accounts accounts
+    loaded into the event store (COPY text from bench/gen_events.c: decided, sealed and chained by
+    domain/), the read model built from it by ledgerline-rebuild, the stack started on both; then
+    part 1's sustained deposits over a sample of the accounts (the projector and the query API
+    remember none of them: each is read from the read model the first time)."""
+    global applied_before
+    sh([STACK, "down"] + list(SERVICES))
+    print(f"[bench] loading {args.scale_events} events over {args.scale_accounts} accounts into the event store",
+          flush=True)
+    load_s = load_event_store(DB, args.scale_accounts, args.scale_events, "system-scale")
+    print(f"[bench] loaded in {load_s:.0f} s; ledgerline-rebuild --from store", flush=True)
+    t0 = time.time()
+    out = sh([os.path.join(os.environ["LL_TEST_BIN"], "ledgerline-rebuild"), "--from", "store", "--settle-seconds",
+              "0", "--json"], env=dict(system.env, LEDGERLINE_PG_MIGRATE_CONNINFO=owner_conninfo(DB)))
+    rebuild = json.loads(out.strip().splitlines()[-1])
+    rebuild["whole_seconds"] = time.time() - t0
+    print(f"[bench] rebuilt at {rebuild['events_per_second']:.0f} events/s (build {rebuild['build_seconds']:.0f} s, "
+          f"whole {rebuild['whole_seconds']:.0f} s)", flush=True)
+    applied_before = events_stored()  # the projector starts on the empty topic, past them all
+    sh([STACK, "restart"] + list(SERVICES), env=system.env)
+    n = int(owner_sql(DB, "SELECT count(*) FROM account_state"))
+    load = sustained(system, n, args, sample=max(1, n // 100000))
+    paths = write_lines("system_viewless_paths.txt", [f"/v1/accounts/{a}" for a in account_ids()[::max(1, n // 100000)]])
+    with Service("query", ["--listen", f"127.0.0.1:{VIEWLESS}"], port=VIEWLESS,
+                 env=dict(system.env, LEDGERLINE_QUERY_VIEW_ACCOUNTS_MAX="0")):
+        lat = run_wrk(VIEWLESS, args.latency_clients, args.short_seconds, "get_random.lua", paths, auth=system.auth)
+    return {"events": applied_before, "accounts": n, "load_seconds": load_s, "rebuild": rebuild, "load": load,
+            "outside_view": {"p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"], "errors": lat["errors"]}}
+
+
 def deposit_many(system, account, n):
     with ThreadPoolExecutor(8) as ex:
         list(ex.map(lambda _: system.post(f"/v1/accounts/{account}/deposits", {"amount_minor": 1, "currency": "EUR"}),
@@ -376,21 +424,24 @@ def statements(system, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--parts", default="load,statements,growth")
+    ap.add_argument("--parts", default="load,statements,growth,scale")
     ap.add_argument("--accounts", default="1000,100000")
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--short-seconds", type=int, default=5, help="each wrk run of the read measurements")
-    ap.add_argument("--backlog-seconds", type=int, default=10, help="deposits while the relay is paused")
+    ap.add_argument("--backlog-seconds", type=int, default=10, help="deposits while the projector is paused")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--latency-clients", type=int, default=2)
     ap.add_argument("--growth", type=int, default=1000000)
     ap.add_argument("--movements", default="10,1000,10000")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--scale-accounts", type=int, default=1000000)
+    ap.add_argument("--scale-events", type=int, default=10000000)
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
     if args.smoke:
         args.accounts, args.seconds, args.short_seconds, args.backlog_seconds = "100", 3, 1, 2
         args.growth, args.movements, args.reps, args.clients = 300, "10,60", 1, 4
+        args.scale_accounts, args.scale_events = 1000, 20000
     parts = args.parts.split(",")
     data = {"args": vars(args)}
     # Parts not run this time keep what an earlier full run measured (each part says when).
@@ -398,12 +449,12 @@ def main():
     if not args.smoke and os.path.exists(earlier):
         with open(earlier) as f:
             old = json.load(f)
-        for part in ("load", "statements", "growth"):
+        for part in ("load", "statements", "growth", "scale"):
             if part not in parts and part in old:
                 data[part] = old[part]
                 data[f"{part}_measured"] = old.get(f"{part}_measured", old.get("measured"))
     # Each part on stores of its own: account counts start from zero.
-    for part in ("load", "statements", "growth"):
+    for part in ("load", "statements", "growth", "scale"):
         if part not in parts:
             continue
         with System() as system:
@@ -411,12 +462,16 @@ def main():
                 data["load"] = [sustained(system, int(n), args) for n in args.accounts.split(",")]
             elif part == "statements":
                 data["statements"] = statements(system, args)
+            elif part == "scale":
+                data["scale"] = scale(system, args)
             else:
                 data["growth"] = growth(system, args)
         data[f"{part}_measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         save("system", dict(data, partial=True), "")  # what is measured so far survives a failure
     errors = sum(p["command_errors"] for p in data.get("load", []))
     errors += sum(p["outside_view"]["errors"] for p in data.get("growth", []))
+    if data.get("scale"):
+        errors += data["scale"]["load"]["command_errors"] + data["scale"]["outside_view"]["errors"]
     errors += sum(s["rate"]["query_errors"]["max"] + s["latency"]["query_errors"]["max"] + s["mongodb"]["errors"]
                   for s in data.get("statements", []))
     data["errors"] = errors
@@ -444,6 +499,23 @@ def rows(data):
                 note=f"{p['statements']} probes"),
             row(f"Statement page p99 during the load ({n} accounts)", None, None, p["statement_p99_ms"], "ms",
                 goal="<= 20 ms", met=p["statement_p99_ms"] <= 20),
+        ]
+    sc = data.get("scale")
+    if sc:
+        p, size = sc["load"], f"{sc['accounts']} accounts, {sc['events']} events"
+        out += [
+            row(f"Projector events/s, deposits at 16 connections ({size} in the store, none remembered)",
+                "commands acknowledged/s, same run", p["commands_per_s"], p["projected_per_s"], "events/s",
+                ratio=p["ratio"], goal=">= 1.0x", met=p["ratio"] >= 0.98,
+                note=f"drain {p['drain_s']:.1f} s, lag p99 {p['lag_s_p99']:.2f} s"),
+            row(f"Statement pages answered 200 during the load ({size})", None, None, 100 * p["statements_ok_share"],
+                "%", goal=">= 99.9 %", met=p["statements_ok_share"] >= 0.999,
+                note=f"{p['statements']} probes, p99 {p['statement_p99_ms']:.1f} ms"),
+            row(f"GET account outside the live view p99 ({size})", None, None, sc["outside_view"]["p99_ms"], "ms",
+                goal="<= 5 ms", met=sc["outside_view"]["p99_ms"] <= 5),
+            row(f"Rebuild from the store ({size})", None, None, sc["rebuild"]["events_per_second"], "events/s",
+                goal=">= 50000", met=sc["rebuild"]["events_per_second"] >= 50000,
+                note=f"build {sc['rebuild']['build_seconds']:.0f} s, whole run {sc['rebuild']['whole_seconds']:.0f} s"),
         ]
     g = data.get("growth", [])
     if len(g) >= 2:
@@ -484,7 +556,8 @@ def report(args, data):
     lines = ["# The whole system: the read side under sustained writes and growth", "",
              f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with `bench/bench_system.py "
              f"--parts {args.parts} --accounts {args.accounts} --seconds {args.seconds} --clients {args.clients} "
-             f"--growth {args.growth} --movements {args.movements} --reps {args.reps}` on a shared 2-core machine: the "
+             f"--growth {args.growth} --movements {args.movements} --reps {args.reps} --scale-accounts "
+             f"{args.scale_accounts} --scale-events {args.scale_events}` on a shared 2-core machine: the "
              "stack's PostgreSQL, Kafka, FerretDB and four ledgerline processes (release builds, started by "
              "deploy/local/stack.sh as `make run` does, rate limits off) and wrk, all at once.", ""]
     if data.get("load"):
@@ -510,6 +583,25 @@ def report(args, data):
                          f"{p['cold']['events_per_s']:.0f} (of {p['cold']['backlog_events']:.0f}) | "
                          f"{p['outside_view']['p50_ms']:.2f} / {p['outside_view']['p99_ms']:.2f}, "
                          f"{p['outside_view']['rate']:.0f} |")
+    if data.get("scale"):
+        sc = data["scale"]
+        p = sc["load"]
+        lines += ["", f"## At scale: {sc['accounts']} accounts, {sc['events']} events (measured "
+                      f"{data.get('scale_measured', '')})", "",
+                  f"Loaded into the event store in {sc['load_seconds']:.0f} s; `ledgerline-rebuild --from store` "
+                  f"built and verified the read model at {sc['rebuild']['events_per_second']:.0f} events/s (build "
+                  f"{sc['rebuild']['build_seconds']:.0f} s, whole run {sc['rebuild']['whole_seconds']:.0f} s). Then "
+                  f"the stack started on both, and deposits at {args.clients} connections over "
+                  f"{p['deposited_accounts']} of the accounts for {args.seconds} s:", "",
+                  "| commands/s | projector events/s | ratio | lag events max / p99 / end | lag s max / p99 | drain s "
+                  "| statements 200 | statement p50 / p99 ms | GET outside the view p50 / p99 ms |",
+                  "|---|---|---|---|---|---|---|---|---|",
+                  f"| {p['commands_per_s']:.0f} | {p['projected_per_s']:.0f} | **{p['ratio']:.2f}** | "
+                  f"{p['lag_events_max']:.0f} / {p['lag_events_p99']:.0f} / {p['lag_events_end']:.0f} | "
+                  f"{p['lag_s_max']:.2f} / {p['lag_s_p99']:.2f} | {p['drain_s']:.1f} | "
+                  f"{p['statements_ok_share'] * 100:.2f} % of {p['statements']} | {p['statement_p50_ms']:.1f} / "
+                  f"{p['statement_p99_ms']:.1f} | {sc['outside_view']['p50_ms']:.2f} / "
+                  f"{sc['outside_view']['p99_ms']:.2f} |"]
     if data.get("statements"):
         lines += ["", f"## Statement pages (limit 50) of one account (measured {data.get('statements_measured', '')})",
                   "",

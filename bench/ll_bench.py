@@ -65,6 +65,35 @@ def fresh_database(db):
        env=dict(os.environ, LEDGERLINE_PG_MIGRATE_CONNINFO=owner_conninfo(db)))
 
 
+def load_event_store(db, accounts, events, name):
+    """Fills db's empty event store with events over accounts (bench/gen_events.c, streamed
+    through a FIFO under var/bench/NAME into psql's \\copy while it generates) and their
+    account_state rows; returns the seconds it took."""
+    tmp = os.path.join(VAR, name)
+    os.makedirs(tmp, exist_ok=True)
+    fifo = os.path.join(tmp, "events.copy")
+    if os.path.exists(fifo):
+        os.remove(fifo)
+    os.mkfifo(fifo)
+    t0 = time.time()
+    copy = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", owner_conninfo(db), "-c",
+                             f"\\copy events FROM '{fifo}'"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    gen = subprocess.run([os.path.join(BENCH_BIN, "gen_events"), "--copy", tmp, "--events", str(events), "--accounts",
+                          str(accounts)], capture_output=True, text=True)
+    _, copy_err = copy.communicate(timeout=3600)
+    os.remove(fifo)
+    if gen.returncode != 0 or copy.returncode != 0:
+        raise RuntimeError(f"loading the store: {gen.stderr} {copy_err}")
+    states = os.path.join(tmp, "account_state.copy")
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", owner_conninfo(db), "-c",
+                    f"\\copy account_state FROM '{states}'"], check=True, capture_output=True)
+    os.remove(states)
+    # The command service takes positions from the sequence: past the loaded ones.
+    owner_sql(db, "SELECT setval('events_position_seq', (SELECT max(global_position) FROM events)); "
+                  "ANALYZE events; ANALYZE account_state")
+    return time.time() - t0
+
+
 def drop_database(db):
     superuser_sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
