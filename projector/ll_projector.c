@@ -32,6 +32,7 @@
 typedef struct {
     rd_kafka_message_t *msg;
     ll_event_t ev;
+    int checked; /* decoded (or dead-lettered) once: a retried batch does neither again */
     int decoded; /* 0: went to the dead-letter topic */
     int account; /* index into the batch's accounts; -1: not projected (halted account) */
 } item_t;
@@ -65,7 +66,8 @@ typedef struct projector {
     shard_task_t *tasks;
     ll_account_cache_t *cache;
     uint64_t assignment; /* partitions assigned, as a signature: a change forgets the cache */
-    ll_strset_t stopped; /* accounts halted by a gap or a refused event */
+    ll_strset_t stopped; /* accounts halted by a refused event */
+    ll_strset_t waiting; /* accounts behind a gap: their next event has not arrived yet */
     item_t *items;
     ll_event_t *fold;          /* the applied events of a batch, grouped by account (batch_max) */
     int *order;                /* items grouped by account (batch_max) */
@@ -95,12 +97,14 @@ static void log_event(const char *level, const char *msg, const char *account, c
 
 static int open_kafka(projector_t *p, ll_error_t *err) {
     const ll_config_t *cfg = p->opt->cfg;
+    char session_ms[24];
+    snprintf(session_ms, sizeof session_ms, "%lld", (long long)cfg->projector_session_timeout_ms);
     const char *const consumer[] = {
         "bootstrap.servers", cfg->kafka_bootstrap_servers, "group.id", p->opt->group_id, "client.id",
         "ledgerline-projector", "enable.auto.commit", "false",                /* offsets follow the writes */
         "enable.auto.offset.store", "false", "auto.offset.reset", "earliest", /* a new group reads the log */
         "isolation.level", "read_committed", "enable.partition.eof", "false", "session.timeout.ms",
-        "6000", /* the broker's minimum: fast failover */
+        session_ms, /* default: the broker's minimum, fast failover */
         "max.poll.interval.ms", "300000",
         /* Batching over freshness: reads are answered from the query
          * API's live view, which follows the topic on its own; here
@@ -162,20 +166,27 @@ static int collect(projector_t *p, volatile sig_atomic_t *stop) {
     return n;
 }
 
+/* Decodes the batch's messages; an undecodable one goes to the dead-letter topic, once however
+ * often the batch is retried (a read-store outage retries it for as long as it lasts). */
 static int decode_all(projector_t *p, int n, ll_error_t *err) {
     for (int i = 0; i < n; i++) {
         item_t *it = &p->items[i];
+        if (it->checked) continue;
         ll_error_t why = {""};
         it->decoded = ll_event_decode(it->msg->payload, it->msg->len, &it->ev, &why) == 0;
         if (!it->decoded && dead_letter(p, it->msg, why.msg, err) != 0) return LL_EIO;
         if (!it->decoded)
             log_event("error", "undecodable event sent to the dead-letter topic", NULL, why.msg);
+        it->checked = 1;
     }
     return 0;
 }
 
-/* Halts the account of it (acc: its batch entry) on an event evolve refused, and dead-letters
- * the event unless it is a gap. */
+/* Stops the account of it (acc: its batch entry) at an event evolve refused. A gap (the event
+ * is ahead of the account) is waited out: the account's events are looked at again in every
+ * batch, and the missing one applies when it arrives (a relay publishes an account's events
+ * again in order after a failed delivery, so a later one may come first). Any other refusal
+ * halts the account for good and dead-letters the event: never guess. */
 static int halt(projector_t *p, batch_account_t *acc, const item_t *it, ll_evolve_t v, const char *why,
                 ll_error_t *err) {
     char text[LL_UUID_TEXT_LEN + 1];
@@ -185,15 +196,27 @@ static int halt(projector_t *p, batch_account_t *acc, const item_t *it, ll_evolv
                             "account %s: %s, right after a generation switch: waiting for the rebuild "
                             "to catch up",
                             text, why);
-    if (v == LL_EVOLVE_GAP)
+    if (v == LL_EVOLVE_GAP) {
         p->gaps++;
-    else if (dead_letter(p, it->msg, why, err) != 0)
-        return LL_EIO;
-    log_event("error", v == LL_EVOLVE_GAP ? "version gap: account halted" : "event refused: account halted",
-              text, why);
-    ll_strset_add(&p->stopped, text);
+        int added = ll_strset_add(&p->waiting, text);
+        if (added < 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
+        if (added) log_event("error", "version gap: account waits for its missing events", text, why);
+    } else {
+        if (dead_letter(p, it->msg, why, err) != 0) return LL_EIO;
+        log_event("error", "event refused: account halted", text, why);
+        if (ll_strset_add(&p->stopped, text) < 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    }
     acc->halted = 1;
     return 0;
+}
+
+/* The account of acc had events applied: if it waited behind a gap, the gap is closed. */
+static void healed(projector_t *p, const batch_account_t *acc) {
+    if (p->waiting.count == 0) return;
+    char text[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(&acc->id, text);
+    if (ll_strset_remove(&p->waiting, text))
+        log_event("info", "version gap closed: the missing events arrived", text, "");
 }
 
 /* ---- one batch: accounts, reads, fold, writes ----------------------------------------------- */
@@ -413,7 +436,10 @@ static int project_all(projector_t *p, int n, ll_error_t *err) {
                 p->account_reads++;
                 continue;
             }
-            if (acc->n_applied > 0) ll_account_cache_put(p->cache, &acc->after);
+            if (acc->n_applied > 0) {
+                ll_account_cache_put(p->cache, &acc->after);
+                healed(p, acc);
+            }
             p->applied += acc->n_applied;
             p->duplicates += acc->duplicates;
             acc->done = 1;
@@ -500,6 +526,7 @@ static void take_snapshot(projector_t *p) {
                                    .batches = (uint64_t)p->batches,
                                    .batch_failures = (uint64_t)p->batch_failures,
                                    .halted_accounts = p->stopped.count,
+                                   .waiting_accounts = p->waiting.count,
                                    .account_reads = p->account_reads,
                                    .conflicts = p->conflicts,
                                    .docs_events = p->docs_events,
@@ -544,9 +571,9 @@ static void publish(projector_t *p, int log_now) {
         "{\"level\":\"info\",\"service\":\"projector\",\"msg\":\"metrics\",\"generation\":%lld,\"applied_"
         "total\":%lld,"
         "\"duplicates_total\":%lld,\"gaps_total\":%lld,\"dead_letters_total\":%lld,\"batches_total\":%lld,"
-        "\"halted_accounts\":%zu,\"lag_events\":%lld}\n",
+        "\"halted_accounts\":%zu,\"waiting_accounts\":%zu,\"lag_events\":%lld}\n",
         (long long)p->generation, p->applied, p->duplicates, p->gaps, p->dead_letters, p->batches,
-        p->stopped.count, lag);
+        p->stopped.count, p->waiting.count, lag);
     fflush(stdout);
     p->last_report_ms = ll_clock_ms();
 }
@@ -591,7 +618,7 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
         (p.accounts = calloc((size_t)opt->batch_max, sizeof *p.accounts)) == NULL ||
         (p.tasks = calloc((size_t)p.n_shards, sizeof *p.tasks)) == NULL ||
         (p.cache = ll_account_cache_new((size_t)opt->cfg->projector_cache_accounts)) == NULL ||
-        ll_strset_init(&p.stopped, 1024) != 0)
+        ll_strset_init(&p.stopped, 1024) != 0 || ll_strset_init(&p.waiting, 1024) != 0)
         goto done;
     if ((uri = mongoc_uri_new_with_error(opt->cfg->mongo_uri, &be)) == NULL) {
         rc = ll_error_set(err, LL_EINVAL, "mongo_uri: %s", be.message);
@@ -638,6 +665,7 @@ done:
     if (p.mongo != NULL) mongoc_client_destroy(p.mongo);
     mongoc_uri_destroy(uri);
     ll_strset_free(&p.stopped);
+    ll_strset_free(&p.waiting);
     ll_account_cache_free(p.cache);
     for (int s = 0; s < p.n_shards; s++) ll_rm_writes_free(p.writes[s]);
     free(p.tasks);

@@ -50,8 +50,12 @@ char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *
                       "Accounts the projector remembers (projector_cache_accounts at most).", "",
                       s->cache_accounts);
     ll_metrics_series(&t, "projector", "ledgerline_projector_halted_accounts", "gauge",
-                      "Accounts stopped by a gap or a refused event (alarm when > 0).", "",
+                      "Accounts stopped by an event the domain refuses, dead-lettered (alarm when > 0).", "",
                       s->halted_accounts);
+    ll_metrics_series(&t, "projector", "ledgerline_projector_waiting_accounts", "gauge",
+                      "Accounts behind a version gap: their later events wait until the missing ones "
+                      "arrive (alarm when it stays > 0).",
+                      "", s->waiting_accounts);
     ll_metrics_series(&t, "projector", "ledgerline_projector_generation", "gauge",
                       "The read-model generation written to.", "", (uint64_t)s->generation);
     ll_text_printf(&t, "# HELP ledgerline_projector_lag_events Events in the partition not projected yet.\n"

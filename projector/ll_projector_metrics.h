@@ -28,7 +28,7 @@ typedef struct {
 
 typedef struct {
     uint64_t applied, duplicates, gaps, dead_letters, batches, batch_failures;
-    uint64_t halted_accounts;
+    uint64_t halted_accounts, waiting_accounts;
     uint64_t account_reads;                          /* accounts read from the read model (not remembered) */
     uint64_t conflicts;                              /* accounts another writer had moved: read again */
     uint64_t docs_events, docs_pages, docs_accounts; /* documents written, per collection */

@@ -5,11 +5,13 @@
 #include "ll_kafka.h"
 #include "ll_metrics.h"
 #include "ll_metrics_server.h"
+#include "ll_outbox_order.h"
 #include "ll_pg.h"
 #include "ll_pgq.h"
 #include "ll_stats.h"
 #include "ll_text.h"
 
+#include <assert.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -19,19 +21,33 @@
 #include <time.h>
 
 #define RELAY_LOCK_KEY   "7301943" /* the advisory lock that makes one relay the publisher */
-#define DELIVERY_WAIT_MS 40000     /* > message.timeout.ms: every report arrives before this */
 #define STOP_FLUSH_MS    10000     /* at SIGTERM, how long to wait for reports in flight */
+#define KEY_BYTES        64        /* an account id's text, with room */
 #define BACKOFF_MS_MAX   5000
 #define LATENCY_SAMPLES  4096
 #define SNAPSHOT_MS      1000 /* /metrics is at most this stale */
 
+typedef struct round round_t;
+
 /* One outbox row in flight. */
 typedef struct {
+    round_t *round;
     long long position;
     long long created_us;
+    char account[KEY_BYTES];
     int done;
     rd_kafka_resp_err_t err;
 } slot_t;
+
+/* A round's delivery state. librdkafka may report on a message after the round stopped waiting
+ * (its deadline, or SIGTERM) and was retried or abandoned, so the state lives until the last
+ * report: every queued message holds a reference, and so does the round while it runs. The
+ * reports are served on the relay's own thread (rd_kafka_poll/flush), so plain counts do. */
+struct round {
+    int refs;
+    int n;
+    slot_t slots[];
+};
 
 typedef struct {
     const ll_relay_options_t *opt;
@@ -59,18 +75,40 @@ static void log_line(const char *level, const char *msg, const char *detail) {
 
 /* ---- Kafka --------------------------------------------------------------------------------- */
 
+static round_t *round_new(int n) {
+    round_t *rd = calloc(1, sizeof *rd + (size_t)n * sizeof rd->slots[0]);
+    if (rd != NULL) rd->refs = 1, rd->n = n;
+    return rd;
+}
+
+static void round_release(round_t *rd) {
+    assert(rd->refs > 0);
+    if (--rd->refs == 0) free(rd);
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
     (void)opaque;
     slot_t *slot = m->_private;
     slot->err = m->err;
     slot->done = 1;
+    round_release(slot->round);
 }
 
 static rd_kafka_t *make_producer(const ll_relay_options_t *opt, ll_error_t *err) {
     const char *const mine[] = {"bootstrap.servers", opt->bootstrap_servers, "client.id", "ledgerline-relay",
                                 NULL};
     return ll_kafka_producer(mine, on_delivery, err);
+}
+
+/* Closes the producer: waits up to flush_ms for the reports in flight, then purges what is
+ * left and serves its reports (purged), so every round's state is released, then destroys it.
+ * Rows not acknowledged stay in the outbox for the next relay. */
+static void producer_close(rd_kafka_t *rk, int flush_ms) {
+    rd_kafka_flush(rk, flush_ms);
+    rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    for (int i = 0; i < 100 && rd_kafka_outq_len(rk) > 0; i++) rd_kafka_poll(rk, 100);
+    rd_kafka_destroy(rk);
 }
 
 /* ---- PostgreSQL ---------------------------------------------------------------------------- */
@@ -139,15 +177,18 @@ static void record_latency(relay_t *r, long long us) {
     r->latencies_us[r->n_latencies++ % LATENCY_SAMPLES] = us;
 }
 
-/* Produces every row of res; waits for their reports (bounded). Returns the number delivered;
- * delivered slots have done && err == 0. */
-static int publish(relay_t *r, PGresult *res, slot_t *slots, volatile sig_atomic_t *stop) {
+/* Produces every row of res into rd's slots; waits for their reports (bounded). Returns the
+ * number delivered; delivered slots have done && err == 0. */
+static int publish(relay_t *r, PGresult *res, round_t *rd, volatile sig_atomic_t *stop) {
     int n = PQntuples(res), queued = 0;
+    slot_t *slots = rd->slots;
     for (int i = 0; i < n; i++) {
-        slots[i] = (slot_t){strtoll(PQgetvalue(res, i, 0), NULL, 10),
-                            strtoll(PQgetvalue(res, i, 5), NULL, 10), 0, RD_KAFKA_RESP_ERR_NO_ERROR};
         const char *key = PQgetvalue(res, i, 1);
+        slots[i] = (slot_t){rd, strtoll(PQgetvalue(res, i, 0), NULL, 10), strtoll(PQgetvalue(res, i, 5), NULL, 10),
+                            "", 0, RD_KAFKA_RESP_ERR_NO_ERROR};
+        snprintf(slots[i].account, sizeof slots[i].account, "%s", key);
         rd_kafka_resp_err_t e;
+        rd->refs++; /* the message's, given back by its report */
         for (;;) {
             /* Copied (F_COPY): the result is freed before the reports arrive. */
             e = rd_kafka_producev(r->rk, RD_KAFKA_V_TOPIC(r->opt->topic), RD_KAFKA_V_KEY(key, strlen(key)),
@@ -160,14 +201,16 @@ static int publish(relay_t *r, PGresult *res, slot_t *slots, volatile sig_atomic
             rd_kafka_poll(r->rk, 50);
         }
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            /* Not queued: stop here so later rows of the same account are not sent before it. */
+            /* Not queued (no report will come): stop here so later rows of the same account are
+             * not sent before it. */
+            rd->refs--;
             slots[i].done = 1;
             slots[i].err = e;
             break;
         }
         queued++;
     }
-    long long deadline = ll_clock_ms() + DELIVERY_WAIT_MS, stop_deadline = 0;
+    long long deadline = ll_clock_ms() + r->opt->delivery_wait_ms, stop_deadline = 0;
     for (;;) {
         int pending = 0;
         for (int i = 0; i < queued; i++) pending += !slots[i].done;
@@ -189,21 +232,37 @@ static int publish(relay_t *r, PGresult *res, slot_t *slots, volatile sig_atomic
     return delivered;
 }
 
-/* Deletes the delivered rows. Returns 0 or a negative code. */
-static int delete_delivered(relay_t *r, const slot_t *slots, int n, ll_error_t *err) {
+/* Deletes the rows Kafka acknowledged, but no account's row past one of its rows it did not
+ * (ll_outbox_order.h). Returns the rows deleted, or -1. Reads the slots before any report
+ * that is still due can change them: deletion follows what was known when the round ended. */
+static int delete_delivered(relay_t *r, const round_t *rd, ll_error_t *err) {
+    ll_outbox_outcome_t *rows = malloc((size_t)rd->n * sizeof *rows);
+    unsigned char *deletable = malloc((size_t)rd->n);
+    if (rows == NULL || deletable == NULL) {
+        free(rows);
+        free(deletable);
+        ll_error_set(err, LL_ENOMEM, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < rd->n; i++)
+        rows[i] = (ll_outbox_outcome_t){rd->slots[i].account,
+                                        rd->slots[i].done && rd->slots[i].err == RD_KAFKA_RESP_ERR_NO_ERROR};
+    int k = ll_outbox_deletable(rows, rd->n, deletable);
     ll_pgq_reset(&r->q);
     ll_pgq_sql(&r->q, "DELETE FROM outbox WHERE global_position IN (");
-    int k = 0;
-    for (int i = 0; i < n; i++) {
-        if (!slots[i].done || slots[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
-        if (k++) ll_pgq_sql(&r->q, ",");
-        ll_pgq_paramf(&r->q, "bigint", "%lld", slots[i].position);
+    for (int i = 0, first = 1; i < rd->n; i++) {
+        if (!deletable[i]) continue;
+        if (!first) ll_pgq_sql(&r->q, ",");
+        first = 0;
+        ll_pgq_paramf(&r->q, "bigint", "%lld", rd->slots[i].position);
     }
     ll_pgq_sql(&r->q, ")");
+    free(rows);
+    free(deletable);
     if (k == 0) return 0;
     PGresult *res = ll_pgq_exec(r->conn, &r->q, PGRES_COMMAND_OK, err);
     PQclear(res);
-    return res ? 0 : LL_EIO;
+    return res ? k : -1;
 }
 
 /* One round. Returns rows delivered (0: nothing to do), or -1 when something failed. */
@@ -224,28 +283,30 @@ static int round_once(relay_t *r, volatile sig_atomic_t *stop, ll_error_t *err) 
         PQclear(res);
         return 0;
     }
-    slot_t *slots = calloc((size_t)n, sizeof *slots);
-    if (slots == NULL) {
+    round_t *rd = round_new(n);
+    if (rd == NULL) {
         PQclear(res);
         ll_error_set(err, LL_ENOMEM, "out of memory");
         return -1;
     }
-    int delivered = publish(r, res, slots, stop);
+    int delivered = publish(r, res, rd, stop);
     PQclear(res);
-    int rc = delete_delivered(r, slots, n, err);
+    int deleted = delete_delivered(r, rd, err);
     r->published_total += delivered;
     r->failed_total += n - delivered;
+    int rc = deleted < 0 ? -1 : 0;
     if (delivered < n && rc == 0) {
         const char *why = "delivery timed out";
         for (int i = 0; i < n; i++)
-            if (slots[i].done && slots[i].err) {
-                why = rd_kafka_err2str(slots[i].err);
+            if (rd->slots[i].done && rd->slots[i].err) {
+                why = rd_kafka_err2str(rd->slots[i].err);
                 break;
             }
-        ll_error_set(err, LL_EIO, "%d of %d events not delivered: %s", n - delivered, n, why);
+        ll_error_set(err, LL_EIO, "%d of %d events not delivered (%d kept to stay in order): %s", n - delivered,
+                     n, delivered - deleted, why);
         rc = -1;
     }
-    free(slots);
+    round_release(rd); /* reports still due keep it */
     return rc == 0 ? delivered : -1;
 }
 
@@ -385,7 +446,7 @@ int ll_relay_run(const ll_relay_options_t *opt, volatile sig_atomic_t *stop, ll_
                 backoff_ms ? (backoff_ms * 2 > BACKOFF_MS_MAX ? BACKOFF_MS_MAX : backoff_ms * 2) : 100;
             if (rd_kafka_fatal_error(r.rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
                 log_line("error", "producer fatal error; recreating the producer", "");
-                rd_kafka_destroy(r.rk);
+                producer_close(r.rk, 0);
                 if ((r.rk = make_producer(opt, err)) == NULL) break;
             }
             continue;
@@ -395,8 +456,7 @@ int ll_relay_run(const ll_relay_options_t *opt, volatile sig_atomic_t *stop, ll_
     }
     int failed = r.rk == NULL; /* the producer could not be recreated */
     if (r.rk != NULL) {
-        rd_kafka_flush(r.rk, STOP_FLUSH_MS);
-        rd_kafka_destroy(r.rk);
+        producer_close(r.rk, STOP_FLUSH_MS);
     }
     refresh_metrics(&r, 1);
     disconnect(&r);

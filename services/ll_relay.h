@@ -4,8 +4,9 @@
  * account's events reach Kafka in version order. A round reads outbox rows in global-position
  * order (per account that is version order, because an account's transactions are serialised
  * by its state-row lock), produces them keyed by account id with the envelope as value and
- * headers type and schema_version, waits for the delivery reports, and deletes exactly the rows
- * Kafka acknowledged. A row that commits late is simply read in a later round: rows are deleted,
+ * headers type and schema_version, waits for the delivery reports, and deletes the rows Kafka
+ * acknowledged, but never an account's row past one of its rows it did not (ll_outbox_order.h):
+ * those are published again, in order. A row that commits late is simply read in a later round: rows are deleted,
  * never skipped by a high-water mark. Undelivered rows stay and are retried with backoff, so a
  * broker outage delays events but loses none; a crash re-publishes (at least once; projectors
  * drop duplicates by version). Woken by LISTEN/NOTIFY, with a polling fallback.
@@ -23,6 +24,7 @@ typedef struct ll_relay_options {
     const char *topic;
     int batch_max;           /* outbox rows per round */
     int poll_interval_ms;    /* fallback when no NOTIFY arrives */
+    int delivery_wait_ms;    /* a round waits this long for Kafka's reports, then retries */
     int metrics_interval_ms; /* how often a metrics line is logged */
     const char *metrics_listen; /* HOST:PORT of /metrics and /healthz; NULL: none */
 } ll_relay_options_t;

@@ -11,6 +11,7 @@ static volatile sig_atomic_t stop_requested;
 
 static void usage(FILE *out) {
     fprintf(out, "Usage: ledgerline-relay [--config FILE] [--batch N] [--poll-ms MS] [--metrics-ms MS]\n"
+                 "                        [--delivery-wait-ms MS] [--metrics-listen HOST:PORT]\n"
                  "\n"
                  "Publishes committed events from the PostgreSQL outbox (pg_conninfo) to Kafka\n"
                  "(kafka_bootstrap_servers, topic kafka_topic_events), keyed by account id, in version\n"
@@ -23,6 +24,9 @@ static void usage(FILE *out) {
                  "                   127.0.0.1:8083): outbox depth, oldest undelivered age, published,\n"
                  "                   dependency errors, publish latency\n"
                  "  --poll-ms MS     polling fallback when no NOTIFY arrives (default 1000)\n"
+                 "  --delivery-wait-ms MS  how long a round waits for Kafka's delivery reports before\n"
+                 "                   it publishes the unacknowledged rows again (default 40000: past\n"
+                 "                   the producer's 30 s message timeout, every report is in by then)\n"
                  "  --metrics-ms MS  how often a metrics line (outbox depth, oldest undelivered age,\n"
                  "                   publish latency p50/p99) is logged (default 10000)\n"
                  "  -h, --help       this help\n"
@@ -32,7 +36,7 @@ static void usage(FILE *out) {
 
 int main(int argc, char **argv) {
     const char *path = NULL;
-    ll_relay_options_t opt = {NULL, NULL, NULL, 500, 1000, 10000, NULL};
+    ll_relay_options_t opt = {NULL, NULL, NULL, 500, 1000, 40000, 10000, NULL};
     const char *metrics_listen = NULL;
     for (int i = 1; i < argc; i++) {
         int bad = 0;
@@ -43,6 +47,8 @@ int main(int argc, char **argv) {
             path = argv[++i];
         } else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
             bad = ll_cli_int_arg(argv[++i], 1, 10000, &opt.batch_max);
+        } else if (!strcmp(argv[i], "--delivery-wait-ms") && i + 1 < argc) {
+            bad = ll_cli_int_arg(argv[++i], 100, 600000, &opt.delivery_wait_ms);
         } else if (!strcmp(argv[i], "--poll-ms") && i + 1 < argc) {
             bad = ll_cli_int_arg(argv[++i], 10, 60000, &opt.poll_interval_ms);
         } else if (!strcmp(argv[i], "--metrics-listen") && i + 1 < argc) {

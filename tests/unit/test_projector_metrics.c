@@ -7,7 +7,7 @@
 
 static ll_projector_snapshot_t snapshot(void) {
     ll_projector_snapshot_t s = {
-        .applied = 7, .duplicates = 2, .gaps = 1, .halted_accounts = 1, .generation = 3};
+        .applied = 7, .duplicates = 2, .gaps = 1, .halted_accounts = 1, .waiting_accounts = 2, .generation = 3};
     s.n_partitions = 3;
     s.partitions[0] = (ll_partition_progress_t){0, 100, 100, 1000}; /* caught up */
     s.partitions[1] = (ll_partition_progress_t){1, 40, 50, 7500};   /* 10 behind, newest at 7.5 s */
@@ -44,6 +44,7 @@ LL_TEST(test_counters_and_alarms) {
                       "ledgerline_projector_events_total{service=\"projector\",outcome=\"applied\"} 7\n");
     LL_CHECK_CONTAINS(text, "ledgerline_projector_events_total{service=\"projector\",outcome=\"gap\"} 1\n");
     LL_CHECK_CONTAINS(text, "ledgerline_projector_halted_accounts{service=\"projector\"} 1\n");
+    LL_CHECK_CONTAINS(text, "ledgerline_projector_waiting_accounts{service=\"projector\"} 2\n");
     LL_CHECK_CONTAINS(text, "ledgerline_projector_generation{service=\"projector\"} 3\n");
     LL_CHECK_CONTAINS(text, "# TYPE ledgerline_projector_lag_seconds gauge\n");
     free(text);
