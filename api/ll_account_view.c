@@ -1,14 +1,12 @@
 /* ll_account_view.c - see ll_account_view.h. A chained hash table of entries under one mutex. */
 #include "ll_account_view.h"
 
-#include "ll_clock.h"
 #include "ll_read_model_docs.h"
 
 #include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct entry {
     struct entry *next;
@@ -22,7 +20,6 @@ typedef struct entry {
 
 struct ll_account_view {
     pthread_mutex_t mu;
-    pthread_cond_t moved; /* broadcast after every applied batch */
     entry_t **buckets;
     size_t n_buckets; /* a power of two */
     size_t accounts_max;
@@ -130,16 +127,11 @@ ll_account_view_t *ll_account_view_create(size_t accounts_max, size_t movements_
     v->n_buckets = 1024;
     while (v->n_buckets < accounts_max / 2 && v->n_buckets < ((size_t)1 << 20)) v->n_buckets *= 2;
     v->accounts_max = accounts_max;
-    pthread_condattr_t ca;
-    int ok = (v->buckets = calloc(v->n_buckets, sizeof *v->buckets)) != NULL;
-    ok = ok && pthread_condattr_init(&ca) == 0;
-    ok = ok && pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&v->moved, &ca) == 0;
-    if (!ok || pthread_mutex_init(&v->mu, NULL) != 0) {
+    if ((v->buckets = calloc(v->n_buckets, sizeof *v->buckets)) == NULL || pthread_mutex_init(&v->mu, NULL) != 0) {
         free(v->buckets);
         free(v);
         return NULL;
     }
-    pthread_condattr_destroy(&ca);
     return v;
 }
 
@@ -152,7 +144,6 @@ void ll_account_view_destroy(ll_account_view_t *v) {
             free(e);
         }
     }
-    pthread_cond_destroy(&v->moved);
     pthread_mutex_destroy(&v->mu);
     free(v->buckets);
     free(v);
@@ -219,7 +210,6 @@ void ll_account_view_apply(ll_account_view_t *v, const ll_event_t *events, size_
         }
         assert(!e->has_state || e->state.version >= e->seen_version);
     }
-    pthread_cond_broadcast(&v->moved);
     pthread_mutex_unlock(&v->mu);
     free(block);
     free(lens);
@@ -247,25 +237,6 @@ ll_view_result_t ll_account_view_get(ll_account_view_t *v, const ll_uuid_t *id, 
                                      ll_account_t *out) {
     pthread_mutex_lock(&v->mu);
     ll_view_result_t r = lookup(v, id, min_version, out);
-    count(v, r);
-    pthread_mutex_unlock(&v->mu);
-    return r;
-}
-
-ll_view_result_t ll_account_view_wait(ll_account_view_t *v, const ll_uuid_t *id, int64_t min_version,
-                                      int64_t deadline_ms, ll_account_t *out) {
-    pthread_mutex_lock(&v->mu);
-    ll_view_result_t r;
-    while ((r = lookup(v, id, min_version, out)) == LL_VIEW_BEHIND) {
-        int64_t left_ms = deadline_ms - ll_clock_ms();
-        if (left_ms <= 0) break;
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += (time_t)(left_ms / 1000);
-        until.tv_nsec += (long)(left_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
-        pthread_cond_timedwait(&v->moved, &v->mu, &until); /* a timeout is seen by the loop */
-    }
     count(v, r);
     pthread_mutex_unlock(&v->mu);
     return r;

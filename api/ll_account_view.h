@@ -68,11 +68,6 @@ void ll_account_view_apply(ll_account_view_t *v, const ll_event_t *events, size_
 ll_view_result_t ll_account_view_get(ll_account_view_t *v, const ll_uuid_t *id, int64_t min_version,
                                      ll_account_t *out);
 
-/* As ll_account_view_get, but while the result is BEHIND waits until deadline_ms (ll_clock_ms
- * time) for the tail to bring the state to min_version. */
-ll_view_result_t ll_account_view_wait(ll_account_view_t *v, const ll_uuid_t *id, int64_t min_version,
-                                      int64_t deadline_ms, ll_account_t *out);
-
 /* Offers a state read from read-model generation generation; taken or refused by the rules
  * above. */
 void ll_account_view_fill(ll_account_view_t *v, int64_t generation, const ll_account_t *a);

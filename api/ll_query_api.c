@@ -2,6 +2,8 @@
 #include "ll_query_api.h"
 
 #include "ll_access.h"
+#include "ll_clock.h"
+#include "ll_hash.h"
 #include "ll_event_tail.h"
 #include "ll_http.h"
 #include "ll_limits.h"
@@ -15,6 +17,21 @@
 
 #define QUERY_QUEUE_MAX 4096
 #define PARAM_VALUE_MAX 64
+#define READY_CHECK_MAX_MS 5000 /* a check running longer than this is taken for lost */
+
+/* A wait between two looks: the view is looked at again on the loop thread; the read store by
+ * a worker, with back-off (1 ms, then 5 ms three times, then every 20 ms). */
+#define LOOK_VIEW_MS 2
+static const uint64_t LOOK_STORE_MS[] = {1, 5, 20};
+#define LOOKS (sizeof LOOK_STORE_MS / sizeof LOOK_STORE_MS[0])
+
+/* One subject's waits in progress. */
+typedef struct {
+    uint64_t subject; /* hash of "role:sub"; 0: free */
+    int waits;
+} waiter_t;
+
+#define WAITERS_MAX QUERY_QUEUE_MAX /* subjects waiting at once: a wait also took a queue slot */
 
 struct ll_query_api {
     const ll_config_t *cfg;
@@ -23,6 +40,10 @@ struct ll_query_api {
     ll_account_view_t *view;  /* NULL when query_view_accounts_max is 0 */
     ll_event_tail_t *tail;
     ll_offload_t *offload;
+    h2o_loop_t *loop;
+    h2o_timeout_t look_view, look_store[LOOKS]; /* waits between looks (loop thread) */
+    waiter_t waiters[WAITERS_MAX];              /* loop thread */
+    size_t n_waiters;
 };
 
 /* A job lives until both the worker's answer reached the loop and h2o disposed the request. */
@@ -38,23 +59,117 @@ static void on_req_dispose(void *p) {
     job_unref(job);
 }
 
+static void send_job(ll_query_job_t *job) {
+    const char *headers[5];
+    size_t h = 0;
+    char retry[16];
+    if (job->etag[0]) headers[h++] = "etag", headers[h++] = job->etag;
+    if (job->retry_after_s > 0) {
+        snprintf(retry, sizeof retry, "%d", job->retry_after_s);
+        headers[h++] = "retry-after", headers[h++] = retry;
+    }
+    headers[h] = NULL;
+    ll_http_send(job->req, job->status, job->status >= 400 ? "application/problem+json" : "application/json",
+                 job->body, strlen(job->body), headers);
+}
+
+/* ---- waits: between two looks no worker is held --------------------------------------------- */
+
+/* Counts a wait of subject against LL_WAITS_PER_SUBJECT_MAX. Returns 0, or -1 when it has as
+ * many as it may. */
+static int waiter_add(ll_query_api_t *api, uint64_t subject) {
+    for (size_t i = 0; i < api->n_waiters; i++) {
+        if (api->waiters[i].subject != subject) continue;
+        if (api->waiters[i].waits >= LL_WAITS_PER_SUBJECT_MAX) return -1;
+        api->waiters[i].waits++;
+        return 0;
+    }
+    if (api->n_waiters == WAITERS_MAX) return -1;
+    api->waiters[api->n_waiters++] = (waiter_t){subject, 1};
+    return 0;
+}
+
+static void waiter_done(ll_query_api_t *api, ll_query_job_t *job) {
+    if (job->waiter == 0) return;
+    for (size_t i = 0; i < api->n_waiters; i++) {
+        if (api->waiters[i].subject != job->waiter) continue;
+        if (--api->waiters[i].waits == 0) api->waiters[i] = api->waiters[--api->n_waiters];
+        break;
+    }
+    job->waiter = 0;
+}
+
+/* The job's end: its answer (if the client is still there) and its flight reference. */
+static void finish(ll_query_job_t *job) {
+    if (job->req != NULL) send_job(job);
+    waiter_done(job->api, job);
+    job_unref(job);
+}
+
+static void on_look_again(h2o_timeout_entry_t *entry);
+
+/* Parks job until its next look. The first wait of a request counts against its subject. */
+static void wait_between_looks(ll_query_job_t *job, h2o_timeout_t *until) {
+    ll_query_api_t *api = job->api;
+    if (job->waiter == 0) {
+        uint64_t subject = job->subject ? job->subject : 1;
+        if (waiter_add(api, subject) != 0) {
+            free(job->body);
+            job->body = NULL;
+            job->retry_after_s = 1;
+            ll_query_problem(job, 429, "too-many-waits", "Too many waits",
+                             "this client already waits for as many reads as it may; retry");
+            finish(job);
+            return;
+        }
+        job->waiter = subject;
+    }
+    job->timer.cb = on_look_again;
+    h2o_timeout_link(api->loop, until, &job->timer);
+}
+
+/* The next look: the live view on this thread when it holds the account, else a worker. */
+static void on_look_again(h2o_timeout_entry_t *entry) {
+    ll_query_job_t *job = H2O_STRUCT_FROM_MEMBER(ll_query_job_t, timer, entry);
+    ll_query_api_t *api = job->api;
+    if (job->req == NULL) { /* the client went away */
+        waiter_done(api, job);
+        job_unref(job);
+        return;
+    }
+    if (job->kind == LL_Q_ACCOUNT && api->view != NULL && ll_clock_ms() < job->deadline_ms) {
+        ll_account_t a;
+        ll_view_result_t r = ll_account_view_get(api->view, &job->account_id, job->min_version, &a);
+        if (r == LL_VIEW_HIT && ll_query_may_see(job, &a)) {
+            snprintf(job->etag, sizeof job->etag, "\"%lld\"", (long long)a.version);
+            job->status = 200;
+            job->body = ll_query_account_body(&a);
+            if (job->body != NULL) {
+                finish(job);
+                return;
+            }
+        } else if (r == LL_VIEW_BEHIND) {
+            wait_between_looks(job, &api->look_view);
+            return;
+        }
+    }
+    if (ll_offload_submit(api->offload, &job->super) != 0) {
+        job->retry_after_s = 1;
+        ll_query_problem(job, 503, "overloaded", "Service unavailable", "too many queries queued");
+        finish(job);
+    }
+}
+
 static void on_done(ll_offload_job_t *base) {
     ll_query_job_t *job = (ll_query_job_t *)base;
-    if (job->req != NULL) {
-        const char *headers[5];
-        size_t h = 0;
-        char retry[16];
-        if (job->etag[0]) headers[h++] = "etag", headers[h++] = job->etag;
-        if (job->retry_after_s > 0) {
-            snprintf(retry, sizeof retry, "%d", job->retry_after_s);
-            headers[h++] = "retry-after", headers[h++] = retry;
-        }
-        headers[h] = NULL;
-        ll_http_send(job->req, job->status,
-                     job->status >= 400 ? "application/problem+json" : "application/json", job->body,
-                     strlen(job->body), headers);
+    if (job->again && job->body == NULL) { /* not there yet, before the deadline */
+        job->again = 0;
+        int k = job->looks == 0 ? 0 : job->looks < 4 ? 1 : 2; /* 1 ms, 5 ms three times, then 20 ms */
+        job->looks++;
+        wait_between_looks(job, &job->api->look_store[k]);
+        return;
     }
-    job_unref(job);
+    finish(job);
 }
 
 /* ---- query parameters ---------------------------------------------------------------------- */
@@ -247,6 +362,31 @@ static int statement_from_view(ll_query_api_t *api, h2o_req_t *req, const ll_que
     return 1;
 }
 
+/* Answers /readyz from the last check when it is under LL_READY_CACHE_MS old, or while a check
+ * runs (one at a time, unless it hangs past READY_CHECK_MAX_MS). Returns 1 when answered;
+ * 0: the caller submits a check. */
+static int ready_from_cache(ll_query_api_t *api, h2o_req_t *req) {
+    ll_query_shared_t *s = &api->shared;
+    int state = atomic_load(&s->ready);
+    long long now = ll_clock_ms(), refreshing = atomic_load(&s->ready_refreshing_ms);
+    int fresh = now - atomic_load(&s->ready_checked_ms) < LL_READY_CACHE_MS;
+    int running = refreshing != 0 && now - refreshing < READY_CHECK_MAX_MS;
+    if (state == LL_READY_UNKNOWN || (!fresh && !running)) {
+        atomic_store(&s->ready_refreshing_ms, now);
+        return 0;
+    }
+    if (state == LL_READY_OK) {
+        ll_http_send(req, 200, "application/json", "{\"status\":\"ready\"}", 18, NULL);
+    } else {
+        static const char *const retry[] = {"retry-after", "1", NULL};
+        ll_http_problem_headers(req, 503, "not-ready", "Not ready",
+                                state == LL_READY_NO_PG ? "the event store is not reachable"
+                                                        : "the read models are not reachable",
+                                retry);
+    }
+    return 1;
+}
+
 static int submit(ll_query_api_t *api, h2o_req_t *req, ll_query_job_t *job) {
     job->super.run = ll_query_run;
     job->super.done = on_done;
@@ -282,6 +422,7 @@ int ll_query_api_handle(void *app, h2o_req_t *req) {
         ll_http_problem_headers(req, 405, "method-not-allowed", "Method not allowed", "use GET", allow);
         return 0;
     }
+    if (kind == LL_Q_READY && ready_from_cache(api, req)) return 0;
     ll_principal_t who = {.role = LL_ROLE_OPERATOR};
     if (kind != LL_Q_READY && ll_access_check(api->access, req, &who) != 0) return 0;
     if (m < 0) {
@@ -295,6 +436,11 @@ int ll_query_api_handle(void *app, h2o_req_t *req) {
         return 0;
     }
     job->kind = kind;
+    job->api = api;
+    job->deadline_ms = ll_clock_ms() + api->cfg->min_version_wait_ms;
+    char subject[LL_OWNER_BYTES_MAX + 16];
+    int n = snprintf(subject, sizeof subject, "%s:%s", ll_role_name(who.role), who.sub);
+    job->subject = ll_fnv1a(subject, n > 0 ? (size_t)n : 0);
     if (who.role == LL_ROLE_CUSTOMER) snprintf(job->owner_scope, sizeof job->owner_scope, "%s", who.sub);
     if (kind != LL_Q_READY) job->account_id = id;
     if (parse_params(req, job) != 0 || (kind == LL_Q_ACCOUNT && answer_from_view(api, req, job)) ||
@@ -329,6 +475,9 @@ int ll_query_api_start(ll_query_api_t *api, h2o_loop_t *loop, int workers, ll_er
     }
     api->shared.cfg = api->cfg;
     api->shared.view = api->view;
+    api->loop = loop;
+    h2o_timeout_init(loop, &api->look_view, LOOK_VIEW_MS);
+    for (size_t i = 0; i < LOOKS; i++) h2o_timeout_init(loop, &api->look_store[i], LOOK_STORE_MS[i]);
     api->offload = ll_offload_start(loop, workers, QUERY_QUEUE_MAX, ll_query_worker_init,
                                     ll_query_worker_fini, &api->shared, err);
     return api->offload ? 0 : LL_EIO;
@@ -343,6 +492,9 @@ char *ll_query_api_metrics(void *app) {
                       atomic_load(&api->shared.mongo_errors));
     ll_metrics_series(&t, "query", "ledgerline_dependency_errors_total", NULL, NULL,
                       "dependency=\"postgresql\"", atomic_load(&api->shared.pg_errors));
+    ll_metrics_series(&t, "query", "ledgerline_query_ready_checks_total", "counter",
+                      "Dependency checks /readyz ran (its answer is reused for a second).", "",
+                      atomic_load(&api->shared.ready_checks));
     if (api->view == NULL) return ll_text_take(&t);
     ll_account_view_stats_t v;
     ll_event_tail_stats_t tail;
@@ -393,8 +545,25 @@ int ll_query_api_drained(void *app) {
     return api->offload == NULL || ll_offload_pending(api->offload) == 0;
 }
 
+/* Ends the waits still parked (at shutdown): each answered 503, its references given back. */
+static void end_waits(ll_query_api_t *api, h2o_timeout_t *t) {
+    while (!h2o_linklist_is_empty(&t->_entries)) {
+        h2o_timeout_entry_t *entry = H2O_STRUCT_FROM_MEMBER(h2o_timeout_entry_t, _link, t->_entries.next);
+        h2o_timeout_unlink(entry);
+        ll_query_job_t *job = H2O_STRUCT_FROM_MEMBER(ll_query_job_t, timer, entry);
+        job->retry_after_s = 1;
+        ll_query_problem(job, 503, "not-yet-visible", "Not yet visible", "the service is stopping; retry");
+        finish(job);
+    }
+    h2o_timeout_dispose(api->loop, t);
+}
+
 void ll_query_api_destroy(ll_query_api_t *api) {
     if (api == NULL) return;
+    if (api->loop != NULL) {
+        end_waits(api, &api->look_view);
+        for (size_t i = 0; i < LOOKS; i++) end_waits(api, &api->look_store[i]);
+    }
     ll_offload_stop(api->offload); /* the workers borrow the view */
     ll_event_tail_stop(api->tail);
     ll_account_view_destroy(api->view);

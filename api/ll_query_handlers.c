@@ -18,7 +18,6 @@
 #include <time.h>
 
 #define GENERATION_CHECK_MS     1000
-#define MIN_VERSION_POLL_MS_MAX 20 /* back-off cap while waiting for min_version */
 
 void ll_query_problem(ll_query_job_t *job, int status, const char *slug, const char *title,
                       const char *detail) {
@@ -147,76 +146,74 @@ static void not_yet_visible(ll_query_job_t *job) {
                      "the read model has not reached min_version yet; retry");
 }
 
-/* Waits, with back-off until deadline, until the read model holds version at_least of job's
- * account (one _id lookup per look). Returns 1 once it does, 0 at the deadline, -1 when the
- * read model is unavailable. */
-static int await_version(ll_query_worker_t *w, ll_query_job_t *job, int64_t at_least, int64_t deadline) {
+/* Whether the read model holds version at_least of job's account (one _id lookup). Returns 1
+ * when it does, 0 when not yet, -1 when the read model is unavailable. */
+static int has_version(ll_query_worker_t *w, ll_query_job_t *job, int64_t at_least) {
     ll_error_t err = {""};
-    long pause_ms = 1;
-    for (;;) {
-        bool stored = false;
-        if (read_model(w, &err) != 0 ||
-            ll_read_model_has_version(&w->rm, &job->account_id, at_least, &stored, &err) != 0)
-            return -1;
-        if (stored) return 1;
-        if (ll_clock_ms() >= deadline) return 0;
-        /* Usually the projector is a few ms behind: look again soon, then back off so waiting
-         * readers do not crowd the read store the projector is writing to. */
-        ll_sleep_ms(pause_ms);
-        if (pause_ms < MIN_VERSION_POLL_MS_MAX) pause_ms *= 2;
-    }
+    bool stored = false;
+    if (read_model(w, &err) != 0 ||
+        ll_read_model_has_version(&w->rm, &job->account_id, at_least, &stored, &err) != 0)
+        return -1;
+    return stored ? 1 : 0;
 }
 
-/* What the read model holds of job's account once it reflects version at_least (< 0: any),
- * waited for until deadline; the state read is offered to the live view. Another's account is
- * as if missing. items (may be NULL) receives the movements of its unsealed pages. Returns 1
- * with *acc set; otherwise the answer is given (503 storage-unavailable, 404 when there is none
- * and nothing to wait for, 503 not-yet-visible at the deadline) and returns 0. */
-static int await_account(ll_query_worker_t *w, ll_query_job_t *job, int64_t at_least, int64_t deadline,
-                         ll_rm_account_t *acc, ll_rm_items_t *items) {
-    ll_error_t err = {""};
-    for (;;) {
-        int r = at_least > 0 ? await_version(w, job, at_least, deadline) : 1;
-        bool found = false;
-        if (r < 0 || (r > 0 && (read_model(w, &err) != 0 || ll_read_model_load(&w->rm, &job->account_id, acc,
-                                                                               &found, items, &err) != 0))) {
-            unavailable(w, job, 1);
-            return 0;
-        }
-        if (found && w->view != NULL) ll_account_view_fill(w->view, w->rm.generation, &acc->state);
-        found = found && ll_query_may_see(job, &acc->state);
-        if (found && acc->state.version >= at_least) return 1;
-        if (at_least < 0) {
-            ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
-            return 0;
-        }
-        if (r == 0 || ll_clock_ms() >= deadline) {
-            not_yet_visible(job);
-            return 0;
-        }
-        /* Stored but not yet visible as a whole (a write seen half done), or another's account
-         * (which waits like a missing one): look again shortly. */
-        if (items != NULL) ll_rm_items_free(items);
-        ll_sleep_ms(MIN_VERSION_POLL_MS_MAX);
-    }
+/* Not there yet: before job's deadline the loop looks again later (job->again, the worker is
+ * not held meanwhile: ll_query_api.c); at the deadline, 503 not-yet-visible. */
+static void not_yet(ll_query_job_t *job) {
+    if (ll_clock_ms() < job->deadline_ms)
+        job->again = 1;
+    else
+        not_yet_visible(job);
 }
 
-/* The live view first: a held state below min_version is brought up by the event tail, which
- * wakes this wait. Without a held state, the read model answers (and offers the view what it
- * read), waited for while min_version is not reached. */
+/* What the read model holds of job's account once it reflects version at_least (< 0: any): one
+ * look; the state read is offered to the live view. Another's account is as if missing. items
+ * (may be NULL) receives the movements of its unsealed pages. Returns 1 with *acc set;
+ * otherwise the answer is given (503 storage-unavailable, 404 when there is none and nothing to
+ * wait for, 503 not-yet-visible at the deadline) or job->again is set, and returns 0. */
+static int await_account(ll_query_worker_t *w, ll_query_job_t *job, int64_t at_least, ll_rm_account_t *acc,
+                         ll_rm_items_t *items) {
+    ll_error_t err = {""};
+    int r = at_least > 0 ? has_version(w, job, at_least) : 1;
+    bool found = false;
+    if (r < 0 || (r > 0 && (read_model(w, &err) != 0 ||
+                            ll_read_model_load(&w->rm, &job->account_id, acc, &found, items, &err) != 0))) {
+        unavailable(w, job, 1);
+        return 0;
+    }
+    if (found && w->view != NULL) ll_account_view_fill(w->view, w->rm.generation, &acc->state);
+    found = found && ll_query_may_see(job, &acc->state);
+    if (found && acc->state.version >= at_least) return 1;
+    if (at_least < 0) {
+        ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
+        return 0;
+    }
+    /* Not stored yet, stored but not yet visible as a whole (a write seen half done), or
+     * another's account (which waits like a missing one). */
+    not_yet(job);
+    return 0;
+}
+
+/* The live view first; without a held state, the read model answers (and offers the view what
+ * it read). While min_version is not reached the job comes back (job->again) until its
+ * deadline: the loop re-checks a view that holds the account on its own, so a held account
+ * costs no worker while it waits. */
 static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
-    int64_t deadline = ll_clock_ms() + w->cfg->min_version_wait_ms;
     ll_account_t a;
     if (w->view != NULL) {
-        ll_view_result_t r = ll_account_view_wait(w->view, &job->account_id, job->min_version, deadline, &a);
+        ll_view_result_t r = ll_account_view_get(w->view, &job->account_id, job->min_version, &a);
         if (r == LL_VIEW_HIT && ll_query_may_see(job, &a)) {
             respond_account(job, &a);
             return;
         }
-        /* BEHIND past the deadline: the read model gets one look below, then 503. */
+        if (r == LL_VIEW_BEHIND && ll_clock_ms() < job->deadline_ms) {
+            job->again = 1;
+            return;
+        }
+        /* BEHIND at the deadline: the read model gets one look below, then 503. */
     }
     ll_rm_account_t acc;
-    if (await_account(w, job, job->min_version, deadline, &acc, NULL)) respond_account(job, &acc.state);
+    if (await_account(w, job, job->min_version, &acc, NULL)) respond_account(job, &acc.state);
 }
 
 /* A statement page being rendered: items newest first, one more than limit looked for to
@@ -288,7 +285,7 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
     }
     ll_rm_account_t acc;
     ll_rm_items_t items = {0};
-    if (!await_account(w, job, shown, ll_clock_ms() + w->cfg->min_version_wait_ms, &acc, &items)) {
+    if (!await_account(w, job, shown, &acc, &items)) {
         ll_rm_items_free(&items);
         return;
     }
@@ -331,82 +328,127 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
 
 /* ---- event store --------------------------------------------------------------------------- */
 
-/* The account's stored envelopes in version order, up to version to_version (-1: all) and
- * occurred_at <= as_of_us (-1: any). Caller PQclear()s. When the store is unavailable, or when
- * require_events and there are none, answers the job itself (503 / 404) and returns NULL. */
-static PGresult *load_stream(ll_query_worker_t *w, ll_query_job_t *job, int64_t to_version, int64_t as_of_us,
-                             bool require_events) {
+#define STREAM_CHUNK 1000 /* events per read of a stream: memory stays bounded for any length */
+
+/* Calls each(ctx, envelope, len) for job's events in version order, up to to_version (< 1: all)
+ * and occurred_at <= as_of_us (< 0: any), read STREAM_CHUNK at a time by the (account_id,
+ * version) index; stops early when each returns non-zero. Returns the events passed to each, or
+ * -1 with 503 answered. */
+static int64_t each_event(ll_query_worker_t *w, ll_query_job_t *job, int64_t to_version, int64_t as_of_us,
+                          int (*each)(void *ctx, const char *envelope, size_t len), void *ctx) {
     ll_error_t err = {""};
-    char idt[LL_UUID_TEXT_LEN + 1], to[24], when[LL_TIME_TEXT_LEN + 1] = "9999-12-31T23:59:59.999999Z";
+    char idt[LL_UUID_TEXT_LEN + 1], after[24], to[24], chunk[16], when[LL_TIME_TEXT_LEN + 1] = "9999-12-31T23:59:59.999999Z";
     ll_uuid_format(&job->account_id, idt);
     snprintf(to, sizeof to, "%lld", (long long)(to_version > 0 ? to_version : INT64_MAX));
+    snprintf(chunk, sizeof chunk, "%d", STREAM_CHUNK);
     if (as_of_us >= 0) ll_time_format(as_of_us, when);
-    const char *params[3] = {idt, to, when};
-    PGresult *res =
-        pg_ready(w, &err) != 0
-            ? NULL
-            : ll_pg_query(w->pg,
-                          "SELECT envelope FROM events WHERE account_id = $1::uuid AND version <= $2::bigint"
-                          " AND occurred_at <= $3::timestamptz ORDER BY version",
-                          3, params, PGRES_TUPLES_OK, &err);
-    if (res == NULL) {
-        unavailable(w, job, 0);
-    } else if (require_events && PQntuples(res) == 0) {
+    int64_t seen = 0, last = 0;
+    for (;;) {
+        snprintf(after, sizeof after, "%lld", (long long)last);
+        const char *params[5] = {idt, after, to, when, chunk};
+        PGresult *res = pg_ready(w, &err) != 0
+                            ? NULL
+                            : ll_pg_query(w->pg,
+                                          "SELECT envelope, version FROM events WHERE account_id = $1::uuid"
+                                          " AND version > $2::bigint AND version <= $3::bigint"
+                                          " AND occurred_at <= $4::timestamptz ORDER BY version LIMIT $5::int",
+                                          5, params, PGRES_TUPLES_OK, &err);
+        if (res == NULL) {
+            unavailable(w, job, 0);
+            return -1;
+        }
+        int n = PQntuples(res), stop = 0;
+        for (int i = 0; i < n && !stop; i++, seen++)
+            stop = each(ctx, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+        if (n > 0) last = strtoll(PQgetvalue(res, n - 1, 1), NULL, 10);
         PQclear(res);
-        res = NULL;
-        ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
+        if (stop || n < STREAM_CHUNK) return seen;
     }
-    return res;
 }
 
-/* For a customer, a stream whose first event (AccountOpened) names another owner is answered as
- * a missing one. Returns 1 when the job may read res; otherwise answers 404, clears res and
- * returns 0. */
-static int stream_visible(ll_query_job_t *job, PGresult *res, const char *detail) {
-    if (job->owner_scope[0] == '\0' || PQntuples(res) == 0) return 1;
+/* A stream folded event by event; for a customer, a stream whose first event (AccountOpened)
+ * names another owner stops there and is answered as a missing one. */
+typedef struct {
+    ll_query_job_t *job;
     ll_account_t a;
+    int bad, hidden;
+    ll_error_t err;
+} fold_t;
+
+static void fold_init(fold_t *f, ll_query_job_t *job) {
+    memset(f, 0, sizeof *f);
+    f->job = job;
+    ll_account_init(&f->a, &job->account_id);
+}
+
+/* Folds one envelope into f->a; returns non-zero (stop) when it does not replay or is hidden. */
+static int fold_one(fold_t *f, const char *text, size_t len) {
     ll_event_t ev;
-    ll_error_t err = {""};
-    ll_account_init(&a, &job->account_id);
-    if (ll_replay_envelope(&a, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), &ev, &err) == 0 &&
-        ll_query_may_see(job, &a))
-        return 1;
-    PQclear(res);
-    ll_query_problem(job, 404, "account-not-found", "Account not found", detail);
+    if (ll_replay_envelope(&f->a, text, len, &ev, &f->err) != 0) return f->bad = 1;
+    if (f->a.version == 1 && !ll_query_may_see(f->job, &f->a)) return f->hidden = 1;
     return 0;
 }
 
+static int fold_each(void *ctx, const char *text, size_t len) {
+    return fold_one(ctx, text, len);
+}
+
 static void query_balance(ll_query_worker_t *w, ll_query_job_t *job) {
-    ll_error_t err = {""};
-    PGresult *res = load_stream(w, job, -1, job->as_of_us, false);
-    if (res == NULL || !stream_visible(job, res, "no such account at as_of")) return;
-    ll_account_t a;
-    ll_account_init(&a, &job->account_id);
-    int bad = 0;
-    for (int i = 0; i < PQntuples(res) && !bad; i++) {
-        ll_event_t ev;
-        bad = ll_replay_envelope(&a, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &ev, &err) != 0;
+    fold_t f;
+    fold_init(&f, job);
+    if (each_event(w, job, -1, job->as_of_us, fold_each, &f) < 0) return;
+    if (f.hidden || (f.a.version == 0 && !f.bad)) {
+        ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account at as_of");
+        return;
     }
-    PQclear(res);
-    if (bad) {
+    if (f.bad) {
         ll_query_problem(job, 409, "stream-integrity", "Event stream does not replay",
                          "the stored events of this account do not replay; run audit/verify");
         return;
     }
-    if (a.version == 0) {
-        ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account at as_of");
-        return;
-    }
     char id[LL_UUID_TEXT_LEN + 1], when[LL_TIME_TEXT_LEN + 1];
-    ll_uuid_format(&a.account_id, id);
+    ll_uuid_format(&f.a.account_id, id);
     ll_time_format(job->as_of_us, when);
     respond_json(job, json_pack("{s:s, s:I, s:s, s:I, s:s}", "account_id", id, "balance_minor",
-                                (json_int_t)a.balance_minor, "currency", a.currency.code, "version",
-                                (json_int_t)a.version, "as_of", when));
+                                (json_int_t)f.a.balance_minor, "currency", f.a.currency.code, "version",
+                                (json_int_t)f.a.version, "as_of", when));
+}
+
+/* An audit page: every event up to the page's end is folded (the states after need the whole
+ * prefix), only the page's are kept. */
+typedef struct {
+    fold_t f;
+    int64_t from, to, last;
+    json_t *items, *problem;
+    int more;
+} audit_page_t;
+
+static int audit_each(void *ctx, const char *text, size_t len) {
+    audit_page_t *pg = ctx;
+    if (pg->f.a.version == pg->to) { /* one event past the page: a next page exists */
+        pg->more = 1;
+        return 1;
+    }
+    if (fold_one(&pg->f, text, len)) {
+        if (pg->f.bad) {
+            json_decref(pg->problem);
+            pg->problem = json_pack("{s:I, s:s}", "version", (json_int_t)(pg->f.a.version + 1), "reason",
+                                    pg->f.err.msg);
+        }
+        return 1;
+    }
+    const ll_account_t *a = &pg->f.a;
+    pg->last = a->version;
+    if (a->version < pg->from) return 0;
+    json_t *state = json_pack("{s:I, s:s, s:I, s:s}", "version", (json_int_t)a->version, "status",
+                              ll_account_status_name(a->status), "balance_minor", (json_int_t)a->balance_minor,
+                              "currency", a->currency.code);
+    json_array_append_new(pg->items,
+                          json_pack("{s:o, s:o}", "event", json_loadb(text, len, 0, NULL), "state_after", state));
+    return 0;
 }
 
 static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
-    ll_error_t err = {""};
     /* The page's last version, saturated: from_version may be anything up to INT64_MAX, and one
      * more than the page is read to see whether a next page exists. */
     int64_t page_end =
@@ -414,61 +456,56 @@ static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
     int64_t to = job->to_version > 0 && job->to_version < page_end ? job->to_version : page_end;
     /* to_version below from_version: an empty range of an account that must still exist. */
     int empty = to < job->from_version;
-    PGresult *res = load_stream(w, job, empty ? 1 : to + 1, -1, true); /* one more: a next page? */
-    if (res == NULL || !stream_visible(job, res, "no such account")) return;
+    audit_page_t pg = {.from = job->from_version, .to = empty ? -1 : to}; /* empty: only the owner check */
+    fold_init(&pg.f, job);
+    pg.items = json_array();
+    pg.problem = json_null();
+    int64_t n = each_event(w, job, empty ? 1 : to + 1, -1, audit_each, &pg);
+    if (n < 0 || pg.f.hidden || n == 0) {
+        if (n >= 0)
+            ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
+        json_decref(pg.items);
+        json_decref(pg.problem);
+        return;
+    }
     if (empty) {
-        PQclear(res);
+        json_decref(pg.items);
+        json_decref(pg.problem);
         respond_json(job, json_pack("{s:[], s:n, s:n}", "items", "next_cursor", "integrity_error"));
         return;
     }
-    int n = PQntuples(res);
-    ll_account_t a;
-    ll_account_init(&a, &job->account_id);
-    json_t *items = json_array(), *problem = json_null();
-    int64_t last = 0;
-    for (int i = 0; i < n && a.version < to; i++) {
-        ll_event_t ev;
-        const char *text = PQgetvalue(res, i, 0);
-        if (ll_replay_envelope(&a, text, (size_t)PQgetlength(res, i, 0), &ev, &err) != 0) {
-            json_decref(problem);
-            problem = json_pack("{s:I, s:s}", "version", (json_int_t)(a.version + 1), "reason", err.msg);
-            break;
-        }
-        last = a.version;
-        if (a.version < job->from_version) continue;
-        json_t *state = json_pack("{s:I, s:s, s:I, s:s}", "version", (json_int_t)a.version, "status",
-                                  ll_account_status_name(a.status), "balance_minor",
-                                  (json_int_t)a.balance_minor, "currency", a.currency.code);
-        json_array_append_new(
-            items, json_pack("{s:o, s:o}", "event", json_loads(text, 0, NULL), "state_after", state));
-    }
-    int more = n > 0 && last == to && n > to;
-    PQclear(res);
     char next[24];
     snprintf(next, sizeof next, "%lld", (long long)(to + 1));
-    respond_json(job, json_pack("{s:o, s:o, s:o}", "items", items, "next_cursor",
-                                more ? json_string(next) : json_null(), "integrity_error", problem));
+    respond_json(job, json_pack("{s:o, s:o, s:o}", "items", pg.items, "next_cursor",
+                                pg.more && pg.last == to ? json_string(next) : json_null(), "integrity_error",
+                                pg.problem));
+}
+
+/* Verification, one chunk of the stream at a time: the chain walk holds one event. */
+typedef struct {
+    fold_t f; /* the first event only: whose account it is */
+    ll_chain_walk_t walk;
+} verify_t;
+
+static int verify_each(void *ctx, const char *text, size_t len) {
+    verify_t *v = ctx;
+    if (v->walk.res.events_checked == 0 && v->f.a.version == 0 && fold_one(&v->f, text, len) && v->f.hidden)
+        return 1;
+    return !ll_chain_walk_next(&v->walk, text, len);
 }
 
 static void query_verify(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
-    PGresult *res = load_stream(w, job, -1, -1, true);
-    if (res == NULL || !stream_visible(job, res, "no such account")) return;
-    int n = PQntuples(res);
-    const char **texts = calloc((size_t)n, sizeof *texts);
-    size_t *lens = calloc((size_t)n, sizeof *lens);
-    ll_chain_result_t r;
-    int rc = texts && lens ? 0 : LL_ENOMEM;
-    for (int i = 0; rc == 0 && i < n; i++)
-        texts[i] = PQgetvalue(res, i, 0), lens[i] = (size_t)PQgetlength(res, i, 0);
-    if (rc == 0) rc = ll_chain_verify(texts, lens, (size_t)n, &r, &err);
-    free(texts);
-    free(lens);
-    PQclear(res);
-    if (rc != 0) {
-        ll_query_problem(job, 500, "internal", "Internal error", "verification could not run");
+    verify_t v;
+    fold_init(&v.f, job);
+    ll_chain_walk_init(&v.walk);
+    int64_t n = each_event(w, job, -1, -1, verify_each, &v);
+    if (n < 0) return;
+    if (n == 0 || v.f.hidden) {
+        ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
         return;
     }
+    ll_chain_result_t r = v.walk.res;
     /* The state row records the head: a stream cut short at its end is caught here. */
     char id[LL_UUID_TEXT_LEN + 1];
     ll_uuid_format(&job->account_id, id);
@@ -476,8 +513,17 @@ static void query_verify(ll_query_worker_t *w, ll_query_job_t *job) {
     PGresult *head =
         ll_pg_query(w->pg, "SELECT head_hash, version FROM account_state WHERE account_id = $1::uuid", 1,
                     params, PGRES_TUPLES_OK, &err);
-    if (head != NULL && PQntuples(head) == 1)
+    if (head == NULL) { /* no answer without the end-of-stream check */
+        unavailable(w, job, 0);
+        return;
+    }
+    if (PQntuples(head) == 1) {
         ll_chain_check_head(&r, PQgetvalue(head, 0, 0), strtoll(PQgetvalue(head, 0, 1), NULL, 10));
+    } else if (r.ok) {
+        r.ok = false;
+        r.first_bad_version = r.events_checked + 1;
+        snprintf(r.reason, sizeof r.reason, "no account_state row records the stream's head");
+    }
     PQclear(head);
     json_t *out = json_pack("{s:s, s:b, s:I, s:s}", "account_id", id, "ok", r.ok, "events_checked",
                             (json_int_t)r.events_checked, "head_hash", r.head_hash);
@@ -488,6 +534,18 @@ static void query_verify(ll_query_worker_t *w, ll_query_job_t *job) {
     respond_json(job, out);
 }
 
+/* Answers /readyz from state (ll_query_ready_t). */
+static void ready_answer(ll_query_job_t *job, int state) {
+    if (state == LL_READY_OK) {
+        respond_json(job, json_pack("{s:s}", "status", "ready"));
+        return;
+    }
+    ll_query_problem(job, 503, "not-ready", "Not ready",
+                     state == LL_READY_NO_PG ? "the event store is not reachable"
+                                             : "the read models are not reachable");
+    job->retry_after_s = 1;
+}
+
 static void query_ready(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
     bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
@@ -495,13 +553,13 @@ static void query_ready(ll_query_worker_t *w, ll_query_job_t *job) {
     bool mongo_ok = mongoc_client_command_simple(w->mongo, "admin", ping, NULL, NULL, &be);
     bson_destroy(ping);
     int pg_ok = mongo_ok && pg_ready(w, &err) == 0 && ll_pg_exec(w->pg, "SELECT 1", &err) == 0;
-    if (!mongo_ok || !pg_ok) {
-        atomic_fetch_add(!mongo_ok ? &w->shared->mongo_errors : &w->shared->pg_errors, 1);
-        ll_query_problem(job, 503, "not-ready", "Not ready",
-                         mongo_ok ? "the event store is not reachable" : "the read models are not reachable");
-        return;
-    }
-    respond_json(job, json_pack("{s:s}", "status", "ready"));
+    if (!mongo_ok || !pg_ok) atomic_fetch_add(!mongo_ok ? &w->shared->mongo_errors : &w->shared->pg_errors, 1);
+    int state = !mongo_ok ? LL_READY_NO_MONGO : !pg_ok ? LL_READY_NO_PG : LL_READY_OK;
+    atomic_fetch_add(&w->shared->ready_checks, 1);
+    atomic_store(&w->shared->ready, state);
+    atomic_store(&w->shared->ready_checked_ms, ll_clock_ms());
+    atomic_store(&w->shared->ready_refreshing_ms, 0);
+    ready_answer(job, state);
 }
 
 void ll_query_run(ll_offload_job_t *base, void *worker) {
@@ -513,5 +571,5 @@ void ll_query_run(ll_offload_job_t *base, void *worker) {
         [LL_Q_VERIFY] = query_verify,   [LL_Q_READY] = query_ready,
     };
     handlers[job->kind](w, job);
-    if (job->body == NULL) ll_query_problem(job, 500, "internal", "Internal error", "no response");
+    if (job->body == NULL && !job->again) ll_query_problem(job, 500, "internal", "Internal error", "no response");
 }

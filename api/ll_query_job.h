@@ -28,6 +28,7 @@ typedef enum {
 
 typedef struct ll_query_job {
     ll_offload_job_t super;
+    struct ll_query_api *api; /* the loop side's, for a wait between looks */
     /* request: set on the loop thread */
     ll_query_kind_t kind;
     ll_uuid_t account_id;
@@ -38,6 +39,13 @@ typedef struct ll_query_job {
     int64_t to_version;                       /* audit; -1: from + limit - 1 */
     int64_t as_of_us;                         /* balance */
     char owner_scope[LL_OWNER_BYTES_MAX + 1]; /* a customer's sub: its accounts only; "" any */
+    int64_t deadline_ms;                      /* a wait (min_version, a statement) answers 503 after */
+    /* a wait between looks: on the loop thread, no worker held (ll_query_api.c) */
+    int again;            /* set by the worker: not there yet, look again before the deadline */
+    int looks;            /* looks again so far (the back-off) */
+    uint64_t subject;     /* hash of the caller's "role:sub", for its cap on waits */
+    h2o_timeout_entry_t timer; /* when to look again */
+    uint64_t waiter;      /* the caller's subject, hashed, while it counts against its cap; 0 none */
     /* response: set by the worker */
     int status;
     char *body; /* malloc'd; problem+json when status >= 400 */
@@ -53,7 +61,15 @@ typedef struct ll_query_shared {
     const ll_config_t *cfg;
     ll_account_view_t *view;                      /* NULL: the live view is off */
     atomic_uint_fast64_t mongo_errors, pg_errors; /* failed reads, for /metrics */
+    /* /readyz answers from the last check for a second: it takes no token, so its price must
+     * not grow with its callers. ready: 0 none yet, else an ll_query_ready_t. */
+    atomic_int ready;
+    atomic_llong ready_checked_ms, ready_refreshing_ms;
+    atomic_uint_fast64_t ready_checks; /* checks run, for /metrics */
 } ll_query_shared_t;
+
+typedef enum { LL_READY_UNKNOWN, LL_READY_OK, LL_READY_NO_MONGO, LL_READY_NO_PG } ll_query_ready_t;
+#define LL_READY_CACHE_MS 1000
 
 /* A worker's own connections (libmongoc clients and libpq connections are not thread-safe). */
 typedef struct ll_query_worker {

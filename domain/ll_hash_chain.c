@@ -62,25 +62,36 @@ static bool verify_one(const char *text, size_t len, int64_t expect_version, con
     return ok;
 }
 
+void ll_chain_walk_init(ll_chain_walk_t *w) {
+    memset(w, 0, sizeof *w);
+    memcpy(w->res.head_hash, LL_HASH_ZERO, sizeof w->res.head_hash);
+    w->res.ok = true;
+}
+
+bool ll_chain_walk_next(ll_chain_walk_t *w, const char *text, size_t len) {
+    if (!w->res.ok) return false;
+    int64_t expect = w->res.events_checked + 1;
+    ll_event_t ev;
+    if (!verify_one(text, len, expect, expect == 1 ? NULL : &w->account, w->res.head_hash, &ev, &w->res)) {
+        w->res.ok = false;
+        w->res.first_bad_version = expect;
+        return false;
+    }
+    if (expect == 1) w->account = ev.account_id;
+    memcpy(w->res.head_hash, ev.hash, sizeof w->res.head_hash);
+    w->res.events_checked++;
+    return true;
+}
+
 int ll_chain_verify(const char *const *envelopes, const size_t *lens, size_t n, ll_chain_result_t *res,
                     ll_error_t *err) {
     if (res == NULL || (n > 0 && (envelopes == NULL || lens == NULL)))
         return ll_error_set(err, LL_EINVAL, "ll_chain_verify: missing argument");
-    memset(res, 0, sizeof *res);
-    memcpy(res->head_hash, LL_HASH_ZERO, sizeof res->head_hash);
-    ll_uuid_t account;
-    ll_event_t ev;
-    for (size_t i = 0; i < n; i++) {
-        int64_t expect = (int64_t)i + 1;
-        if (!verify_one(envelopes[i], lens[i], expect, i == 0 ? NULL : &account, res->head_hash, &ev, res)) {
-            res->first_bad_version = expect;
-            return 0;
-        }
-        if (i == 0) account = ev.account_id;
-        memcpy(res->head_hash, ev.hash, sizeof res->head_hash);
-        res->events_checked++;
+    ll_chain_walk_t w;
+    ll_chain_walk_init(&w);
+    for (size_t i = 0; i < n && ll_chain_walk_next(&w, envelopes[i], lens[i]); i++) {
     }
-    res->ok = true;
+    *res = w.res;
     return 0;
 }
 

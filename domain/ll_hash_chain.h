@@ -40,6 +40,16 @@ typedef struct ll_chain_result {
 int ll_chain_verify(const char *const *envelopes, const size_t *lens, size_t n, ll_chain_result_t *res,
                     ll_error_t *err);
 
+/* The same one event at a time, for streams read in chunks (bounded memory): init, then next for
+ * each envelope in version order (false from the first bad one on; res says why), and res is
+ * the verdict once the stream ends. */
+typedef struct ll_chain_walk {
+    ll_chain_result_t res; /* ok until an event fails */
+    ll_uuid_t account;     /* the stream's, from its first event */
+} ll_chain_walk_t;
+void ll_chain_walk_init(ll_chain_walk_t *w);
+bool ll_chain_walk_next(ll_chain_walk_t *w, const char *envelope, size_t len);
+
 /* Compares a stream that verified with the head the store recorded for it (account_state):
  * events removed at the end of a stream leave a valid chain, and only this anchor shows it.
  * recorded_head "" means none is recorded (nothing to compare). If r->ok and the heads differ,

@@ -30,6 +30,9 @@
 /* GET ?min_version= waits at most this long for the read model (read-your-writes), then 503.
  * The default of config key min_version_wait_ms. */
 #define LL_MIN_VERSION_WAIT_MS 2000
+/* Waits (min_version, a statement behind the view) one subject may have at once; more are
+ * answered 429 too-many-waits. A wait holds no worker, but its looks cost the read store. */
+#define LL_WAITS_PER_SUBJECT_MAX 8
 /* A read-model lookup that takes longer fails instead of hanging a worker (maxTimeMS). */
 #define LL_READ_MODEL_QUERY_MS_MAX 5000
 /* Page sizes of statements and audit trails. */

@@ -12,6 +12,7 @@ projector wrote MongoDB is checked with ledgerline-audit reconcile, which reads 
 import concurrent.futures as cf
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -20,7 +21,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ll_e2e import (KAFKA, Service, check, eq, kafka_messages, paused_stack_services, post, prometheus,  # noqa: E402
-                    reconcile, request, run, sql, sql_superuser, tamper_amount, wait_until)
+                    reconcile, request, run, sql, sql_superuser, stack, tamper_amount, token, wait_until)
 
 CMD, QRY, PROJ_METRICS = 18080, 18081, 18082
 PROBLEM = "https://ledgerline.dev/problems/"
@@ -195,7 +196,86 @@ def test_poison_goes_to_the_dead_letter_topic_and_the_projector_goes_on():
     check("malformed JSON" in headers["reason"], headers["reason"])
 
 
-def test_a_version_gap_halts_the_account_and_is_never_guessed():
+def test_waits_hold_no_worker_and_are_capped_per_subject():
+    # Eight min_version waits of one customer for accounts that never come: they run out their
+    # 2 s without holding a worker, so an unrelated read (a worker's) is not held up; a ninth
+    # wait of the same customer is refused at once.
+    a = open_account("unrelated")
+    cmd(f"/v1/accounts/{a}/deposits", {"amount_minor": 5, "currency": "EUR"})
+    waiter = token(sub=f"waiter-{uuid.uuid4().hex[:8]}", role="customer")
+
+    def wait_one(_):
+        return request("GET", f"/v1/accounts/{uuid.uuid4()}?min_version=1", port=QRY, auth=waiter)[0]
+    with cf.ThreadPoolExecutor(9) as ex:
+        waits = [ex.submit(wait_one, i) for i in range(8)]
+        time.sleep(0.3)
+        t = time.perf_counter()
+        s, _, body = get(f"/v1/accounts/{a}/audit/verify")  # always a worker's job
+        ms = (time.perf_counter() - t) * 1000
+        ninth = ex.submit(wait_one, 8).result()
+        statuses = [w.result() for w in waits]
+    eq((s, body.get("ok")), (200, True), body)
+    check(ms < 500, f"an unrelated read took {ms:.0f} ms while eight waits ran")
+    eq(ninth, 429, "a ninth wait of the same subject")
+    eq(statuses, [503] * 8, "each wait ends 503 not-yet-visible at its deadline")
+
+
+def test_readyz_costs_one_check_a_second_whatever_its_callers():
+    # /readyz takes no token: a flood of it must not become a flood of store queries.
+    checks = 'ledgerline_query_ready_checks_total{service="query"}'
+    eq(get("/readyz")[0], 200)
+    before = prometheus(QRY)[checks]
+    t0 = time.time()
+    with cf.ThreadPoolExecutor(8) as ex:
+        statuses = list(ex.map(lambda _: get("/readyz")[0], range(400)))
+    seconds = time.time() - t0
+    eq(set(statuses), {200}, "every /readyz answered")
+    ran = prometheus(QRY)[checks] - before
+    check(ran <= seconds + 2, f"{ran} checks for 400 calls in {seconds:.1f} s: at most one a second")
+
+
+def test_verify_is_never_ok_without_its_end_of_stream_check():
+    a = open_account("verify-head")
+    cmd(f"/v1/accounts/{a}/deposits", {"amount_minor": 5, "currency": "EUR"})
+    # The head check reads account_state: make that read fail, and only that one.
+    sql_superuser("REVOKE SELECT ON account_state FROM ledgerline")
+    try:
+        s, _, body = get(f"/v1/accounts/{a}/audit/verify")
+    finally:
+        sql_superuser("GRANT SELECT ON account_state TO ledgerline")
+    eq(s, 503, f"verify without the head check: {body}")
+    eq(body.get("type"), PROBLEM + "storage-unavailable", body)
+    s, _, body = get(f"/v1/accounts/{a}/audit/verify")
+    eq((s, body.get("ok")), (200, True), body)
+
+
+def test_poison_is_dead_lettered_once_however_often_its_batch_is_retried(holder):
+    # A poison and a valid event in one batch whose write fails (the read store down): the batch
+    # is retried until the store is back, the poison dead-lettered once.
+    since = int(time.time() * 1000) - 1000
+    key = str(uuid.uuid4())
+    failures = 'ledgerline_projector_batch_failures_total{service="projector"}'
+    failures0 = projector_metric(failures)
+    pid = holder["projector"].proc.pid
+    stack("down", "ferretdb")
+    try:
+        os.kill(pid, signal.SIGSTOP)  # both messages in the log before it fetches again
+        try:
+            produce(key, "not an event either")
+            a = open_account("poison-neighbour")
+            wait_until(lambda: sql(f"SELECT count(*) FROM outbox WHERE account_id = '{a}'")[0][0] == "0", 30,
+                       "the account's event published")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_until(lambda: projector_metric(failures) >= failures0 + 2, 60, "the batch retried twice")
+    finally:
+        stack("up", "ferretdb")
+    wait_until(lambda: in_read_model(a), 60, "the batch applied once the store is back", interval_s=0.3)
+    dead = [m for m in kafka_messages("ledgerline.account-events.dlq", since) if m["key"] == key]
+    eq(len(dead), 1, "dead-lettered once")
+
+
+def test_a_version_gap_waits_and_is_never_guessed():
     # A well-formed event at version 2 of an account whose version 1 never arrived.
     key = str(uuid.uuid4())
     env = {"account_id": key, "actor": "test:gap", "command_id": "gap", "correlation_id": "",
@@ -206,11 +286,34 @@ def test_a_version_gap_halts_the_account_and_is_never_guessed():
     gaps = projector_metric('ledgerline_projector_events_total{service="projector",outcome="gap"}')
     a = open_account("after-gap")
     wait_until(lambda: in_read_model(a), 30, "the projector to go on", interval_s=0.3)
-    eq(get(f"/v1/accounts/{key}")[0], 404, "nothing guessed for the halted account")
+    eq(get(f"/v1/accounts/{key}")[0], 404, "nothing guessed for the waiting account")
     wait_until(lambda: projector_metric('ledgerline_projector_events_total{service="projector",outcome="gap"}') > gaps,
                15, "the gap counted in the metrics")
-    check(projector_metric('ledgerline_projector_halted_accounts{service="projector"}') >= 1, "halted account alarm")
+    check(projector_metric('ledgerline_projector_waiting_accounts{service="projector"}') >= 1, "waiting account alarm")
     check(any("version gap" in ln and key in ln for ln in open(holder_log())), "the gap is logged with the account")
+
+
+def test_a_version_gap_closes_when_the_missing_events_arrive(holder):
+    # What a relay does after a partly failed round: an account's later event reached the topic,
+    # an earlier one did not; the relay publishes both again, in order. The projector must not
+    # guess, must not give up on the account, and must apply both when they come.
+    waiting = 'ledgerline_projector_waiting_accounts{service="projector"}'
+    a = open_account("gap-closes")
+    wait_until(lambda: in_read_model(a), 30, "the account in the read model", interval_s=0.3)
+    eq(holder["relay"].stop(), 0, "the relay's exit code")
+    try:
+        cmd(f"/v1/accounts/{a}/deposits", {"amount_minor": 5, "currency": "EUR"})
+        cmd(f"/v1/accounts/{a}/deposits", {"amount_minor": 7, "currency": "EUR"})
+        waiting0 = projector_metric(waiting)
+        v3 = sql(f"SELECT envelope FROM events WHERE account_id = '{a}' AND version = 3")[0][0]
+        produce(a, v3)  # version 3 first: a gap
+        wait_until(lambda: projector_metric(waiting) == waiting0 + 1, 30, "the account waits behind the gap")
+        check(not in_read_model(a), "nothing applied past the gap")
+    finally:
+        holder["relay"] = Service("relay", ["--poll-ms", "200"]).start()
+    wait_until(lambda: in_read_model(a), 30, "versions 2 and 3 applied once published in order", interval_s=0.3)
+    wait_until(lambda: projector_metric(waiting) == waiting0, 10, "the account no longer waits")
+    check(any("version gap closed" in ln and a in ln for ln in open(holder_log())), "the close is logged")
 
 
 def read_model_matches_store(accounts):
@@ -315,8 +418,8 @@ def test_query_api_killed_rebuilds_an_exact_view(holder):
 if __name__ == "__main__":
     holder = {}
     with paused_stack_services("relay", "projector", "query"), \
-            Service("command", ["--listen", f"127.0.0.1:{CMD}"], port=CMD), \
-            Service("relay", ["--poll-ms", "200"]):
+            Service("command", ["--listen", f"127.0.0.1:{CMD}"], port=CMD):
+        holder["relay"] = Service("relay", ["--poll-ms", "200"]).start()
         holder["query"] = Service("query", QUERY_ARGS, port=QRY).start()
         holder["projector"] = Service("projector", PROJECTOR_ARGS).start()
         # Warm-up: events other suites left in the outbox reach the read model first; the tests
@@ -327,7 +430,7 @@ if __name__ == "__main__":
         tests = {n: (lambda f=f: f(holder)) if f.__code__.co_argcount else f
                  for n, f in dict(globals()).items() if n.startswith("test_")}
         code = run(tests, "read_side")
-        for name in ("projector", "query"):
+        for name in ("projector", "query", "relay"):
             if holder[name].stop() != 0:
                 print(f"  FAIL {name} exited non-zero; see {holder[name].log_path}")
                 code = 1

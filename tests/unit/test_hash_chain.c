@@ -71,6 +71,27 @@ LL_TEST(test_intact_stream_verifies) {
     free(s);
 }
 
+/* The walk (streams read in chunks) gives verify's verdict, and stays bad after the first bad
+ * event whatever follows. */
+LL_TEST(test_walk_one_event_at_a_time_agrees_with_verify) {
+    stream_t *s = malloc(sizeof *s);
+    LL_REQUIRE(s != NULL);
+    make_stream(s);
+    edit(s, 3, "\"version\":4", "\"version\":5");
+    ll_chain_result_t whole = verify(t, s, STREAM_LEN);
+    ll_chain_walk_t w;
+    ll_chain_walk_init(&w);
+    int accepted = 0;
+    for (int i = 0; i < STREAM_LEN; i++) accepted += ll_chain_walk_next(&w, s->ptr[i], s->len[i]);
+    LL_CHECK_EQ_INT(accepted, 3);
+    LL_CHECK(!w.res.ok && !whole.ok);
+    LL_CHECK_EQ_INT(w.res.first_bad_version, whole.first_bad_version);
+    LL_CHECK_EQ_INT(w.res.events_checked, whole.events_checked);
+    LL_CHECK_EQ_STR(w.res.reason, whole.reason);
+    LL_CHECK_EQ_STR(w.res.head_hash, whole.head_hash);
+    free(s);
+}
+
 LL_TEST(test_seal_matches_hash_of_stored_text) {
     stream_t *s = malloc(sizeof *s);
     LL_REQUIRE(s != NULL);
@@ -185,7 +206,7 @@ LL_TEST(test_foreign_and_garbage_events_are_named) {
 
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
-        LL_CASE(test_intact_stream_verifies),
+        LL_CASE(test_intact_stream_verifies), LL_CASE(test_walk_one_event_at_a_time_agrees_with_verify),
         LL_CASE(test_seal_matches_hash_of_stored_text),
         LL_CASE(test_altered_event_is_named),
         LL_CASE(test_rehashed_alteration_breaks_the_next_link),
