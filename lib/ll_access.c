@@ -2,6 +2,7 @@
 #include "ll_access.h"
 
 #include "ll_clock.h"
+#include "ll_client_addr.h"
 #include "ll_hash.h"
 #include "ll_http.h"
 #include "ll_rate_limit.h"
@@ -27,6 +28,7 @@ typedef struct {
 
 struct ll_access {
     const char *secrets[LL_JWT_SECRETS_MAX];
+    ll_trusted_proxies_t proxies; /* whose X-Forwarded-For names the client */
     ll_rate_limit_t *per_ip, *per_sub;
     cached_token_t *tokens; /* TOKEN_CACHE_SLOTS */
 };
@@ -39,6 +41,10 @@ ll_access_t *ll_access_create(const ll_config_t *cfg, ll_error_t *err) {
         return NULL;
     }
     ll_access_t *a = calloc(1, sizeof *a);
+    if (a != NULL && ll_trusted_proxies_parse(cfg->trusted_proxies, &a->proxies, err) != 0) {
+        free(a);
+        return NULL;
+    }
     if (a != NULL) {
         a->secrets[0] = cfg->jwt_secret;
         a->secrets[1] = cfg->jwt_secret_previous;
@@ -92,7 +98,7 @@ ll_jwt_result_t ll_access_verify(ll_access_t *a, const char *token, size_t len, 
                                  ll_principal_t *who, ll_error_t *err) {
     cached_token_t *c = len <= TOKEN_CACHE_BYTES_MAX ? &a->tokens[token_slot(token, len)] : NULL;
     if (c != NULL && c->len == len && CRYPTO_memcmp(c->token, token, len) == 0) {
-        if (now_s < c->who.exp_s + LL_JWT_LEEWAY_S) { /* as ll_jwt_verify decides */
+        if (now_s - LL_JWT_LEEWAY_S < c->who.exp_s) { /* as ll_jwt_verify decides */
             *who = c->who;
             return LL_JWT_OK;
         }
@@ -109,9 +115,11 @@ ll_jwt_result_t ll_access_verify(ll_access_t *a, const char *token, size_t len, 
 
 int ll_access_check(ll_access_t *a, h2o_req_t *req, ll_principal_t *who) {
     int64_t now_us = ll_clock_ms() * 1000;
-    char key[LL_RATE_KEY_BYTES_MAX + 1], peer[LL_HTTP_PEER_BYTES];
+    char key[LL_RATE_KEY_BYTES_MAX + 1], peer[LL_HTTP_PEER_BYTES], client[LL_CLIENT_ADDR_BYTES];
     ll_http_peer(req, peer, sizeof peer);
-    snprintf(key, sizeof key, "ip:%s", peer);
+    char xff[1024];
+    ll_client_addr(&a->proxies, peer, ll_http_forwarded_for(req, xff, sizeof xff), client, sizeof client);
+    snprintf(key, sizeof key, "ip:%s", client);
     int64_t wait_s = ll_rate_limit_take(a->per_ip, key, now_us);
     if (wait_s > 0) {
         too_many(req, wait_s, "address");

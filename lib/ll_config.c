@@ -1,17 +1,21 @@
 /* ll_config.c - see ll_config.h. Table-driven: one row per key says its type, bounds and default. */
 #include "ll_config.h"
 
+#include "ll_client_addr.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef enum {
     LL_CFG_STRING,   /* any printable text */
     LL_CFG_NAME,     /* [A-Za-z0-9._-]+, e.g. topic and database names */
     LL_CFG_HOSTPORT, /* HOST:PORT, port 1..65535 */
     LL_CFG_HOSTLIST, /* HOST:PORT[,HOST:PORT...] */
+    LL_CFG_ADDRLIST, /* addresses or CIDR ranges separated by ',' (ll_client_addr.h); may be empty */
     LL_CFG_LEVEL,    /* debug|info|warn|error */
     LL_CFG_INT,      /* decimal integer in [min, max] */
 } ll_cfg_kind_t;
@@ -61,6 +65,7 @@ static const ll_cfg_key_t keys[] = {
     STR_KEY(query_listen, LL_CFG_HOSTPORT, "127.0.0.1:8081", LL_REDACT_NONE),
     STR_KEY(projector_metrics_listen, LL_CFG_HOSTPORT, "127.0.0.1:8082", LL_REDACT_NONE),
     STR_KEY(relay_metrics_listen, LL_CFG_HOSTPORT, "127.0.0.1:8083", LL_REDACT_NONE),
+    STR_KEY(trusted_proxies, LL_CFG_ADDRLIST, "", LL_REDACT_NONE),
     STR_KEY(jwt_secret, LL_CFG_STRING, "", LL_REDACT_ALL),
     STR_KEY(jwt_secret_previous, LL_CFG_STRING, "", LL_REDACT_ALL),
     STR_KEY(log_level, LL_CFG_LEVEL, "info", LL_REDACT_NONE),
@@ -76,6 +81,7 @@ static const ll_cfg_key_t keys[] = {
     INT_KEY(http_connections_max, "1024", 1, 1000000),
     INT_KEY(projector_cache_accounts, "1000000", 0, 100000000),
     INT_KEY(projector_writers, "4", 1, 16),
+    INT_KEY(idempotency_retention_seconds, "86400", 1, 31536000),
     INT_KEY(projector_session_timeout_ms, "6000", 6000, 300000), /* >= Kafka's minimum, <= max.poll.interval.ms */
 };
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
@@ -179,6 +185,14 @@ static int set_value(ll_config_t *cfg, const ll_cfg_key_t *k, const char *value,
     case LL_CFG_HOSTLIST:
         if (!valid_hostlist(value)) expect = "HOST:PORT[,HOST:PORT...]";
         break;
+    case LL_CFG_ADDRLIST: {
+        ll_trusted_proxies_t parsed;
+        ll_error_t why = {""};
+        if (ll_trusted_proxies_parse(value, &parsed, &why) != 0)
+            return ll_error_set(err, LL_EINVAL, "%s: %s: expected addresses or CIDR ranges separated by ',' (%s)",
+                                origin, k->key, why.msg);
+        break;
+    }
     case LL_CFG_LEVEL:
         if (strcmp(value, "debug") && strcmp(value, "info") && strcmp(value, "warn") &&
             strcmp(value, "error"))
@@ -323,32 +337,107 @@ const char *ll_config_get(const ll_config_t *cfg, const char *key) {
     return k == NULL || k->kind == LL_CFG_INT ? NULL : (const char *)cfg + k->offset;
 }
 
-/* Copies value into out (of size out_len) with its secret parts replaced by ***. */
-static void redact(const char *value, ll_cfg_redact_t how, char *out, size_t out_len) {
-    if (how == LL_REDACT_ALL) {
-        snprintf(out, out_len, "%s", *value ? "***" : "");
+/* Appends text[0..n) to out (size out_len, at *o), truncating. */
+static void put(char *out, size_t out_len, size_t *o, const char *text, size_t n) {
+    for (size_t i = 0; i < n && *o + 1 < out_len; i++) out[(*o)++] = text[i];
+    out[*o] = '\0';
+}
+
+/* A URI (mongodb://, postgresql://) with the password of its user info and any password=
+ * query parameter replaced by ***. The user info ends at the authority's last '@' (a password
+ * may hold '@' when a client forgot to percent-encode it). */
+static void redact_uri(const char *v, char *out, size_t out_len) {
+    size_t o = 0;
+    out[0] = '\0';
+    const char *scheme = strstr(v, "://");
+    if (scheme == NULL) {
+        put(out, out_len, &o, v, strlen(v));
         return;
     }
-    snprintf(out, out_len, "%s", value);
-    if (how == LL_REDACT_CONNINFO) {
-        char *p = strstr(out, "password=");
-        if (p != NULL) {
-            char *end = p + strlen("password=");
-            while (*end && !isspace((unsigned char)*end)) end++;
-            char rest[LL_CONFIG_VALUE_BYTES_MAX];
-            snprintf(rest, sizeof rest, "%s", end);
-            snprintf(p, out_len - (size_t)(p - out), "password=***%s", rest);
-        }
-    } else if (how == LL_REDACT_URI) {
-        char *scheme = strstr(out, "://");
-        char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-        char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-        if (at != NULL && colon != NULL && colon < at) {
-            char rest[LL_CONFIG_VALUE_BYTES_MAX];
-            snprintf(rest, sizeof rest, "%s", at);
-            snprintf(colon, out_len - (size_t)(colon - out), ":***%s", rest);
-        }
+    const char *auth = scheme + 3, *auth_end = auth + strcspn(auth, "/?#");
+    const char *at = NULL, *colon = NULL;
+    for (const char *c = auth; c < auth_end; c++)
+        if (*c == '@') at = c;
+    for (const char *c = auth; at != NULL && c < at && colon == NULL; c++)
+        if (*c == ':') colon = c;
+    if (colon != NULL) {
+        put(out, out_len, &o, v, (size_t)(colon + 1 - v));
+        put(out, out_len, &o, "***", 3);
+        put(out, out_len, &o, at, (size_t)(auth_end - at));
+    } else {
+        put(out, out_len, &o, v, (size_t)(auth_end - v));
     }
+    /* The path, then parameters after ? separated by &: password=... (any case) loses its
+     * value. */
+    const char *c = auth_end + strcspn(auth_end, "?#");
+    put(out, out_len, &o, auth_end, (size_t)(c - auth_end));
+    for (; *c;) {
+        if (*c == '#') { /* a fragment: no client reads it; nothing of it is shown */
+            put(out, out_len, &o, "#***", 4);
+            break;
+        }
+        size_t n = strcspn(c + 1, "&#") + 1; /* one separator and what follows it */
+        put(out, out_len, &o, c, 1);
+        if ((c[0] == '?' || c[0] == '&') && strncasecmp(c + 1, "password=", 9) == 0) {
+            put(out, out_len, &o, "password=***", 12);
+        } else {
+            put(out, out_len, &o, c + 1, n - 1);
+        }
+        c += n;
+    }
+}
+
+/* A libpq conninfo: a URI, or keyword = value pairs where a value may be single-quoted with
+ * backslash escapes and spaces may surround '='. password's value becomes ***; every other
+ * byte is kept. */
+static void redact_conninfo(const char *v, char *out, size_t out_len) {
+    if (strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0) {
+        redact_uri(v, out, out_len);
+        return;
+    }
+    size_t o = 0;
+    out[0] = '\0';
+    const char *c = v;
+    while (*c) {
+        const char *start = c;
+        while (isspace((unsigned char)*c)) c++;
+        const char *key = c;
+        while (*c && *c != '=' && !isspace((unsigned char)*c)) c++;
+        size_t key_len = (size_t)(c - key);
+        while (isspace((unsigned char)*c)) c++;
+        if (*c != '=') { /* not a pair (libpq would refuse it): keep it */
+            put(out, out_len, &o, start, (size_t)(c - start) + (*c ? 1 : 0));
+            if (*c) c++;
+            continue;
+        }
+        c++;
+        while (isspace((unsigned char)*c)) c++;
+        const char *val = c;
+        if (*c == '\'') {
+            for (c++; *c && *c != '\''; c++)
+                if (*c == '\\' && c[1]) c++;
+            if (*c == '\'') c++;
+        } else {
+            while (*c && !isspace((unsigned char)*c)) c++;
+        }
+        put(out, out_len, &o, start, (size_t)(val - start));
+        if (key_len == 8 && strncmp(key, "password", 8) == 0)
+            put(out, out_len, &o, "***", 3);
+        else
+            put(out, out_len, &o, val, (size_t)(c - val));
+    }
+}
+
+/* Copies value into out (of size out_len) with its secret parts replaced by ***. */
+static void redact(const char *value, ll_cfg_redact_t how, char *out, size_t out_len) {
+    if (how == LL_REDACT_ALL)
+        snprintf(out, out_len, "%s", *value ? "***" : "");
+    else if (how == LL_REDACT_CONNINFO)
+        redact_conninfo(value, out, out_len);
+    else if (how == LL_REDACT_URI)
+        redact_uri(value, out, out_len);
+    else
+        snprintf(out, out_len, "%s", value);
 }
 
 void ll_config_print(const ll_config_t *cfg, FILE *out) {

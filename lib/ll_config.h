@@ -34,6 +34,7 @@ typedef struct ll_config {
     char query_listen[LL_CONFIG_VALUE_BYTES_MAX];             /* HOST:PORT of the query API */
     char projector_metrics_listen[LL_CONFIG_VALUE_BYTES_MAX]; /* HOST:PORT of the projector's /metrics */
     char relay_metrics_listen[LL_CONFIG_VALUE_BYTES_MAX];     /* HOST:PORT of the relay's /metrics */
+    char trusted_proxies[LL_CONFIG_VALUE_BYTES_MAX]; /* whose X-Forwarded-For names the client */
     char jwt_secret[LL_CONFIG_VALUE_BYTES_MAX];               /* HS256 secret; "" = not configured */
     char jwt_secret_previous[LL_CONFIG_VALUE_BYTES_MAX];      /* still accepted while keys rotate; "" none */
     char log_level[LL_CONFIG_VALUE_BYTES_MAX];                /* debug, info, warn or error */
@@ -50,6 +51,7 @@ typedef struct ll_config {
     int64_t projector_cache_accounts; /* account states the projector remembers; 0: reads each */
     int64_t projector_writers;        /* connections the projector writes a batch on at once */
     int64_t projector_session_timeout_ms; /* a silent projector loses its partitions after this */
+    int64_t idempotency_retention_seconds; /* an Idempotency-Key's answer is kept this long */
 } ll_config_t;
 
 /* Fills cfg with the defaults, which point at the local stack (deploy/local). Cannot fail. */

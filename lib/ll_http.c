@@ -40,6 +40,24 @@ void ll_http_peer(h2o_req_t *req, char *out, size_t out_size) {
         snprintf(out, out_size, "unknown");
 }
 
+const char *ll_http_forwarded_for(h2o_req_t *req, char *out, size_t out_size) {
+    /* Proxies append on the right, and the right is what is read: a long header keeps its end. */
+    size_t total = 0, n = 0;
+    for (ssize_t i = -1; (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-for"), i)) != -1; n++)
+        total += (n ? 1 : 0) + req->headers.entries[i].value.len;
+    if (n == 0 || out_size == 0) return NULL;
+    size_t skip = total > out_size - 1 ? total - (out_size - 1) : 0, at = 0, o = 0;
+    n = 0;
+    for (ssize_t i = -1; (i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-for"), i)) != -1; n++) {
+        const h2o_iovec_t *v = &req->headers.entries[i].value;
+        if (n && at++ >= skip) out[o++] = ',';
+        for (size_t k = 0; k < v->len; k++)
+            if (at++ >= skip) out[o++] = v->base[k];
+    }
+    out[o] = '\0';
+    return out;
+}
+
 static void log_request(const observation_t *o, double seconds) {
     char when[LL_TIME_TEXT_LEN + 1], peer[LL_HTTP_PEER_BYTES];
     ll_time_format(ll_clock_wall_us(), when);

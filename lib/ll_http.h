@@ -95,6 +95,10 @@ int ll_http_id_valid(const char *s);
 #define LL_HTTP_PEER_BYTES 64
 void ll_http_peer(h2o_req_t *req, char *out, size_t out_size);
 
+/* Every X-Forwarded-For header of req joined with "," in order, into out (size out_size; cut
+ * when longer). Returns out, or NULL when there is none. */
+const char *ll_http_forwarded_for(h2o_req_t *req, char *out, size_t out_size);
+
 /* Copies the value of request header name (lower case) into out. Returns its length, -1 when
  * absent, -2 when longer than out_size - 1 or repeated. */
 int ll_http_header(const h2o_req_t *req, const char *name, char *out, size_t out_size);

@@ -103,22 +103,23 @@ static ll_jwt_result_t claims(json_t *payload, int64_t now_s, ll_principal_t *ou
         ll_error_set(err, LL_EINVAL, "the token must carry an integer exp (and nbf, if any)");
         return LL_JWT_BAD_CLAIMS;
     }
-    if (json_integer_value(exp) + LL_JWT_LEEWAY_S <= now_s) {
+    /* Compared with the leeway on now's side: a claim near INT64_MAX or INT64_MIN cannot overflow. */
+    if (json_integer_value(exp) <= now_s - LL_JWT_LEEWAY_S) {
         ll_error_set(err, LL_EINVAL, "the token has expired");
         return LL_JWT_EXPIRED;
     }
-    if (nbf != NULL && json_integer_value(nbf) - LL_JWT_LEEWAY_S > now_s) {
+    if (nbf != NULL && json_integer_value(nbf) > now_s + LL_JWT_LEEWAY_S) {
         ll_error_set(err, LL_EINVAL, "the token is not valid yet");
         return LL_JWT_NOT_YET_VALID;
     }
     const char *s = json_string_value(sub);
     size_t n = s ? json_string_length(sub) : 0;
     int printable = s != NULL && n >= 1 && n <= LL_OWNER_BYTES_MAX && strlen(s) == n;
-    for (size_t i = 0; printable && i < n; i++) printable = (unsigned char)s[i] >= 0x20 && s[i] != 0x7f;
+    for (size_t i = 0; printable && i < n; i++) printable = s[i] >= 0x20 && s[i] <= 0x7e; /* ASCII only */
     ll_role_t r = ll_role_parse(json_string_value(role));
     if (!printable || r == 0) {
         ll_error_set(err, LL_EINVAL,
-                     "the token needs a sub of 1..%d printable bytes and a role of customer, "
+                     "the token needs a sub of 1..%d printable ASCII characters and a role of customer, "
                      "operator or auditor",
                      LL_OWNER_BYTES_MAX);
         return LL_JWT_BAD_CLAIMS;

@@ -81,12 +81,21 @@ static void print_text(const ll_table_t *t, FILE *out) {
         }
 }
 
-static void csv_field(const char *s, FILE *out) {
-    if (strpbrk(s, ",\"\r\n") == NULL) {
+/* A text cell a spreadsheet would run as a formula (= + - @, or a tab or CR before one) is
+ * written with a leading ' (OWASP's advice): an owner or a reference is data, never code.
+ * Integer columns are numbers and stay as they are. */
+static int formula_like(const char *s) {
+    return s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r';
+}
+
+static void csv_field(const char *s, int is_integer, FILE *out) {
+    int neutralise = !is_integer && formula_like(s);
+    if (!neutralise && strpbrk(s, ",\"\r\n") == NULL) {
         fputs(s, out);
         return;
     }
     fputc('"', out);
+    if (neutralise) fputc('\'', out);
     for (; *s; s++) {
         if (*s == '"') fputc('"', out);
         fputc(*s, out);
@@ -96,12 +105,12 @@ static void csv_field(const char *s, FILE *out) {
 
 static void print_csv(const ll_table_t *t, FILE *out) {
     for (size_t c = 0; c < t->n_columns; c++) {
-        csv_field(t->columns[c].name, out);
+        csv_field(t->columns[c].name, 0, out);
         fputs(c + 1 < t->n_columns ? "," : "\r\n", out);
     }
     for (size_t r = 0; r < t->rows; r++)
         for (size_t c = 0; c < t->n_columns; c++) {
-            csv_field(cell(t, r, c), out);
+            csv_field(cell(t, r, c), t->columns[c].is_integer, out);
             fputs(c + 1 < t->n_columns ? "," : "\r\n", out);
         }
 }

@@ -4,6 +4,7 @@
 #include "ll_access.h"
 #include "ll_command_codec.h"
 #include "ll_http.h"
+#include "ll_idempotency_pruner.h"
 #include "ll_json.h"
 #include "ll_metrics.h"
 #include "ll_strset.h"
@@ -19,6 +20,7 @@ struct ll_command_api {
     const ll_config_t *cfg;
     ll_access_t *access;
     ll_writer_pool_t *writers;
+    ll_idempotency_pruner_t *pruner; /* expired Idempotency-Keys, in the background */
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t receiver;
     ll_strset_t inflight; /* "scope\nkey" of commands not yet answered (loop thread only) */
@@ -223,8 +225,15 @@ static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *r
     ll_access_actor(who, w->actor, sizeof w->actor);
     /* Keys are per principal: nobody can replay, or block, another's stored response. */
     snprintf(w->idem_scope, sizeof w->idem_scope, "%s", w->actor);
-    /* The fingerprint covers what the command means: method, path and exact body. */
-    size_t len = req->method.len + 1 + req->path_normalized.len + 1 + req->entity.len;
+    /* The fingerprint covers what the command means: method, path, the version it requires
+     * (If-Match: a retry with a corrected ETag is a new request) and exact body. Without
+     * If-Match it is what it always was, so keys stored before stay valid; the line cannot be
+     * mistaken for a body, which is JSON. */
+    char precondition[48] = "";
+    if (w->expected_version >= 0)
+        snprintf(precondition, sizeof precondition, "if-match: %lld\n", (long long)w->expected_version);
+    size_t pre = strlen(precondition);
+    size_t len = req->method.len + 1 + req->path_normalized.len + 1 + pre + req->entity.len;
     char *buf = malloc(len);
     if (buf == NULL) {
         ll_http_problem(req, 503, "overloaded", "Service unavailable", "out of memory; retry");
@@ -235,6 +244,7 @@ static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *r
     buf[o++] = ' ';
     memcpy(buf + o, req->path_normalized.base, req->path_normalized.len), o += req->path_normalized.len;
     buf[o++] = '\n';
+    memcpy(buf + o, precondition, pre), o += pre;
     if (req->entity.len) memcpy(buf + o, req->entity.base, req->entity.len);
     ll_sha256_hex(buf, len, w->request_hash);
     free(buf);
@@ -342,8 +352,11 @@ ll_command_api_t *ll_command_api_create(const ll_config_t *cfg, ll_error_t *err)
 int ll_command_api_start(ll_command_api_t *api, h2o_loop_t *loop, int writers, ll_error_t *err) {
     api->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(api->queue, &api->receiver, on_completions);
+    api->pruner = ll_idempotency_pruner_start(api->cfg->pg_conninfo, api->cfg->idempotency_retention_seconds, err);
+    if (api->pruner == NULL) return LL_EIO;
     api->writers =
-        ll_writer_pool_start(api->cfg->pg_conninfo, api->cfg->request_timeout_ms, writers, LL_COMMAND_QUEUE_MAX,
+        ll_writer_pool_start(api->cfg->pg_conninfo, api->cfg->request_timeout_ms,
+                             api->cfg->idempotency_retention_seconds, writers, LL_COMMAND_QUEUE_MAX,
                              on_write_done, api, err);
     return api->writers ? 0 : LL_EIO;
 }
@@ -357,6 +370,9 @@ char *ll_command_api_metrics(void *app) {
     ll_metrics_series(&t, "command", "ledgerline_dependency_errors_total", "counter",
                       "Failed attempts against a dependency (retried ones included).",
                       "dependency=\"postgresql\"", api->writers ? ll_writer_pool_errors(api->writers) : 0);
+    ll_metrics_series(&t, "command", "ledgerline_idempotency_keys_pruned_total", "counter",
+                      "Idempotency-Keys deleted after their retention (idempotency_retention_seconds).", "",
+                      ll_idempotency_pruner_deleted(api->pruner));
     return ll_text_take(&t);
 }
 
@@ -368,6 +384,7 @@ int ll_command_api_drained(void *app) {
 void ll_command_api_destroy(ll_command_api_t *api) {
     if (api == NULL) return;
     ll_writer_pool_stop(api->writers);
+    ll_idempotency_pruner_stop(api->pruner);
     if (api->queue != NULL) {
         h2o_multithread_unregister_receiver(api->queue, &api->receiver);
         h2o_multithread_destroy_queue(api->queue);

@@ -30,15 +30,17 @@ typedef struct {
     size_t n_events;
     int64_t positions[EVENTS_MAX];
     size_t n_positions, next_position;
-    int fresh[LL_STORE_BATCH_MAX]; /* the key was claimed in this transaction */
+    int fresh[LL_STORE_BATCH_MAX];    /* the key was claimed in this transaction */
+    int takeover[LL_STORE_BATCH_MAX]; /* its key's answer is past retention: claim it again */
     char envelope[LL_EVENT_JSON_BYTES_MAX + 1];
 } batch_t;
 
 struct ll_store {
     char *conninfo;
     long long statement_timeout_ms;
+    long long retention_s; /* idempotency keys older than this are a new command's */
     PGconn *conn;
-    int healthy;
+    atomic_int healthy; /* written by the store's writer thread, read by /readyz */
     atomic_uint_fast64_t errors; /* failed database attempts; read by the metrics thread */
     ll_pgq_t q;
     batch_t *b;
@@ -63,10 +65,12 @@ static int connect_checked(ll_store_t *s, ll_error_t *err) {
     return 0;
 }
 
-ll_store_t *ll_store_open(const char *conninfo, long long statement_timeout_ms, ll_error_t *err) {
+ll_store_t *ll_store_open(const char *conninfo, long long statement_timeout_ms, long long retention_s,
+                          ll_error_t *err) {
     ll_store_t *s = calloc(1, sizeof *s);
     if (s != NULL) {
         s->statement_timeout_ms = statement_timeout_ms;
+        s->retention_s = retention_s;
         s->conninfo = strdup(conninfo);
         s->b = malloc(sizeof *s->b);
     }
@@ -80,7 +84,7 @@ ll_store_t *ll_store_open(const char *conninfo, long long statement_timeout_ms, 
         ll_store_close(s);
         return NULL;
     }
-    s->healthy = 1;
+    atomic_store(&s->healthy, 1);
     return s;
 }
 
@@ -98,7 +102,7 @@ uint64_t ll_store_errors(ll_store_t *s) {
 }
 
 int ll_store_healthy(const ll_store_t *s) {
-    return s->healthy;
+    return atomic_load(&s->healthy);
 }
 
 /* Runs the statement built in s->q; remembers the SQLSTATE of a failure. */
@@ -239,11 +243,54 @@ static int claim_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t 
     return 0;
 }
 
-/* Answers the writes whose key was already used: the stored response, or a refusal. */
+/* Claims again the keys of writes marked takeover (their answer is past retention and may not
+ * be pruned yet): fresh when this transaction got the row; otherwise another took it first and
+ * the write is answered as in progress. */
+static int take_over_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
+    size_t k = 0;
+    ll_pgq_sql(&s->q, "UPDATE idempotency_keys AS i SET request_hash = v.hash, status_code = 0, response = '',"
+                      " created_at = now() FROM (VALUES ");
+    for (size_t i = 0; i < n; i++) {
+        if (!s->b->takeover[i]) continue;
+        ll_pgq_sql(&s->q, k++ ? ",(" : "(");
+        ll_pgq_param(&s->q, w[i]->idem_scope, "text");
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, w[i]->idem_key, "text");
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, w[i]->request_hash, "text");
+        ll_pgq_sql(&s->q, ")");
+    }
+    ll_pgq_sql(&s->q, ") AS v (scope, key, hash) WHERE i.scope = v.scope AND i.key = v.key"
+                      " AND i.status_code <> 0 AND i.created_at < now() - make_interval(secs => ");
+    ll_pgq_paramf(&s->q, "double precision", "%lld", s->retention_s);
+    ll_pgq_sql(&s->q, ") RETURNING i.scope, i.key");
+    if (k == 0) {
+        ll_pgq_reset(&s->q);
+        return 0;
+    }
+    PGresult *res = run(s, PGRES_TUPLES_OK, err);
+    if (res == NULL) return LL_EIO;
+    for (int r = 0; r < PQntuples(res); r++) {
+        size_t i = find_write(w, n, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+        if (i < n && s->b->takeover[i]) s->b->fresh[i] = 1;
+    }
+    PQclear(res);
+    for (size_t i = 0; i < n; i++)
+        if (s->b->takeover[i] && !s->b->fresh[i])
+            ll_write_problem(w[i], 409, "idempotency-key-in-use", "Request in progress",
+                             "a request with this Idempotency-Key is still being processed; retry later");
+    return 0;
+}
+
+/* Answers the writes whose key was already used: the stored response, or a refusal. A key whose
+ * answer is past retention is claimed again instead (take_over_keys). */
 static int replay_used_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
     size_t used = 0;
-    ll_pgq_sql(&s->q, "SELECT scope, key, request_hash, status_code, response FROM idempotency_keys"
-                      " WHERE (scope, key) IN (");
+    for (size_t i = 0; i < n; i++) s->b->takeover[i] = 0;
+    ll_pgq_sql(&s->q, "SELECT scope, key, request_hash, status_code, response,"
+                      " created_at < now() - make_interval(secs => ");
+    ll_pgq_paramf(&s->q, "double precision", "%lld", s->retention_s);
+    ll_pgq_sql(&s->q, ") FROM idempotency_keys WHERE (scope, key) IN (");
     for (size_t i = 0; i < n; i++) {
         if (s->b->fresh[i]) continue;
         ll_pgq_sql(&s->q, used++ ? ",(" : "(");
@@ -259,24 +306,32 @@ static int replay_used_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_er
     }
     PGresult *res = run(s, PGRES_TUPLES_OK, err);
     if (res == NULL) return LL_EIO;
+    size_t takeovers = 0;
     for (int r = 0; r < PQntuples(res); r++) {
         size_t i = find_write(w, n, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
         if (i == n) continue;
         ll_write_t *x = w[i];
-        if (strcmp(PQgetvalue(res, r, 2), x->request_hash) != 0) {
+        int status = atoi(PQgetvalue(res, r, 3));
+        if (status != 0 && PQgetvalue(res, r, 5)[0] == 't') {
+            s->b->takeover[i] = 1; /* the first write with this key; another one waits below */
+            takeovers++;
+        } else if (strcmp(PQgetvalue(res, r, 2), x->request_hash) != 0) {
             ll_write_problem(x, 422, "idempotency-key-reused", "Idempotency-Key reused",
                              "this Idempotency-Key was used for a different request");
-        } else if (atoi(PQgetvalue(res, r, 3)) == 0) {
+        } else if (status == 0) {
             ll_write_problem(x, 409, "idempotency-key-in-use", "Request in progress",
                              "a request with this Idempotency-Key is still being processed; retry later");
         } else {
-            x->status = atoi(PQgetvalue(res, r, 3));
-            snprintf(x->response, sizeof x->response, "%s", PQgetvalue(res, r, 4));
-            x->replayed = 1;
+            ll_write_replayed(x, status, PQgetvalue(res, r, 4));
         }
     }
     PQclear(res);
-    return 0;
+    /* Writes of this batch that share a key with another: only the first is answered above. */
+    for (size_t i = 0; i < n; i++)
+        if (!s->b->fresh[i] && !s->b->takeover[i] && w[i]->status == 0)
+            ll_write_problem(w[i], 409, "idempotency-key-in-use", "Request in progress",
+                             "a request with this Idempotency-Key is still being processed; retry later");
+    return takeovers ? take_over_keys(s, w, n, err) : 0;
 }
 
 /* ---- deciding ------------------------------------------------------------------------------ */
@@ -355,10 +410,29 @@ static int decide_one(batch_t *b, ll_write_t *w, ll_error_t *err) {
     if (to != NULL && to->updated_at_us > not_before) not_before = to->updated_at_us;
     if (make_meta(w, not_before, &meta) != 0) return ll_error_set(err, LL_EIO, "no randomness");
     ll_decision_t d;
+    /* A customer learns nothing of a destination it cannot see: whether it exists, is closed or
+     * holds another currency is one answer. Its own account's reasons come first (decided as a
+     * withdrawal), so a refusal never tells that the destination would have been fine. */
+    w->hide_destination = to != NULL && w->owner_scope[0] != '\0' &&
+                          (to->version == 0 || strcmp(to->owner, w->owner_scope) != 0);
+    if (w->hide_destination) {
+        ll_command_t own = *cmd;
+        own.type = LL_CMD_WITHDRAW;
+        ll_decide(from, &own, &meta, &d);
+        if (d.rejection != LL_REJECT_NONE) {
+            ll_write_rejected(w, d.rejection, d.detail);
+            return 0;
+        }
+    }
     if (to != NULL)
         ll_decide_transfer(from, to, cmd, &meta, &d);
     else
         ll_decide(from, cmd, &meta, &d);
+    if (d.rejection != LL_REJECT_NONE && w->hide_destination) {
+        ll_write_problem(w, 422, "transfer-rejected", "Transfer rejected",
+                         "the destination account cannot receive this transfer");
+        return 0;
+    }
     if (d.rejection != LL_REJECT_NONE) {
         ll_write_rejected(w, d.rejection, d.detail);
         return 0;
@@ -472,13 +546,23 @@ static int upsert_states(ll_store_t *s, ll_error_t *err) {
     return run_command(s, err);
 }
 
+/* A failed precondition (412) is not an execution: its key is released, so the client's retry
+ * with the corrected If-Match and the same key runs (the fingerprint covers If-Match). */
+static int keeps_key(const ll_write_t *w) {
+    return w->status != 412;
+}
+
 static int store_responses(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
-    size_t k = 0;
+    size_t k = 0, released = 0;
     ll_pgq_sql(
         &s->q,
         "UPDATE idempotency_keys AS i SET status_code = v.status, response = v.response FROM (VALUES ");
     for (size_t i = 0; i < n; i++) {
         if (!s->b->fresh[i]) continue;
+        if (!keeps_key(w[i])) {
+            released++;
+            continue;
+        }
         ll_pgq_sql(&s->q, k++ ? ",(" : "(");
         ll_pgq_param(&s->q, w[i]->idem_scope, "text");
         ll_pgq_sql(&s->q, ",");
@@ -490,10 +574,22 @@ static int store_responses(ll_store_t *s, ll_write_t *const *w, size_t n, ll_err
         ll_pgq_sql(&s->q, ")");
     }
     ll_pgq_sql(&s->q, ") AS v (scope, key, status, response) WHERE i.scope = v.scope AND i.key = v.key");
-    if (k == 0) {
+    if (k == 0)
         ll_pgq_reset(&s->q);
-        return 0;
+    else if (run_command(s, err) != 0)
+        return LL_EIO;
+    if (released == 0) return 0;
+    ll_pgq_sql(&s->q, "DELETE FROM idempotency_keys WHERE (scope, key) IN (");
+    k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!s->b->fresh[i] || keeps_key(w[i])) continue;
+        ll_pgq_sql(&s->q, k++ ? ",(" : "(");
+        ll_pgq_param(&s->q, w[i]->idem_scope, "text");
+        ll_pgq_sql(&s->q, ",");
+        ll_pgq_param(&s->q, w[i]->idem_key, "text");
+        ll_pgq_sql(&s->q, ")");
     }
+    ll_pgq_sql(&s->q, ")");
     return run_command(s, err);
 }
 
@@ -505,6 +601,7 @@ static void reset_outcomes(ll_write_t *const *w, size_t n) {
         w[i]->response[0] = '\0';
         w[i]->replayed = w[i]->stored = 0;
         w[i]->version = 0;
+        w[i]->hide_destination = 0;
     }
 }
 
@@ -562,14 +659,14 @@ static void execute_one(ll_store_t *s, ll_write_t *w) {
     for (int i = 0; i < LL_STORE_RETRIES; i++) {
         s->last_sqlstate[0] = '\0';
         if (connect_checked(s, &err) == 0 && attempt(s, &w, 1, &err) == 0) {
-            s->healthy = 1;
+            atomic_store(&s->healthy, 1);
             return;
         }
         atomic_fetch_add(&s->errors, 1);
         if (s->conn != NULL && (!retryable(s) || timed_out(s))) break;
         ll_sleep_ms(10 * (i + 1));
     }
-    s->healthy = s->conn != NULL && !ll_pg_broken(s->conn);
+    atomic_store(&s->healthy, s->conn != NULL && !ll_pg_broken(s->conn));
     if (timed_out(s)) {
         ll_log_line("warn", "command", "command ran past the deadline", NULL, err.msg);
         ll_write_problem(w, 503, "storage-unavailable", "Service unavailable",
@@ -578,7 +675,7 @@ static void execute_one(ll_store_t *s, ll_write_t *w) {
         return;
     }
     ll_log_line("error", "command", "command failed after retries", NULL, err.msg);
-    if (!s->healthy || retryable(s))
+    if (!atomic_load(&s->healthy) || retryable(s))
         ll_write_problem(w, 503, "storage-unavailable", "Service unavailable",
                          "the event store is unavailable; retry with the same Idempotency-Key");
     else
@@ -590,7 +687,7 @@ void ll_store_execute(ll_store_t *s, ll_write_t *const *writes, size_t n) {
     LL_MONEY_ASSERT(n > 0 && n <= LL_STORE_BATCH_MAX);
     ll_error_t err = {""};
     if (n > 1 && connect_checked(s, &err) == 0 && attempt(s, writes, n, &err) == 0) {
-        s->healthy = 1;
+        atomic_store(&s->healthy, 1);
         return;
     }
     if (n > 1) atomic_fetch_add(&s->errors, 1);

@@ -27,8 +27,11 @@
 typedef struct ll_store ll_store_t;
 
 /* Connects and checks the schema version; every statement is bounded by statement_timeout_ms
- * (the request deadline; 0: none). Returns NULL with err set. Caller ll_store_close()s. */
-ll_store_t *ll_store_open(const char *conninfo, long long statement_timeout_ms, ll_error_t *err);
+ * (the request deadline; 0: none). An Idempotency-Key answered more than retention_s ago is a
+ * new command's (whether or not it was pruned yet). Returns NULL with err set. Caller
+ * ll_store_close()s. */
+ll_store_t *ll_store_open(const char *conninfo, long long statement_timeout_ms, long long retention_s,
+                          ll_error_t *err);
 void ll_store_close(ll_store_t *s);
 
 /* Executes writes[0..n) (n <= LL_STORE_BATCH_MAX); each gets status and response. Reconnects

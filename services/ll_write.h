@@ -21,6 +21,7 @@ typedef struct ll_write {
     char actor[LL_ACTOR_BYTES_MAX + 1];                /* "role:sub" of the bearer token */
     char owner_scope[LL_OWNER_BYTES_MAX + 1];          /* a customer's sub: its accounts only; "" any */
     /* outcome: set by the store */
+    int hide_destination;                  /* a customer's transfer to an account it cannot see */
     int status;                            /* HTTP status */
     char response[LL_RESPONSE_BYTES_MAX];  /* JSON or problem+json body */
     int replayed;                          /* the response of an earlier identical request */
@@ -34,6 +35,9 @@ void ll_write_problem(ll_write_t *w, int status, const char *slug, const char *t
 void ll_write_rejected(ll_write_t *w, ll_rejection_t r, const char *detail);
 /* Renders the success body of an accepted decision; after[i] is the state after events[i]. */
 void ll_write_accepted(ll_write_t *w, const ll_decision_t *d, const ll_account_t *const *after);
+/* The stored answer of a key used before, with the ETag and Location it had (read back from
+ * the body). */
+void ll_write_replayed(ll_write_t *w, int status, const char *response);
 
 /* True for a response that is a problem (status >= 400). */
 static inline int ll_write_failed(const ll_write_t *w) {

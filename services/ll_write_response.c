@@ -3,6 +3,7 @@
 #include "ll_write.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 void ll_write_problem(ll_write_t *w, int status, const char *slug, const char *title, const char *detail) {
@@ -52,7 +53,15 @@ static json_t *render(const ll_write_t *w, const ll_decision_t *d, const ll_acco
                          "closed", "version", (json_int_t)a->version, "balance_minor",
                          (json_int_t)a->balance_minor, "event_id", uuid_json(&ev->event_id));
     case LL_CMD_TRANSFER:
-        /* The destination's balance is not the sender's business: only its id and version. */
+        /* The destination's balance is not the sender's business: only its id and version, and
+         * not even its version for a customer's transfer to an account it cannot see. */
+        if (w->hide_destination)
+            return json_pack("{s:o, s:{s:o, s:I, s:I, s:o}, s:{s:o, s:o}}", "transfer_id",
+                             uuid_json(&ev->data.movement.transfer_id), "from", "account_id",
+                             uuid_json(&a->account_id), "version", (json_int_t)a->version, "balance_minor",
+                             (json_int_t)a->balance_minor, "event_id", uuid_json(&ev->event_id), "to",
+                             "account_id", uuid_json(&after[1]->account_id), "event_id",
+                             uuid_json(&d->events[1].event_id));
         return json_pack("{s:o, s:{s:o, s:I, s:I, s:o}, s:{s:o, s:I, s:o}}", "transfer_id",
                          uuid_json(&ev->data.movement.transfer_id), "from", "account_id",
                          uuid_json(&a->account_id), "version", (json_int_t)a->version, "balance_minor",
@@ -77,4 +86,24 @@ void ll_write_accepted(ll_write_t *w, const ll_decision_t *d, const ll_account_t
     w->status = w->cmd.type == LL_CMD_CLOSE ? 200 : 201;
     w->version = after[0]->version;
     ll_uuid_format(&after[0]->account_id, w->account_id);
+}
+
+void ll_write_replayed(ll_write_t *w, int status, const char *response) {
+    w->status = status;
+    snprintf(w->response, sizeof w->response, "%s", response);
+    w->replayed = 1;
+    w->version = 0;
+    w->account_id[0] = '\0';
+    if (ll_write_failed(w)) return;
+    /* The ETag and Location of the first answer: the account the command wrote first (the
+     * sender of a transfer) and its version, as ll_write_accepted set them. */
+    json_t *body = json_loads(response, 0, NULL);
+    json_t *acc = json_object_get(body, "from") ? json_object_get(body, "from") : body;
+    json_t *id = json_object_get(acc, "account_id"), *version = json_object_get(acc, "version");
+    if (json_is_string(id) && json_string_length(id) == LL_UUID_TEXT_LEN && json_is_integer(version) &&
+        json_integer_value(version) > 0) {
+        w->version = (int64_t)json_integer_value(version);
+        snprintf(w->account_id, sizeof w->account_id, "%s", json_string_value(id));
+    }
+    json_decref(body);
 }

@@ -58,7 +58,8 @@ static void *writer_main(void *arg) {
     }
 }
 
-ll_writer_pool_t *ll_writer_pool_start(const char *conninfo, long long statement_timeout_ms, int threads,
+ll_writer_pool_t *ll_writer_pool_start(const char *conninfo, long long statement_timeout_ms,
+                                       long long retention_s, int threads,
                                        size_t queue_max,
                                        ll_writer_done_fn done, void *ctx, ll_error_t *err) {
     if (threads < 1 || threads > WRITERS_MAX || queue_max < 1) {
@@ -77,7 +78,7 @@ ll_writer_pool_t *ll_writer_pool_start(const char *conninfo, long long statement
     p->done = done;
     p->ctx = ctx;
     for (int i = 0; i < threads; i++) {
-        p->stores[i] = ll_store_open(conninfo, statement_timeout_ms, err);
+        p->stores[i] = ll_store_open(conninfo, statement_timeout_ms, retention_s, err);
         writer_arg_t *arg = p->stores[i] ? malloc(sizeof *arg) : NULL;
         if (arg != NULL) *arg = (writer_arg_t){p, i}; /* before the thread can read it */
         if (arg == NULL || pthread_create(&p->threads[i], NULL, writer_main, arg) != 0) {

@@ -20,9 +20,10 @@ typedef void (*ll_writer_done_fn)(ll_write_t *w, void *ctx);
 typedef struct ll_writer_pool ll_writer_pool_t;
 
 /* Starts threads writers, each connected with conninfo (fails fast when PostgreSQL is
- * unreachable or the schema is not current), statements bounded by statement_timeout_ms.
- * queue_max bounds queued writes. */
-ll_writer_pool_t *ll_writer_pool_start(const char *conninfo, long long statement_timeout_ms, int threads,
+ * unreachable or the schema is not current), statements bounded by statement_timeout_ms,
+ * idempotency keys kept retention_s (ll_store_open). queue_max bounds queued writes. */
+ll_writer_pool_t *ll_writer_pool_start(const char *conninfo, long long statement_timeout_ms,
+                                       long long retention_s, int threads,
                                        size_t queue_max,
                                        ll_writer_done_fn done, void *ctx, ll_error_t *err);
 

@@ -144,15 +144,17 @@ static int print_table(ll_table_t *t, const options_t *o) {
 static int cmd_events(PGconn *pg, const options_t *o) {
     char limit[16];
     snprintf(limit, sizeof limit, "%d", o->limit);
-    const char *params[6] = {o->account, o->type, o->since, o->until, o->transfer, limit};
+    const char *params[7] = {o->account, o->type, o->since, o->until, o->transfer, limit, o->actor};
     ll_error_t err = {""};
+    /* The actor is filtered in SQL, before the LIMIT: --limit N gives N of that actor's events. */
     PGresult *res = ll_pg_query(
         pg,
         "SELECT envelope FROM events WHERE ($1::uuid IS NULL OR account_id = $1::uuid)"
         " AND ($2::text IS NULL OR type = $2) AND ($3::timestamptz IS NULL OR occurred_at >= $3)"
         " AND ($4::timestamptz IS NULL OR occurred_at <= $4)"
-        " AND ($5::uuid IS NULL OR transfer_id = $5::uuid) ORDER BY global_position LIMIT $6::int",
-        6, params, PGRES_TUPLES_OK, &err);
+        " AND ($5::uuid IS NULL OR transfer_id = $5::uuid)"
+        " AND ($7::text IS NULL OR envelope::jsonb ->> 'actor' = $7) ORDER BY global_position LIMIT $6::int",
+        7, params, PGRES_TUPLES_OK, &err);
     if (res == NULL) return fail("%s", err.msg);
     ll_table_t *t = ll_table_new(event_columns, EVENT_COLUMNS);
     int rc = t ? 0 : EXIT_USAGE;

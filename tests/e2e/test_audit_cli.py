@@ -9,10 +9,11 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 from ll_e2e import (BIN, Service, check, eq, paused_stack_services, post, run, tamper_amount,  # noqa: E402
-                    wait_until)
+                    token, wait_until)
 
 CMD = 18080
 
@@ -70,6 +71,30 @@ def test_events_filters():
     eq(json.loads(out), [])
     rc, out, _ = audit("--format", "json", "events", "--account", A, "--actor", "operator:test-operator")
     eq(len(json.loads(out)), 4)
+
+
+def test_actor_is_filtered_before_the_limit():
+    # Events of that actor come after many others in the store: --limit 1 must still find one.
+    sub = f"audit-{uuid.uuid4().hex[:12]}"
+    s, _, b = post("/v1/accounts", {"owner": "by-another", "currency": "EUR"}, port=CMD, auth=token(sub=sub))
+    eq(s, 201, b)
+    rc, out, err = audit("--format", "json", "events", "--actor", f"operator:{sub}", "--limit", "1")
+    eq((rc, [r["account_id"] for r in json.loads(out)]), (0, [b["account_id"]]), err)
+
+
+def test_csv_cells_are_never_formulas():
+    # An Idempotency-Key is the client's text and becomes command_id: a spreadsheet must not run it.
+    a = cmd("/v1/accounts", {"owner": "csv", "currency": "EUR"})["account_id"]
+    keys = [f"{c}1+{uuid.uuid4().hex[:8]}" for c in "=+-@"]
+    for key in keys:
+        s, _, b = post(f"/v1/accounts/{a}/deposits", {"amount_minor": 1, "currency": "EUR"}, key=key, port=CMD)
+        eq(s, 201, b)
+    rc, out, err = audit("--format", "csv", "events", "--account", a)
+    eq(rc, 0, err)
+    got = [r["command_id"] for r in csv.DictReader(io.StringIO(out)) if r["type"] == "MoneyDeposited"]
+    eq(got, ["'" + k for k in keys], "a leading ' keeps each a text cell")
+    rc, out, _ = audit("--format", "json", "events", "--account", a)
+    eq([r["command_id"] for r in json.loads(out)][1:], keys, "JSON keeps the value as it is")
 
 
 def test_replay_csv():

@@ -192,6 +192,36 @@ def test_customers_touch_only_their_own_accounts():
        request("GET", f"/v1/accounts/{missing}?min_version=1", port=QRY, auth=BOB)[0])
 
 
+def test_a_transfer_tells_a_customer_nothing_of_a_destination_it_cannot_see():
+    alice = open_as(ALICE, "alice")
+    eq(deposit(alice, 1000, ALICE)[0], 201)
+    bob = open_as(BOB, "bob")
+    closed = open_as(BOB, "bob")
+    eq(post(f"/v1/accounts/{closed}/close", {}, port=CMD, auth=BOB)[0], 200)
+    s, _, b = post("/v1/accounts", {"owner": "bob", "currency": "USD"}, port=CMD, auth=BOB)
+    eq(s, 201, b)
+    dollars = b["account_id"]
+
+    def pay(to, amount=5, tok=ALICE):
+        return post("/v1/transfers", {"from_account_id": alice, "to_account_id": to, "amount_minor": amount,
+                                      "currency": "EUR"}, port=CMD, auth=tok)
+    # Missing, closed, another currency: one answer, byte for byte.
+    answers = [problem(pay(to), 422, "transfer-rejected")[1] for to in (str(uuid.uuid4()), closed, dollars)]
+    eq(answers[1:], answers[:1] * 2, "the same body whatever is wrong with the destination")
+    # Its own reasons come first: a refusal never says the destination would have been fine.
+    problem(pay(str(uuid.uuid4()), amount=10**9), 422, "insufficient-funds")
+    problem(pay(bob, amount=10**9), 422, "insufficient-funds")
+    # Paid: the destination's version is not shown either.
+    s, _, t = pay(bob)
+    eq(s, 201, t)
+    eq(sorted(t["to"]), ["account_id", "event_id"], "only the destination's id and the event")
+    # Operators keep the detail.
+    _, detail = problem(post("/v1/transfers", {"from_account_id": alice, "to_account_id": closed, "amount_minor": 5,
+                                               "currency": "EUR"}, port=CMD), 422, "account-closed")
+    check("destination" in detail["detail"], detail)
+    eq(sql(f"SELECT balance_minor FROM account_state WHERE account_id = '{alice}'"), [["995"]], "one payment")
+
+
 def test_auditors_read_everything_and_write_nothing():
     acct = open_as(token("op", "operator"), "carol")
     count = sql("SELECT count(*) FROM events")[0][0]
@@ -237,6 +267,25 @@ def test_rate_limits_answer_429_with_retry_after():
         eq(request("GET", "/healthz", port=18382, auth=None)[0], 200, "health is never limited")
         time.sleep(2.2)
         eq(request("GET", path, port=18382, auth=BOB)[0], 404, "refilled")
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_address_bucket():
+    # The TLS proxy docs/security.md recommends: every connection comes from it. Its
+    # X-Forwarded-For names the client; from any other peer the header is ignored.
+    env = dict(SERVICE_ENV, LEDGERLINE_RATE_LIMIT_IP_PER_SECOND="1", LEDGERLINE_RATE_LIMIT_IP_BURST="2",
+               LEDGERLINE_TRUSTED_PROXIES="127.0.0.1")
+    path = f"/v1/accounts/{uuid.uuid4()}"
+
+    def get_as(client, port):
+        return request("GET", path, port=port, auth=None, headers={"x-forwarded-for": client})[0]
+    with paused_stack_services(), Service("query", ["--listen", "127.0.0.1:18386"], port=18386, env=env):
+        eq([get_as("198.51.100.1", 18386) for _ in range(3)], [401, 401, 429], "one client's burst")
+        eq(get_as("198.51.100.2", 18386), 401, "another client behind the same proxy has its own bucket")
+        eq(get_as("6.6.6.6, 198.51.100.1", 18386), 429, "a client cannot pick its address by writing the header")
+    env.pop("LEDGERLINE_TRUSTED_PROXIES")
+    with paused_stack_services(), Service("query", ["--listen", "127.0.0.1:18387"], port=18387, env=env):
+        eq([get_as(f"198.51.100.{i}", 18387) for i in range(3)], [401, 401, 429],
+           "no trusted proxy: the header is ignored, the peer is the client")
 
 
 def test_header_floods_and_huge_request_lines_are_refused():

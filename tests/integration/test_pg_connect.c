@@ -1,6 +1,8 @@
 /* Integration: libpq reaches the local PostgreSQL with the configured conninfo and runs a
  * parameterised query (the only kind ledgerline sends). Needs `make up`. */
 #include "ll_config.h"
+#include "ll_pg.h"
+#include "ll_pgq.h"
 #include "ll_test.h"
 
 #include <libpq-fe.h>
@@ -42,16 +44,34 @@ LL_TEST(test_pg_connects_and_reports_version) {
 LL_TEST(test_pg_parameterised_query_round_trips_int64_and_text) {
     PGconn *conn = connect_or_fail(t);
     LL_REQUIRE(conn != NULL);
-    /* A hostile-looking string goes through as data, never as SQL. */
-    const char *params[2] = {"9223372036854775807", "'); DROP TABLE x; --"};
-    PGresult *res = PQexecParams(conn, "SELECT $1::bigint - 1, length($2::text), $2::text", 2, NULL, params,
-                                 NULL, NULL, 0);
-    LL_CHECK(PQresultStatus(res) == PGRES_TUPLES_OK);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+    /* A hostile string goes through the project's own statement builders (ll_pgq, as the
+     * store builds its batches, and ll_pg_query) as data, never as SQL: it comes back byte for
+     * byte and the statement it tries to end and follow never runs. */
+    static const char hostile[] = "x'); SELECT pg_sleep(0); DROP TABLE events; -- \\ $1 \"";
+    ll_pgq_t q;
+    ll_pgq_init(&q);
+    ll_pgq_sql(&q, "SELECT ");
+    ll_pgq_paramf(&q, "bigint", "%lld", 9223372036854775807LL);
+    ll_pgq_sql(&q, " - 1, length(");
+    ll_pgq_param(&q, hostile, "text");
+    ll_pgq_sql(&q, "), ");
+    ll_pgq_param(&q, hostile, "text");
+    ll_error_t err = {""};
+    PGresult *res = ll_pgq_exec(conn, &q, PGRES_TUPLES_OK, &err);
+    LL_CHECK(res != NULL);
+    if (res != NULL) {
         LL_CHECK_EQ_STR(PQgetvalue(res, 0, 0), "9223372036854775806");
-        LL_CHECK_EQ_STR(PQgetvalue(res, 0, 1), "20");
-        LL_CHECK_EQ_STR(PQgetvalue(res, 0, 2), params[1]);
+        LL_CHECK_EQ_INT(strtol(PQgetvalue(res, 0, 1), NULL, 10), (long)strlen(hostile));
+        LL_CHECK_EQ_STR(PQgetvalue(res, 0, 2), hostile);
     }
+    PQclear(res);
+    ll_pgq_free(&q);
+    const char *params[1] = {hostile};
+    res = ll_pg_query(conn, "SELECT $1::text", 1, params, PGRES_TUPLES_OK, &err);
+    LL_CHECK(res != NULL && strcmp(PQgetvalue(res, 0, 0), hostile) == 0);
+    PQclear(res);
+    res = ll_pg_query(conn, "SELECT count(*) >= 0 FROM events", 0, NULL, PGRES_TUPLES_OK, &err);
+    LL_CHECK(res != NULL); /* the table is still there */
     PQclear(res);
     PQfinish(conn);
 }

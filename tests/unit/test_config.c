@@ -181,6 +181,36 @@ LL_TEST(test_print_redacts_secrets) {
     LL_CHECK_CONTAINS(buf, "body_bytes_max = 16384\n");
 }
 
+/* The forms libpq and MongoDB accept that a naive search for "password=" or the first '@'
+ * gets wrong: none may leak a byte of the secret. */
+LL_TEST(test_print_redacts_every_password_form) {
+    static const struct {
+        const char *key, *value, *want;
+    } cases[] = {
+        {"pg_conninfo", "host=db password='s3c r3t' user=u", "pg_conninfo = host=db password=*** user=u\n"},
+        {"pg_conninfo", "host=db password = 'it\\'s s3cr3t' user=u", "pg_conninfo = host=db password = *** user=u\n"},
+        {"pg_conninfo", "postgresql://u:s3cr3t@db:5432/ledgerline?sslmode=require",
+         "pg_conninfo = postgresql://u:***@db:5432/ledgerline?sslmode=require\n"},
+        {"pg_conninfo", "postgres://u@db/ledgerline?password=s3cr3t&sslmode=require",
+         "pg_conninfo = postgres://u@db/ledgerline?password=***&sslmode=require\n"},
+        {"mongo_uri", "mongodb://user:s3c@r3t@db:27017/?x=1", "mongo_uri = mongodb://user:***@db:27017/?x=1\n"},
+        {"mongo_uri", "mongodb://db:27017/?authSource=admin&password=s3cr3t",
+         "mongo_uri = mongodb://db:27017/?authSource=admin&password=***\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ll_config_t cfg;
+        ll_config_init(&cfg);
+        LL_REQUIRE(ll_config_set(&cfg, cases[i].key, cases[i].value, "t", NULL) == 0);
+        char buf[8192] = {0};
+        FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+        LL_REQUIRE(f != NULL);
+        ll_config_print(&cfg, f);
+        fclose(f);
+        LL_CHECK(strstr(buf, "s3c") == NULL && strstr(buf, "r3t") == NULL);
+        LL_CHECK_CONTAINS(buf, cases[i].want);
+    }
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_defaults_point_at_local_stack),
@@ -194,6 +224,7 @@ int main(int argc, char **argv) {
         LL_CASE(test_overlong_value_is_rejected),
         LL_CASE(test_errors_never_echo_secrets),
         LL_CASE(test_print_redacts_secrets),
+        LL_CASE(test_print_redacts_every_password_form),
     };
     return ll_test_main(argc, argv, "config", cases, LL_CASES(cases));
 }

@@ -131,6 +131,17 @@ LL_TEST(test_time_claims) {
     LL_CHECK_EQ_INT(check(token, &who), LL_JWT_BAD_CLAIMS);
     make(hs256, "{\"exp\":\"1764009999\",\"role\":\"customer\",\"sub\":\"a\"}", SECRET, token);
     LL_CHECK_EQ_INT(check(token, &who), LL_JWT_BAD_CLAIMS);
+    /* Extreme claims are compared without overflow (UBSan aborts on a signed overflow). */
+    make(hs256, "{\"exp\":9223372036854775807,\"role\":\"customer\",\"sub\":\"a\"}", SECRET, token);
+    LL_CHECK_EQ_INT(check(token, &who), LL_JWT_OK);
+    make(hs256, "{\"exp\":-9223372036854775808,\"role\":\"customer\",\"sub\":\"a\"}", SECRET, token);
+    LL_CHECK_EQ_INT(check(token, &who), LL_JWT_EXPIRED);
+    make(hs256, "{\"exp\":1764009999,\"nbf\":-9223372036854775808,\"role\":\"customer\",\"sub\":\"a\"}",
+         SECRET, token);
+    LL_CHECK_EQ_INT(check(token, &who), LL_JWT_OK);
+    make(hs256, "{\"exp\":9223372036854775807,\"nbf\":9223372036854775807,\"role\":\"customer\",\"sub\":\"a\"}",
+         SECRET, token);
+    LL_CHECK_EQ_INT(check(token, &who), LL_JWT_NOT_YET_VALID);
 }
 
 LL_TEST(test_bad_claims) {
@@ -142,6 +153,8 @@ LL_TEST(test_bad_claims) {
         "{\"exp\":1764009999,\"role\":\"customer\",\"sub\":42}",
         "{\"exp\":1764009999,\"sub\":\"a\"}",
         "{\"exp\":1764009999,\"role\":\"customer\",\"sub\":\"line\\nbreak\"}",
+        "{\"exp\":1764009999,\"role\":\"customer\",\"sub\":\"zo\\u00eb\"}", /* printable ASCII only */
+        "{\"exp\":1764009999,\"role\":\"customer\",\"sub\":\"del\\u007f\"}",
     };
     for (size_t i = 0; i < sizeof payloads / sizeof payloads[0]; i++) {
         make(hs256, payloads[i], SECRET, token);
