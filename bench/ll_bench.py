@@ -15,9 +15,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-# LL_BENCH_RESULTS: somewhere else (the smoke runs in make test write under var/).
-RESULTS = os.environ.get("LL_BENCH_RESULTS", os.path.join(HERE, "results"))
 VAR = os.path.join(ROOT, "var", "bench")
+# LL_BENCH_RESULTS: somewhere else (the smoke runs in make test write under var/). A --smoke run
+# never writes over the measured results, whoever starts it.
+RESULTS = os.environ.get("LL_BENCH_RESULTS", os.path.join(VAR, "smoke-results") if "--smoke" in sys.argv
+                         else os.path.join(HERE, "results"))
 BENCH_BIN = os.path.join(ROOT, "build", "release", "bench")
 os.environ.setdefault("LL_TEST_BIN", os.path.join(ROOT, "build", "release", "bin"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))

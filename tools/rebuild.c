@@ -108,6 +108,7 @@ typedef struct {
     ll_account_t st;
     uint64_t n_tx, sum_tx, xor_tx; /* checksum over its movements (wrapping: not money) */
     int used, seen, broken, written;
+    int64_t in_generation; /* the version the new generation holds, as far as this run knows */
     ll_rm_page_buf_t *buf; /* the build: its page in progress */
     /* the verification's read-back: the account document, and the newest of its events after it */
     int64_t head_page, n_after;
@@ -275,6 +276,7 @@ static int build_account_done(rebuild_t *r, slot_t *s, ll_error_t *err) {
         ll_rm_builder_forget(&s->buf);
         return 0;
     }
+    s->in_generation = s->st.version;
     return ll_rm_builder_account(r->builder, &s->buf, &s->st, err);
 }
 
@@ -670,7 +672,11 @@ static int64_t catch_up_account(rebuild_t *r, const ll_uuid_t *id, ll_error_t *e
                  ll_rm_writes_execute(r->writes, &r->rm, on_catch_up_conflict, &moved, err);
         free(events);
         if (rc != 0) return -1;
-        if (!moved) return n;
+        if (!moved) {
+            slot_t *s = amap_find(&r->built, id, 0);
+            if (s != NULL) s->in_generation = acc.state.version + n;
+            return n;
+        }
     }
     return ll_error_set(err, LL_EIO, "an account kept moving during the catch-up"), -1;
 }
@@ -691,6 +697,10 @@ static int64_t catch_up_round(rebuild_t *r, int64_t since_us, ll_error_t *err) {
     for (int i = 0; i < PQntuples(res) && applied >= 0; i++) {
         ll_uuid_t id;
         ll_uuid_parse(PQgetvalue(res, i, 0), false, &id);
+        /* Already in the generation at the store's version (built or caught up by this run):
+         * nothing to read. Only accounts that moved since cost a read-model lookup. */
+        const slot_t *known = amap_find(&r->built, &id, 0);
+        if (known != NULL && known->in_generation >= strtoll(PQgetvalue(res, i, 1), NULL, 10)) continue;
         int64_t n = catch_up_account(r, &id, err);
         applied = n < 0 ? -1 : applied + n;
     }
