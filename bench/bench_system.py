@@ -42,7 +42,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from ll_bench import (BENCH_BIN, RESULTS, ROOT, compare, drop_database, finish, finish_wrk, fmt_spread as fmt,
-                      load_event_store, owner_conninfo,
+                      load_event_store, owner_conninfo, wait_autovacuum_quiet,
                       fresh_database, owner_sql, percentile, row, run_wrk, save, sh, start_wrk, write_lines)
 from ll_e2e import Service, request, token
 
@@ -379,6 +379,8 @@ def scale(system, args):
     rebuild["whole_seconds"] = time.time() - t0
     print(f"[bench] rebuilt at {rebuild['events_per_second']:.0f} events/s (build {rebuild['build_seconds']:.0f} s, "
           f"whole {rebuild['whole_seconds']:.0f} s)", flush=True)
+    quiet_s = wait_autovacuum_quiet()
+    print(f"[bench] autovacuum quiet after {quiet_s:.0f} s", flush=True)
     applied_before = events_stored()  # the projector starts on the empty topic, past them all
     sh([STACK, "restart"] + list(SERVICES), env=system.env)
     n = int(owner_sql(DB, "SELECT count(*) FROM account_state"))
@@ -388,6 +390,7 @@ def scale(system, args):
                  env=dict(system.env, LEDGERLINE_QUERY_VIEW_ACCOUNTS_MAX="0")):
         lat = run_wrk(VIEWLESS, args.latency_clients, args.short_seconds, "get_random.lua", paths, auth=system.auth)
     return {"events": applied_before, "accounts": n, "load_seconds": load_s, "rebuild": rebuild, "load": load,
+            "autovacuum_wait_s": quiet_s,
             "outside_view": {"p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"], "errors": lat["errors"]}}
 
 
@@ -590,8 +593,8 @@ def report(args, data):
                       f"{data.get('scale_measured', '')})", "",
                   f"Loaded into the event store in {sc['load_seconds']:.0f} s; `ledgerline-rebuild --from store` "
                   f"built and verified the read model at {sc['rebuild']['events_per_second']:.0f} events/s (build "
-                  f"{sc['rebuild']['build_seconds']:.0f} s, whole run {sc['rebuild']['whole_seconds']:.0f} s). Then "
-                  f"the stack started on both, and deposits at {args.clients} connections over "
+                  f"{sc['rebuild']['build_seconds']:.0f} s, whole run {sc['rebuild']['whole_seconds']:.0f} s). Then, "
+                  f"autovacuum quiet (waited {sc.get('autovacuum_wait_s', 0):.0f} s), the stack started on both, and deposits at {args.clients} connections over "
                   f"{p['deposited_accounts']} of the accounts for {args.seconds} s:", "",
                   "| commands/s | projector events/s | ratio | lag events max / p99 / end | lag s max / p99 | drain s "
                   "| statements 200 | statement p50 / p99 ms | GET outside the view p50 / p99 ms |",

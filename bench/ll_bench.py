@@ -53,6 +53,19 @@ def superuser_sql(*statements, db="postgres"):
     return sh(psql)
 
 
+def wait_autovacuum_quiet(timeout_s=900):
+    """Waits until no autovacuum worker of the local PostgreSQL has run for two checks in a row
+    (a store just loaded or rebuilt is vacuumed and analysed for minutes: measuring meanwhile
+    measures that). Returns the seconds waited; gives up quietly after timeout_s."""
+    t0, quiet = time.time(), 0
+    while time.time() - t0 < timeout_s and quiet < 2:
+        busy = superuser_sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
+        workers = re.search(r"^\s*(\d+)\s*$", busy, re.M)
+        quiet = quiet + 1 if workers and workers.group(1) == "0" else 0
+        time.sleep(2)
+    return time.time() - t0
+
+
 def owner_sql(db, query):
     return sh(["psql", "-X", "-q", "-At", owner_conninfo(db), "-v", "ON_ERROR_STOP=1", "-c", query])
 
