@@ -594,7 +594,8 @@ def report(args, data):
                   f"Loaded into the event store in {sc['load_seconds']:.0f} s; `ledgerline-rebuild --from store` "
                   f"built and verified the read model at {sc['rebuild']['events_per_second']:.0f} events/s (build "
                   f"{sc['rebuild']['build_seconds']:.0f} s, whole run {sc['rebuild']['whole_seconds']:.0f} s). Then, "
-                  f"autovacuum quiet (waited {sc.get('autovacuum_wait_s', 0):.0f} s), the stack started on both, and deposits at {args.clients} connections over "
+                  f"autovacuum quiet (waited {sc.get('autovacuum_wait_s', 0):.0f} s), the stack started on both, "
+                  f"and deposits at {args.clients} connections over "
                   f"{p['deposited_accounts']} of the accounts for {args.seconds} s:", "",
                   "| commands/s | projector events/s | ratio | lag events max / p99 / end | lag s max / p99 | drain s "
                   "| statements 200 | statement p50 / p99 ms | GET outside the view p50 / p99 ms |",
