@@ -213,6 +213,21 @@ def sql_superuser(query, db=PG["db"]):
     return out.stdout
 
 
+def own_ledger(db, env):
+    """A ledgerline of a suite's own: database db made afresh and migrated, and the events topic
+    env names (LEDGERLINE_KAFKA_TOPIC_EVENTS) created, so nothing another suite does reaches it.
+    env also carries the conninfo for db (LEDGERLINE_PG_MIGRATE_CONNINFO)."""
+    sql_superuser(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", db="postgres")
+    sql_superuser(f"CREATE DATABASE {db} OWNER ledgerline_owner", db="postgres")
+    out = subprocess.run([os.path.join(BIN, "ledgerline-migrate")], capture_output=True, text=True,
+                         env=dict(os.environ, **env))
+    eq(out.returncode, 0, f"migrate: {out.stderr}")
+    out = subprocess.run([os.path.join(os.path.dirname(BIN), "bench", "gen_events"), "--topic",
+                          env["LEDGERLINE_KAFKA_TOPIC_EVENTS"], "--events", "0", "--accounts", "0"],
+                         capture_output=True, text=True, timeout=60)
+    eq(out.returncode, 0, f"topic: {out.stderr}")
+
+
 def tamper_amount(account, version, old, new, db=PG["db"]):
     """Rewrites amount_minor old -> new in one stored event, as a superuser past the append-only
     trigger: what an attacker with database access would do. Verification must notice."""

@@ -11,7 +11,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ll_e2e import BIN, Service, check, eq, request, run, sql_superuser  # noqa: E402
+from ll_e2e import BIN, Service, check, eq, own_ledger, request, run, sql_superuser  # noqa: E402
 
 QRY = 18480
 EVENTS = 100_000
@@ -31,14 +31,7 @@ ACCOUNT = None
 
 def load():
     """One account with EVENTS events in an event store of its own."""
-    sql_superuser(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", db="postgres")
-    sql_superuser(f"CREATE DATABASE {DB} OWNER ledgerline_owner", db="postgres")
-    out = subprocess.run([os.path.join(BIN, "ledgerline-migrate")], capture_output=True, text=True,
-                         env=dict(os.environ, **ENV))
-    eq(out.returncode, 0, f"migrate: {out.stderr}")
-    out = subprocess.run([os.path.join(BENCH, "gen_events"), "--topic", ENV["LEDGERLINE_KAFKA_TOPIC_EVENTS"], "--events",
-                          "0", "--accounts", "0"], capture_output=True, text=True, timeout=60)
-    eq(out.returncode, 0, f"topic: {out.stderr}")
+    own_ledger(DB, ENV)
     with tempfile.TemporaryDirectory() as tmp:
         ids = os.path.join(tmp, "ids.txt")
         out = subprocess.run([os.path.join(BENCH, "gen_events"), "--copy", tmp, "--events", str(EVENTS), "--accounts",

@@ -16,13 +16,12 @@ tests/unit/test_outbox_order.c; a projector healing a gap once the missing event
 tests/e2e/test_read_side.py."""
 import json
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
-from ll_e2e import (BIN, Service, check, eq, free_port, kafka_messages, post, run, sql_superuser,  # noqa: E402
-                    wait_until)
+from ll_e2e import (Service, check, eq, free_port, kafka_messages, own_ledger, post, run,  # noqa: E402
+                    sql_superuser, wait_until)
 
 CMD = 18780
 STAMP = time.strftime("%Y%m%d%H%M%S")
@@ -34,22 +33,10 @@ ENV = {
                                       "password=ledgerline_owner",
     "LEDGERLINE_KAFKA_TOPIC_EVENTS": TOPIC,
 }
-BENCH = os.path.join(os.path.dirname(BIN), "bench")
 
 
 def db_rows(query):
     return [line.split("|") for line in sql_superuser(query, db=DB).splitlines() if line]
-
-
-def set_up():
-    sql_superuser(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", db="postgres")
-    sql_superuser(f"CREATE DATABASE {DB} OWNER ledgerline_owner", db="postgres")
-    out = subprocess.run([os.path.join(BIN, "ledgerline-migrate")], capture_output=True, text=True,
-                         env=dict(os.environ, **ENV))
-    eq(out.returncode, 0, f"migrate: {out.stderr}")
-    out = subprocess.run([os.path.join(BENCH, "gen_events"), "--topic", TOPIC, "--events", "0", "--accounts", "0"],
-                         capture_output=True, text=True, timeout=60)
-    eq(out.returncode, 0, f"gen_events: {out.stderr}")
 
 
 def commands():
@@ -68,7 +55,7 @@ def commands():
 
 
 def test_reports_after_the_round_gave_up_and_after_sigterm():
-    set_up()
+    own_ledger(DB, ENV)
     accounts = commands()
     rows = int(db_rows("SELECT count(*) FROM outbox")[0][0])
     eq(rows, 15, "outbox rows to publish")
