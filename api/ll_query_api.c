@@ -107,6 +107,7 @@ static void finish(ll_query_job_t *job) {
 }
 
 static void on_look_again(h2o_timeout_entry_t *entry);
+static ll_view_result_t answer_from_view(ll_query_api_t *api, h2o_req_t *req, const ll_query_job_t *job);
 
 /* Parks job until its next look. The first wait of a request counts against its subject. */
 static void wait_between_looks(ll_query_job_t *job, h2o_timeout_t *until) {
@@ -138,17 +139,13 @@ static void on_look_again(h2o_timeout_entry_t *entry) {
         return;
     }
     if (job->kind == LL_Q_ACCOUNT && api->view != NULL && ll_clock_ms() < job->deadline_ms) {
-        ll_account_t a;
-        ll_view_result_t r = ll_account_view_get(api->view, &job->account_id, job->min_version, &a);
-        if (r == LL_VIEW_HIT && ll_query_may_see(job, &a)) {
-            snprintf(job->etag, sizeof job->etag, "\"%lld\"", (long long)a.version);
-            job->status = 200;
-            job->body = ll_query_account_body(&a);
-            if (job->body != NULL) {
-                finish(job);
-                return;
-            }
-        } else if (r == LL_VIEW_BEHIND) {
+        ll_view_result_t r = answer_from_view(api, job->req, job);
+        if (r == LL_VIEW_HIT) { /* answered */
+            waiter_done(api, job);
+            job_unref(job);
+            return;
+        }
+        if (r == LL_VIEW_BEHIND) {
             wait_between_looks(job, &api->look_view);
             return;
         }
@@ -326,22 +323,22 @@ static int parse_params(h2o_req_t *req, ll_query_job_t *job) {
 }
 
 /* Answers an account read on the loop thread when the live view holds it at min_version: no
- * worker, no read store. Returns 1 when answered. */
-static int answer_from_view(ll_query_api_t *api, h2o_req_t *req, const ll_query_job_t *job) {
+ * worker, no read store. Returns LL_VIEW_HIT when answered; BEHIND when the view holds the
+ * account below min_version (a wait looks at it again here); MISS otherwise (a worker's). */
+static ll_view_result_t answer_from_view(ll_query_api_t *api, h2o_req_t *req, const ll_query_job_t *job) {
     ll_account_t a;
+    if (api->view == NULL) return LL_VIEW_MISS;
+    ll_view_result_t r = ll_account_view_get(api->view, &job->account_id, job->min_version, &a);
     /* Another's account goes to a worker, which answers it exactly as a missing one. */
-    if (api->view == NULL ||
-        ll_account_view_get(api->view, &job->account_id, job->min_version, &a) != LL_VIEW_HIT ||
-        !ll_query_may_see(job, &a))
-        return 0;
+    if (r != LL_VIEW_HIT || !ll_query_may_see(job, &a)) return r == LL_VIEW_HIT ? LL_VIEW_MISS : r;
     char *body = ll_query_account_body(&a);
-    if (body == NULL) return 0; /* out of memory: let a worker try */
+    if (body == NULL) return LL_VIEW_MISS; /* out of memory: let a worker try */
     char etag[32];
     snprintf(etag, sizeof etag, "\"%lld\"", (long long)a.version);
     const char *const headers[] = {"etag", etag, NULL};
     ll_http_send(req, 200, "application/json", body, strlen(body), headers);
     free(body);
-    return 1;
+    return LL_VIEW_HIT;
 }
 
 /* Answers a statement page on the loop thread when the live view holds the account's
@@ -443,7 +440,8 @@ int ll_query_api_handle(void *app, h2o_req_t *req) {
     job->subject = ll_fnv1a(subject, n > 0 ? (size_t)n : 0);
     if (who.role == LL_ROLE_CUSTOMER) snprintf(job->owner_scope, sizeof job->owner_scope, "%s", who.sub);
     if (kind != LL_Q_READY) job->account_id = id;
-    if (parse_params(req, job) != 0 || (kind == LL_Q_ACCOUNT && answer_from_view(api, req, job)) ||
+    if (parse_params(req, job) != 0 ||
+        (kind == LL_Q_ACCOUNT && answer_from_view(api, req, job) == LL_VIEW_HIT) ||
         (kind == LL_Q_TRANSACTIONS && statement_from_view(api, req, job))) {
         free(job);
         return 0;

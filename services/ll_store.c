@@ -215,6 +215,18 @@ static size_t find_write(ll_write_t *const *w, size_t n, const char *scope, cons
     return n;
 }
 
+/* Appends "(scope,key" of w to the statement in s->q (the caller closes the tuple). */
+static void key_params(ll_store_t *s, const ll_write_t *w, const char *cast) {
+    ll_pgq_param(&s->q, w->idem_scope, cast);
+    ll_pgq_sql(&s->q, ",");
+    ll_pgq_param(&s->q, w->idem_key, cast);
+}
+
+static void key_in_use(ll_write_t *w) {
+    ll_write_problem(w, 409, "idempotency-key-in-use", "Request in progress",
+                     "a request with this Idempotency-Key is still being processed; retry later");
+}
+
 /* Inserts a placeholder per key, in key order; marks fresh[] for the keys this transaction owns. */
 static int claim_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
     size_t order[LL_STORE_BATCH_MAX];
@@ -225,9 +237,7 @@ static int claim_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t 
     for (size_t j = 0; j < n; j++) {
         const ll_write_t *x = w[order[j]];
         ll_pgq_sql(&s->q, j ? ",(" : "(");
-        ll_pgq_param(&s->q, x->idem_scope, NULL);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, x->idem_key, NULL);
+        key_params(s, x, NULL);
         ll_pgq_sql(&s->q, ",");
         ll_pgq_param(&s->q, x->request_hash, NULL);
         ll_pgq_sql(&s->q, ",0,'')");
@@ -253,9 +263,7 @@ static int take_over_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_erro
     for (size_t i = 0; i < n; i++) {
         if (!s->b->takeover[i]) continue;
         ll_pgq_sql(&s->q, k++ ? ",(" : "(");
-        ll_pgq_param(&s->q, w[i]->idem_scope, "text");
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, w[i]->idem_key, "text");
+        key_params(s, w[i], "text");
         ll_pgq_sql(&s->q, ",");
         ll_pgq_param(&s->q, w[i]->request_hash, "text");
         ll_pgq_sql(&s->q, ")");
@@ -277,8 +285,7 @@ static int take_over_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_erro
     PQclear(res);
     for (size_t i = 0; i < n; i++)
         if (s->b->takeover[i] && !s->b->fresh[i])
-            ll_write_problem(w[i], 409, "idempotency-key-in-use", "Request in progress",
-                             "a request with this Idempotency-Key is still being processed; retry later");
+            key_in_use(w[i]);
     return 0;
 }
 
@@ -294,9 +301,7 @@ static int replay_used_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_er
     for (size_t i = 0; i < n; i++) {
         if (s->b->fresh[i]) continue;
         ll_pgq_sql(&s->q, used++ ? ",(" : "(");
-        ll_pgq_param(&s->q, w[i]->idem_scope, NULL);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, w[i]->idem_key, NULL);
+        key_params(s, w[i], NULL);
         ll_pgq_sql(&s->q, ")");
     }
     ll_pgq_sql(&s->q, ")");
@@ -319,8 +324,7 @@ static int replay_used_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_er
             ll_write_problem(x, 422, "idempotency-key-reused", "Idempotency-Key reused",
                              "this Idempotency-Key was used for a different request");
         } else if (status == 0) {
-            ll_write_problem(x, 409, "idempotency-key-in-use", "Request in progress",
-                             "a request with this Idempotency-Key is still being processed; retry later");
+            key_in_use(x);
         } else {
             ll_write_replayed(x, status, PQgetvalue(res, r, 4));
         }
@@ -329,8 +333,7 @@ static int replay_used_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_er
     /* Writes of this batch that share a key with another: only the first is answered above. */
     for (size_t i = 0; i < n; i++)
         if (!s->b->fresh[i] && !s->b->takeover[i] && w[i]->status == 0)
-            ll_write_problem(w[i], 409, "idempotency-key-in-use", "Request in progress",
-                             "a request with this Idempotency-Key is still being processed; retry later");
+            key_in_use(w[i]);
     return takeovers ? take_over_keys(s, w, n, err) : 0;
 }
 
@@ -564,9 +567,7 @@ static int store_responses(ll_store_t *s, ll_write_t *const *w, size_t n, ll_err
             continue;
         }
         ll_pgq_sql(&s->q, k++ ? ",(" : "(");
-        ll_pgq_param(&s->q, w[i]->idem_scope, "text");
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, w[i]->idem_key, "text");
+        key_params(s, w[i], "text");
         ll_pgq_sql(&s->q, ",");
         ll_pgq_paramf(&s->q, "int", "%d", w[i]->status);
         ll_pgq_sql(&s->q, ",");
@@ -584,9 +585,7 @@ static int store_responses(ll_store_t *s, ll_write_t *const *w, size_t n, ll_err
     for (size_t i = 0; i < n; i++) {
         if (!s->b->fresh[i] || keeps_key(w[i])) continue;
         ll_pgq_sql(&s->q, k++ ? ",(" : "(");
-        ll_pgq_param(&s->q, w[i]->idem_scope, "text");
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, w[i]->idem_key, "text");
+        key_params(s, w[i], "text");
         ll_pgq_sql(&s->q, ")");
     }
     ll_pgq_sql(&s->q, ")");
