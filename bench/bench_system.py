@@ -235,7 +235,8 @@ def sustained(system, n, args, sample=None):
     memory) for --seconds, with the read side watched."""
     open_accounts(system, n, args.clients)
     ids = account_ids()
-    accounts = write_lines("system_accounts.txt", ids[::sample] if sample else ids)
+    deposited = ids[::sample] if sample else ids
+    accounts = write_lines("system_accounts.txt", deposited)
     wait_drained()
     sampler, prober = Sampler(), Prober(system.auth, ids)
     sampler.start()
@@ -259,7 +260,7 @@ def sustained(system, n, args, sample=None):
     ok = prober.status.get(200, 0)
     total = sum(prober.status.values())
     commands = acknowledged / (t_end - t0)
-    out = {"accounts": len(ids), "deposited_accounts": len(ids[::sample] if sample else ids),
+    out = {"accounts": len(ids), "deposited_accounts": len(deposited),
            "commands_per_s": commands, "command_errors": r["errors"],
            "projected_per_s": projected, "ratio": projected / commands,
            "lag_events_max": max(lags), "lag_events_p99": percentile(lags, 99), "lag_events_end": lags[-1],
