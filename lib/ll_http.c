@@ -2,6 +2,7 @@
 #include "ll_http.h"
 
 #include "ll_clock.h"
+#include "ll_http_errors.h"
 #include "ll_limits.h"
 #include "ll_problem.h"
 #include "ll_random.h"
@@ -292,6 +293,7 @@ int ll_http_server_init(ll_http_server_t *srv, const char *listen_on, ll_http_ha
     srv->config.http1.req_timeout = request_timeout_ms;
     h2o_hostconf_t *host =
         h2o_config_register_host(&srv->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    ll_http_errors_as_problems(host, entity_bytes_max);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     dispatch_handler_t *dh = (dispatch_handler_t *)h2o_create_handler(path, sizeof *dh);
     dh->super.on_req = on_req;

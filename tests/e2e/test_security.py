@@ -13,6 +13,7 @@ and a query API of its own on the local stack:
   huge request lines, slow clients cut by the request deadline, a connection cap that queues;
 - hostile query input; request and correlation ids; /openapi.yaml served.
 After the hostile parts nothing stored has changed and both servers still answer."""
+import json
 import os
 import socket
 import subprocess
@@ -302,6 +303,37 @@ def test_header_floods_and_huge_request_lines_are_refused():
     check(reply.startswith(b"HTTP/1.1 414"), f"9 kB path: {reply[:60]!r}")
     reply = raw_http(CMD, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(200))  # a TLS hello
     check(reply == b"" or reply.split(b" ")[1][:1] == b"4", f"binary garbage: {reply[:60]!r}")
+    alive()
+
+
+def parse_reply(reply):
+    """(status, lowercased headers, body) of one raw HTTP/1.1 response."""
+    head, _, body = reply.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split(" ")[1]), headers, body
+
+
+def test_errors_h2o_answers_itself_are_problems_too():
+    # Over the entity cap (1 MiB) h2o refuses before any handler runs; a broken chunked body
+    # too. Both answer application/problem+json like every other error (#18 item 13).
+    for port in (CMD, QRY):
+        reply = raw_http(port, b"POST /v1/accounts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                               b"Content-Length: 2097152\r\n\r\n" + b"x" * 65536)
+        status, headers, body = parse_reply(reply)
+        eq(status, 413, f"2 MiB body on {port}: {reply[:80]!r}")
+        eq(headers.get("content-type"), "application/problem+json", "content type of h2o's 413")
+        doc = json.loads(body)
+        eq((doc["type"], doc["status"]), (PROBLEM + "body-too-large", 413), f"problem {doc}")
+        eq(int(headers["content-length"]), len(body), "length of the problem")
+        reply = raw_http(port, b"POST /v1/accounts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                               b"Transfer-Encoding: chunked\r\n\r\nzz\r\n")
+        status, headers, body = parse_reply(reply)
+        eq(status, 400, f"broken chunked body on {port}: {reply[:80]!r}")
+        eq(headers.get("content-type"), "application/problem+json", "content type of h2o's 400")
+        eq(json.loads(body)["type"], PROBLEM + "invalid-request", "problem type of h2o's 400")
+    eq(request("GET", "/healthz", port=QRY, auth=None)[1].get("content-type"), "application/json",
+       "answers of the handlers keep their own content type")
     alive()
 
 
