@@ -423,6 +423,26 @@ typedef struct {
     int more;
 } audit_page_t;
 
+/* A TransferReceived is written by the sender's command: its actor, Idempotency-Key
+ * (command_id) and correlation id are the sender's. A customer reading its own stream sees them
+ * blanked, with the names in "redacted"; auditors and operators see the event as stored (and
+ * hashed: audit/verify checks the stored bytes either way). Returns the item, or NULL. */
+static json_t *audit_item(const ll_query_job_t *job, const char *text, size_t len, json_t *state) {
+    static const char *const sender_fields[] = {"actor", "command_id", "correlation_id"};
+    json_t *event = json_loadb(text, len, 0, NULL);
+    json_t *item = json_pack("{s:o, s:o}", "event", event, "state_after", state);
+    const char *type = json_string_value(json_object_get(event, "type"));
+    if (item == NULL || job->owner_scope[0] == '\0' || type == NULL || strcmp(type, "TransferReceived") != 0)
+        return item;
+    json_t *names = json_array();
+    for (size_t i = 0; i < sizeof sender_fields / sizeof sender_fields[0]; i++) {
+        json_object_set_new(event, sender_fields[i], json_string(""));
+        json_array_append_new(names, json_string(sender_fields[i]));
+    }
+    json_object_set_new(item, "redacted", names);
+    return item;
+}
+
 static int audit_each(void *ctx, const char *text, size_t len) {
     audit_page_t *pg = ctx;
     if (pg->f.a.version == pg->to) { /* one event past the page: a next page exists */
@@ -443,8 +463,7 @@ static int audit_each(void *ctx, const char *text, size_t len) {
     json_t *state = json_pack("{s:I, s:s, s:I, s:s}", "version", (json_int_t)a->version, "status",
                               ll_account_status_name(a->status), "balance_minor", (json_int_t)a->balance_minor,
                               "currency", a->currency.code);
-    json_array_append_new(pg->items,
-                          json_pack("{s:o, s:o}", "event", json_loadb(text, len, 0, NULL), "state_after", state));
+    json_array_append_new(pg->items, audit_item(pg->f.job, text, len, state));
     return 0;
 }
 

@@ -223,6 +223,39 @@ def test_a_transfer_tells_a_customer_nothing_of_a_destination_it_cannot_see():
     eq(sql(f"SELECT balance_minor FROM account_state WHERE account_id = '{alice}'"), [["995"]], "one payment")
 
 
+def test_a_recipient_does_not_see_the_senders_private_fields():
+    alice = open_as(ALICE, "alice")
+    eq(deposit(alice, 100, ALICE)[0], 201)
+    bob = open_as(BOB, "bob")
+    key, corr = f"alice-private-{uuid.uuid4()}", f"alice-corr-{uuid.uuid4()}"
+    s, _, t = post("/v1/transfers", {"from_account_id": alice, "to_account_id": bob, "amount_minor": 5,
+                                     "currency": "EUR"}, key=key, port=CMD, auth=ALICE,
+                   headers={"X-Correlation-Id": corr})
+    eq(s, 201, t)
+
+    def received(tok):
+        s, _, page = request("GET", f"/v1/accounts/{bob}/audit", port=QRY, auth=tok)
+        eq(s, 200, page)
+        return [i for i in page["items"] if i["event"]["type"] == "TransferReceived"][0]
+    # Bob, the recipient: the sender's actor, key and correlation id are blanked, and say so.
+    item = received(BOB)
+    eq([item["event"][f] for f in ("actor", "command_id", "correlation_id")], ["", "", ""], "blanked for Bob")
+    eq(item["redacted"], ["actor", "command_id", "correlation_id"], "named")
+    for secret in (key, corr, "customer:alice"):
+        check(secret not in json.dumps(item), f"{secret} not shown to the recipient")
+    eq(item["state_after"]["balance_minor"], 5, "the movement itself is Bob's to see")
+    # An auditor sees the event as stored; Alice sees her own fields on her own leg.
+    item = received(AUDITOR)
+    eq((item["event"]["actor"], item["event"]["command_id"], item["event"]["correlation_id"]),
+       ("customer:alice", key, corr), "auditors see everything")
+    check("redacted" not in item, "nothing redacted for auditors")
+    s, _, page = request("GET", f"/v1/accounts/{alice}/audit", port=QRY, auth=ALICE)
+    sent = [i for i in page["items"] if i["event"]["type"] == "TransferSent"][0]
+    eq((sent["event"]["command_id"], sent["event"]["correlation_id"]), (key, corr), "the sender's own leg")
+    eq(request("GET", f"/v1/accounts/{bob}/audit/verify", port=QRY, auth=BOB)[2]["ok"], True,
+       "the stored chain still verifies")
+
+
 def test_auditors_read_everything_and_write_nothing():
     acct = open_as(token("op", "operator"), "carol")
     count = sql("SELECT count(*) FROM events")[0][0]
