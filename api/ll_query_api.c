@@ -493,6 +493,9 @@ char *ll_query_api_metrics(void *app) {
     ll_metrics_series(&t, "query", "ledgerline_query_ready_checks_total", "counter",
                       "Dependency checks /readyz ran (its answer is reused for a second).", "",
                       atomic_load(&api->shared.ready_checks));
+    ll_metrics_series(&t, "query", "ledgerline_query_store_events_read_total", "counter",
+                      "Events read from the event store for audit, verify and as-of answers.", "",
+                      atomic_load(&api->shared.store_events_read));
     if (api->view == NULL) return ll_text_take(&t);
     ll_account_view_stats_t v;
     ll_event_tail_stats_t tail;

@@ -330,19 +330,19 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
 
 #define STREAM_CHUNK 1000 /* events per read of a stream: memory stays bounded for any length */
 
-/* Calls each(ctx, envelope, len) for job's events in version order, up to to_version (< 1: all)
- * and occurred_at <= as_of_us (< 0: any), read STREAM_CHUNK at a time by the (account_id,
- * version) index; stops early when each returns non-zero. Returns the events passed to each, or
- * -1 with 503 answered. */
-static int64_t each_event(ll_query_worker_t *w, ll_query_job_t *job, int64_t to_version, int64_t as_of_us,
-                          int (*each)(void *ctx, const char *envelope, size_t len), void *ctx) {
+/* Calls each(ctx, envelope, len) for job's events in version order, from from_version up to
+ * to_version (< 1: all) and occurred_at <= as_of_us (< 0: any), read STREAM_CHUNK at a time by
+ * the (account_id, version) index; stops early when each returns non-zero. Returns the events
+ * passed to each, or -1 with 503 answered. */
+static int64_t each_event(ll_query_worker_t *w, ll_query_job_t *job, int64_t from_version, int64_t to_version,
+                          int64_t as_of_us, int (*each)(void *ctx, const char *envelope, size_t len), void *ctx) {
     ll_error_t err = {""};
     char idt[LL_UUID_TEXT_LEN + 1], after[24], to[24], chunk[16], when[LL_TIME_TEXT_LEN + 1] = "9999-12-31T23:59:59.999999Z";
     ll_uuid_format(&job->account_id, idt);
     snprintf(to, sizeof to, "%lld", (long long)(to_version > 0 ? to_version : INT64_MAX));
     snprintf(chunk, sizeof chunk, "%d", STREAM_CHUNK);
     if (as_of_us >= 0) ll_time_format(as_of_us, when);
-    int64_t seen = 0, last = 0;
+    int64_t seen = 0, last = from_version > 1 ? from_version - 1 : 0;
     for (;;) {
         snprintf(after, sizeof after, "%lld", (long long)last);
         const char *params[5] = {idt, after, to, when, chunk};
@@ -358,6 +358,7 @@ static int64_t each_event(ll_query_worker_t *w, ll_query_job_t *job, int64_t to_
             return -1;
         }
         int n = PQntuples(res), stop = 0;
+        atomic_fetch_add(&w->shared->store_events_read, (uint_fast64_t)n);
         for (int i = 0; i < n && !stop; i++, seen++)
             stop = each(ctx, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
         if (n > 0) last = strtoll(PQgetvalue(res, n - 1, 1), NULL, 10);
@@ -396,7 +397,7 @@ static int fold_each(void *ctx, const char *text, size_t len) {
 static void query_balance(ll_query_worker_t *w, ll_query_job_t *job) {
     fold_t f;
     fold_init(&f, job);
-    if (each_event(w, job, -1, job->as_of_us, fold_each, &f) < 0) return;
+    if (each_event(w, job, 1, -1, job->as_of_us, fold_each, &f) < 0) return;
     if (f.hidden || (f.a.version == 0 && !f.bad)) {
         ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account at as_of");
         return;
@@ -467,6 +468,40 @@ static int audit_each(void *ctx, const char *text, size_t len) {
     return 0;
 }
 
+static int resume_each(void *ctx, const char *text, size_t len) {
+    audit_page_t *pg = ctx;
+    if (pg->f.a.version == 0) return fold_one(&pg->f, text, len); /* the opening: whose it is */
+    ll_event_t ev;
+    if (ll_event_decode(text, len, &ev, &pg->f.err) != 0 || ll_replay_resume(&pg->f.a, &ev, &pg->f.err) != 0)
+        pg->f.bad = 1;
+    return 1;
+}
+
+/* A page that starts past version 2 pays for what it returns, not for the stream before it:
+ * the state is taken from the opening and from the event right before the page, which the
+ * page's first event must link to (ll_replay_resume). Sets *start to the version to fold on from
+ * (0: nothing more to read, the account is missing or hidden or pg->problem says why). Returns
+ * the events read, or -1 with 503 answered. */
+static int64_t audit_resume(ll_query_worker_t *w, ll_query_job_t *job, audit_page_t *pg, int64_t *start) {
+    *start = 0;
+    int64_t opened = each_event(w, job, 1, 1, -1, resume_each, pg);
+    if (opened <= 0 || pg->f.hidden) return opened;
+    if (!pg->f.bad) {
+        int64_t before = each_event(w, job, job->from_version - 1, job->from_version - 1, -1, resume_each, pg);
+        if (before < 0) return -1;
+        if (before == 0) /* the stream ends before the page: fold what there is (an empty page) */
+            *start = 2;
+        else if (!pg->f.bad)
+            *start = job->from_version;
+    }
+    if (pg->f.bad) {
+        json_decref(pg->problem);
+        pg->problem = json_pack("{s:I, s:s}", "version", (json_int_t)(pg->f.a.version == 0 ? 1 : job->from_version - 1),
+                                "reason", pg->f.err.msg);
+    }
+    return opened;
+}
+
 static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
     /* The page's last version, saturated: from_version may be anything up to INT64_MAX, and one
      * more than the page is read to see whether a next page exists. */
@@ -479,7 +514,12 @@ static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
     fold_init(&pg.f, job);
     pg.items = json_array();
     pg.problem = json_null();
-    int64_t n = each_event(w, job, empty ? 1 : to + 1, -1, audit_each, &pg);
+    int64_t start = 1, n = 0;
+    if (!empty && job->from_version > 2) n = audit_resume(w, job, &pg, &start);
+    if (n >= 0 && start > 0 && !pg.f.hidden) {
+        int64_t more = each_event(w, job, start, empty ? 1 : to + 1, -1, audit_each, &pg);
+        n = more < 0 ? -1 : n + more;
+    }
     if (n < 0 || pg.f.hidden || n == 0) {
         if (n >= 0)
             ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
@@ -518,7 +558,7 @@ static void query_verify(ll_query_worker_t *w, ll_query_job_t *job) {
     verify_t v;
     fold_init(&v.f, job);
     ll_chain_walk_init(&v.walk);
-    int64_t n = each_event(w, job, -1, -1, verify_each, &v);
+    int64_t n = each_event(w, job, 1, -1, -1, verify_each, &v);
     if (n < 0) return;
     if (n == 0 || v.f.hidden) {
         ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");

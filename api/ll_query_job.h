@@ -65,7 +65,8 @@ typedef struct ll_query_shared {
      * not grow with its callers. ready: 0 none yet, else an ll_query_ready_t. */
     atomic_int ready;
     atomic_llong ready_checked_ms, ready_refreshing_ms;
-    atomic_uint_fast64_t ready_checks; /* checks run, for /metrics */
+    atomic_uint_fast64_t ready_checks;       /* checks run, for /metrics */
+    atomic_uint_fast64_t store_events_read; /* events read from the event store (streams) */
 } ll_query_shared_t;
 
 typedef enum { LL_READY_UNKNOWN, LL_READY_OK, LL_READY_NO_MONGO, LL_READY_NO_PG } ll_query_ready_t;

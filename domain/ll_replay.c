@@ -3,6 +3,8 @@
 
 #include "ll_event_codec.h"
 
+#include <string.h>
+
 int ll_replay_each(ll_account_t *state, const ll_event_t *events, size_t n, ll_replay_visit_fn visit,
                    void *ctx, size_t *failed_index, ll_error_t *err) {
     for (size_t i = 0; i < n; i++) {
@@ -31,4 +33,36 @@ int ll_replay_as_of(ll_account_t *state, const ll_event_t *events, size_t n, int
 int ll_replay_envelope(ll_account_t *state, const char *text, size_t len, ll_event_t *ev, ll_error_t *err) {
     if (ll_event_decode(text, len, ev, err) != 0) return LL_EINVAL;
     return ll_account_evolve(state, ev, err) == LL_EVOLVE_OK ? 0 : LL_EINVAL;
+}
+
+int ll_replay_resume(ll_account_t *state, const ll_event_t *last, ll_error_t *err) {
+    if (!ll_uuid_equal(&state->account_id, &last->account_id))
+        return ll_error_set(err, LL_EINVAL, "event of another account");
+    if (state->status != LL_ACCOUNT_OPEN || state->version != 1)
+        return ll_error_set(err, LL_EINVAL, "the account must be right after its opening");
+    if (last->version < 2 || last->type == LL_EVENT_ACCOUNT_OPENED)
+        return ll_error_set(err, LL_EINVAL, "version %lld cannot follow the opening", (long long)last->version);
+    if (strlen(last->hash) != LL_HASH_HEX_LEN)
+        return ll_error_set(err, LL_EINVAL, "version %lld is not sealed (no hash)", (long long)last->version);
+    ll_account_t next = *state;
+    if (ll_event_is_movement(last->type)) {
+        const ll_data_movement_t *m = &last->data.movement;
+        if (!ll_currency_equal(&m->currency, &state->currency))
+            return ll_error_set(err, LL_EINVAL, "version %lld: currency differs from the account's",
+                                (long long)last->version);
+        next.balance_minor = m->balance_after_minor;
+        if (next.balance_minor < ll_account_floor(&next))
+            return ll_error_set(err, LL_EINVAL, "version %lld: balance below the allowed floor",
+                                (long long)last->version);
+    } else if (last->type == LL_EVENT_ACCOUNT_CLOSED) {
+        next.balance_minor = 0; /* closing needs a zero balance */
+        next.status = LL_ACCOUNT_CLOSED;
+    } else {
+        return ll_error_set(err, LL_EINVAL, "version %lld: unknown event type", (long long)last->version);
+    }
+    next.version = last->version;
+    next.updated_at_us = last->occurred_at_us;
+    memcpy(next.head_hash, last->hash, sizeof next.head_hash);
+    *state = next;
+    return 0;
 }

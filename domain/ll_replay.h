@@ -38,4 +38,13 @@ int ll_replay_as_of(ll_account_t *state, const ll_event_t *events, size_t n, int
  * refused by evolve); state is then unchanged. */
 int ll_replay_envelope(ll_account_t *state, const char *text, size_t len, ll_event_t *ev, ll_error_t *err);
 
+/* Moves state, which holds the account right after its AccountOpened (version 1), to right
+ * after last (version >= 2), taking last's own figures (its balance_after_minor, its hash as the
+ * head) without the events in between: where a reader of versions after last.version starts,
+ * paying only for what it reads. Those events are then checked against last as any replay
+ * checks them; the chain before last is audit/verify's to check. Returns 0, or LL_EINVAL (state
+ * unchanged) when last cannot follow state: another account, not later, an AccountOpened, a
+ * movement in another currency or below the floor, a balance left by AccountClosed. */
+int ll_replay_resume(ll_account_t *state, const ll_event_t *last, ll_error_t *err);
+
 #endif

@@ -72,6 +72,38 @@ def test_verify_balance_and_pages_of_a_long_stream(query):
     check(grown < 32 * 1024, f"the query API's peak memory grew {grown} KiB: it must not hold the stream")
 
 
+def events_read():
+    s, _, text = request("GET", "/metrics", port=QRY, auth=None)
+    eq(s, 200, "metrics")
+    text = text if isinstance(text, str) else text.decode()
+    return int(float([line.split()[-1] for line in text.splitlines()
+                      if line.startswith("ledgerline_query_store_events_read_total")][0]))
+
+
+def test_a_late_audit_page_reads_only_what_it_returns(query):
+    # #18 item 6: a page costs what it returns. The state before the page comes from the opening
+    # and the event right before it, which the page's first event must link to.
+    a, limit = ACCOUNT, 50
+    for start in (EVENTS - 1000, EVENTS - 1000 + 7):
+        before = events_read()
+        s, _, page = request("GET", f"/v1/accounts/{a}/audit?from_version={start}&limit={limit}", port=QRY)
+        read = events_read() - before
+        eq(s, 200, page)
+        eq([i["state_after"]["version"] for i in page["items"]], list(range(start, start + limit)))
+        eq(page["integrity_error"], None, "the page links to the event before it")
+        check(read <= limit + 3, f"a page of {limit} at version {start} read {read} events of the store")
+        for item in page["items"]:
+            data = item["event"]["data"]
+            if "balance_after_minor" in data:
+                eq(item["state_after"]["balance_minor"], data["balance_after_minor"], "state after each event")
+        if start == EVENTS - 1000:
+            first = page
+    eq(page["items"][: limit - 7], first["items"][7:], "two pages agree on the versions both show")
+    s, _, b = request("GET", f"/v1/accounts/{a}/balance?as_of=9999-01-01T00:00:00Z", port=QRY, timeout=120)
+    s, _, last = request("GET", f"/v1/accounts/{a}/audit?from_version={EVENTS}", port=QRY)
+    eq(last["items"][0]["state_after"]["balance_minor"], b["balance_minor"], "the last page ends at the balance")
+
+
 if __name__ == "__main__":
     ACCOUNT = load()
     # ASan keeps freed memory in quarantine (256 MB by default): peak memory would measure that.

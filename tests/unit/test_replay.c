@@ -117,12 +117,53 @@ LL_TEST(test_as_of) {
     LL_CHECK_EQ_INT(a.version, 2);
 }
 
+/* Resuming after any event gives the state a whole fold reaches there, and the events after it
+ * then fold on it; what cannot follow the opening is refused with the state unchanged. */
+LL_TEST(test_resume_equals_the_fold_up_to_there) {
+    ll_event_t ev[N];
+    make_events(ev);
+    ll_error_t err = {""};
+    for (int k = 1; k < N; k++) {
+        ll_account_t whole, opened;
+        ll_account_init(&whole, &ev[0].account_id);
+        ll_account_init(&opened, &ev[0].account_id);
+        LL_REQUIRE(ll_replay_fold(&whole, ev, (size_t)k + 1, NULL, &err) == 0);
+        LL_REQUIRE(ll_replay_fold(&opened, ev, 1, NULL, &err) == 0);
+        LL_REQUIRE(ll_replay_resume(&opened, &ev[k], &err) == 0);
+        LL_CHECK(memcmp(&whole, &opened, sizeof whole) == 0);
+        LL_REQUIRE(ll_replay_fold(&opened, ev + k + 1, (size_t)(N - k - 1), NULL, &err) == 0);
+        LL_CHECK_EQ_INT(opened.version, N);
+    }
+    ll_account_t opened, before;
+    ll_account_init(&opened, &ev[0].account_id);
+    LL_REQUIRE(ll_replay_fold(&opened, ev, 1, NULL, &err) == 0);
+    before = opened;
+    LL_CHECK(ll_replay_resume(&opened, &ev[0], &err) != 0); /* the opening itself */
+    ll_event_t bad = ev[2];
+    memcpy(bad.data.movement.currency.code, "USD", 4);
+    LL_CHECK(ll_replay_resume(&opened, &bad, &err) != 0);
+    LL_CHECK_CONTAINS(err.msg, "currency");
+    bad = ev[2];
+    bad.data.movement.balance_after_minor = -1;
+    LL_CHECK(ll_replay_resume(&opened, &bad, &err) != 0);
+    bad = ev[2];
+    bad.account_id = fx_uuid(2);
+    LL_CHECK(ll_replay_resume(&opened, &bad, &err) != 0);
+    LL_CHECK(memcmp(&opened, &before, sizeof opened) == 0);
+    /* The event after the one resumed from must link to it: a break there is caught. */
+    LL_REQUIRE(ll_replay_resume(&opened, &ev[2], &err) == 0);
+    bad = ev[3];
+    bad.prev_hash[0] = bad.prev_hash[0] == 'a' ? 'b' : 'a';
+    LL_CHECK(ll_replay_fold(&opened, &bad, 1, NULL, &err) != 0);
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_fold_reaches_final_state),
         LL_CASE(test_fold_stops_at_first_bad_event),
         LL_CASE(test_each_gives_state_after_every_event),
         LL_CASE(test_as_of),
+        LL_CASE(test_resume_equals_the_fold_up_to_there),
     };
     return ll_test_main(argc, argv, "replay", cases, LL_CASES(cases));
 }
