@@ -13,6 +13,7 @@
 
 struct ll_metrics_server {
     char *(*render)(void *ctx);
+    ll_metrics_ready_fn ready; /* NULL: no /readyz */
     void *ctx;
     ll_http_server_t srv;
     pthread_t thread;
@@ -42,8 +43,18 @@ static int handle(void *app, h2o_req_t *req) {
         ll_http_send(req, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
         return 0;
     }
+    if (m->ready != NULL && is(req->path_normalized, "/readyz")) {
+        char detail[256] = "";
+        if (m->ready(m->ctx, detail, sizeof detail) == 0)
+            ll_http_send(req, 200, "application/json", "{\"status\":\"ready\"}", 18, NULL);
+        else
+            ll_http_problem(req, 503, "not-ready", "Not ready", detail);
+        return 0;
+    }
     if (!is(req->path_normalized, "/metrics")) {
-        ll_http_problem(req, 404, "not-found", "Not found", "this port serves GET /metrics and /healthz");
+        ll_http_problem(req, 404, "not-found", "Not found",
+                        m->ready ? "this port serves GET /metrics, /healthz and /readyz"
+                                 : "this port serves GET /metrics and /healthz");
         return 0;
     }
     char *text = m->render(m->ctx);
@@ -65,14 +76,15 @@ static void *serve(void *arg) {
     return NULL;
 }
 
-ll_metrics_server_t *ll_metrics_server_start(const char *listen, char *(*render)(void *ctx), void *ctx,
-                                             ll_error_t *err) {
+ll_metrics_server_t *ll_metrics_server_start(const char *listen, char *(*render)(void *ctx),
+                                             ll_metrics_ready_fn ready, void *ctx, ll_error_t *err) {
     ll_metrics_server_t *m = calloc(1, sizeof *m);
     if (m == NULL) {
         ll_error_set(err, LL_ENOMEM, "out of memory");
         return NULL;
     }
     m->render = render;
+    m->ready = ready;
     m->ctx = ctx;
     /* Small limits: this port takes no bodies and answers at once. */
     if (ll_http_server_init(&m->srv, listen, handle, m, 1024, 5000, err) != 0) {

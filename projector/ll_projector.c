@@ -2,6 +2,7 @@
 #include "ll_projector.h"
 
 #include "ll_account_cache.h"
+#include "ll_store_events.h"
 #include "ll_clock.h"
 #include "ll_event_codec.h"
 #include "ll_kafka.h"
@@ -28,6 +29,11 @@
  * reached the account yet (ledgerline-rebuild keeps catching up for --settle-seconds, default 15):
  * the batch is retried. Only a gap that outlasts this halts the account. */
 #define SWITCH_SETTLE_MS 30000
+/* A gap of up to this many events is closed from the event store within the batch (their
+ * decoded events are held in memory); a larger one waits, as when the store is unreachable. */
+#define HEAL_EVENTS_MAX 10000
+#define STORE_TIMEOUT_MS 5000
+#define STORE_RETRY_MS   5000 /* after the store failed: gaps wait meanwhile, batches do not */
 
 typedef struct {
     rd_kafka_message_t *msg;
@@ -42,7 +48,8 @@ typedef struct {
     ll_uuid_t id;
     int shard;           /* the writer connection its reads and writes go to */
     int first, n_events; /* its events: items[order[first .. first + n_events)] */
-    int n_applied;       /* ... of which these fold: fold[first .. first + n_applied) */
+    int n_applied;       /* ... of which these fold: fold[first .. first + n_applied), or own[] */
+    ll_event_t *own;     /* once a gap was closed from the store: the store's events, then the batch's */
     long long duplicates;
     ll_rm_account_t before, after; /* what the read model holds before and after the batch */
     int remembered;                /* before is not read whole: remembered, or guessed from one event */
@@ -68,6 +75,10 @@ typedef struct projector {
     uint64_t assignment; /* partitions assigned, as a signature: a change forgets the cache */
     ll_strset_t stopped; /* accounts halted by a refused event */
     ll_strset_t waiting; /* accounts behind a gap: their next event has not arrived yet */
+    ll_store_events_t *store; /* the event store, read to close gaps; NULL: gaps wait */
+    long long store_retry_at_ms; /* after a failed read of the store, not before this */
+    ll_read_model_t halts;    /* the active generation, on mongo: where halts are recorded */
+    int halts_open;
     item_t *items;
     ll_event_t *fold;          /* the applied events of a batch, grouped by account (batch_max) */
     int *order;                /* items grouped by account (batch_max) */
@@ -75,7 +86,7 @@ typedef struct projector {
     int n_accounts;
     int slots[SLOTS]; /* account id hash -> index + 1 into accounts */
     long long applied, duplicates, gaps, dead_letters, batches, batch_failures;
-    uint64_t account_reads, conflicts, docs_events, docs_pages, docs_accounts;
+    uint64_t account_reads, conflicts, docs_events, docs_pages, docs_accounts, healed_events, heal_failures;
     long long last_report_ms, last_publish_ms, last_generation_check_ms;
     long long switched_at_ms; /* when it last followed a generation switch; 0 never */
     int64_t newest_ts_ms[LL_PROJECTOR_PARTITIONS_MAX]; /* per partition, of the last committed batch */
@@ -202,7 +213,12 @@ static int halt(projector_t *p, batch_account_t *acc, const item_t *it, ll_evolv
         if (added < 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
         if (added) log_event("error", "version gap: account waits for its missing events", text, why);
     } else {
-        if (dead_letter(p, it->msg, why, err) != 0) return LL_EIO;
+        /* Recorded first: the halt must hold after a restart, and the retry of a batch that
+         * fails past here records it again (the same document) before dead-lettering. */
+        if (ll_read_model_save_halt(&p->halts, &it->ev.account_id, it->ev.version, why, ll_clock_wall_us(), err) !=
+                0 ||
+            dead_letter(p, it->msg, why, err) != 0)
+            return LL_EIO;
         log_event("error", "event refused: account halted", text, why);
         if (ll_strset_add(&p->stopped, text) < 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
     }
@@ -243,6 +259,10 @@ static int account_index(projector_t *p, const ll_uuid_t *id, int add) {
 /* Groups the batch's events by account (halted accounts and undecodable messages left out),
  * each account's events contiguous in p->fold in batch order. */
 static void group(projector_t *p, int n) {
+    for (int k = 0; k < p->n_accounts; k++) {
+        free(p->accounts[k].own);
+        p->accounts[k].own = NULL;
+    }
     memset(p->slots, 0, sizeof p->slots);
     p->n_accounts = 0;
     for (int i = 0; i < n; i++) {
@@ -343,6 +363,56 @@ static void recall(projector_t *p, batch_account_t *acc) {
     }
 }
 
+/* Where the account's folded events go: its run of p->fold, or its own array once a gap was
+ * closed from the store (the store's events come first there). */
+static ll_event_t *folded(projector_t *p, batch_account_t *acc) {
+    return acc->own != NULL ? acc->own : &p->fold[acc->first];
+}
+
+/* Closes the gap before ev from the event store: the missing events are read by the account's
+ * index, must fold onto a (the read model's state, read whole), and go before ev in what is
+ * written. Returns 1 when a then stands right before ev; 0 when the gap stays (no store, too
+ * many missing, the store unreachable or refusing one): the account then waits for them. */
+static int heal_gap(projector_t *p, batch_account_t *acc, ll_account_t *a, const ll_event_t *ev) {
+    if (p->store == NULL || ll_clock_ms() < p->store_retry_at_ms) return 0;
+    char text[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(&acc->id, text);
+    int64_t missing = ev->version - a->version - 1;
+    ll_error_t why = {""};
+    ll_event_t *own = NULL;
+    int n = -1;
+    if (missing > HEAL_EVENTS_MAX) {
+        ll_error_set(&why, LL_EINVAL, "%lld events missing, more than %d", (long long)missing, HEAL_EVENTS_MAX);
+    } else if ((own = malloc((size_t)(acc->n_applied + missing + acc->n_events) * sizeof *own)) == NULL) {
+        ll_error_set(&why, LL_ENOMEM, "out of memory");
+    } else {
+        memcpy(own, folded(p, acc), (size_t)acc->n_applied * sizeof *own);
+        n = ll_store_events_between(p->store, &acc->id, a->version, ev->version, own + acc->n_applied,
+                                    (int)missing, &why);
+        if (n < 0) p->store_retry_at_ms = ll_clock_ms() + STORE_RETRY_MS; /* unreachable: not per account */
+        if (n >= 0 && n != missing)
+            n = -1, ll_error_set(&why, LL_EIO, "the store holds %d of the %lld missing events", n, (long long)missing);
+    }
+    ll_account_t b = *a;
+    for (int i = 0; n > 0 && i < n; i++)
+        if (ll_account_evolve(&b, &own[acc->n_applied + i], &why) != LL_EVOLVE_OK) n = -1;
+    if (n < 0) {
+        free(own);
+        p->heal_failures++;
+        log_event("warn", "version gap not closed from the event store", text, why.msg);
+        return 0;
+    }
+    free(acc->own);
+    acc->own = own;
+    acc->n_applied += n;
+    *a = b;
+    p->healed_events += (uint64_t)n;
+    char detail[64];
+    snprintf(detail, sizeof detail, "%d events read from the event store", n);
+    log_event("info", "version gap closed", text, detail);
+    return 1;
+}
+
 /* Folds the account's events onto what the read model holds, into its run of p->fold. A gap
  * against a remembered state is first taken for the memory being stale (another writer moved
  * the account): *stale set, nothing folded. An event evolve refuses halts the account there
@@ -355,8 +425,10 @@ static int fold_account(projector_t *p, batch_account_t *acc, int *stale, ll_err
         item_t *it = &p->items[p->order[acc->first + j]];
         ll_error_t why = {""};
         ll_evolve_t v = ll_account_evolve(&a, &it->ev, &why);
+        if (v == LL_EVOLVE_GAP && !acc->remembered && heal_gap(p, acc, &a, &it->ev))
+            v = ll_account_evolve(&a, &it->ev, &why);
         if (v == LL_EVOLVE_OK) {
-            p->fold[acc->first + acc->n_applied++] = it->ev;
+            folded(p, acc)[acc->n_applied++] = it->ev;
         } else if (v == LL_EVOLVE_DUPLICATE) {
             acc->duplicates++;
         } else if (v == LL_EVOLVE_GAP && acc->remembered) {
@@ -401,7 +473,7 @@ static int plan(projector_t *p, ll_error_t *err) {
         if (acc->done) continue;
         acc->conflict = 0;
         acc->after = acc->before;
-        if (acc->n_applied > 0 && ll_rm_writes_add(p->writes[acc->shard], &acc->before, &p->fold[acc->first],
+        if (acc->n_applied > 0 && ll_rm_writes_add(p->writes[acc->shard], &acc->before, folded(p, acc),
                                                    (size_t)acc->n_applied, &acc->after, k, err) != 0)
             return LL_EIO;
     }
@@ -481,6 +553,30 @@ static int commit(projector_t *p, int n, ll_error_t *err) {
 
 /* ---- generation and metrics ---------------------------------------------------------------- */
 
+static int add_halted(void *ctx, const char *account) {
+    return ll_strset_add(ctx, account) < 0 ? LL_ENOMEM : 0;
+}
+
+/* Opens generation gen for recording halts and takes the accounts halted in it: a halt holds
+ * across restarts; a new generation (a rebuild, from the store) starts with its own. */
+static int open_halts(projector_t *p, int64_t gen, ll_error_t *err) {
+    if (p->halts_open) ll_read_model_close(&p->halts);
+    p->halts_open = 0;
+    ll_strset_free(&p->stopped);
+    if (ll_strset_init(&p->stopped, 1024) != 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    if (ll_read_model_open(&p->halts, p->mongo, p->opt->cfg->mongo_database, gen, err) != 0) return LL_EIO;
+    p->halts_open = 1;
+    int rc = ll_read_model_halts(&p->halts, add_halted, &p->stopped, err);
+    if (rc == LL_ENOMEM) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    if (rc == 0 && p->stopped.count > 0) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "%zu accounts, recorded in generation %lld", p->stopped.count,
+                 (long long)gen);
+        log_event("warn", "halted accounts stay halted", NULL, detail);
+    }
+    return rc;
+}
+
 /* Opens the writer connections on the active generation, and moves them when a rebuild
  * switched it (what the projector remembers of the old one is forgotten). */
 static int follow_generation(projector_t *p, ll_error_t *err) {
@@ -494,6 +590,7 @@ static int follow_generation(projector_t *p, ll_error_t *err) {
         p->switched_at_ms = ll_clock_ms();
     }
     ll_account_cache_clear(p->cache);
+    if (open_halts(p, gen, err) != 0) return LL_EIO;
     p->pool = ll_rm_pool_start(p->opt->cfg->mongo_uri, p->opt->cfg->mongo_database, gen, p->n_shards, err);
     if (p->pool == NULL) return LL_EIO;
     p->generation = gen;
@@ -528,6 +625,8 @@ static void take_snapshot(projector_t *p) {
                                    .halted_accounts = p->stopped.count,
                                    .waiting_accounts = p->waiting.count,
                                    .account_reads = p->account_reads,
+                                   .healed_events = p->healed_events,
+                                   .heal_failures = p->heal_failures,
                                    .conflicts = p->conflicts,
                                    .docs_events = p->docs_events,
                                    .docs_pages = p->docs_pages,
@@ -632,6 +731,9 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
     }
     p.mongo = mongoc_client_new_from_uri(uri);
     mongoc_client_set_appname(p.mongo, "ledgerline-projector");
+    if (opt->cfg->pg_conninfo[0] != '\0' &&
+        (p.store = ll_store_events_new(opt->cfg->pg_conninfo, STORE_TIMEOUT_MS)) == NULL)
+        goto done;
     if ((rc = open_kafka(&p, err)) != 0) goto done;
     while (!*stop) {
         ll_error_t e = {""};
@@ -666,6 +768,9 @@ done:
     mongoc_uri_destroy(uri);
     ll_strset_free(&p.stopped);
     ll_strset_free(&p.waiting);
+    ll_store_events_free(p.store);
+    if (p.halts_open) ll_read_model_close(&p.halts);
+    for (int k = 0; p.accounts != NULL && k < p.n_accounts; k++) free(p.accounts[k].own);
     ll_account_cache_free(p.cache);
     for (int s = 0; s < p.n_shards; s++) ll_rm_writes_free(p.writes[s]);
     free(p.tasks);

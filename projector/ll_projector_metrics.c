@@ -40,6 +40,12 @@ char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *
     counter(&t, "ledgerline_projector_account_reads_total",
             "Accounts read from the read model because the projector did not remember them.", "",
             s->account_reads);
+    counter(&t, "ledgerline_projector_healed_events_total",
+            "Events read from the event store to close a version gap (the topic skipped them).", "",
+            s->healed_events);
+    counter(&t, "ledgerline_projector_heal_failures_total",
+            "Version gaps the event store could not close (unreachable, too many missing): the account waits.", "",
+            s->heal_failures);
     counter(&t, "ledgerline_projector_conflicts_total",
             "Accounts another writer had moved meanwhile: read again and rewritten.", "", s->conflicts);
     const char *docs = "ledgerline_projector_documents_written_total";
@@ -87,6 +93,29 @@ char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *
     return ll_text_take(&t);
 }
 
+int ll_projector_ready(const ll_projector_snapshot_t *s, char *detail, size_t detail_size) {
+    if (s->generation <= 0) {
+        snprintf(detail, detail_size, "not projecting yet: no read-model generation opened");
+        return -1;
+    }
+    if (s->halted_accounts > 0) {
+        snprintf(detail, detail_size,
+                 "%llu accounts halted by a refused event (see the log and the dead-letter topic); "
+                 "the others are projected",
+                 (unsigned long long)s->halted_accounts);
+        return -1;
+    }
+    return 0;
+}
+
+static int ready_latest(void *ctx, char *detail, size_t detail_size) {
+    ll_projector_metrics_t *m = ctx;
+    pthread_mutex_lock(&m->mu);
+    int rc = ll_projector_ready(&m->snap, detail, detail_size);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
 /* The server thread's view: the latest snapshot, rendered under the lock. */
 static char *render_latest(void *ctx) {
     ll_projector_metrics_t *m = ctx;
@@ -108,7 +137,7 @@ ll_projector_metrics_t *ll_projector_metrics_start(const char *listen, const cha
         ll_error_set(err, LL_EIO, "mutex");
         return NULL;
     }
-    m->server = ll_metrics_server_start(listen, render_latest, m, err);
+    m->server = ll_metrics_server_start(listen, render_latest, ready_latest, m, err);
     if (m->server == NULL) {
         pthread_mutex_destroy(&m->mu);
         free(m);

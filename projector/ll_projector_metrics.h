@@ -30,6 +30,8 @@ typedef struct {
     uint64_t applied, duplicates, gaps, dead_letters, batches, batch_failures;
     uint64_t halted_accounts, waiting_accounts;
     uint64_t account_reads;                          /* accounts read from the read model (not remembered) */
+    uint64_t healed_events;                          /* events read from the event store to close gaps */
+    uint64_t heal_failures;                          /* gaps the event store could not close */
     uint64_t conflicts;                              /* accounts another writer had moved: read again */
     uint64_t docs_events, docs_pages, docs_accounts; /* documents written, per collection */
     uint64_t cache_accounts;                         /* accounts remembered now */
@@ -50,6 +52,10 @@ void ll_projector_metrics_publish(ll_projector_metrics_t *m, const ll_projector_
 /* Renders s as Prometheus text at wall time now_ms: malloc'd (caller frees), NULL when out of
  * memory. Pure: exposed for tests. */
 char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *topic, int64_t now_ms);
+
+/* /readyz of s: 0 when projecting; else why not in detail (no generation yet, or accounts halted
+ * by a refused event, which need an operator: docs/operations.md). */
+int ll_projector_ready(const ll_projector_snapshot_t *s, char *detail, size_t detail_size);
 
 /* Stops the server thread and frees m. NULL is fine. */
 void ll_projector_metrics_stop(ll_projector_metrics_t *m);

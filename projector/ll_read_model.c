@@ -99,8 +99,8 @@ int ll_read_model_generations(mongoc_client_t *client, const char *database, int
 int ll_read_model_drop_generation(mongoc_client_t *client, const char *database, int64_t generation,
                                   ll_error_t *err) {
     /* transactions_g<N>: the movements of the layout before pages (a generation built then). */
-    static const char *const kinds[] = {"accounts_g", "events_g", "pages_g", "transactions_g"};
-    for (int k = 0; k < 4; k++) {
+    static const char *const kinds[] = {"accounts_g", "events_g", "pages_g", "halts_g", "transactions_g"};
+    for (int k = 0; k < 5; k++) {
         char name[64];
         snprintf(name, sizeof name, "%s%lld", kinds[k], (long long)generation);
         mongoc_collection_t *c = mongoc_client_get_collection(client, database, name);
@@ -186,13 +186,15 @@ int ll_read_model_open(ll_read_model_t *rm, mongoc_client_t *client, const char 
     rm->client = client;
     rm->generation = generation;
     snprintf(rm->database, sizeof rm->database, "%s", database);
-    char accounts[64], events[64], pages[64];
+    char accounts[64], events[64], pages[64], halts[64];
     snprintf(accounts, sizeof accounts, "accounts_g%lld", (long long)generation);
     snprintf(events, sizeof events, "events_g%lld", (long long)generation);
     snprintf(pages, sizeof pages, "pages_g%lld", (long long)generation);
+    snprintf(halts, sizeof halts, "halts_g%lld", (long long)generation);
     rm->accounts = mongoc_client_get_collection(client, database, accounts);
     rm->events = mongoc_client_get_collection(client, database, events);
     rm->pages = mongoc_client_get_collection(client, database, pages);
+    rm->halts = mongoc_client_get_collection(client, database, halts);
     rm->wc = mongoc_write_concern_new();
     mongoc_write_concern_set_w(rm->wc, MONGOC_WRITE_CONCERN_W_MAJORITY);
     mongoc_write_concern_set_journal(rm->wc, true);
@@ -205,6 +207,7 @@ void ll_read_model_close(ll_read_model_t *rm) {
     mongoc_collection_destroy(rm->accounts);
     mongoc_collection_destroy(rm->events);
     mongoc_collection_destroy(rm->pages);
+    mongoc_collection_destroy(rm->halts);
     mongoc_write_concern_destroy(rm->wc);
     memset(rm, 0, sizeof *rm);
 }
@@ -293,5 +296,46 @@ int ll_read_model_save_head(ll_read_model_t *rm, const ll_account_t *a, int64_t 
         bson_destroy(filter);
     }
     bson_destroy(doc);
+    return rc;
+}
+
+/* ---- halted accounts ----------------------------------------------------------------------- */
+
+int ll_read_model_save_halt(ll_read_model_t *rm, const ll_uuid_t *id, int64_t version, const char *reason,
+                            int64_t at_us, ll_error_t *err) {
+    char text[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(id, text);
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(text));
+    bson_t *doc = BCON_NEW("_id", BCON_UTF8(text), "version", BCON_INT64(version), "reason", BCON_UTF8(reason),
+                           "at_us", BCON_INT64(at_us));
+    bson_t opts = BSON_INITIALIZER;
+    BSON_APPEND_BOOL(&opts, "upsert", true);
+    mongoc_write_concern_append(rm->wc, &opts);
+    bson_error_t e;
+    int rc = mongoc_collection_replace_one(rm->halts, filter, doc, &opts, NULL, &e) ? 0
+                                                                                     : mongo_error(err, "save halt", &e);
+    bson_destroy(&opts);
+    bson_destroy(doc);
+    bson_destroy(filter);
+    return rc;
+}
+
+int ll_read_model_halts(ll_read_model_t *rm, int (*each)(void *ctx, const char *account), void *ctx,
+                        ll_error_t *err) {
+    bson_t filter = BSON_INITIALIZER;
+    bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(LL_READ_MODEL_QUERY_MS_MAX), "limit",
+                            BCON_INT64(LL_READ_MODEL_HALTS_MAX));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(rm->halts, &filter, opts, NULL);
+    const bson_t *doc;
+    bson_iter_t it;
+    int rc = 0;
+    while (rc == 0 && mongoc_cursor_next(cur, &doc))
+        if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
+            rc = each(ctx, bson_iter_utf8(&it, NULL));
+    bson_error_t e;
+    if (rc == 0 && mongoc_cursor_error(cur, &e)) rc = mongo_error(err, "find halts", &e);
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    bson_destroy(&filter);
     return rc;
 }

@@ -25,7 +25,7 @@ typedef struct ll_read_model {
     mongoc_client_t *client; /* borrowed */
     char database[128];
     int64_t generation;
-    mongoc_collection_t *accounts, *events, *pages;
+    mongoc_collection_t *accounts, *events, *pages, *halts;
     mongoc_write_concern_t *wc;
 } ll_read_model_t;
 
@@ -139,5 +139,19 @@ int ll_read_model_insert(ll_read_model_t *rm, mongoc_collection_t *coll, const b
  * or created it (the caller reloads), or LL_EIO. */
 int ll_read_model_save_head(ll_read_model_t *rm, const ll_account_t *a, int64_t page, int64_t prev_version,
                             ll_error_t *err);
+
+/* ---- halted accounts: halts_g<N>, one small document per account an event refused ---- */
+
+#define LL_READ_MODEL_HALTS_MAX 100000 /* read back at start; far more means a systemic fault */
+
+/* Records that account id is halted at version (the refused event's) and why: the halt holds
+ * across restarts until a rebuild builds a new generation. Returns 0 or LL_EIO. */
+int ll_read_model_save_halt(ll_read_model_t *rm, const ll_uuid_t *id, int64_t version, const char *reason,
+                            int64_t at_us, ll_error_t *err);
+
+/* Calls each(ctx, account id text) for every halted account (at most LL_READ_MODEL_HALTS_MAX;
+ * the collection holds only those). Returns 0, each's nonzero, or a negative code. */
+int ll_read_model_halts(ll_read_model_t *rm, int (*each)(void *ctx, const char *account), void *ctx,
+                        ll_error_t *err);
 
 #endif

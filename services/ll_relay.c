@@ -405,7 +405,7 @@ int ll_relay_run(const ll_relay_options_t *opt, volatile sig_atomic_t *stop, ll_
     if (pthread_mutex_init(&r.mu, NULL) != 0) return ll_error_set(err, LL_EIO, "mutex");
     r.snap.outbox_depth = -1;
     if (opt->metrics_listen != NULL && (r.server = ll_metrics_server_start(opt->metrics_listen, render_latest,
-                                                                           &r, err)) == NULL) {
+                                                                           NULL, &r, err)) == NULL) {
         pthread_mutex_destroy(&r.mu);
         return LL_EINVAL;
     }

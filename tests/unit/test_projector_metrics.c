@@ -60,11 +60,33 @@ LL_TEST(test_unknown_offsets_are_not_lag) {
     free(text);
 }
 
+/* /readyz: not before a generation is open, not while an account is halted; a waiting account
+ * (a gap the store could not close yet) alone keeps it ready: it is an alert, not a stop. */
+LL_TEST(test_ready_unless_halted) {
+    ll_projector_snapshot_t s;
+    memset(&s, 0, sizeof s);
+    char why[256] = "";
+    LL_CHECK(ll_projector_ready(&s, why, sizeof why) != 0);
+    LL_CHECK_CONTAINS(why, "no read-model generation");
+    s.generation = 3;
+    s.waiting_accounts = 2;
+    LL_CHECK(ll_projector_ready(&s, why, sizeof why) == 0);
+    s.halted_accounts = 1;
+    LL_CHECK(ll_projector_ready(&s, why, sizeof why) != 0);
+    LL_CHECK_CONTAINS(why, "1 accounts halted");
+    s.healed_events = 5;
+    char *text = ll_projector_metrics_render(&s, "t", 0);
+    LL_REQUIRE(text != NULL);
+    LL_CHECK_CONTAINS(text, "ledgerline_projector_healed_events_total{service=\"projector\"} 5");
+    free(text);
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_lag_in_events_and_seconds_per_partition),
         LL_CASE(test_counters_and_alarms),
         LL_CASE(test_unknown_offsets_are_not_lag),
+        LL_CASE(test_ready_unless_halted),
     };
     return ll_test_main(argc, argv, "projector_metrics", cases, LL_CASES(cases));
 }
