@@ -19,34 +19,30 @@ typedef struct {
     int sent;
 } problem_ostream_t;
 
+/* The errors h2o answers itself, and how they read as problems (the 413's detail gets the cap). */
+static const struct {
+    int status;
+    const char *slug, *title, *detail;
+} known[] = {
+    {400, "invalid-request", "Invalid request", "the request is not well-formed HTTP"},
+    {408, "request-timeout", "Request timeout", "the request did not arrive in time"},
+    {413, "body-too-large", "Body too large", NULL /* with the cap, below */},
+    {414, "uri-too-long", "URI too long", "the request target is too long"},
+    {431, "headers-too-large", "Request header fields too large", "the request headers are too large"},
+};
+
 size_t ll_http_error_problem(int status, size_t entity_bytes_max, char *out, size_t size) {
     char detail[128];
     const char *slug = "http-error", *title = "HTTP error";
     snprintf(detail, sizeof detail, "the server refused the request (HTTP %d)", status);
-    switch (status) {
-    case 400:
-        slug = "invalid-request", title = "Invalid request";
-        snprintf(detail, sizeof detail, "the request is not well-formed HTTP");
-        break;
-    case 408:
-        slug = "request-timeout", title = "Request timeout";
-        snprintf(detail, sizeof detail, "the request did not arrive in time");
-        break;
-    case 413:
-        slug = "body-too-large", title = "Body too large";
-        snprintf(detail, sizeof detail, "the body exceeds %zu bytes", entity_bytes_max);
-        break;
-    case 414:
-        slug = "uri-too-long", title = "URI too long";
-        snprintf(detail, sizeof detail, "the request target is too long");
-        break;
-    case 431:
-        slug = "headers-too-large", title = "Request header fields too large";
-        snprintf(detail, sizeof detail, "the request headers are too large");
-        break;
-    default:
-        break;
-    }
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (known[i].status == status) {
+            slug = known[i].slug, title = known[i].title;
+            if (status == 413)
+                snprintf(detail, sizeof detail, "the body exceeds %zu bytes", entity_bytes_max);
+            else
+                snprintf(detail, sizeof detail, "%s", known[i].detail);
+        }
     int n = ll_problem_render(out, size, status, slug, title, detail);
     return n < 0 ? strlen(out) : (size_t)n;
 }
