@@ -25,7 +25,10 @@ STACK = os.path.join(ROOT, "deploy", "local", "stack.sh")
 
 
 def stack3(*args):
-    out = subprocess.run([STACK, *args], capture_output=True, text=True, env=dict(os.environ, LL_KAFKA_BROKERS="3"))
+    # Three JVMs starting cold on two shared cores can take longer than one node's 90 s: this
+    # suite is about failover, not about start-up time.
+    out = subprocess.run([STACK, *args], capture_output=True, text=True,
+                         env=dict(os.environ, LL_KAFKA_BROKERS="3", LL_READY_TIMEOUT_S="240"))
     if out.returncode != 0:
         raise RuntimeError(f"LL_KAFKA_BROKERS=3 stack.sh {' '.join(args)}: {out.stdout}{out.stderr}")
 
