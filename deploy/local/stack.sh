@@ -10,7 +10,8 @@
 #   restart  down then up
 #   jwt-secret  print the stack's bearer-token secret (generated on first use, var/secrets/)
 # COMPONENT: postgres kafka ferretdb, and the ledgerline services (see LL_SERVICES below).
-# Env: LL_READY_TIMEOUT_S (default 90) bounds each readiness wait.
+# Env: LL_READY_TIMEOUT_S (default 90) bounds each readiness wait; LL_LOG_ROTATE_MB (default 256)
+# moves a service's log aside to NAME.log.1 at start once it is larger.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/stack.env"
 
@@ -335,6 +336,7 @@ up_ferretdb() {
     port_free ferretdb "$LL_MONGO_PORT"
     mkdir -p "$LL_FERRETDB_STATE"
     say "ferretdb: starting on 127.0.0.1:$LL_MONGO_PORT"
+    rotate_log ferretdb
     # --test-batch-size: 1000 documents per INSERT instead of 100 (docs/local-stack.md).
     setsid nohup bash -c 'echo $$ >"$0"; exec "${@}"' "$LL_RUN/ferretdb.pid" \
         "$LL_FERRETDB_BIN" --handler=postgresql \
@@ -369,12 +371,21 @@ jwt_secret() {
     cat "$f"
 }
 
+# A log past LL_LOG_ROTATE_MB (default 256) is moved aside to NAME.log.1 when its process
+# starts: a day of benchmarks wrote gigabytes of access lines. One old file is kept.
+rotate_log() {
+    local f=$LL_LOG/$1.log max=$((${LL_LOG_ROTATE_MB:-256} * 1024 * 1024))
+    if [[ -f "$f" ]] && (($(stat -c %s "$f") > max)); then mv -f "$f" "$f.1"; fi
+    return 0
+}
+
 up_service() {
     local e name bin args
     e=$(service_entry "$1"); name=$1; bin=$LL_BIN/$(service_field "$e" 1); args=$(service_field "$e" 2)
     if pid_alive "$LL_RUN/$name.pid"; then say "$name: already up"; return 0; fi
     [[ -x "$bin" ]] || { say "$name: not built ($bin); skipped"; return 0; }
     say "$name: starting"
+    rotate_log "$name"
     LEDGERLINE_JWT_SECRET=${LEDGERLINE_JWT_SECRET:-$(jwt_secret)}
     export LEDGERLINE_JWT_SECRET
     if ((LL_KAFKA_BROKERS > 1)); then

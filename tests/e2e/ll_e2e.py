@@ -21,6 +21,7 @@ import uuid
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("LL_TEST_BIN", os.path.join(ROOT, "build", "asan", "bin"))
 LOG_DIR = os.path.join(ROOT, "var", "log", "tests")
+LOG_ROTATE_BYTES = 256 * 1024 * 1024  # a log past this is moved aside to .1 when its process starts
 PG = dict(host="127.0.0.1", port="55432", db="ledgerline")
 OWNER = ("ledgerline_owner", "ledgerline_owner")
 KAFKA = "127.0.0.1:59092"
@@ -84,6 +85,8 @@ class Service:
     def _start(self, wait_s):
         os.makedirs(LOG_DIR, exist_ok=True)
         self.log_path = os.path.join(LOG_DIR, f"{self.name}.log")
+        if os.path.exists(self.log_path) and os.path.getsize(self.log_path) > LOG_ROTATE_BYTES:
+            os.replace(self.log_path, self.log_path + ".1")  # as deploy/local/stack.sh does
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([self.binary] + self.args,
                                      stdout=log, stderr=subprocess.STDOUT, env=self.env)
