@@ -43,7 +43,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from ll_bench import (BENCH_BIN, RESULTS, ROOT, compare, drop_database, finish, finish_wrk, fmt_spread as fmt,
-                      load_event_store, owner_conninfo, wait_autovacuum_quiet,
+                      flush_writes, load_event_store, owner_conninfo, wait_autovacuum_quiet,
                       fresh_database, owner_sql, percentile, row, run_wrk, save, sh, start_wrk, write_lines)
 from ll_e2e import Service, request, token
 
@@ -382,14 +382,17 @@ def growth(system, args):
         working = ids[:: max(1, len(ids) // WORKING_SET)]
         sample = ids[:: max(1, len(ids) // 100000)]  # wrk reads the file per thread: a sample
         # The same conditions at every size: the opening just wrote the account documents, and
-        # autovacuum's pass over them would otherwise share the two cores with the runs.
+        # autovacuum's pass over them, or the kernel's writeback of them, would otherwise share
+        # the two cores with the runs.
         quiet_s = wait_autovacuum_quiet()
-        print(f"[bench] at {len(ids)} accounts (autovacuum quiet after {quiet_s:.0f} s): projector from a backlog, "
-              f"GET outside the live view", flush=True)
+        flush_s = flush_writes()
+        print(f"[bench] at {len(ids)} accounts (autovacuum quiet after {quiet_s:.0f} s, writes flushed in "
+              f"{flush_s:.0f} s): projector from a backlog, GET outside the live view", flush=True)
         backlog_rate(system, working, args.backlog_seconds, args.clients)  # warm-up
         warm = [backlog_rate(system, working, args.backlog_seconds, args.clients) for _ in range(args.reps)]
         warm.sort(key=lambda b: b["events_per_s"])
-        point = {"accounts": len(ids), "working_set": len(working), "autovacuum_wait_s": quiet_s, "opening": pace, "backlog": warm[len(warm) // 2],
+        point = {"accounts": len(ids), "working_set": len(working), "autovacuum_wait_s": quiet_s,
+                 "flush_s": flush_s, "opening": pace, "backlog": warm[len(warm) // 2],
                  "backlog_runs": warm,
                  "cold": cold_backlog_rate(system, sample, args.backlog_seconds, args.clients),
                  "outside_view": outside_view(system, sample, args)}

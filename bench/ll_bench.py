@@ -66,6 +66,16 @@ def wait_autovacuum_quiet(timeout_s=900):
     return time.time() - t0
 
 
+def flush_writes():
+    """A PostgreSQL CHECKPOINT, then sync(1): what the store wrote just before (loading, a rebuild,
+    a million accounts opened) is on disk, so the kernel's writeback of it does not share the
+    cores with what is measured next. Returns the seconds it took."""
+    t0 = time.time()
+    superuser_sql("CHECKPOINT")
+    subprocess.run(["sync"], check=True)
+    return time.time() - t0
+
+
 def owner_sql(db, query):
     return sh(["psql", "-X", "-q", "-At", owner_conninfo(db), "-v", "ON_ERROR_STOP=1", "-c", query])
 
