@@ -64,11 +64,7 @@ void *ll_query_worker_init(void *shared_arg, ll_error_t *err) {
     w->mongo = mongoc_client_new_from_uri(uri);
     mongoc_uri_destroy(uri);
     mongoc_client_set_appname(w->mongo, "ledgerline-query");
-    w->pg = ll_pg_connect(cfg->pg_conninfo, err);
-    if (w->pg != NULL && ll_pg_set_statement_timeout(w->pg, cfg->request_timeout_ms, err) != 0) {
-        PQfinish(w->pg);
-        w->pg = NULL;
-    }
+    w->pg = ll_pg_connect_bounded(cfg->pg_conninfo, cfg->request_timeout_ms, err);
     if (w->pg == NULL) {
         ll_query_worker_fini(w);
         return NULL;
@@ -100,11 +96,7 @@ static int read_model(ll_query_worker_t *w, ll_error_t *err) {
 static int pg_ready(ll_query_worker_t *w, ll_error_t *err) {
     if (!ll_pg_broken(w->pg)) return 0;
     PQfinish(w->pg);
-    w->pg = ll_pg_connect(w->cfg->pg_conninfo, err);
-    if (w->pg != NULL && ll_pg_set_statement_timeout(w->pg, w->cfg->request_timeout_ms, err) != 0) {
-        PQfinish(w->pg);
-        w->pg = NULL;
-    }
+    w->pg = ll_pg_connect_bounded(w->cfg->pg_conninfo, w->cfg->request_timeout_ms, err);
     return w->pg ? 0 : LL_EIO;
 }
 

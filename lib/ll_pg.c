@@ -75,3 +75,12 @@ int ll_pg_set_statement_timeout(PGconn *conn, long long ms, ll_error_t *err) {
     snprintf(sql, sizeof sql, "SET statement_timeout = %lld", ms < 0 ? 0 : ms);
     return ll_pg_exec(conn, sql, err);
 }
+
+PGconn *ll_pg_connect_bounded(const char *conninfo, long long statement_timeout_ms, ll_error_t *err) {
+    PGconn *conn = ll_pg_connect(conninfo, err);
+    if (conn != NULL && ll_pg_set_statement_timeout(conn, statement_timeout_ms, err) != 0) {
+        PQfinish(conn);
+        conn = NULL;
+    }
+    return conn;
+}

@@ -14,6 +14,10 @@ PGconn *ll_pg_connect(const char *conninfo, ll_error_t *err);
  * stuck on a lock fails with SQLSTATE 57014 instead of holding a request forever. 0 is none. */
 int ll_pg_set_statement_timeout(PGconn *conn, long long ms, ll_error_t *err);
 
+/* ll_pg_connect, then ll_pg_set_statement_timeout(statement_timeout_ms): how every long-lived
+ * connection of ours starts. Returns the connection, or NULL with err set (nothing left open). */
+PGconn *ll_pg_connect_bounded(const char *conninfo, long long statement_timeout_ms, ll_error_t *err);
+
 /* Runs a statement without parameters and expects PGRES_COMMAND_OK or PGRES_TUPLES_OK.
  * Returns 0, or LL_EIO with err holding the server's message and SQLSTATE. */
 int ll_pg_exec(PGconn *conn, const char *sql, ll_error_t *err);

@@ -33,14 +33,9 @@ void ll_store_events_free(ll_store_events_t *s) {
 
 static int connected(ll_store_events_t *s, ll_error_t *err) {
     if (s->pg != NULL && !ll_pg_broken(s->pg)) return 0;
-    if (s->pg != NULL) PQfinish(s->pg);
-    if ((s->pg = ll_pg_connect(s->conninfo, err)) == NULL) return -1;
-    if (ll_pg_set_statement_timeout(s->pg, s->timeout_ms, err) != 0) {
-        PQfinish(s->pg);
-        s->pg = NULL;
-        return -1;
-    }
-    return 0;
+    PQfinish(s->pg);
+    s->pg = ll_pg_connect_bounded(s->conninfo, s->timeout_ms, err);
+    return s->pg != NULL ? 0 : -1;
 }
 
 int ll_store_events_between(ll_store_events_t *s, const ll_uuid_t *account, int64_t after, int64_t before,

@@ -76,13 +76,10 @@ static void *pruner_main(void *arg) {
     PGconn *conn = NULL;
     while (!sleep_or_stop(p, interval_ms(p->retention_s))) {
         ll_error_t err = {""};
-        if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        if (ll_pg_broken(conn)) {
             PQfinish(conn);
-            if ((conn = ll_pg_connect(p->conninfo, &err)) == NULL ||
-                ll_pg_set_statement_timeout(conn, 30000, &err) != 0) {
+            if ((conn = ll_pg_connect_bounded(p->conninfo, 30000, &err)) == NULL) {
                 ll_log_line("warn", "command", "idempotency key pruning: database unavailable", NULL, err.msg);
-                PQfinish(conn);
-                conn = NULL;
                 continue;
             }
         }

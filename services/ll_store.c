@@ -54,10 +54,9 @@ static const char *const STATUS_TEXT[] = {"none", "open", "closed"};
 static int connect_checked(ll_store_t *s, ll_error_t *err) {
     if (s->conn != NULL && !ll_pg_broken(s->conn)) return 0;
     PQfinish(s->conn);
-    s->conn = ll_pg_connect(s->conninfo, err);
+    s->conn = ll_pg_connect_bounded(s->conninfo, s->statement_timeout_ms, err);
     if (s->conn == NULL) return LL_EIO;
-    if (ll_migrate_check(s->conn, err) != 0 ||
-        ll_pg_set_statement_timeout(s->conn, s->statement_timeout_ms, err) != 0) {
+    if (ll_migrate_check(s->conn, err) != 0) {
         PQfinish(s->conn);
         s->conn = NULL;
         return LL_EINVAL;
