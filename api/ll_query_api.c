@@ -7,6 +7,7 @@
 #include "ll_event_tail.h"
 #include "ll_http.h"
 #include "ll_limits.h"
+#include "ll_problem.h"
 #include "ll_query_job.h"
 #include "ll_text.h"
 #include "ll_time.h"
@@ -69,7 +70,7 @@ static void send_job(ll_query_job_t *job) {
         headers[h++] = "retry-after", headers[h++] = retry;
     }
     headers[h] = NULL;
-    ll_http_send(job->req, job->status, job->status >= 400 ? "application/problem+json" : "application/json",
+    ll_http_send(job->req, job->status, job->status >= 400 ? LL_PROBLEM_CONTENT_TYPE : "application/json",
                  job->body, strlen(job->body), headers);
 }
 
@@ -373,7 +374,7 @@ static int ready_from_cache(ll_query_api_t *api, h2o_req_t *req) {
         return 0;
     }
     if (state == LL_READY_OK) {
-        ll_http_send(req, 200, "application/json", "{\"status\":\"ready\"}", 18, NULL);
+        ll_http_ready(req);
     } else {
         static const char *const retry[] = {"retry-after", "1", NULL};
         ll_http_problem_headers(req, 503, "not-ready", "Not ready",

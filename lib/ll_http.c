@@ -415,6 +415,11 @@ void ll_http_problem(h2o_req_t *req, int status, const char *slug, const char *t
     ll_http_problem_headers(req, status, slug, title, detail, NULL);
 }
 
+void ll_http_ready(h2o_req_t *req) {
+    static const char body[] = "{\"status\":\"ready\"}";
+    ll_http_send(req, 200, "application/json", body, sizeof body - 1, NULL);
+}
+
 int ll_http_header(const h2o_req_t *req, const char *name, char *out, size_t out_size) {
     ssize_t at = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
     if (at < 0) return -1;

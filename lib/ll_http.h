@@ -79,6 +79,9 @@ void ll_http_send(h2o_req_t *req, int status, const char *content_type, const ch
 /* Sends application/problem+json. */
 void ll_http_problem(h2o_req_t *req, int status, const char *slug, const char *title, const char *detail);
 
+/* 200 {"status":"ready"}: every server's /readyz when it can do its job. */
+void ll_http_ready(h2o_req_t *req);
+
 /* As ll_http_problem with extra headers (Allow, Retry-After): NULL-terminated name/value pairs. */
 void ll_http_problem_headers(h2o_req_t *req, int status, const char *slug, const char *title,
                              const char *detail, const char *const *extra_headers);

@@ -46,7 +46,7 @@ static int handle(void *app, h2o_req_t *req) {
     if (m->ready != NULL && is(req->path_normalized, "/readyz")) {
         char detail[256] = "";
         if (m->ready(m->ctx, detail, sizeof detail) == 0)
-            ll_http_send(req, 200, "application/json", "{\"status\":\"ready\"}", 18, NULL);
+            ll_http_ready(req);
         else
             ll_http_problem(req, 503, "not-ready", "Not ready", detail);
         return 0;

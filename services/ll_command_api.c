@@ -7,6 +7,7 @@
 #include "ll_idempotency_pruner.h"
 #include "ll_json.h"
 #include "ll_metrics.h"
+#include "ll_problem.h"
 #include "ll_strset.h"
 #include "ll_text.h"
 #include "ll_writer.h"
@@ -71,7 +72,7 @@ static void respond(job_t *job) {
     }
     if (w->replayed) headers[h++] = "idempotent-replayed", headers[h++] = "true";
     headers[h] = NULL;
-    const char *type = ll_write_failed(w) ? "application/problem+json" : "application/json";
+    const char *type = ll_write_failed(w) ? LL_PROBLEM_CONTENT_TYPE : "application/json";
     ll_http_send(job->req, w->status, type, w->response, strlen(w->response), headers);
 }
 
@@ -259,7 +260,7 @@ static int handle_get(ll_command_api_t *api, h2o_req_t *req) {
         ll_http_send(req, 200, "application/json", ok, sizeof ok - 1, NULL);
     } else if (iov_eq(req->path_normalized, "/readyz")) {
         if (api->writers != NULL && ll_writer_pool_healthy(api->writers))
-            ll_http_send(req, 200, "application/json", "{\"status\":\"ready\"}", 18, NULL);
+            ll_http_ready(req);
         else
             ll_http_problem(req, 503, "not-ready", "Not ready", "the event store is not reachable");
     } else {
