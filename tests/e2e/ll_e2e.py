@@ -216,6 +216,20 @@ def sql_superuser(query, db=PG["db"]):
     return out.stdout
 
 
+def ledger_env(db, name):
+    """The settings of a suite's own ledger: database db (the services' and the owner's conninfo),
+    MongoDB database db, and a topic and projector group named after name and this run."""
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    conninfo = f"host=127.0.0.1 port={PG['port']} dbname={db}"
+    return {
+        "LEDGERLINE_PG_CONNINFO": f"{conninfo} user=ledgerline password=ledgerline",
+        "LEDGERLINE_PG_MIGRATE_CONNINFO": f"{conninfo} user={OWNER[0]} password={OWNER[1]}",
+        "LEDGERLINE_KAFKA_TOPIC_EVENTS": f"ledgerline.{name}-{stamp}",
+        "LEDGERLINE_KAFKA_PROJECTOR_GROUP": f"{name}-{stamp}",
+        "LEDGERLINE_MONGO_DATABASE": db,
+    }
+
+
 def own_ledger(db, env):
     """A ledgerline of a suite's own: database db made afresh and migrated, and the events topic
     env names (LEDGERLINE_KAFKA_TOPIC_EVENTS) created, so nothing another suite does reaches it.

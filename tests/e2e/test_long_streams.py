@@ -11,20 +11,13 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ll_e2e import BIN, Service, check, eq, own_ledger, request, run, sql_superuser  # noqa: E402
+from ll_e2e import BIN, Service, check, eq, ledger_env, own_ledger, request, run, sql_superuser  # noqa: E402
 
 QRY = 18480
 EVENTS = 100_000
-STAMP = time.strftime("%Y%m%d%H%M%S")
 DB = "ledgerline_long_streams"
-OWNER = f"host=127.0.0.1 port=55432 dbname={DB} user=ledgerline_owner password=ledgerline_owner"
-ENV = {
-    "LEDGERLINE_PG_CONNINFO": f"host=127.0.0.1 port=55432 dbname={DB} user=ledgerline password=ledgerline",
-    "LEDGERLINE_PG_MIGRATE_CONNINFO": OWNER,
-    "LEDGERLINE_KAFKA_TOPIC_EVENTS": f"ledgerline.long-streams-{STAMP}",
-    "LEDGERLINE_KAFKA_PROJECTOR_GROUP": f"long-streams-{STAMP}",
-    "LEDGERLINE_MONGO_DATABASE": DB,
-}
+ENV = ledger_env(DB, "long-streams")
+OWNER = ENV["LEDGERLINE_PG_MIGRATE_CONNINFO"]
 BENCH = os.path.join(os.path.dirname(BIN), "bench")
 ACCOUNT = None
 

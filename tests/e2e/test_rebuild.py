@@ -17,20 +17,12 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ll_e2e import (BIN, Service, check, eq, post, prometheus, request, run, sql_superuser,  # noqa: E402
-                    tamper_amount, wait_until)
+from ll_e2e import (BIN, Service, check, eq, ledger_env, post, prometheus, request, run,  # noqa: E402
+                    sql_superuser, tamper_amount, wait_until)
 
 CMD, QRY, PROJ = 18280, 18281, 18282
-STAMP = time.strftime("%Y%m%d%H%M%S")
 DB = "ledgerline_rebuild_test"
-ENV = {
-    "LEDGERLINE_PG_CONNINFO": f"host=127.0.0.1 port=55432 dbname={DB} user=ledgerline password=ledgerline",
-    "LEDGERLINE_PG_MIGRATE_CONNINFO": f"host=127.0.0.1 port=55432 dbname={DB} user=ledgerline_owner "
-                                      "password=ledgerline_owner",
-    "LEDGERLINE_KAFKA_TOPIC_EVENTS": f"ledgerline.rebuild-test-{STAMP}",
-    "LEDGERLINE_KAFKA_PROJECTOR_GROUP": f"rebuild-test-{STAMP}",
-    "LEDGERLINE_MONGO_DATABASE": DB,
-}
+ENV = ledger_env(DB, "rebuild-test")
 BENCH = os.path.join(os.path.dirname(BIN), "bench")
 
 

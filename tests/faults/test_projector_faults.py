@@ -16,23 +16,15 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
-from ll_e2e import (BIN, KAFKA, Service, check, eq, kafka_messages, own_ledger, post, prometheus,  # noqa: E402
-                    request, run, sql_superuser, wait_until)
+from ll_e2e import (BIN, KAFKA, Service, check, eq, kafka_messages, ledger_env, own_ledger, post,  # noqa: E402
+                    prometheus, request, run, sql_superuser, wait_until)
 
 CMD, METRICS = 18580, 18582
 DB_OWNER = None
-STAMP = time.strftime("%Y%m%d%H%M%S")
 DB = "ledgerline_projector_faults"
-TOPIC = f"ledgerline.halts-{STAMP}"
-ENV = {
-    "LEDGERLINE_PG_CONNINFO": f"host=127.0.0.1 port=55432 dbname={DB} user=ledgerline password=ledgerline",
-    "LEDGERLINE_PG_MIGRATE_CONNINFO": f"host=127.0.0.1 port=55432 dbname={DB} user=ledgerline_owner "
-                                      "password=ledgerline_owner",
-    "LEDGERLINE_KAFKA_TOPIC_EVENTS": TOPIC,
-    "LEDGERLINE_KAFKA_TOPIC_DLQ": f"{TOPIC}.dlq",
-    "LEDGERLINE_KAFKA_PROJECTOR_GROUP": f"halts-{STAMP}",
-    "LEDGERLINE_MONGO_DATABASE": DB,
-}
+ENV = ledger_env(DB, "projector-faults")
+TOPIC = ENV["LEDGERLINE_KAFKA_TOPIC_EVENTS"]
+ENV["LEDGERLINE_KAFKA_TOPIC_DLQ"] = f"{TOPIC}.dlq"
 PROJECTOR_ARGS = ["--metrics-ms", "1000", "--metrics-listen", f"127.0.0.1:{METRICS}"]
 HALTED = 'ledgerline_projector_halted_accounts{service="projector"}'
 APPLIED = 'ledgerline_projector_events_total{service="projector",outcome="applied"}'

@@ -20,19 +20,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
-from ll_e2e import (Service, check, eq, free_port, kafka_messages, own_ledger, post, run,  # noqa: E402
+from ll_e2e import (Service, check, eq, free_port, kafka_messages, ledger_env, own_ledger, post, run,  # noqa: E402
                     sql_superuser, wait_until)
 
 CMD = 18780
-STAMP = time.strftime("%Y%m%d%H%M%S")
 DB = "ledgerline_relay_faults"
-TOPIC = f"ledgerline.relay-faults-{STAMP}"
-ENV = {
-    "LEDGERLINE_PG_CONNINFO": f"host=127.0.0.1 port=55432 dbname={DB} user=ledgerline password=ledgerline",
-    "LEDGERLINE_PG_MIGRATE_CONNINFO": f"host=127.0.0.1 port=55432 dbname={DB} user=ledgerline_owner "
-                                      "password=ledgerline_owner",
-    "LEDGERLINE_KAFKA_TOPIC_EVENTS": TOPIC,
-}
+ENV = ledger_env(DB, "relay-faults")
+TOPIC = ENV["LEDGERLINE_KAFKA_TOPIC_EVENTS"]
 
 
 def db_rows(query):
