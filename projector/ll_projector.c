@@ -50,6 +50,7 @@ typedef struct {
     int first, n_events; /* its events: items[order[first .. first + n_events)] */
     int n_applied;       /* ... of which these fold: fold[first .. first + n_applied), or own[] */
     ll_event_t *own;     /* once a gap was closed from the store: the store's events, then the batch's */
+    int healed;          /* ... of which this many came from the store */
     long long duplicates;
     ll_rm_account_t before, after; /* what the read model holds before and after the batch */
     int remembered;                /* before is not read whole: remembered, or guessed from one event */
@@ -194,10 +195,10 @@ static int decode_all(projector_t *p, int n, ll_error_t *err) {
 }
 
 /* Stops the account of it (acc: its batch entry) at an event evolve refused. A gap (the event
- * is ahead of the account) is waited out: the account's events are looked at again in every
- * batch, and the missing one applies when it arrives (a relay publishes an account's events
- * again in order after a failed delivery, so a later one may come first). Any other refusal
- * halts the account for good and dead-letters the event: never guess. */
+ * is ahead of the account) the event store could not close (heal_gap) is waited out: the
+ * account's events are looked at again in every batch, and the missing one applies when it
+ * arrives or the store can be read again. Any other refusal halts the account for good, recorded
+ * in the generation, and dead-letters the event: never guess. */
 static int halt(projector_t *p, batch_account_t *acc, const item_t *it, ll_evolve_t v, const char *why,
                 ll_error_t *err) {
     char text[LL_UUID_TEXT_LEN + 1];
@@ -390,8 +391,10 @@ static int heal_gap(projector_t *p, batch_account_t *acc, ll_account_t *a, const
         n = ll_store_events_between(p->store, &acc->id, a->version, ev->version, own + acc->n_applied,
                                     (int)missing, &why);
         if (n < 0) p->store_retry_at_ms = ll_clock_ms() + STORE_RETRY_MS; /* unreachable: not per account */
-        if (n >= 0 && n != missing)
-            n = -1, ll_error_set(&why, LL_EIO, "the store holds %d of the %lld missing events", n, (long long)missing);
+        if (n >= 0 && n != missing) {
+            ll_error_set(&why, LL_EIO, "the store holds %d of the %lld missing events", n, (long long)missing);
+            n = -1;
+        }
     }
     ll_account_t b = *a;
     for (int i = 0; n > 0 && i < n; i++)
@@ -405,8 +408,8 @@ static int heal_gap(projector_t *p, batch_account_t *acc, ll_account_t *a, const
     free(acc->own);
     acc->own = own;
     acc->n_applied += n;
+    acc->healed += n;
     *a = b;
-    p->healed_events += (uint64_t)n;
     char detail[64];
     snprintf(detail, sizeof detail, "%d events read from the event store", n);
     log_event("info", "version gap closed", text, detail);
@@ -419,7 +422,7 @@ static int heal_gap(projector_t *p, batch_account_t *acc, ll_account_t *a, const
  * (once: a second fold of the same batch stops at the same event quietly). */
 static int fold_account(projector_t *p, batch_account_t *acc, int *stale, ll_error_t *err) {
     ll_account_t a = acc->before.state;
-    acc->n_applied = 0, acc->duplicates = 0;
+    acc->n_applied = 0, acc->duplicates = 0, acc->healed = 0;
     for (int j = 0; j < acc->n_events; j++) {
         if (acc->halted && j == acc->halt_at) break;
         item_t *it = &p->items[p->order[acc->first + j]];
@@ -513,6 +516,7 @@ static int project_all(projector_t *p, int n, ll_error_t *err) {
                 healed(p, acc);
             }
             p->applied += acc->n_applied;
+            p->healed_events += (uint64_t)acc->healed; /* counted once written: a retry reads again */
             p->duplicates += acc->duplicates;
             acc->done = 1;
         }

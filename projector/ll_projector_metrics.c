@@ -41,7 +41,7 @@ char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *
             "Accounts read from the read model because the projector did not remember them.", "",
             s->account_reads);
     counter(&t, "ledgerline_projector_healed_events_total",
-            "Events read from the event store to close a version gap (the topic skipped them).", "",
+            "Events applied from the event store to close version gaps (the topic skipped them).", "",
             s->healed_events);
     counter(&t, "ledgerline_projector_heal_failures_total",
             "Version gaps the event store could not close (unreachable, too many missing): the account waits.", "",

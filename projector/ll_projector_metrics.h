@@ -30,7 +30,7 @@ typedef struct {
     uint64_t applied, duplicates, gaps, dead_letters, batches, batch_failures;
     uint64_t halted_accounts, waiting_accounts;
     uint64_t account_reads;                          /* accounts read from the read model (not remembered) */
-    uint64_t healed_events;                          /* events read from the event store to close gaps */
+    uint64_t healed_events;                          /* events applied from the event store to close gaps */
     uint64_t heal_failures;                          /* gaps the event store could not close */
     uint64_t conflicts;                              /* accounts another writer had moved: read again */
     uint64_t docs_events, docs_pages, docs_accounts; /* documents written, per collection */
