@@ -88,6 +88,7 @@ typedef struct projector {
     int slots[SLOTS]; /* account id hash -> index + 1 into accounts */
     long long applied, duplicates, gaps, dead_letters, batches, batch_failures;
     uint64_t account_reads, conflicts, docs_events, docs_pages, docs_accounts, healed_events, heal_failures;
+    uint64_t phase_us[LL_PROJECTOR_PHASES];
     long long last_report_ms, last_publish_ms, last_generation_check_ms;
     long long switched_at_ms; /* when it last followed a generation switch; 0 never */
     int64_t newest_ts_ms[LL_PROJECTOR_PARTITIONS_MAX]; /* per partition, of the last committed batch */
@@ -99,6 +100,12 @@ struct shard_task {
     projector_t *p;
     int shard;
 };
+
+/* Adds the time since since_us (ll_clock_us) to phase. */
+static void phase_add(projector_t *p, ll_projector_phase_t phase, int64_t since_us) {
+    int64_t d = ll_clock_us() - since_us;
+    if (d > 0) p->phase_us[phase] += (uint64_t)d;
+}
 
 /* The projector's lines always carry account_id ("" when none), as dashboards expect. */
 static void log_event(const char *level, const char *msg, const char *account, const char *detail) {
@@ -160,6 +167,7 @@ static int dead_letter(projector_t *p, const rd_kafka_message_t *m, const char *
 static int collect(projector_t *p, volatile sig_atomic_t *stop) {
     int n = 0;
     long long deadline = 0;
+    int64_t first_us = 0;
     while (n < p->opt->batch_max && !*stop) {
         int wait = deadline ? (int)(deadline - ll_clock_ms()) : 200;
         if (wait <= 0) break;
@@ -173,14 +181,16 @@ static int collect(projector_t *p, volatile sig_atomic_t *stop) {
         }
         memset(&p->items[n], 0, sizeof p->items[n]);
         p->items[n++].msg = m;
-        if (deadline == 0) deadline = ll_clock_ms() + p->opt->batch_ms;
+        if (deadline == 0) deadline = ll_clock_ms() + p->opt->batch_ms, first_us = ll_clock_us();
     }
+    if (n > 0) phase_add(p, LL_PHASE_COLLECT, first_us);
     return n;
 }
 
 /* Decodes the batch's messages; an undecodable one goes to the dead-letter topic, once however
  * often the batch is retried (a read-store outage retries it for as long as it lasts). */
 static int decode_all(projector_t *p, int n, ll_error_t *err) {
+    int64_t t0 = ll_clock_us();
     for (int i = 0; i < n; i++) {
         item_t *it = &p->items[i];
         if (it->checked) continue;
@@ -191,6 +201,7 @@ static int decode_all(projector_t *p, int n, ll_error_t *err) {
             log_event("error", "undecodable event sent to the dead-letter topic", NULL, why.msg);
         it->checked = 1;
     }
+    phase_add(p, LL_PHASE_DECODE, t0);
     return 0;
 }
 
@@ -349,7 +360,11 @@ static int each_shard(projector_t *p, ll_rm_task_fn fn, ll_error_t *err) {
 static int read_marked(projector_t *p, ll_error_t *err) {
     int any = 0;
     for (int k = 0; k < p->n_accounts; k++) any |= p->accounts[k].to_read;
-    return any ? each_shard(p, read_shard, err) : 0;
+    if (!any) return 0;
+    int64_t t0 = ll_clock_us();
+    int rc = each_shard(p, read_shard, err);
+    phase_add(p, LL_PHASE_READ, t0);
+    return rc;
 }
 
 /* Starts account acc from what the projector remembers, or marks it to be read. */
@@ -449,6 +464,8 @@ static int fold_account(projector_t *p, batch_account_t *acc, int *stale, ll_err
 
 /* Folds the pending accounts of the batch and plans their writes, each on its shard. */
 static int plan(projector_t *p, ll_error_t *err) {
+    int64_t t0 = ll_clock_us();
+    uint64_t reading = p->phase_us[LL_PHASE_READ]; /* a stale account's read is not planning */
     for (int s = 0; s < p->batch_shards; s++) ll_rm_writes_clear(p->writes[s]);
     int any_stale = 0;
     for (int k = 0; k < p->n_accounts; k++) {
@@ -480,6 +497,7 @@ static int plan(projector_t *p, ll_error_t *err) {
                                                    (size_t)acc->n_applied, &acc->after, k, err) != 0)
             return LL_EIO;
     }
+    phase_add(p, LL_PHASE_PLAN, t0 + (int64_t)(p->phase_us[LL_PHASE_READ] - reading));
     return 0;
 }
 
@@ -493,7 +511,9 @@ static int project_all(projector_t *p, int n, ll_error_t *err) {
     for (int attempt = 1; rc == 0; attempt++) {
         rc = read_marked(p, err);
         if (rc == 0) rc = plan(p, err);
+        int64_t t0 = ll_clock_us();
         if (rc == 0) rc = each_shard(p, write_shard, err);
+        phase_add(p, LL_PHASE_WRITE, t0);
         if (rc != 0) break;
         int conflicts = 0;
         for (int s = 0; s < p->batch_shards; s++) {
@@ -542,7 +562,9 @@ static int commit(projector_t *p, int n, ll_error_t *err) {
             tp = rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(m->rkt), m->partition);
         if (m->offset + 1 > tp->offset) tp->offset = m->offset + 1;
     }
+    int64_t t0 = ll_clock_us();
     rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, offsets, 0);
+    phase_add(p, LL_PHASE_COMMIT, t0);
     rd_kafka_topic_partition_list_destroy(offsets);
     if (e) return ll_error_set(err, LL_EIO, "commit offsets: %s", rd_kafka_err2str(e));
     for (int i = 0; i < n; i++) {
@@ -637,6 +659,7 @@ static void take_snapshot(projector_t *p) {
                                    .docs_accounts = p->docs_accounts,
                                    .cache_accounts = ll_account_cache_count(p->cache),
                                    .generation = p->generation};
+    memcpy(s->phase_us, p->phase_us, sizeof s->phase_us);
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(p->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL) return;
     rd_kafka_position(p->consumer, parts);

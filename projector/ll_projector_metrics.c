@@ -26,6 +26,12 @@ static void counter(ll_text_t *t, const char *name, const char *help, const char
     ll_metrics_series(t, "projector", name, help ? "counter" : NULL, help, label, v);
 }
 
+const char *ll_projector_phase_name(ll_projector_phase_t phase) {
+    static const char *const names[LL_PROJECTOR_PHASES] = {"collect", "decode", "read",
+                                                           "plan",    "write",  "commit"};
+    return phase >= 0 && phase < LL_PROJECTOR_PHASES ? names[phase] : "?";
+}
+
 char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *topic, int64_t now_ms) {
     ll_text_t t;
     ll_text_init(&t);
@@ -52,6 +58,12 @@ char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *
     counter(&t, docs, "Documents written, by collection.", "collection=\"events\"", s->docs_events);
     counter(&t, docs, NULL, "collection=\"pages\"", s->docs_pages);
     counter(&t, docs, NULL, "collection=\"accounts\"", s->docs_accounts);
+    ll_text_printf(&t, "# HELP ledgerline_projector_busy_seconds_total Time spent in each phase of the batches "
+                       "(collect: from a batch's first message to its last).\n"
+                       "# TYPE ledgerline_projector_busy_seconds_total counter\n");
+    for (int i = 0; i < LL_PROJECTOR_PHASES; i++)
+        ll_text_printf(&t, "ledgerline_projector_busy_seconds_total{service=\"projector\",phase=\"%s\"} %.6f\n",
+                       ll_projector_phase_name((ll_projector_phase_t)i), (double)s->phase_us[i] / 1e6);
     ll_metrics_series(&t, "projector", "ledgerline_projector_cached_accounts", "gauge",
                       "Accounts the projector remembers (projector_cache_accounts at most).", "",
                       s->cache_accounts);

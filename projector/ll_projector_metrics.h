@@ -26,6 +26,20 @@ typedef struct {
     int64_t newest_ts_ms; /* Kafka timestamp of the newest event projected; -1 none yet */
 } ll_partition_progress_t;
 
+/* Where a batch's time goes, in order: the batch window (first message to last), decoding,
+ * reading accounts not remembered, folding and planning, writing, committing offsets. */
+typedef enum {
+    LL_PHASE_COLLECT,
+    LL_PHASE_DECODE,
+    LL_PHASE_READ,
+    LL_PHASE_PLAN,
+    LL_PHASE_WRITE,
+    LL_PHASE_COMMIT,
+    LL_PROJECTOR_PHASES
+} ll_projector_phase_t;
+
+const char *ll_projector_phase_name(ll_projector_phase_t phase); /* "collect", ... */
+
 typedef struct {
     uint64_t applied, duplicates, gaps, dead_letters, batches, batch_failures;
     uint64_t halted_accounts, waiting_accounts;
@@ -35,6 +49,7 @@ typedef struct {
     uint64_t conflicts;                              /* accounts another writer had moved: read again */
     uint64_t docs_events, docs_pages, docs_accounts; /* documents written, per collection */
     uint64_t cache_accounts;                         /* accounts remembered now */
+    uint64_t phase_us[LL_PROJECTOR_PHASES];          /* time spent per phase of a batch */
     int64_t generation;
     int n_partitions;
     ll_partition_progress_t partitions[LL_PROJECTOR_PARTITIONS_MAX];

@@ -50,6 +50,19 @@ LL_TEST(test_counters_and_alarms) {
     free(text);
 }
 
+/* Where the batches' time went, one series per phase, in seconds. */
+LL_TEST(test_busy_seconds_per_phase) {
+    ll_projector_snapshot_t s = snapshot();
+    s.phase_us[LL_PHASE_WRITE] = 2500000;
+    s.phase_us[LL_PHASE_COMMIT] = 1500;
+    char *text = ll_projector_metrics_render(&s, "events", 10000);
+    LL_REQUIRE(text != NULL);
+    LL_CHECK_CONTAINS(text, "ledgerline_projector_busy_seconds_total{service=\"projector\",phase=\"write\"} 2.500000\n");
+    LL_CHECK_CONTAINS(text, "ledgerline_projector_busy_seconds_total{service=\"projector\",phase=\"commit\"} 0.001500\n");
+    LL_CHECK_CONTAINS(text, "ledgerline_projector_busy_seconds_total{service=\"projector\",phase=\"collect\"} 0.000000\n");
+    free(text);
+}
+
 LL_TEST(test_unknown_offsets_are_not_lag) {
     ll_projector_snapshot_t s = {0};
     s.n_partitions = 1;
@@ -85,6 +98,7 @@ int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_lag_in_events_and_seconds_per_partition),
         LL_CASE(test_counters_and_alarms),
+        LL_CASE(test_busy_seconds_per_phase),
         LL_CASE(test_unknown_offsets_are_not_lag),
         LL_CASE(test_ready_unless_halted),
     };
