@@ -49,6 +49,7 @@ typedef struct ll_config {
     int64_t rate_limit_ip_burst;
     int64_t http_connections_max;     /* open connections per server; more wait in the backlog */
     int64_t projector_cache_accounts; /* account states the projector remembers; 0: reads each */
+    int64_t projector_cache_items_bytes; /* ... with their open page's statement items, up to this */
     int64_t projector_writers;        /* connections the projector writes a batch on at once */
     int64_t projector_session_timeout_ms; /* a silent projector loses its partitions after this */
     int64_t idempotency_retention_seconds; /* an Idempotency-Key's answer is kept this long */

@@ -10,7 +10,8 @@
 
 typedef struct {
     ll_rm_account_t value;
-    uint32_t next; /* in the bucket's chain */
+    ll_rm_page_items_t items; /* owned; page < 0: not remembered */
+    uint32_t next;             /* in the bucket's chain */
     uint8_t used, recent;
 } entry_t;
 
@@ -18,15 +19,17 @@ struct ll_account_cache {
     entry_t *entries;
     uint32_t *buckets;
     size_t capacity, mask, count, hand, fresh; /* fresh: entries never used yet start here */
+    size_t items_bytes, items_budget;
 };
 
-ll_account_cache_t *ll_account_cache_new(size_t capacity) {
+ll_account_cache_t *ll_account_cache_new(size_t capacity, size_t items_bytes) {
     if (capacity >= NIL) return NULL;
     ll_account_cache_t *c = calloc(1, sizeof *c);
     if (c == NULL) return NULL;
     size_t nb = 16;
     while (nb < capacity * 2) nb *= 2;
     c->capacity = capacity;
+    c->items_budget = items_bytes;
     c->mask = nb - 1;
     c->entries = capacity ? calloc(capacity, sizeof *c->entries) : NULL; /* pages come as used */
     c->buckets = malloc(nb * sizeof *c->buckets);
@@ -38,8 +41,14 @@ ll_account_cache_t *ll_account_cache_new(size_t capacity) {
     return c;
 }
 
+static void drop_items(ll_account_cache_t *c, entry_t *e) {
+    c->items_bytes -= e->items.len;
+    ll_rm_page_items_clear(&e->items);
+}
+
 void ll_account_cache_free(ll_account_cache_t *c) {
     if (c == NULL) return;
+    for (size_t i = 0; c->entries != NULL && i < c->fresh; i++) drop_items(c, &c->entries[i]);
     free(c->entries);
     free(c->buckets);
     free(c);
@@ -49,13 +58,47 @@ static uint32_t *bucket(ll_account_cache_t *c, const ll_uuid_t *id) {
     return &c->buckets[(size_t)(ll_uuid_hash(id) >> 20) & c->mask];
 }
 
-ll_rm_account_t *ll_account_cache_get(ll_account_cache_t *c, const ll_uuid_t *id) {
-    for (uint32_t i = *bucket(c, id); i != NIL; i = c->entries[i].next)
-        if (ll_uuid_equal(&c->entries[i].value.state.account_id, id)) {
-            c->entries[i].recent = 1;
-            return &c->entries[i].value;
-        }
+static entry_t *find(const ll_account_cache_t *c, const ll_uuid_t *id) {
+    for (uint32_t i = c->buckets[(size_t)(ll_uuid_hash(id) >> 20) & c->mask]; i != NIL; i = c->entries[i].next)
+        if (ll_uuid_equal(&c->entries[i].value.state.account_id, id)) return &c->entries[i];
     return NULL;
+}
+
+ll_rm_account_t *ll_account_cache_get(ll_account_cache_t *c, const ll_uuid_t *id) {
+    entry_t *e = find(c, id);
+    if (e == NULL) return NULL;
+    e->recent = 1;
+    return &e->value;
+}
+
+const ll_rm_page_items_t *ll_account_cache_items(const ll_account_cache_t *c, const ll_uuid_t *id) {
+    const entry_t *e = find(c, id);
+    return e != NULL && e->items.page >= 0 ? &e->items : NULL;
+}
+
+void ll_account_cache_take_items(ll_account_cache_t *c, const ll_uuid_t *id, ll_rm_page_items_t *out) {
+    entry_t *e = find(c, id);
+    *out = LL_RM_PAGE_ITEMS_NONE;
+    if (e == NULL) return;
+    c->items_bytes -= e->items.len;
+    *out = e->items;
+    e->items = LL_RM_PAGE_ITEMS_NONE;
+}
+
+void ll_account_cache_give_items(ll_account_cache_t *c, const ll_uuid_t *id, ll_rm_page_items_t *items) {
+    entry_t *e = find(c, id);
+    if (e == NULL || items->page < 0 || c->items_bytes - e->items.len + items->len > c->items_budget) {
+        ll_rm_page_items_clear(items);
+        return;
+    }
+    drop_items(c, e);
+    e->items = *items;
+    c->items_bytes += items->len;
+    *items = LL_RM_PAGE_ITEMS_NONE;
+}
+
+size_t ll_account_cache_items_bytes(const ll_account_cache_t *c) {
+    return c->items_bytes;
 }
 
 /* Unlinks entry i from its chain and frees it. */
@@ -66,6 +109,7 @@ static void unlink_entry(ll_account_cache_t *c, uint32_t i) {
             *at = c->entries[i].next;
             break;
         }
+    drop_items(c, &c->entries[i]);
     c->entries[i].used = 0;
     c->count--;
 }
@@ -89,14 +133,16 @@ static uint32_t take_entry(ll_account_cache_t *c) {
 
 void ll_account_cache_put(ll_account_cache_t *c, const ll_rm_account_t *a) {
     if (c->capacity == 0) return;
-    ll_rm_account_t *have = ll_account_cache_get(c, &a->state.account_id);
+    entry_t *have = find(c, &a->state.account_id);
     if (have != NULL) {
-        *have = *a;
+        have->value = *a;
+        have->recent = 1;
+        drop_items(c, have);
         return;
     }
     uint32_t i = take_entry(c);
     uint32_t *b = bucket(c, &a->state.account_id);
-    c->entries[i] = (entry_t){*a, *b, 1, 0} /* recent once used again */;
+    c->entries[i] = (entry_t){*a, LL_RM_PAGE_ITEMS_NONE, *b, 1, 0} /* recent once used again */;
     *b = i;
     c->count++;
 }
@@ -111,7 +157,7 @@ void ll_account_cache_remove(ll_account_cache_t *c, const ll_uuid_t *id) {
 
 void ll_account_cache_clear(ll_account_cache_t *c) {
     memset(c->buckets, 0xff, (c->mask + 1) * sizeof *c->buckets);
-    for (size_t i = 0; i < c->fresh; i++) c->entries[i].used = 0;
+    for (size_t i = 0; i < c->fresh; i++) drop_items(c, &c->entries[i]), c->entries[i].used = 0;
     c->count = 0;
 }
 

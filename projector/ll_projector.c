@@ -87,7 +87,7 @@ typedef struct projector {
     int n_accounts;
     int slots[SLOTS]; /* account id hash -> index + 1 into accounts */
     long long applied, duplicates, gaps, dead_letters, batches, batch_failures;
-    uint64_t account_reads, conflicts, docs_events, docs_pages, docs_accounts, healed_events, heal_failures;
+    uint64_t account_reads, seal_reads, conflicts, docs_events, docs_pages, docs_accounts, healed_events, heal_failures;
     uint64_t phase_us[LL_PROJECTOR_PHASES];
     long long last_report_ms, last_publish_ms, last_generation_check_ms;
     long long switched_at_ms; /* when it last followed a generation switch; 0 never */
@@ -385,6 +385,16 @@ static ll_event_t *folded(projector_t *p, batch_account_t *acc) {
     return acc->own != NULL ? acc->own : &p->fold[acc->first];
 }
 
+/* Remembers what the read model now holds of an account written: its state, and the items of
+ * its open page, carried on from what was remembered or taken from the events written. */
+static void remember(projector_t *p, batch_account_t *acc) {
+    ll_rm_page_items_t items;
+    ll_account_cache_take_items(p->cache, &acc->id, &items);
+    int known = ll_rm_page_items_next(&items, acc->before.state.version, folded(p, acc), (size_t)acc->n_applied);
+    ll_account_cache_put(p->cache, &acc->after);
+    if (known == 0) ll_account_cache_give_items(p->cache, &acc->id, &items);
+}
+
 /* Closes the gap before ev from the event store: the missing events are read by the account's
  * index, must fold onto a (the read model's state, read whole), and go before ev in what is
  * written. Returns 1 when a then stands right before ev; 0 when the gap stays (no store, too
@@ -493,7 +503,10 @@ static int plan(projector_t *p, ll_error_t *err) {
         if (acc->done) continue;
         acc->conflict = 0;
         acc->after = acc->before;
-        if (acc->n_applied > 0 && ll_rm_writes_add(p->writes[acc->shard], &acc->before, folded(p, acc),
+        /* An account in memory is one whose before came from memory (a read or a conflict
+         * removes it): its open page's items, when remembered, spare the read at its seal. */
+        const ll_rm_page_items_t *known = ll_account_cache_items(p->cache, &acc->id);
+        if (acc->n_applied > 0 && ll_rm_writes_add(p->writes[acc->shard], &acc->before, known, folded(p, acc),
                                                    (size_t)acc->n_applied, &acc->after, k, err) != 0)
             return LL_EIO;
     }
@@ -520,6 +533,7 @@ static int project_all(projector_t *p, int n, ll_error_t *err) {
             size_t ev, pg, hd;
             ll_rm_writes_counts(p->writes[s], &ev, &pg, &hd);
             p->docs_events += ev, p->docs_pages += pg, p->docs_accounts += hd;
+            p->seal_reads += ll_rm_writes_seal_reads(p->writes[s]);
         }
         for (int k = 0; k < p->n_accounts; k++) {
             batch_account_t *acc = &p->accounts[k];
@@ -532,7 +546,7 @@ static int project_all(projector_t *p, int n, ll_error_t *err) {
                 continue;
             }
             if (acc->n_applied > 0) {
-                ll_account_cache_put(p->cache, &acc->after);
+                remember(p, acc);
                 healed(p, acc);
             }
             p->applied += acc->n_applied;
@@ -651,6 +665,7 @@ static void take_snapshot(projector_t *p) {
                                    .halted_accounts = p->stopped.count,
                                    .waiting_accounts = p->waiting.count,
                                    .account_reads = p->account_reads,
+                                   .seal_reads = p->seal_reads,
                                    .healed_events = p->healed_events,
                                    .heal_failures = p->heal_failures,
                                    .conflicts = p->conflicts,
@@ -658,6 +673,7 @@ static void take_snapshot(projector_t *p) {
                                    .docs_pages = p->docs_pages,
                                    .docs_accounts = p->docs_accounts,
                                    .cache_accounts = ll_account_cache_count(p->cache),
+                                   .cache_items_bytes = ll_account_cache_items_bytes(p->cache),
                                    .generation = p->generation};
     memcpy(s->phase_us, p->phase_us, sizeof s->phase_us);
     rd_kafka_topic_partition_list_t *parts = NULL;
@@ -743,7 +759,8 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
         (p.order = calloc((size_t)opt->batch_max, sizeof *p.order)) == NULL ||
         (p.accounts = calloc((size_t)opt->batch_max, sizeof *p.accounts)) == NULL ||
         (p.tasks = calloc((size_t)p.n_shards, sizeof *p.tasks)) == NULL ||
-        (p.cache = ll_account_cache_new((size_t)opt->cfg->projector_cache_accounts)) == NULL ||
+        (p.cache = ll_account_cache_new((size_t)opt->cfg->projector_cache_accounts,
+                                         (size_t)opt->cfg->projector_cache_items_bytes)) == NULL ||
         ll_strset_init(&p.stopped, 1024) != 0 || ll_strset_init(&p.waiting, 1024) != 0)
         goto done;
     if ((uri = mongoc_uri_new_with_error(opt->cfg->mongo_uri, &be)) == NULL) {

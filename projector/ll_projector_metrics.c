@@ -46,6 +46,10 @@ char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *
     counter(&t, "ledgerline_projector_account_reads_total",
             "Accounts read from the read model because the projector did not remember them.", "",
             s->account_reads);
+    counter(&t, "ledgerline_projector_seal_reads_total",
+            "Pages sealed by reading their earlier items back from the read model (not remembered with the "
+            "account).",
+            "", s->seal_reads);
     counter(&t, "ledgerline_projector_healed_events_total",
             "Events applied from the event store to close version gaps (the topic skipped them).", "",
             s->healed_events);
@@ -67,6 +71,10 @@ char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *
     ll_metrics_series(&t, "projector", "ledgerline_projector_cached_accounts", "gauge",
                       "Accounts the projector remembers (projector_cache_accounts at most).", "",
                       s->cache_accounts);
+    ll_metrics_series(&t, "projector", "ledgerline_projector_cached_items_bytes", "gauge",
+                      "Memory the remembered accounts' open-page statement items take (projector_cache_items_bytes at "
+                      "most): a page seals from them without reading its events back.",
+                      "", s->cache_items_bytes);
     ll_metrics_series(&t, "projector", "ledgerline_projector_halted_accounts", "gauge",
                       "Accounts stopped by an event the domain refuses, dead-lettered (alarm when > 0).", "",
                       s->halted_accounts);

@@ -44,11 +44,13 @@ typedef struct {
     uint64_t applied, duplicates, gaps, dead_letters, batches, batch_failures;
     uint64_t halted_accounts, waiting_accounts;
     uint64_t account_reads;                          /* accounts read from the read model (not remembered) */
+    uint64_t seal_reads;                             /* pages sealed by reading their earlier items back */
     uint64_t healed_events;                          /* events applied from the event store to close gaps */
     uint64_t heal_failures;                          /* gaps the event store could not close */
     uint64_t conflicts;                              /* accounts another writer had moved: read again */
     uint64_t docs_events, docs_pages, docs_accounts; /* documents written, per collection */
     uint64_t cache_accounts;                         /* accounts remembered now */
+    uint64_t cache_items_bytes;                      /* ... the open pages' items remembered with them */
     uint64_t phase_us[LL_PROJECTOR_PHASES];          /* time spent per phase of a batch */
     int64_t generation;
     int n_partitions;

@@ -3,8 +3,10 @@
 
 #include "ll_time.h"
 
+#include <assert.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void ll_rm_key(const ll_uuid_t *account, int64_t n, char out[LL_RM_KEY_LEN + 1]) {
@@ -53,6 +55,72 @@ int ll_rm_item_json(const ll_event_t *ev, char *out, size_t size) {
     if (n == 0 || n >= size) return -1;
     out[n] = '\0';
     return (int)n;
+}
+
+/* ---- remembered page items ------------------------------------------------------------------ */
+
+void ll_rm_page_items_clear(ll_rm_page_items_t *items) {
+    free(items->packed);
+    *items = LL_RM_PAGE_ITEMS_NONE;
+}
+
+/* Appends one version's entry: its 2-byte length, then the JSON. */
+static int items_append(ll_rm_page_items_t *items, const char *json, size_t len) {
+    char *grown = realloc(items->packed, items->len + 2 + len);
+    if (grown == NULL) return -1;
+    items->packed = grown;
+    grown[items->len] = (char)(len >> 8), grown[items->len + 1] = (char)(len & 0xff);
+    memcpy(grown + items->len + 2, json, len);
+    items->len += 2 + len;
+    return 0;
+}
+
+int ll_rm_page_items_next(ll_rm_page_items_t *items, int64_t before_version, const ll_event_t *events, size_t n) {
+    int64_t after_version = n > 0 ? events[n - 1].version : before_version;
+    int64_t page = ll_rm_open_page(after_version), first = ll_rm_page_first(page);
+    int64_t lo = first > 1 ? first : 1; /* page 0 starts with version 1 */
+    if (items->page != page || items->through != before_version) {
+        ll_rm_page_items_clear(items);
+        /* Known when every version of the page is among the events, or all before them is
+         * AccountOpened (version 1), which moves no money. */
+        int opened_only = page == 0 && before_version == 1;
+        if (before_version >= lo && !opened_only) return -1;
+        items->page = page, items->through = lo - 1;
+        if (opened_only) {
+            if (items_append(items, "", 0) != 0) {
+                ll_rm_page_items_clear(items);
+                return -1;
+            }
+            items->through = 1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const ll_event_t *ev = &events[i];
+        if (ev->version <= items->through) continue;
+        assert(ev->version == items->through + 1 && ev->version < first + LL_READ_MODEL_PAGE_VERSIONS);
+        char item[LL_RM_ITEM_JSON_MAX];
+        int len = ll_rm_item_json(ev, item, sizeof item);
+        if (items_append(items, item, len > 0 ? (size_t)len : 0) != 0) {
+            ll_rm_page_items_clear(items);
+            return -1;
+        }
+        items->through = ev->version;
+    }
+    return 0;
+}
+
+int ll_rm_page_items_each(const ll_rm_page_items_t *items,
+                          int (*each)(void *ctx, int64_t version, const char *json, size_t len), void *ctx) {
+    int64_t first = ll_rm_page_first(items->page), version = first > 1 ? first : 1;
+    for (size_t at = 0; at + 2 <= items->len; version++) {
+        size_t len = (size_t)(unsigned char)items->packed[at] << 8 | (unsigned char)items->packed[at + 1];
+        at += 2;
+        assert(at + len <= items->len);
+        int rc = len > 0 ? each(ctx, version, items->packed + at, len) : 0;
+        if (rc != 0) return rc;
+        at += len;
+    }
+    return 0;
 }
 
 /* ---- account documents --------------------------------------------------------------------- */

@@ -50,6 +50,31 @@ typedef struct ll_rm_account {
     int64_t head_page;    /* the account document's first page not sealed */
 } ll_rm_account_t;
 
+/* The statement items of an account's open page that a writer remembers (it wrote them), so
+ * that sealing the page needs no read of events_g. Packed for memory: for every version from
+ * the page's first (1 on page 0) through `through`, a 2-byte length (0: no money moved) and
+ * that much JSON. page < 0: nothing remembered. */
+typedef struct ll_rm_page_items {
+    int64_t page, through;
+    char *packed; /* owned */
+    size_t len;
+} ll_rm_page_items_t;
+
+#define LL_RM_PAGE_ITEMS_NONE ((ll_rm_page_items_t){-1, 0, NULL, 0})
+
+void ll_rm_page_items_clear(ll_rm_page_items_t *items); /* frees, and sets LL_RM_PAGE_ITEMS_NONE */
+
+/* Brings items to the page open once events[0..n) (contiguous, in order) apply to an account at
+ * version before_version: extended when they are that page through before_version, or built
+ * from the events when these hold all of the page's versions. Returns 0; or -1 (items
+ * cleared) when the page's earlier items are not known, or out of memory. */
+int ll_rm_page_items_next(ll_rm_page_items_t *items, int64_t before_version, const ll_event_t *events, size_t n);
+
+/* Calls each(ctx, version, json, len) for every version of items that moved money, in order.
+ * Returns 0 or the first nonzero each returned. */
+int ll_rm_page_items_each(const ll_rm_page_items_t *items,
+                          int (*each)(void *ctx, int64_t version, const char *json, size_t len), void *ctx);
+
 static inline int64_t ll_rm_page_of(int64_t version) {
     return version / LL_READ_MODEL_PAGE_VERSIONS;
 }

@@ -37,6 +37,7 @@ struct ll_rm_writes {
     size_t n_seals, cap_seals;
     head_t *heads;
     size_t n_heads, cap_heads;
+    size_t seal_reads; /* seals that read earlier items back from events_g */
 };
 
 /* Grows *arr (of elem-sized entries, *cap of them) to hold one more. */
@@ -57,7 +58,7 @@ void ll_rm_writes_clear(ll_rm_writes_t *w) {
     for (size_t i = 0; i < w->n_events; i++) bson_destroy(w->events[i]);
     for (size_t i = 0; i < w->n_seals; i++)
         for (int k = 0; k < P; k++) free(w->seals[i].items[k]);
-    w->n_accounts = w->n_events = w->n_seals = w->n_heads = 0;
+    w->n_accounts = w->n_events = w->n_seals = w->n_heads = w->seal_reads = 0;
 }
 
 void ll_rm_writes_free(ll_rm_writes_t *w) {
@@ -75,9 +76,21 @@ void ll_rm_writes_counts(const ll_rm_writes_t *w, size_t *events, size_t *pages,
     *events = w->n_events, *pages = w->n_seals, *heads = w->n_heads;
 }
 
-/* The seal entry of page, added (empty) after the last when new: pages come in order. */
+size_t ll_rm_writes_seal_reads(const ll_rm_writes_t *w) {
+    return w->seal_reads;
+}
+
+static int copy_item(void *ctx, int64_t version, const char *json, size_t len) {
+    seal_t *s = ctx;
+    char **at = &s->items[version - ll_rm_page_first(s->page)];
+    if (*at == NULL && (*at = strndup(json, len)) == NULL) return -1;
+    return 0;
+}
+
+/* The seal entry of page, added after the last when new (pages come in order): with the items
+ * of known when they are that page's through known_through (nothing to read then), else empty. */
 static seal_t *seal_of(ll_rm_writes_t *w, size_t first, const ll_uuid_t *account, int64_t page,
-                       int64_t known_through) {
+                       int64_t known_through, const ll_rm_page_items_t *known) {
     for (size_t i = first; i < w->n_seals; i++)
         if (w->seals[i].page == page) return &w->seals[i];
     if (grow((void **)&w->seals, &w->cap_seals, w->n_seals, sizeof *w->seals) != 0) return NULL;
@@ -86,6 +99,10 @@ static seal_t *seal_of(ll_rm_writes_t *w, size_t first, const ll_uuid_t *account
     s->account = *account;
     s->page = page;
     s->known_through = known_through >= ll_rm_page_first(page) ? known_through : 0;
+    if (s->known_through > 0 && known != NULL && known->page == page && known->through == known_through) {
+        if (ll_rm_page_items_each(known, copy_item, s) != 0) return NULL;
+        s->known_through = 0; /* every item stored before is here: nothing to read */
+    }
     return s;
 }
 
@@ -108,8 +125,8 @@ static int add_event_doc(ll_rm_writes_t *w, bson_t *doc, size_t account) {
     return 0;
 }
 
-int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_event_t *events, size_t n,
-                     ll_rm_account_t *after, int tag, ll_error_t *err) {
+int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_rm_page_items_t *known,
+                     const ll_event_t *events, size_t n, ll_rm_account_t *after, int tag, ll_error_t *err) {
     size_t n_events = w->n_events, n_seals = w->n_seals;
     ll_account_t a = before->state;
     /* First fold: where the account ends decides which events get a document of their own,
@@ -137,7 +154,7 @@ int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_
             if (ev->version >= 2) /* AccountOpened: the account document holds it */
                 rc = add_event_doc(w, ll_rm_event_doc(ev, &a, head_after), account);
         } else if (page >= before->head_page) {
-            seal_t *s = seal_of(w, n_seals, &ev->account_id, page, before->state.version);
+            seal_t *s = seal_of(w, n_seals, &ev->account_id, page, before->state.version, known);
             char item[LL_RM_ITEM_JSON_MAX];
             int len = ll_rm_item_json(ev, item, sizeof item);
             if (s == NULL ||
@@ -148,7 +165,7 @@ int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_
     /* Pages complete before these events but never sealed (a writer stopped in between):
      * sealed now, from what events_g holds. */
     for (int64_t page = before->head_page; rc == 0 && page < open; page++)
-        if (seal_of(w, n_seals, &before->state.account_id, page, before->state.version) == NULL) rc = -1;
+        if (seal_of(w, n_seals, &before->state.account_id, page, before->state.version, known) == NULL) rc = -1;
     *after = *before;
     after->state = a;
     if (rc == 0 && head_moves) {
@@ -172,10 +189,11 @@ int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_
 
 /* Fills the items of s stored before these writes (versions up to known_through) from the
  * events of its page. */
-static int fill_from_events(ll_read_model_t *rm, seal_t *s, ll_error_t *err) {
+static int fill_from_events(ll_rm_writes_t *w, ll_read_model_t *rm, seal_t *s, ll_error_t *err) {
     int64_t first = ll_rm_page_first(s->page), need_from = first > 2 ? first : 2;
     int64_t last = s->known_through < first + P - 1 ? s->known_through : first + P - 1;
     if (last < need_from) return 0;
+    w->seal_reads++;
     char tag[LL_RM_KEY_LEN + 1];
     ll_rm_key(&s->account, s->page, tag);
     bson_t *filter = BCON_NEW("page", BCON_UTF8(tag));
@@ -234,7 +252,7 @@ static int write_pages(ll_rm_writes_t *w, ll_read_model_t *rm, ll_error_t *err) 
     if (pages == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory");
     for (size_t i = 0; i < w->n_seals && rc == 0; i++) {
         seal_t *s = &w->seals[i];
-        if ((rc = fill_from_events(rm, s, err)) == 0 &&
+        if ((rc = fill_from_events(w, rm, s, err)) == 0 &&
             (pages[i] = ll_rm_page_doc(&s->account, s->page, (const char *const *)s->items)) == NULL)
             rc = ll_error_set(err, LL_ENOMEM, "out of memory");
     }

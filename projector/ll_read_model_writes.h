@@ -6,7 +6,8 @@
  *   - events_g: one document per event of the page the account ends in (an event of a page
  *     sealed by the same call needs none: the page holds it);
  *   - pages_g:  every page that became complete, with its items (a page begun before these
- *     events gets its earlier items from events_g: one query);
+ *     events gets its earlier items from what the caller remembers of it, else from events_g:
+ *     one query);
  *   - accounts_g: the account document, when the account is new (insert) or a page sealed
  *     (update guarded by the version `before` says it is at).
  * Executed in that order, so a reader never finds an account document ahead of what its
@@ -31,11 +32,13 @@ void ll_rm_writes_free(ll_rm_writes_t *w);
 void ll_rm_writes_clear(ll_rm_writes_t *w);
 
 /* Plans the writes that take one account from *before through events[0..n) (in version order,
- * the first right after before->state.version; each must evolve). *after receives what the
- * read model will hold once they are executed. tag is the caller's, handed back on a conflict.
- * Returns 0, or LL_EINVAL (an event does not follow: nothing planned) or LL_ENOMEM. */
-int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_event_t *events, size_t n,
-                     ll_rm_account_t *after, int tag, ll_error_t *err);
+ * the first right after before->state.version; each must evolve). known (NULL: none) are the
+ * items of before's open page the caller remembers; used only when they run through before's
+ * version. *after receives what the read model will hold once they are executed. tag is the
+ * caller's, handed back on a conflict. Returns 0, or LL_EINVAL (an event does not follow:
+ * nothing planned) or LL_ENOMEM. */
+int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_rm_page_items_t *known,
+                     const ll_event_t *events, size_t n, ll_rm_account_t *after, int tag, ll_error_t *err);
 
 /* Executes the planned writes on rm. conflict(ctx, tag) is called once for each account that
  * was further along than planned: its document moved or created by another writer meanwhile
@@ -46,5 +49,9 @@ int ll_rm_writes_execute(ll_rm_writes_t *w, ll_read_model_t *rm, void (*conflict
 
 /* Documents planned: events_g, pages_g, accounts_g. */
 void ll_rm_writes_counts(const ll_rm_writes_t *w, size_t *events, size_t *pages, size_t *heads);
+
+/* Of the pages sealed by the last execute, those whose earlier items were read back from
+ * events_g (not known to the caller). */
+size_t ll_rm_writes_seal_reads(const ll_rm_writes_t *w);
 
 #endif

@@ -668,7 +668,7 @@ static int64_t catch_up_account(rebuild_t *r, const ll_uuid_t *id, ll_error_t *e
         PQclear(res);
         ll_rm_writes_clear(r->writes);
         if (rc == 0 && n > 0)
-            rc = ll_rm_writes_add(r->writes, &acc, events, (size_t)n, &after, 0, err) ||
+            rc = ll_rm_writes_add(r->writes, &acc, NULL, events, (size_t)n, &after, 0, err) ||
                  ll_rm_writes_execute(r->writes, &r->rm, on_catch_up_conflict, &moved, err);
         free(events);
         if (rc != 0) return -1;

@@ -20,7 +20,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ll_e2e import (KAFKA, Service, check, eq, kafka_messages, paused_stack_services, post, prometheus,  # noqa: E402
+from ll_e2e import (KAFKA, Service, check, eq, free_port, kafka_messages, paused_stack_services, post, prometheus,  # noqa: E402
                     reconcile, request, run, sql, sql_superuser, stack, tamper_amount, token, wait_until)
 
 CMD, QRY, PROJ_METRICS = 18080, 18081, 18082
@@ -383,6 +383,29 @@ def test_projector_metrics_show_lag_per_partition():
     wait_until(caught_up, 15, "applied to grow and every partition's lag to be 0")
     eq(request("GET", "/healthz", port=PROJ_METRICS)[0], 200)
     eq(request("GET", "/anything", port=PROJ_METRICS)[0], 404)
+
+
+def test_a_page_seals_from_the_projectors_memory():
+    """An account the projector has followed since its opening seals its first page without
+    reading its events back from MongoDB (it remembers the open page's items), and the sealed
+    page, read from MongoDB alone, holds every movement."""
+    a = open_account("pages")
+    wait_until(lambda: in_read_model(a), 30, "the opening in the read model", interval_s=0.2)
+    reads_series = 'ledgerline_projector_seal_reads_total{service="projector"}'
+    pages_series = 'ledgerline_projector_documents_written_total{service="projector",collection="pages"}'
+    reads, pages = projector_metric(reads_series), projector_metric(pages_series)
+    for i in range(1, 41):  # versions 2..41: page 0 (versions 1..31) seals on the way
+        cmd(f"/v1/accounts/{a}/deposits", {"amount_minor": i, "currency": "EUR"})
+    wait_until(lambda: in_read_model(a), 30, "the deposits in the read model", interval_s=0.2)
+    check(projector_metric(pages_series) > pages, "page 0 sealed")
+    eq(projector_metric(reads_series), reads, "sealed from memory: nothing read back")
+    port = free_port()
+    with Service("query", ["--listen", f"127.0.0.1:{port}"], port=port,
+                 env={"LEDGERLINE_QUERY_VIEW_ACCOUNTS_MAX": "0"}):  # the read model alone
+        s, _, page = request("GET", f"/v1/accounts/{a}/transactions?limit=50", port=port)
+        eq(s, 200, str(page))
+        eq([t["version"] for t in page["items"]], list(range(41, 1, -1)))
+        eq([t["amount_minor"] for t in page["items"]], list(range(40, 0, -1)))
 
 
 def view_hits():

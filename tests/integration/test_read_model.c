@@ -85,7 +85,7 @@ static int write_range(const stream_t *s, int from, int to, ll_rm_account_t *hel
     ll_error_t err = {""};
     ll_rm_writes_t *w = ll_rm_writes_new();
     ll_rm_account_t after;
-    int rc = ll_rm_writes_add(w, held, &s->events[from], (size_t)(to - from), &after, 7, &err);
+    int rc = ll_rm_writes_add(w, held, NULL, &s->events[from], (size_t)(to - from), &after, 7, &err);
     if (rc == 0) rc = ll_rm_writes_execute(w, &rm, count_conflict, NULL, &err);
     if (rc != 0) fprintf(stderr, "  write_range: %s\n", err.msg);
     ll_rm_writes_free(w);
@@ -180,7 +180,7 @@ LL_TEST(test_a_backlog_in_one_batch_writes_pages_not_events) {
     ll_rm_writes_t *w = ll_rm_writes_new();
     ll_rm_account_t after;
     ll_error_t err = {""};
-    LL_REQUIRE(ll_rm_writes_add(w, &held, s.events, (size_t)s.n, &after, 0, &err) == 0);
+    LL_REQUIRE(ll_rm_writes_add(w, &held, NULL, s.events, (size_t)s.n, &after, 0, &err) == 0);
     size_t events, pages, heads;
     ll_rm_writes_counts(w, &events, &pages, &heads);
     LL_CHECK_EQ_INT(pages, 2);
@@ -247,6 +247,57 @@ LL_TEST(test_a_new_account_created_by_another_writer_is_a_conflict) {
     LL_REQUIRE(write_range(&s, 0, 2, &b) == 0);
     LL_CHECK_EQ_INT(conflicts, 1);
     check_loads_as(t, &s, 3);
+}
+
+/* Removes the events_g documents of page `page` of s's account (what a seal would read back). */
+static int drop_page_events(const stream_t *s, int64_t page) {
+    char tag[LL_RM_KEY_LEN + 1];
+    ll_rm_key(&s->state.account_id, page, tag);
+    bson_t *filter = BCON_NEW("page", BCON_UTF8(tag));
+    bool ok = mongoc_collection_delete_many(rm.events, filter, NULL, NULL, NULL);
+    bson_destroy(filter);
+    return ok ? 0 : -1;
+}
+
+/* A writer that remembers the items of an account's open page seals it from them: with its
+ * events gone from events_g, the page still seals with every item; without them it cannot. */
+LL_TEST(test_a_page_seals_from_remembered_items_without_reading_them_back) {
+    static stream_t s, other;
+    make_stream(&s, P + 5);
+    make_stream(&other, P + 5);
+    ll_rm_account_t held, other_held;
+    empty_held(&held, &s);
+    empty_held(&other_held, &other);
+    LL_REQUIRE(write_range(&s, 0, 20, &held) == 0);
+    LL_REQUIRE(write_range(&other, 0, 20, &other_held) == 0);
+    ll_rm_page_items_t items = LL_RM_PAGE_ITEMS_NONE;
+    LL_REQUIRE(ll_rm_page_items_next(&items, 0, s.events, 20) == 0);
+    LL_CHECK_EQ_INT(items.page, 0);
+    LL_CHECK_EQ_INT(items.through, 20);
+    LL_REQUIRE(drop_page_events(&s, 0) == 0);
+    LL_REQUIRE(drop_page_events(&other, 0) == 0);
+
+    ll_error_t err = {""};
+    ll_rm_writes_t *w = ll_rm_writes_new();
+    ll_rm_account_t after;
+    LL_REQUIRE(ll_rm_writes_add(w, &held, &items, &s.events[20], (size_t)(P + 5 - 20), &after, 0, &err) == 0);
+    LL_REQUIRE(ll_rm_writes_execute(w, &rm, count_conflict, NULL, &err) == 0);
+    ll_rm_writes_free(w);
+    ll_rm_page_items_clear(&items);
+    check_loads_as(t, &s, s.state.version);
+    seen_t seen;
+    LL_REQUIRE(statement(&s, &seen) == 0);
+    LL_CHECK_EQ_INT(seen.n, s.n - 1); /* every movement, the sealed page's from memory */
+
+    /* Items that do not run through what the writer holds are not used: the seal reads. */
+    ll_rm_page_items_t behind = LL_RM_PAGE_ITEMS_NONE;
+    LL_REQUIRE(ll_rm_page_items_next(&behind, 0, other.events, 19) == 0);
+    w = ll_rm_writes_new();
+    LL_REQUIRE(ll_rm_writes_add(w, &other_held, &behind, &other.events[20], (size_t)(P + 5 - 20), &after, 0, &err) == 0);
+    LL_CHECK(ll_rm_writes_execute(w, &rm, count_conflict, NULL, &err) != 0);
+    LL_CHECK_CONTAINS(err.msg, "missing from events");
+    ll_rm_writes_free(w);
+    ll_rm_page_items_clear(&behind);
 }
 
 LL_TEST(test_an_insert_seen_half_done_is_read_up_to_its_first_hole) {
@@ -322,6 +373,7 @@ int main(int argc, char **argv) {
         LL_CASE(test_writing_the_same_events_again_changes_nothing),
         LL_CASE(test_an_account_document_moved_by_another_writer_is_a_conflict),
         LL_CASE(test_a_new_account_created_by_another_writer_is_a_conflict),
+        LL_CASE(test_a_page_seals_from_remembered_items_without_reading_them_back),
         LL_CASE(test_an_insert_seen_half_done_is_read_up_to_its_first_hole),
         LL_CASE(test_a_missing_account_is_not_found),
         LL_CASE(test_a_probe_tells_the_newest_state_or_nothing),

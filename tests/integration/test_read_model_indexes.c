@@ -221,7 +221,7 @@ LL_TEST(test_no_read_model_query_scans_a_table) {
     int conflicts = 0;
     for (int k = 0; k < LONG; k += 11) {
         ll_rm_account_t after;
-        LL_REQUIRE(ll_rm_writes_add(w, &held[k], next_events[k], 4, &after, k, &err) == 0);
+        LL_REQUIRE(ll_rm_writes_add(w, &held[k], NULL, next_events[k], 4, &after, k, &err) == 0);
         lookups += 2;
     }
     LL_REQUIRE(ll_rm_writes_execute(w, &rm, on_conflict, &conflicts, &err) == 0);

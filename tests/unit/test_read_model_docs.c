@@ -5,6 +5,8 @@
 #include "ll_test.h"
 
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define P LL_READ_MODEL_PAGE_VERSIONS
@@ -164,6 +166,84 @@ LL_TEST(test_a_page_gives_its_items_newest_first_below_a_bound) {
     bson_destroy(short_page);
 }
 
+/* A stream of n events: opened, then deposits of 1..n-1. */
+static void deposits(ll_event_t *out, int n) {
+    fx_world_t w;
+    fx_world_init(&w);
+    ll_account_t a;
+    ll_decision_t d;
+    ll_uuid_t id = fx_uuid(42);
+    ll_account_init(&a, &id);
+    ll_command_t open = fx_cmd(LL_CMD_OPEN, &id, 0, "EUR");
+    if (fx_run(&w, &a, &open, &d) != LL_REJECT_NONE) abort();
+    out[0] = d.events[0];
+    for (int i = 1; i < n; i++) {
+        ll_command_t c = fx_cmd(LL_CMD_DEPOSIT, &id, i, "EUR");
+        if (fx_run(&w, &a, &c, &d) != LL_REJECT_NONE) abort();
+        out[i] = d.events[0];
+    }
+}
+
+static int note_version(void *ctx, int64_t version, const char *json, size_t len) {
+    int64_t *seen = ctx;
+    char want[32], item[LL_RM_ITEM_JSON_MAX];
+    snprintf(want, sizeof want, "\"version\":%lld", (long long)version);
+    if (len == 0 || len >= sizeof item) return -1;
+    memcpy(item, json, len); /* json is not terminated */
+    item[len] = '\0';
+    if (strstr(item, want) == NULL || item[len - 1] != '}') return -1; /* its own item */
+    seen[++seen[0]] = version;
+    return 0;
+}
+
+/* What a writer remembers of the open page follows it batch by batch, starts afresh when a
+ * batch begins a page (or all before it is AccountOpened), and is dropped when it does not
+ * run through where the batch starts. */
+LL_TEST(test_remembered_page_items_follow_the_open_page) {
+    static ll_event_t ev[2 * P + 5];
+    deposits(ev, 2 * P + 5);
+    ll_rm_page_items_t items = LL_RM_PAGE_ITEMS_NONE;
+    int64_t seen[2 * P] = {0};
+    LL_REQUIRE(ll_rm_page_items_next(&items, 0, ev, 10) == 0); /* versions 1..10 */
+    LL_CHECK_EQ_INT(items.page, 0);
+    LL_CHECK_EQ_INT(items.through, 10);
+    LL_REQUIRE(ll_rm_page_items_next(&items, 10, &ev[10], 10) == 0);
+    LL_CHECK_EQ_INT(items.through, 20);
+    LL_REQUIRE(ll_rm_page_items_each(&items, note_version, seen) == 0);
+    LL_CHECK_EQ_INT(seen[0], 19); /* 2..20: AccountOpened moves no money */
+    LL_CHECK_EQ_INT(seen[1], 2);
+    LL_CHECK_EQ_INT(seen[19], 20);
+    LL_REQUIRE(ll_rm_page_items_next(&items, 20, &ev[20], P + 3 - 20) == 0); /* into page 1 */
+    LL_CHECK_EQ_INT(items.page, 1);
+    LL_CHECK_EQ_INT(items.through, P + 3);
+    memset(seen, 0, sizeof seen);
+    LL_REQUIRE(ll_rm_page_items_each(&items, note_version, seen) == 0);
+    LL_CHECK_EQ_INT(seen[0], 4);
+    LL_CHECK_EQ_INT(seen[1], P);
+    /* Not through where the batch starts: dropped. */
+    LL_CHECK(ll_rm_page_items_next(&items, P + 4, &ev[P + 4], 2) != 0);
+    LL_CHECK_EQ_INT(items.page, -1);
+    LL_CHECK(items.packed == NULL);
+    /* Nothing remembered, the page begun before the batch: unknown. */
+    LL_CHECK(ll_rm_page_items_next(&items, P + 2, &ev[P + 2], 3) != 0);
+    /* ... unless all before it is AccountOpened. */
+    LL_REQUIRE(ll_rm_page_items_next(&items, 1, &ev[1], 4) == 0);
+    LL_CHECK_EQ_INT(items.through, 5);
+    memset(seen, 0, sizeof seen);
+    LL_REQUIRE(ll_rm_page_items_each(&items, note_version, seen) == 0);
+    LL_CHECK_EQ_INT(seen[0], 4);
+    LL_CHECK_EQ_INT(seen[1], 2);
+    /* A batch that ends a page exactly: the next page is open and known empty. */
+    ll_rm_page_items_clear(&items);
+    LL_REQUIRE(ll_rm_page_items_next(&items, 0, ev, P - 1) == 0); /* versions 1..31 */
+    LL_CHECK_EQ_INT(items.page, 1);
+    LL_CHECK_EQ_INT(items.through, P - 1);
+    LL_CHECK_EQ_INT(items.len, 0);
+    LL_REQUIRE(ll_rm_page_items_next(&items, P - 1, &ev[P - 1], 2) == 0);
+    LL_CHECK_EQ_INT(items.through, P + 1);
+    ll_rm_page_items_clear(&items);
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_keys_round_trip_and_refuse_what_is_not_ours),
@@ -172,6 +252,7 @@ int main(int argc, char **argv) {
         LL_CASE(test_an_account_document_round_trips_and_checks_its_page),
         LL_CASE(test_event_documents_carry_the_state_after_and_the_item),
         LL_CASE(test_a_page_gives_its_items_newest_first_below_a_bound),
+        LL_CASE(test_remembered_page_items_follow_the_open_page),
     };
     return ll_test_main(argc, argv, "read_model_docs", cases, LL_CASES(cases));
 }

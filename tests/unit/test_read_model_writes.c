@@ -35,7 +35,7 @@ typedef struct {
 static int plan(const ll_rm_account_t *before, int from, int to, plan_t *out) {
     ll_rm_writes_t *w = ll_rm_writes_new();
     ll_error_t err = {""};
-    int rc = ll_rm_writes_add(w, before, &events[from], (size_t)(to - from), &out->after, 0, &err);
+    int rc = ll_rm_writes_add(w, before, NULL, &events[from], (size_t)(to - from), &out->after, 0, &err);
     ll_rm_writes_counts(w, &out->events, &out->pages, &out->heads);
     ll_rm_writes_free(w);
     return rc;
