@@ -83,7 +83,10 @@ size_t ll_rm_writes_seal_reads(const ll_rm_writes_t *w) {
 static int copy_item(void *ctx, int64_t version, const char *json, size_t len) {
     seal_t *s = ctx;
     char **at = &s->items[version - ll_rm_page_first(s->page)];
-    if (*at == NULL && (*at = strndup(json, len)) == NULL) return -1;
+    if (*at != NULL) return 0;
+    if ((*at = malloc(len + 1)) == NULL) return -1;
+    memcpy(*at, json, len); /* json is not terminated: no strndup */
+    (*at)[len] = '\0';
     return 0;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """End-to-end: ledgerline-audit against a scripted history written through the command API,
 outputs checked field by field (json and csv), tampering found by verify (exit 1), a transfer
-traced, and bad arguments refused (exit 2). Needs only PostgreSQL."""
+traced, and bad arguments refused (exit 2). A ledger of its own (database, topic), so that
+`verify` of every account costs what this suite wrote, whatever else the local stack holds."""
 import csv
 import io
 import json
@@ -12,10 +13,17 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ll_e2e import (BIN, Service, check, eq, paused_stack_services, post, run, tamper_amount,  # noqa: E402
+from ll_e2e import (BIN, Service, check, eq, free_port, ledger_env, own_ledger, post, run, tamper_amount,  # noqa: E402
                     token, wait_until)
 
 CMD = 18080
+DB = "ledgerline_audit_cli"
+ENV = ledger_env(DB, "audit-cli")
+
+
+def projector():
+    """This suite's projector; its metrics on a port of its own (the stack's may be running)."""
+    return Service("projector", ["--metrics-listen", f"127.0.0.1:{free_port()}"]).start()
 
 
 def audit(*args):
@@ -133,7 +141,7 @@ def test_verify_finds_tampering_and_names_the_version():
     victim = cmd("/v1/accounts", {"owner": "victim", "currency": "EUR"})["account_id"]
     for amount in (10, 20):
         cmd(f"/v1/accounts/{victim}/deposits", {"amount_minor": amount, "currency": "EUR"})
-    tamper_amount(victim, 3, 20, 21)
+    tamper_amount(victim, 3, 20, 21, db=DB)
     rc, out, err = audit("--format", "json", "verify", "--account", victim)
     eq(rc, 1, err)
     row = json.loads(out)[0]
@@ -152,7 +160,7 @@ def test_reconcile_store_against_read_models(services):
     services["projector"].stop()  # the next account never reaches the read model
     b = cmd("/v1/accounts", {"owner": "unprojected", "currency": "EUR"})["account_id"]
     rc, out, err = audit("--format", "json", "reconcile", "--account", b)
-    services["projector"] = Service("projector", []).start()
+    services["projector"] = projector()
     eq(rc, 1, err)
     eq((json.loads(out)[0]["account_id"], json.loads(out)[0]["difference"]), (b, "missing in the read model"))
     wait_until(lambda: audit("reconcile", "--account", b)[0] == 0, 60, "the restarted projector to catch up")
@@ -172,9 +180,10 @@ def test_bad_arguments_exit_2():
 
 if __name__ == "__main__":
     services = {}
-    with paused_stack_services("relay", "projector"), Service("command", ["--listen", f"127.0.0.1:{CMD}"], port=CMD), \
-            Service("relay", ["--poll-ms", "200"]):
-        services["projector"] = Service("projector", []).start()
+    own_ledger(DB, ENV)
+    os.environ.update(ENV)  # the services and every ledgerline-audit run below
+    with Service("command", ["--listen", f"127.0.0.1:{CMD}"], port=CMD), Service("relay", ["--poll-ms", "200"]):
+        services["projector"] = projector()
         A, B, T, MID = history()
         tests = {n: (lambda f=f: f(services)) if f.__code__.co_argcount else f
                  for n, f in dict(globals()).items() if n.startswith("test_")}
