@@ -34,6 +34,7 @@
 #define HEAL_EVENTS_MAX 10000
 #define STORE_TIMEOUT_MS 5000
 #define STORE_RETRY_MS   5000 /* after the store failed: gaps wait meanwhile, batches do not */
+#define DECODE_PARALLEL_MIN 256 /* messages worth spreading the decoding over the writer threads */
 
 typedef struct {
     rd_kafka_message_t *msg;
@@ -72,6 +73,7 @@ typedef struct projector {
     int batch_shards;                               /* those the batch in hand is spread over */
     ll_rm_writes_t *writes[LL_RM_POOL_THREADS_MAX]; /* per shard, the batch's planned writes */
     shard_task_t *tasks;
+    int n_decode; /* the batch's messages, while the pool decodes them */
     ll_account_cache_t *cache;
     uint64_t assignment; /* partitions assigned, as a signature: a change forgets the cache */
     ll_strset_t stopped; /* accounts halted by a refused event */
@@ -187,15 +189,45 @@ static int collect(projector_t *p, volatile sig_atomic_t *stop) {
     return n;
 }
 
-/* Decodes the batch's messages; an undecodable one goes to the dead-letter topic, once however
- * often the batch is retried (a read-store outage retries it for as long as it lasts). */
+/* Decodes slice t->shard of the batch's n_decode messages not decoded yet (a pool task: decoding
+ * is pure, and the writer threads are idle meanwhile). */
+static int decode_slice(ll_read_model_t *rm, void *arg, ll_error_t *err) {
+    (void)rm, (void)err;
+    shard_task_t *t = arg;
+    projector_t *p = t->p;
+    int slices = ll_rm_pool_threads(p->pool);
+    int from = (int)((long long)p->n_decode * t->shard / slices);
+    int to = (int)((long long)p->n_decode * (t->shard + 1) / slices);
+    for (int i = from; i < to; i++) {
+        item_t *it = &p->items[i];
+        ll_error_t why = {""};
+        if (!it->checked) it->decoded = ll_event_decode(it->msg->payload, it->msg->len, &it->ev, &why) == 0;
+    }
+    return 0;
+}
+
+/* Decodes the batch's messages (a large batch on the writer threads at once); an undecodable
+ * one goes to the dead-letter topic, once however often the batch is retried (a read-store
+ * outage retries it for as long as it lasts). */
 static int decode_all(projector_t *p, int n, ll_error_t *err) {
     int64_t t0 = ll_clock_us();
+    int parallel = 0;
+    if (p->pool != NULL && n >= DECODE_PARALLEL_MIN) {
+        p->n_decode = n;
+        int s = 0, slices = ll_rm_pool_threads(p->pool);
+        ll_error_t ignored = {""};
+        for (; s < slices; s++) {
+            p->tasks[s] = (shard_task_t){p, s};
+            if (ll_rm_pool_submit(p->pool, decode_slice, &p->tasks[s], NULL, &ignored) != 0) break;
+        }
+        parallel = ll_rm_pool_wait(p->pool, &ignored) == 0 && s == slices; /* else: decoded here */
+    }
     for (int i = 0; i < n; i++) {
         item_t *it = &p->items[i];
         if (it->checked) continue;
         ll_error_t why = {""};
-        it->decoded = ll_event_decode(it->msg->payload, it->msg->len, &it->ev, &why) == 0;
+        if (!parallel || !it->decoded) /* again for the reason of a refusal */
+            it->decoded = ll_event_decode(it->msg->payload, it->msg->len, &it->ev, &why) == 0;
         if (!it->decoded && dead_letter(p, it->msg, why.msg, err) != 0) return LL_EIO;
         if (!it->decoded)
             log_event("error", "undecodable event sent to the dead-letter topic", NULL, why.msg);

@@ -275,6 +275,29 @@ def test_poison_is_dead_lettered_once_however_often_its_batch_is_retried(holder)
     eq(len(dead), 1, "dead-lettered once")
 
 
+def test_poison_in_a_large_batch_is_dead_lettered_each_once(holder):
+    # 300 undecodable messages and a valid event fetched together: a batch large enough to be
+    # decoded on the writer threads at once; every poison dead-lettered once, the event applied.
+    since = int(time.time() * 1000) - 1000
+    key = str(uuid.uuid4())
+    pid = holder["projector"].proc.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        produce(key, "\n".join(f"not an event {i}" for i in range(300)))
+        a = open_account("large-batch")
+        wait_until(lambda: sql(f"SELECT count(*) FROM outbox WHERE account_id = '{a}'")[0][0] == "0", 30,
+                   "the account's event published")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait_until(lambda: in_read_model(a), 60, "the valid event applied", interval_s=0.3)
+
+    def dead():
+        return sorted(m["payload"] for m in kafka_messages("ledgerline.account-events.dlq", since)
+                      if m["key"] == key)
+    wait_until(lambda: len(dead()) >= 300, 60, "every poison dead-lettered")
+    eq(dead(), sorted(f"not an event {i}" for i in range(300)), "each once")
+
+
 def test_a_version_gap_waits_and_is_never_guessed():
     # A well-formed event at version 2 of an account whose version 1 never arrived.
     key = str(uuid.uuid4())
