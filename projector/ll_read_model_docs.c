@@ -3,7 +3,6 @@
 
 #include "ll_time.h"
 
-#include <assert.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,10 +96,11 @@ int ll_rm_page_items_next(ll_rm_page_items_t *items, int64_t before_version, con
     for (size_t i = 0; i < n; i++) {
         const ll_event_t *ev = &events[i];
         if (ev->version <= items->through) continue;
-        assert(ev->version == items->through + 1 && ev->version < first + LL_READ_MODEL_PAGE_VERSIONS);
         char item[LL_RM_ITEM_JSON_MAX];
-        int len = ll_rm_item_json(ev, item, sizeof item);
-        if (items_append(items, item, len > 0 ? (size_t)len : 0) != 0) {
+        int len = ev->version == items->through + 1 && ev->version < first + LL_READ_MODEL_PAGE_VERSIONS
+                      ? ll_rm_item_json(ev, item, sizeof item)
+                      : -2; /* not the next version of the page: never remember a wrong page */
+        if (len == -2 || items_append(items, item, len > 0 ? (size_t)len : 0) != 0) {
             ll_rm_page_items_clear(items);
             return -1;
         }
@@ -115,7 +115,7 @@ int ll_rm_page_items_each(const ll_rm_page_items_t *items,
     for (size_t at = 0; at + 2 <= items->len; version++) {
         size_t len = (size_t)(unsigned char)items->packed[at] << 8 | (unsigned char)items->packed[at + 1];
         at += 2;
-        assert(at + len <= items->len);
+        if (at + len > items->len) return -1; /* never past what was packed */
         int rc = len > 0 ? each(ctx, version, items->packed + at, len) : 0;
         if (rc != 0) return rc;
         at += len;

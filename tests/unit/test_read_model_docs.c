@@ -241,6 +241,9 @@ LL_TEST(test_remembered_page_items_follow_the_open_page) {
     LL_CHECK_EQ_INT(items.len, 0);
     LL_REQUIRE(ll_rm_page_items_next(&items, P - 1, &ev[P - 1], 2) == 0);
     LL_CHECK_EQ_INT(items.through, P + 1);
+    /* Events that skip a version are never remembered as the page. */
+    LL_CHECK(ll_rm_page_items_next(&items, P + 1, &ev[P + 2], 2) != 0);
+    LL_CHECK_EQ_INT(items.page, -1);
     ll_rm_page_items_clear(&items);
 }
 
