@@ -54,12 +54,12 @@ void ll_account_cache_free(ll_account_cache_t *c) {
     free(c);
 }
 
-static uint32_t *bucket(ll_account_cache_t *c, const ll_uuid_t *id) {
+static uint32_t *bucket(const ll_account_cache_t *c, const ll_uuid_t *id) {
     return &c->buckets[(size_t)(ll_uuid_hash(id) >> 20) & c->mask];
 }
 
 static entry_t *find(const ll_account_cache_t *c, const ll_uuid_t *id) {
-    for (uint32_t i = c->buckets[(size_t)(ll_uuid_hash(id) >> 20) & c->mask]; i != NIL; i = c->entries[i].next)
+    for (uint32_t i = *bucket(c, id); i != NIL; i = c->entries[i].next)
         if (ll_uuid_equal(&c->entries[i].value.state.account_id, id)) return &c->entries[i];
     return NULL;
 }

@@ -63,6 +63,12 @@ void ll_rm_page_items_clear(ll_rm_page_items_t *items) {
     *items = LL_RM_PAGE_ITEMS_NONE;
 }
 
+/* The first version page holds: page 0 starts with version 1. */
+static int64_t page_lowest_version(int64_t page) {
+    int64_t first = ll_rm_page_first(page);
+    return first > 1 ? first : 1;
+}
+
 /* Appends one version's entry: its 2-byte length, then the JSON. */
 static int items_append(ll_rm_page_items_t *items, const char *json, size_t len) {
     char *grown = realloc(items->packed, items->len + 2 + len);
@@ -76,8 +82,8 @@ static int items_append(ll_rm_page_items_t *items, const char *json, size_t len)
 
 int ll_rm_page_items_next(ll_rm_page_items_t *items, int64_t before_version, const ll_event_t *events, size_t n) {
     int64_t after_version = n > 0 ? events[n - 1].version : before_version;
-    int64_t page = ll_rm_open_page(after_version), first = ll_rm_page_first(page);
-    int64_t lo = first > 1 ? first : 1; /* page 0 starts with version 1 */
+    int64_t page = ll_rm_open_page(after_version), lo = page_lowest_version(page);
+    int64_t end = ll_rm_page_first(page + 1); /* the next page's first version */
     if (items->page != page || items->through != before_version) {
         ll_rm_page_items_clear(items);
         /* Known when every version of the page is among the events, or all before them is
@@ -97,10 +103,10 @@ int ll_rm_page_items_next(ll_rm_page_items_t *items, int64_t before_version, con
         const ll_event_t *ev = &events[i];
         if (ev->version <= items->through) continue;
         char item[LL_RM_ITEM_JSON_MAX];
-        int len = ev->version == items->through + 1 && ev->version < first + LL_READ_MODEL_PAGE_VERSIONS
-                      ? ll_rm_item_json(ev, item, sizeof item)
-                      : -2; /* not the next version of the page: never remember a wrong page */
-        if (len == -2 || items_append(items, item, len > 0 ? (size_t)len : 0) != 0) {
+        int len = ll_rm_item_json(ev, item, sizeof item);
+        /* Only the page's next version: never remember a wrong page. */
+        if (ev->version != items->through + 1 || ev->version >= end ||
+            items_append(items, item, len > 0 ? (size_t)len : 0) != 0) {
             ll_rm_page_items_clear(items);
             return -1;
         }
@@ -111,7 +117,7 @@ int ll_rm_page_items_next(ll_rm_page_items_t *items, int64_t before_version, con
 
 int ll_rm_page_items_each(const ll_rm_page_items_t *items,
                           int (*each)(void *ctx, int64_t version, const char *json, size_t len), void *ctx) {
-    int64_t first = ll_rm_page_first(items->page), version = first > 1 ? first : 1;
+    int64_t version = page_lowest_version(items->page);
     for (size_t at = 0; at + 2 <= items->len; version++) {
         size_t len = (size_t)(unsigned char)items->packed[at] << 8 | (unsigned char)items->packed[at + 1];
         at += 2;
