@@ -110,6 +110,22 @@ pg_ready() { "$(pg_bin)/pg_isready" -q -h "$LL_PG_SOCKET_DIR" -p "$LL_PG_PORT"; 
 pg_running() { [[ -f "$LL_PG_DATA/postmaster.pid" ]] && pg_as "$(pg_bin)/pg_ctl" -D "$LL_PG_DATA" status >/dev/null 2>&1; }
 pg_psql() { pg_as psql -X -q -v ON_ERROR_STOP=1 -h "$LL_PG_SOCKET_DIR" -p "$LL_PG_PORT" "$@"; }
 
+# The server runs as the postgres user, so every directory above its data, socket and log must
+# let that user through. A checkout under a private directory (`mktemp -d` makes them 0700)
+# gets o+x, traverse only, on each directory in the way, and says so.
+pg_reachable() {
+    local d="" part parts
+    mkdir -p "$LL_VAR"
+    IFS=/ read -r -a parts <<<"${LL_VAR#/}"
+    for part in "${parts[@]}"; do
+        d="$d/$part"
+        if ! pg_as test -x "$d"; then
+            chmod o+x "$d"
+            say "postgres: let the postgres user through $d (o+x: traverse, not read)"
+        fi
+    done
+}
+
 pg_init() {
     [[ -f "$LL_PG_DATA/PG_VERSION" ]] && return 0
     say "postgres: initdb in $LL_PG_DATA"
@@ -173,6 +189,7 @@ up_postgres() {
         return 0
     fi
     port_free postgres "$LL_PG_PORT"
+    pg_reachable
     pg_init
     say "postgres: starting on 127.0.0.1:$LL_PG_PORT"
     touch "$LL_LOG/postgres.log"; chown postgres:postgres "$LL_LOG/postgres.log"
