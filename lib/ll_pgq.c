@@ -13,12 +13,14 @@
 
 void ll_pgq_init(ll_pgq_t *q) {
     memset(q, 0, sizeof *q);
+    q->array_items = -1;
 }
 
 void ll_pgq_reset(ll_pgq_t *q) {
     q->sql_len = q->arena_len = 0;
     q->n = 0;
     q->failed = 0;
+    q->array_items = -1;
     q->sqlstate[0] = '\0';
     if (q->sql) q->sql[0] = '\0';
 }
@@ -27,7 +29,7 @@ void ll_pgq_free(ll_pgq_t *q) {
     free(q->sql);
     free(q->arena);
     free(q->offsets);
-    memset(q, 0, sizeof *q);
+    ll_pgq_init(q);
 }
 
 /* Ensures *buf has room for need more bytes; doubles. */
@@ -56,33 +58,50 @@ void ll_pgq_sql(ll_pgq_t *q, const char *text) {
     append(q, text, strlen(text));
 }
 
-static void add_value(ll_pgq_t *q, const char *value, size_t len, const char *cast) {
-    if (q->failed) return;
+/* Starts parameter N+1's value in the arena. Returns 0, or -1 (q->failed set). */
+static int value_begin(ll_pgq_t *q) {
+    if (q->failed) return -1;
     if (q->n == PGQ_PARAMS_MAX) {
         q->failed = 1;
-        return;
+        return -1;
     }
     if (q->n == q->cap) {
         int cap = q->cap ? q->cap * 2 : 32;
         size_t *o = realloc(q->offsets, (size_t)cap * sizeof *o);
         if (o == NULL) {
             q->failed = 1;
-            return;
+            return -1;
         }
         q->offsets = o;
         q->cap = cap;
     }
-    if (grow(&q->arena, &q->arena_cap, q->arena_len, len + 1) != 0) {
+    q->offsets[q->n] = q->arena_len;
+    return 0;
+}
+
+static void value_append(ll_pgq_t *q, const char *bytes, size_t len) {
+    if (q->failed || grow(&q->arena, &q->arena_cap, q->arena_len, len) != 0) {
         q->failed = 1;
         return;
     }
-    q->offsets[q->n++] = q->arena_len;
-    memcpy(q->arena + q->arena_len, value, len);
+    memcpy(q->arena + q->arena_len, bytes, len);
     q->arena_len += len;
-    q->arena[q->arena_len++] = '\0';
+}
+
+/* Ends the value (NUL) and appends its reference "$N::cast" to the SQL. */
+static void value_end(ll_pgq_t *q, const char *cast) {
+    value_append(q, "", 1);
+    if (q->failed) return;
+    q->n++;
     char ref[48];
     int n = snprintf(ref, sizeof ref, cast ? "$%d::%s" : "$%d", q->n, cast ? cast : "");
     append(q, ref, (size_t)n);
+}
+
+static void add_value(ll_pgq_t *q, const char *value, size_t len, const char *cast) {
+    if (value_begin(q) != 0) return;
+    value_append(q, value, len);
+    value_end(q, cast);
 }
 
 void ll_pgq_param(ll_pgq_t *q, const char *value, const char *cast) {
@@ -102,18 +121,84 @@ void ll_pgq_paramf(ll_pgq_t *q, const char *cast, const char *fmt, ...) {
     add_value(q, buf, (size_t)n, cast);
 }
 
-PGresult *ll_pgq_exec(PGconn *conn, ll_pgq_t *q, ExecStatusType expect, ll_error_t *err) {
-    if (q->failed || q->sql == NULL) {
+void ll_pgq_array_begin(ll_pgq_t *q) {
+    if (q->array_items >= 0) q->failed = 1; /* one array at a time */
+    if (value_begin(q) != 0) return;
+    value_append(q, "{", 1);
+    q->array_items = 0;
+}
+
+void ll_pgq_array_item(ll_pgq_t *q, const char *value) {
+    if (q->array_items < 0) q->failed = 1;
+    if (q->failed) return;
+    if (q->array_items++ > 0) value_append(q, ",", 1);
+    if (value == NULL) {
+        value_append(q, "NULL", 4);
+        return;
+    }
+    /* Quoted, so that no text is taken for NULL, a separator or a nested array. */
+    value_append(q, "\"", 1);
+    for (const char *p = value; *p; p++) {
+        size_t run = strcspn(p, "\"\\");
+        value_append(q, p, run);
+        p += run;
+        if (*p == '\0') break;
+        value_append(q, "\\", 1);
+        value_append(q, p, 1);
+    }
+    value_append(q, "\"", 1);
+}
+
+void ll_pgq_array_itemf(ll_pgq_t *q, const char *fmt, ...) {
+    char buf[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof buf) {
+        q->failed = 1;
+        return;
+    }
+    ll_pgq_array_item(q, buf);
+}
+
+void ll_pgq_array_end(ll_pgq_t *q, const char *cast) {
+    if (q->array_items < 0) q->failed = 1;
+    if (q->failed) return;
+    value_append(q, "}", 1);
+    q->array_items = -1;
+    value_end(q, cast);
+}
+
+/* The parameters as libpq takes them; NULL with err set when the statement cannot run. */
+static const char **params_of(ll_pgq_t *q, ll_error_t *err) {
+    static const char *none[1];
+    if (q->failed || q->sql == NULL || q->array_items >= 0) {
         ll_error_set(err, LL_ENOMEM, "statement could not be built (out of memory or too many parameters)");
         return NULL;
     }
-    const char **params = q->n ? malloc((size_t)q->n * sizeof *params) : NULL;
-    if (q->n && params == NULL) {
+    const char **params = q->n ? malloc((size_t)q->n * sizeof *params) : none;
+    if (params == NULL) {
         ll_error_set(err, LL_ENOMEM, "out of memory");
         return NULL;
     }
     for (int i = 0; i < q->n; i++) params[i] = q->arena + q->offsets[i];
+    return params;
+}
+
+PGresult *ll_pgq_exec_prepared(PGconn *conn, ll_pg_prepared_t *ps, const char *name, ll_pgq_t *q,
+                               ExecStatusType expect, ll_error_t *err) {
+    const char **params = params_of(q, err);
+    if (params == NULL) return NULL;
+    PGresult *res = ll_pg_prepared_query(ps, conn, name, q->sql, q->n, params, expect, q->sqlstate, err);
+    if (q->n) free(params);
+    return res;
+}
+
+PGresult *ll_pgq_exec(PGconn *conn, ll_pgq_t *q, ExecStatusType expect, ll_error_t *err) {
+    const char **params = params_of(q, err);
+    if (params == NULL) return NULL;
     PGresult *res = ll_pg_query_state(conn, q->sql, q->n, params, expect, q->sqlstate, err);
-    free(params);
+    if (q->n) free(params);
     return res;
 }

@@ -7,6 +7,7 @@
 #include "ll_metrics_server.h"
 #include "ll_outbox_order.h"
 #include "ll_pg.h"
+#include "ll_pg_prepared.h"
 #include "ll_pgq.h"
 #include "ll_stats.h"
 #include "ll_text.h"
@@ -55,6 +56,7 @@ typedef struct {
     int leader;
     rd_kafka_t *rk;
     ll_pgq_t q;
+    ll_pg_prepared_t ps; /* conn's statements: a round is parsed and planned once per session */
     /* metrics since the last report */
     long long published_total, failed_total;
     long long pg_errors, kafka_errors; /* failed rounds by the dependency that failed */
@@ -115,6 +117,7 @@ static void producer_close(rd_kafka_t *rk, int flush_ms) {
 
 static void disconnect(relay_t *r) {
     PQfinish(r->conn);
+    ll_pg_prepared_clear(&r->ps);
     r->conn = NULL;
     r->leader = 0;
 }
@@ -125,7 +128,12 @@ static int ensure_connected(relay_t *r, ll_error_t *err) {
     disconnect(r);
     r->conn = ll_pg_connect(r->opt->pg_conninfo, err);
     if (r->conn == NULL) return LL_EIO;
-    if (ll_pg_exec(r->conn, "LISTEN ledgerline_outbox", err) != 0) {
+    /* The outbox is a queue: its statistics say "a few rows" while dead ones pile up between
+     * vacuums, so a planner left alone scans it. Every statement of the relay is a lookup by
+     * global_position, planned once (prepared). */
+    if (ll_pg_exec(r->conn, "SET plan_cache_mode = force_generic_plan", err) != 0 ||
+        ll_pg_exec(r->conn, "SET enable_seqscan = off", err) != 0 ||
+        ll_pg_exec(r->conn, "LISTEN ledgerline_outbox", err) != 0) {
         disconnect(r);
         return LL_EIO;
     }
@@ -249,18 +257,16 @@ static int delete_delivered(relay_t *r, const round_t *rd, ll_error_t *err) {
                                         rd->slots[i].done && rd->slots[i].err == RD_KAFKA_RESP_ERR_NO_ERROR};
     int k = ll_outbox_deletable(rows, rd->n, deletable);
     ll_pgq_reset(&r->q);
-    ll_pgq_sql(&r->q, "DELETE FROM outbox WHERE global_position IN (");
-    for (int i = 0, first = 1; i < rd->n; i++) {
-        if (!deletable[i]) continue;
-        if (!first) ll_pgq_sql(&r->q, ",");
-        first = 0;
-        ll_pgq_paramf(&r->q, "bigint", "%lld", rd->slots[i].position);
-    }
+    ll_pgq_sql(&r->q, "DELETE FROM outbox WHERE global_position = ANY(");
+    ll_pgq_array_begin(&r->q);
+    for (int i = 0; i < rd->n; i++)
+        if (deletable[i]) ll_pgq_array_itemf(&r->q, "%lld", rd->slots[i].position);
+    ll_pgq_array_end(&r->q, "bigint[]");
     ll_pgq_sql(&r->q, ")");
     free(rows);
     free(deletable);
     if (k == 0) return 0;
-    PGresult *res = ll_pgq_exec(r->conn, &r->q, PGRES_COMMAND_OK, err);
+    PGresult *res = ll_pgq_exec_prepared(r->conn, &r->ps, "ll_relay_delete", &r->q, PGRES_COMMAND_OK, err);
     PQclear(res);
     return res ? k : -1;
 }
@@ -270,13 +276,12 @@ static int round_once(relay_t *r, volatile sig_atomic_t *stop, ll_error_t *err) 
     char limit[16];
     snprintf(limit, sizeof limit, "%d", r->opt->batch_max);
     const char *params[1] = {limit};
-    PGresult *res =
-        ll_pg_query(r->conn,
-                    "SELECT o.global_position, o.account_id, e.type, e.schema_version, e.envelope,"
-                    " (extract(epoch FROM o.created_at) * 1000000)::bigint"
-                    " FROM outbox o JOIN events e USING (global_position)"
-                    " ORDER BY o.global_position LIMIT $1::int",
-                    1, params, PGRES_TUPLES_OK, err);
+    PGresult *res = ll_pg_prepared_query(&r->ps, r->conn, "ll_relay_round",
+                                         "SELECT o.global_position, o.account_id, e.type, e.schema_version,"
+                                         " e.envelope, (extract(epoch FROM o.created_at) * 1000000)::bigint"
+                                         " FROM outbox o JOIN events e USING (global_position)"
+                                         " ORDER BY o.global_position LIMIT $1::int",
+                                         1, params, PGRES_TUPLES_OK, NULL, err);
     if (res == NULL) return -1;
     int n = PQntuples(res);
     if (n == 0) {
@@ -357,12 +362,19 @@ static char *render_latest(void *ctx) {
 static void refresh_metrics(relay_t *r, int log) {
     long long depth = -1, oldest_ms = 0;
     ll_error_t err;
-    PGresult *res = r->conn
-                        ? ll_pg_query(r->conn,
-                                      "SELECT count(*), coalesce((extract(epoch FROM now() - min(created_at))"
-                                      " * 1000)::bigint, 0) FROM outbox",
-                                      0, NULL, PGRES_TUPLES_OK, &err)
-                        : NULL;
+    /* Counting is a scan whatever the plan; the session's enable_seqscan = off would only make
+     * it dearer (an index walk with a heap visit per row), so this one transaction allows it. */
+    PGresult *res = NULL;
+    if (r->conn != NULL && ll_pg_exec(r->conn, "BEGIN; SET LOCAL enable_seqscan = on", &err) == 0) {
+        res = ll_pg_query(r->conn,
+                          "SELECT count(*), coalesce((extract(epoch FROM now() - min(created_at)) * 1000)::bigint, 0)"
+                          " FROM outbox",
+                          0, NULL, PGRES_TUPLES_OK, &err);
+        if (ll_pg_exec(r->conn, res ? "COMMIT" : "ROLLBACK", &err) != 0) {
+            PQclear(res);
+            res = NULL;
+        }
+    }
     if (res != NULL) {
         depth = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         oldest_ms = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
@@ -402,6 +414,7 @@ int ll_relay_run(const ll_relay_options_t *opt, volatile sig_atomic_t *stop, ll_
     memset(&r, 0, sizeof r);
     r.opt = opt;
     ll_pgq_init(&r.q);
+    ll_pg_prepared_init(&r.ps);
     if (pthread_mutex_init(&r.mu, NULL) != 0) return ll_error_set(err, LL_EIO, "mutex");
     r.snap.outbox_depth = -1;
     if (opt->metrics_listen != NULL && (r.server = ll_metrics_server_start(opt->metrics_listen, render_latest,
@@ -461,6 +474,7 @@ int ll_relay_run(const ll_relay_options_t *opt, volatile sig_atomic_t *stop, ll_
     refresh_metrics(&r, 1);
     disconnect(&r);
     ll_pgq_free(&r.q);
+    ll_pg_prepared_clear(&r.ps);
     if (ll_metrics_server_stop(r.server)) pthread_mutex_destroy(&r.mu);
     return failed ? LL_EINVAL : 0;
 }

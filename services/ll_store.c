@@ -8,6 +8,7 @@
 #include "ll_hash_chain.h"
 #include "ll_migrate.h"
 #include "ll_pg.h"
+#include "ll_pg_prepared.h"
 #include "ll_pgq.h"
 #include "ll_random.h"
 #include "ll_time.h"
@@ -43,6 +44,7 @@ struct ll_store {
     atomic_int healthy; /* written by the store's writer thread, read by /readyz */
     atomic_uint_fast64_t errors; /* failed database attempts; read by the metrics thread */
     ll_pgq_t q;
+    ll_pg_prepared_t ps; /* conn's statements, each of fixed text (arrays, not rows) */
     batch_t *b;
     char last_sqlstate[6];
 };
@@ -54,12 +56,21 @@ static const char *const STATUS_TEXT[] = {"none", "open", "closed"};
 static int connect_checked(ll_store_t *s, ll_error_t *err) {
     if (s->conn != NULL && !ll_pg_broken(s->conn)) return 0;
     PQfinish(s->conn);
+    ll_pg_prepared_clear(&s->ps);
     s->conn = ll_pg_connect_bounded(s->conninfo, s->statement_timeout_ms, err);
     if (s->conn == NULL) return LL_EIO;
     if (ll_migrate_check(s->conn, err) != 0) {
         PQfinish(s->conn);
         s->conn = NULL;
         return LL_EINVAL;
+    }
+    /* Every statement here is prepared with arrays: the server would otherwise plan each
+     * execution again (a generic plan looks dearer than a custom one for a 100-row guess at the
+     * arrays). Each generic plan is an index lookup (tests/integration/test_store_plans.c). */
+    if (ll_pg_exec(s->conn, "SET plan_cache_mode = force_generic_plan", err) != 0) {
+        PQfinish(s->conn);
+        s->conn = NULL;
+        return LL_EIO;
     }
     return 0;
 }
@@ -79,6 +90,7 @@ ll_store_t *ll_store_open(const char *conninfo, long long statement_timeout_ms, 
         return NULL;
     }
     ll_pgq_init(&s->q);
+    ll_pg_prepared_init(&s->ps);
     if (connect_checked(s, err) != 0) {
         ll_store_close(s);
         return NULL;
@@ -90,10 +102,16 @@ ll_store_t *ll_store_open(const char *conninfo, long long statement_timeout_ms, 
 void ll_store_close(ll_store_t *s) {
     if (s == NULL) return;
     PQfinish(s->conn);
+    ll_pg_prepared_clear(&s->ps);
     ll_pgq_free(&s->q);
     free(s->b);
     free(s->conninfo);
     free(s);
+}
+
+void ll_store_each_statement(const ll_store_t *s, void (*fn)(const char *name, const char *sql, void *ctx),
+                             void *ctx) {
+    for (int i = 0; i < s->ps.n; i++) fn(s->ps.stmt[i].name, s->ps.stmt[i].sql, ctx);
 }
 
 uint64_t ll_store_errors(ll_store_t *s) {
@@ -104,16 +122,18 @@ int ll_store_healthy(const ll_store_t *s) {
     return atomic_load(&s->healthy);
 }
 
-/* Runs the statement built in s->q; remembers the SQLSTATE of a failure. */
-static PGresult *run(ll_store_t *s, ExecStatusType expect, ll_error_t *err) {
-    PGresult *res = ll_pgq_exec(s->conn, &s->q, expect, err);
+/* Runs the statement built in s->q, prepared as name (NULL: unprepared, for BEGIN and COMMIT);
+ * remembers the SQLSTATE of a failure. */
+static PGresult *run(ll_store_t *s, const char *name, ExecStatusType expect, ll_error_t *err) {
+    PGresult *res = name ? ll_pgq_exec_prepared(s->conn, &s->ps, name, &s->q, expect, err)
+                         : ll_pgq_exec(s->conn, &s->q, expect, err);
     if (res == NULL) memcpy(s->last_sqlstate, s->q.sqlstate, sizeof s->last_sqlstate); /* for retryable() */
     ll_pgq_reset(&s->q);
     return res;
 }
 
-static int run_command(ll_store_t *s, ll_error_t *err) {
-    PGresult *res = run(s, PGRES_COMMAND_OK, err);
+static int run_command(ll_store_t *s, const char *name, ll_error_t *err) {
+    PGresult *res = run(s, name, PGRES_COMMAND_OK, err);
     PQclear(res);
     return res ? 0 : LL_EIO;
 }
@@ -169,7 +189,7 @@ static int lock_accounts(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error
                " opened_at_us, updated_at_us, head_hash FROM account_state WHERE account_id = ANY(");
     ll_pgq_param(&s->q, list, "uuid[]");
     ll_pgq_sql(&s->q, ") ORDER BY account_id FOR UPDATE");
-    PGresult *res = run(s, PGRES_TUPLES_OK, err);
+    PGresult *res = run(s, "ll_lock_accounts", PGRES_TUPLES_OK, err);
     if (res == NULL) return LL_EIO;
     for (int r = 0; r < PQntuples(res); r++) {
         ll_uuid_t id;
@@ -214,11 +234,53 @@ static size_t find_write(ll_write_t *const *w, size_t n, const char *scope, cons
     return n;
 }
 
-/* Appends "(scope,key" of w to the statement in s->q (the caller closes the tuple). */
-static void key_params(ll_store_t *s, const ll_write_t *w, const char *cast) {
-    ll_pgq_param(&s->q, w->idem_scope, cast);
-    ll_pgq_sql(&s->q, ",");
-    ll_pgq_param(&s->q, w->idem_key, cast);
+/* Appends the arrays "$N::text[], $N+1::text[]" of the scopes and keys of the writes i with
+ * pick(i), in order[] (NULL: 0..n-1). Returns how many. */
+static size_t key_arrays(ll_store_t *s, ll_write_t *const *w, size_t n, const size_t *order,
+                         int (*pick)(const ll_store_t *, ll_write_t *const *, size_t)) {
+    size_t k = 0;
+    for (int column = 0; column < 2; column++) {
+        if (column) ll_pgq_sql(&s->q, ", ");
+        ll_pgq_array_begin(&s->q);
+        k = 0;
+        for (size_t j = 0; j < n; j++) {
+            size_t i = order ? order[j] : j;
+            if (!pick(s, w, i)) continue;
+            ll_pgq_array_item(&s->q, column ? w[i]->idem_key : w[i]->idem_scope);
+            k++;
+        }
+        ll_pgq_array_end(&s->q, "text[]");
+    }
+    return k;
+}
+
+/* As key_arrays, then one more array: the writes' request hashes. */
+static size_t key_hash_arrays(ll_store_t *s, ll_write_t *const *w, size_t n, const size_t *order,
+                              int (*pick)(const ll_store_t *, ll_write_t *const *, size_t)) {
+    size_t k = key_arrays(s, w, n, order, pick);
+    ll_pgq_sql(&s->q, ", ");
+    ll_pgq_array_begin(&s->q);
+    for (size_t j = 0; j < n; j++) {
+        size_t i = order ? order[j] : j;
+        if (pick(s, w, i)) ll_pgq_array_item(&s->q, w[i]->request_hash);
+    }
+    ll_pgq_array_end(&s->q, "text[]");
+    return k;
+}
+
+static int every_write(const ll_store_t *s, ll_write_t *const *w, size_t i) {
+    (void)s, (void)w, (void)i;
+    return 1;
+}
+
+static int taking_over(const ll_store_t *s, ll_write_t *const *w, size_t i) {
+    (void)w;
+    return s->b->takeover[i];
+}
+
+static int not_fresh(const ll_store_t *s, ll_write_t *const *w, size_t i) {
+    (void)w;
+    return !s->b->fresh[i];
 }
 
 static void key_in_use(ll_write_t *w) {
@@ -231,18 +293,12 @@ static int claim_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t 
     size_t order[LL_STORE_BATCH_MAX];
     for (size_t i = 0; i < n; i++) s->b->fresh[i] = 0;
     sort_by_key(w, n, order); /* one lock order for all transactions: no deadlock on keys */
-    ll_pgq_sql(&s->q,
-               "INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response) VALUES ");
-    for (size_t j = 0; j < n; j++) {
-        const ll_write_t *x = w[order[j]];
-        ll_pgq_sql(&s->q, j ? ",(" : "(");
-        key_params(s, x, NULL);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, x->request_hash, NULL);
-        ll_pgq_sql(&s->q, ",0,'')");
-    }
-    ll_pgq_sql(&s->q, " ON CONFLICT (scope, key) DO NOTHING RETURNING scope, key");
-    PGresult *res = run(s, PGRES_TUPLES_OK, err);
+    ll_pgq_sql(&s->q, "INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response)"
+                      " SELECT v.scope, v.key, v.hash, 0, '' FROM unnest(");
+    key_hash_arrays(s, w, n, order, every_write);
+    ll_pgq_sql(&s->q, ") WITH ORDINALITY AS v (scope, key, hash, n) ORDER BY v.n"
+                      " ON CONFLICT (scope, key) DO NOTHING RETURNING scope, key");
+    PGresult *res = run(s, "ll_claim_keys", PGRES_TUPLES_OK, err);
     if (res == NULL) return LL_EIO;
     for (int r = 0; r < PQntuples(res); r++) {
         size_t i = find_write(w, n, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
@@ -256,17 +312,9 @@ static int claim_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t 
  * be pruned yet): fresh when this transaction got the row; otherwise another took it first and
  * the write is answered as in progress. */
 static int take_over_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
-    size_t k = 0;
     ll_pgq_sql(&s->q, "UPDATE idempotency_keys AS i SET request_hash = v.hash, status_code = 0, response = '',"
-                      " created_at = now() FROM (VALUES ");
-    for (size_t i = 0; i < n; i++) {
-        if (!s->b->takeover[i]) continue;
-        ll_pgq_sql(&s->q, k++ ? ",(" : "(");
-        key_params(s, w[i], "text");
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, w[i]->request_hash, "text");
-        ll_pgq_sql(&s->q, ")");
-    }
+                      " created_at = now() FROM unnest(");
+    size_t k = key_hash_arrays(s, w, n, NULL, taking_over);
     ll_pgq_sql(&s->q, ") AS v (scope, key, hash) WHERE i.scope = v.scope AND i.key = v.key"
                       " AND i.status_code <> 0 AND i.created_at < now() - make_interval(secs => ");
     ll_pgq_paramf(&s->q, "double precision", "%lld", s->retention_s);
@@ -275,7 +323,7 @@ static int take_over_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_erro
         ll_pgq_reset(&s->q);
         return 0;
     }
-    PGresult *res = run(s, PGRES_TUPLES_OK, err);
+    PGresult *res = run(s, "ll_take_over_keys", PGRES_TUPLES_OK, err);
     if (res == NULL) return LL_EIO;
     for (int r = 0; r < PQntuples(res); r++) {
         size_t i = find_write(w, n, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
@@ -291,24 +339,18 @@ static int take_over_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_erro
 /* Answers the writes whose key was already used: the stored response, or a refusal. A key whose
  * answer is past retention is claimed again instead (take_over_keys). */
 static int replay_used_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
-    size_t used = 0;
     for (size_t i = 0; i < n; i++) s->b->takeover[i] = 0;
     ll_pgq_sql(&s->q, "SELECT scope, key, request_hash, status_code, response,"
                       " created_at < now() - make_interval(secs => ");
     ll_pgq_paramf(&s->q, "double precision", "%lld", s->retention_s);
-    ll_pgq_sql(&s->q, ") FROM idempotency_keys WHERE (scope, key) IN (");
-    for (size_t i = 0; i < n; i++) {
-        if (s->b->fresh[i]) continue;
-        ll_pgq_sql(&s->q, used++ ? ",(" : "(");
-        key_params(s, w[i], NULL);
-        ll_pgq_sql(&s->q, ")");
-    }
-    ll_pgq_sql(&s->q, ")");
+    ll_pgq_sql(&s->q, ") FROM idempotency_keys WHERE (scope, key) IN (SELECT * FROM unnest(");
+    size_t used = key_arrays(s, w, n, NULL, not_fresh);
+    ll_pgq_sql(&s->q, "))");
     if (used == 0) {
         ll_pgq_reset(&s->q);
         return 0;
     }
-    PGresult *res = run(s, PGRES_TUPLES_OK, err);
+    PGresult *res = run(s, "ll_replay_keys", PGRES_TUPLES_OK, err);
     if (res == NULL) return LL_EIO;
     size_t takeovers = 0;
     for (int r = 0; r < PQntuples(res); r++) {
@@ -348,7 +390,7 @@ static int reserve_positions(ll_store_t *s, ll_write_t *const *w, size_t n, ll_e
     ll_pgq_sql(&s->q, "SELECT nextval('events_position_seq') FROM generate_series(1, ");
     ll_pgq_paramf(&s->q, "int", "%zu", need);
     ll_pgq_sql(&s->q, ") ORDER BY 1");
-    PGresult *res = run(s, PGRES_TUPLES_OK, err);
+    PGresult *res = run(s, "ll_reserve_positions", PGRES_TUPLES_OK, err);
     if (res == NULL) return LL_EIO;
     for (int r = 0; r < PQntuples(res) && b->n_positions < EVENTS_MAX; r++)
         b->positions[b->n_positions++] = strtoll(PQgetvalue(res, r, 0), NULL, 10);
@@ -447,105 +489,109 @@ static int decide_one(batch_t *b, ll_write_t *w, ll_error_t *err) {
 
 /* ---- appending ----------------------------------------------------------------------------- */
 
+/* The events' columns, one array each, in the order of INSERT_EVENTS' unnest. */
+enum { EV_POSITION, EV_ACCOUNT, EV_VERSION, EV_EVENT_ID, EV_TYPE, EV_SCHEMA, EV_OCCURRED_AT, EV_COMMAND_ID,
+       EV_TRANSFER_ID, EV_HASH, EV_ENVELOPE, EV_COLUMNS };
+static const char *const EVENT_CASTS[EV_COLUMNS] = {"bigint[]", "uuid[]", "bigint[]", "uuid[]",
+                                                     "text[]", "int[]", "timestamptz[]", "text[]",
+                                                     "uuid[]", "text[]", "text[]"};
+
+/* Appends event e's item of column c to the array being built. */
+static int event_item(ll_store_t *s, const ll_event_t *e, int c, ll_error_t *err) {
+    char text[LL_UUID_TEXT_LEN + LL_TIME_TEXT_LEN + 1];
+    switch (c) {
+    case EV_POSITION: ll_pgq_array_itemf(&s->q, "%lld", (long long)e->global_position); return 0;
+    case EV_ACCOUNT: ll_uuid_format(&e->account_id, text); break;
+    case EV_VERSION: ll_pgq_array_itemf(&s->q, "%lld", (long long)e->version); return 0;
+    case EV_EVENT_ID: ll_uuid_format(&e->event_id, text); break;
+    case EV_TYPE: ll_pgq_array_item(&s->q, ll_event_type_name(e->type)); return 0;
+    case EV_SCHEMA: ll_pgq_array_itemf(&s->q, "%d", (int)e->schema_version); return 0;
+    case EV_OCCURRED_AT: ll_time_format(e->occurred_at_us, text); break;
+    case EV_COMMAND_ID: ll_pgq_array_item(&s->q, e->command_id); return 0;
+    case EV_TRANSFER_ID:
+        if (!ll_event_is_movement(e->type) || ll_uuid_is_nil(&e->data.movement.transfer_id)) {
+            ll_pgq_array_item(&s->q, NULL);
+            return 0;
+        }
+        ll_uuid_format(&e->data.movement.transfer_id, text);
+        break;
+    case EV_HASH: ll_pgq_array_item(&s->q, e->hash); return 0;
+    default: {
+        size_t len = 0;
+        if (ll_event_encode(e, true, s->b->envelope, sizeof s->b->envelope - 1, &len, err) != 0) return LL_EIO;
+        s->b->envelope[len] = '\0';
+        ll_pgq_array_item(&s->q, s->b->envelope);
+        return 0;
+    }
+    }
+    ll_pgq_array_item(&s->q, text);
+    return 0;
+}
+
+/* The batch's events and their outbox rows, in one statement. */
 static int insert_events(ll_store_t *s, ll_error_t *err) {
     batch_t *b = s->b;
     if (b->n_events == 0) return 0;
-    char *envelope = b->envelope;
-    ll_pgq_sql(&s->q,
-               "INSERT INTO events (global_position, account_id, version, event_id, type, schema_version,"
-               " occurred_at, command_id, transfer_id, hash, envelope) VALUES ");
-    for (size_t i = 0; i < b->n_events; i++) {
-        const ll_event_t *e = &b->events[i];
-        char id[LL_UUID_TEXT_LEN + 1], eid[LL_UUID_TEXT_LEN + 1], tid[LL_UUID_TEXT_LEN + 1] = "";
-        char when[LL_TIME_TEXT_LEN + 1];
-        size_t len = 0;
-        if (ll_event_encode(e, true, envelope, sizeof b->envelope - 1, &len, err) != 0) return LL_EIO;
-        envelope[len] = '\0';
-        ll_uuid_format(&e->account_id, id);
-        ll_uuid_format(&e->event_id, eid);
-        if (ll_event_is_movement(e->type) && !ll_uuid_is_nil(&e->data.movement.transfer_id))
-            ll_uuid_format(&e->data.movement.transfer_id, tid);
-        ll_time_format(e->occurred_at_us, when);
-        ll_pgq_sql(&s->q, i ? ",(" : "(");
-        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)e->global_position);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, id, "uuid");
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)e->version);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, eid, "uuid");
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, ll_event_type_name(e->type), NULL);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_paramf(&s->q, "int", "%d", (int)e->schema_version);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, when, "timestamptz");
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, e->command_id, NULL);
-        ll_pgq_sql(&s->q, ",NULLIF(");
-        ll_pgq_param(&s->q, tid, "text");
-        ll_pgq_sql(&s->q, ", '')::uuid,");
-        ll_pgq_param(&s->q, e->hash, NULL);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, envelope, NULL);
-        ll_pgq_sql(&s->q, ")");
+    ll_pgq_sql(&s->q, "WITH e AS (INSERT INTO events (global_position, account_id, version, event_id, type,"
+                      " schema_version, occurred_at, command_id, transfer_id, hash, envelope)"
+                      " SELECT * FROM unnest(");
+    for (int c = 0; c < EV_COLUMNS; c++) {
+        if (c) ll_pgq_sql(&s->q, ", ");
+        ll_pgq_array_begin(&s->q);
+        for (size_t i = 0; i < b->n_events; i++)
+            if (event_item(s, &b->events[i], c, err) != 0) {
+                ll_pgq_reset(&s->q);
+                return LL_EIO;
+            }
+        ll_pgq_array_end(&s->q, EVENT_CASTS[c]);
     }
-    if (run_command(s, err) != 0) return LL_EIO;
-    ll_pgq_sql(&s->q, "INSERT INTO outbox (global_position, account_id) VALUES ");
-    for (size_t i = 0; i < b->n_events; i++) {
-        char id[LL_UUID_TEXT_LEN + 1];
-        ll_uuid_format(&b->events[i].account_id, id);
-        ll_pgq_sql(&s->q, i ? ",(" : "(");
-        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)b->events[i].global_position);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, id, "uuid");
-        ll_pgq_sql(&s->q, ")");
+    ll_pgq_sql(&s->q, ") RETURNING global_position, account_id)"
+                      " INSERT INTO outbox (global_position, account_id) SELECT global_position, account_id FROM e");
+    return run_command(s, "ll_insert_events", err);
+}
+
+/* The account columns, one array each, in the order of upsert_states' unnest. */
+enum { AC_ID, AC_VERSION, AC_STATUS, AC_OWNER, AC_CURRENCY, AC_BALANCE, AC_OVERDRAFT, AC_OPENED_AT,
+       AC_UPDATED_AT, AC_HEAD_HASH, AC_COLUMNS };
+static const char *const ACCOUNT_CASTS[AC_COLUMNS] = {"uuid[]",   "bigint[]", "text[]",   "text[]",
+                                                       "text[]",   "bigint[]", "bigint[]", "bigint[]",
+                                                       "bigint[]", "text[]"};
+
+static void account_item(ll_store_t *s, const ll_account_t *a, int c) {
+    char id[LL_UUID_TEXT_LEN + 1];
+    switch (c) {
+    case AC_ID: ll_uuid_format(&a->account_id, id); ll_pgq_array_item(&s->q, id); break;
+    case AC_VERSION: ll_pgq_array_itemf(&s->q, "%lld", (long long)a->version); break;
+    case AC_STATUS: ll_pgq_array_item(&s->q, STATUS_TEXT[a->status]); break;
+    case AC_OWNER: ll_pgq_array_item(&s->q, a->owner); break;
+    case AC_CURRENCY: ll_pgq_array_item(&s->q, a->currency.code); break;
+    case AC_BALANCE: ll_pgq_array_itemf(&s->q, "%lld", (long long)a->balance_minor); break;
+    case AC_OVERDRAFT: ll_pgq_array_itemf(&s->q, "%lld", (long long)a->overdraft_limit_minor); break;
+    case AC_OPENED_AT: ll_pgq_array_itemf(&s->q, "%lld", (long long)a->opened_at_us); break;
+    case AC_UPDATED_AT: ll_pgq_array_itemf(&s->q, "%lld", (long long)a->updated_at_us); break;
+    default: ll_pgq_array_item(&s->q, a->head_hash); break;
     }
-    return run_command(s, err);
 }
 
 static int upsert_states(ll_store_t *s, ll_error_t *err) {
     batch_t *b = s->b;
     size_t k = 0;
-    ll_pgq_sql(&s->q,
-               "INSERT INTO account_state (account_id, version, status, owner, currency, balance_minor,"
-               " overdraft_limit_minor, opened_at_us, updated_at_us, head_hash) VALUES ");
-    for (size_t i = 0; i < b->n_accounts; i++) {
-        if (!b->dirty[i]) continue;
-        const ll_account_t *a = &b->accounts[i];
-        char id[LL_UUID_TEXT_LEN + 1];
-        ll_uuid_format(&a->account_id, id);
-        ll_pgq_sql(&s->q, k++ ? ",(" : "(");
-        ll_pgq_param(&s->q, id, "uuid");
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)a->version);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, STATUS_TEXT[a->status], NULL);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, a->owner, NULL);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, a->currency.code, NULL);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)a->balance_minor);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)a->overdraft_limit_minor);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)a->opened_at_us);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_paramf(&s->q, "bigint", "%lld", (long long)a->updated_at_us);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, a->head_hash, NULL);
-        ll_pgq_sql(&s->q, ")");
+    for (size_t i = 0; i < b->n_accounts; i++) k += b->dirty[i] != 0;
+    if (k == 0) return 0;
+    ll_pgq_sql(&s->q, "INSERT INTO account_state (account_id, version, status, owner, currency, balance_minor,"
+                      " overdraft_limit_minor, opened_at_us, updated_at_us, head_hash) SELECT * FROM unnest(");
+    for (int c = 0; c < AC_COLUMNS; c++) {
+        if (c) ll_pgq_sql(&s->q, ", ");
+        ll_pgq_array_begin(&s->q);
+        for (size_t i = 0; i < b->n_accounts; i++)
+            if (b->dirty[i]) account_item(s, &b->accounts[i], c);
+        ll_pgq_array_end(&s->q, ACCOUNT_CASTS[c]);
     }
     ll_pgq_sql(&s->q,
-               " ON CONFLICT (account_id) DO UPDATE SET version = EXCLUDED.version, status = EXCLUDED.status,"
+               ") ON CONFLICT (account_id) DO UPDATE SET version = EXCLUDED.version, status = EXCLUDED.status,"
                " balance_minor = EXCLUDED.balance_minor, updated_at_us = EXCLUDED.updated_at_us,"
                " head_hash = EXCLUDED.head_hash");
-    if (k == 0) {
-        ll_pgq_reset(&s->q);
-        return 0;
-    }
-    return run_command(s, err);
+    return run_command(s, "ll_upsert_states", err);
 }
 
 /* A failed precondition (412) is not an execution: its key is released, so the client's retry
@@ -554,41 +600,41 @@ static int keeps_key(const ll_write_t *w) {
     return w->status != 412;
 }
 
+static int answered(const ll_store_t *s, ll_write_t *const *w, size_t i) {
+    return s->b->fresh[i] && keeps_key(w[i]);
+}
+
+static int released(const ll_store_t *s, ll_write_t *const *w, size_t i) {
+    return s->b->fresh[i] && !keeps_key(w[i]);
+}
+
 static int store_responses(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
-    size_t k = 0, released = 0;
-    ll_pgq_sql(
-        &s->q,
-        "UPDATE idempotency_keys AS i SET status_code = v.status, response = v.response FROM (VALUES ");
-    for (size_t i = 0; i < n; i++) {
-        if (!s->b->fresh[i]) continue;
-        if (!keeps_key(w[i])) {
-            released++;
-            continue;
-        }
-        ll_pgq_sql(&s->q, k++ ? ",(" : "(");
-        key_params(s, w[i], "text");
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_paramf(&s->q, "int", "%d", w[i]->status);
-        ll_pgq_sql(&s->q, ",");
-        ll_pgq_param(&s->q, w[i]->response, "text");
-        ll_pgq_sql(&s->q, ")");
-    }
+    ll_pgq_sql(&s->q, "UPDATE idempotency_keys AS i SET status_code = v.status, response = v.response"
+                      " FROM unnest(");
+    size_t k = key_arrays(s, w, n, NULL, answered);
+    ll_pgq_sql(&s->q, ", ");
+    ll_pgq_array_begin(&s->q);
+    for (size_t i = 0; i < n; i++)
+        if (answered(s, w, i)) ll_pgq_array_itemf(&s->q, "%d", w[i]->status);
+    ll_pgq_array_end(&s->q, "int[]");
+    ll_pgq_sql(&s->q, ", ");
+    ll_pgq_array_begin(&s->q);
+    for (size_t i = 0; i < n; i++)
+        if (answered(s, w, i)) ll_pgq_array_item(&s->q, w[i]->response);
+    ll_pgq_array_end(&s->q, "text[]");
     ll_pgq_sql(&s->q, ") AS v (scope, key, status, response) WHERE i.scope = v.scope AND i.key = v.key");
     if (k == 0)
         ll_pgq_reset(&s->q);
-    else if (run_command(s, err) != 0)
+    else if (run_command(s, "ll_store_responses", err) != 0)
         return LL_EIO;
-    if (released == 0) return 0;
-    ll_pgq_sql(&s->q, "DELETE FROM idempotency_keys WHERE (scope, key) IN (");
-    k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!s->b->fresh[i] || keeps_key(w[i])) continue;
-        ll_pgq_sql(&s->q, k++ ? ",(" : "(");
-        key_params(s, w[i], "text");
-        ll_pgq_sql(&s->q, ")");
+    ll_pgq_sql(&s->q, "DELETE FROM idempotency_keys WHERE (scope, key) IN (SELECT * FROM unnest(");
+    k = key_arrays(s, w, n, NULL, released);
+    ll_pgq_sql(&s->q, "))");
+    if (k == 0) {
+        ll_pgq_reset(&s->q);
+        return 0;
     }
-    ll_pgq_sql(&s->q, ")");
-    return run_command(s, err);
+    return run_command(s, "ll_release_keys", err);
 }
 
 /* ---- one attempt --------------------------------------------------------------------------- */
@@ -609,7 +655,7 @@ static int attempt(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *er
     b->n_accounts = b->n_events = 0;
     reset_outcomes(w, n);
     ll_pgq_sql(&s->q, "BEGIN");
-    int rc = run_command(s, err);
+    int rc = run_command(s, NULL, err);
     if (rc == 0) rc = claim_keys(s, w, n, err);
     if (rc == 0) rc = replay_used_keys(s, w, n, err);
     if (rc == 0) rc = lock_accounts(s, w, n, err);
@@ -621,13 +667,13 @@ static int attempt(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *er
     if (rc == 0) rc = store_responses(s, w, n, err);
     if (rc == 0 && b->n_events > 0) {
         ll_pgq_sql(&s->q, "SELECT pg_notify('ledgerline_outbox', '')");
-        PGresult *res = run(s, PGRES_TUPLES_OK, err);
+        PGresult *res = run(s, "ll_notify_outbox", PGRES_TUPLES_OK, err);
         rc = res ? 0 : LL_EIO;
         PQclear(res);
     }
     if (rc == 0) {
         ll_pgq_sql(&s->q, "COMMIT");
-        rc = run_command(s, err);
+        rc = run_command(s, NULL, err);
     }
     if (rc != 0) {
         ll_error_t ignored;

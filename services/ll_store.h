@@ -38,6 +38,11 @@ void ll_store_close(ll_store_t *s);
  * when the connection broke. Never fails as a whole. */
 void ll_store_execute(ll_store_t *s, ll_write_t *const *writes, size_t n);
 
+/* Calls fn with the name and text of every statement the store has prepared on its current
+ * connection (tests check their plans). */
+void ll_store_each_statement(const ll_store_t *s, void (*fn)(const char *name, const char *sql, void *ctx),
+                             void *ctx);
+
 /* Failed database attempts so far (conflicts retried included); any thread may read it. */
 uint64_t ll_store_errors(ll_store_t *s);
 

@@ -1,0 +1,206 @@
+/* Integration: the command service's statements are prepared once and every plan they keep is
+ * an index lookup, whatever the tables hold.
+ *
+ * The store runs commands against the local event store down every path that prepares a
+ * statement (claim, replay, release after a 412, take-over after retention, lock, positions,
+ * events with their outbox rows, states, responses, notify), with a reference full of what
+ * array syntax gives meaning to, read back byte for byte. Then, in a session of its own with
+ * temporary tables of the same names and indexes holding 50,000 rows each (analyzed: a scan
+ * would be the planner's last choice, not a cheap one), each statement's generic plan (the one
+ * the store's force_generic_plan session keeps) must not scan a table.
+ * Needs `make up`. */
+#include "ll_config.h"
+#include "ll_pg.h"
+#include "ll_random.h"
+#include "ll_store.h"
+#include "ll_test.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+#define ROWS 50000
+
+static const char REFERENCE[] = "inv \"7\", {a,b} \\ NULL 'x'); --";
+
+static const char *const EXPECTED[] = {"ll_claim_keys",    "ll_replay_keys",     "ll_take_over_keys",
+                                       "ll_lock_accounts", "ll_reserve_positions", "ll_insert_events",
+                                       "ll_upsert_states", "ll_store_responses", "ll_release_keys",
+                                       "ll_notify_outbox"};
+#define N_EXPECTED (sizeof EXPECTED / sizeof EXPECTED[0])
+
+typedef struct {
+    char name[N_EXPECTED + 8][32];
+    char *sql[N_EXPECTED + 8];
+    int n;
+} statements_t;
+
+static void collect(const char *name, const char *sql, void *ctx) {
+    statements_t *st = ctx;
+    if (st->n == (int)(sizeof st->sql / sizeof st->sql[0])) return;
+    for (int i = 0; i < st->n; i++)
+        if (strcmp(st->name[i], name) == 0) return; /* both stores prepared it */
+    snprintf(st->name[st->n], sizeof st->name[0], "%s", name);
+    st->sql[st->n++] = strdup(sql);
+}
+
+static void write_init(ll_write_t *w, ll_command_type_t type, const char *key) {
+    memset(w, 0, sizeof *w);
+    w->cmd.type = type;
+    snprintf(w->idem_scope, sizeof w->idem_scope, "operator:test-store-plans");
+    snprintf(w->idem_key, sizeof w->idem_key, "%s", key);
+    snprintf(w->request_hash, sizeof w->request_hash, "%064d", (int)type);
+    snprintf(w->actor, sizeof w->actor, "operator:test-store-plans");
+    snprintf(w->correlation_id, sizeof w->correlation_id, "store-plans");
+    w->expected_version = -1;
+    ll_currency_parse("EUR", &w->cmd.currency);
+}
+
+static void fresh_key(char *out, size_t size, const char *what) {
+    ll_uuid_t u;
+    char text[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_random(&u);
+    ll_uuid_format(&u, text);
+    snprintf(out, size, "%s-%s", what, text);
+}
+
+static int run_sql(ll_test_ctx_t *t, PGconn *conn, const char *sql) {
+    ll_error_t err = {""};
+    if (ll_pg_exec(conn, sql, &err) == 0) return 0;
+    LL_FAIL_AT("%s: %s", sql, err.msg);
+    return -1;
+}
+
+/* Drives the store down every path; leaves what it prepared in st. */
+static void run_commands(ll_test_ctx_t *t, const char *conninfo, statements_t *st) {
+    ll_error_t err = {""};
+    ll_store_t *s = ll_store_open(conninfo, 10000, 86400, &err);
+    if (s == NULL) {
+        LL_FAIL_AT("store: %s (is the stack up? make up)", err.msg);
+        return;
+    }
+    char k_open[96], k_dep[96], k_stale[96];
+    fresh_key(k_open, sizeof k_open, "open");
+    fresh_key(k_dep, sizeof k_dep, "deposit");
+    fresh_key(k_stale, sizeof k_stale, "stale");
+    ll_write_t open, dep, stale, again, *batch[3];
+    write_init(&open, LL_CMD_OPEN, k_open);
+    snprintf(open.cmd.owner, sizeof open.cmd.owner, "store-plans");
+    batch[0] = &open;
+    ll_store_execute(s, batch, 1);
+    LL_CHECK_EQ_INT(open.status, 201);
+    LL_CHECK(ll_uuid_parse(open.account_id, false, &open.cmd.account_id) == 0);
+
+    /* One batch: a deposit, a 412 (its key released), the open again (replayed). */
+    write_init(&dep, LL_CMD_DEPOSIT, k_dep);
+    dep.cmd.account_id = open.cmd.account_id;
+    dep.cmd.amount_minor = 12345;
+    snprintf(dep.cmd.reference, sizeof dep.cmd.reference, "%s", REFERENCE);
+    write_init(&stale, LL_CMD_DEPOSIT, k_stale);
+    stale.cmd.account_id = open.cmd.account_id;
+    stale.cmd.amount_minor = 1;
+    stale.expected_version = 99;
+    again = open;
+    again.status = 0;
+    batch[0] = &dep, batch[1] = &stale, batch[2] = &again;
+    ll_store_execute(s, batch, 3);
+    LL_CHECK_EQ_INT(dep.status, 201);
+    LL_CHECK_EQ_INT(stale.status, 412);
+    LL_CHECK_EQ_INT(again.status, 201);
+    LL_CHECK(again.replayed);
+    ll_store_each_statement(s, collect, st);
+    ll_store_close(s);
+
+    /* Retention 0: the deposit's key is past it, so the same request is taken over: a new
+     * deposit (the take-over statement). */
+    s = ll_store_open(conninfo, 10000, 0, &err);
+    LL_REQUIRE(s != NULL);
+    ll_write_t retry = dep;
+    retry.status = 0;
+    retry.replayed = 0;
+    batch[0] = &retry;
+    ll_store_execute(s, batch, 1);
+    LL_CHECK_EQ_INT(retry.status, 201);
+    LL_CHECK(!retry.replayed);
+    ll_store_each_statement(s, collect, st);
+    ll_store_close(s);
+}
+
+LL_TEST(test_store_statements_are_prepared_and_never_scan) {
+    ll_config_t cfg;
+    ll_error_t err = {""};
+    LL_REQUIRE(ll_config_load(&cfg, NULL, environ, &err) == 0);
+    statements_t st = {.n = 0};
+    run_commands(t, cfg.pg_conninfo, &st);
+    for (size_t e = 0; e < N_EXPECTED; e++) {
+        int found = 0;
+        for (int i = 0; i < st.n; i++) found |= strcmp(st.name[i], EXPECTED[e]) == 0;
+        if (!found) LL_FAIL_AT("the store never prepared %s", EXPECTED[e]);
+    }
+    PGconn *conn = PQconnectdb(cfg.pg_conninfo);
+    LL_REQUIRE(PQstatus(conn) == CONNECTION_OK);
+
+    /* The deposit's reference went through an array and came back as it was sent. */
+    PGresult *res = PQexec(conn, "SELECT envelope FROM events WHERE command_id LIKE 'deposit-%'"
+                                 " ORDER BY global_position DESC LIMIT 1");
+    LL_CHECK(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        LL_CHECK_CONTAINS(PQgetvalue(res, 0, 0), "inv \\\"7\\\", {a,b} \\\\ NULL 'x'); --");
+    PQclear(res);
+
+    /* The same names, temporary (they come first on the search path), 50,000 rows each. */
+    static const char *const setup[] = {
+        "CREATE TEMP TABLE events (LIKE public.events INCLUDING ALL)",
+        "CREATE TEMP TABLE account_state (LIKE public.account_state INCLUDING ALL)",
+        "CREATE TEMP TABLE outbox (LIKE public.outbox INCLUDING ALL)",
+        "CREATE TEMP TABLE idempotency_keys (LIKE public.idempotency_keys INCLUDING ALL)",
+        "INSERT INTO events SELECT i, md5(i::text)::uuid, 1, md5('e' || i)::uuid, 'MoneyDeposited', 1, now(),"
+        " 'k' || i, NULL, md5(i::text) || md5(i::text), '{}' FROM generate_series(1, 50000) i",
+        "INSERT INTO account_state SELECT md5(i::text)::uuid, 1, 'open', 'o', 'EUR', 0, 0, 0, 0, 'h'"
+        " FROM generate_series(1, 50000) i",
+        "INSERT INTO outbox SELECT i, md5(i::text)::uuid FROM generate_series(1, 50000) i",
+        "INSERT INTO idempotency_keys SELECT 's', 'k' || i, 'h', 201, '{}' FROM generate_series(1, 50000) i",
+        "ANALYZE pg_temp.events, pg_temp.account_state, pg_temp.outbox, pg_temp.idempotency_keys",
+        "SET plan_cache_mode = force_generic_plan",
+    };
+    for (size_t i = 0; i < sizeof setup / sizeof setup[0]; i++) LL_REQUIRE(run_sql(t, conn, setup[i]) == 0);
+    for (int i = 0; i < st.n; i++) {
+        res = PQprepare(conn, st.name[i], st.sql[i], 0, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) LL_FAIL_AT("%s: %s", st.name[i], PQresultErrorMessage(res));
+        PQclear(res);
+        res = PQdescribePrepared(conn, st.name[i]);
+        int nparams = PQresultStatus(res) == PGRES_COMMAND_OK ? PQnparams(res) : 0;
+        PQclear(res);
+        char explain[512];
+        int len = snprintf(explain, sizeof explain, "EXPLAIN EXECUTE %s", st.name[i]);
+        for (int p = 0; p < nparams; p++) /* values do not matter: the plan is the generic one */
+            len += snprintf(explain + len, sizeof explain - (size_t)len, "%sNULL", p ? "," : "(");
+        if (nparams > 0) snprintf(explain + len, sizeof explain - (size_t)len, ")");
+        res = PQexec(conn, explain);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) LL_FAIL_AT("%s: %s", explain, PQresultErrorMessage(res));
+        char plan[4096] = "";
+        for (int r = 0; PQresultStatus(res) == PGRES_TUPLES_OK && r < PQntuples(res); r++) {
+            strncat(plan, PQgetvalue(res, r, 0), sizeof plan - strlen(plan) - 2);
+            strcat(plan, "\n");
+        }
+        PQclear(res);
+        if (strstr(plan, "Seq Scan") != NULL) LL_FAIL_AT("%s scans a table:\n%s\n%s", st.name[i], st.sql[i], plan);
+    }
+    /* The control: a lookup no index serves shows up as a scan, so the check above can fail. */
+    res = PQexec(conn, "EXPLAIN SELECT 1 FROM idempotency_keys WHERE response = 'x'");
+    LL_CHECK(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 &&
+             strstr(PQgetvalue(res, 0, 0), "Seq Scan") != NULL);
+    PQclear(res);
+    for (int i = 0; i < st.n; i++) free(st.sql[i]);
+    PQfinish(conn);
+}
+
+int main(int argc, char **argv) {
+    static const ll_test_case_t cases[] = {
+        LL_CASE(test_store_statements_are_prepared_and_never_scan),
+    };
+    return ll_test_main(argc, argv, "store_plans", cases, LL_CASES(cases));
+}
