@@ -76,6 +76,14 @@ typedef struct projector {
     int n_decode; /* the batch's messages, while the pool decodes them */
     ll_account_cache_t *cache;
     uint64_t assignment; /* partitions assigned, as a signature: a change forgets the cache */
+    /* Partitions taken away by a rebalance (served inside a poll) whose messages may still be in
+     * the batch being collected: dropped before anything is written. */
+    unsigned char revoked[LL_PROJECTOR_PARTITIONS_MAX];
+    int any_revoked;
+    /* Offsets of batches written but not committed because the group was rebalancing: committed
+     * with the next chance, for the partitions still held. NULL: none. */
+    rd_kafka_topic_partition_list_t *uncommitted;
+    uint64_t rebalances;
     ll_strset_t stopped; /* accounts halted by a refused event */
     ll_strset_t waiting; /* accounts behind a gap: their next event has not arrived yet */
     ll_store_events_t *store; /* the event store, read to close gaps; NULL: gaps wait */
@@ -116,6 +124,59 @@ static void log_event(const char *level, const char *msg, const char *account, c
 
 /* ---- Kafka --------------------------------------------------------------------------------- */
 
+/* Drops the partitions of parts from the offsets still to be committed: their next owner
+ * re-reads from the last committed offset (duplicates are skipped), and an older offset must
+ * never overwrite what that owner commits. */
+static void forget_uncommitted(projector_t *p, const rd_kafka_topic_partition_list_t *parts) {
+    if (p->uncommitted == NULL) return;
+    for (int i = 0; i < parts->cnt; i++)
+        rd_kafka_topic_partition_list_del(p->uncommitted, parts->elems[i].topic, parts->elems[i].partition);
+    if (p->uncommitted->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(p->uncommitted);
+        p->uncommitted = NULL;
+    }
+}
+
+/* The group moved partitions (served inside rd_kafka_consumer_poll, so never in the middle of
+ * writing a batch). Assigned: fetching starts at the group's committed offsets. Revoked: the
+ * messages of those partitions already collected are dropped (collect), what is remembered of
+ * their accounts is forgotten (follow_assignment), and their pending offsets are not committed. */
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t why, rd_kafka_topic_partition_list_t *parts,
+                         void *opaque) {
+    projector_t *p = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    char detail[160];
+    int len = snprintf(detail, sizeof detail, "partitions");
+    for (int i = 0; i < parts->cnt && len < (int)sizeof detail - 8; i++)
+        len += snprintf(detail + len, sizeof detail - (size_t)len, " %d", (int)parts->elems[i].partition);
+    p->rebalances++;
+    if (why == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        log_event("info", "partitions assigned", NULL, detail);
+        if (cooperative)
+            error = rd_kafka_incremental_assign(rk, parts);
+        else
+            e = rd_kafka_assign(rk, parts);
+    } else {
+        log_event("info", rd_kafka_assignment_lost(rk) ? "partitions lost" : "partitions revoked", NULL, detail);
+        for (int i = 0; i < parts->cnt; i++)
+            if (parts->elems[i].partition >= 0 && parts->elems[i].partition < LL_PROJECTOR_PARTITIONS_MAX)
+                p->revoked[parts->elems[i].partition] = 1, p->any_revoked = 1;
+        forget_uncommitted(p, parts);
+        if (cooperative)
+            error = rd_kafka_incremental_unassign(rk, parts);
+        else
+            e = rd_kafka_assign(rk, NULL);
+    }
+    if (error != NULL) {
+        log_event("error", "rebalance", NULL, rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+    } else if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        log_event("error", "rebalance", NULL, rd_kafka_err2str(e));
+    }
+}
+
 static int open_kafka(projector_t *p, ll_error_t *err) {
     const ll_config_t *cfg = p->opt->cfg;
     char session_ms[24];
@@ -131,11 +192,22 @@ static int open_kafka(projector_t *p, ll_error_t *err) {
          * API's live view, which follows the topic on its own; here
          * larger fetches cost the broker and the read store less per
          * event (Kafka's CPU 38% -> 27% at 1700 deposits/s). */
-        "fetch.wait.max.ms", "50", "fetch.min.bytes", "65536", "socket.nagle.disable", "true", NULL};
+        "fetch.wait.max.ms", "50", "fetch.min.bytes", "65536", "socket.nagle.disable", "true",
+        /* Several projectors share the partitions: a member joining or leaving moves only the
+         * partitions that change hands, the others keep being projected meanwhile. */
+        "partition.assignment.strategy", "cooperative-sticky", NULL};
     const char *const producer[] = {"bootstrap.servers", cfg->kafka_bootstrap_servers, "client.id",
                                     "ledgerline-projector-dlq", NULL};
-    p->consumer = ll_kafka_client(RD_KAFKA_CONSUMER, NULL, consumer, err);
-    if (p->consumer == NULL) return LL_EINVAL;
+    rd_kafka_conf_t *conf = ll_kafka_conf(consumer, err);
+    if (conf == NULL) return LL_EINVAL;
+    char errstr[512];
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_opaque(conf, p);
+    p->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (p->consumer == NULL) {
+        rd_kafka_conf_destroy(conf);
+        return ll_error_set(err, LL_EINVAL, "Kafka consumer: %s", errstr);
+    }
     p->dlq = ll_kafka_client(RD_KAFKA_PRODUCER, LL_KAFKA_PRODUCER_SETTINGS, producer, err);
     if (p->dlq == NULL) return LL_EINVAL;
     rd_kafka_poll_set_consumer(p->consumer);
@@ -166,6 +238,26 @@ static int dead_letter(projector_t *p, const rd_kafka_message_t *m, const char *
 
 /* ---- one batch ----------------------------------------------------------------------------- */
 
+/* Drops the collected messages of revoked partitions (they are the next owner's now). */
+static int drop_revoked(projector_t *p, int n) {
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t part = p->items[i].msg->partition;
+        if (part >= 0 && part < LL_PROJECTOR_PARTITIONS_MAX && p->revoked[part])
+            rd_kafka_message_destroy(p->items[i].msg);
+        else
+            p->items[kept++] = p->items[i];
+    }
+    memset(p->revoked, 0, sizeof p->revoked);
+    p->any_revoked = 0;
+    if (kept < n) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "%d messages", n - kept);
+        log_event("info", "collected messages of revoked partitions dropped", NULL, detail);
+    }
+    return kept;
+}
+
 static int collect(projector_t *p, volatile sig_atomic_t *stop) {
     int n = 0;
     long long deadline = 0;
@@ -174,6 +266,7 @@ static int collect(projector_t *p, volatile sig_atomic_t *stop) {
         int wait = deadline ? (int)(deadline - ll_clock_ms()) : 200;
         if (wait <= 0) break;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(p->consumer, wait);
+        if (p->any_revoked) n = drop_revoked(p, n);
         if (m == NULL) break; /* idle or the batch window closed: let the loop report and check */
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -597,6 +690,37 @@ static int project_all(projector_t *p, int n, ll_error_t *err) {
     return rc;
 }
 
+/* A commit refused because the group is rebalancing or moved on without this member. Retrying
+ * the batch would never help: the rebalance needs this member to poll. */
+static int group_moved(rd_kafka_resp_err_t e) {
+    return e == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS || e == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+           e == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID || e == RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST ||
+           e == RD_KAFKA_RESP_ERR__STATE;
+}
+
+/* Remembers offsets (of a batch already written) to commit later, the highest per partition. */
+static void keep_uncommitted(projector_t *p, const rd_kafka_topic_partition_list_t *offsets, rd_kafka_resp_err_t why) {
+    if (p->uncommitted == NULL) p->uncommitted = rd_kafka_topic_partition_list_new(offsets->cnt);
+    for (int i = 0; i < offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *o = &offsets->elems[i];
+        rd_kafka_topic_partition_t *u = rd_kafka_topic_partition_list_find(p->uncommitted, o->topic, o->partition);
+        if (u == NULL) u = rd_kafka_topic_partition_list_add(p->uncommitted, o->topic, o->partition);
+        if (o->offset > u->offset) u->offset = o->offset;
+    }
+    log_event("info", "batch written, offsets committed later: the group is rebalancing", NULL, rd_kafka_err2str(why));
+}
+
+/* Commits what keep_uncommitted kept, for the partitions still assigned (the others were
+ * dropped when revoked). Called between batches, after a poll let the rebalance finish. */
+static void commit_uncommitted(projector_t *p) {
+    if (p->uncommitted == NULL) return;
+    rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, p->uncommitted, 0);
+    if (group_moved(e)) return; /* still rebalancing: the next round */
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) log_event("warn", "commit of earlier offsets", NULL, rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(p->uncommitted);
+    p->uncommitted = NULL;
+}
+
 /* Commits, per partition, the offset after the batch's last message. */
 static int commit(projector_t *p, int n, ll_error_t *err) {
     rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(8);
@@ -608,9 +732,23 @@ static int commit(projector_t *p, int n, ll_error_t *err) {
             tp = rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(m->rkt), m->partition);
         if (m->offset + 1 > tp->offset) tp->offset = m->offset + 1;
     }
+    /* Offsets still waiting from earlier batches go with these (never behind them). */
+    for (int i = 0; p->uncommitted != NULL && i < p->uncommitted->cnt; i++) {
+        const rd_kafka_topic_partition_t *u = &p->uncommitted->elems[i];
+        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(offsets, u->topic, u->partition);
+        if (tp == NULL) tp = rd_kafka_topic_partition_list_add(offsets, u->topic, u->partition);
+        if (u->offset > tp->offset) tp->offset = u->offset;
+    }
     int64_t t0 = ll_clock_us();
     rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, offsets, 0);
     phase_add(p, LL_PHASE_COMMIT, t0);
+    if (group_moved(e)) {
+        keep_uncommitted(p, offsets, e);
+        e = RD_KAFKA_RESP_ERR_NO_ERROR; /* the batch is written: only its offsets wait */
+    } else if (e == RD_KAFKA_RESP_ERR_NO_ERROR && p->uncommitted != NULL) {
+        rd_kafka_topic_partition_list_destroy(p->uncommitted);
+        p->uncommitted = NULL;
+    }
     rd_kafka_topic_partition_list_destroy(offsets);
     if (e) return ll_error_set(err, LL_EIO, "commit offsets: %s", rd_kafka_err2str(e));
     for (int i = 0; i < n; i++) {
@@ -823,12 +961,14 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
         }
         int n = collect(&p, stop);
         follow_assignment(&p);
+        commit_uncommitted(&p);
         if (n > 0) process(&p, n, stop);
         destroy_items(&p, n);
         if (ll_clock_ms() - p.last_publish_ms >= PUBLISH_MS) publish(&p, 0);
     }
     rc = 0;
 done:
+    if (p.uncommitted != NULL) rd_kafka_topic_partition_list_destroy(p.uncommitted);
     if (p.consumer != NULL) {
         rd_kafka_consumer_close(p.consumer);
         rd_kafka_destroy(p.consumer);

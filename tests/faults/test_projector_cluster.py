@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Faults: three projectors share the events topic's partitions (issue #19, the projector tier).
+
+Under a steady load of deposits (two command services, one relay), with three projectors in one
+consumer group (cooperative rebalancing): one projector is killed with -9, and its partitions go
+to the two left; then a fourth joins and takes some over. Afterwards: every acknowledged deposit
+is in the store exactly once, the read model equals the store (`ledgerline-audit reconcile`),
+no account is halted or waits behind a gap, and every partition is projected to its end.
+Measured and printed: the time from the kill to the survivors holding every partition, and from
+the new projector's start to its first partition.
+A ledger of this suite's own (database, MongoDB database, topic, group). Needs PostgreSQL, Kafka
+and FerretDB."""
+import concurrent.futures as cf
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
+from ll_e2e import (BIN, Service, check, eq, free_port, ledger_env, own_ledger, post, prometheus, run,  # noqa: E402
+                    sql_superuser, wait_until)
+
+DB = "ledgerline_projector_cluster"
+ENV = ledger_env(DB, "projector-cluster")
+ENV["LEDGERLINE_KAFKA_TOPIC_DLQ"] = ENV["LEDGERLINE_KAFKA_TOPIC_EVENTS"] + ".dlq"
+PARTITIONS = set(range(6))
+CMD_A, CMD_B = free_port(), free_port()
+BENCH = os.path.join(os.path.dirname(BIN), "bench")
+LAG = re.compile(r'ledgerline_projector_lag_events\{[^}]*partition="(\d+)"[^}]*\}')
+
+
+def projector(n):
+    port = free_port()
+    svc = Service(f"projector-{n}", ["--metrics-ms", "1000", "--metrics-listen", f"127.0.0.1:{port}"], port=port,
+                  env=ENV, binary=os.path.join(BIN, "ledgerline-projector"))
+    svc.metrics = port
+    return svc.start()
+
+
+def held(p):
+    """The partitions projector p holds, from its /metrics (one lag series per partition)."""
+    try:
+        return {int(m.group(1)) for m in (LAG.match(k) for k in prometheus(p.metrics)) if m}
+    except OSError:
+        return set()
+
+
+def metric(p, name):
+    return prometheus(p.metrics).get(f'{name}{{service="projector"}}', 0)
+
+
+def lag(p):
+    return sum(v for k, v in prometheus(p.metrics).items() if k.startswith("ledgerline_projector_lag_events{"))
+
+
+def reconcile():
+    out = subprocess.run([os.path.join(BIN, "ledgerline-audit"), "--format", "json", "reconcile"],
+                         capture_output=True, text=True, timeout=120, env=dict(os.environ, **ENV))
+    if out.returncode not in (0, 1):
+        raise RuntimeError(f"ledgerline-audit reconcile: {out.stderr}")
+    return json.loads(out.stdout)
+
+
+class Load(threading.Thread):
+    """Deposits of 1 over the accounts, through both command services, until stopped; counts
+    what was acknowledged per account."""
+
+    def __init__(self, accounts):
+        super().__init__(daemon=True)
+        self.accounts, self.stop, self.acked, self.errors = accounts, threading.Event(), {}, []
+        self.lock = threading.Lock()
+
+    def one(self, i):
+        while not self.stop.is_set():
+            account = self.accounts[i % len(self.accounts)]
+            port = CMD_A if i % 2 else CMD_B
+            s, _, body = post(f"/v1/accounts/{account}/deposits", {"amount_minor": 1, "currency": "EUR"}, port=port)
+            with self.lock:
+                if s == 201:
+                    self.acked[account] = self.acked.get(account, 0) + 1
+                else:
+                    self.errors.append((s, body))
+            i += 4
+            time.sleep(0.01)
+
+    def run(self):
+        with cf.ThreadPoolExecutor(4) as pool:
+            list(pool.map(self.one, range(4)))
+
+
+def test_projectors_share_partitions_and_survive_a_kill_and_a_join(ledger):
+    ps = ledger["projectors"]
+    wait_until(lambda: set().union(*(held(p) for p in ps)) == PARTITIONS and all(held(p) for p in ps), 60,
+               "three projectors holding two partitions each")
+    shares = [sorted(held(p)) for p in ps]
+    check(all(len(s) == 2 for s in shares), f"six partitions spread over three: {shares}")
+    accounts = []
+    for i in range(24):
+        s, _, b = post("/v1/accounts", {"owner": f"cluster-{i}", "currency": "EUR"}, port=CMD_A if i % 2 else CMD_B)
+        eq(s, 201, b)
+        accounts.append(b["account_id"])
+    load = Load(accounts)
+    load.start()
+    time.sleep(4)
+    victim = ps.pop(0)
+    lost = held(victim)
+    victim.kill9()
+    t_kill = time.time()
+    wait_until(lambda: set().union(*(held(p) for p in ps)) == PARTITIONS, 60, "the survivors hold every partition")
+    takeover_s = time.time() - t_kill
+    time.sleep(2)
+    t_join = time.time()
+    ps.append(projector(4))
+    wait_until(lambda: held(ps[-1]), 60, "the new projector takes partitions")
+    join_s = time.time() - t_join
+    time.sleep(3)
+    load.stop.set()
+    load.join()
+    eq(load.errors, [], "every deposit acknowledged")
+    wait_until(lambda: set().union(*(held(p) for p in ps)) == PARTITIONS and all(lag(p) == 0 for p in ps), 60,
+               "every partition projected to its end")
+    print(f"    killed a projector holding {sorted(lost)}: its partitions held again after {takeover_s:.1f} s; "
+          f"a new projector held {sorted(held(ps[-1]))} {join_s:.1f} s after its start; "
+          f"{sum(load.acked.values())} deposits")
+    for a in accounts:
+        rows = sql_rows(f"SELECT count(*), coalesce(sum((envelope::jsonb->'data'->>'amount_minor')::bigint), 0)"
+                        f" FROM events WHERE account_id = '{a}' AND type = 'MoneyDeposited'")
+        eq(rows, [[str(load.acked.get(a, 0)), str(load.acked.get(a, 0))]], f"{a}: each acknowledged deposit once")
+    wait_until(lambda: reconcile() == [], 60, "the read model equals the event store")
+    for p in ps:
+        eq(metric(p, "ledgerline_projector_halted_accounts"), 0, "no account halted")
+        eq(metric(p, "ledgerline_projector_waiting_accounts"), 0, "no account behind a gap")
+
+
+def sql_rows(query):
+    out = subprocess.run(["psql", "-X", "-q", "-At", "-F", "\t", ENV["LEDGERLINE_PG_MIGRATE_CONNINFO"], "-c", query],
+                         capture_output=True, text=True)
+    eq(out.returncode, 0, out.stderr)
+    return [line.split("\t") for line in out.stdout.splitlines() if line]
+
+
+if __name__ == "__main__":
+    own_ledger(DB, ENV)
+    out = subprocess.run([os.path.join(BENCH, "gen_events"), "--topic", ENV["LEDGERLINE_KAFKA_TOPIC_DLQ"],
+                          "--events", "0", "--accounts", "0"], capture_output=True, text=True, timeout=60)
+    eq(out.returncode, 0, f"dlq topic: {out.stderr}")
+    ledger = {}
+    code = 1
+    with Service("command", ["--listen", f"127.0.0.1:{CMD_A}"], port=CMD_A, env=ENV), \
+            Service("command-b", ["--listen", f"127.0.0.1:{CMD_B}"], port=CMD_B, env=ENV,
+                    binary=os.path.join(BIN, "ledgerline-command")), \
+            Service("relay", ["--poll-ms", "200"], env=ENV):
+        ledger["projectors"] = [projector(n) for n in (1, 2, 3)]
+        try:
+            code = run({n: (lambda f=f: f(ledger)) for n, f in dict(globals()).items() if n.startswith("test_")},
+                       "projector_cluster")
+        finally:
+            for p in ledger["projectors"]:
+                if p.stop() != 0:
+                    print(f"  FAIL {p.name} exited non-zero (sanitizer report?); see {p.log_path}")
+                    code = 1
+    sql_superuser(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", db="postgres")
+    subprocess.run([os.path.join(BENCH, "mongo_bulk"), "--uri", "mongodb://127.0.0.1:57017/", "--database", DB,
+                    "--drop"], capture_output=True, timeout=60)
+    sys.exit(code)
