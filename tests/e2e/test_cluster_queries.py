@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""End-to-end: two query APIs at once, each with its own live view (issue #19, the query tier).
+
+Read-your-writes must hold on whichever instance a client reaches: after each deposit (through
+one of two command services), GET with min_version=<the version the 201 gave> on either query
+API answers that version (never older, never a 503 once the event is projected), and once an
+instance has shown it, its statement page holds the deposit. A query API killed with -9 while the
+other serves comes back with an exact view. Two projectors share the partitions meanwhile.
+A ledger of this suite's own (database, MongoDB database, topic, group)."""
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from ll_e2e import (BIN, Service, check, eq, free_port, ledger_env, own_ledger, post, request, run,  # noqa: E402
+                    sql_superuser, wait_until)
+
+DB = "ledgerline_cluster_queries"
+ENV = ledger_env(DB, "cluster-queries")
+ENV["LEDGERLINE_KAFKA_TOPIC_DLQ"] = ENV["LEDGERLINE_KAFKA_TOPIC_EVENTS"] + ".dlq"
+CMDS = [free_port(), free_port()]
+QRYS = [free_port(), free_port()]
+BENCH = os.path.join(os.path.dirname(BIN), "bench")
+
+
+def service(name, binary, args, port=None):
+    return Service(name, args, port=port, env=ENV, binary=os.path.join(BIN, f"ledgerline-{binary}"))
+
+
+def query(i):
+    return service(f"query-{i}", "query", ["--listen", f"127.0.0.1:{QRYS[i]}"], QRYS[i]).start()
+
+
+def open_account(i):
+    s, _, b = post("/v1/accounts", {"owner": f"reader-{i}", "currency": "EUR"}, port=CMDS[i % 2])
+    eq(s, 201, b)
+    return b["account_id"], b["version"]
+
+
+def read_your_writes(accounts, rounds, qrys, balance):
+    """Deposits on the accounts in turn; each read back on the next query API in turn. balance:
+    what each account holds so far, kept up to date."""
+    worst = 0.0
+    for r in range(rounds):
+        a = accounts[r % len(accounts)]
+        s, _, b = post(f"/v1/accounts/{a}/deposits", {"amount_minor": r + 1, "currency": "EUR"}, port=CMDS[r % 2])
+        eq(s, 201, b)
+        balance[a] += r + 1
+        q = qrys[r % len(qrys)]
+        t0 = time.time()
+        s, h, got = request("GET", f"/v1/accounts/{a}?min_version={b['version']}", port=q)
+        worst = max(worst, time.time() - t0)
+        eq(s, 200, f"read your write on {q}: {got}")
+        eq((got["version"], got["balance_minor"]), (b["version"], balance[a]), f"{a} on {q}")
+        eq(h["etag"], f'"{b["version"]}"')
+        # Once an instance showed the version, its statement never shows less.
+        s, _, page = request("GET", f"/v1/accounts/{a}/transactions?limit=1", port=q)
+        eq(s, 200, f"statement on {q}: {page}")
+        check(page["items"] and page["items"][0]["version"] == b["version"],
+              f"the statement on {q} holds the deposit: {page}")
+        # And every other instance answers the same min_version with the same state.
+        for other in qrys:
+            s, _, got = request("GET", f"/v1/accounts/{a}?min_version={b['version']}", port=other)
+            eq((s, got.get("version"), got.get("balance_minor")), (200, b["version"], balance[a]), f"on {other}")
+    return worst
+
+
+def test_read_your_writes_on_either_query_api(ledger):
+    accounts = [open_account(i)[0] for i in range(8)]
+    worst = read_your_writes(accounts, 40, QRYS, {a: 0 for a in accounts})
+    print(f"    40 deposits, each read back with min_version on both instances: slowest first read {worst * 1000:.0f} ms")
+
+
+def test_a_query_api_killed_comes_back_exact_while_the_other_serves(ledger):
+    accounts = [open_account(i)[0] for i in range(4)]
+    balance = {a: 0 for a in accounts}
+    read_your_writes(accounts, 8, QRYS, balance)
+    ledger["query"][0].kill9()
+    read_your_writes(accounts, 8, QRYS[1:], balance)  # the other one serves alone
+    ledger["query"][0] = query(0)
+    wait_until(lambda: request("GET", "/readyz", port=QRYS[0], auth=None)[0] == 200, 60, "the restarted one ready")
+    read_your_writes(accounts, 8, QRYS, balance)
+
+
+if __name__ == "__main__":
+    own_ledger(DB, ENV)
+    out = subprocess.run([os.path.join(BENCH, "gen_events"), "--topic", ENV["LEDGERLINE_KAFKA_TOPIC_DLQ"],
+                          "--events", "0", "--accounts", "0"], capture_output=True, text=True, timeout=60)
+    eq(out.returncode, 0, f"dlq topic: {out.stderr}")
+    code = 1
+    ledger = {}
+    with service("command", "command", ["--listen", f"127.0.0.1:{CMDS[0]}"], CMDS[0]), \
+            service("command-b", "command", ["--listen", f"127.0.0.1:{CMDS[1]}"], CMDS[1]), \
+            service("relay", "relay", ["--poll-ms", "200"]), \
+            service("projector-1", "projector", ["--metrics-listen", f"127.0.0.1:{free_port()}"]), \
+            service("projector-2", "projector", ["--metrics-listen", f"127.0.0.1:{free_port()}"]):
+        ledger["query"] = [query(0), query(1)]
+        try:
+            code = run({n: (lambda f=f: f(ledger)) for n, f in dict(globals()).items() if n.startswith("test_")},
+                       "cluster_queries")
+        finally:
+            for q in ledger["query"]:
+                if q.stop() != 0:
+                    print(f"  FAIL {q.name} exited non-zero (sanitizer report?); see {q.log_path}")
+                    code = 1
+    sql_superuser(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", db="postgres")
+    subprocess.run([os.path.join(BENCH, "mongo_bulk"), "--uri", "mongodb://127.0.0.1:57017/", "--database", DB,
+                    "--drop"], capture_output=True, timeout=60)
+    sys.exit(code)
