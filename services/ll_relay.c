@@ -63,6 +63,7 @@ typedef struct {
     int64_t latencies_us[LATENCY_SAMPLES];
     size_t n_latencies;
     long long last_report_ms, last_snapshot_ms;
+    long long last_takeover_check_ms; /* standby: when it last looked at the publisher's session */
     /* what /metrics shows: published by the relay thread, read by the server thread */
     pthread_mutex_t mu;
     ll_relay_snapshot_t snap;
@@ -149,6 +150,44 @@ static int try_lead(relay_t *r, ll_error_t *err) {
     PQclear(res);
     if (r->leader) log_line("info", "publisher", "this relay holds the publisher lock");
     return r->leader;
+}
+
+/* A standby ends the session of a publisher PostgreSQL has not heard from for takeover_ms: a
+ * paused or frozen process keeps its session, and with it the lock, for ever. A healthy publisher
+ * runs a statement at least every second (a round, the metrics' count, also while it waits for
+ * Kafka) and every BACKOFF_MS_MAX at worst, so only a publisher that stopped is ever idle that
+ * long. The lock is released when its backend exits; the next try_lead takes it. The stopped
+ * one, when it resumes, finds its session gone before it can delete a row: what it still
+ * produces are duplicates, dropped by version downstream. */
+static void take_over_if_silent(relay_t *r) {
+    if (r->opt->takeover_ms <= 0 || ll_clock_ms() - r->last_takeover_check_ms < 1000) return;
+    r->last_takeover_check_ms = ll_clock_ms();
+    char ms[24];
+    snprintf(ms, sizeof ms, "%d", r->opt->takeover_ms);
+    const char *params[1] = {ms};
+    ll_error_t err = {""};
+    PGresult *res = ll_pg_query(r->conn,
+                                "SELECT a.pid, (extract(epoch FROM now() - a.state_change) * 1000)::bigint"
+                                " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                                " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0"
+                                " AND l.objid = " RELAY_LOCK_KEY " AND l.objsubid = 1 AND a.state LIKE 'idle%'"
+                                " AND a.state_change < now() - make_interval(secs => $1::double precision / 1000)",
+                                1, params, PGRES_TUPLES_OK, &err);
+    if (res == NULL) {
+        log_line("warn", "could not look at the publisher's session", err.msg);
+        return;
+    }
+    if (PQntuples(res) == 1) {
+        char detail[128];
+        snprintf(detail, sizeof detail, "backend %s silent for %s ms: ending its session", PQgetvalue(res, 0, 0),
+                 PQgetvalue(res, 0, 1));
+        log_line("warn", "the publisher stopped answering; taking over", detail);
+        const char *pid[1] = {PQgetvalue(res, 0, 0)};
+        PGresult *t = ll_pg_query(r->conn, "SELECT pg_terminate_backend($1::int)", 1, pid, PGRES_TUPLES_OK, &err);
+        if (t == NULL) log_line("error", "could not end the silent publisher's session", err.msg);
+        PQclear(t);
+    }
+    PQclear(res);
 }
 
 /* Drains notifications libpq already holds; returns how many there were. */
@@ -446,6 +485,7 @@ int ll_relay_run(const ll_relay_options_t *opt, volatile sig_atomic_t *stop, ll_
         if (!r.leader) { /* standby: another relay publishes */
             backoff_ms = 0;
             wait_for_notify(&r, opt->poll_interval_ms);
+            take_over_if_silent(&r);
             continue;
         }
         int n = round_once(&r, stop, &e);

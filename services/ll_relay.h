@@ -9,7 +9,10 @@
  * those are published again, in order. A row that commits late is simply read in a later round: rows are deleted,
  * never skipped by a high-water mark. Undelivered rows stay and are retried with backoff, so a
  * broker outage delays events but loses none; a crash re-publishes (at least once; projectors
- * drop duplicates by version). Woken by LISTEN/NOTIFY, with a polling fallback.
+ * drop duplicates by version). Woken by LISTEN/NOTIFY, with a polling fallback. A publisher that
+ * stops answering (paused, frozen) keeps its session and with it the lock: a standby that sees
+ * the lock holder's session idle for takeover_ms ends it and takes over; the paused one, when it
+ * resumes, finds its session gone before it can delete a row.
  */
 #ifndef LL_RELAY_H
 #define LL_RELAY_H
@@ -26,6 +29,7 @@ typedef struct ll_relay_options {
     int poll_interval_ms;    /* fallback when no NOTIFY arrives */
     int delivery_wait_ms;    /* a round waits this long for Kafka's reports, then retries */
     int metrics_interval_ms; /* how often a metrics line is logged */
+    int takeover_ms;         /* a standby ends the session of a publisher silent this long; 0: never */
     const char *metrics_listen; /* HOST:PORT of /metrics and /healthz; NULL: none */
 } ll_relay_options_t;
 

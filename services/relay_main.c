@@ -12,6 +12,7 @@ static volatile sig_atomic_t stop_requested;
 static void usage(FILE *out) {
     fprintf(out, "Usage: ledgerline-relay [--config FILE] [--batch N] [--poll-ms MS] [--metrics-ms MS]\n"
                  "                        [--delivery-wait-ms MS] [--metrics-listen HOST:PORT]\n"
+                 "                        [--takeover-ms MS]\n"
                  "\n"
                  "Publishes committed events from the PostgreSQL outbox (pg_conninfo) to Kafka\n"
                  "(kafka_bootstrap_servers, topic kafka_topic_events), keyed by account id, in version\n"
@@ -27,6 +28,10 @@ static void usage(FILE *out) {
                  "  --delivery-wait-ms MS  how long a round waits for Kafka's delivery reports before\n"
                  "                   it publishes the unacknowledged rows again (default 40000: past\n"
                  "                   the producer's 30 s message timeout, every report is in by then)\n"
+                 "  --takeover-ms MS a standby ends the session of a publisher PostgreSQL has not\n"
+                 "                   heard from for MS (paused, frozen: it would hold the lock for ever)\n"
+                 "                   and takes over (default 15000; at least 3 x --poll-ms and 2000;\n"
+                 "                   0: never)\n"
                  "  --metrics-ms MS  how often a metrics line (outbox depth, oldest undelivered age,\n"
                  "                   publish latency p50/p99) is logged (default 10000)\n"
                  "  -h, --help       this help\n"
@@ -36,7 +41,11 @@ static void usage(FILE *out) {
 
 int main(int argc, char **argv) {
     const char *path = NULL;
-    ll_relay_options_t opt = {NULL, NULL, NULL, 500, 1000, 40000, 10000, NULL};
+    ll_relay_options_t opt = {.batch_max = 500,
+                              .poll_interval_ms = 1000,
+                              .delivery_wait_ms = 40000,
+                              .metrics_interval_ms = 10000,
+                              .takeover_ms = 15000};
     const char *metrics_listen = NULL;
     for (int i = 1; i < argc; i++) {
         int bad = 0;
@@ -53,6 +62,8 @@ int main(int argc, char **argv) {
             bad = ll_cli_int_arg(argv[++i], 10, 60000, &opt.poll_interval_ms);
         } else if (!strcmp(argv[i], "--metrics-listen") && i + 1 < argc) {
             metrics_listen = argv[++i];
+        } else if (!strcmp(argv[i], "--takeover-ms") && i + 1 < argc) {
+            bad = ll_cli_int_arg(argv[++i], 0, 3600000, &opt.takeover_ms);
         } else if (!strcmp(argv[i], "--metrics-ms") && i + 1 < argc) {
             bad = ll_cli_int_arg(argv[++i], 100, 3600000, &opt.metrics_interval_ms);
         } else {
@@ -63,6 +74,13 @@ int main(int argc, char **argv) {
             usage(stderr);
             return 1;
         }
+    }
+    /* A healthy publisher's session may be idle a polling interval (and the 5 s back-off at worst:
+     * a takeover then is harmless, the next publisher waits the same). */
+    if (opt.takeover_ms != 0 && (opt.takeover_ms < 2000 || opt.takeover_ms < 3 * opt.poll_interval_ms)) {
+        fprintf(stderr, "ledgerline-relay: --takeover-ms %d is too short: at least 2000 and 3 x --poll-ms (%d)\n",
+                opt.takeover_ms, opt.poll_interval_ms);
+        return 1;
     }
     static ll_config_t cfg;
     ll_error_t err = {""};

@@ -6,6 +6,7 @@ import collections
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -156,6 +157,45 @@ def test_a_standby_relay_takes_over(relay_holder):
     for _ in range(5):
         deposit(a)
     check_published([a], since)
+
+
+def test_a_paused_publisher_is_taken_over_and_steps_down_when_it_resumes(relay_holder):
+    """A publisher that stops answering (SIGSTOP: a frozen VM, a debugger, a GC pause) keeps its
+    PostgreSQL session and with it the publisher lock. The standby ends that session once it has
+    been silent for --takeover-ms and publishes; the paused one, resumed, finds its session gone,
+    deletes nothing and waits as a standby."""
+    since = int(time.time() * 1000) - 1000
+    paused = relay_holder[0]
+    standby = Service("relay", RELAY_ARGS + ["--takeover-ms", "3000"]).start()
+    a = open_account()
+    deposit(a)
+    wait_until(outbox_empty, 10, "published by the first relay")
+    paused.proc.send_signal(signal.SIGSTOP)
+    try:
+        t0 = time.time()
+        for _ in range(5):
+            eq(deposit(a)[0], 201)
+        wait_until(outbox_empty, 30, "published by the standby once the paused one's session ended")
+        took = time.time() - t0
+    finally:
+        paused.proc.send_signal(signal.SIGCONT)
+        relay_holder[0] = standby
+    try:
+        # /metrics is a snapshot at most a second old.
+        wait_until(lambda: relay_metrics(standby)['ledgerline_relay_leader{service="relay"}'] == 1, 5,
+                   "the standby publishes")
+        print(f"    a publisher paused with SIGSTOP: its events published by the standby {took:.1f} s later "
+              f"(--takeover-ms 3000)")
+        wait_until(lambda: relay_metrics(paused)['ledgerline_relay_leader{service="relay"}'] == 0, 15,
+                   "the resumed relay waits as a standby")
+        for _ in range(3):
+            eq(deposit(a)[0], 201)
+        check_published([a], since)
+        check(paused.proc.poll() is None, "the resumed relay runs on")
+        eq(relay_metrics(paused)['ledgerline_relay_leader{service="relay"}'], 0.0, "and does not publish")
+        eq(paused.stop(), 0, "the resumed relay stops cleanly")
+    finally:
+        paused.stop()  # never left running after a failure: it would take part in later tests
 
 
 def relay_metrics(relay):
