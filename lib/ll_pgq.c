@@ -10,6 +10,7 @@
 
 /* A statement with more parameters than this is a programming error (PostgreSQL allows 65535). */
 #define PGQ_PARAMS_MAX 60000
+#define FORMATTED_MAX  128 /* a value given as printf format: numbers */
 
 void ll_pgq_init(ll_pgq_t *q) {
     memset(q, 0, sizeof *q);
@@ -108,17 +109,24 @@ void ll_pgq_param(ll_pgq_t *q, const char *value, const char *cast) {
     add_value(q, value, strlen(value), cast);
 }
 
+/* Formats a short value (a number) into buf; -1 (q->failed set) when it does not fit. */
+__attribute__((format(printf, 3, 0))) static int format_value(ll_pgq_t *q, char buf[FORMATTED_MAX], const char *fmt,
+                                                              va_list ap) {
+    int n = vsnprintf(buf, FORMATTED_MAX, fmt, ap);
+    if (n < 0 || n >= FORMATTED_MAX) {
+        q->failed = 1;
+        return -1;
+    }
+    return n;
+}
+
 void ll_pgq_paramf(ll_pgq_t *q, const char *cast, const char *fmt, ...) {
-    char buf[128];
+    char buf[FORMATTED_MAX];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    int n = format_value(q, buf, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof buf) {
-        q->failed = 1;
-        return;
-    }
-    add_value(q, buf, (size_t)n, cast);
+    if (n >= 0) add_value(q, buf, (size_t)n, cast);
 }
 
 void ll_pgq_array_begin(ll_pgq_t *q) {
@@ -150,16 +158,12 @@ void ll_pgq_array_item(ll_pgq_t *q, const char *value) {
 }
 
 void ll_pgq_array_itemf(ll_pgq_t *q, const char *fmt, ...) {
-    char buf[128];
+    char buf[FORMATTED_MAX];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    int n = format_value(q, buf, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof buf) {
-        q->failed = 1;
-        return;
-    }
-    ll_pgq_array_item(q, buf);
+    if (n >= 0) ll_pgq_array_item(q, buf);
 }
 
 void ll_pgq_array_end(ll_pgq_t *q, const char *cast) {

@@ -5,6 +5,7 @@
 #include "ll_cli.h"
 #include "ll_event_codec.h"
 #include "ll_hash_chain.h"
+#include "ll_mongo_init.h"
 #include "ll_pg.h"
 #include "ll_read_model.h"
 #include "ll_replay.h"
@@ -531,7 +532,7 @@ int main(int argc, char **argv) {
     ll_error_t err = {""};
     PGconn *pg = ll_pg_connect(cfg.pg_conninfo, &err);
     if (pg == NULL) return fail("%s", err.msg);
-    if (reconcile) mongoc_init();
+    if (reconcile) ll_mongo_init();
     int rc = reconcile ? cmd_reconcile(pg, &o, &cfg) : run(pg, &o);
     if (reconcile) mongoc_cleanup();
     PQfinish(pg);

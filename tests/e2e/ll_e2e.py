@@ -239,10 +239,31 @@ def own_ledger(db, env):
     out = subprocess.run([os.path.join(BIN, "ledgerline-migrate")], capture_output=True, text=True,
                          env=dict(os.environ, **env))
     eq(out.returncode, 0, f"migrate: {out.stderr}")
-    out = subprocess.run([os.path.join(os.path.dirname(BIN), "bench", "gen_events"), "--topic",
-                          env["LEDGERLINE_KAFKA_TOPIC_EVENTS"], "--events", "0", "--accounts", "0"],
-                         capture_output=True, text=True, timeout=60)
-    eq(out.returncode, 0, f"topic: {out.stderr}")
+    create_topic(env["LEDGERLINE_KAFKA_TOPIC_EVENTS"])
+
+
+def create_topic(topic):
+    """Creates topic (6 partitions, infinite retention) as the stack's topics are made."""
+    out = subprocess.run([os.path.join(os.path.dirname(BIN), "bench", "gen_events"), "--topic", topic, "--events", "0",
+                          "--accounts", "0"], capture_output=True, text=True, timeout=60)
+    eq(out.returncode, 0, f"topic {topic}: {out.stderr}")
+
+
+def drop_ledger(db):
+    """Removes what own_ledger made: database db and the MongoDB database db."""
+    sql_superuser(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", db="postgres")
+    subprocess.run([os.path.join(os.path.dirname(BIN), "bench", "mongo_bulk"), "--uri", "mongodb://127.0.0.1:57017/",
+                    "--database", db, "--drop"], capture_output=True, timeout=60)
+
+
+def stop_all(services):
+    """Stops every service; 1 when any exited non-zero (a sanitizer report), else 0."""
+    code = 0
+    for svc in services:
+        if svc.stop() != 0:
+            print(f"  FAIL {svc.name} exited non-zero (sanitizer report?); see {svc.log_path}")
+            code = 1
+    return code
 
 
 def tamper_amount(account, version, old, new, db=PG["db"]):

@@ -8,20 +8,18 @@ instance has shown it, its statement page holds the deposit. A query API killed 
 other serves comes back with an exact view. Two projectors share the partitions meanwhile.
 A ledger of this suite's own (database, MongoDB database, topic, group)."""
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ll_e2e import (BIN, Service, check, eq, free_port, ledger_env, own_ledger, post, request, run,  # noqa: E402
-                    sql_superuser, wait_until)
+from ll_e2e import (BIN, Service, check, create_topic, drop_ledger, eq, free_port, ledger_env, own_ledger,  # noqa: E402
+                    post, request, run, stop_all, wait_until)
 
 DB = "ledgerline_cluster_queries"
 ENV = ledger_env(DB, "cluster-queries")
 ENV["LEDGERLINE_KAFKA_TOPIC_DLQ"] = ENV["LEDGERLINE_KAFKA_TOPIC_EVENTS"] + ".dlq"
 CMDS = [free_port(), free_port()]
 QRYS = [free_port(), free_port()]
-BENCH = os.path.join(os.path.dirname(BIN), "bench")
 
 
 def service(name, binary, args, port=None):
@@ -85,9 +83,7 @@ def test_a_query_api_killed_comes_back_exact_while_the_other_serves(ledger):
 
 if __name__ == "__main__":
     own_ledger(DB, ENV)
-    out = subprocess.run([os.path.join(BENCH, "gen_events"), "--topic", ENV["LEDGERLINE_KAFKA_TOPIC_DLQ"],
-                          "--events", "0", "--accounts", "0"], capture_output=True, text=True, timeout=60)
-    eq(out.returncode, 0, f"dlq topic: {out.stderr}")
+    create_topic(ENV["LEDGERLINE_KAFKA_TOPIC_DLQ"])
     code = 1
     ledger = {}
     with service("command", "command", ["--listen", f"127.0.0.1:{CMDS[0]}"], CMDS[0]), \
@@ -100,11 +96,6 @@ if __name__ == "__main__":
             code = run({n: (lambda f=f: f(ledger)) for n, f in dict(globals()).items() if n.startswith("test_")},
                        "cluster_queries")
         finally:
-            for q in ledger["query"]:
-                if q.stop() != 0:
-                    print(f"  FAIL {q.name} exited non-zero (sanitizer report?); see {q.log_path}")
-                    code = 1
-    sql_superuser(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", db="postgres")
-    subprocess.run([os.path.join(BENCH, "mongo_bulk"), "--uri", "mongodb://127.0.0.1:57017/", "--database", DB,
-                    "--drop"], capture_output=True, timeout=60)
+            code |= stop_all(ledger["query"])
+    drop_ledger(DB)
     sys.exit(code)

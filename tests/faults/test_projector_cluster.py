@@ -20,15 +20,14 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
-from ll_e2e import (BIN, Service, check, eq, free_port, ledger_env, own_ledger, post, prometheus, run,  # noqa: E402
-                    sql_superuser, wait_until)
+from ll_e2e import (BIN, Service, check, create_topic, drop_ledger, eq, free_port, ledger_env, own_ledger,  # noqa: E402
+                    post, prometheus, run, stop_all, wait_until)
 
 DB = "ledgerline_projector_cluster"
 ENV = ledger_env(DB, "projector-cluster")
 ENV["LEDGERLINE_KAFKA_TOPIC_DLQ"] = ENV["LEDGERLINE_KAFKA_TOPIC_EVENTS"] + ".dlq"
 PARTITIONS = set(range(6))
 CMD_A, CMD_B = free_port(), free_port()
-BENCH = os.path.join(os.path.dirname(BIN), "bench")
 LAG = re.compile(r'ledgerline_projector_lag_events\{[^}]*partition="(\d+)"[^}]*\}')
 
 
@@ -144,9 +143,7 @@ def sql_rows(query):
 
 if __name__ == "__main__":
     own_ledger(DB, ENV)
-    out = subprocess.run([os.path.join(BENCH, "gen_events"), "--topic", ENV["LEDGERLINE_KAFKA_TOPIC_DLQ"],
-                          "--events", "0", "--accounts", "0"], capture_output=True, text=True, timeout=60)
-    eq(out.returncode, 0, f"dlq topic: {out.stderr}")
+    create_topic(ENV["LEDGERLINE_KAFKA_TOPIC_DLQ"])
     ledger = {}
     code = 1
     with Service("command", ["--listen", f"127.0.0.1:{CMD_A}"], port=CMD_A, env=ENV), \
@@ -158,11 +155,6 @@ if __name__ == "__main__":
             code = run({n: (lambda f=f: f(ledger)) for n, f in dict(globals()).items() if n.startswith("test_")},
                        "projector_cluster")
         finally:
-            for p in ledger["projectors"]:
-                if p.stop() != 0:
-                    print(f"  FAIL {p.name} exited non-zero (sanitizer report?); see {p.log_path}")
-                    code = 1
-    sql_superuser(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", db="postgres")
-    subprocess.run([os.path.join(BENCH, "mongo_bulk"), "--uri", "mongodb://127.0.0.1:57017/", "--database", DB,
-                    "--drop"], capture_output=True, timeout=60)
+            code |= stop_all(ledger["projectors"])
+    drop_ledger(DB)
     sys.exit(code)

@@ -16,8 +16,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
-from ll_e2e import (BIN, KAFKA, Service, check, eq, kafka_messages, ledger_env, own_ledger, post,  # noqa: E402
-                    prometheus, request, run, sql_superuser, wait_until)
+from ll_e2e import (BIN, KAFKA, Service, check, create_topic, drop_ledger, eq, kafka_messages, ledger_env,  # noqa: E402
+                    own_ledger, post, prometheus, request, run, wait_until)
 
 CMD, METRICS = 18580, 18582
 DB_OWNER = None
@@ -28,7 +28,6 @@ ENV["LEDGERLINE_KAFKA_TOPIC_DLQ"] = f"{TOPIC}.dlq"
 PROJECTOR_ARGS = ["--metrics-ms", "1000", "--metrics-listen", f"127.0.0.1:{METRICS}"]
 HALTED = 'ledgerline_projector_halted_accounts{service="projector"}'
 APPLIED = 'ledgerline_projector_events_total{service="projector",outcome="applied"}'
-BENCH = os.path.join(os.path.dirname(BIN), "bench")
 
 
 def metric(name):
@@ -117,9 +116,7 @@ def projected(account):
 
 if __name__ == "__main__":
     own_ledger(DB, ENV)
-    out = subprocess.run([os.path.join(BENCH, "gen_events"), "--topic", f"{TOPIC}.dlq", "--events", "0",
-                          "--accounts", "0"], capture_output=True, text=True, timeout=60)
-    eq(out.returncode, 0, f"dlq topic: {out.stderr}")
+    create_topic(f"{TOPIC}.dlq")
     ledger = {}
     with Service("command", ["--listen", f"127.0.0.1:{CMD}"], port=CMD, env=ENV):
         ledger["relay"] = Service("relay", ["--poll-ms", "200"], env=ENV).start()
@@ -130,7 +127,5 @@ if __name__ == "__main__":
             if ledger[name].stop() != 0:
                 print(f"  FAIL the {name} exited non-zero")
                 code = 1
-    sql_superuser(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", db="postgres")
-    subprocess.run([os.path.join(BENCH, "mongo_bulk"), "--uri", "mongodb://127.0.0.1:57017/", "--database", DB,
-                    "--drop"], capture_output=True, timeout=60)
+    drop_ledger(DB)
     sys.exit(code)
