@@ -66,8 +66,9 @@ static int connect_checked(ll_store_t *s, ll_error_t *err) {
     }
     /* Every statement here is prepared with arrays: the server would otherwise plan each
      * execution again (a generic plan looks dearer than a custom one for a 100-row guess at the
-     * arrays). Each generic plan is an index lookup (tests/integration/test_store_plans.c). */
-    if (ll_pg_exec(s->conn, "SET plan_cache_mode = force_generic_plan", err) != 0) {
+     * arrays). Each generic plan is an index lookup, on empty tables as on large ones
+     * (tests/integration/test_store_plans.c). */
+    if (ll_pg_exec(s->conn, LL_STORE_SESSION_SQL, err) != 0) {
         PQfinish(s->conn);
         s->conn = NULL;
         return LL_EIO;
