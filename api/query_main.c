@@ -1,6 +1,5 @@
 /* ledgerline-query: the query API. Reads MongoDB read models and, for balance-as-of and audit,
  * the PostgreSQL event store; every blocking read runs on a worker thread. */
-#include "ll_mongo_init.h"
 #include "ll_query_api.h"
 #include "ll_service.h"
 
@@ -67,7 +66,7 @@ int main(int argc, char **argv) {
                                         .drained = ll_query_api_drained,
                                         .destroy = destroy,
                                         .metrics = ll_query_api_metrics};
-    ll_mongo_init(); /* once, before any worker thread */
+    mongoc_init(); /* once, before any worker thread */
     int rc = ll_service_main(&d, argc, argv);
     mongoc_cleanup();
     return rc;

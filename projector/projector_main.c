@@ -1,6 +1,5 @@
 /* ledgerline-projector: consumes the account-events topic into the MongoDB read models. */
 #include "ll_cli.h"
-#include "ll_mongo_init.h"
 #include "ll_projector.h"
 
 #include <mongoc/mongoc.h>
@@ -78,7 +77,7 @@ int main(int argc, char **argv) {
     if (opt.group_id == NULL) opt.group_id = cfg.kafka_projector_group;
     opt.metrics_listen = cfg.projector_metrics_listen;
     ll_cli_stop_on_signals(&stop_requested);
-    ll_mongo_init();
+    mongoc_init();
     fprintf(stdout, "{\"level\":\"info\",\"service\":\"projector\",\"msg\":\"started\",\"group\":\"%s\"}\n",
             opt.group_id);
     fflush(stdout);

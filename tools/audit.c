@@ -5,7 +5,6 @@
 #include "ll_cli.h"
 #include "ll_event_codec.h"
 #include "ll_hash_chain.h"
-#include "ll_mongo_init.h"
 #include "ll_pg.h"
 #include "ll_read_model.h"
 #include "ll_replay.h"
@@ -532,7 +531,7 @@ int main(int argc, char **argv) {
     ll_error_t err = {""};
     PGconn *pg = ll_pg_connect(cfg.pg_conninfo, &err);
     if (pg == NULL) return fail("%s", err.msg);
-    if (reconcile) ll_mongo_init();
+    if (reconcile) mongoc_init();
     int rc = reconcile ? cmd_reconcile(pg, &o, &cfg) : run(pg, &o);
     if (reconcile) mongoc_cleanup();
     PQfinish(pg);

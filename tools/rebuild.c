@@ -20,7 +20,6 @@
 #include "ll_clock.h"
 #include "ll_event_codec.h"
 #include "ll_kafka.h"
-#include "ll_mongo_init.h"
 #include "ll_pg.h"
 #include "ll_read_model.h"
 #include "ll_read_model_writes.h"
@@ -925,7 +924,7 @@ int main(int argc, char **argv) {
     static const ll_table_column_t cols[] = {
         {"account_id", 0}, {"difference", 0}, {"new_generation", 0}, {"event_store", 0}};
     ll_error_t err = {""};
-    ll_mongo_init();
+    mongoc_init();
     int rc = 0;
     mongoc_uri_t *uri = mongoc_uri_new_with_error(cfg.mongo_uri, NULL);
     r.mongo = uri ? mongoc_client_new_from_uri(uri) : NULL;
