@@ -22,6 +22,14 @@
 
 #define LL_PG_PREPARED_MAX 16 /* statements per connection; more run unprepared */
 
+/* The settings of a session whose every statement is a prepared index lookup (the command
+ * service's store, the relay): each statement is planned once (generic), and only index paths
+ * are taken, whatever the tables' statistics say at that moment. Planned against an empty,
+ * never-analyzed table (a fresh deployment) the generic plan of the store's responses' UPDATE
+ * was a hash join over a scan of idempotency_keys, kept until the next analyze while the table
+ * grew; the outbox, a queue, always looks small to the planner while dead rows pile up. */
+#define LL_PG_PREPARED_SESSION_SQL "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off"
+
 typedef struct ll_pg_prepared {
     const PGconn *conn; /* the session the statements below live in */
     int n;

@@ -83,7 +83,6 @@ typedef struct projector {
     /* Offsets of batches written but not committed because the group was rebalancing: committed
      * with the next chance, for the partitions still held. NULL: none. */
     rd_kafka_topic_partition_list_t *uncommitted;
-    uint64_t rebalances;
     ll_strset_t stopped; /* accounts halted by a refused event */
     ll_strset_t waiting; /* accounts behind a gap: their next event has not arrived yet */
     ll_store_events_t *store; /* the event store, read to close gaps; NULL: gaps wait */
@@ -151,7 +150,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t why, rd_kafka_topic
     int len = snprintf(detail, sizeof detail, "partitions");
     for (int i = 0; i < parts->cnt && len < (int)sizeof detail - 8; i++)
         len += snprintf(detail + len, sizeof detail - (size_t)len, " %d", (int)parts->elems[i].partition);
-    p->rebalances++;
     if (why == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_event("info", "partitions assigned", NULL, detail);
         if (cooperative)
@@ -698,15 +696,19 @@ static int group_moved(rd_kafka_resp_err_t e) {
            e == RD_KAFKA_RESP_ERR__STATE;
 }
 
+/* Raises the offset of (topic, partition) in list to at least offset, adding it when absent. */
+static void offset_at_least(rd_kafka_topic_partition_list_t *list, const char *topic, int32_t partition,
+                            int64_t offset) {
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(list, topic, partition);
+    if (tp == NULL) tp = rd_kafka_topic_partition_list_add(list, topic, partition);
+    if (offset > tp->offset) tp->offset = offset;
+}
+
 /* Remembers offsets (of a batch already written) to commit later, the highest per partition. */
 static void keep_uncommitted(projector_t *p, const rd_kafka_topic_partition_list_t *offsets, rd_kafka_resp_err_t why) {
     if (p->uncommitted == NULL) p->uncommitted = rd_kafka_topic_partition_list_new(offsets->cnt);
-    for (int i = 0; i < offsets->cnt; i++) {
-        const rd_kafka_topic_partition_t *o = &offsets->elems[i];
-        rd_kafka_topic_partition_t *u = rd_kafka_topic_partition_list_find(p->uncommitted, o->topic, o->partition);
-        if (u == NULL) u = rd_kafka_topic_partition_list_add(p->uncommitted, o->topic, o->partition);
-        if (o->offset > u->offset) u->offset = o->offset;
-    }
+    for (int i = 0; i < offsets->cnt; i++)
+        offset_at_least(p->uncommitted, offsets->elems[i].topic, offsets->elems[i].partition, offsets->elems[i].offset);
     log_event("info", "batch written, offsets committed later: the group is rebalancing", NULL, rd_kafka_err2str(why));
 }
 
@@ -726,19 +728,12 @@ static int commit(projector_t *p, int n, ll_error_t *err) {
     rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(8);
     for (int i = 0; i < n; i++) {
         rd_kafka_message_t *m = p->items[i].msg;
-        rd_kafka_topic_partition_t *tp =
-            rd_kafka_topic_partition_list_find(offsets, rd_kafka_topic_name(m->rkt), m->partition);
-        if (tp == NULL)
-            tp = rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(m->rkt), m->partition);
-        if (m->offset + 1 > tp->offset) tp->offset = m->offset + 1;
+        offset_at_least(offsets, rd_kafka_topic_name(m->rkt), m->partition, m->offset + 1);
     }
     /* Offsets still waiting from earlier batches go with these (never behind them). */
-    for (int i = 0; p->uncommitted != NULL && i < p->uncommitted->cnt; i++) {
-        const rd_kafka_topic_partition_t *u = &p->uncommitted->elems[i];
-        rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(offsets, u->topic, u->partition);
-        if (tp == NULL) tp = rd_kafka_topic_partition_list_add(offsets, u->topic, u->partition);
-        if (u->offset > tp->offset) tp->offset = u->offset;
-    }
+    for (int i = 0; p->uncommitted != NULL && i < p->uncommitted->cnt; i++)
+        offset_at_least(offsets, p->uncommitted->elems[i].topic, p->uncommitted->elems[i].partition,
+                        p->uncommitted->elems[i].offset);
     int64_t t0 = ll_clock_us();
     rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, offsets, 0);
     phase_add(p, LL_PHASE_COMMIT, t0);

@@ -129,11 +129,8 @@ static int ensure_connected(relay_t *r, ll_error_t *err) {
     disconnect(r);
     r->conn = ll_pg_connect(r->opt->pg_conninfo, err);
     if (r->conn == NULL) return LL_EIO;
-    /* The outbox is a queue: its statistics say "a few rows" while dead ones pile up between
-     * vacuums, so a planner left alone scans it. Every statement of the relay is a lookup by
-     * global_position, planned once (prepared). */
-    if (ll_pg_exec(r->conn, "SET plan_cache_mode = force_generic_plan", err) != 0 ||
-        ll_pg_exec(r->conn, "SET enable_seqscan = off", err) != 0 ||
+    /* Every statement of the relay is a prepared lookup by global_position. */
+    if (ll_pg_exec(r->conn, LL_PG_PREPARED_SESSION_SQL, err) != 0 ||
         ll_pg_exec(r->conn, "LISTEN ledgerline_outbox", err) != 0) {
         disconnect(r);
         return LL_EIO;
@@ -295,6 +292,11 @@ static int delete_delivered(relay_t *r, const round_t *rd, ll_error_t *err) {
         rows[i] = (ll_outbox_outcome_t){rd->slots[i].account,
                                         rd->slots[i].done && rd->slots[i].err == RD_KAFKA_RESP_ERR_NO_ERROR};
     int k = ll_outbox_deletable(rows, rd->n, deletable);
+    free(rows);
+    if (k == 0) {
+        free(deletable);
+        return 0;
+    }
     ll_pgq_reset(&r->q);
     ll_pgq_sql(&r->q, "DELETE FROM outbox WHERE global_position = ANY(");
     ll_pgq_array_begin(&r->q);
@@ -302,9 +304,7 @@ static int delete_delivered(relay_t *r, const round_t *rd, ll_error_t *err) {
         if (deletable[i]) ll_pgq_array_itemf(&r->q, "%lld", rd->slots[i].position);
     ll_pgq_array_end(&r->q, "bigint[]");
     ll_pgq_sql(&r->q, ")");
-    free(rows);
     free(deletable);
-    if (k == 0) return 0;
     PGresult *res = ll_pgq_exec_prepared(r->conn, &r->ps, "ll_relay_delete", &r->q, PGRES_COMMAND_OK, err);
     PQclear(res);
     return res ? k : -1;
@@ -512,9 +512,8 @@ int ll_relay_run(const ll_relay_options_t *opt, volatile sig_atomic_t *stop, ll_
         producer_close(r.rk, STOP_FLUSH_MS);
     }
     refresh_metrics(&r, 1);
-    disconnect(&r);
+    disconnect(&r); /* and forgets its prepared statements */
     ll_pgq_free(&r.q);
-    ll_pg_prepared_clear(&r.ps);
     if (ll_metrics_server_stop(r.server)) pthread_mutex_destroy(&r.mu);
     return failed ? LL_EINVAL : 0;
 }

@@ -68,7 +68,7 @@ static int connect_checked(ll_store_t *s, ll_error_t *err) {
      * execution again (a generic plan looks dearer than a custom one for a 100-row guess at the
      * arrays). Each generic plan is an index lookup, on empty tables as on large ones
      * (tests/integration/test_store_plans.c). */
-    if (ll_pg_exec(s->conn, LL_STORE_SESSION_SQL, err) != 0) {
+    if (ll_pg_exec(s->conn, LL_PG_PREPARED_SESSION_SQL, err) != 0) {
         PQfinish(s->conn);
         s->conn = NULL;
         return LL_EIO;
@@ -490,7 +490,7 @@ static int decide_one(batch_t *b, ll_write_t *w, ll_error_t *err) {
 
 /* ---- appending ----------------------------------------------------------------------------- */
 
-/* The events' columns, one array each, in the order of INSERT_EVENTS' unnest. */
+/* The events' columns, one array each, in the order of insert_events' unnest. */
 enum { EV_POSITION, EV_ACCOUNT, EV_VERSION, EV_EVENT_ID, EV_TYPE, EV_SCHEMA, EV_OCCURRED_AT, EV_COMMAND_ID,
        EV_TRANSFER_ID, EV_HASH, EV_ENVELOPE, EV_COLUMNS };
 static const char *const EVENT_CASTS[EV_COLUMNS] = {"bigint[]", "uuid[]", "bigint[]", "uuid[]",

@@ -21,13 +21,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* How the store's session plans: every statement is prepared with arrays and planned once
- * (generic), and only index paths are taken, whatever the tables' statistics say at that
- * moment: planned against an empty table (a fresh deployment, before autovacuum has analyzed
- * it) the generic plan of the responses' UPDATE was a hash join over a scan of
- * idempotency_keys, kept until the next analyze while the table grew. */
-#define LL_STORE_SESSION_SQL "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off"
-
 #define LL_STORE_BATCH_MAX 64 /* commands per transaction: bounds statement size and lock sets */
 #define LL_STORE_RETRIES   3  /* attempts per command after a failed batch */
 

@@ -11,6 +11,7 @@
  * Needs `make up`. */
 #include "ll_config.h"
 #include "ll_pg.h"
+#include "ll_pg_prepared.h"
 #include "ll_random.h"
 #include "ll_store.h"
 #include "ll_test.h"
@@ -186,7 +187,7 @@ LL_TEST(test_store_statements_are_prepared_and_never_scan) {
         "CREATE TEMP TABLE account_state (LIKE public.account_state INCLUDING ALL)",
         "CREATE TEMP TABLE outbox (LIKE public.outbox INCLUDING ALL)",
         "CREATE TEMP TABLE idempotency_keys (LIKE public.idempotency_keys INCLUDING ALL)",
-        LL_STORE_SESSION_SQL,
+        LL_PG_PREPARED_SESSION_SQL,
     };
     for (size_t i = 0; i < sizeof create / sizeof create[0]; i++) LL_REQUIRE(run_sql(t, conn, create[i]) == 0);
     check_plans(t, conn, &st, "empty");
