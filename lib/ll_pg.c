@@ -35,7 +35,8 @@ int ll_pg_broken(const PGconn *conn) {
     return conn == NULL || PQstatus(conn) != CONNECTION_OK;
 }
 
-PGresult *ll_pg_checked(PGconn *conn, PGresult *res, ExecStatusType expect, char sqlstate[6], ll_error_t *err) {
+PGresult *ll_pg_checked(PGconn *conn, PGresult *res, ExecStatusType expect, char sqlstate[6],
+                        ll_error_t *err) {
     if (sqlstate != NULL) sqlstate[0] = '\0';
     if (res == NULL) {
         set_pg_error(err, "PostgreSQL", PQerrorMessage(conn), NULL);
@@ -53,7 +54,8 @@ PGresult *ll_pg_checked(PGconn *conn, PGresult *res, ExecStatusType expect, char
 
 PGresult *ll_pg_query_state(PGconn *conn, const char *sql, int n, const char *const *params,
                             ExecStatusType expect, char sqlstate[6], ll_error_t *err) {
-    return ll_pg_checked(conn, PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0), expect, sqlstate, err);
+    return ll_pg_checked(conn, PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0), expect, sqlstate,
+                         err);
 }
 
 PGresult *ll_pg_query(PGconn *conn, const char *sql, int n, const char *const *params, ExecStatusType expect,

@@ -34,7 +34,8 @@ PGresult *ll_pg_query_state(PGconn *conn, const char *sql, int n, const char *co
 
 /* Checks a result of conn against expect: returns res, or NULL (res cleared) with err set and
  * sqlstate (may be NULL) holding the server's SQLSTATE. A NULL res is conn's failure. */
-PGresult *ll_pg_checked(PGconn *conn, PGresult *res, ExecStatusType expect, char sqlstate[6], ll_error_t *err);
+PGresult *ll_pg_checked(PGconn *conn, PGresult *res, ExecStatusType expect, char sqlstate[6],
+                        ll_error_t *err);
 
 /* The SQLSTATE of a failed result ("23505"), or "" when there is none. */
 const char *ll_pg_sqlstate(const PGresult *res);

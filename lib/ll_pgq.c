@@ -110,8 +110,8 @@ void ll_pgq_param(ll_pgq_t *q, const char *value, const char *cast) {
 }
 
 /* Formats a short value (a number) into buf; -1 (q->failed set) when it does not fit. */
-__attribute__((format(printf, 3, 0))) static int format_value(ll_pgq_t *q, char buf[FORMATTED_MAX], const char *fmt,
-                                                              va_list ap) {
+__attribute__((format(printf, 3, 0))) static int format_value(ll_pgq_t *q, char buf[FORMATTED_MAX],
+                                                              const char *fmt, va_list ap) {
     int n = vsnprintf(buf, FORMATTED_MAX, fmt, ap);
     if (n < 0 || n >= FORMATTED_MAX) {
         q->failed = 1;

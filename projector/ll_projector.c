@@ -157,7 +157,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t why, rd_kafka_topic
         else
             e = rd_kafka_assign(rk, parts);
     } else {
-        log_event("info", rd_kafka_assignment_lost(rk) ? "partitions lost" : "partitions revoked", NULL, detail);
+        log_event("info", rd_kafka_assignment_lost(rk) ? "partitions lost" : "partitions revoked", NULL,
+                  detail);
         for (int i = 0; i < parts->cnt; i++)
             if (parts->elems[i].partition >= 0 && parts->elems[i].partition < LL_PROJECTOR_PARTITIONS_MAX)
                 p->revoked[parts->elems[i].partition] = 1, p->any_revoked = 1;
@@ -705,11 +706,14 @@ static void offset_at_least(rd_kafka_topic_partition_list_t *list, const char *t
 }
 
 /* Remembers offsets (of a batch already written) to commit later, the highest per partition. */
-static void keep_uncommitted(projector_t *p, const rd_kafka_topic_partition_list_t *offsets, rd_kafka_resp_err_t why) {
+static void keep_uncommitted(projector_t *p, const rd_kafka_topic_partition_list_t *offsets,
+                             rd_kafka_resp_err_t why) {
     if (p->uncommitted == NULL) p->uncommitted = rd_kafka_topic_partition_list_new(offsets->cnt);
     for (int i = 0; i < offsets->cnt; i++)
-        offset_at_least(p->uncommitted, offsets->elems[i].topic, offsets->elems[i].partition, offsets->elems[i].offset);
-    log_event("info", "batch written, offsets committed later: the group is rebalancing", NULL, rd_kafka_err2str(why));
+        offset_at_least(p->uncommitted, offsets->elems[i].topic, offsets->elems[i].partition,
+                        offsets->elems[i].offset);
+    log_event("info", "batch written, offsets committed later: the group is rebalancing", NULL,
+              rd_kafka_err2str(why));
 }
 
 /* Commits what keep_uncommitted kept, for the partitions still assigned (the others were
@@ -718,7 +722,8 @@ static void commit_uncommitted(projector_t *p) {
     if (p->uncommitted == NULL) return;
     rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, p->uncommitted, 0);
     if (group_moved(e)) return; /* still rebalancing: the next round */
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) log_event("warn", "commit of earlier offsets", NULL, rd_kafka_err2str(e));
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log_event("warn", "commit of earlier offsets", NULL, rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(p->uncommitted);
     p->uncommitted = NULL;
 }

@@ -163,24 +163,26 @@ static void take_over_if_silent(relay_t *r) {
     snprintf(ms, sizeof ms, "%d", r->opt->takeover_ms);
     const char *params[1] = {ms};
     ll_error_t err = {""};
-    PGresult *res = ll_pg_query(r->conn,
-                                "SELECT a.pid, (extract(epoch FROM now() - a.state_change) * 1000)::bigint"
-                                " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                                " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0"
-                                " AND l.objid = " RELAY_LOCK_KEY " AND l.objsubid = 1 AND a.state LIKE 'idle%'"
-                                " AND a.state_change < now() - make_interval(secs => $1::double precision / 1000)",
-                                1, params, PGRES_TUPLES_OK, &err);
+    PGresult *res =
+        ll_pg_query(r->conn,
+                    "SELECT a.pid, (extract(epoch FROM now() - a.state_change) * 1000)::bigint"
+                    " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                    " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0"
+                    " AND l.objid = " RELAY_LOCK_KEY " AND l.objsubid = 1 AND a.state LIKE 'idle%'"
+                    " AND a.state_change < now() - make_interval(secs => $1::double precision / 1000)",
+                    1, params, PGRES_TUPLES_OK, &err);
     if (res == NULL) {
         log_line("warn", "could not look at the publisher's session", err.msg);
         return;
     }
     if (PQntuples(res) == 1) {
         char detail[128];
-        snprintf(detail, sizeof detail, "backend %s silent for %s ms: ending its session", PQgetvalue(res, 0, 0),
-                 PQgetvalue(res, 0, 1));
+        snprintf(detail, sizeof detail, "backend %s silent for %s ms: ending its session",
+                 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
         log_line("warn", "the publisher stopped answering; taking over", detail);
         const char *pid[1] = {PQgetvalue(res, 0, 0)};
-        PGresult *t = ll_pg_query(r->conn, "SELECT pg_terminate_backend($1::int)", 1, pid, PGRES_TUPLES_OK, &err);
+        PGresult *t =
+            ll_pg_query(r->conn, "SELECT pg_terminate_backend($1::int)", 1, pid, PGRES_TUPLES_OK, &err);
         if (t == NULL) log_line("error", "could not end the silent publisher's session", err.msg);
         PQclear(t);
     }
@@ -405,10 +407,11 @@ static void refresh_metrics(relay_t *r, int log) {
      * it dearer (an index walk with a heap visit per row), so this one transaction allows it. */
     PGresult *res = NULL;
     if (r->conn != NULL && ll_pg_exec(r->conn, "BEGIN; SET LOCAL enable_seqscan = on", &err) == 0) {
-        res = ll_pg_query(r->conn,
-                          "SELECT count(*), coalesce((extract(epoch FROM now() - min(created_at)) * 1000)::bigint, 0)"
-                          " FROM outbox",
-                          0, NULL, PGRES_TUPLES_OK, &err);
+        res = ll_pg_query(
+            r->conn,
+            "SELECT count(*), coalesce((extract(epoch FROM now() - min(created_at)) * 1000)::bigint, 0)"
+            " FROM outbox",
+            0, NULL, PGRES_TUPLES_OK, &err);
         if (ll_pg_exec(r->conn, res ? "COMMIT" : "ROLLBACK", &err) != 0) {
             PQclear(res);
             res = NULL;

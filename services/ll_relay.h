@@ -6,8 +6,8 @@
  * by its state-row lock), produces them keyed by account id with the envelope as value and
  * headers type and schema_version, waits for the delivery reports, and deletes the rows Kafka
  * acknowledged, but never an account's row past one of its rows it did not (ll_outbox_order.h):
- * those are published again, in order. A row that commits late is simply read in a later round: rows are deleted,
- * never skipped by a high-water mark. Undelivered rows stay and are retried with backoff, so a
+ * those are published again, in order. A row that commits late is simply read in a later round: rows are
+ * deleted, never skipped by a high-water mark. Undelivered rows stay and are retried with backoff, so a
  * broker outage delays events but loses none; a crash re-publishes (at least once; projectors
  * drop duplicates by version). Woken by LISTEN/NOTIFY, with a polling fallback. A publisher that
  * stops answering (paused, frozen) keeps its session and with it the lock: a standby that sees

@@ -1,11 +1,10 @@
 /* ll_store.c - see ll_store.h. */
 #include "ll_store.h"
 
-#include "ll_log.h"
-
 #include "ll_clock.h"
 #include "ll_event_codec.h"
 #include "ll_hash_chain.h"
+#include "ll_log.h"
 #include "ll_migrate.h"
 #include "ll_pg.h"
 #include "ll_pg_prepared.h"
@@ -13,8 +12,8 @@
 #include "ll_random.h"
 #include "ll_time.h"
 
-#include <stdlib.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -313,8 +312,9 @@ static int claim_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t 
  * be pruned yet): fresh when this transaction got the row; otherwise another took it first and
  * the write is answered as in progress. */
 static int take_over_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
-    ll_pgq_sql(&s->q, "UPDATE idempotency_keys AS i SET request_hash = v.hash, status_code = 0, response = '',"
-                      " created_at = now() FROM unnest(");
+    ll_pgq_sql(&s->q,
+               "UPDATE idempotency_keys AS i SET request_hash = v.hash, status_code = 0, response = '',"
+               " created_at = now() FROM unnest(");
     size_t k = key_hash_arrays(s, w, n, NULL, taking_over);
     ll_pgq_sql(&s->q, ") AS v (scope, key, hash) WHERE i.scope = v.scope AND i.key = v.key"
                       " AND i.status_code <> 0 AND i.created_at < now() - make_interval(secs => ");
@@ -491,24 +491,52 @@ static int decide_one(batch_t *b, ll_write_t *w, ll_error_t *err) {
 /* ---- appending ----------------------------------------------------------------------------- */
 
 /* The events' columns, one array each, in the order of insert_events' unnest. */
-enum { EV_POSITION, EV_ACCOUNT, EV_VERSION, EV_EVENT_ID, EV_TYPE, EV_SCHEMA, EV_OCCURRED_AT, EV_COMMAND_ID,
-       EV_TRANSFER_ID, EV_HASH, EV_ENVELOPE, EV_COLUMNS };
-static const char *const EVENT_CASTS[EV_COLUMNS] = {"bigint[]", "uuid[]", "bigint[]", "uuid[]",
-                                                     "text[]", "int[]", "timestamptz[]", "text[]",
-                                                     "uuid[]", "text[]", "text[]"};
+enum {
+    EV_POSITION,
+    EV_ACCOUNT,
+    EV_VERSION,
+    EV_EVENT_ID,
+    EV_TYPE,
+    EV_SCHEMA,
+    EV_OCCURRED_AT,
+    EV_COMMAND_ID,
+    EV_TRANSFER_ID,
+    EV_HASH,
+    EV_ENVELOPE,
+    EV_COLUMNS
+};
+static const char *const EVENT_CASTS[EV_COLUMNS] = {"bigint[]", "uuid[]", "bigint[]",      "uuid[]",
+                                                    "text[]",   "int[]",  "timestamptz[]", "text[]",
+                                                    "uuid[]",   "text[]", "text[]"};
 
 /* Appends event e's item of column c to the array being built. */
 static int event_item(ll_store_t *s, const ll_event_t *e, int c, ll_error_t *err) {
     char text[LL_UUID_TEXT_LEN + LL_TIME_TEXT_LEN + 1];
     switch (c) {
-    case EV_POSITION: ll_pgq_array_itemf(&s->q, "%lld", (long long)e->global_position); return 0;
-    case EV_ACCOUNT: ll_uuid_format(&e->account_id, text); break;
-    case EV_VERSION: ll_pgq_array_itemf(&s->q, "%lld", (long long)e->version); return 0;
-    case EV_EVENT_ID: ll_uuid_format(&e->event_id, text); break;
-    case EV_TYPE: ll_pgq_array_item(&s->q, ll_event_type_name(e->type)); return 0;
-    case EV_SCHEMA: ll_pgq_array_itemf(&s->q, "%d", (int)e->schema_version); return 0;
-    case EV_OCCURRED_AT: ll_time_format(e->occurred_at_us, text); break;
-    case EV_COMMAND_ID: ll_pgq_array_item(&s->q, e->command_id); return 0;
+    case EV_POSITION:
+        ll_pgq_array_itemf(&s->q, "%lld", (long long)e->global_position);
+        return 0;
+    case EV_ACCOUNT:
+        ll_uuid_format(&e->account_id, text);
+        break;
+    case EV_VERSION:
+        ll_pgq_array_itemf(&s->q, "%lld", (long long)e->version);
+        return 0;
+    case EV_EVENT_ID:
+        ll_uuid_format(&e->event_id, text);
+        break;
+    case EV_TYPE:
+        ll_pgq_array_item(&s->q, ll_event_type_name(e->type));
+        return 0;
+    case EV_SCHEMA:
+        ll_pgq_array_itemf(&s->q, "%d", (int)e->schema_version);
+        return 0;
+    case EV_OCCURRED_AT:
+        ll_time_format(e->occurred_at_us, text);
+        break;
+    case EV_COMMAND_ID:
+        ll_pgq_array_item(&s->q, e->command_id);
+        return 0;
     case EV_TRANSFER_ID:
         if (!ll_event_is_movement(e->type) || ll_uuid_is_nil(&e->data.movement.transfer_id)) {
             ll_pgq_array_item(&s->q, NULL);
@@ -516,10 +544,13 @@ static int event_item(ll_store_t *s, const ll_event_t *e, int c, ll_error_t *err
         }
         ll_uuid_format(&e->data.movement.transfer_id, text);
         break;
-    case EV_HASH: ll_pgq_array_item(&s->q, e->hash); return 0;
+    case EV_HASH:
+        ll_pgq_array_item(&s->q, e->hash);
+        return 0;
     default: {
         size_t len = 0;
-        if (ll_event_encode(e, true, s->b->envelope, sizeof s->b->envelope - 1, &len, err) != 0) return LL_EIO;
+        if (ll_event_encode(e, true, s->b->envelope, sizeof s->b->envelope - 1, &len, err) != 0)
+            return LL_EIO;
         s->b->envelope[len] = '\0';
         ll_pgq_array_item(&s->q, s->b->envelope);
         return 0;
@@ -546,31 +577,64 @@ static int insert_events(ll_store_t *s, ll_error_t *err) {
             }
         ll_pgq_array_end(&s->q, EVENT_CASTS[c]);
     }
-    ll_pgq_sql(&s->q, ") RETURNING global_position, account_id)"
-                      " INSERT INTO outbox (global_position, account_id) SELECT global_position, account_id FROM e");
+    ll_pgq_sql(&s->q,
+               ") RETURNING global_position, account_id)"
+               " INSERT INTO outbox (global_position, account_id) SELECT global_position, account_id FROM e");
     return run_command(s, "ll_insert_events", err);
 }
 
 /* The account columns, one array each, in the order of upsert_states' unnest. */
-enum { AC_ID, AC_VERSION, AC_STATUS, AC_OWNER, AC_CURRENCY, AC_BALANCE, AC_OVERDRAFT, AC_OPENED_AT,
-       AC_UPDATED_AT, AC_HEAD_HASH, AC_COLUMNS };
+enum {
+    AC_ID,
+    AC_VERSION,
+    AC_STATUS,
+    AC_OWNER,
+    AC_CURRENCY,
+    AC_BALANCE,
+    AC_OVERDRAFT,
+    AC_OPENED_AT,
+    AC_UPDATED_AT,
+    AC_HEAD_HASH,
+    AC_COLUMNS
+};
 static const char *const ACCOUNT_CASTS[AC_COLUMNS] = {"uuid[]",   "bigint[]", "text[]",   "text[]",
-                                                       "text[]",   "bigint[]", "bigint[]", "bigint[]",
-                                                       "bigint[]", "text[]"};
+                                                      "text[]",   "bigint[]", "bigint[]", "bigint[]",
+                                                      "bigint[]", "text[]"};
 
 static void account_item(ll_store_t *s, const ll_account_t *a, int c) {
     char id[LL_UUID_TEXT_LEN + 1];
     switch (c) {
-    case AC_ID: ll_uuid_format(&a->account_id, id); ll_pgq_array_item(&s->q, id); break;
-    case AC_VERSION: ll_pgq_array_itemf(&s->q, "%lld", (long long)a->version); break;
-    case AC_STATUS: ll_pgq_array_item(&s->q, STATUS_TEXT[a->status]); break;
-    case AC_OWNER: ll_pgq_array_item(&s->q, a->owner); break;
-    case AC_CURRENCY: ll_pgq_array_item(&s->q, a->currency.code); break;
-    case AC_BALANCE: ll_pgq_array_itemf(&s->q, "%lld", (long long)a->balance_minor); break;
-    case AC_OVERDRAFT: ll_pgq_array_itemf(&s->q, "%lld", (long long)a->overdraft_limit_minor); break;
-    case AC_OPENED_AT: ll_pgq_array_itemf(&s->q, "%lld", (long long)a->opened_at_us); break;
-    case AC_UPDATED_AT: ll_pgq_array_itemf(&s->q, "%lld", (long long)a->updated_at_us); break;
-    default: ll_pgq_array_item(&s->q, a->head_hash); break;
+    case AC_ID:
+        ll_uuid_format(&a->account_id, id);
+        ll_pgq_array_item(&s->q, id);
+        break;
+    case AC_VERSION:
+        ll_pgq_array_itemf(&s->q, "%lld", (long long)a->version);
+        break;
+    case AC_STATUS:
+        ll_pgq_array_item(&s->q, STATUS_TEXT[a->status]);
+        break;
+    case AC_OWNER:
+        ll_pgq_array_item(&s->q, a->owner);
+        break;
+    case AC_CURRENCY:
+        ll_pgq_array_item(&s->q, a->currency.code);
+        break;
+    case AC_BALANCE:
+        ll_pgq_array_itemf(&s->q, "%lld", (long long)a->balance_minor);
+        break;
+    case AC_OVERDRAFT:
+        ll_pgq_array_itemf(&s->q, "%lld", (long long)a->overdraft_limit_minor);
+        break;
+    case AC_OPENED_AT:
+        ll_pgq_array_itemf(&s->q, "%lld", (long long)a->opened_at_us);
+        break;
+    case AC_UPDATED_AT:
+        ll_pgq_array_itemf(&s->q, "%lld", (long long)a->updated_at_us);
+        break;
+    default:
+        ll_pgq_array_item(&s->q, a->head_hash);
+        break;
     }
 }
 
@@ -579,8 +643,9 @@ static int upsert_states(ll_store_t *s, ll_error_t *err) {
     size_t k = 0;
     for (size_t i = 0; i < b->n_accounts; i++) k += b->dirty[i] != 0;
     if (k == 0) return 0;
-    ll_pgq_sql(&s->q, "INSERT INTO account_state (account_id, version, status, owner, currency, balance_minor,"
-                      " overdraft_limit_minor, opened_at_us, updated_at_us, head_hash) SELECT * FROM unnest(");
+    ll_pgq_sql(&s->q,
+               "INSERT INTO account_state (account_id, version, status, owner, currency, balance_minor,"
+               " overdraft_limit_minor, opened_at_us, updated_at_us, head_hash) SELECT * FROM unnest(");
     for (int c = 0; c < AC_COLUMNS; c++) {
         if (c) ll_pgq_sql(&s->q, ", ");
         ll_pgq_array_begin(&s->q);
@@ -588,10 +653,11 @@ static int upsert_states(ll_store_t *s, ll_error_t *err) {
             if (b->dirty[i]) account_item(s, &b->accounts[i], c);
         ll_pgq_array_end(&s->q, ACCOUNT_CASTS[c]);
     }
-    ll_pgq_sql(&s->q,
-               ") ON CONFLICT (account_id) DO UPDATE SET version = EXCLUDED.version, status = EXCLUDED.status,"
-               " balance_minor = EXCLUDED.balance_minor, updated_at_us = EXCLUDED.updated_at_us,"
-               " head_hash = EXCLUDED.head_hash");
+    ll_pgq_sql(
+        &s->q,
+        ") ON CONFLICT (account_id) DO UPDATE SET version = EXCLUDED.version, status = EXCLUDED.status,"
+        " balance_minor = EXCLUDED.balance_minor, updated_at_us = EXCLUDED.updated_at_us,"
+        " head_hash = EXCLUDED.head_hash");
     return run_command(s, "ll_upsert_states", err);
 }
 

@@ -78,7 +78,8 @@ int main(int argc, char **argv) {
     /* A healthy publisher's session may be idle a polling interval (and the 5 s back-off at worst:
      * a takeover then is harmless, the next publisher waits the same). */
     if (opt.takeover_ms != 0 && (opt.takeover_ms < 2000 || opt.takeover_ms < 3 * opt.poll_interval_ms)) {
-        fprintf(stderr, "ledgerline-relay: --takeover-ms %d is too short: at least 2000 and 3 x --poll-ms (%d)\n",
+        fprintf(stderr,
+                "ledgerline-relay: --takeover-ms %d is too short: at least 2000 and 3 x --poll-ms (%d)\n",
                 opt.takeover_ms, opt.poll_interval_ms);
         return 1;
     }

@@ -90,8 +90,9 @@ LL_TEST(test_pg_array_parameters_round_trip_every_item_as_data) {
     LL_REQUIRE(conn != NULL);
     /* What array syntax gives meaning to (quotes, backslashes, commas, braces, NULL, blanks)
      * must come back as the text it was, and a NULL item as NULL. */
-    static const char *const items[] = {"x'); DROP TABLE events; --", "NULL", "", "a,b", "{x}", "back\\slash",
-                                        "quote\"d", "  padded  ", "\xc3\xa9\xe2\x82\xac", NULL, "\\\""};
+    static const char *const items[] = {
+        "x'); DROP TABLE events; --", "NULL", "",    "a,b", "{x}", "back\\slash", "quote\"d", "  padded  ",
+        "\xc3\xa9\xe2\x82\xac",       NULL,   "\\\""};
     const size_t n = sizeof items / sizeof items[0];
     ll_pgq_t q;
     ll_pgq_init(&q);
@@ -160,21 +161,21 @@ LL_TEST(test_pg_prepared_statements_survive_a_session_that_lost_them) {
     PQclear(res);
     LL_CHECK_EQ_INT((long)ps.prepares, 2);
     /* The same name with another text is a programming error, refused without running. */
-    res = ll_pg_prepared_query(&ps, conn, "ll_test_next", "SELECT $1::int + 2", 1, params, PGRES_TUPLES_OK, state,
-                               &err);
+    res = ll_pg_prepared_query(&ps, conn, "ll_test_next", "SELECT $1::int + 2", 1, params, PGRES_TUPLES_OK,
+                               state, &err);
     LL_CHECK(res == NULL);
     LL_CHECK_CONTAINS(err.msg, "another text");
     /* A server error keeps its SQLSTATE. */
     const char *zero[1] = {"0"};
-    res = ll_pg_prepared_query(&ps, conn, "ll_test_div", "SELECT 1 / $1::int", 1, zero, PGRES_TUPLES_OK, state,
-                               &err);
+    res = ll_pg_prepared_query(&ps, conn, "ll_test_div", "SELECT 1 / $1::int", 1, zero, PGRES_TUPLES_OK,
+                               state, &err);
     LL_CHECK(res == NULL);
     LL_CHECK_EQ_STR(state, "22012");
     /* Another session: everything is prepared again there. */
     PGconn *other = connect_or_fail(t);
     LL_REQUIRE(other != NULL);
-    res = ll_pg_prepared_query(&ps, other, "ll_test_next", "SELECT $1::int + 1", 1, params, PGRES_TUPLES_OK, state,
-                               &err);
+    res = ll_pg_prepared_query(&ps, other, "ll_test_next", "SELECT $1::int + 1", 1, params, PGRES_TUPLES_OK,
+                               state, &err);
     LL_CHECK(res != NULL && strcmp(PQgetvalue(res, 0, 0), "42") == 0);
     PQclear(res);
     LL_CHECK_EQ_INT((long)ps.prepares, 4);

@@ -27,10 +27,9 @@ extern char **environ;
 
 static const char REFERENCE[] = "inv \"7\", {a,b} \\ NULL 'x'); --";
 
-static const char *const EXPECTED[] = {"ll_claim_keys",    "ll_replay_keys",     "ll_take_over_keys",
-                                       "ll_lock_accounts", "ll_reserve_positions", "ll_insert_events",
-                                       "ll_upsert_states", "ll_store_responses", "ll_release_keys",
-                                       "ll_notify_outbox"};
+static const char *const EXPECTED[] = {
+    "ll_claim_keys",    "ll_replay_keys",   "ll_take_over_keys",  "ll_lock_accounts", "ll_reserve_positions",
+    "ll_insert_events", "ll_upsert_states", "ll_store_responses", "ll_release_keys",  "ll_notify_outbox"};
 #define N_EXPECTED (sizeof EXPECTED / sizeof EXPECTED[0])
 
 typedef struct {
@@ -134,7 +133,8 @@ static void run_commands(ll_test_ctx_t *t, const char *conninfo, statements_t *s
 static void check_plans(ll_test_ctx_t *t, PGconn *conn, const statements_t *st, const char *tables) {
     for (int i = 0; i < st->n; i++) {
         PGresult *res = PQprepare(conn, st->name[i], st->sql[i], 0, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) LL_FAIL_AT("%s: %s", st->name[i], PQresultErrorMessage(res));
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            LL_FAIL_AT("%s: %s", st->name[i], PQresultErrorMessage(res));
         PQclear(res);
         res = PQdescribePrepared(conn, st->name[i]);
         int nparams = PQresultStatus(res) == PGRES_COMMAND_OK ? PQnparams(res) : 0;
@@ -189,7 +189,8 @@ LL_TEST(test_store_statements_are_prepared_and_never_scan) {
         "CREATE TEMP TABLE idempotency_keys (LIKE public.idempotency_keys INCLUDING ALL)",
         LL_PG_PREPARED_SESSION_SQL,
     };
-    for (size_t i = 0; i < sizeof create / sizeof create[0]; i++) LL_REQUIRE(run_sql(t, conn, create[i]) == 0);
+    for (size_t i = 0; i < sizeof create / sizeof create[0]; i++)
+        LL_REQUIRE(run_sql(t, conn, create[i]) == 0);
     check_plans(t, conn, &st, "empty");
     static const char *const fill[] = {
         "INSERT INTO events SELECT i, md5(i::text)::uuid, 1, md5('e' || i)::uuid, 'MoneyDeposited', 1, now(),"
