@@ -165,7 +165,8 @@ run: deps
 	@echo "  logs: var/log/command.log, query.log, relay.log, projector.log (JSON lines)"
 	@echo '  try: TOKEN=$$(make -s token SUB=ops ROLE=operator)'
 	@echo '       curl -s -XPOST localhost:8080/v1/accounts -H "Authorization: Bearer $$TOKEN" \'
-	@echo '         -H "Idempotency-Key: $$(date +%s%N)" -d '"'"'{"owner":"alice","currency":"EUR"}'"'"
+	@echo '         -H "Content-Type: application/json" -H "Idempotency-Key: $$(date +%s%N)" \'
+	@echo '         -d '"'"'{"owner":"alice","currency":"EUR"}'"'"
 	@echo "Stop everything with: make down     Follow the logs with: make logs"
 
 # Installs what is missing, builds with ASan+UBSan, starts the stack, runs every test.
