@@ -114,3 +114,36 @@ ll_evolve_t ll_account_evolve(ll_account_t *a, const ll_event_t *ev, ll_error_t 
     *a = next;
     return LL_EVOLVE_OK;
 }
+
+int ll_account_at(const ll_event_t *opened, const ll_event_t *last, ll_account_t *out, ll_error_t *err) {
+    long long v = (long long)last->version;
+    if (opened->type != LL_EVENT_ACCOUNT_OPENED || opened->version != 1)
+        return ll_error_set(err, LL_EINVAL, "the first event is not the account's opening");
+    if (!ll_uuid_equal(&opened->account_id, &last->account_id))
+        return ll_error_set(err, LL_EINVAL, "the two events belong to different accounts");
+    if (v == 1 ? !ll_uuid_equal(&last->event_id, &opened->event_id)
+               : v < 1 || last->type == LL_EVENT_ACCOUNT_OPENED)
+        return ll_error_set(err, LL_EINVAL, "event version %lld cannot follow the opening", v);
+    ll_account_t a;
+    ll_account_init(&a, &opened->account_id);
+    a.status = LL_ACCOUNT_OPEN;
+    memcpy(a.owner, opened->data.opened.owner, sizeof a.owner);
+    a.currency = opened->data.opened.currency;
+    a.opened_at_us = opened->occurred_at_us;
+    if (ll_event_is_movement(last->type)) {
+        if (!ll_currency_equal(&last->data.movement.currency, &a.currency))
+            return ll_error_set(err, LL_EINVAL, "event version %lld: currency differs from the account's", v);
+        a.balance_minor = last->data.movement.balance_after_minor;
+    } else if (last->type == LL_EVENT_ACCOUNT_CLOSED) {
+        a.status = LL_ACCOUNT_CLOSED; /* only a zero balance closes */
+    } else if (last->type != LL_EVENT_ACCOUNT_OPENED) {
+        return ll_error_set(err, LL_EINVAL, "event version %lld: unknown type", v);
+    }
+    if (a.balance_minor < ll_account_floor(&a))
+        return ll_error_set(err, LL_EINVAL, "event version %lld: balance below the allowed floor", v);
+    a.version = last->version;
+    a.updated_at_us = last->occurred_at_us;
+    memcpy(a.head_hash, last->hash, sizeof a.head_hash);
+    *out = a;
+    return 0;
+}

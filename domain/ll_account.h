@@ -51,6 +51,14 @@ void ll_account_init(ll_account_t *a, const ll_uuid_t *id);
  * event's version) and a unchanged. ev must be sealed (hash set). */
 ll_evolve_t ll_account_evolve(ll_account_t *a, const ll_event_t *ev, ll_error_t *err);
 
+/* The state once `last` applied, from the stream's AccountOpened (`opened`) and `last` alone:
+ * every field is fixed by the opening or carried by the newest event (its balance_after_minor,
+ * occurred_at and hash), so a reader that trusts a store holding the whole stream needs two
+ * events, not a replay (the projector, for an account it does not remember). Equal to folding
+ * the stream through last. Returns 0, or LL_EINVAL when they cannot be the first event and a
+ * later one of one stream (nothing else is checked: the store decided and chained them). */
+int ll_account_at(const ll_event_t *opened, const ll_event_t *last, ll_account_t *out, ll_error_t *err);
+
 /* The lowest balance the account may reach: -overdraft_limit_minor. */
 int64_t ll_account_floor(const ll_account_t *a);
 

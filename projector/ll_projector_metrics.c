@@ -46,6 +46,10 @@ char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *
     counter(&t, "ledgerline_projector_account_reads_total",
             "Accounts read from the read model because the projector did not remember them.", "",
             s->account_reads);
+    counter(&t, "ledgerline_projector_store_states_total",
+            "Accounts not remembered whose state was taken from the event store (one query per batch) instead of "
+            "the read model.",
+            "", s->store_states);
     counter(&t, "ledgerline_projector_seal_reads_total",
             "Pages sealed by reading their earlier items back from the read model (not remembered with the "
             "account).",

@@ -44,6 +44,7 @@ typedef struct {
     uint64_t applied, duplicates, gaps, dead_letters, batches, batch_failures;
     uint64_t halted_accounts, waiting_accounts;
     uint64_t account_reads;                          /* accounts read from the read model (not remembered) */
+    uint64_t store_states;                           /* ... whose state came from the event store instead */
     uint64_t seal_reads;                             /* pages sealed by reading their earlier items back */
     uint64_t healed_events;                          /* events applied from the event store to close gaps */
     uint64_t heal_failures;                          /* gaps the event store could not close */

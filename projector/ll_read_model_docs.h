@@ -86,6 +86,16 @@ static inline int64_t ll_rm_open_page(int64_t version) {
     return ll_rm_page_of(version + 1);
 }
 
+/* The version an account's document stands at once its newest stored event is `version`: the
+ * last version of its last sealed page, or 1 (AccountOpened) while page 0 is open. A function of
+ * the version alone, so every writer writes the same documents for the same events, and a writer
+ * knows what the document holds without reading it. (A document some writer left behind, one
+ * written before this rule, or one of a page never sealed is found by the guarded update.) */
+static inline int64_t ll_rm_head_version(int64_t version) {
+    int64_t sealed_through = ll_rm_page_first(ll_rm_open_page(version)) - 1;
+    return sealed_through > 1 ? sealed_through : 1;
+}
+
 /* "<account>:<n>" into out. */
 void ll_rm_key(const ll_uuid_t *account, int64_t n, char out[LL_RM_KEY_LEN + 1]);
 

@@ -3,6 +3,7 @@
 
 #include "ll_limits.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,12 +12,14 @@
 /* An account planned: its caller's tag, and whether another writer turned out to be ahead. */
 typedef struct {
     int tag, conflict;
+    int unsealed; /* a page it completes could not be sealed: its account document stays */
 } account_t;
 
 /* A page that becomes complete: the items these events brought; those of versions up to
  * known_through (stored before) are read from events_g when the page is sealed. */
 typedef struct {
     ll_uuid_t account;
+    size_t owner; /* index into accounts */
     int64_t page, known_through;
     char *items[P]; /* owned; NULL: no money moved, or not known yet */
 } seal_t;
@@ -92,7 +95,7 @@ static int copy_item(void *ctx, int64_t version, const char *json, size_t len) {
 
 /* The seal entry of page, added after the last when new (pages come in order): with the items
  * of known when they are that page's through known_through (nothing to read then), else empty. */
-static seal_t *seal_of(ll_rm_writes_t *w, size_t first, const ll_uuid_t *account, int64_t page,
+static seal_t *seal_of(ll_rm_writes_t *w, size_t first, size_t owner, const ll_uuid_t *account, int64_t page,
                        int64_t known_through, const ll_rm_page_items_t *known) {
     for (size_t i = first; i < w->n_seals; i++)
         if (w->seals[i].page == page) return &w->seals[i];
@@ -100,6 +103,7 @@ static seal_t *seal_of(ll_rm_writes_t *w, size_t first, const ll_uuid_t *account
     seal_t *s = &w->seals[w->n_seals++];
     memset(s, 0, sizeof *s);
     s->account = *account;
+    s->owner = owner;
     s->page = page;
     s->known_through = known_through >= ll_rm_page_first(page) ? known_through : 0;
     if (s->known_through > 0 && known != NULL && known->page == page && known->through == known_through) {
@@ -141,23 +145,31 @@ int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_
     }
     int64_t open = ll_rm_open_page(a.version); /* every page below it is complete */
     int head_moves = before->head_version == 0 || open > before->head_page;
-    int64_t head_after = head_moves ? a.version : before->head_version;
+    /* The account document moves to ll_rm_head_version of where the account ends: a state these
+     * events pass through. Unless pages were left unsealed before them (a writer stopped between
+     * the pages and the account document, or documents of an older writer): that state is then
+     * not in hand, and the document takes the newest one. */
+    int64_t head_at = ll_rm_head_version(a.version);
+    if (head_moves && head_at < before->state.version) head_at = a.version;
+    int64_t head_after = head_moves ? head_at : before->head_version;
+    ll_account_t head_state = before->state;
     if (grow((void **)&w->accounts, &w->cap_accounts, w->n_accounts, sizeof *w->accounts) != 0)
         return ll_error_set(err, LL_ENOMEM, "out of memory");
     size_t account = w->n_accounts++;
-    w->accounts[account] = (account_t){tag, 0};
+    w->accounts[account] = (account_t){tag, 0, 0};
     a = before->state;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         ll_error_t ignored = {""};
         ll_account_evolve(&a, &events[i], &ignored); /* succeeded in the first fold */
+        if (a.version == head_at) head_state = a;
         const ll_event_t *ev = &events[i];
         int64_t page = ll_rm_page_of(ev->version);
         if (page >= open) {
             if (ev->version >= 2) /* AccountOpened: the account document holds it */
                 rc = add_event_doc(w, ll_rm_event_doc(ev, &a, head_after), account);
         } else if (page >= before->head_page) {
-            seal_t *s = seal_of(w, n_seals, &ev->account_id, page, before->state.version, known);
+            seal_t *s = seal_of(w, n_seals, account, &ev->account_id, page, before->state.version, known);
             char item[LL_RM_ITEM_JSON_MAX];
             int len = ll_rm_item_json(ev, item, sizeof item);
             if (s == NULL ||
@@ -168,15 +180,17 @@ int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_
     /* Pages complete before these events but never sealed (a writer stopped in between):
      * sealed now, from what events_g holds. */
     for (int64_t page = before->head_page; rc == 0 && page < open; page++)
-        if (seal_of(w, n_seals, &before->state.account_id, page, before->state.version, known) == NULL) rc = -1;
+        if (seal_of(w, n_seals, account, &before->state.account_id, page, before->state.version, known) == NULL)
+            rc = -1;
     *after = *before;
     after->state = a;
     if (rc == 0 && head_moves) {
         if (grow((void **)&w->heads, &w->cap_heads, w->n_heads, sizeof *w->heads) != 0) {
             rc = -1;
         } else {
-            w->heads[w->n_heads++] = (head_t){a, open, before->head_version, account};
-            after->head_version = a.version;
+            assert(head_state.version == head_at && ll_rm_open_page(head_at) == open);
+            w->heads[w->n_heads++] = (head_t){head_state, open, before->head_version, account};
+            after->head_version = head_at;
             after->head_page = open;
         }
     }
@@ -191,7 +205,8 @@ int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_
 }
 
 /* Fills the items of s stored before these writes (versions up to known_through) from the
- * events of its page. */
+ * events of its page. Returns 0; 1 when one is missing (its account marked a conflict: the page
+ * is not sealed, nor its account document moved); or a negative code. */
 static int fill_from_events(ll_rm_writes_t *w, ll_read_model_t *rm, seal_t *s, ll_error_t *err) {
     int64_t first = ll_rm_page_first(s->page), need_from = first > 2 ? first : 2;
     int64_t last = s->known_through < first + P - 1 ? s->known_through : first + P - 1;
@@ -223,11 +238,13 @@ static int fill_from_events(ll_rm_writes_t *w, ll_read_model_t *rm, seal_t *s, l
     mongoc_cursor_destroy(cur);
     bson_destroy(opts);
     bson_destroy(filter);
+    /* A version missing: the account is behind what the plan took it to hold (a writer that
+     * trusted its memory or the event store). Sealing would lose it: a conflict, read again. */
     for (int64_t v = need_from; rc == 0 && v <= last; v++)
-        if (!seen[v - first])
-            rc = ll_error_set(err, LL_EIO,
-                              "page %s: version %lld is missing from events; sealing it would lose it", tag,
-                              (long long)v);
+        if (!seen[v - first]) {
+            w->accounts[s->owner].conflict = w->accounts[s->owner].unsealed = 1;
+            return 1;
+        }
     return rc;
 }
 
@@ -251,17 +268,20 @@ static int write_events(ll_rm_writes_t *w, ll_read_model_t *rm, ll_error_t *err)
 static int write_pages(ll_rm_writes_t *w, ll_read_model_t *rm, ll_error_t *err) {
     if (w->n_seals == 0) return 0;
     int rc = 0;
+    size_t n = 0;
     bson_t **pages = calloc(w->n_seals, sizeof *pages);
     if (pages == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory");
     for (size_t i = 0; i < w->n_seals && rc == 0; i++) {
         seal_t *s = &w->seals[i];
-        if ((rc = fill_from_events(w, rm, s, err)) == 0 &&
-            (pages[i] = ll_rm_page_doc(&s->account, s->page, (const char *const *)s->items)) == NULL)
+        int filled = w->accounts[s->owner].unsealed ? 1 : fill_from_events(w, rm, s, err);
+        if (filled < 0)
+            rc = filled;
+        else if (filled == 0 && (pages[n++] = ll_rm_page_doc(&s->account, s->page, (const char *const *)s->items)) ==
+                                    NULL)
             rc = ll_error_set(err, LL_ENOMEM, "out of memory");
     }
-    if (rc == 0)
-        rc = ll_read_model_insert(rm, rm->pages, (const bson_t *const *)pages, w->n_seals, NULL, NULL, err);
-    for (size_t i = 0; i < w->n_seals; i++)
+    if (rc == 0 && n > 0) rc = ll_read_model_insert(rm, rm->pages, (const bson_t *const *)pages, n, NULL, NULL, err);
+    for (size_t i = 0; i < n; i++)
         if (pages[i] != NULL) bson_destroy(pages[i]);
     free(pages);
     return rc;
@@ -293,7 +313,8 @@ static int write_heads(ll_rm_writes_t *w, ll_read_model_t *rm, ll_error_t *err) 
     }
     for (size_t i = 0; rc == 0 && i < w->n_heads; i++) {
         const head_t *h = &w->heads[i];
-        if (h->prev_version == 0) continue;
+        /* An account whose page could not be sealed keeps its document where it is. */
+        if (h->prev_version == 0 || w->accounts[h->account].unsealed) continue;
         int r = ll_read_model_save_head(rm, &h->state, h->page, h->prev_version, err);
         if (r == LL_EINVAL)
             w->accounts[h->account].conflict = 1; /* moved meanwhile: never overwritten */

@@ -9,13 +9,15 @@
  *     events gets its earlier items from what the caller remembers of it, else from events_g:
  *     one query);
  *   - accounts_g: the account document, when the account is new (insert) or a page sealed
- *     (update guarded by the version `before` says it is at).
+ *     (update guarded by the version `before` says it is at), at ll_rm_head_version of where
+ *     the account ends.
  * Executed in that order, so a reader never finds an account document ahead of what its
  * pages and events hold. Every document is written whole and derives from the events alone, so
  * running the same writes again (after a crash, by a second writer) changes nothing. A conflict
  * is an account further along than `before` said: an account document another writer moved
- * (never overwritten), or one of the planned events already stored. The caller resolves it by
- * loading the account again and replanning.
+ * (never overwritten), or one of the planned events already stored; or behind it: a page to
+ * seal misses an earlier version (the page is not sealed and the account document stays). The
+ * caller resolves it by loading the account again and replanning.
  */
 #ifndef LL_READ_MODEL_WRITES_H
 #define LL_READ_MODEL_WRITES_H

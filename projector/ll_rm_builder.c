@@ -25,6 +25,10 @@ typedef struct {
 struct ll_rm_page_buf {
     int64_t page;
     version_t v[P];
+    /* Where the account document goes (ll_rm_head_version): the state after AccountOpened, then
+     * after the last version of each page sealed (item not kept). */
+    int64_t head_version;
+    version_t head;
 };
 
 enum { KIND_EVENTS, KIND_PAGES, KIND_ACCOUNTS, KINDS };
@@ -130,24 +134,39 @@ int ll_rm_builder_event(ll_rm_builder_t *b, ll_rm_page_buf_t **buf, const ll_eve
     v->status = after->status;
     memcpy(v->hash, after->head_hash, sizeof v->hash);
     v->present = ev->version >= 2; /* AccountOpened: the account document holds it */
+    if (ev->version == 1 || i == P - 1) {
+        (*buf)->head = *v, (*buf)->head.item = NULL;
+        (*buf)->head_version = ev->version;
+    }
     return i == P - 1 ? seal(b, *buf, &ev->account_id, err) : 0;
+}
+
+/* a with the fields that change per version as v says at version. */
+static ll_account_t state_at(const ll_account_t *a, int64_t version, const version_t *v) {
+    ll_account_t at = *a; /* the lasting fields */
+    at.version = version;
+    at.balance_minor = v->balance_minor, at.updated_at_us = v->updated_at_us, at.status = v->status;
+    memcpy(at.head_hash, v->hash, sizeof at.head_hash);
+    return at;
 }
 
 int ll_rm_builder_account(ll_rm_builder_t *b, ll_rm_page_buf_t **buf, const ll_account_t *a,
                           ll_error_t *err) {
     int rc = 0;
+    /* The account document at ll_rm_head_version, as every writer puts it; the newest state when
+     * the events did not pass through it (not from version 1). */
+    ll_account_t head = *a;
+    if (*buf != NULL && (*buf)->head_version == ll_rm_head_version(a->version))
+        head = state_at(a, (*buf)->head_version, &(*buf)->head);
     for (int i = 0; *buf != NULL && i < P && rc == 0; i++) {
         const version_t *v = &(*buf)->v[i];
         if (!v->present) continue;
-        ll_account_t at = *a; /* the lasting fields; the rest as after this version */
-        at.version = ll_rm_page_first((*buf)->page) + i;
-        at.balance_minor = v->balance_minor, at.updated_at_us = v->updated_at_us, at.status = v->status;
-        memcpy(at.head_hash, v->hash, sizeof at.head_hash);
-        rc = add(b, KIND_EVENTS, ll_rm_event_doc_of(&at, v->item, a->version), err);
+        ll_account_t at = state_at(a, ll_rm_page_first((*buf)->page) + i, v);
+        rc = add(b, KIND_EVENTS, ll_rm_event_doc_of(&at, v->item, head.version), err);
     }
     ll_rm_builder_forget(buf);
     if (rc == 0 && a->version > 0)
-        rc = add(b, KIND_ACCOUNTS, ll_rm_head_doc(a, ll_rm_open_page(a->version)), err);
+        rc = add(b, KIND_ACCOUNTS, ll_rm_head_doc(&head, ll_rm_open_page(head.version)), err);
     return rc;
 }
 

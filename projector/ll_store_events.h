@@ -1,12 +1,15 @@
-/* ll_store_events.h - the event store, read by the projector only to close a gap: events of an
- * account that the topic skipped (lost, or still to be published again after a failed delivery)
- * are read from PostgreSQL, the source of truth, by the (account_id, version) index. */
+/* ll_store_events.h - the event store, read by the projector by the (account_id, version)
+ * index: to close a gap (events of an account that the topic skipped: lost, or still to be
+ * published again after a failed delivery), and for the state of accounts it does not remember
+ * (one query for a whole batch, where the read model can answer only one account per query). */
 #ifndef LL_STORE_EVENTS_H
 #define LL_STORE_EVENTS_H
 
+#include "ll_account.h"
 #include "ll_error.h"
 #include "ll_event.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct ll_store_events ll_store_events_t;
@@ -21,5 +24,19 @@ void ll_store_events_free(ll_store_events_t *s);
  * more than max of them). */
 int ll_store_events_between(ll_store_events_t *s, const ll_uuid_t *account, int64_t after, int64_t before,
                             ll_event_t *out, int max, ll_error_t *err);
+
+/* For each i < n: the state of account ids[i] once its event versions[i] (>= 1) applied, from
+ * that event and the account's AccountOpened (ll_account_at): out[i] with found[i] set, or
+ * found[i] false when the store lacks either or that event is still in the outbox (not
+ * published). One statement, prepared once per session.
+ * Returns 0, or -1 with err set (the store unreachable, an event undecodable or not of its
+ * stream). */
+int ll_store_events_states(ll_store_events_t *s, const ll_uuid_t *ids, const int64_t *versions, int n,
+                           ll_account_t *out, bool *found, ll_error_t *err);
+
+/* Calls fn with the name and text of every statement prepared on the current connection
+ * (tests check their plans). */
+void ll_store_events_each_statement(const ll_store_events_t *s,
+                                    void (*fn)(const char *name, const char *sql, void *ctx), void *ctx);
 
 #endif

@@ -1,10 +1,12 @@
-/* Integration: the command service's statements are prepared once and every plan they keep is
- * an index lookup, whatever the tables hold.
+/* Integration: the command service's statements, and the projector's read of account states
+ * from the event store, are prepared once and every plan they keep is an index lookup, whatever
+ * the tables hold.
  *
  * The store runs commands against the local event store down every path that prepares a
  * statement (claim, replay, release after a 412, take-over after retention, lock, positions,
  * events with their outbox rows, states, responses, notify), with a reference full of what
- * array syntax gives meaning to, read back byte for byte. Then, in a session of its own with
+ * array syntax gives meaning to, read back byte for byte; the projector's reader takes the
+ * account's states from the store. Then, in a session of its own with
  * temporary tables of the same names and indexes, empty (a fresh deployment) and then holding
  * 50,000 rows each, each statement's generic plan under the store's session settings (the plan
  * its connection keeps) must not scan a table.
@@ -14,6 +16,7 @@
 #include "ll_pg_prepared.h"
 #include "ll_random.h"
 #include "ll_store.h"
+#include "ll_store_events.h"
 #include "ll_test.h"
 
 #include <libpq-fe.h>
@@ -29,7 +32,8 @@ static const char REFERENCE[] = "inv \"7\", {a,b} \\ NULL 'x'); --";
 
 static const char *const EXPECTED[] = {
     "ll_claim_keys",    "ll_replay_keys",   "ll_take_over_keys",  "ll_lock_accounts", "ll_reserve_positions",
-    "ll_insert_events", "ll_upsert_states", "ll_store_responses", "ll_release_keys",  "ll_notify_outbox"};
+    "ll_insert_events", "ll_upsert_states", "ll_store_responses", "ll_release_keys",  "ll_notify_outbox",
+    "ll_projector_states"};
 #define N_EXPECTED (sizeof EXPECTED / sizeof EXPECTED[0])
 
 typedef struct {
@@ -113,6 +117,36 @@ static void run_commands(ll_test_ctx_t *t, const char *conninfo, statements_t *s
     LL_CHECK(again.replayed);
     ll_store_each_statement(s, collect, st);
     ll_store_close(s);
+
+    /* The projector's reader: the account's state after each of its two events, from the store,
+     * once they are published (no relay runs here: they wait in the outbox until this test
+     * deletes them, as the relay does); an account the store does not hold is not found. */
+    ll_store_events_t *se = ll_store_events_new(conninfo, 10000);
+    LL_REQUIRE(se != NULL);
+    ll_uuid_t ids[3] = {open.cmd.account_id, open.cmd.account_id};
+    LL_REQUIRE(ll_uuid_random(&ids[2]) == 0);
+    int64_t versions[3] = {1, 2, 1};
+    ll_account_t states[3];
+    bool found[3];
+    LL_CHECK_EQ_INT(ll_store_events_states(se, ids, versions, 3, states, found, &err), 0);
+    LL_CHECK(!found[0] && !found[1] && !found[2]);
+    PGconn *relay = PQconnectdb(conninfo);
+    char account[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(&open.cmd.account_id, account);
+    const char *param[1] = {account};
+    PGresult *del = ll_pg_query(relay, "DELETE FROM outbox WHERE account_id = $1::uuid", 1, param,
+                                PGRES_COMMAND_OK, &err);
+    LL_CHECK(del != NULL);
+    PQclear(del);
+    PQfinish(relay);
+    LL_CHECK_EQ_INT(ll_store_events_states(se, ids, versions, 3, states, found, &err), 0);
+    LL_CHECK(found[0] && found[1] && !found[2]);
+    LL_CHECK(found[0] && states[0].version == 1 && states[0].balance_minor == 0 &&
+             strcmp(states[0].owner, "store-plans") == 0);
+    LL_CHECK(found[1] && states[1].version == 2 && states[1].balance_minor == 12345 &&
+             states[1].status == LL_ACCOUNT_OPEN && strcmp(states[1].owner, "store-plans") == 0);
+    ll_store_events_each_statement(se, collect, st);
+    ll_store_events_free(se);
 
     /* Retention 0: the deposit's key is past it, so the same request is taken over: a new
      * deposit (the take-over statement). */

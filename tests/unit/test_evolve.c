@@ -130,12 +130,44 @@ LL_TEST(test_events_on_unopened_or_closed_streams_are_refused) {
     expect_refused(t, &a, &ev, LL_EVOLVE_INCONSISTENT, "closed");
 }
 
+/* ll_account_at takes the opening and a later event of one stream, nothing else. */
+LL_TEST(test_state_from_two_events_refuses_what_is_not_one_stream) {
+    ll_event_t ev[8];
+    fx_all_types(ev); /* a: ev[0] opened, ev[2] deposit; b: ev[1] opened */
+    ll_account_t out;
+    ll_error_t err = {""};
+    LL_CHECK_EQ_INT(ll_account_at(&ev[0], &ev[2], &out, &err), 0);
+    LL_CHECK_EQ_INT(out.version, ev[2].version);
+    LL_CHECK_EQ_INT(out.balance_minor, ev[2].data.movement.balance_after_minor);
+    LL_CHECK_EQ_INT(ll_account_at(&ev[0], &ev[0], &out, &err), 0);
+    LL_CHECK_EQ_INT(out.version, 1);
+    LL_CHECK_EQ_INT(ll_account_at(&ev[2], &ev[2], &out, &err), LL_EINVAL);
+    LL_CHECK_CONTAINS(err.msg, "opening");
+    LL_CHECK_EQ_INT(ll_account_at(&ev[1], &ev[2], &out, &err), LL_EINVAL);
+    LL_CHECK_CONTAINS(err.msg, "different accounts");
+    ll_event_t again = ev[0]; /* an opening at version 2 */
+    again.version = 2;
+    LL_CHECK_EQ_INT(ll_account_at(&ev[0], &again, &out, &err), LL_EINVAL);
+    ll_event_t other = ev[2]; /* version 1 that is not the opening */
+    other.version = 1;
+    LL_CHECK_EQ_INT(ll_account_at(&ev[0], &other, &out, &err), LL_EINVAL);
+    ll_event_t usd = ev[2];
+    memcpy(usd.data.movement.currency.code, "USD", 4);
+    LL_CHECK_EQ_INT(ll_account_at(&ev[0], &usd, &out, &err), LL_EINVAL);
+    LL_CHECK_CONTAINS(err.msg, "currency");
+    ll_event_t below = ev[2];
+    below.data.movement.balance_after_minor = -1;
+    LL_CHECK_EQ_INT(ll_account_at(&ev[0], &below, &out, &err), LL_EINVAL);
+    LL_CHECK_CONTAINS(err.msg, "floor");
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_duplicate_is_reported_as_duplicate),
         LL_CASE(test_gap_is_reported_as_gap),
         LL_CASE(test_inconsistent_events_are_refused),
         LL_CASE(test_events_on_unopened_or_closed_streams_are_refused),
+        LL_CASE(test_state_from_two_events_refuses_what_is_not_one_stream),
     };
     return ll_test_main(argc, argv, "evolve", cases, LL_CASES(cases));
 }

@@ -214,6 +214,21 @@ static void check_conservation(ll_test_ctx_t *t, run_t *run) {
     LL_CHECK(total == in - out);
 }
 
+/* After every event of a stream, the state from its opening and that event alone
+ * (ll_account_at) equals the fold through it. */
+static void check_state_from_two_events(ll_test_ctx_t *t, const ll_event_t *events, size_t n) {
+    if (n == 0) return;
+    ll_account_t folded, at;
+    ll_account_init(&folded, &events[0].account_id);
+    for (size_t v = 0; v < n; v++) {
+        ll_error_t err = {""};
+        LL_CHECK(ll_account_evolve(&folded, &events[v], &err) == LL_EVOLVE_OK);
+        memset(&at, 0x5a, sizeof at); /* every byte must be written, padding of owner included */
+        LL_CHECK(ll_account_at(&events[0], &events[v], &at, &err) == 0);
+        LL_CHECK(memcmp(&at, &folded, sizeof at) == 0);
+    }
+}
+
 /* The invariants after a sequence. */
 static void check_invariants(ll_test_ctx_t *t, run_t *run) {
     check_conservation(t, run);
@@ -231,6 +246,7 @@ static void check_invariants(ll_test_ctx_t *t, run_t *run) {
         ll_error_t err = {""};
         LL_CHECK(ll_replay_fold(&fresh, run->events[i], run->n_events[i], NULL, &err) == 0);
         LL_CHECK(memcmp(&fresh, s, sizeof fresh) == 0);
+        check_state_from_two_events(t, run->events[i], run->n_events[i]);
     }
 }
 

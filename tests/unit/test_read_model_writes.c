@@ -57,7 +57,7 @@ LL_TEST(test_a_new_account_writes_its_document_and_its_events_but_not_the_openin
     LL_CHECK_EQ_INT(p.pages, 0);
     LL_CHECK_EQ_INT(p.heads, 1);
     LL_CHECK_EQ_INT(p.after.state.version, 5);
-    LL_CHECK_EQ_INT(p.after.head_version, 5);
+    LL_CHECK_EQ_INT(p.after.head_version, 1); /* page 0 open: the document holds the opening */
     LL_CHECK_EQ_INT(p.after.head_page, 0);
 }
 
@@ -68,8 +68,8 @@ LL_TEST(test_within_a_page_only_events_are_written) {
     LL_REQUIRE(plan(&none, 0, 5, &first) == 0);
     LL_REQUIRE(plan(&first.after, 5, 12, &second) == 0);
     LL_CHECK_EQ_INT(second.events, 7);
-    LL_CHECK_EQ_INT(second.pages + second.heads, 0); /* the account document stays at version 5 */
-    LL_CHECK_EQ_INT(second.after.head_version, 5);
+    LL_CHECK_EQ_INT(second.pages + second.heads, 0); /* the account document stays at version 1 */
+    LL_CHECK_EQ_INT(second.after.head_version, 1);
     LL_CHECK_EQ_INT(second.after.state.version, 12);
 }
 
@@ -83,7 +83,7 @@ LL_TEST(test_completing_a_page_seals_it_and_moves_the_account_document) {
     LL_CHECK_EQ_INT(second.events, 4); /* versions P .. P+3: the new open page */
     LL_CHECK_EQ_INT(second.heads, 1);
     LL_CHECK_EQ_INT(second.after.head_page, 1);
-    LL_CHECK_EQ_INT(second.after.head_version, P + 3);
+    LL_CHECK_EQ_INT(second.after.head_version, P - 1); /* the last version of the page sealed */
 }
 
 LL_TEST(test_a_batch_ending_on_a_page_boundary_leaves_no_events) {
@@ -121,6 +121,29 @@ LL_TEST(test_a_complete_page_left_unsealed_is_sealed_by_the_next_writes) {
     LL_CHECK_EQ_INT(p.pages, 1);
     LL_CHECK_EQ_INT(p.heads, 1);
     LL_CHECK_EQ_INT(p.after.head_page, 1);
+    /* The state at P-1 is not in hand: the document takes the newest. */
+    LL_CHECK_EQ_INT(p.after.head_version, P + 5);
+}
+
+/* Where the account document stands depends on the versions alone, not on how the events were
+ * batched: any writer, in any batches, writes the same documents. */
+LL_TEST(test_the_account_document_stands_where_the_version_says_whatever_the_batches) {
+    int n = stream(3 * P + 5);
+    ll_rm_account_t none = empty();
+    for (int split = 1; split < n; split++) {
+        plan_t first, second;
+        LL_REQUIRE(plan(&none, 0, split, &first) == 0);
+        LL_REQUIRE(plan(&first.after, split, n, &second) == 0);
+        LL_CHECK_EQ_INT(first.after.head_version, ll_rm_head_version(split));
+        LL_CHECK_EQ_INT(first.after.head_page, ll_rm_open_page(split));
+        LL_CHECK_EQ_INT(second.after.head_version, ll_rm_head_version(n));
+        LL_CHECK_EQ_INT(second.after.head_page, ll_rm_open_page(n));
+    }
+    LL_CHECK_EQ_INT(ll_rm_head_version(1), 1);
+    LL_CHECK_EQ_INT(ll_rm_head_version(P - 2), 1);
+    LL_CHECK_EQ_INT(ll_rm_head_version(P - 1), P - 1);
+    LL_CHECK_EQ_INT(ll_rm_head_version(2 * P - 2), P - 1);
+    LL_CHECK_EQ_INT(ll_rm_head_version(2 * P - 1), 2 * P - 1);
 }
 
 LL_TEST(test_events_that_do_not_follow_plan_nothing) {
@@ -139,6 +162,7 @@ int main(int argc, char **argv) {
         LL_CASE(test_a_batch_ending_on_a_page_boundary_leaves_no_events),
         LL_CASE(test_a_backlog_seals_every_page_it_completes),
         LL_CASE(test_a_complete_page_left_unsealed_is_sealed_by_the_next_writes),
+        LL_CASE(test_the_account_document_stands_where_the_version_says_whatever_the_batches),
         LL_CASE(test_events_that_do_not_follow_plan_nothing),
     };
     return ll_test_main(argc, argv, "read_model_writes", cases, LL_CASES(cases));
