@@ -15,6 +15,7 @@
 #define TAIL_BATCH_MAX     256  /* events applied under one lock */
 #define TAIL_RETRY_MS      1000 /* between attempts to reach Kafka */
 #define TAIL_KAFKA_TIMEOUT 5000 /* metadata and committed-offset requests */
+#define TAIL_GROWTH_MS     5000 /* how often the topic's partition count is looked at */
 
 struct ll_event_tail {
     const ll_config_t *cfg;
@@ -24,6 +25,8 @@ struct ll_event_tail {
     atomic_int stop;
     atomic_uint_fast64_t events, undecodable;
     atomic_int assigned;
+    int partitions;          /* assigned so far: 0 .. partitions-1 */
+    long long next_growth_ms; /* when to look for partitions added to the topic */
     ll_event_t batch[TAIL_BATCH_MAX];
 };
 
@@ -31,8 +34,9 @@ static void log_warn(const char *msg, const char *detail) {
     ll_log_line("warn", "query", msg, NULL, detail);
 }
 
-/* Assigns every partition of the topic at the projector group's committed offset (the log's
- * beginning where the group has none). Returns 0, or -1 with err set (retry later). */
+/* Assigns the topic's partitions not assigned yet (all of them at first; those added to the
+ * topic since, later) at the projector group's committed offset (the log's beginning where the
+ * group has none). Returns 0, or -1 with err set (retry later). */
 static int assign_at_projector_offsets(ll_event_tail_t *t, ll_error_t *err) {
     const char *topic = t->cfg->kafka_topic_events;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(t->consumer, topic, NULL);
@@ -45,17 +49,30 @@ static int assign_at_projector_offsets(ll_event_tail_t *t, ll_error_t *err) {
     int n = md->topic_cnt == 1 && md->topics[0].err == 0 ? md->topics[0].partition_cnt : 0;
     rd_kafka_metadata_destroy(md);
     if (n <= 0) return ll_error_set(err, LL_EIO, "topic %s has no partitions (yet)", topic);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
-    for (int i = 0; i < n; i++) rd_kafka_topic_partition_list_add(parts, topic, i);
+    if (n <= t->partitions) return 0;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n - t->partitions);
+    for (int i = t->partitions; i < n; i++) rd_kafka_topic_partition_list_add(parts, topic, i);
     e = rd_kafka_committed(t->consumer, parts, TAIL_KAFKA_TIMEOUT);
     for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < parts->cnt; i++) {
         if (parts->elems[i].err) e = parts->elems[i].err;
         if (parts->elems[i].offset < 0) parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
     }
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) e = rd_kafka_assign(t->consumer, parts);
+    rd_kafka_error_t *ae = NULL;
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && (ae = rd_kafka_incremental_assign(t->consumer, parts)) != NULL) {
+        ll_error_set(err, LL_EIO, "assign: %s", rd_kafka_error_string(ae));
+        rd_kafka_error_destroy(ae);
+        rd_kafka_topic_partition_list_destroy(parts);
+        return -1;
+    }
     rd_kafka_topic_partition_list_destroy(parts);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return ll_error_set(err, LL_EIO, "projector offsets: %s", rd_kafka_err2str(e));
+    if (t->partitions > 0) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "%d -> %d partitions", t->partitions, n);
+        ll_log_line("info", "query", "event tail: partitions added to the topic followed", NULL, detail);
+    }
+    t->partitions = n;
     return 0;
 }
 
@@ -85,6 +102,13 @@ static void *run(void *arg) {
             }
             atomic_store(&t->assigned, 1);
             ll_account_view_set_ready(t->view);
+            t->next_growth_ms = ll_clock_ms() + TAIL_GROWTH_MS;
+        }
+        if (ll_clock_ms() >= t->next_growth_ms) { /* partitions added while running (docs/scaling.md) */
+            ll_error_t err = {""};
+            if (assign_at_projector_offsets(t, &err) != 0)
+                log_warn("event tail: could not look for added partitions", err.msg);
+            t->next_growth_ms = ll_clock_ms() + TAIL_GROWTH_MS;
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(t->consumer, 100);
         if (m == NULL) continue;

@@ -7,7 +7,7 @@
  * progress is not touched. Each decoded event goes to ll_account_view_apply in batches; an
  * undecodable message is counted and skipped (the projector dead-letters it). When Kafka is
  * unreachable it keeps retrying; reads are then served from the read model.
- * Partitions added to the topic later are picked up at the next start.
+ * Partitions added to the topic later are followed within a few seconds (from their start).
  */
 #ifndef LL_EVENT_TAIL_H
 #define LL_EVENT_TAIL_H

@@ -22,7 +22,11 @@ machine.
    connections against the h2o hello-world (same scaffolding), p50/p99 at --latency-clients;
    from the live view (as served) and from MongoDB (the query API with the view off).
 
-Usage: bench/bench_system.py [--parts load,growth,statements] [--accounts 1000,100000]
+4. One projector or three: part 1's deposits over the first of --accounts, and the projectors'
+   events/s from a backlog, with the stack's projector and then with three in its consumer
+   group (LL_REPLICAS=projector:3), same run.
+
+Usage: bench/bench_system.py [--parts load,growth,statements,scale,projectors] [--accounts 1000,100000]
                              [--seconds 60] [--clients 16] [--growth 1000000]
                              [--movements 10,1000,10000] [--reps 3] [--scale-accounts 1000000]
                              [--scale-events 10000000] [--smoke]
@@ -114,12 +118,17 @@ def series(text, name, label=""):
     return [float(v) for v in re.findall(rf'^{name}\{{[^}}]*{label}[^}}]*\}} ([0-9.eE+-]+|NaN)$', text, re.M)]
 
 
+# The running projectors (stack.sh instance names and metrics ports): one, or three in part 4.
+PROJECTORS = {"projector": PROJECTOR}
+
+
 def progress():
     """What the read side has done and how far behind it is: (applied events, lag events, lag s)."""
-    p, r = metrics(PROJECTOR), metrics(RELAY)
-    applied = series(p, "ledgerline_projector_events_total", 'outcome="applied"')[0]
-    lag_events = sum(series(p, "ledgerline_projector_lag_events")) + series(r, "ledgerline_relay_outbox_depth")[0]
-    lag_s = max([v for v in series(p, "ledgerline_projector_lag_seconds") if v == v] + [0]) + \
+    ps, r = [metrics(port) for port in PROJECTORS.values()], metrics(RELAY)
+    applied = sum(series(p, "ledgerline_projector_events_total", 'outcome="applied"')[0] for p in ps)
+    lag_events = sum(sum(series(p, "ledgerline_projector_lag_events")) for p in ps) + \
+        series(r, "ledgerline_relay_outbox_depth")[0]
+    lag_s = max([v for p in ps for v in series(p, "ledgerline_projector_lag_seconds") if v == v] + [0]) + \
         series(r, "ledgerline_relay_oldest_undelivered_seconds")[0]
     return applied, lag_events, lag_s
 
@@ -134,7 +143,8 @@ applied_before = 0
 
 def applied():
     """Events the projector has applied since the benchmark's stores were made."""
-    return applied_before + series(metrics(PROJECTOR), "ledgerline_projector_events_total", 'outcome="applied"')[0]
+    return applied_before + sum(series(metrics(port), "ledgerline_projector_events_total", 'outcome="applied"')[0]
+                                for port in PROJECTORS.values())
 
 
 def wait_published(timeout_s=60):
@@ -307,15 +317,17 @@ def backlog_rate(system, ids, seconds, clients):
     accounts = write_lines("system_backlog_accounts.txt", ids)
     wait_drained()
     applied0 = applied()  # its metrics do not answer while it is stopped
-    pid = system.pid("projector")
-    os.kill(pid, 19)  # SIGSTOP
+    pids = [system.pid(name) for name in PROJECTORS]
+    for pid in pids:
+        os.kill(pid, 19)  # SIGSTOP
     try:
         r = finish_wrk(start_wrk(CMD, clients, seconds, "deposit.lua", accounts, threads=2, auth=system.auth))
         stored = events_stored()
         wait_published()
     finally:
         cpu0 = cpu_seconds()
-        os.kill(pid, 18)  # SIGCONT
+        for pid in pids:
+            os.kill(pid, 18)  # SIGCONT
         resumed = time.time()
     backlog = stored - applied0
     seconds_taken = wait_drained()
@@ -439,6 +451,42 @@ def scale(system, args):
             "outside_view": {"p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"], "errors": lat["errors"]}}
 
 
+def held(port):
+    """The partitions the projector on port holds (one lag series per partition)."""
+    return set(re.findall(r'^ledgerline_projector_lag_events\{[^}]*partition="(\d+)"', metrics(port), re.M))
+
+
+def scale_out(system, args):
+    """Part 4: the sustained deposits of part 1 (over the first of --accounts) and the projectors'
+    capacity (events/s from a backlog built while they were paused), with the stack's one
+    projector and then with three in its consumer group (stack.sh up projector with
+    LL_REPLICAS=projector:3: the second and third on 8182 and 8282), same run, same stores."""
+    n = int(args.accounts.split(",")[0])
+    out = {"accounts": n}
+    for count in (1, 3):
+        if count == 3:
+            sh([STACK, "up", "projector"], env=dict(system.env, LL_REPLICAS="projector:3"))
+            PROJECTORS.update({"projector-2": PROJECTOR + 100, "projector-3": PROJECTOR + 200})
+            deadline = time.time() + 60
+            while not (all(held(p) for p in PROJECTORS.values()) and
+                       set().union(*(held(p) for p in PROJECTORS.values())) == {str(i) for i in range(6)}):
+                if time.time() > deadline:
+                    raise RuntimeError("three projectors did not share the partitions within 60 s")
+                time.sleep(0.2)
+        try:
+            load = sustained(system, n, args)
+            backlog = backlog_rate(system, account_ids(), args.backlog_seconds, args.clients)
+        finally:
+            if count == 3:
+                sh([STACK, "down", "projector-2", "projector-3"])
+                for name in ("projector-2", "projector-3"):
+                    PROJECTORS.pop(name, None)
+        out[str(count)] = {"load": load, "backlog": backlog}
+        print(f"[bench] {count} projector(s): {load['commands_per_s']:.0f} commands/s, projector "
+              f"{load['ratio']:.2f}x; from a backlog {backlog['events_per_s']:.0f} events/s", flush=True)
+    return out
+
+
 def deposit_many(system, account, n):
     with ThreadPoolExecutor(8) as ex:
         list(ex.map(lambda _: system.post(f"/v1/accounts/{account}/deposits", {"amount_minor": 1, "currency": "EUR"}),
@@ -472,7 +520,7 @@ def statements(system, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--parts", default="load,statements,growth,scale")
+    ap.add_argument("--parts", default="load,statements,growth,scale,projectors")
     ap.add_argument("--accounts", default="1000,100000")
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--short-seconds", type=int, default=5, help="each wrk run of the read measurements")
@@ -497,16 +545,18 @@ def main():
     if not args.smoke and os.path.exists(earlier):
         with open(earlier) as f:
             old = json.load(f)
-        for part in ("load", "statements", "growth", "scale"):
+        for part in ("load", "statements", "growth", "scale", "projectors"):
             if part not in parts and part in old:
                 data[part] = old[part]
                 data[f"{part}_measured"] = old.get(f"{part}_measured", old.get("measured"))
     # Each part on stores of its own: account counts start from zero.
-    for part in ("load", "statements", "growth", "scale"):
+    for part in ("load", "statements", "growth", "scale", "projectors"):
         if part not in parts:
             continue
         with System() as system:
-            if part == "load":
+            if part == "projectors":
+                data["projectors"] = scale_out(system, args)
+            elif part == "load":
                 data["load"] = [sustained(system, int(n), args) for n in args.accounts.split(",")]
             elif part == "statements":
                 data["statements"] = statements(system, args)
@@ -517,6 +567,7 @@ def main():
         data[f"{part}_measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         save("system", dict(data, partial=True), "")  # what is measured so far survives a failure
     errors = sum(p["command_errors"] for p in data.get("load", []))
+    errors += sum(data["projectors"][c]["load"]["command_errors"] for c in ("1", "3")) if data.get("projectors") else 0
     errors += sum(p["outside_view"]["errors"] for p in data.get("growth", []))
     if data.get("scale"):
         errors += data["scale"]["load"]["command_errors"] + data["scale"]["outside_view"]["errors"]
@@ -564,6 +615,20 @@ def rows(data):
             row(f"Statement page p99 during the load ({n} accounts)", None, None, p["statement_p99_ms"], "ms",
                 goal="<= 20 ms", met=p["statement_p99_ms"] <= 20),
         ]
+    po = data.get("projectors")
+    if po:
+        one, three = po["1"], po["3"]
+        r = three["load"]["commands_per_s"] / one["load"]["commands_per_s"]
+        out.append(row(f"Deposits acknowledged/s with 3 projectors (whole system, {po['accounts']} accounts)",
+                       "the same with 1 projector, same run", one["load"]["commands_per_s"],
+                       three["load"]["commands_per_s"], "req/s", ratio=r, goal="not worse (>= 0.95x)", met=r >= 0.95,
+                       note=f"projector {one['load']['ratio']:.2f}x vs {three['load']['ratio']:.2f}x the commands, "
+                       f"lag p99 {one['load']['lag_s_p99']:.2f} vs {three['load']['lag_s_p99']:.2f} s"))
+        r = three["backlog"]["events_per_s"] / one["backlog"]["events_per_s"]
+        out.append(row("Projectors' events/s from a backlog, 3 projectors", "the same with 1 projector, same run",
+                       one["backlog"]["events_per_s"], three["backlog"]["events_per_s"], "events/s", ratio=r,
+                       goal="not worse (>= 0.95x)", met=r >= 0.95,
+                       note="two cores shared by everything: more projectors add no CPU here"))
     sc = data.get("scale")
     if sc:
         p, size = sc["load"], f"{sc['accounts']} accounts, {sc['events']} events"
@@ -676,6 +741,20 @@ def report(args, data):
                   f"{p['statements_ok_share'] * 100:.2f} % of {p['statements']} | {p['statement_p50_ms']:.1f} / "
                   f"{p['statement_p99_ms']:.1f} | {sc['outside_view']['p50_ms']:.2f} / "
                   f"{sc['outside_view']['p99_ms']:.2f} |"]
+    if data.get("projectors"):
+        po = data["projectors"]
+        lines += ["", f"## One projector or three (measured {data.get('projectors_measured', '')})", "",
+                  f"Deposits at {args.clients} connections over {po['accounts']} accounts for {args.seconds} s with the "
+                  "stack's projector, then with three in its consumer group (the partitions shared), same stores; "
+                  f"then each way a backlog of {args.backlog_seconds} s of deposits built while the projectors were "
+                  "paused, timed from their resume.", "",
+                  "| projectors | commands/s | projector events/s | ratio | lag s max / p99 | drain s | from a backlog, "
+                  "events/s |", "|---|---|---|---|---|---|---|"]
+        for c in ("1", "3"):
+            p, b = po[c]["load"], po[c]["backlog"]
+            lines.append(f"| {c} | {p['commands_per_s']:.0f} | {p['projected_per_s']:.0f} | **{p['ratio']:.2f}** | "
+                         f"{p['lag_s_max']:.2f} / {p['lag_s_p99']:.2f} | {p['drain_s']:.1f} | "
+                         f"{b['events_per_s']:.0f} (of {b['backlog_events']:.0f}) |")
     if data.get("statements"):
         lines += ["", f"## Statement pages (limit 50) of one account (measured {data.get('statements_measured', '')})",
                   "",

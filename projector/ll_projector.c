@@ -201,7 +201,10 @@ static int open_kafka(projector_t *p, ll_error_t *err) {
         "fetch.wait.max.ms", "50", "fetch.min.bytes", "65536", "socket.nagle.disable", "true",
         /* Several projectors share the partitions: a member joining or leaving moves only the
          * partitions that change hands, the others keep being projected meanwhile. */
-        "partition.assignment.strategy", "cooperative-sticky", NULL};
+        "partition.assignment.strategy", "cooperative-sticky",
+        /* Partitions added to the topic (docs/scaling.md) are assigned within seconds, not at
+         * the default five-minute metadata refresh. */
+        "topic.metadata.refresh.interval.ms", "5000", NULL};
     const char *const producer[] = {"bootstrap.servers", cfg->kafka_bootstrap_servers, "client.id",
                                     "ledgerline-projector-dlq", NULL};
     rd_kafka_conf_t *conf = ll_kafka_conf(consumer, err);

@@ -9,8 +9,15 @@
 #   status   one line per component; exit 1 when any is down
 #   restart  down then up
 #   jwt-secret  print the stack's bearer-token secret (generated on first use, var/secrets/)
-# COMPONENT: postgres kafka ferretdb, and the ledgerline services (see LL_SERVICES below).
-# Env: LL_READY_TIMEOUT_S (default 90) bounds each readiness wait; LL_LOG_ROTATE_MB (default 256)
+#   kafka-topics ARGS  Kafka's topic tool (kafka-topics.sh) against the local brokers, e.g.
+#            --describe --topic ledgerline.account-events; growing its partitions: docs/scaling.md
+# COMPONENT: postgres kafka ferretdb, and the ledgerline services (see LL_SERVICES below); an
+#   instance of a service by its name (projector-2): down and restart of a service name take all
+#   of its instances.
+# Env: LL_REPLICAS runs several instances of services, e.g. projector:3,query:2,command:2
+# (default one of each): instance N is NAME-N, listens 100*(N-1) above the first instance's
+# ports (command-2 on 8180, its pid file and log NAME-N.pid, NAME-N.log).
+# LL_READY_TIMEOUT_S (default 90) bounds each readiness wait; LL_LOG_ROTATE_MB (default 256)
 # moves a service's log aside to NAME.log.1 at start once it is larger.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/stack.env"
@@ -376,6 +383,55 @@ service_entry() {
     return 1
 }
 
+# An instance's service (projector-2 -> projector) and number (2; 1 for the plain name).
+instance_service() { echo "${1%-[0-9]*}"; }
+instance_number() { if [[ "$1" =~ -([0-9]+)$ ]]; then echo "${BASH_REMATCH[1]}"; else echo 1; fi; }
+
+# How many instances of service LL_REPLICAS asks for (1 when it does not name it).
+replicas_of() {
+    local item n=1 IFS=,
+    for item in ${LL_REPLICAS:-}; do
+        [[ "$item" =~ ^([a-z]+):([0-9]+)$ ]] || die "LL_REPLICAS: '$item' is not SERVICE:COUNT (e.g. projector:3,query:2)"
+        service_entry "${BASH_REMATCH[1]}" >/dev/null || die "LL_REPLICAS: unknown service '${BASH_REMATCH[1]}'"
+        ((BASH_REMATCH[2] >= 1 && BASH_REMATCH[2] <= 9)) || die "LL_REPLICAS: ${BASH_REMATCH[1]} count must be 1..9"
+        [[ "${BASH_REMATCH[1]}" == "$1" ]] && n=${BASH_REMATCH[2]}
+    done
+    echo "$n"
+}
+
+# The instances of service: those LL_REPLICAS asks for, and any other still running.
+instances_of() {
+    local svc=$1 n i f out=()
+    n=$(replicas_of "$svc")
+    out+=("$svc")
+    for ((i = 2; i <= n; i++)); do out+=("$svc-$i"); done
+    for f in "$LL_RUN/$svc"-[0-9]*.pid; do
+        [[ -e "$f" ]] || continue
+        i=${f##*-}; i=${i%.pid}
+        ((i > n)) && pid_alive "$f" && out+=("$svc-$i")
+    done
+    echo "${out[@]}"
+}
+
+# Where instance N of a service listens (its API, or its /metrics): 100*(N-1) above the first.
+instance_addr() {
+    local base
+    case "$1" in command) base=8080 ;; query) base=8081 ;; projector) base=8082 ;; relay) base=8083 ;; *) return 0 ;; esac
+    echo "127.0.0.1:$((base + 100 * ($2 - 1)))"
+}
+
+# The setting that puts instance N of a service on its own ports (none for the first: its
+# configuration decides).
+instance_env() {
+    local key
+    ((${2} > 1)) || return 0
+    case "$1" in
+        command) key=COMMAND_LISTEN ;; query) key=QUERY_LISTEN ;;
+        projector) key=PROJECTOR_METRICS_LISTEN ;; relay) key=RELAY_METRICS_LISTEN ;; *) return 0 ;;
+    esac
+    echo "LEDGERLINE_$key=$(instance_addr "$1" "$2")"
+}
+
 # The local stack's bearer-token secret: generated once, kept under var/ (mode 600). A
 # LEDGERLINE_JWT_SECRET already in the environment wins. `make token` signs with the same.
 jwt_secret() {
@@ -397,8 +453,9 @@ rotate_log() {
 }
 
 up_service() {
-    local e name bin args
-    e=$(service_entry "$1"); name=$1; bin=$LL_BIN/$(service_field "$e" 1); args=$(service_field "$e" 2)
+    local e name svc n bin args
+    name=$1; svc=$(instance_service "$1"); n=$(instance_number "$1")
+    e=$(service_entry "$svc"); bin=$LL_BIN/$(service_field "$e" 1); args=$(service_field "$e" 2)
     if pid_alive "$LL_RUN/$name.pid"; then say "$name: already up"; return 0; fi
     [[ -x "$bin" ]] || { say "$name: not built ($bin); skipped"; return 0; }
     say "$name: starting"
@@ -409,14 +466,15 @@ up_service() {
         LEDGERLINE_KAFKA_BOOTSTRAP_SERVERS=${LEDGERLINE_KAFKA_BOOTSTRAP_SERVERS:-$(kafka_bootstrap)}
         export LEDGERLINE_KAFKA_BOOTSTRAP_SERVERS
     fi
-    # shellcheck disable=SC2086  # args is a word list by design
-    setsid nohup bash -c 'echo $$ >"$0"; exec "${@}"' "$LL_RUN/$name.pid" "$bin" $args \
+    local ienv
+    ienv=$(instance_env "$svc" "$n")
+    # shellcheck disable=SC2086  # args and ienv are word lists by design
+    env $ienv setsid nohup bash -c 'echo $$ >"$0"; exec "${@}"' "$LL_RUN/$name.pid" "$bin" $args \
         >>"$LL_LOG/$name.log" 2>&1 </dev/null &
     sleep 0.3
     pid_alive "$LL_RUN/$name.pid" || die "$name exited during start-up; see $LL_LOG/$name.log"
-    case "$name" in
-        command) wait_for command curl -sf "http://127.0.0.1:8080/readyz" ;;
-        query) wait_for query curl -sf "http://127.0.0.1:8081/readyz" ;;
+    case "$svc" in
+        command | query) wait_for "$name" curl -sf "http://$(instance_addr "$svc" "$n")/readyz" ;;
     esac
 }
 
@@ -425,7 +483,20 @@ all_components() { echo "${INFRA[@]}"; local e; for e in "${LL_SERVICES[@]}"; do
 
 is_infra() { local c; for c in "${INFRA[@]}"; do [[ "$c" == "$1" ]] && return 0; done; return 1; }
 
-check_component() { is_infra "$1" || service_entry "$1" >/dev/null || die "unknown component '$1' (known: $(all_components | xargs))"; }
+check_component() {
+    is_infra "$1" || service_entry "$(instance_service "$1")" >/dev/null ||
+        die "unknown component '$1' (known: $(all_components | xargs), and NAME-N for instance N)"
+}
+
+# The components named, each service name as its instances (an instance name stays itself).
+expand_instances() {
+    local c out=()
+    for c in "$@"; do
+        if is_infra "$c" || [[ "$c" != "$(instance_service "$c")" ]]; then out+=("$c")
+        else read -r -a more <<<"$(instances_of "$c")"; out+=("${more[@]}"); fi
+    done
+    echo "${out[@]}"
+}
 
 # Brings the schema to the built binaries' version before any service starts (they refuse an
 # older schema). Skipped when the binaries are not built yet.
@@ -459,28 +530,35 @@ cmd_down() {
 }
 
 cmd_status() {
-    local c rc=0 state
+    local c rc=0 state where
     for c in "$@"; do
+        where=""
         if is_infra "$c"; then
             if "status_$c"; then state=up; else state=DOWN; rc=1; fi
         else
             if pid_alive "$LL_RUN/$c.pid"; then state=up
-            elif [[ -x "$LL_BIN/$(service_field "$(service_entry "$c")" 1)" ]]; then state=DOWN; rc=1
+            elif [[ -x "$LL_BIN/$(service_field "$(service_entry "$(instance_service "$c")")" 1)" ]]; then state=DOWN; rc=1
             else state="not built"; fi
+            where="  $(instance_addr "$(instance_service "$c")" "$(instance_number "$c")")"
         fi
-        printf '%-10s %s\n' "$c" "$state"
+        printf '%-12s %s%s\n' "$c" "$state" "$where"
     done
     return $rc
 }
 
 main() {
     local cmd=${1:-}; shift || true
-    [[ "$cmd" == "-h" || "$cmd" == "--help" || -z "$cmd" ]] && { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+    [[ "$cmd" == "-h" || "$cmd" == "--help" || -z "$cmd" ]] && { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
     [[ "$cmd" == "jwt-secret" ]] && { jwt_secret; exit 0; }
+    if [[ "$cmd" == "kafka-topics" ]]; then
+        kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$(kafka_bootstrap)" "$@" 2> >(grep -v SLF4J >&2)
+        exit
+    fi
     mkdir -p "$LL_RUN" "$LL_LOG"
     local comps=("$@")
     ((${#comps[@]})) || read -r -a comps <<<"$(all_components | xargs)"
     local c; for c in "${comps[@]}"; do check_component "$c"; done
+    read -r -a comps <<<"$(expand_instances "${comps[@]}")"
     case "$cmd" in
         up) cmd_up "${comps[@]}" ;;
         down) cmd_down "${comps[@]}" ;;
