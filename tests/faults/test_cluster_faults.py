@@ -17,17 +17,15 @@ equals the store (`ledgerline-audit reconcile`), no account halted or behind a g
 partition projected to its end.
 A ledger of this suite's own (database, MongoDB database, topic, group). Needs PostgreSQL, Kafka
 and FerretDB; sized for two cores (a few seconds of load around each kill)."""
-import json
 import os
 import random
-import re
-import subprocess
 import sys
-import threading
 import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
+from ll_cluster import (Workload, held, lag, ledger_reconcile, ledger_sql, projector_metric,  # noqa: E402
+                        resolve_unknown)
 from ll_e2e import (BIN, Service, check, create_topic, drop_ledger, eq, free_port, ledger_env, own_ledger,  # noqa: E402
                     post, prometheus, request, run, stop_all, wait_until)
 
@@ -38,7 +36,6 @@ PARTITIONS = set(range(6))
 FUNDING = 20_000  # small, so withdrawals and transfers are refused now and then
 ACCOUNTS = 8
 LOAD_S = 4.0  # of load before and after each kill
-LAG = re.compile(r'ledgerline_projector_lag_events\{[^}]*partition="(\d+)"[^}]*\}')
 
 
 class Cluster:
@@ -75,82 +72,6 @@ class Cluster:
         return self.commands + self.relays + self.projectors + self.queries
 
 
-def send(cmd, port, timeout=5):
-    """applied (2xx), refused (4xx: the ledger said no) or unknown (no answer, 5xx)."""
-    try:
-        s, _, _ = request("POST", cmd["path"], body=cmd["body"], headers={"idempotency-key": cmd["key"]}, port=port,
-                          timeout=timeout)
-    except Exception:
-        return "unknown"
-    if 200 <= s < 300:
-        return "applied"
-    if 400 <= s < 500 and s not in (408, 429):
-        return "refused"
-    return "unknown"
-
-
-class Workload:
-    """Client threads sending random commands to the running command services; every command
-    and its outcome is recorded."""
-
-    def __init__(self, cluster, accounts, clients=4, seed=19):
-        self.cluster, self.accounts, self.clients = cluster, accounts, clients
-        self.seed, self.lock, self.stop = seed, threading.Lock(), threading.Event()
-        self.commands = []
-
-    def one(self, rng):
-        a, b = rng.sample(self.accounts, 2)
-        kind = rng.choice(["deposit", "deposit", "withdraw", "transfer", "transfer"])
-        amount = rng.randint(1, 5000)
-        if kind == "deposit":
-            path, body = f"/v1/accounts/{a}/deposits", {"amount_minor": amount, "currency": "EUR"}
-        elif kind == "withdraw":
-            path, body = f"/v1/accounts/{a}/withdrawals", {"amount_minor": amount, "currency": "EUR"}
-        else:
-            path, body = "/v1/transfers", {"from_account_id": a, "to_account_id": b, "amount_minor": amount,
-                                           "currency": "EUR"}
-        cmd = {"key": str(uuid.uuid4()), "path": path, "body": body, "kind": kind, "amount": amount}
-        ports = self.cluster.ports("command")
-        cmd["port"] = rng.choice(ports)
-        cmd["status"] = send(cmd, cmd["port"])
-        with self.lock:
-            self.commands.append(cmd)
-        if cmd["status"] == "unknown":
-            time.sleep(0.2)  # as a client backs off when the service does not answer
-
-    def client(self, i):
-        rng = random.Random(self.seed * 1000 + i)
-        while not self.stop.is_set():
-            self.one(rng)
-            time.sleep(0.005)
-
-    def __enter__(self):
-        self.threads = [threading.Thread(target=self.client, args=(i,)) for i in range(self.clients)]
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join()
-
-    def resolve_unknown(self, budget_s=120):
-        """Retries, with its key, every command whose outcome was never learned, at a command
-        service other than the one that did not answer. Returns how many there were."""
-        unknown = [c for c in self.commands if c["status"] == "unknown"]
-        deadline = time.time() + budget_s
-        for c in unknown:
-            c["was_unknown"] = True
-            while time.time() < deadline and c["status"] == "unknown":
-                others = [p for p in self.cluster.ports("command") if p != c["port"]] or self.cluster.ports("command")
-                c["status"] = send(c, random.choice(others))
-                if c["status"] == "unknown":
-                    time.sleep(0.5)
-        check(all(c["status"] != "unknown" for c in self.commands), "every outcome resolved")
-        return len(unknown)
-
-
 def probe(cluster, account):
     """A deposit acknowledged by a running command service, then readable with min_version on
     every running query API. True when it worked."""
@@ -166,42 +87,11 @@ def probe(cluster, account):
         return False
 
 
-def held(p):
-    """The partitions projector p holds, from its /metrics (one lag series per partition)."""
-    try:
-        return {int(m.group(1)) for m in (LAG.match(k) for k in prometheus(p.port)) if m}
-    except OSError:
-        return set()
-
-
 def relay_leader(r):
     try:
         return prometheus(r.port).get('ledgerline_relay_leader{service="relay"}', 0) == 1
     except OSError:
         return False
-
-
-def projector_metric(p, name):
-    return prometheus(p.port).get(f'{name}{{service="projector"}}', 0)
-
-
-def lag(p):
-    return sum(v for k, v in prometheus(p.port).items() if k.startswith("ledgerline_projector_lag_events{"))
-
-
-def sql_rows(query):
-    out = subprocess.run(["psql", "-X", "-q", "-At", "-F", "\t", ENV["LEDGERLINE_PG_MIGRATE_CONNINFO"], "-c", query],
-                         capture_output=True, text=True)
-    eq(out.returncode, 0, out.stderr)
-    return [line.split("\t") for line in out.stdout.splitlines() if line]
-
-
-def reconcile():
-    out = subprocess.run([os.path.join(BIN, "ledgerline-audit"), "--format", "json", "reconcile"],
-                         capture_output=True, text=True, timeout=120, env=dict(os.environ, **ENV))
-    if out.returncode not in (0, 1):
-        raise RuntimeError(f"ledgerline-audit reconcile: {out.stderr}")
-    return json.loads(out.stdout)
 
 
 def pick_victim(cluster, tier):
@@ -210,7 +100,7 @@ def pick_victim(cluster, tier):
         check(len(leaders) == 1, f"one relay leads: {len(leaders)}")
         return leaders[0]
     if tier == "projector":
-        return max(cluster.projectors, key=lambda p: len(held(p)))
+        return max(cluster.projectors, key=lambda p: len(held(p.port)))
     return cluster.of(tier)[0]
 
 
@@ -218,13 +108,13 @@ def kill_one(cluster, tier, probe_account):
     """Kills one instance of tier under load, measures the take-over and the first working
     probe, then adds one instance back. Returns the figures."""
     victim = pick_victim(cluster, tier)
-    lost = held(victim) if tier == "projector" else set()
+    lost = held(victim.port) if tier == "projector" else set()
     time.sleep(LOAD_S / 2)
     t_kill = time.time()
     cluster.kill(victim)
     figures = {"tier": tier}
     took_over = {"relay": lambda: any(relay_leader(r) for r in cluster.relays),
-                 "projector": lambda: set().union(*(held(p) for p in cluster.projectors)) == PARTITIONS}.get(tier)
+                 "projector": lambda: set().union(*(held(p.port) for p in cluster.projectors)) == PARTITIONS}.get(tier)
     # Both clocks at once: the first working probe, and the survivors' take-over.
     deadline = t_kill + 120
     while time.time() < deadline and ("probe_s" not in figures or (took_over and "takeover_s" not in figures)):
@@ -253,14 +143,15 @@ def test_one_instance_of_each_tier_killed_in_turn_under_load(cluster):
                 port=cluster.commands[(i + 1) % 2].port)[0], 201, "fund")
     probe_account = post("/v1/accounts", {"owner": "cluster-fault-probe", "currency": "EUR"},
                          port=cluster.commands[0].port)[2]["account_id"]
-    wait_until(lambda: set().union(*(held(p) for p in cluster.projectors)) == PARTITIONS and
-               all(held(p) for p in cluster.projectors), 60, "three projectors sharing the partitions")
+    wait_until(lambda: set().union(*(held(p.port) for p in cluster.projectors)) == PARTITIONS and
+               all(held(p.port) for p in cluster.projectors), 60, "three projectors sharing the partitions")
     results = []
-    with Workload(cluster, accounts) as wl:
+    with Workload(accounts, 4, 19, lambda: cluster.ports("command")) as wl:
         time.sleep(LOAD_S / 2)
         for tier in ("command", "relay", "projector", "query"):
             results.append(kill_one(cluster, tier, probe_account))
-    unknown = wl.resolve_unknown()
+    unknown = len(resolve_unknown(wl.commands, lambda: cluster.ports("command")))
+    check(all(c["status"] != "unknown" for c in wl.commands), "every outcome resolved")
     for r in results:
         print(f"    kill -9 one {r['tier']}: " + ", ".join(f"{k} {v}" for k, v in r.items() if k != "tier"))
     applied = [c for c in wl.commands if c["status"] == "applied"]
@@ -271,28 +162,28 @@ def test_one_instance_of_each_tier_killed_in_turn_under_load(cluster):
 
     # Exactly once in the store; nothing refused stored.
     ids = "','".join(accounts)
-    stored = {k: int(n) for k, n in sql_rows(f"SELECT command_id, count(*) FROM events WHERE account_id IN ('{ids}')"
+    stored = {k: int(n) for k, n in ledger_sql(ENV, f"SELECT command_id, count(*) FROM events WHERE account_id IN ('{ids}')"
                                              " GROUP BY command_id")}
     eq([c["key"] for c in applied if c["key"] not in stored], [], "acknowledged commands missing from the store")
     eq([c["key"] for c in applied if c["key"] in stored and stored[c["key"]] != (2 if c["kind"] == "transfer" else 1)],
        [], "commands stored more than once")
     eq([c["key"] for c in refused if c["key"] in stored], [], "refused commands stored")
-    eq(sql_rows(f"SELECT account_id FROM events WHERE account_id IN ('{ids}') GROUP BY account_id"
+    eq(ledger_sql(ENV, f"SELECT account_id FROM events WHERE account_id IN ('{ids}') GROUP BY account_id"
                 " HAVING max(version) <> count(*) OR min(version) <> 1"), [], "versions contiguous")
-    total = sum(int(b) for (b,) in sql_rows(f"SELECT balance_minor FROM account_state WHERE account_id IN ('{ids}')"))
+    total = sum(int(b) for (b,) in ledger_sql(ENV, f"SELECT balance_minor FROM account_state WHERE account_id IN ('{ids}')"))
     deposits = sum(c["amount"] for c in applied if c["kind"] == "deposit")
     withdrawals = sum(c["amount"] for c in applied if c["kind"] == "withdraw")
     eq(total, FUNDING * ACCOUNTS + deposits - withdrawals, "sum of balances = funding + deposits - withdrawals")
 
     # Published, projected to the end, and the read model equals the store.
-    wait_until(lambda: sql_rows("SELECT count(*) FROM outbox") == [["0"]], 120, "the outbox to drain")
-    wait_until(lambda: set().union(*(held(p) for p in cluster.projectors)) == PARTITIONS and
-               all(lag(p) == 0 for p in cluster.projectors), 120, "every partition projected to its end")
-    wait_until(lambda: reconcile() == [], 120, "the read model to equal the event store", interval_s=1)
+    wait_until(lambda: ledger_sql(ENV, "SELECT count(*) FROM outbox") == [["0"]], 120, "the outbox to drain")
+    wait_until(lambda: set().union(*(held(p.port) for p in cluster.projectors)) == PARTITIONS and
+               all(lag(p.port) == 0 for p in cluster.projectors), 120, "every partition projected to its end")
+    wait_until(lambda: ledger_reconcile(ENV) == [], 120, "the read model to equal the event store", interval_s=1)
     for p in cluster.projectors:
-        eq(projector_metric(p, "ledgerline_projector_halted_accounts"), 0, "no account halted")
-        eq(projector_metric(p, "ledgerline_projector_waiting_accounts"), 0, "no account behind a gap")
-    versions = dict(sql_rows(f"SELECT account_id, version FROM account_state WHERE account_id IN ('{ids}')"))
+        eq(projector_metric(p.port, "ledgerline_projector_halted_accounts"), 0, "no account halted")
+        eq(projector_metric(p.port, "ledgerline_projector_waiting_accounts"), 0, "no account behind a gap")
+    versions = dict(ledger_sql(ENV, f"SELECT account_id, version FROM account_state WHERE account_id IN ('{ids}')"))
     for q in cluster.queries:
         for a, v in versions.items():
             eq(request("GET", f"/v1/accounts/{a}?min_version={v}", port=q.port)[0], 200, f"{a} v{v} on {q.name}")

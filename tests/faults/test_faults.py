@@ -30,6 +30,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
+from ll_cluster import Workload, resolve_unknown  # noqa: E402
 from ll_e2e import (BIN, ROOT, Service, check, eq, kafka_messages, paused_stack_services, post,  # noqa: E402
                     reconcile, request, sql, stack, wait_until)
 
@@ -37,67 +38,6 @@ CMD, QRY = 18680, 18681
 TOPIC = "ledgerline.account-events"
 FUNDING = 20_000  # small, so withdrawals and transfers are refused now and then
 RUN = os.path.join(ROOT, "var", "run")
-
-
-class Workload:
-    """Client threads sending random commands; every command and its outcome is recorded."""
-
-    def __init__(self, accounts, clients, seed):
-        self.accounts, self.clients = accounts, clients
-        self.rng = random.Random(seed)
-        self.lock = threading.Lock()
-        self.commands = []  # dicts: key, path, body, kind, amount, status ("applied"|"refused"|"unknown")
-        self.stop = threading.Event()
-
-    def one(self, rng):
-        a, b = rng.sample(self.accounts, 2)
-        kind = rng.choice(["deposit", "deposit", "withdraw", "transfer", "transfer"])
-        amount = rng.randint(1, 5000)
-        if kind == "deposit":
-            path, body = f"/v1/accounts/{a}/deposits", {"amount_minor": amount, "currency": "EUR"}
-        elif kind == "withdraw":
-            path, body = f"/v1/accounts/{a}/withdrawals", {"amount_minor": amount, "currency": "EUR"}
-        else:
-            path, body = "/v1/transfers", {"from_account_id": a, "to_account_id": b, "amount_minor": amount,
-                                           "currency": "EUR"}
-        cmd = {"key": str(uuid.uuid4()), "path": path, "body": body, "kind": kind, "amount": amount,
-               "was_unknown": False}
-        cmd["status"] = send(cmd)
-        with self.lock:
-            self.commands.append(cmd)
-        if cmd["status"] == "unknown":
-            time.sleep(0.2)  # as a client backs off when the service does not answer
-
-    def client(self, i):
-        rng = random.Random(self.rng.random() + i)
-        while not self.stop.is_set():
-            self.one(rng)
-            time.sleep(0.005)  # steady load the projector can follow on this machine
-
-    def __enter__(self):
-        self.threads = [threading.Thread(target=self.client, args=(i,)) for i in range(self.clients)]
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        for t in self.threads:
-            t.join()
-
-
-def send(cmd, timeout=5):
-    """applied (2xx), refused (4xx: the ledger said no) or unknown (no answer, 5xx)."""
-    try:
-        s, _, _ = request("POST", cmd["path"], body=cmd["body"], headers={"idempotency-key": cmd["key"]}, port=CMD,
-                          timeout=timeout)
-    except Exception:
-        return "unknown"
-    if 200 <= s < 300:
-        return "applied"
-    if 400 <= s < 500 and s not in (408, 429):
-        return "refused"
-    return "unknown"
 
 
 def probe():
@@ -163,7 +103,7 @@ class Target:
 
 def run_fault(target, services, accounts, seconds, clients, seed):
     since_ms = int(time.time() * 1000) - 2000
-    with Workload(accounts, clients, seed) as wl:
+    with Workload(accounts, clients, seed, lambda: [CMD]) as wl:
         time.sleep(seconds / 3)
         t_kill = time.time()
         target.kill()
@@ -188,23 +128,8 @@ def run_fault(target, services, accounts, seconds, clients, seed):
         if restart_error:
             raise restart_error[0]
         time.sleep(max(0.0, seconds - (time.time() - t_kill) - seconds / 3))
-    unknown = resolve_unknown(wl.commands)
+    unknown = resolve_unknown(wl.commands, lambda: [CMD])
     return wl.commands, unknown, recovered, since_ms
-
-
-def resolve_unknown(commands, budget_s=120):
-    """Gives every command whose outcome the client never learned a definite answer by retrying
-    it with its key (bounded in all). Returns those commands, marked was_unknown."""
-    unknown = [c for c in commands if c["status"] == "unknown"]
-    deadline = time.time() + budget_s
-    for c in unknown:
-        c["was_unknown"] = True
-        while time.time() < deadline:
-            c["status"] = send(c)
-            if c["status"] != "unknown":
-                break
-            time.sleep(0.5)
-    return unknown
 
 
 def verify(accounts, all_commands, since_ms):

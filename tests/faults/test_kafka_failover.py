@@ -18,6 +18,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 import test_faults as tf  # noqa: E402
+from ll_cluster import Workload, resolve_unknown  # noqa: E402
 from ll_e2e import ROOT, Service, eq, paused_stack_services, post, wait_until  # noqa: E402
 
 BOOTSTRAP = "127.0.0.1:59092,127.0.0.1:59094,127.0.0.1:59096"
@@ -69,7 +70,7 @@ def main():
                 # rightly leave its partitions offline: unclean election is off.
                 wait_until(lambda: (m := metadata()) and all(len(isr) == 3 for _, isr in m.values()), 120,
                            "all replicas in sync")
-                with tf.Workload(accounts, 4, 7) as wl:
+                with Workload(accounts, 4, 7, lambda: [tf.CMD]) as wl:
                     time.sleep(3)
                     before = metadata()
                     leaders = [leader for leader, _ in before.values()]
@@ -99,7 +100,7 @@ def main():
                         time.sleep(0.5)
                     time.sleep(1)
                 commands = wl.commands
-                tf.resolve_unknown(commands)
+                resolve_unknown(commands, lambda: [tf.CMD])
                 lost, duplicated = tf.verify(accounts, commands, since_ms)
                 result = {"partitions_led": len(led), "election_s": elected, "probe_recovery_s": probe_ok,
                           "rejoined_isr_s": rejoined, "commands": len(commands),

@@ -17,15 +17,14 @@ A ledger of this suite's own (database, MongoDB database, topic, group). Needs P
 and FerretDB."""
 import json
 import os
-import re
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
+from ll_cluster import held, lag, ledger_reconcile, ledger_sql, projector_metric  # noqa: E402
 from ll_e2e import (BIN, Service, check, create_topic, drop_ledger, eq, free_port, kafka_messages,  # noqa: E402
-                    ledger_env, own_ledger, post, prometheus, request, run, stack, stop_all, wait_until)
+                    ledger_env, own_ledger, post, request, run, stack, stop_all, wait_until)
 
 DB = "ledgerline_partition_growth"
 ENV = ledger_env(DB, "partition-growth")
@@ -33,37 +32,6 @@ ENV["LEDGERLINE_KAFKA_TOPIC_DLQ"] = ENV["LEDGERLINE_KAFKA_TOPIC_EVENTS"] + ".dlq
 TOPIC = ENV["LEDGERLINE_KAFKA_TOPIC_EVENTS"]
 CMD, QRY = free_port(), free_port()
 ACCOUNTS = 30
-LAG = re.compile(r'ledgerline_projector_lag_events\{[^}]*partition="(\d+)"[^}]*\}')
-
-
-def held(p):
-    try:
-        return {int(m.group(1)) for m in (LAG.match(k) for k in prometheus(p.port)) if m}
-    except OSError:
-        return set()
-
-
-def lag(p):
-    return sum(v for k, v in prometheus(p.port).items() if k.startswith("ledgerline_projector_lag_events{"))
-
-
-def projector_metric(p, name):
-    return prometheus(p.port).get(f'{name}{{service="projector"}}', 0)
-
-
-def sql_rows(query):
-    out = subprocess.run(["psql", "-X", "-q", "-At", "-F", "\t", ENV["LEDGERLINE_PG_MIGRATE_CONNINFO"], "-c", query],
-                         capture_output=True, text=True)
-    eq(out.returncode, 0, out.stderr)
-    return [line.split("\t") for line in out.stdout.splitlines() if line]
-
-
-def reconcile():
-    out = subprocess.run([os.path.join(BIN, "ledgerline-audit"), "--format", "json", "reconcile"],
-                         capture_output=True, text=True, timeout=120, env=dict(os.environ, **ENV))
-    if out.returncode not in (0, 1):
-        raise RuntimeError(f"ledgerline-audit reconcile: {out.stderr}")
-    return json.loads(out.stdout)
 
 
 class Load(threading.Thread):
@@ -109,12 +77,12 @@ def test_partitions_grow_from_6_to_12_while_deposits_go_on(ledger):
     # The procedure (docs/scaling.md, "Growing the events topic").
     eq(ledger["relay"].stop(), 0, "the relay's exit code")
     t_paused = time.time()
-    wait_until(lambda: all(lag(p) == 0 for p in ps), 60, "the projectors to apply everything published")
+    wait_until(lambda: all(lag(p.port) == 0 for p in ps), 60, "the projectors to apply everything published")
     out = stack("kafka-topics", "--alter", "--topic", TOPIC, "--partitions", "12")
     check("rror" not in out, out)
     ledger["relay"] = Service("relay", ["--poll-ms", "200"], env=ENV).start()
     paused_s = time.time() - t_paused
-    wait_until(lambda: set().union(*(held(p) for p in ps)) == set(range(12)), 60,
+    wait_until(lambda: set().union(*(held(p.port) for p in ps)) == set(range(12)), 60,
                "the projectors to hold all 12 partitions")
     held_s = time.time() - t_paused
     time.sleep(4)
@@ -125,9 +93,9 @@ def test_partitions_grow_from_6_to_12_while_deposits_go_on(ledger):
           f"{sum(load.acked.values())} deposits")
 
     for a in accounts:
-        eq(sql_rows(f"SELECT count(*) FROM events WHERE account_id = '{a}' AND type = 'MoneyDeposited'"),
+        eq(ledger_sql(ENV, f"SELECT count(*) FROM events WHERE account_id = '{a}' AND type = 'MoneyDeposited'"),
            [[str(load.acked.get(a, 0))]], f"{a}: each acknowledged deposit once")
-    wait_until(lambda: sql_rows("SELECT count(*) FROM outbox") == [["0"]], 60, "the outbox to drain")
+    wait_until(lambda: ledger_sql(ENV, "SELECT count(*) FROM outbox") == [["0"]], 60, "the outbox to drain")
 
     # Order per account in Kafka: versions rise within a partition, and an account that moved
     # has all of its old partition's events before its new one's.
@@ -151,16 +119,16 @@ def test_partitions_grow_from_6_to_12_while_deposits_go_on(ledger):
     check(moved > 0, "some accounts moved to new partitions")
     print(f"    {moved} of {ACCOUNTS} accounts moved to another partition, each in order")
 
-    wait_until(lambda: set().union(*(held(p) for p in ps)) == set(range(12)) and all(lag(p) == 0 for p in ps),
+    wait_until(lambda: set().union(*(held(p.port) for p in ps)) == set(range(12)) and all(lag(p.port) == 0 for p in ps),
                60, "all 12 partitions projected to their end")
-    wait_until(lambda: reconcile() == [], 60, "the read model to equal the store", interval_s=1)
+    wait_until(lambda: ledger_reconcile(ENV) == [], 60, "the read model to equal the store", interval_s=1)
     for p in ps:
-        eq(projector_metric(p, "ledgerline_projector_halted_accounts"), 0, "no account halted")
-        eq(projector_metric(p, "ledgerline_projector_waiting_accounts"), 0, "no account behind a gap")
+        eq(projector_metric(p.port, "ledgerline_projector_halted_accounts"), 0, "no account halted")
+        eq(projector_metric(p.port, "ledgerline_projector_waiting_accounts"), 0, "no account behind a gap")
     # Plain GETs, no min_version: a live view that did not follow the new partitions would keep
     # answering the moved accounts' last state before the growth.
     for a in accounts:
-        version, balance = sql_rows(f"SELECT version, balance_minor FROM account_state WHERE account_id = '{a}'")[0]
+        version, balance = ledger_sql(ENV, f"SELECT version, balance_minor FROM account_state WHERE account_id = '{a}'")[0]
         want = (200, int(version), int(balance))
         wait_until(lambda a=a: (lambda r: (r[0], r[2].get("version"), r[2].get("balance_minor")))(
             request("GET", f"/v1/accounts/{a}", port=QRY)) == want, 30, f"{a} on the query API at v{version}")
@@ -179,7 +147,7 @@ if __name__ == "__main__":
             ledger["projectors"].append(
                 Service(f"projector-{n}", ["--metrics-ms", "1000", "--metrics-listen", f"127.0.0.1:{port}"],
                         port=port, env=ENV, binary=os.path.join(BIN, "ledgerline-projector")).start())
-        wait_until(lambda: set().union(*(held(p) for p in ledger["projectors"])) == set(range(6)), 60,
+        wait_until(lambda: set().union(*(held(p.port) for p in ledger["projectors"])) == set(range(6)), 60,
                    "two projectors sharing 6 partitions")
         code = run({n: (lambda f=f: f(ledger)) for n, f in dict(globals()).items() if n.startswith("test_")},
                    "partition_growth")

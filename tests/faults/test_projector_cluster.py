@@ -11,24 +11,21 @@ the new projector's start to its first partition.
 A ledger of this suite's own (database, MongoDB database, topic, group). Needs PostgreSQL, Kafka
 and FerretDB."""
 import concurrent.futures as cf
-import json
 import os
-import re
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
+from ll_cluster import held, lag, ledger_reconcile, ledger_sql, projector_metric  # noqa: E402
 from ll_e2e import (BIN, Service, check, create_topic, drop_ledger, eq, free_port, ledger_env, own_ledger,  # noqa: E402
-                    post, prometheus, run, stop_all, wait_until)
+                    post, run, stop_all, wait_until)
 
 DB = "ledgerline_projector_cluster"
 ENV = ledger_env(DB, "projector-cluster")
 ENV["LEDGERLINE_KAFKA_TOPIC_DLQ"] = ENV["LEDGERLINE_KAFKA_TOPIC_EVENTS"] + ".dlq"
 PARTITIONS = set(range(6))
 CMD_A, CMD_B = free_port(), free_port()
-LAG = re.compile(r'ledgerline_projector_lag_events\{[^}]*partition="(\d+)"[^}]*\}')
 
 
 def projector(n):
@@ -37,30 +34,6 @@ def projector(n):
                   env=ENV, binary=os.path.join(BIN, "ledgerline-projector"))
     svc.metrics = port
     return svc.start()
-
-
-def held(p):
-    """The partitions projector p holds, from its /metrics (one lag series per partition)."""
-    try:
-        return {int(m.group(1)) for m in (LAG.match(k) for k in prometheus(p.metrics)) if m}
-    except OSError:
-        return set()
-
-
-def metric(p, name):
-    return prometheus(p.metrics).get(f'{name}{{service="projector"}}', 0)
-
-
-def lag(p):
-    return sum(v for k, v in prometheus(p.metrics).items() if k.startswith("ledgerline_projector_lag_events{"))
-
-
-def reconcile():
-    out = subprocess.run([os.path.join(BIN, "ledgerline-audit"), "--format", "json", "reconcile"],
-                         capture_output=True, text=True, timeout=120, env=dict(os.environ, **ENV))
-    if out.returncode not in (0, 1):
-        raise RuntimeError(f"ledgerline-audit reconcile: {out.stderr}")
-    return json.loads(out.stdout)
 
 
 class Load(threading.Thread):
@@ -92,9 +65,9 @@ class Load(threading.Thread):
 
 def test_projectors_share_partitions_and_survive_a_kill_and_a_join(ledger):
     ps = ledger["projectors"]
-    wait_until(lambda: set().union(*(held(p) for p in ps)) == PARTITIONS and all(held(p) for p in ps), 60,
+    wait_until(lambda: set().union(*(held(p.metrics) for p in ps)) == PARTITIONS and all(held(p.metrics) for p in ps), 60,
                "three projectors holding two partitions each")
-    shares = [sorted(held(p)) for p in ps]
+    shares = [sorted(held(p.metrics)) for p in ps]
     check(all(len(s) == 2 for s in shares), f"six partitions spread over three: {shares}")
     accounts = []
     for i in range(24):
@@ -105,40 +78,33 @@ def test_projectors_share_partitions_and_survive_a_kill_and_a_join(ledger):
     load.start()
     time.sleep(4)
     victim = ps.pop(0)
-    lost = held(victim)
+    lost = held(victim.metrics)
     victim.kill9()
     t_kill = time.time()
-    wait_until(lambda: set().union(*(held(p) for p in ps)) == PARTITIONS, 60, "the survivors hold every partition")
+    wait_until(lambda: set().union(*(held(p.metrics) for p in ps)) == PARTITIONS, 60, "the survivors hold every partition")
     takeover_s = time.time() - t_kill
     time.sleep(2)
     t_join = time.time()
     ps.append(projector(4))
-    wait_until(lambda: held(ps[-1]), 60, "the new projector takes partitions")
+    wait_until(lambda: held(ps[-1].metrics), 60, "the new projector takes partitions")
     join_s = time.time() - t_join
     time.sleep(3)
     load.stop.set()
     load.join()
     eq(load.errors, [], "every deposit acknowledged")
-    wait_until(lambda: set().union(*(held(p) for p in ps)) == PARTITIONS and all(lag(p) == 0 for p in ps), 60,
+    wait_until(lambda: set().union(*(held(p.metrics) for p in ps)) == PARTITIONS and all(lag(p.metrics) == 0 for p in ps), 60,
                "every partition projected to its end")
     print(f"    killed a projector holding {sorted(lost)}: its partitions held again after {takeover_s:.1f} s; "
-          f"a new projector held {sorted(held(ps[-1]))} {join_s:.1f} s after its start; "
+          f"a new projector held {sorted(held(ps[-1].metrics))} {join_s:.1f} s after its start; "
           f"{sum(load.acked.values())} deposits")
     for a in accounts:
-        rows = sql_rows(f"SELECT count(*), coalesce(sum((envelope::jsonb->'data'->>'amount_minor')::bigint), 0)"
+        rows = ledger_sql(ENV, f"SELECT count(*), coalesce(sum((envelope::jsonb->'data'->>'amount_minor')::bigint), 0)"
                         f" FROM events WHERE account_id = '{a}' AND type = 'MoneyDeposited'")
         eq(rows, [[str(load.acked.get(a, 0)), str(load.acked.get(a, 0))]], f"{a}: each acknowledged deposit once")
-    wait_until(lambda: reconcile() == [], 60, "the read model equals the event store")
+    wait_until(lambda: ledger_reconcile(ENV) == [], 60, "the read model equals the event store")
     for p in ps:
-        eq(metric(p, "ledgerline_projector_halted_accounts"), 0, "no account halted")
-        eq(metric(p, "ledgerline_projector_waiting_accounts"), 0, "no account behind a gap")
-
-
-def sql_rows(query):
-    out = subprocess.run(["psql", "-X", "-q", "-At", "-F", "\t", ENV["LEDGERLINE_PG_MIGRATE_CONNINFO"], "-c", query],
-                         capture_output=True, text=True)
-    eq(out.returncode, 0, out.stderr)
-    return [line.split("\t") for line in out.stdout.splitlines() if line]
+        eq(projector_metric(p.metrics, "ledgerline_projector_halted_accounts"), 0, "no account halted")
+        eq(projector_metric(p.metrics, "ledgerline_projector_waiting_accounts"), 0, "no account behind a gap")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,128 @@
+"""Helpers of the fault suites: the bank workload with its outcomes, and the views of a ledger of
+a suite's own (its database, its projectors' partitions and lag) that several suites share."""
+import json
+import os
+import random
+import re
+import subprocess
+import threading
+import time
+import uuid
+
+from ll_e2e import BIN, eq, prometheus, request
+
+LAG = re.compile(r'ledgerline_projector_lag_events\{[^}]*partition="(\d+)"[^}]*\}')
+
+
+def held(port):
+    """The partitions the projector with /metrics on port holds (one lag series per partition)."""
+    try:
+        return {int(m.group(1)) for m in (LAG.match(k) for k in prometheus(port)) if m}
+    except OSError:
+        return set()
+
+
+def lag(port):
+    """Events the projector on port has still to apply, over its partitions."""
+    return sum(v for k, v in prometheus(port).items() if k.startswith("ledgerline_projector_lag_events{"))
+
+
+def projector_metric(port, name):
+    return prometheus(port).get(f'{name}{{service="projector"}}', 0)
+
+
+def ledger_sql(env, query):
+    """Rows of query, as the schema owner, in the database of a suite's ledger (env from ledger_env)."""
+    out = subprocess.run(["psql", "-X", "-q", "-At", "-F", "\t", env["LEDGERLINE_PG_MIGRATE_CONNINFO"], "-c", query],
+                         capture_output=True, text=True)
+    eq(out.returncode, 0, out.stderr)
+    return [line.split("\t") for line in out.stdout.splitlines() if line]
+
+
+def ledger_reconcile(env):
+    """ledgerline-audit reconcile of the whole ledger: [] when its read model equals its store."""
+    out = subprocess.run([os.path.join(BIN, "ledgerline-audit"), "--format", "json", "reconcile"],
+                         capture_output=True, text=True, timeout=120, env=dict(os.environ, **env))
+    if out.returncode not in (0, 1):
+        raise RuntimeError(f"ledgerline-audit reconcile: {out.stderr}")
+    return json.loads(out.stdout)
+
+
+def send(cmd, port, timeout=5):
+    """applied (2xx), refused (4xx: the ledger said no) or unknown (no answer, 5xx)."""
+    try:
+        s, _, _ = request("POST", cmd["path"], body=cmd["body"], headers={"idempotency-key": cmd["key"]}, port=port,
+                          timeout=timeout)
+    except Exception:
+        return "unknown"
+    if 200 <= s < 300:
+        return "applied"
+    if 400 <= s < 500 and s not in (408, 429):
+        return "refused"
+    return "unknown"
+
+
+class Workload:
+    """Client threads sending random commands (deposits, withdrawals, transfers) over accounts to
+    the command services ports() names at each send; every command and its outcome is recorded
+    (dicts: key, path, body, kind, amount, port, status "applied" | "refused" | "unknown")."""
+
+    def __init__(self, accounts, clients, seed, ports):
+        self.accounts, self.clients, self.ports = accounts, clients, ports
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+        self.commands = []
+        self.stop = threading.Event()
+
+    def one(self, rng):
+        a, b = rng.sample(self.accounts, 2)
+        kind = rng.choice(["deposit", "deposit", "withdraw", "transfer", "transfer"])
+        amount = rng.randint(1, 5000)
+        if kind == "deposit":
+            path, body = f"/v1/accounts/{a}/deposits", {"amount_minor": amount, "currency": "EUR"}
+        elif kind == "withdraw":
+            path, body = f"/v1/accounts/{a}/withdrawals", {"amount_minor": amount, "currency": "EUR"}
+        else:
+            path, body = "/v1/transfers", {"from_account_id": a, "to_account_id": b, "amount_minor": amount,
+                                           "currency": "EUR"}
+        cmd = {"key": str(uuid.uuid4()), "path": path, "body": body, "kind": kind, "amount": amount,
+               "was_unknown": False, "port": rng.choice(self.ports())}
+        cmd["status"] = send(cmd, cmd["port"])
+        with self.lock:
+            self.commands.append(cmd)
+        if cmd["status"] == "unknown":
+            time.sleep(0.2)  # as a client backs off when the service does not answer
+
+    def client(self, i):
+        rng = random.Random(self.rng.random() + i)
+        while not self.stop.is_set():
+            self.one(rng)
+            time.sleep(0.005)  # steady load the projector can follow on this machine
+
+    def __enter__(self):
+        self.threads = [threading.Thread(target=self.client, args=(i,)) for i in range(self.clients)]
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+
+def resolve_unknown(commands, ports, budget_s=120):
+    """Gives every command whose outcome the client never learned a definite answer by retrying
+    it with its key (bounded in all), at a command service other than the one that did not
+    answer when there is one. Returns those commands, marked was_unknown."""
+    unknown = [c for c in commands if c["status"] == "unknown"]
+    deadline = time.time() + budget_s
+    for c in unknown:
+        c["was_unknown"] = True
+        while time.time() < deadline:
+            others = [p for p in ports() if p != c["port"]] or ports()
+            c["status"] = send(c, random.choice(others))
+            if c["status"] != "unknown":
+                break
+            time.sleep(0.5)
+    return unknown
