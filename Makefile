@@ -168,6 +168,7 @@ run: deps
 	@echo '       curl -s -XPOST localhost:8080/v1/accounts -H "Authorization: Bearer $$TOKEN" \'
 	@echo '         -H "Content-Type: application/json" -H "Idempotency-Key: $$(date +%s%N)" \'
 	@echo '         -d '"'"'{"owner":"alice","currency":"EUR"}'"'"
+	@echo "Several instances: LL_REPLICAS=projector:3,query:2,command:2 make run (docs/local-stack.md)"
 	@echo "Stop everything with: make down     Follow the logs with: make logs"
 
 # Installs what is missing, builds with ASan+UBSan, starts the stack, runs every test.
