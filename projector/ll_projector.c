@@ -339,6 +339,16 @@ static int decode_all(projector_t *p, int n, ll_error_t *err) {
     return 0;
 }
 
+/* Right after following a generation switch: the rebuild may not have caught up yet. */
+static int settling(const projector_t *p) {
+    return p->switched_at_ms > 0 && ll_clock_ms() - p->switched_at_ms < SWITCH_SETTLE_MS;
+}
+
+/* The event store may be read: configured, and not failing lately. */
+static int store_usable(const projector_t *p) {
+    return p->store != NULL && ll_clock_ms() >= p->store_retry_at_ms;
+}
+
 /* Stops the account of it (acc: its batch entry) at an event evolve refused. A gap (the event
  * is ahead of the account) the event store could not close (heal_gap) is waited out: the
  * account's events are looked at again in every batch, and the missing one applies when it
@@ -348,7 +358,7 @@ static int halt(projector_t *p, batch_account_t *acc, const item_t *it, ll_evolv
                 ll_error_t *err) {
     char text[LL_UUID_TEXT_LEN + 1];
     ll_uuid_format(&it->ev.account_id, text);
-    if (v == LL_EVOLVE_GAP && p->switched_at_ms > 0 && ll_clock_ms() - p->switched_at_ms < SWITCH_SETTLE_MS)
+    if (v == LL_EVOLVE_GAP && settling(p))
         return ll_error_set(err, LL_EIO,
                             "account %s: %s, right after a generation switch: waiting for the rebuild "
                             "to catch up",
@@ -525,9 +535,7 @@ static void recall(projector_t *p, batch_account_t *acc) {
  * generation switch (the rebuild may still be catching up), an account waiting behind a gap,
  * anything while the store fails. */
 static void recall_from_store(projector_t *p) {
-    if (p->store == NULL || ll_clock_ms() < p->store_retry_at_ms ||
-        (p->switched_at_ms > 0 && ll_clock_ms() - p->switched_at_ms < SWITCH_SETTLE_MS))
-        return;
+    if (!store_usable(p) || settling(p)) return;
     int64_t t0 = ll_clock_us();
     int n = 0;
     for (int k = 0; k < p->n_accounts; k++) {
@@ -581,7 +589,7 @@ static void remember(projector_t *p, batch_account_t *acc) {
  * written. Returns 1 when a then stands right before ev; 0 when the gap stays (no store, too
  * many missing, the store unreachable or refusing one): the account then waits for them. */
 static int heal_gap(projector_t *p, batch_account_t *acc, ll_account_t *a, const ll_event_t *ev) {
-    if (p->store == NULL || ll_clock_ms() < p->store_retry_at_ms) return 0;
+    if (!store_usable(p)) return 0;
     char text[LL_UUID_TEXT_LEN + 1];
     ll_uuid_format(&acc->id, text);
     int64_t missing = ev->version - a->version - 1;

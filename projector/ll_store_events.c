@@ -15,6 +15,7 @@ struct ll_store_events {
     long long timeout_ms;
     PGconn *pg;
     ll_pg_prepared_t prepared; /* of pg */
+    ll_pgq_t q;                /* the states statement, its buffers kept from batch to batch */
 };
 
 ll_store_events_t *ll_store_events_new(const char *conninfo, long long statement_timeout_ms) {
@@ -25,6 +26,7 @@ ll_store_events_t *ll_store_events_new(const char *conninfo, long long statement
     }
     s->timeout_ms = statement_timeout_ms;
     ll_pg_prepared_init(&s->prepared);
+    ll_pgq_init(&s->q);
     return s;
 }
 
@@ -32,6 +34,7 @@ void ll_store_events_free(ll_store_events_t *s) {
     if (s == NULL) return;
     if (s->pg != NULL) PQfinish(s->pg);
     ll_pg_prepared_clear(&s->prepared);
+    ll_pgq_free(&s->q);
     free(s->conninfo);
     free(s);
 }
@@ -82,26 +85,25 @@ int ll_store_events_states(ll_store_events_t *s, const ll_uuid_t *ids, const int
      * same row for version 1), by the (account_id, version) index twice; not while that event
      * waits in the outbox: not published yet, it cannot have reached the read model (a later
      * one came first: the topic skipped it, or someone produced by hand). */
-    ll_pgq_t q;
-    ll_pgq_init(&q);
-    ll_pgq_sql(&q, "SELECT k.i, o.envelope, e.envelope FROM unnest(");
-    ll_pgq_array_begin(&q);
+    ll_pgq_t *q = &s->q;
+    ll_pgq_reset(q);
+    ll_pgq_sql(q, "SELECT k.i, o.envelope, e.envelope FROM unnest(");
+    ll_pgq_array_begin(q);
     for (int i = 0; i < n; i++) {
         char id[LL_UUID_TEXT_LEN + 1];
         ll_uuid_format(&ids[i], id);
-        ll_pgq_array_item(&q, id);
+        ll_pgq_array_item(q, id);
     }
-    ll_pgq_array_end(&q, "uuid[]");
-    ll_pgq_sql(&q, ", ");
-    ll_pgq_array_begin(&q);
-    for (int i = 0; i < n; i++) ll_pgq_array_itemf(&q, "%lld", (long long)versions[i]);
-    ll_pgq_array_end(&q, "bigint[]");
-    ll_pgq_sql(&q, ") WITH ORDINALITY AS k(account_id, version, i)"
-                   " JOIN events e ON e.account_id = k.account_id AND e.version = k.version"
-                   " JOIN events o ON o.account_id = k.account_id AND o.version = 1"
-                   " WHERE NOT EXISTS (SELECT 1 FROM outbox b WHERE b.global_position = e.global_position)");
-    PGresult *res = ll_pgq_exec_prepared(s->pg, &s->prepared, "ll_projector_states", &q, PGRES_TUPLES_OK, err);
-    ll_pgq_free(&q);
+    ll_pgq_array_end(q, "uuid[]");
+    ll_pgq_sql(q, ", ");
+    ll_pgq_array_begin(q);
+    for (int i = 0; i < n; i++) ll_pgq_array_itemf(q, "%lld", (long long)versions[i]);
+    ll_pgq_array_end(q, "bigint[]");
+    ll_pgq_sql(q, ") WITH ORDINALITY AS k(account_id, version, i)"
+                  " JOIN events e ON e.account_id = k.account_id AND e.version = k.version"
+                  " JOIN events o ON o.account_id = k.account_id AND o.version = 1"
+                  " WHERE NOT EXISTS (SELECT 1 FROM outbox b WHERE b.global_position = e.global_position)");
+    PGresult *res = ll_pgq_exec_prepared(s->pg, &s->prepared, "ll_projector_states", q, PGRES_TUPLES_OK, err);
     if (res == NULL) return -1;
     int rc = 0;
     for (int r = 0; r < PQntuples(res) && rc == 0; r++) {
