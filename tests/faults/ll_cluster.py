@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 
-from ll_e2e import BIN, eq, prometheus, request
+from ll_e2e import BIN, eq, post, prometheus, request
 
 LAG = re.compile(r'ledgerline_projector_lag_events\{[^}]*partition="(\d+)"[^}]*\}')
 
@@ -108,6 +108,38 @@ class Workload:
     def __exit__(self, *exc):
         self.stop.set()
         for t in self.threads:
+            t.join()
+
+
+class Deposits(threading.Thread):
+    """Deposits of 1 over the accounts from clients threads until stopped, client i through
+    ports[i % len(ports)]; counts what was acknowledged per account (acked) and keeps every other
+    answer (errors)."""
+
+    def __init__(self, accounts, ports, clients):
+        super().__init__(daemon=True)
+        self.accounts, self.ports, self.clients = accounts, ports, clients
+        self.stop, self.acked, self.errors = threading.Event(), {}, []
+        self.lock = threading.Lock()
+
+    def client(self, i):
+        port = self.ports[i % len(self.ports)]
+        while not self.stop.is_set():
+            account = self.accounts[i % len(self.accounts)]
+            s, _, body = post(f"/v1/accounts/{account}/deposits", {"amount_minor": 1, "currency": "EUR"}, port=port)
+            with self.lock:
+                if s == 201:
+                    self.acked[account] = self.acked.get(account, 0) + 1
+                else:
+                    self.errors.append((s, body))
+            i += self.clients
+            time.sleep(0.01)
+
+    def run(self):
+        threads = [threading.Thread(target=self.client, args=(i,)) for i in range(self.clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
             t.join()
 
 

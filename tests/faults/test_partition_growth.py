@@ -18,11 +18,10 @@ and FerretDB."""
 import json
 import os
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
-from ll_cluster import held, lag, ledger_reconcile, ledger_sql, projector_metric  # noqa: E402
+from ll_cluster import Deposits, held, lag, ledger_reconcile, ledger_sql, projector_metric  # noqa: E402
 from ll_e2e import (BIN, Service, check, create_topic, drop_ledger, eq, free_port, kafka_messages,  # noqa: E402
                     ledger_env, own_ledger, post, request, run, stack, stop_all, wait_until)
 
@@ -34,35 +33,6 @@ CMD, QRY = free_port(), free_port()
 ACCOUNTS = 30
 
 
-class Load(threading.Thread):
-    """Deposits of 1 over the accounts from two client threads until stopped; counts what was
-    acknowledged per account."""
-
-    def __init__(self, accounts):
-        super().__init__(daemon=True)
-        self.accounts, self.stop, self.acked, self.errors = accounts, threading.Event(), {}, []
-        self.lock = threading.Lock()
-
-    def client(self, i):
-        while not self.stop.is_set():
-            account = self.accounts[i % len(self.accounts)]
-            s, _, body = post(f"/v1/accounts/{account}/deposits", {"amount_minor": 1, "currency": "EUR"}, port=CMD)
-            with self.lock:
-                if s == 201:
-                    self.acked[account] = self.acked.get(account, 0) + 1
-                else:
-                    self.errors.append((s, body))
-            i += 2
-            time.sleep(0.01)
-
-    def run(self):
-        threads = [threading.Thread(target=self.client, args=(i,)) for i in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-
-
 def test_partitions_grow_from_6_to_12_while_deposits_go_on(ledger):
     since_ms = int(time.time() * 1000) - 1000
     accounts = []
@@ -71,7 +41,7 @@ def test_partitions_grow_from_6_to_12_while_deposits_go_on(ledger):
         eq(s, 201, b)
         accounts.append(b["account_id"])
     ps = ledger["projectors"]
-    load = Load(accounts)
+    load = Deposits(accounts, [CMD], 2)
     load.start()
     time.sleep(3)
     # The procedure (docs/scaling.md, "Growing the events topic").

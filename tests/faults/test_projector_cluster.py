@@ -10,14 +10,12 @@ Measured and printed: the time from the kill to the survivors holding every part
 the new projector's start to its first partition.
 A ledger of this suite's own (database, MongoDB database, topic, group). Needs PostgreSQL, Kafka
 and FerretDB."""
-import concurrent.futures as cf
 import os
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
-from ll_cluster import held, lag, ledger_reconcile, ledger_sql, projector_metric  # noqa: E402
+from ll_cluster import Deposits, held, lag, ledger_reconcile, ledger_sql, projector_metric  # noqa: E402
 from ll_e2e import (BIN, Service, check, create_topic, drop_ledger, eq, free_port, ledger_env, own_ledger,  # noqa: E402
                     post, run, stop_all, wait_until)
 
@@ -36,33 +34,6 @@ def projector(n):
     return svc.start()
 
 
-class Load(threading.Thread):
-    """Deposits of 1 over the accounts, through both command services, until stopped; counts
-    what was acknowledged per account."""
-
-    def __init__(self, accounts):
-        super().__init__(daemon=True)
-        self.accounts, self.stop, self.acked, self.errors = accounts, threading.Event(), {}, []
-        self.lock = threading.Lock()
-
-    def one(self, i):
-        while not self.stop.is_set():
-            account = self.accounts[i % len(self.accounts)]
-            port = CMD_A if i % 2 else CMD_B
-            s, _, body = post(f"/v1/accounts/{account}/deposits", {"amount_minor": 1, "currency": "EUR"}, port=port)
-            with self.lock:
-                if s == 201:
-                    self.acked[account] = self.acked.get(account, 0) + 1
-                else:
-                    self.errors.append((s, body))
-            i += 4
-            time.sleep(0.01)
-
-    def run(self):
-        with cf.ThreadPoolExecutor(4) as pool:
-            list(pool.map(self.one, range(4)))
-
-
 def test_projectors_share_partitions_and_survive_a_kill_and_a_join(ledger):
     ps = ledger["projectors"]
     wait_until(lambda: set().union(*(held(p.metrics) for p in ps)) == PARTITIONS and all(held(p.metrics) for p in ps), 60,
@@ -74,7 +45,7 @@ def test_projectors_share_partitions_and_survive_a_kill_and_a_join(ledger):
         s, _, b = post("/v1/accounts", {"owner": f"cluster-{i}", "currency": "EUR"}, port=CMD_A if i % 2 else CMD_B)
         eq(s, 201, b)
         accounts.append(b["account_id"])
-    load = Load(accounts)
+    load = Deposits(accounts, [CMD_B, CMD_A], 4)
     load.start()
     time.sleep(4)
     victim = ps.pop(0)
