@@ -502,7 +502,7 @@ check_component() {
 
 # The components named, each service name as its instances (an instance name stays itself).
 expand_instances() {
-    local c out=()
+    local c out=() more
     for c in "$@"; do
         if is_infra "$c" || [[ "$c" != "$(instance_service "$c")" ]]; then out+=("$c")
         else read -r -a more <<<"$(instances_of "$c")"; out+=("${more[@]}"); fi
