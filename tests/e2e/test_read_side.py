@@ -334,6 +334,8 @@ def test_a_version_gap_is_closed_from_the_event_store(holder):
         v3 = sql(f"SELECT envelope FROM events WHERE account_id = '{a}' AND version = 3")[0][0]
         produce(a, v3)  # version 3 alone: a gap
         wait_until(lambda: in_read_model(a), 30, "versions 2 and 3 applied, 2 read from the store", interval_s=0.3)
+        # /metrics shows a snapshot taken after the batch's commit: wait for it, then exactly one.
+        wait_until(lambda: projector_metric(healed) >= healed0 + 1, 10, "the projector's /metrics after the batch")
         eq(projector_metric(healed), healed0 + 1, "one event read from the event store")
         eq(projector_metric(waiting), waiting0, "the account never waited")
     finally:
