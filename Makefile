@@ -63,7 +63,8 @@ E2E_SCRIPTS := $(wildcard tests/e2e/test_*.py)
 DEPLOY_SCRIPTS := tests/deploy/check_deploy.py
 FAULT_SCRIPTS := tests/faults/test_faults.py tests/faults/test_kafka_failover.py tests/faults/test_relay_faults.py \
                  tests/faults/test_projector_faults.py tests/faults/test_projector_cluster.py \
-                 tests/faults/test_cluster_faults.py tests/faults/test_partition_growth.py
+                 tests/faults/test_cluster_faults.py tests/faults/test_partition_growth.py \
+                 tests/faults/test_pg_failover.py
 
 # ledgerline's programs: tools/NAME.c and DIR/NAME_main.c become $(B)/bin/ledgerline-NAME.
 TOOL_SRCS := $(wildcard tools/*.c)

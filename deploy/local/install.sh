@@ -14,6 +14,7 @@ DEBIAN_PACKAGES=(
     libpq-dev libmongoc-dev libbson-dev librdkafka-dev libh2o-evloop-dev libjansson-dev
     libssl-dev zlib1g-dev
     postgresql postgresql-client
+    postgresql-15-auto-failover pg-auto-failover-cli   # the replicated event store (LL_PG_NODES=2); 15 is bookworm's
     openjdk-17-jre-headless maven golang-go
     kcat wrk hyperfine gnuplot-nox python3 curl
 )

@@ -17,10 +17,16 @@
 # Env: LL_REPLICAS runs several instances of services, e.g. projector:3,query:2,command:2
 # (default one of each): instance N is NAME-N, listens 100*(N-1) above the first instance's
 # ports (command-2 on 8180, its pid file and log NAME-N.pid, NAME-N.log).
+# LL_PG_NODES=2 runs the event store replicated: pg_auto_failover's monitor and two nodes, a
+# synchronous standby promoted automatically (deploy/local/postgres-ha.sh, docs/reliability.md);
+#   pg-state   the formation's nodes and states (pg_autoctl show state)
 # LL_READY_TIMEOUT_S (default 90) bounds each readiness wait; LL_LOG_ROTATE_MB (default 256)
 # moves a service's log aside to NAME.log.1 at start once it is larger.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/stack.env"
+source "$(dirname "${BASH_SOURCE[0]}")/postgres-ha.sh"
+LL_PG_NODES=${LL_PG_NODES:-1}
+[[ "$LL_PG_NODES" == 1 || "$LL_PG_NODES" == 2 ]] || { echo "[stack] error: LL_PG_NODES must be 1 or 2" >&2; exit 1; }
 
 INFRA=(postgres kafka ferretdb)
 # ledgerline's own long-running processes, started after the infrastructure when their binary
@@ -117,8 +123,8 @@ reserve_ports() {
     local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur
     [[ -w "$f" ]] || return 0
     cur=$(cat "$f")
-    [[ ",$cur," == *",$LL_KAFKA_PORT-"* ]] && return 0
-    echo "${cur:+$cur,}$LL_PG_PORT,$LL_MONGO_PORT-$((LL_MONGO_PORT + 1)),$LL_KAFKA_PORT-$((LL_KAFKA_PORT + 5))" \
+    [[ ",$cur," == *",$LL_PGHA_PORT-"* ]] && return 0
+    echo "${cur:+$cur,}$LL_PG_PORT,$LL_PGHA_PORT-$LL_PGHA_MONITOR_PORT,$LL_MONGO_PORT-$((LL_MONGO_PORT + 1)),$LL_KAFKA_PORT-$((LL_KAFKA_PORT + 5))" \
         >"$f" 2>/dev/null || true
 }
 
@@ -158,11 +164,18 @@ pg_init() {
     pg_as "$(pg_bin)/initdb" -D "$tmp" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
         -E UTF8 --locale=C.UTF-8 >"$LL_LOG/postgres-initdb.log" 2>&1 ||
         die "postgres: initdb failed; see $LL_LOG/postgres-initdb.log"
-    cat >>"$tmp/postgresql.conf" <<EOF
+    pg_conf_lines "$LL_PG_PORT" "$LL_PG_SOCKET_DIR" >>"$tmp/postgresql.conf"
+    rm -rf "$LL_PG_DATA"
+    mv "$tmp" "$LL_PG_DATA"
+}
+
+# The stack's server settings (the single node's, and each replicated node's).
+pg_conf_lines() {
+    cat <<EOF
 # ledgerline local stack
 listen_addresses = '127.0.0.1'
-port = $LL_PG_PORT
-unix_socket_directories = '$LL_PG_SOCKET_DIR'
+port = $1
+unix_socket_directories = '$2'
 max_connections = 200
 shared_buffers = 1GB         # the read model at 1M accounts fits (bench_system.py)
 # Checkpoints by time, not every 30 s of sustained load: each one makes the next write of
@@ -175,8 +188,6 @@ synchronous_commit = on
 fsync = on
 log_min_duration_statement = 1000
 EOF
-    rm -rf "$LL_PG_DATA"
-    mv "$tmp" "$LL_PG_DATA"
 }
 
 pg_bootstrap() {
@@ -202,6 +213,7 @@ EOF
 }
 
 up_postgres() {
+    ((LL_PG_NODES == 1)) || { up_postgres_ha; return; }
     if pg_running; then
         say "postgres: already up on 127.0.0.1:$LL_PG_PORT"
         pg_bootstrap # idempotent: a stack from an older checkout gets the roles it now needs
@@ -220,12 +232,22 @@ up_postgres() {
 }
 
 down_postgres() {
+    ((LL_PG_NODES == 1)) || { down_postgres_ha; return; }
     if ! pg_running; then rm -f "$LL_RUN/postgres.pid"; say "postgres: not running"; return 0; fi
     pg_as "$(pg_bin)/pg_ctl" -D "$LL_PG_DATA" -m fast -w -t 60 stop >/dev/null || die "postgres did not stop"
     rm -f "$LL_RUN/postgres.pid"; say "postgres: stopped"
 }
 
-status_postgres() { pg_running && pg_ready; }
+status_postgres() { if ((LL_PG_NODES == 1)); then pg_running && pg_ready; else status_postgres_ha; fi; }
+
+# The services' and the migration's conninfo when the event store is replicated: every node,
+# libpq picks the primary. A setting already in the environment wins.
+export_pg_conninfo() {
+    ((LL_PG_NODES == 1)) && return 0
+    LEDGERLINE_PG_CONNINFO=${LEDGERLINE_PG_CONNINFO:-$(pgha_conninfo "$LL_PG_APP_USER" "$LL_PG_APP_PASSWORD" ledgerline)}
+    LEDGERLINE_PG_MIGRATE_CONNINFO=${LEDGERLINE_PG_MIGRATE_CONNINFO:-$(pgha_conninfo "$LL_PG_OWNER_USER" "$LL_PG_OWNER_PASSWORD" ledgerline-migrate)}
+    export LEDGERLINE_PG_CONNINFO LEDGERLINE_PG_MIGRATE_CONNINFO
+}
 
 # --- Kafka (KRaft, combined broker + controller) ---------------------------------------------
 # LL_KAFKA_BROKERS=1 (default) runs one node; LL_KAFKA_BROKERS=3 runs three (RF=3,
@@ -365,6 +387,16 @@ status_kafka() {
 }
 
 # --- FerretDB (MongoDB wire protocol, PostgreSQL backend: its own database) ------------------
+# FerretDB's storage: the stack's PostgreSQL, or every replicated node (its driver, pgx, finds the
+# primary). Ends with ? or &, for more parameters.
+ferretdb_pg_url() {
+    if ((LL_PG_NODES == 1)); then
+        echo "postgres://$LL_FERRETDB_PG_USER:$LL_FERRETDB_PG_PASSWORD@127.0.0.1:$LL_PG_PORT/$LL_FERRETDB_PG_DB?"
+    else
+        echo "$(pgha_url "$LL_FERRETDB_PG_USER" "$LL_FERRETDB_PG_PASSWORD" "$LL_FERRETDB_PG_DB")&"
+    fi
+}
+
 up_ferretdb() {
     if pid_alive "$LL_RUN/ferretdb.pid"; then say "ferretdb: already up on 127.0.0.1:$LL_MONGO_PORT"; return 0; fi
     [[ -x "$LL_FERRETDB_BIN" ]] || die "ferretdb: $LL_FERRETDB_BIN missing; run deploy/local/install.sh"
@@ -376,7 +408,7 @@ up_ferretdb() {
     # --test-batch-size: 1000 documents per INSERT instead of 100 (docs/local-stack.md).
     setsid nohup bash -c 'echo $$ >"$0"; exec "${@}"' "$LL_RUN/ferretdb.pid" \
         "$LL_FERRETDB_BIN" --handler=postgresql \
-        --postgresql-url="postgres://$LL_FERRETDB_PG_USER:$LL_FERRETDB_PG_PASSWORD@127.0.0.1:$LL_PG_PORT/$LL_FERRETDB_PG_DB?plan_cache_mode=force_custom_plan" \
+        --postgresql-url="$(ferretdb_pg_url)plan_cache_mode=force_custom_plan" \
         --state-dir="$LL_FERRETDB_STATE" --listen-addr="127.0.0.1:$LL_MONGO_PORT" \
         --debug-addr="127.0.0.1:$((LL_MONGO_PORT + 1))" --telemetry=disable --log-level=warn --test-batch-size=1000 \
         >>"$LL_LOG/ferretdb.log" 2>&1 </dev/null &
@@ -474,6 +506,7 @@ up_service() {
     rotate_log "$name"
     LEDGERLINE_JWT_SECRET=${LEDGERLINE_JWT_SECRET:-$(jwt_secret)}
     export LEDGERLINE_JWT_SECRET
+    export_pg_conninfo
     if ((LL_KAFKA_BROKERS > 1)); then
         LEDGERLINE_KAFKA_BOOTSTRAP_SERVERS=${LEDGERLINE_KAFKA_BOOTSTRAP_SERVERS:-$(kafka_bootstrap)}
         export LEDGERLINE_KAFKA_BOOTSTRAP_SERVERS
@@ -515,6 +548,7 @@ expand_instances() {
 migrate_schema() {
     local bin=$LL_BIN/ledgerline-migrate
     [[ -x "$bin" ]] || { say "schema: ledgerline-migrate not built; skipped"; return 0; }
+    export_pg_conninfo
     "$bin" >>"$LL_LOG/migrate.log" 2>&1 || die "schema migration failed; see $LL_LOG/migrate.log"
     say "schema: $(tail -n 1 "$LL_LOG/migrate.log")"
 }
@@ -561,8 +595,12 @@ cmd_status() {
 
 main() {
     local cmd=${1:-}; shift || true
-    [[ "$cmd" == "-h" || "$cmd" == "--help" || -z "$cmd" ]] && { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+    [[ "$cmd" == "-h" || "$cmd" == "--help" || -z "$cmd" ]] && { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
     [[ "$cmd" == "jwt-secret" ]] && { jwt_secret; exit 0; }
+    if [[ "$cmd" == "pg-state" ]]; then
+        ((LL_PG_NODES == 2)) || die "pg-state: the event store is one node (LL_PG_NODES=2 runs it replicated)"
+        pgha_ctl show state --monitor "$(pgha_monitor_uri)"; exit
+    fi
     if [[ "$cmd" == "kafka-topics" ]]; then
         kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$(kafka_bootstrap)" "$@" 2> >(grep -v SLF4J >&2)
         exit

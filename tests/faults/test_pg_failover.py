@@ -1,0 +1,232 @@
+#!/usr/bin/env python3
+"""Event store failover: the local stack's replicated PostgreSQL (LL_PG_NODES=2: pg_auto_failover's
+monitor, a primary and a synchronous standby; deploy/local/postgres-ha.sh) under the fault
+suite's bank workload. The services reach it by a multi-host conninfo with
+target_session_attrs=read-write and are never restarted. In turn:
+1. the primary's machine is lost: every process of the node SIGKILLed and its data directory
+   removed. The standby is promoted; the time to promotion and to the first acknowledged
+   command after the kill are measured. The lost node rejoins as a standby (`stack.sh up
+   postgres`: dropped from the monitor, copied from the new primary).
+2. the standby is lost (SIGKILL, data kept): writes go on once the monitor has declared it
+   lost (the primary alone; docs/reliability.md); it restarts and catches up.
+3. the failover back: the new primary's machine is lost the same way, the first node is
+   promoted, and the lost one rejoins.
+Then the checks of tests/faults/test_faults.py on the primary of the end: every acknowledged
+command exactly once, versions contiguous, chains intact, balances add up, every stored event on
+the topic, the read model equal to the store. The suite's ledger is its own (database in the
+formation, topic, projector group, MongoDB database); the stack's single PostgreSQL, which
+keeps FerretDB's storage, is not touched."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
+import ll_e2e  # noqa: E402
+import test_faults as tf  # noqa: E402
+from ll_cluster import Workload, resolve_unknown  # noqa: E402
+from ll_e2e import (ROOT, Service, create_topic, eq, ledger_env, paused_stack_services, post,  # noqa: E402
+                    wait_until)
+
+STACK = os.path.join(ROOT, "deploy", "local", "stack.sh")
+PGHA = os.path.join(ROOT, "var", "pgha")
+NODES = {1: 55433, 2: 55434}
+MONITOR = 55435
+HOSTS = "host=127.0.0.1,127.0.0.1 port=55433,55434 target_session_attrs=read-write connect_timeout=2"
+
+
+def stack_ha(*args):
+    out = subprocess.run([STACK, *args], capture_output=True, text=True,
+                         env=dict(os.environ, LL_PG_NODES="2", LL_READY_TIMEOUT_S="180"))
+    if out.returncode != 0:
+        raise RuntimeError(f"LL_PG_NODES=2 stack.sh {' '.join(args)}: {out.stdout}{out.stderr}")
+    return out.stdout
+
+
+def states():
+    """{node number: (reported, assigned)} as the monitor sees them ({} when it does not answer)."""
+    out = subprocess.run(["psql", "-X", "-At", "-h", "127.0.0.1", "-p", str(MONITOR), "-U", "autoctl_node", "-d",
+                          "pg_auto_failover", "-c",
+                          "SELECT nodename, reportedstate, goalstate FROM pgautofailover.node"],
+                         capture_output=True, text=True, timeout=10)
+    rows = [line.split("|") for line in out.stdout.splitlines() if line]
+    return {int(name[4:]): (rep, goal) for name, rep, goal in rows if name.startswith("node")}
+
+
+def writable(n):
+    """True when node n answers as a primary (not in recovery) and takes a write."""
+    out = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-At", "-h", os.path.join(PGHA, "socket"),
+                          "-p", str(NODES[n]), "-d", "postgres", "-c",
+                          "SELECT pg_is_in_recovery(); SHOW transaction_read_only"],
+                         capture_output=True, text=True, timeout=5)
+    return out.returncode == 0 and out.stdout.split() == ["f", "off"]
+
+
+def primary():
+    s = states()
+    for n, (rep, goal) in s.items():
+        if rep == goal and rep in ("primary", "wait_primary", "single"):
+            return n
+    return None
+
+
+def replicating():
+    s = states()
+    return sorted(v for v in s.values()) == [("primary", "primary"), ("secondary", "secondary")]
+
+
+def group_alive(pgid):
+    """True while a process of group pgid runs (a zombie, which nobody may reap here, is dead)."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+def lose_machine(n, keep_data=False):
+    """SIGKILL every process of node n (pg_autoctl, its postmaster and backends share one process
+    group), then, as a lost disk would, remove its data and pg_autoctl's files for it."""
+    with open(os.path.join(ROOT, "var", "run", f"postgres-{n}.pid")) as f:
+        pgid = int(f.readline())
+    os.killpg(pgid, signal.SIGKILL)
+    wait_until(lambda: not group_alive(pgid), 30, f"node{n} to die")
+    if not keep_data:
+        data = os.path.join(PGHA, f"node{n}")
+        for d in (data, os.path.join(PGHA, "config", "pg_autoctl") + data, os.path.join(PGHA, "share", "pg_autoctl") + data):
+            subprocess.run(["rm", "-rf", d], check=True)
+
+
+def first_ack(t_kill, limit_s=120):
+    """Seconds from t_kill until a deposit is acknowledged (201), probing every 0.1 s."""
+    while time.time() - t_kill < limit_s:
+        try:
+            s, _, _ = post(f"/v1/accounts/{tf.PROBE[0]}/deposits", {"amount_minor": 1, "currency": "EUR"},
+                           port=tf.CMD)
+            if s == 201:
+                return time.time() - t_kill
+        except Exception:
+            pass
+        time.sleep(0.1)
+    return None
+
+
+def failover(victim, survivor):
+    """Loses victim's machine (the primary) under way; returns (s from the kill to the promotion,
+    s from the promotion to the first 201)."""
+    eq(primary(), victim, "the node to lose is the primary")
+    t_kill = time.time()
+    lose_machine(victim)
+    promoted = None
+    while time.time() - t_kill < 120:
+        if primary() == survivor and writable(survivor):
+            promoted = time.time() - t_kill
+            break
+        time.sleep(0.1)
+    ack = first_ack(t_kill)
+    return promoted, None if ack is None or promoted is None else ack - promoted
+
+
+def rejoin():
+    t0 = time.time()
+    stack_ha("up", "postgres")
+    wait_until(replicating, 180, "primary and synchronous standby again")
+    return time.time() - t0
+
+
+def main():
+    env = ledger_env("ledgerline", "pgfailover")
+    env["LEDGERLINE_MONGO_DATABASE"] = env["LEDGERLINE_KAFKA_PROJECTOR_GROUP"].replace("-", "_")
+    env["LEDGERLINE_PG_CONNINFO"] = f"{HOSTS} dbname=ledgerline user=ledgerline password=ledgerline"
+    env["LEDGERLINE_PG_MIGRATE_CONNINFO"] = (f"{HOSTS} dbname=ledgerline user={ll_e2e.OWNER[0]} "
+                                             f"password={ll_e2e.OWNER[1]}")
+    saved_pg, saved_env = dict(ll_e2e.PG), dict(os.environ)
+    result, ok = {}, False
+    try:
+        stack_ha("up", "postgres")
+        wait_until(replicating, 180, "primary and synchronous standby")
+        create_topic(env["LEDGERLINE_KAFKA_TOPIC_EVENTS"])
+        with paused_stack_services("command", "relay", "projector", "query"):
+            procs = [Service("command", ["--listen", f"127.0.0.1:{tf.CMD}"], port=tf.CMD, env=env).start(60),
+                     Service("relay", ["--poll-ms", "200"], env=env).start(),
+                     Service("projector", [], env=env).start(),
+                     Service("query", ["--listen", f"127.0.0.1:{tf.QRY}"], port=tf.QRY, env=env).start(60)]
+            try:
+                accounts = []
+                for i in range(6):
+                    s, _, b = post("/v1/accounts", {"owner": f"pg-failover-{i}", "currency": "EUR"}, port=tf.CMD)
+                    eq(s, 201, "open")
+                    accounts.append(b["account_id"])
+                    eq(post(f"/v1/accounts/{b['account_id']}/deposits", {"amount_minor": tf.FUNDING, "currency": "EUR"},
+                            port=tf.CMD)[0], 201, "fund")
+                tf.PROBE[0] = post("/v1/accounts", {"owner": "pg-failover-probe", "currency": "EUR"},
+                                   port=tf.CMD)[2]["account_id"]
+                since_ms = int(time.time() * 1000) - 2000
+                first = primary()
+                other = 3 - first
+                with Workload(accounts, 4, 11, lambda: [tf.CMD]) as wl:
+                    time.sleep(4)
+                    result["promotion_s"], result["first_ack_after_s"] = failover(first, other)
+                    result["rejoin_s"] = rejoin()
+                    time.sleep(2)
+                    # The standby lost: writes wait until the monitor declares it, then go on alone.
+                    t_kill = time.time()
+                    lose_machine(first, keep_data=True)
+                    time.sleep(0.5)
+                    result["standby_lost_first_ack_s"] = first_ack(t_kill)
+                    wait_until(lambda: primary() == other and states().get(other, ("",))[0] == "wait_primary", 60,
+                               "the primary alone (wait_primary)")
+                    result["standby_caught_up_s"] = rejoin()
+                    time.sleep(2)
+                    result["back_promotion_s"], result["back_first_ack_after_s"] = failover(other, first)
+                    result["back_rejoin_s"] = rejoin()
+                    time.sleep(2)
+                commands = wl.commands
+                resolve_unknown(commands, lambda: [tf.CMD])
+                # The checks read this ledger: its database (any node; libpq picks the primary),
+                # topic and MongoDB database. Only here: the stack's services, resumed below, are
+                # started from this process's environment.
+                os.environ.update(env, PGTARGETSESSIONATTRS="read-write")
+                ll_e2e.PG.update(host="127.0.0.1,127.0.0.1", port="55433,55434")
+                tf.TOPIC = env["LEDGERLINE_KAFKA_TOPIC_EVENTS"]
+                try:
+                    lost, duplicated = tf.verify(accounts, commands, since_ms)
+                finally:
+                    ll_e2e.PG.clear()
+                    ll_e2e.PG.update(saved_pg)
+                    os.environ.clear()
+                    os.environ.update(saved_env)
+                result.update(commands=len(commands), acknowledged=sum(c["status"] == "applied" for c in commands),
+                              unknown_then_resolved=sum(bool(c.get("was_unknown")) for c in commands), lost=lost,
+                              duplicated=duplicated)
+                ok = all(result.get(k) is not None for k in ("promotion_s", "first_ack_after_s", "standby_lost_first_ack_s",
+                                                             "back_promotion_s", "back_first_ack_after_s"))
+            finally:
+                for p in procs:
+                    if p.proc.poll() is None:
+                        p.stop()
+    except Exception as e:
+        result["error"] = str(e)[:800]
+    finally:
+        # The formation stays on disk (the next run starts it in seconds) but stops: the other
+        # suites run on the single node.
+        down = subprocess.run([STACK, "down", "postgres"], capture_output=True, text=True,
+                              env=dict(os.environ, LL_PG_NODES="2"))
+        subprocess.run([os.path.join(os.path.dirname(ll_e2e.BIN), "bench", "mongo_bulk"), "--uri",
+                        "mongodb://127.0.0.1:57017/", "--database", env["LEDGERLINE_MONGO_DATABASE"], "--drop"],
+                       capture_output=True, timeout=60)
+    rounded = {k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}
+    ok = ok and down.returncode == 0 and "error" not in result
+    print(f"  {'ok  ' if ok else 'FAIL'} event store failover: {rounded}", flush=True)
+    print(f"pg_failover: {int(ok)} passed, {int(not ok)} failed")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
