@@ -732,17 +732,9 @@ static int attempt(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *er
     if (rc == 0) rc = insert_events(s, err);
     if (rc == 0) rc = upsert_states(s, err);
     if (rc == 0) rc = store_responses(s, w, n, err);
-    if (rc == 0) {
-        /* The COMMIT runs without statement_timeout: with a synchronous standby it waits for the
-         * standby's flush, and a timeout there would cancel the wait and report success for a
-         * commit that is on the primary alone (PostgreSQL only warns). A client then saw 201 for
-         * an event a failover could lose. It waits instead, until the standby confirms or the
-         * failover monitor declares it lost (docs/reliability.md). Wakes the relay too. */
-        ll_pgq_sql(&s->q, "SELECT set_config('statement_timeout', '0', true),"
-                          " (SELECT pg_notify('ledgerline_outbox', '') WHERE ");
-        ll_pgq_param(&s->q, b->n_events > 0 ? "true" : "false", "boolean");
-        ll_pgq_sql(&s->q, ")");
-        PGresult *res = run(s, "ll_before_commit", PGRES_TUPLES_OK, err);
+    if (rc == 0 && b->n_events > 0) {
+        ll_pgq_sql(&s->q, "SELECT pg_notify('ledgerline_outbox', '')");
+        PGresult *res = run(s, "ll_notify_outbox", PGRES_TUPLES_OK, err);
         rc = res ? 0 : LL_EIO;
         PQclear(res);
     }

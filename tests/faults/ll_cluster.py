@@ -65,7 +65,8 @@ def send(cmd, port, timeout=5):
 class Workload:
     """Client threads sending random commands (deposits, withdrawals, transfers) over accounts to
     the command services ports() names at each send; every command and its outcome is recorded
-    (dicts: key, path, body, kind, amount, port, status "applied" | "refused" | "unknown")."""
+    (dicts: key, path, body, kind, amount, port, status "applied" | "refused" | "unknown", and
+    sent_at, answered_at: epoch seconds of the first attempt)."""
 
     def __init__(self, accounts, clients, seed, ports):
         self.accounts, self.clients, self.ports = accounts, clients, ports
@@ -87,7 +88,9 @@ class Workload:
                                            "currency": "EUR"}
         cmd = {"key": str(uuid.uuid4()), "path": path, "body": body, "kind": kind, "amount": amount,
                "was_unknown": False, "port": rng.choice(self.ports())}
+        cmd["sent_at"] = time.time()
         cmd["status"] = send(cmd, cmd["port"])
+        cmd["answered_at"] = time.time()
         with self.lock:
             self.commands.append(cmd)
         if cmd["status"] == "unknown":

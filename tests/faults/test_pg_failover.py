@@ -8,7 +8,8 @@ target_session_attrs=read-write and are never restarted. In turn:
    command after the kill are measured. The lost node rejoins as a standby (`stack.sh up
    postgres`: dropped from the monitor, copied from the new primary).
 2. the standby is lost (SIGKILL, data kept): writes go on once the monitor has declared it
-   lost (the primary alone; docs/reliability.md); it restarts and catches up.
+   lost (the primary alone; docs/reliability.md), and none is acknowledged before (the command
+   service's request deadline is 1 s, shorter than that wait); it restarts and catches up.
 3. the failover back: the new primary's machine is lost the same way, the first node is
    promoted, and the lost one rejoins.
 Then the checks of tests/faults/test_faults.py on the primary of the end: every acknowledged
@@ -20,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -27,7 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 import ll_e2e  # noqa: E402
 import test_faults as tf  # noqa: E402
 from ll_cluster import Workload, resolve_unknown  # noqa: E402
-from ll_e2e import (ROOT, Service, create_topic, eq, ledger_env, paused_stack_services, post,  # noqa: E402
+from ll_e2e import (ROOT, Service, check, create_topic, eq, ledger_env, paused_stack_services, post,  # noqa: E402
                     wait_until)
 
 STACK = os.path.join(ROOT, "deploy", "local", "stack.sh")
@@ -77,30 +79,58 @@ def replicating():
     return sorted(v for v in s.values()) == [("primary", "primary"), ("secondary", "secondary")]
 
 
-def group_alive(pgid):
-    """True while a process of group pgid runs (a zombie, which nobody may reap here, is dead)."""
+def node_processes(pgid, data):
+    """The live processes of a node: pg_autoctl's group pgid, and PostgreSQL's, which each start a
+    session of their own but work in the data directory. Zombies (nobody may reap them here)
+    are dead."""
+    pids = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
+        if fields[0] != "Z" and (int(fields[2]) == pgid or cwd == data):
+            pids.append(int(pid))
+    return pids
 
 
 def lose_machine(n, keep_data=False):
-    """SIGKILL every process of node n (pg_autoctl, its postmaster and backends share one process
-    group), then, as a lost disk would, remove its data and pg_autoctl's files for it."""
+    """SIGKILL every process of node n at once (pg_autoctl, the server and its backends), then,
+    as a lost disk would, remove its data and pg_autoctl's files for it."""
     with open(os.path.join(ROOT, "var", "run", f"postgres-{n}.pid")) as f:
         pgid = int(f.readline())
-    os.killpg(pgid, signal.SIGKILL)
-    wait_until(lambda: not group_alive(pgid), 30, f"node{n} to die")
+    data = os.path.join(PGHA, f"node{n}")
+
+    def kill_all():
+        for pid in node_processes(pgid, data):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return not node_processes(pgid, data)
+    wait_until(kill_all, 30, f"node{n} to die")
     if not keep_data:
-        data = os.path.join(PGHA, f"node{n}")
         for d in (data, os.path.join(PGHA, "config", "pg_autoctl") + data, os.path.join(PGHA, "share", "pg_autoctl") + data):
             subprocess.run(["rm", "-rf", d], check=True)
+
+
+def sync_standby_names(n):
+    out = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-At", "-h", os.path.join(PGHA, "socket"),
+                          "-p", str(NODES[n]), "-d", "postgres", "-c", "SHOW synchronous_standby_names"],
+                         capture_output=True, text=True, timeout=5)
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def watch_alone(n, stop, seen):
+    """Records in seen[0] when node n's primary stops waiting for a standby (pg_auto_failover
+    empties synchronous_standby_names once the monitor has declared the standby lost)."""
+    while not stop.is_set():
+        if sync_standby_names(n) == "":
+            seen[0] = time.time()
+            return
+        time.sleep(0.05)
 
 
 def first_ack(t_kill, limit_s=120):
@@ -153,7 +183,8 @@ def main():
         wait_until(replicating, 180, "primary and synchronous standby")
         create_topic(env["LEDGERLINE_KAFKA_TOPIC_EVENTS"])
         with paused_stack_services("command", "relay", "projector", "query"):
-            procs = [Service("command", ["--listen", f"127.0.0.1:{tf.CMD}"], port=tf.CMD, env=env).start(60),
+            procs = [Service("command", ["--listen", f"127.0.0.1:{tf.CMD}"], port=tf.CMD,
+                             env=dict(env, LEDGERLINE_REQUEST_TIMEOUT_MS="1000")).start(60),
                      Service("relay", ["--poll-ms", "200"], env=env).start(),
                      Service("projector", [], env=env).start(),
                      Service("query", ["--listen", f"127.0.0.1:{tf.QRY}"], port=tf.QRY, env=env).start(60)]
@@ -176,10 +207,30 @@ def main():
                     result["rejoin_s"] = rejoin()
                     time.sleep(2)
                     # The standby lost: writes wait until the monitor declares it, then go on alone.
+                    # None is acknowledged before that, though the request deadline (1 s here)
+                    # has passed: PostgreSQL lifts statement_timeout before a COMMIT, so the wait
+                    # for the standby is never cancelled into a success on the primary alone.
+                    eq(bool(sync_standby_names(other)), True, "the primary waits for its standby")
+                    stop, alone = threading.Event(), [None]
+                    watcher = threading.Thread(target=watch_alone, args=(other, stop, alone))
+                    watcher.start()
                     t_kill = time.time()
                     lose_machine(first, keep_data=True)
-                    time.sleep(0.5)
-                    result["standby_lost_first_ack_s"] = first_ack(t_kill)
+                    ack = first_ack(t_kill)
+                    watcher.join(30)
+                    stop.set()
+                    result["standby_lost_first_ack_s"] = ack
+                    result["standby_lost_alone_s"] = None if alone[0] is None else alone[0] - t_kill
+                    check(alone[0] is not None, "the primary went on alone")
+                    # 2xx answered in the wait, past the deadline of a request sent before the
+                    # kill (those may have committed with the standby), before the primary went
+                    # alone (the watcher's polling may see that up to 0.25 s late).
+                    with wl.lock:
+                        early = [c for c in wl.commands if c["status"] == "applied"
+                                 and t_kill + 1.5 < c["answered_at"] < alone[0] - 0.25]
+                    result["standby_lost_acked_while_waiting"] = len(early)
+                    check(ack is not None and t_kill + ack >= alone[0] - 0.25 and not early,
+                          f"no 201 before the primary went on alone: {result}")
                     wait_until(lambda: primary() == other and states().get(other, ("",))[0] == "wait_primary", 60,
                                "the primary alone (wait_primary)")
                     result["standby_caught_up_s"] = rejoin()

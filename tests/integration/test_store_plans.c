@@ -30,10 +30,10 @@ extern char **environ;
 
 static const char REFERENCE[] = "inv \"7\", {a,b} \\ NULL 'x'); --";
 
-static const char *const EXPECTED[] = {"ll_claim_keys",    "ll_replay_keys",       "ll_take_over_keys",
-                                       "ll_lock_accounts", "ll_reserve_positions", "ll_insert_events",
-                                       "ll_upsert_states", "ll_store_responses",   "ll_release_keys",
-                                       "ll_before_commit", "ll_projector_states"};
+static const char *const EXPECTED[] = {
+    "ll_claim_keys",    "ll_replay_keys",   "ll_take_over_keys",  "ll_lock_accounts", "ll_reserve_positions",
+    "ll_insert_events", "ll_upsert_states", "ll_store_responses", "ll_release_keys",  "ll_notify_outbox",
+    "ll_projector_states"};
 #define N_EXPECTED (sizeof EXPECTED / sizeof EXPECTED[0])
 
 typedef struct {
