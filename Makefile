@@ -232,6 +232,7 @@ bench: deps
 	@$(STACK) up postgres kafka ferretdb
 	@bench/bench_system.py
 	@bench/bench_commands.py $(BENCH_ARGS)
+	@bench/bench_replicated.py
 	@bench/bench_queries.py $(BENCH_ARGS)
 	@bench/bench_projector.py
 	@bench/bench_scale.py

@@ -25,7 +25,8 @@ os.environ.setdefault("LL_TEST_BIN", os.path.join(ROOT, "build", "release", "bin
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 from ll_e2e import OPERATOR, post  # noqa: E402
 
-PG_PORT = "55432"
+PG_PORT = "55432"  # the PostgreSQL the helpers below talk to (bench_replicated.py switches it)
+PG_SOCKET = os.path.join(ROOT, "var", "pg", "socket")
 SWEEP = [1, 2, 4, 8, 16, 32, 64]
 
 
@@ -46,8 +47,7 @@ def owner_conninfo(db):
 
 
 def superuser_sql(*statements, db="postgres"):
-    psql = ["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-h", os.path.join(ROOT, "var", "pg", "socket"),
-            "-p", PG_PORT, "-v", "ON_ERROR_STOP=1", "-d", db]
+    psql = ["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-h", PG_SOCKET, "-p", PG_PORT, "-v", "ON_ERROR_STOP=1", "-d", db]
     for s in statements:
         psql += ["-c", s]
     return sh(psql)

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 export LL_BENCH_RESULTS=var/bench/smoke-results
 rm -rf "$LL_BENCH_RESULTS"
 passed=0 failed=0
-for step in "bench/bench_commands.py --smoke" "bench/bench_queries.py --smoke" "bench/bench_projector.py --smoke" \
+for step in "bench/bench_commands.py --smoke" "bench/bench_replicated.py --smoke" "bench/bench_queries.py --smoke" "bench/bench_projector.py --smoke" \
             "bench/bench_scale.py --smoke" "bench/bench_system.py --smoke" "bench/report.py --no-readme"; do
     name=$(basename "${step%% *}" .py)
     if $step >"var/log/$name-smoke.log" 2>&1; then
