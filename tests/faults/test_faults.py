@@ -56,6 +56,36 @@ def probe():
 PROBE = [None]
 
 
+def open_bank(prefix):
+    """The workload's six accounts, each funded with FUNDING, and the probe's account (PROBE),
+    through the command service on CMD. Returns the six ids."""
+    accounts = []
+    for i in range(6):
+        s, _, b = post("/v1/accounts", {"owner": f"{prefix}-{i}", "currency": "EUR"}, port=CMD)
+        eq(s, 201, "open")
+        accounts.append(b["account_id"])
+        eq(post(f"/v1/accounts/{b['account_id']}/deposits", {"amount_minor": FUNDING, "currency": "EUR"},
+                port=CMD)[0], 201, "fund")
+    PROBE[0] = post("/v1/accounts", {"owner": f"{prefix}-probe", "currency": "EUR"}, port=CMD)[2]["account_id"]
+    return accounts
+
+
+def start_pipeline(env, command_env=None):
+    """The four services on the suites' ports with env (the command service also command_env);
+    returns them, started and ready."""
+    return [Service("command", ["--listen", f"127.0.0.1:{CMD}"], port=CMD,
+                    env=dict(env, **(command_env or {}))).start(60),
+            Service("relay", ["--poll-ms", "200"], env=env).start(),
+            Service("projector", [], env=env).start(),
+            Service("query", ["--listen", f"127.0.0.1:{QRY}"], port=QRY, env=env).start(60)]
+
+
+def stop_pipeline(procs):
+    for p in procs:
+        if p.proc.poll() is None:
+            p.stop()
+
+
 def pid_of(name):
     with open(os.path.join(RUN, f"{name}.pid")) as f:
         return int(f.readline())
@@ -206,14 +236,7 @@ def main():
         for name in ("command", "relay", "projector", "query"):
             start(name)
         try:
-            accounts = []
-            for i in range(6):
-                s, _, b = post("/v1/accounts", {"owner": f"fault-{i}", "currency": "EUR"}, port=CMD)
-                eq(s, 201, "open")
-                accounts.append(b["account_id"])
-                eq(post(f"/v1/accounts/{b['account_id']}/deposits", {"amount_minor": FUNDING, "currency": "EUR"},
-                        port=CMD)[0], 201, "fund")
-            PROBE[0] = post("/v1/accounts", {"owner": "fault-probe", "currency": "EUR"}, port=CMD)[2]["account_id"]
+            accounts = open_bank("fault")
             targets = [Target(n, (lambda n=n: procs[n].kill9()), (lambda n=n: start(n)))
                        for n in ("command", "relay", "projector", "query")]
             targets += [Target("kafka", lambda: kill_infra("kafka"), supervise("kafka")),

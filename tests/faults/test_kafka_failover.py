@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 import test_faults as tf  # noqa: E402
 from ll_cluster import Workload, resolve_unknown  # noqa: E402
-from ll_e2e import ROOT, Service, eq, paused_stack_services, post, wait_until  # noqa: E402
+from ll_e2e import ROOT, paused_stack_services, wait_until  # noqa: E402
 
 BOOTSTRAP = "127.0.0.1:59092,127.0.0.1:59094,127.0.0.1:59096"
 STACK = os.path.join(ROOT, "deploy", "local", "stack.sh")
@@ -50,20 +50,9 @@ def main():
     try:
         stack3("up", "kafka")
         with paused_stack_services("command", "relay", "projector", "query"):
-            procs = [Service("command", ["--listen", f"127.0.0.1:{tf.CMD}"], port=tf.CMD, env=env).start(60),
-                     Service("relay", ["--poll-ms", "200"], env=env).start(),
-                     Service("projector", [], env=env).start(),
-                     Service("query", ["--listen", f"127.0.0.1:{tf.QRY}"], port=tf.QRY, env=env).start(60)]
+            procs = tf.start_pipeline(env)
             try:
-                accounts = []
-                for i in range(6):
-                    s, _, b = post("/v1/accounts", {"owner": f"failover-{i}", "currency": "EUR"}, port=tf.CMD)
-                    eq(s, 201, "open")
-                    accounts.append(b["account_id"])
-                    post(f"/v1/accounts/{b['account_id']}/deposits", {"amount_minor": tf.FUNDING, "currency": "EUR"},
-                         port=tf.CMD)
-                tf.PROBE[0] = post("/v1/accounts", {"owner": "failover-probe", "currency": "EUR"},
-                                   port=tf.CMD)[2]["account_id"]
+                accounts = tf.open_bank("failover")
                 since_ms = int(time.time() * 1000) - 2000
                 # A healthy cluster first: every partition with all three replicas in sync (a node
                 # that just restarted catches up for a while). Killing the only in-sync replica would
@@ -108,9 +97,7 @@ def main():
                           "duplicated": duplicated}
                 ok = elected is not None and probe_ok is not None and rejoined is not None
             finally:
-                for p in procs:
-                    if p.proc.poll() is None:
-                        p.stop()
+                tf.stop_pipeline(procs)
     except Exception as e:
         result["error"] = str(e)[:500]
     finally:

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "e2e"))
 import ll_e2e  # noqa: E402
 import test_faults as tf  # noqa: E402
 from ll_cluster import Workload, resolve_unknown  # noqa: E402
-from ll_e2e import (ROOT, Service, check, create_topic, eq, ledger_env, paused_stack_services, post,  # noqa: E402
+from ll_e2e import (ROOT, check, create_topic, eq, ledger_env, paused_stack_services, post,  # noqa: E402
                     wait_until)
 
 STACK = os.path.join(ROOT, "deploy", "local", "stack.sh")
@@ -184,21 +184,9 @@ def main():
         wait_until(replicating, 180, "primary and synchronous standby")
         create_topic(env["LEDGERLINE_KAFKA_TOPIC_EVENTS"])
         with paused_stack_services("command", "relay", "projector", "query"):
-            procs = [Service("command", ["--listen", f"127.0.0.1:{tf.CMD}"], port=tf.CMD,
-                             env=dict(env, LEDGERLINE_REQUEST_TIMEOUT_MS="1000")).start(60),
-                     Service("relay", ["--poll-ms", "200"], env=env).start(),
-                     Service("projector", [], env=env).start(),
-                     Service("query", ["--listen", f"127.0.0.1:{tf.QRY}"], port=tf.QRY, env=env).start(60)]
+            procs = tf.start_pipeline(env, {"LEDGERLINE_REQUEST_TIMEOUT_MS": "1000"})
             try:
-                accounts = []
-                for i in range(6):
-                    s, _, b = post("/v1/accounts", {"owner": f"pg-failover-{i}", "currency": "EUR"}, port=tf.CMD)
-                    eq(s, 201, "open")
-                    accounts.append(b["account_id"])
-                    eq(post(f"/v1/accounts/{b['account_id']}/deposits", {"amount_minor": tf.FUNDING, "currency": "EUR"},
-                            port=tf.CMD)[0], 201, "fund")
-                tf.PROBE[0] = post("/v1/accounts", {"owner": "pg-failover-probe", "currency": "EUR"},
-                                   port=tf.CMD)[2]["account_id"]
+                accounts = tf.open_bank("pg-failover")
                 since_ms = int(time.time() * 1000) - 2000
                 first = primary()
                 other = 3 - first
@@ -268,9 +256,7 @@ def main():
                 ok = all(result.get(k) is not None for k in ("promotion_s", "first_ack_after_s", "standby_lost_first_ack_s",
                                                              "back_promotion_s", "back_first_ack_after_s"))
             finally:
-                for p in procs:
-                    if p.proc.poll() is None:
-                        p.stop()
+                tf.stop_pipeline(procs)
     except Exception as e:
         result["error"] = str(e)[:800]
     finally:
