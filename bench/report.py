@@ -18,7 +18,7 @@ ROOT = os.path.dirname(HERE)
 RESULTS = os.environ.get("LL_BENCH_RESULTS", os.path.join(HERE, "results"))  # as ll_bench.py
 PLOTS = os.path.join(RESULTS, "plots")
 DRIVERS = [("system", "The whole system: the read side under load and growth"), ("commands", "Commands"),
-           ("replicated", "Commands with a synchronous standby"), ("queries", "Queries and freshness"), ("projector", "Projector and rebuild"), ("scale", "Scale curve")]
+           ("replicated", "Commands with a synchronous standby"), ("queries", "Queries and freshness"), ("peer", "Against a CDC pipeline (Debezium, Kafka Connect, MongoDB sink)"), ("projector", "Projector and rebuild"), ("scale", "Scale curve")]
 README_BEGIN = "<!-- bench:begin (bench/report.py writes this part) -->"
 README_END = "<!-- bench:end -->"
 

@@ -1,0 +1,24 @@
+-- The peer pipeline's deposit: the SQL one ledgerline deposit command runs (bench/pgbench_deposit.sql),
+-- with the outbox row in Debezium's outbox shape (id, aggregatetype, aggregateid, type, payload)
+-- instead of ledgerline's; its payload is what the MongoDB sink writes (the account's state after
+-- the event, and the movement). One transaction per deposit.
+\set n random(1, :naccounts)
+BEGIN;
+INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response)
+    VALUES ('pgbench', md5(random()::text || clock_timestamp()::text), md5('request'), 0, '') RETURNING key \gset
+SELECT account_id, version, balance_minor FROM account_state
+    WHERE account_id = (SELECT id FROM bench_accounts WHERE n = :n) FOR UPDATE \gset
+SELECT nextval('events_position_seq') AS pos \gset
+INSERT INTO events (global_position, account_id, version, event_id, type, schema_version, occurred_at, command_id,
+                    transfer_id, hash, envelope)
+    VALUES (:pos, ':account_id', :version + 1, gen_random_uuid(), 'MoneyDeposited', 1, now(), ':key', NULL,
+            md5(random()::text) || md5(random()::text), repeat('x', 560));
+INSERT INTO dbz_outbox (id, aggregatetype, aggregateid, type, payload)
+    VALUES (gen_random_uuid(), 'account', ':account_id', 'MoneyDeposited',
+            jsonb_build_object('account_id', ':account_id', 'version', :version + 1, 'balance_minor', :balance_minor + 1,
+                               'amount_minor', 1, 'event_id', md5(random()::text), 'position', :pos));
+UPDATE account_state SET version = :version + 1, balance_minor = :balance_minor + 1, updated_at_us = 0,
+                         head_hash = md5('a') || md5('b')
+    WHERE account_id = ':account_id';
+UPDATE idempotency_keys SET status_code = 201, response = repeat('r', 160) WHERE scope = 'pgbench' AND key = ':key';
+COMMIT;
