@@ -234,7 +234,6 @@ bench: deps
 	@bench/bench_commands.py $(BENCH_ARGS)
 	@bench/bench_replicated.py
 	@bench/bench_queries.py $(BENCH_ARGS)
-	@bench/bench_peer.py
 	@bench/bench_projector.py
 	@bench/bench_scale.py
 	@bench/report.py
