@@ -4,9 +4,11 @@
 # monitor when the primary is lost. Sourced by stack.sh, which calls up_/down_/status_postgres_ha
 # in place of the single node's functions. Runbook and guarantees: docs/reliability.md.
 #
-# Layout under var/pgha/: monitor/ node1/ node2/ (data directories), socket/, config/ and share/
-# (pg_autoctl's own files, kept here rather than in ~postgres), log/. Ports: node N on
-# LL_PGHA_PORT+N-1, the monitor on LL_PGHA_MONITOR_PORT.
+# Layout under var/pgha/: monitor/ node1/ node2/ (data directories), socket/, config/ share/ run/
+# (pg_autoctl's own files, kept here rather than in ~postgres), bin/ (the server's programs as
+# pg_autoctl runs them); pid files and logs as the other components' (var/run, var/log:
+# postgres-monitor, postgres-N). Ports: node N on LL_PGHA_PORT+N-1, the monitor on
+# LL_PGHA_MONITOR_PORT.
 #
 # A node whose data directory is gone (the machine was lost) is dropped from the monitor and
 # created again as a standby of the current primary (pg_basebackup): `stack.sh up postgres`.
@@ -41,7 +43,7 @@ pgha_ctl() {
         PGHOST="$PGHA_SOCKET" pg_autoctl "$@"
 }
 pgha_monitor_sql() {
-    runuser -u postgres -- "$(pg_bin)/psql" -X -q -At -h 127.0.0.1 -p "$LL_PGHA_MONITOR_PORT" -U autoctl_node \
+    pg_as "$(pg_bin)/psql" -X -q -At -h 127.0.0.1 -p "$LL_PGHA_MONITOR_PORT" -U autoctl_node \
         -d pg_auto_failover -c "$1" 2>/dev/null
 }
 pgha_pidfile() { echo "$LL_RUN/postgres-$1.pid"; }
@@ -52,7 +54,7 @@ pgha_primary_port() {
     local i port
     for ((i = 1; i <= PGHA_NODES; i++)); do
         port=$(pgha_node_port "$i")
-        [[ "$(runuser -u postgres -- "$(pg_bin)/psql" -X -At -h "$PGHA_SOCKET" -p "$port" -d postgres \
+        [[ "$(pg_as "$(pg_bin)/psql" -X -At -h "$PGHA_SOCKET" -p "$port" -d postgres \
             -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" == f ]] && { echo "$port"; return 0; }
     done
     return 1
@@ -76,24 +78,12 @@ pgha_replicating() {
     grep -q '|primary|primary$' <<<"$s" && grep -q '|secondary|secondary$' <<<"$s"
 }
 
-# Our own initdb (settings, authentication) for the monitor and the first node; pg_autoctl
-# adopts an initialised data directory. A standby is a copy of the primary (pg_basebackup).
-pgha_initdb() {
-    local data=$1 port=$2 tmp=$1.initdb
-    rm -rf "$tmp"; mkdir -p "$tmp"; chown postgres:postgres "$tmp"; chmod 700 "$tmp"
-    runuser -u postgres -- "$(pg_bin)/initdb" -D "$tmp" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
-        -E UTF8 --locale=C.UTF-8 >"$LL_LOG/postgres-initdb.log" 2>&1 ||
-        die "postgres: initdb failed; see $LL_LOG/postgres-initdb.log"
-    pg_conf_lines "$port" "$PGHA_SOCKET" >>"$tmp/postgresql.conf"
-    rm -rf "$data"; mv "$tmp" "$data"
-}
-
 up_pgha_monitor() {
     local data; data=$(pgha_data monitor)
     if pid_alive "$(pgha_pidfile monitor)"; then return 0; fi
     if [[ ! -f "$PGHA_DIR/config/pg_autoctl${data}/pg_autoctl.cfg" ]]; then
         say "postgres: pg_auto_failover monitor in $data"
-        pgha_initdb "$data" "$LL_PGHA_MONITOR_PORT"
+        pg_initdb "$data" "$LL_PGHA_MONITOR_PORT" "$PGHA_SOCKET" # pg_autoctl adopts an initialised cluster
         echo "shared_buffers = 128MB  # the monitor keeps a few rows" >>"$data/postgresql.conf"
         # The nodes' keepers reach the monitor as autoctl_node over loopback; nobody else can.
         cat >"$data/pg_hba.conf" <<EOF
@@ -169,7 +159,7 @@ up_pgha_node() {
     if ((registered == 0)); then
         PGHA_CREATED_FIRST=1
         say "postgres: node$n is the formation's first node (primary), initdb in $data"
-        pgha_initdb "$data" "$port"
+        pg_initdb "$data" "$port" "$PGHA_SOCKET"
         cat >"$data/pg_hba.conf" <<EOF
 local   all          all                                      peer
 local   replication  all                                      peer

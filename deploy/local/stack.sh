@@ -154,19 +154,27 @@ pg_reachable() {
 pg_init() {
     [[ -f "$LL_PG_DATA/PG_VERSION" ]] && return 0
     say "postgres: initdb in $LL_PG_DATA"
-    # initdb into a scratch directory and rename it into place, so an interrupted initdb never
-    # leaves a half-made cluster that looks initialised.
-    local tmp=$LL_PG_DATA.initdb
-    rm -rf "$tmp"
-    mkdir -p "$tmp" "$LL_PG_SOCKET_DIR"
+    mkdir -p "$LL_PG_SOCKET_DIR"
     chown -R postgres:postgres "$LL_VAR/pg"
+    pg_initdb "$LL_PG_DATA" "$LL_PG_PORT" "$LL_PG_SOCKET_DIR"
+}
+
+# pg_initdb DATA PORT SOCKET_DIR: a cluster with the stack's settings and authentication in
+# DATA (the single node's, and the replicated mode's monitor and first node). initdb runs into a
+# scratch directory renamed into place, so an interrupted initdb never leaves a half-made cluster
+# that looks initialised.
+pg_initdb() {
+    local data=$1 tmp=$1.initdb
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
+    chown postgres:postgres "$tmp"
     chmod 700 "$tmp"
     pg_as "$(pg_bin)/initdb" -D "$tmp" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
         -E UTF8 --locale=C.UTF-8 >"$LL_LOG/postgres-initdb.log" 2>&1 ||
         die "postgres: initdb failed; see $LL_LOG/postgres-initdb.log"
-    pg_conf_lines "$LL_PG_PORT" "$LL_PG_SOCKET_DIR" >>"$tmp/postgresql.conf"
-    rm -rf "$LL_PG_DATA"
-    mv "$tmp" "$LL_PG_DATA"
+    pg_conf_lines "$2" "$3" >>"$tmp/postgresql.conf"
+    rm -rf "$data"
+    mv "$tmp" "$data"
 }
 
 # The stack's server settings (the single node's, and each replicated node's).

@@ -37,7 +37,9 @@ STACK = os.path.join(ROOT, "deploy", "local", "stack.sh")
 PGHA = os.path.join(ROOT, "var", "pgha")
 NODES = {1: 55433, 2: 55434}
 MONITOR = 55435
-HOSTS = "host=127.0.0.1,127.0.0.1 port=55433,55434 target_session_attrs=read-write connect_timeout=2"
+# Both nodes, as the services name them: libpq takes the one that accepts writes.
+PG_HOSTS, PG_PORTS = ",".join("127.0.0.1" for _ in NODES), ",".join(str(p) for p in NODES.values())
+HOSTS = f"host={PG_HOSTS} port={PG_PORTS} target_session_attrs=read-write connect_timeout=2"
 
 
 def stack_ha(*args):
@@ -58,13 +60,17 @@ def states():
     return {int(name[4:]): (rep, goal) for name, rep, goal in rows if name.startswith("node")}
 
 
+def node_sql(n, sql):
+    """What sql prints on node n, as the postgres superuser over its socket; None when it fails."""
+    out = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-At", "-h", os.path.join(PGHA, "socket"),
+                          "-p", str(NODES[n]), "-d", "postgres", "-c", sql], capture_output=True, text=True, timeout=5)
+    return out.stdout if out.returncode == 0 else None
+
+
 def writable(n):
     """True when node n answers as a primary (not in recovery) and takes a write."""
-    out = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-At", "-h", os.path.join(PGHA, "socket"),
-                          "-p", str(NODES[n]), "-d", "postgres", "-c",
-                          "SELECT pg_is_in_recovery(); SHOW transaction_read_only"],
-                         capture_output=True, text=True, timeout=5)
-    return out.returncode == 0 and out.stdout.split() == ["f", "off"]
+    out = node_sql(n, "SELECT pg_is_in_recovery(); SHOW transaction_read_only")
+    return out is not None and out.split() == ["f", "off"]
 
 
 def primary():
@@ -118,10 +124,8 @@ def lose_machine(n, keep_data=False):
 
 
 def sync_standby_names(n):
-    out = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-At", "-h", os.path.join(PGHA, "socket"),
-                          "-p", str(NODES[n]), "-d", "postgres", "-c", "SHOW synchronous_standby_names"],
-                         capture_output=True, text=True, timeout=5)
-    return out.stdout.strip() if out.returncode == 0 else None
+    out = node_sql(n, "SHOW synchronous_standby_names")
+    return None if out is None else out.strip()
 
 
 def watch_alone(n, stop, seen):
@@ -233,7 +237,7 @@ def main():
                 # topic and MongoDB database. Only here: the stack's services, resumed below, are
                 # started from this process's environment.
                 os.environ.update(env, PGTARGETSESSIONATTRS="read-write")
-                ll_e2e.PG.update(host="127.0.0.1,127.0.0.1", port="55433,55434")
+                ll_e2e.PG.update(host=PG_HOSTS, port=PG_PORTS)
                 tf.TOPIC = env["LEDGERLINE_KAFKA_TOPIC_EVENTS"]
                 try:
                     lost, duplicated = tf.verify(accounts, commands, since_ms)
