@@ -29,12 +29,10 @@ bench/results/peer.json and peer.md."""
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import uuid
@@ -44,7 +42,7 @@ import psycopg2  # noqa: E402  Debian's python3-psycopg2
 import pymongo  # noqa: E402  Debian's python3-pymongo
 
 import ll_bench  # noqa: E402
-from ll_bench import HERE, ROOT, finish, percentile, row, spread, write_lines  # noqa: E402
+from ll_bench import HERE, ROOT, finish, percentiles, pgbench_summary, row, sh, write_lines  # noqa: E402
 from bench_system import DB as LL_DB, System  # noqa: E402
 from ll_e2e import create_topic, post, request  # noqa: E402
 
@@ -62,10 +60,6 @@ PG_BIN = sorted(d for d in (os.path.join("/usr/lib/postgresql", v, "bin") for v 
 
 def log(msg):
     print(f"[bench] {msg}", flush=True)
-
-
-def sh(cmd, **kw):
-    return ll_bench.sh(cmd, **kw)
 
 
 def as_postgres(*cmd):
@@ -337,13 +331,13 @@ class Ledgerline:
         return (seen - t_ack) * 1000
 
 
-def background(side, clients, seconds, accounts_file):
+def background(side, clients, seconds, accounts_file, naccounts):
     """Background deposits for seconds: pgbench on the peer's cluster, or wrk on ledgerline."""
     if clients == 0:
         return None
     if side == "peer":
         cmd = ["pgbench", "-n", "-h", PG_SOCKET, "-p", str(PG_PORT), "-U", "postgres", "-c", str(clients), "-j", "2",
-               "-T", str(seconds), "-D", f"naccounts={ARGS.accounts}", "-f",
+               "-T", str(seconds), "-D", f"naccounts={naccounts}", "-f",
                os.path.join(HERE, "peer", "pgbench_deposit_peer.sql"), PEER_DB]
         return subprocess.Popen(["runuser", "-u", "postgres", "--", *cmd], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
@@ -356,17 +350,15 @@ def load_rate(side, proc):
         r = ll_bench.finish_wrk(proc)
         return r["rate"], r["errors"]
     out, _ = proc.communicate(timeout=300)
-    tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out)
-    failed = re.search(r"number of failed transactions: (\d+)", out)
-    return (float(tps.group(1)) if tps else 0.0), (int(failed.group(1)) if failed else 0)
+    return pgbench_summary(out)
 
 
-def sustained(side, probe, accounts_file, seconds):
+def sustained(side, probe, accounts_file, naccounts, seconds):
     """The highest deposit rate (closed loop, 16 connections down to 1) at which every probe of
     a seconds-long run was readable within 1 s of its commit. Returns the runs tried."""
     tried = []
     for clients in (16, 8, 4, 2, 1):
-        bg = background(side, clients, seconds, accounts_file)
+        bg = background(side, clients, seconds, accounts_file, naccounts)
         time.sleep(2)
         worst, probes, t_end = 0.0, 0, time.time() + seconds - 3
         while time.time() < t_end:
@@ -388,13 +380,7 @@ def best_rate(tried):
     return max(ok) if ok else 0.0
 
 
-def percentiles(ms):
-    return {"p50_ms": percentile(ms, 50), "p99_ms": percentile(ms, 99), "p999_ms": percentile(ms, 99.9),
-            "max_ms": max(ms), "n": len(ms)}
-
-
 def main():
-    global ARGS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--loads", default="0,4,16")
@@ -402,7 +388,7 @@ def main():
     ap.add_argument("--parts", default="freshness,sustained", help="freshness, sustained (others kept from the last run)")
     ap.add_argument("--seconds", type=int, default=60, help="each sustained-rate run")
     ap.add_argument("--smoke", action="store_true")
-    ARGS = args = ap.parse_args()
+    args = ap.parse_args()
     if args.smoke:
         args.samples, args.loads, args.accounts, args.seconds = 20, "0", 20, 8
     loads = [int(x) for x in args.loads.split(",")] if "freshness" in args.parts else []
@@ -445,7 +431,7 @@ def main():
             while min(len(v) for v in samples.values()) < args.samples:
                 for side, probe in (("peer", peer), ("ledgerline", ours)):
                     n = min(block, args.samples - len(samples[side]))
-                    bg = background(side, load, max(2, int(n * 0.25) + 3), accounts_file)
+                    bg = background(side, load, max(2, int(n * 0.25) + 3), accounts_file, args.accounts)
                     if bg:
                         time.sleep(1)  # the load running before the samples
                     for i in range(n):
@@ -464,8 +450,8 @@ def main():
             with open(os.path.join(PEER, f"samples-{load}.json"), "w") as f:
                 json.dump(samples, f)
         if "sustained" in args.parts:
-            sus = {"peer": sustained("peer", peer, accounts_file, args.seconds),
-                   "ledgerline": sustained("ledgerline", ours, accounts_file, args.seconds)}
+            sus = {side: sustained(side, probe, accounts_file, args.accounts, args.seconds)
+                   for side, probe in (("peer", peer), ("ledgerline", ours))}
     finally:
         connect_down(proc)
         peer_pg_down()

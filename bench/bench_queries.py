@@ -30,7 +30,7 @@ import sys
 import time
 
 from ll_bench import (BENCH_BIN, SWEEP, VAR, compare, finish, finish_wrk, fmt_spread as fmt, open_accounts,
-                      percentile, row, rss_mib, run_wrk, spread, start_wrk, write_lines)
+                      percentile, percentiles, row, rss_mib, run_wrk, spread, start_wrk, write_lines)
 from ll_e2e import Service, paused_stack_services, post, request, wait_until
 
 CMD, QRY, HELLO = 18090, 18091, 18095
@@ -87,11 +87,6 @@ def raw_compare(reps, seconds, ids_file, paths):
         return run_wrk(QRY, 1, seconds, "get_random.lua", paths["transactions"])
     return compare(reps, "raw", "query", measure, "transactions vs raw libmongoc c=1 ",
                    keys=("rate", "p50_ms", "p99_ms", "errors"))
-
-
-def percentiles(values):
-    return {"p50_ms": percentile(values, 50), "p99_ms": percentile(values, 99),
-            "p999_ms": percentile(values, 99.9), "max_ms": max(values)}
 
 
 def read_compare(reps, clients, seconds, paths, label):

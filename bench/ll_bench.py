@@ -179,16 +179,28 @@ def run_pgbench(db, clients, seconds, script, accounts):
               str(min(2, clients)), "-T", str(seconds), "-D", f"naccounts={accounts}", "-f",
               os.path.join(HERE, script), "--log", "--log-prefix", os.path.join(VAR, "pgbench_log"), db],
              env=dict(os.environ, PGPASSWORD="ledgerline"))
-    tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out).group(1))
-    failed = re.search(r"number of failed transactions: (\d+)", out)
+    tps, failed = pgbench_summary(out)
     lat = []
     for f in glob.glob(os.path.join(VAR, "pgbench_log*")):
         with open(f) as fh:
             lat.extend(int(line.split()[2]) for line in fh if line.strip())
-    r = {"rate": tps, "errors": int(failed.group(1)) if failed else 0}
+    r = {"rate": tps, "errors": failed}
     for p, q in (("p50", 50), ("p90", 90), ("p99", 99), ("p999", 99.9)):
         r[p + "_ms"] = percentile(lat, q) / 1000
     return r
+
+
+def pgbench_summary(out):
+    """(transactions/s, failed transactions) from what pgbench printed."""
+    tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", out).group(1))
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    return tps, int(failed.group(1)) if failed else 0
+
+
+def percentiles(values):
+    """p50, p99, p99.9 and the max of latencies in ms, and how many there were."""
+    return {"p50_ms": percentile(values, 50), "p99_ms": percentile(values, 99),
+            "p999_ms": percentile(values, 99.9), "max_ms": max(values), "n": len(values)}
 
 
 def percentile(values, p):
