@@ -16,7 +16,7 @@ DEBIAN_PACKAGES=(
     postgresql postgresql-client
     postgresql-15-auto-failover pg-auto-failover-cli   # the replicated event store (LL_PG_NODES=2); 15 is bookworm's
     openjdk-17-jre-headless maven golang-go
-    kcat wrk hyperfine gnuplot-nox python3 curl
+    kcat wrk hyperfine gnuplot-nox python3 curl patch
 )
 FERRETDB_VERSION=v1.24.2
 
@@ -86,7 +86,11 @@ else
 fi
 
 # --- FerretDB from the Go module proxy ------------------------------------------------------
-if [[ -x "$LL_FERRETDB_BIN" ]] && "$LL_FERRETDB_BIN" --version 2>&1 | grep -q "${FERRETDB_VERSION#v}"; then
+# Our patches to it (deploy/local/ferretdb-patches, each says why): a binary built without the
+# current set is built again.
+ferretdb_patches=$(cat "$LL_ROOT"/deploy/local/ferretdb-patches/*.patch | sha256sum | cut -c1-16)
+if [[ -x "$LL_FERRETDB_BIN" ]] && "$LL_FERRETDB_BIN" --version 2>&1 | grep -q "${FERRETDB_VERSION#v}" &&
+    [[ "$(cat "$LL_FERRETDB_BIN.patches" 2>/dev/null)" == "$ferretdb_patches" ]]; then
     say "FerretDB $FERRETDB_VERSION: present"
 elif ((check_only)); then
     say "missing FerretDB at $LL_FERRETDB_BIN"; missing=1
@@ -102,10 +106,14 @@ else
     rm -rf "$src"; mkdir -p "$(dirname "$src")" "$(dirname "$LL_FERRETDB_BIN")"
     cp -r "$moddir" "$src"; chmod -R u+w "$src"
     echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
+    for p in "$LL_ROOT"/deploy/local/ferretdb-patches/*.patch; do
+        logged "patch ferretdb $(basename "$p")" patch -d "$src" -p1 -i "$p"
+    done
     # FerretDB v1 uses go:linkname into the runtime, which newer toolchains refuse by default.
     logged "go build ferretdb" bash -c 'cd "$1" && go build -ldflags=-checklinkname=0 -o "$2" ./cmd/ferretdb' \
         _ "$src" "$LL_FERRETDB_BIN"
     "$LL_FERRETDB_BIN" --version >/dev/null
+    echo "$ferretdb_patches" >"$LL_FERRETDB_BIN.patches"
 fi
 
 # --- Python test dependencies (the tests' python3 is the one on PATH) -------------------------

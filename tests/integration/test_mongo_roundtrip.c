@@ -1,5 +1,6 @@
 /* Integration: libmongoc reaches the local MongoDB-protocol server (FerretDB) with the configured
- * URI: ping, insert with majority+journal write concern, find it back, delete. Needs `make up`. */
+ * URI: ping, insert with majority+journal write concern, find it back, delete; a bulk replace
+ * larger than the server's connection pool. Needs `make up`. */
 #include "ll_config.h"
 #include "ll_test.h"
 
@@ -87,10 +88,57 @@ LL_TEST(test_mongo_insert_find_delete) {
     mongoc_client_destroy(client);
 }
 
+/* One bulk write replacing more existing documents than the store's connection pool holds (what
+ * the MongoDB Kafka sink sends under load). FerretDB v1.24.2 unpatched kept a pool connection per
+ * statement to the end of the command and hung every client for good
+ * (deploy/local/ferretdb-patches); the store must answer it, and answer others afterwards. */
+#define BULK_DOCS 200
+LL_TEST(test_mongo_bulk_replace_of_existing_documents) {
+    ll_config_t cfg;
+    mongoc_client_t *client = client_or_fail(t, &cfg);
+    LL_REQUIRE(client != NULL);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, cfg.mongo_database, "selftest_bulk");
+    bson_error_t berr;
+    mongoc_collection_drop(coll, NULL); /* a previous run's, if any */
+    mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, NULL);
+    for (int i = 0; i < BULK_DOCS; i++) {
+        bson_t *doc = BCON_NEW("_id", BCON_INT32(i), "v", BCON_INT32(0));
+        LL_CHECK(mongoc_bulk_operation_insert_with_opts(bulk, doc, NULL, &berr));
+        bson_destroy(doc);
+    }
+    bson_t reply;
+    if (!mongoc_bulk_operation_execute(bulk, &reply, &berr)) LL_FAIL_AT("insert: %s", berr.message);
+    bson_destroy(&reply);
+    mongoc_bulk_operation_destroy(bulk);
+
+    bulk = mongoc_collection_create_bulk_operation_with_opts(coll, NULL);
+    for (int i = 0; i < BULK_DOCS; i++) {
+        bson_t *filter = BCON_NEW("_id", BCON_INT32(i)), *doc = BCON_NEW("v", BCON_INT32(1));
+        LL_CHECK(mongoc_bulk_operation_replace_one_with_opts(bulk, filter, doc, NULL, &berr));
+        bson_destroy(filter);
+        bson_destroy(doc);
+    }
+    if (!mongoc_bulk_operation_execute(bulk, &reply, &berr)) LL_FAIL_AT("bulk replace: %s", berr.message);
+    bson_iter_t it;
+    LL_CHECK(bson_iter_init_find(&it, &reply, "nModified") && bson_iter_as_int64(&it) == BULK_DOCS);
+    bson_destroy(&reply);
+    mongoc_bulk_operation_destroy(bulk);
+
+    bson_t *count_filter = BCON_NEW("v", BCON_INT32(1));
+    int64_t replaced = mongoc_collection_count_documents(coll, count_filter, NULL, NULL, NULL, &berr);
+    if (replaced < 0) LL_FAIL_AT("count after the bulk: %s", berr.message);
+    LL_CHECK_EQ_INT(replaced, BULK_DOCS);
+    bson_destroy(count_filter);
+    LL_CHECK(mongoc_collection_drop(coll, &berr));
+    mongoc_collection_destroy(coll);
+    mongoc_client_destroy(client);
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_mongo_ping),
         LL_CASE(test_mongo_insert_find_delete),
+        LL_CASE(test_mongo_bulk_replace_of_existing_documents),
     };
     mongoc_init();
     int rc = ll_test_main(argc, argv, "mongo_roundtrip", cases, LL_CASES(cases));
