@@ -55,6 +55,12 @@ MONGO_URI = "mongodb://127.0.0.1:57017/"
 MONGO_DB = "peer_read_model"
 CONNECT_REST = 58083
 AUTH = [None]  # an operator's token signed with the stack's secret (its services check it)
+# ledgerline's projector fetches as the peer's sink does (consumer.fetch.min.bytes 1,
+# fetch.max.wait.ms 10) and writes a batch as soon as it has one, the settings for clients that
+# read MongoDB (docs/configuration.md); its defaults wait up to 50 ms for 64 KiB and 5 ms for more
+# of a batch, for the broker's sake, its clients reading the query API.
+LEDGERLINE_SETTINGS = {"LEDGERLINE_PROJECTOR_BATCH_MS": "0", "LEDGERLINE_PROJECTOR_FETCH_WAIT_MS": "10",
+                      "LEDGERLINE_PROJECTOR_FETCH_MIN_BYTES": "1"}
 PG_BIN = sorted(d for d in (os.path.join("/usr/lib/postgresql", v, "bin") for v in os.listdir("/usr/lib/postgresql")))[-1]
 
 
@@ -190,20 +196,23 @@ def connect_up():
         "database": MONGO_DB,
         "max.batch.size": "0",
     }
+    def keyed_by(field):
+        # The document's _id is the event's field (Kafka Connect's ReplaceField renames it), a
+        # plain string: FerretDB pushes an equality on it down to its index (our GIN on _id, as
+        # for ledgerline's documents). A composite _id ({account_id: ...}, PartialValueStrategy)
+        # or a business key (ReplaceOneBusinessKeyStrategy) would scan the collection there.
+        return {"transforms": "id", "transforms.id.type": "org.apache.kafka.connect.transforms.ReplaceField$Value",
+                "transforms.id.renames": f"{field}:_id",
+                "document.id.strategy": "com.mongodb.kafka.connect.sink.processor.id.strategy.ProvidedInValueStrategy"}
+    # movements: one document per event, _id the event's id (a redelivered event is refused as a
+    # duplicate rather than stored twice).
     movements = properties(os.path.join(PEER, "sink-movements.properties"), dict(
-        sink, name="peer-movements", collection="movements",
+        sink, name="peer-movements", collection="movements", **keyed_by("event_id"),
         **{"writemodel.strategy": "com.mongodb.kafka.connect.sink.writemodel.strategy.InsertOneDefaultStrategy"}))
+    # accounts: the account's document replaced (upserted) by _id, the account.
     accounts = properties(os.path.join(PEER, "sink-accounts.properties"), dict(
-        sink, name="peer-accounts", collection="accounts", **{
-            "document.id.strategy": "com.mongodb.kafka.connect.sink.processor.id.strategy.PartialValueStrategy",
-            "document.id.strategy.partial.value.projection.type": "AllowList",
-            "document.id.strategy.partial.value.projection.list": "account_id",
-            "document.id.strategy.overwrite.existing": "true",
-            # Replaced by _id ({account_id}): the store's index serves it. By the business key
-            # (ReplaceOneBusinessKeyStrategy) FerretDB scans the collection for every replace
-            # (no index on account_id serves its filter), and the sink fell minutes behind.
-            "writemodel.strategy": "com.mongodb.kafka.connect.sink.writemodel.strategy.ReplaceOneDefaultStrategy",
-        }))
+        sink, name="peer-accounts", collection="accounts", **keyed_by("account_id"),
+        **{"writemodel.strategy": "com.mongodb.kafka.connect.sink.writemodel.strategy.ReplaceOneDefaultStrategy"}))
     with open(os.path.join(PEER, "log4j.properties"), "w") as f:
         f.write("log4j.rootLogger=WARN, stdout\nlog4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
                 "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
@@ -288,7 +297,7 @@ class Peer:
                       " WHERE scope = 'pgbench' AND key = %s", (marker,))
         self.pg.commit()
         t_commit = time.time()
-        seen = wait_visible(lambda: self.movements.find_one({"event_id": marker}, {"_id": 1}) is not None)
+        seen = wait_visible(lambda: self.movements.find_one({"_id": marker}, {"_id": 1}) is not None)
         return None if seen is None else (seen - t_commit) * 1000
 
 
@@ -407,7 +416,7 @@ def main():
         # ledgerline's processes first: FerretDB v1 stopped answering (its PostgreSQL pool
         # exhausted) when the stack restarted onto a fresh read model while the sink connectors ran.
         log("ledgerline: the stack's processes on the bench's own stores")
-        system = System().__enter__()
+        system = System(LEDGERLINE_SETTINGS).__enter__()
         AUTH[0] = system.auth
         mongo = pymongo.MongoClient(MONGO_URI)
         mongo.drop_database(MONGO_DB)

@@ -61,7 +61,8 @@ SERVICES = ("command", "relay", "projector", "query")
 class System:
     """The stack's ledgerline processes on the benchmark's own stores."""
 
-    def __init__(self):
+    def __init__(self, settings=None):
+        """settings: more LEDGERLINE_* settings for the processes, {name: value}."""
         self.secret = sh([STACK, "jwt-secret"]).strip()
         self.auth = token(secret=self.secret)
         self.topic = f"bench.system-{time.time_ns()}"
@@ -71,7 +72,7 @@ class System:
                         LEDGERLINE_MONGO_DATABASE=DB, LEDGERLINE_KAFKA_TOPIC_EVENTS=self.topic,
                         LEDGERLINE_KAFKA_PROJECTOR_GROUP=f"{self.topic}.projector", LEDGERLINE_JWT_SECRET=self.secret,
                         # backlog_rate pauses the projector: its partitions stay with it
-                        LEDGERLINE_PROJECTOR_SESSION_TIMEOUT_MS="60000")
+                        LEDGERLINE_PROJECTOR_SESSION_TIMEOUT_MS="60000", **(settings or {}))
 
     def __enter__(self):
         # The stack's processes that run now run again at the end, as they were.

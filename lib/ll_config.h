@@ -52,6 +52,9 @@ typedef struct ll_config {
     int64_t projector_cache_items_bytes; /* ... with their open page's statement items, up to this */
     int64_t projector_writers;        /* connections the projector writes a batch on at once */
     int64_t projector_session_timeout_ms; /* a silent projector loses its partitions after this */
+    int64_t projector_batch_ms;           /* a batch waits this long for more messages */
+    int64_t projector_fetch_wait_ms;      /* Kafka holds a fetch up to this long ... */
+    int64_t projector_fetch_min_bytes;    /* ... for this many bytes: batching over freshness */
     int64_t idempotency_retention_seconds; /* an Idempotency-Key's answer is kept this long */
 } ll_config_t;
 

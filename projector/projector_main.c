@@ -25,7 +25,8 @@ static void usage(FILE *out) {
             "  --group ID       Kafka consumer group (default kafka_projector_group, ledgerline-projector)\n"
             "  --batch N        messages per batch (default and at most 2000; more events per account\n"
             "                   per write while catching up)\n"
-            "  --batch-ms MS    how long a batch collects once its first message arrived (default 5)\n"
+            "  --batch-ms MS    how long a batch waits for more once its first message arrived; what\n"
+            "                   is already fetched joins it anyway (default projector_batch_ms, 5)\n"
             "  --metrics-ms MS  how often a metrics line is logged (default 10000)\n"
             "  --metrics-listen HOST:PORT\n"
             "                   Prometheus GET /metrics and GET /healthz (default projector_metrics_listen,\n"
@@ -38,7 +39,7 @@ static void usage(FILE *out) {
 
 int main(int argc, char **argv) {
     const char *path = NULL;
-    ll_projector_options_t opt = {NULL, NULL, 2000, 5, 10000, NULL};
+    ll_projector_options_t opt = {NULL, NULL, 2000, -1, 10000, NULL}; /* batch_ms -1: the config's */
     for (int i = 1; i < argc; i++) {
         int bad = 0;
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -75,6 +76,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (opt.group_id == NULL) opt.group_id = cfg.kafka_projector_group;
+    if (opt.batch_ms < 0) opt.batch_ms = (int)cfg.projector_batch_ms;
     opt.metrics_listen = cfg.projector_metrics_listen;
     ll_cli_stop_on_signals(&stop_requested);
     mongoc_init();
