@@ -225,7 +225,7 @@ logs:
 	@tail -n 20 -F var/log/*.log
 
 # Benchmarks (bench/): ratios against baselines measured in the same run. Not part of make test
-# (a smoke run of a few seconds is). About an hour; writes bench/results/ (latest.md, plots) and
+# (a smoke run of a few seconds is). About two hours; writes bench/results/ (latest.md, plots) and
 # the table in README.md. BENCH_ARGS go to the command and query drivers, e.g. "--reps 5".
 bench: deps
 	@$(MAKE) --no-print-directory BUILD=release build
@@ -236,6 +236,7 @@ bench: deps
 	@bench/bench_queries.py $(BENCH_ARGS)
 	@bench/bench_projector.py
 	@bench/bench_scale.py
+	@bench/bench_peer.py
 	@bench/report.py
 
 # Fault injection, the long form: a minute of load around each kill -9 (tests/faults/).

@@ -297,7 +297,8 @@ def rss_mib(proc):
 def save(name, data, text):
     """Writes RESULTS/<name>.json (what report.py reads), with when and how it was measured, and
     the driver's detailed report RESULTS/<name>.md."""
-    data = dict(data, measured=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), command=" ".join(sys.argv))
+    data = dict({"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "command": " ".join(sys.argv)},
+                **data)  # a driver's report made again from its last results keeps theirs
     os.makedirs(RESULTS, exist_ok=True)
     with open(os.path.join(RESULTS, f"{name}.json"), "w") as f:
         json.dump(data, f, indent=1, sort_keys=True)

@@ -135,6 +135,29 @@ def freshness_plot(fresh):
     return ["freshness.png"]
 
 
+def peer_plot(peer):
+    """Freshness distributions, commit -> readable, both pipelines, one panel per load."""
+    fresh = {int(k): v for k, v in peer.get("freshness", {}).items() if "cdf" in v}
+    if not fresh:
+        return []
+    sides = (("peer", "CDC peer: MongoDB"), ("ledgerline", "ledgerline: MongoDB"),
+             ("ledgerline_api", "ledgerline: query API"))
+    script = ("set terminal pngcairo size 1200,420 font 'sans,10'\n"
+              f"set output '{PLOTS}/peer_freshness.png'\n"
+              f"set multiplot layout 1,{len(fresh)} title 'Freshness, commit -> readable: CDC pipeline vs ledgerline'\n"
+              "set logscale x\nset grid\nset xlabel 'milliseconds'\nset xrange [0.3:10000]\nset yrange [0:100]\n"
+              "set key bottom right opaque box\n")
+    for load, r in sorted(fresh.items()):
+        dat = write_dat(f"peer_freshness_{load}.dat", ["percentile"] + [s for s, _ in sides],
+                        [[q] + [r["cdf"][s][i] for s, _ in sides] for i, q in enumerate(r["cdf_at"])])
+        script += (f"set title '{'idle' if load == 0 else f'{load} connections of deposits'}'\n"
+                   "set ylabel 'percent of deposits readable'\n"
+                   "plot " + ", ".join(f"'{dat}' using {i + 2}:1 with lines lw 2 title '{label}'"
+                                       for i, (_, label) in enumerate(sides)) + "\n")
+    gnuplot(script + "unset multiplot\n")
+    return ["peer_freshness.png"]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--no-readme", action="store_true", help="do not update README.md")
@@ -152,6 +175,8 @@ def main():
         plots += sweep_plots("GET account", data["queries"]["account_sweep"], "hello", "query", "h2o hello-world",
                              "ledgerline-query", "queries")
         plots += freshness_plot(data["queries"]["freshness"])
+    if "peer" in data:
+        plots += peer_plot(data["peer"])
     summary = table(data)
     lines = ["# Benchmarks: the latest figures", "",
              "Every figure is a ratio to a baseline measured in the same run on the same shared 2-core machine; "

@@ -8,7 +8,8 @@ export LL_BENCH_RESULTS=var/bench/smoke-results
 rm -rf "$LL_BENCH_RESULTS"
 passed=0 failed=0
 for step in "bench/bench_commands.py --smoke" "bench/bench_replicated.py --smoke" "bench/bench_queries.py --smoke" "bench/bench_projector.py --smoke" \
-            "bench/bench_scale.py --smoke" "bench/bench_system.py --smoke" "bench/report.py --no-readme"; do
+            "bench/bench_scale.py --smoke" "bench/bench_system.py --smoke" "bench/bench_peer.py --smoke" \
+            "bench/report.py --no-readme"; do
     name=$(basename "${step%% *}" .py)
     if $step >"var/log/$name-smoke.log" 2>&1; then
         passed=$((passed + 1)); echo "  ok   $step"

@@ -17,6 +17,7 @@ DEBIAN_PACKAGES=(
     postgresql-15-auto-failover pg-auto-failover-cli   # the replicated event store (LL_PG_NODES=2); 15 is bookworm's
     openjdk-17-jre-headless maven golang-go
     kcat wrk hyperfine gnuplot-nox python3 curl patch
+    python3-pymongo python3-psycopg2   # bench/bench_peer.py (run with /usr/bin/python3)
 )
 FERRETDB_VERSION=v1.24.2
 
