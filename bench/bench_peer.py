@@ -463,7 +463,8 @@ def main():
     ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--loads", default="0,4,16")
     ap.add_argument("--accounts", type=int, default=1000)
-    ap.add_argument("--parts", default="freshness,sustained", help="freshness, sustained (others kept from the last run); none: the report again from the last")
+    ap.add_argument("--parts", default="freshness,sustained",
+                    help="freshness, sustained (others kept from the last run); none: the last run's report again")
     ap.add_argument("--seconds", type=int, default=60, help="each sustained-rate run")
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
@@ -476,6 +477,9 @@ def main():
             previous = json.load(f)
     again = args.parts == "none"  # the report again, as measured
     if again:
+        if not previous:
+            print(f"bench_peer: no results in {ll_bench.RESULTS}/peer.json to report again", file=sys.stderr)
+            return 1
         args = argparse.Namespace(**previous["args"])
     result, sus = ({}, None) if again else measure(args, loads)
     fresh = {str(k): v for k, v in result.items()} or previous.get("freshness", {})
@@ -506,7 +510,9 @@ def main():
             "measured": time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}
     if again:
         data.update(measured=previous["measured"], command=previous["command"])
-    return finish("peer", data, report(args, data), 0, args.smoke)
+    # Failed background deposits count against the run (a probe never readable raised already).
+    errors = 0 if again else sum(t["errors"] for side in (sus or {}).values() for t in side)
+    return finish("peer", data, report(args, data), errors, args.smoke)
 
 
 def report(args, data):
