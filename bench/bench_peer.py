@@ -44,7 +44,7 @@ import pymongo  # noqa: E402  Debian's python3-pymongo
 
 import ll_bench  # noqa: E402
 from ll_bench import HERE, ROOT, finish, percentile, percentiles, pgbench_summary, row, sh, write_lines  # noqa: E402
-from bench_system import DB as LL_DB, System  # noqa: E402
+from bench_system import DB as LL_DB, STACK, System  # noqa: E402
 from ll_e2e import create_topic, post, request  # noqa: E402
 
 PEER = os.path.join(ROOT, "var", "peer")
@@ -87,11 +87,9 @@ def peer_pg_up():
         as_postgres(os.path.join(PG_BIN, "initdb"), "-D", PG_DATA, "-U", "postgres", "--auth-local=peer",
                     "--auth-host=trust", "-E", "UTF8", "--locale=C.UTF-8")
         with open(os.path.join(PG_DATA, "postgresql.conf"), "a") as f:
-            # The stack's settings (deploy/local/stack.sh pg_conf_lines) and what logical decoding needs.
-            f.write(f"listen_addresses = '127.0.0.1'\nport = {PG_PORT}\nunix_socket_directories = '{PG_SOCKET}'\n"
-                    "max_connections = 200\nshared_buffers = 1GB\nmax_wal_size = 4GB\ncheckpoint_timeout = 10min\n"
-                    "wal_compression = lz4\nwal_level = logical\nmax_replication_slots = 4\nmax_wal_senders = 4\n"
-                    "synchronous_commit = on\nfsync = on\n")
+            # The stack's settings, then what logical decoding needs (the last setting wins).
+            f.write(sh([STACK, "pg-conf", str(PG_PORT), PG_SOCKET]) +
+                    "wal_level = logical\nmax_replication_slots = 4\nmax_wal_senders = 4\n")
     status = subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, "pg_ctl"), "-D", PG_DATA,
                              "status"], capture_output=True)
     if status.returncode != 0:

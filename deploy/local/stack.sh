@@ -11,6 +11,8 @@
 #   jwt-secret  print the stack's bearer-token secret (generated on first use, var/secrets/)
 #   kafka-topics ARGS  Kafka's topic tool (kafka-topics.sh) against the local brokers, e.g.
 #            --describe --topic ledgerline.account-events; growing its partitions: docs/scaling.md
+#   pg-conf PORT SOCKET_DIR  print the stack's PostgreSQL server settings for another cluster
+#            (the peer bench's, bench/bench_peer.py)
 # COMPONENT: postgres kafka ferretdb, and the ledgerline services (see LL_SERVICES below); an
 #   instance of a service by its name (projector-2): down and restart of a service name take all
 #   of its instances.
@@ -603,11 +605,15 @@ cmd_status() {
 
 main() {
     local cmd=${1:-}; shift || true
-    [[ "$cmd" == "-h" || "$cmd" == "--help" || -z "$cmd" ]] && { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+    [[ "$cmd" == "-h" || "$cmd" == "--help" || -z "$cmd" ]] && { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
     [[ "$cmd" == "jwt-secret" ]] && { jwt_secret; exit 0; }
     if [[ "$cmd" == "pg-state" ]]; then
         ((LL_PG_NODES == 2)) || die "pg-state: the event store is one node (LL_PG_NODES=2 runs it replicated)"
         pgha_ctl show state --monitor "$(pgha_monitor_uri)"; exit
+    fi
+    if [[ "$cmd" == "pg-conf" ]]; then
+        (($# == 2)) || die "pg-conf: needs PORT SOCKET_DIR"
+        pg_conf_lines "$1" "$2"; exit
     fi
     if [[ "$cmd" == "kafka-topics" ]]; then
         kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$(kafka_bootstrap)" "$@" 2> >(grep -v SLF4J >&2)
