@@ -77,7 +77,7 @@ MAIN_BINS := $(foreach f,$(MAIN_SRCS),$(B)/bin/ledgerline-$(patsubst %_main.c,%,
 # libFuzzer targets (clang only): each tests/fuzz/fuzz_NAME.c with the domain and lib sources.
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_LIB_SRCS := $(wildcard domain/*.c) lib/ll_error.c lib/ll_sha256.c lib/ll_jwt.c
+FUZZ_LIB_SRCS := $(wildcard domain/*.c) lib/ll_jwt.c
 FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(WARNINGS) -g -O1 -Ilib -Idomain \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 300

@@ -2,7 +2,7 @@
  *
  * Every arithmetic helper checks for overflow before it happens (as Redis' incrDecrCommand)
  * and reports it instead of wrapping. Amounts of one command lie in
- * LL_AMOUNT_MINOR_MIN..LL_AMOUNT_MINOR_MAX (lib/ll_limits.h).
+ * LL_AMOUNT_MINOR_MIN..LL_AMOUNT_MINOR_MAX (ll_limits.h).
  */
 #ifndef LL_MONEY_H
 #define LL_MONEY_H
