@@ -6,6 +6,7 @@
 #include "ll_event_codec.h"
 #include "ll_hash_chain.h"
 #include "ll_pg.h"
+#include "ll_progress.h"
 #include "ll_read_model.h"
 #include "ll_replay.h"
 #include "ll_table.h"
@@ -274,10 +275,27 @@ static void verify_account(const char *recorded_head, int64_t recorded_version, 
     ll_chain_check_head(r, recorded_head, recorded_version);
 }
 
+/* Starts p with the total that `sql` (one number; $1 is the --account filter) gives. */
+static int start_progress(PGconn *pg, ll_progress_t *p, const char *phase, const char *unit, const char *sql,
+                          const char *const *params) {
+    char q[256];
+    snprintf(q, sizeof q, "%s WHERE ($1::uuid IS NULL OR account_id = $1::uuid)", sql);
+    ll_error_t err = {""};
+    PGresult *res = ll_pg_query(pg, q, 1, params, PGRES_TUPLES_OK, &err);
+    if (res == NULL) return fail("%s", err.msg);
+    ll_progress_start(p, phase, unit, strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+    PQclear(res);
+    return 0;
+}
+
 static int cmd_verify(PGconn *pg, const options_t *o) {
     static const ll_table_column_t cols[] = {{"account_id", 0},        {"ok", 0},     {"events_checked", 1},
                                              {"first_bad_version", 1}, {"reason", 0}, {"head_hash", 0}};
     const char *params[1] = {o->account};
+    ll_progress_t p;
+    if (start_progress(pg, &p, "verify", "events", "SELECT coalesce(sum(version), 0) FROM account_state",
+                       params) != 0)
+        return EXIT_USAGE;
     /* Rows one at a time: all accounts may not fit in memory at once. */
     if (!PQsendQueryParams(
             pg,
@@ -294,7 +312,7 @@ static int cmd_verify(PGconn *pg, const options_t *o) {
     char **texts = NULL;
     size_t *lens = NULL, n = 0, cap = 0;
     long accounts = 0, broken = 0, events = 0;
-    int tty = isatty(STDERR_FILENO), rc = t ? 0 : EXIT_USAGE;
+    int rc = t ? 0 : EXIT_USAGE;
     for (;;) {
         PGresult *res = PQgetResult(pg);
         int row = res && PQresultStatus(res) == PGRES_SINGLE_TUPLE;
@@ -314,8 +332,8 @@ static int cmd_verify(PGconn *pg, const options_t *o) {
             }
             for (size_t i = 0; i < n; i++) free(texts[i]);
             n = 0;
-            if (tty && accounts % 1000 == 0)
-                fprintf(stderr, "\rverified %ld accounts, %ld events", accounts, events);
+            p.done = events;
+            ll_progress_show(&p, 0);
         }
         if (res == NULL) break;
         if (row) {
@@ -329,14 +347,14 @@ static int cmd_verify(PGconn *pg, const options_t *o) {
                 if (texts == NULL || lens == NULL) abort(); /* out of memory in a CLI: stop loudly */
             }
             lens[n] = (size_t)PQgetlength(res, 0, 1);
-            texts[n++] = strdup(PQgetvalue(res, 0, 1));
+            if ((texts[n++] = strdup(PQgetvalue(res, 0, 1))) == NULL) abort(); /* as realloc above */
             events++;
         }
         PQclear(res);
     }
     free(texts);
     free(lens);
-    if (tty) fputc('\r', stderr);
+    ll_progress_clear(&p);
     fprintf(stderr, "verified %ld accounts, %ld events: %ld broken\n", accounts, events, broken);
     if (o->account != NULL && accounts == 0) rc = fail("no events for account %s", o->account);
     int prc =
@@ -402,54 +420,65 @@ static int cmd_reconcile(PGconn *pg, const options_t *o, const ll_config_t *cfg)
     mongoc_uri_destroy(uri);
     int64_t generation = 0;
     ll_read_model_t rm;
-    int rc = 0;
     if (ll_read_model_active_generation(mongo, cfg->mongo_database, &generation, &err) != 0 ||
         ll_read_model_open(&rm, mongo, cfg->mongo_database, generation, &err) != 0) {
         mongoc_client_destroy(mongo);
         return fail("read models unreachable: %s", err.msg);
     }
     const char *params[1] = {o->account};
-    PGresult *res = ll_pg_query(pg,
-                                "SELECT account_id::text, version, balance_minor, status FROM account_state"
-                                " WHERE ($1::uuid IS NULL OR account_id = $1::uuid) ORDER BY account_id",
-                                1, params, PGRES_TUPLES_OK, &err);
-    if (res == NULL) rc = fail("%s", err.msg);
-    ll_table_t *t = ll_table_new(cols, sizeof cols / sizeof cols[0]);
-    long differ = 0;
-    int tty = isatty(STDERR_FILENO);
-    for (int i = 0; rc == 0 && t && i < PQntuples(res); i++) {
+    ll_progress_t p;
+    int rc = start_progress(pg, &p, "reconcile", "accounts", "SELECT count(*) FROM account_state", params);
+    /* Rows one at a time, as verify: a million accounts need not be held at once. */
+    if (rc == 0 &&
+        (!PQsendQueryParams(pg,
+                            "SELECT account_id::text, version, balance_minor, status FROM account_state"
+                            " WHERE ($1::uuid IS NULL OR account_id = $1::uuid) ORDER BY account_id",
+                            1, NULL, params, NULL, NULL, 0) ||
+         !PQsetSingleRowMode(pg)))
+        rc = fail("%s", PQerrorMessage(pg));
+    ll_table_t *t = rc == 0 ? ll_table_new(cols, sizeof cols / sizeof cols[0]) : NULL;
+    if (rc == 0 && t == NULL) rc = EXIT_USAGE;
+    long differ = 0, accounts = 0;
+    for (PGresult *res; rc == 0 && (res = PQgetResult(pg)) != NULL; PQclear(res)) {
+        if (PQresultStatus(res) == PGRES_TUPLES_OK) continue; /* the end of the rows */
+        if (PQresultStatus(res) != PGRES_SINGLE_TUPLE) {
+            rc = fail("%s", PQresultErrorMessage(res));
+            continue;
+        }
         ll_uuid_t id;
         ll_account_t a;
         bool found = false;
-        ll_uuid_parse(PQgetvalue(res, i, 0), false, &id);
+        ll_uuid_parse(PQgetvalue(res, 0, 0), false, &id);
         if (ll_read_model_load_account(&rm, &id, &a, &found, &err) != 0) {
             rc = fail("%s", err.msg);
-            break;
+            continue;
         }
+        p.done = ++accounts;
+        ll_progress_show(&p, 0);
         const char *what = NULL;
         if (!found)
             what = "missing in the read model";
-        else if (a.version != strtoll(PQgetvalue(res, i, 1), NULL, 10))
+        else if (a.version != strtoll(PQgetvalue(res, 0, 1), NULL, 10))
             what = "version differs (projector behind?)";
-        else if (a.balance_minor != strtoll(PQgetvalue(res, i, 2), NULL, 10))
+        else if (a.balance_minor != strtoll(PQgetvalue(res, 0, 2), NULL, 10))
             what = "BALANCE DIFFERS at the same version";
-        else if (strcmp(ll_account_status_name(a.status), PQgetvalue(res, i, 3)) != 0)
+        else if (strcmp(ll_account_status_name(a.status), PQgetvalue(res, 0, 3)) != 0)
             what = "status differs";
-        if (tty && i % 1000 == 999) fprintf(stderr, "\rreconciled %d accounts", i + 1);
         if (what == NULL) continue;
         differ++;
         char rv[24], rb[24];
         fmt_i64(rv, sizeof rv, a.version);
         fmt_i64(rb, sizeof rb, a.balance_minor);
-        const char *row[] = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), found ? rv : NULL,
-                             PQgetvalue(res, i, 2), found ? rb : NULL,     what};
+        const char *row[] = {PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), found ? rv : NULL,
+                             PQgetvalue(res, 0, 2), found ? rb : NULL,     what};
         if (ll_table_add(t, row) != 0) rc = EXIT_USAGE;
     }
-    if (tty) fputc('\r', stderr);
-    if (res != NULL)
-        fprintf(stderr, "reconciled %d accounts against read-model generation %lld: %ld differ\n",
-                PQntuples(res), (long long)generation, differ);
-    PQclear(res);
+    /* Stopped early on an error: the rows left are dropped with the connection, by main. */
+    if (rc == 0) {
+        ll_progress_clear(&p);
+        fprintf(stderr, "reconciled %ld accounts against read-model generation %lld: %ld differ\n", accounts,
+                (long long)generation, differ);
+    }
     ll_read_model_close(&rm);
     mongoc_client_destroy(mongo);
     int prc =

@@ -21,6 +21,7 @@
 #include "ll_event_codec.h"
 #include "ll_kafka.h"
 #include "ll_pg.h"
+#include "ll_progress.h"
 #include "ll_read_model.h"
 #include "ll_read_model_writes.h"
 #include "ll_replay.h"
@@ -158,39 +159,6 @@ static void checksum_add(slot_t *s, const ll_uuid_t *event_id, int64_t amount_mi
     s->xor_tx ^= head;
 }
 
-/* ---- progress ------------------------------------------------------------------------------ */
-
-typedef struct {
-    const char *phase;
-    int64_t total, done;
-    int64_t t0_ms, last_ms;
-    int tty;
-} progress_t;
-
-static void progress_start(progress_t *p, const char *phase, int64_t total) {
-    *p = (progress_t){phase, total, 0, ll_clock_ms(), 0, isatty(STDERR_FILENO)};
-}
-
-static void progress_show(progress_t *p, int final) {
-    int64_t now = ll_clock_ms();
-    if (!final && now - p->last_ms < (p->tty ? 200 : 5000)) return;
-    p->last_ms = now;
-    double s = (double)(now - p->t0_ms) / 1e3, rate = s > 0 ? (double)p->done / s : 0;
-    double eta = rate > 0 && p->total > p->done ? (double)(p->total - p->done) / rate : 0;
-    int pct = p->total > 0 ? (int)(100 * p->done / p->total) : 100;
-    if (p->tty) {
-        char bar[31];
-        for (int i = 0; i < 30; i++) bar[i] = i < pct * 30 / 100 ? '#' : '.';
-        bar[30] = '\0';
-        fprintf(stderr, "\r%-8s [%s] %3d%% %lld/%lld events %.0f ev/s ETA %.0fs   ", p->phase, bar, pct,
-                (long long)p->done, (long long)p->total, rate, eta);
-        if (final) fputc('\n', stderr);
-    } else {
-        fprintf(stderr, "%s: %lld/%lld events (%d%%), %.0f events/s, ETA %.0f s\n", p->phase,
-                (long long)p->done, (long long)p->total, pct, rate, eta);
-    }
-}
-
 /* ---- the rebuild's state ------------------------------------------------------------------- */
 
 typedef struct {
@@ -317,8 +285,8 @@ static int store_stream(rebuild_t *r, const char *phase,
                                 " AND ($2::uuid IS NULL OR account_id = $2::uuid)",
                                 2, params, PGRES_TUPLES_OK, err);
     if (res == NULL) return LL_EIO;
-    progress_t p;
-    progress_start(&p, phase, strtoll(PQgetvalue(res, 0, 0), NULL, 10));
+    ll_progress_t p;
+    ll_progress_start(&p, phase, "events", strtoll(PQgetvalue(res, 0, 0), NULL, 10));
     PQclear(res);
     res = ll_pg_query(
         r->pg,
@@ -339,7 +307,7 @@ static int store_stream(rebuild_t *r, const char *phase,
             rc = row(r, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1), err);
         PQclear(res);
         p.done += n;
-        progress_show(&p, n == 0);
+        ll_progress_show(&p, n == 0);
         if (n == 0) break;
     }
     if (rc == 0 && ll_pg_exec(r->pg, "CLOSE rebuild_cursor", err) != 0) rc = LL_EIO;
@@ -406,8 +374,8 @@ static int build_from_kafka(rebuild_t *r, ll_error_t *err) {
      * the verification finds each in the store. */
     if (rc == 0 && (rc = store_snapshot(r, err)) == 0 && (e = rd_kafka_assign(rk, parts)) != 0)
         rc = ll_error_set(err, LL_EIO, "assign: %s", rd_kafka_err2str(e));
-    progress_t p;
-    progress_start(&p, "build", total);
+    ll_progress_t p;
+    ll_progress_start(&p, "build", "events", total);
     int open_parts = 0;
     for (int i = 0; i < n; i++) {
         if (high[i] > 0)
@@ -440,9 +408,9 @@ static int build_from_kafka(rebuild_t *r, ll_error_t *err) {
             open_parts--;
         }
         rd_kafka_message_destroy(m);
-        progress_show(&p, 0);
+        ll_progress_show(&p, 0);
     }
-    progress_show(&p, 1);
+    ll_progress_show(&p, 1);
     rd_kafka_topic_partition_list_destroy(parts);
     free(high);
     rd_kafka_consumer_close(rk);
