@@ -5,8 +5,10 @@
  * runs every query shape the projector, the query API and the tools issue (an account with its
  * open page, a version probe, a sealed page, the active generation, the writes that seal a page
  * and move an account document) and checks in FerretDB's PostgreSQL database that not one of
- * its tables was read sequentially (pg_stat_user_tables.seq_scan). A control query FerretDB
- * cannot push down ({_id: {$in: [...]}}) must show up as a scan, so the check can fail.
+ * its tables was read sequentially (pg_stat_user_tables.seq_scan). Then the same on a store
+ * holding only one account's 320 sealed pages, where the planner is most tempted to read the
+ * table whole. A control query FerretDB cannot push down ({_id: {$in: [...]}}) must show up as
+ * a scan, so the check can fail.
  * Needs `make up`. LL_TEST_FERRETDB_PG: libpq conninfo of FerretDB's database (default: the
  * local stack's). */
 #include "../unit/domain_fixture.h"
