@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define EXIT_FINDING 1 /* tampering or an inconsistency was found */
 #define EXIT_USAGE   2 /* bad arguments, configuration or connection */
@@ -294,13 +293,14 @@ static void verify_account(const char *recorded_head, int64_t recorded_version, 
     ll_chain_check_head(r, recorded_head, recorded_version);
 }
 
-/* Starts p with the total that `sql` (one number; $1 is the --account filter) gives. */
+/* account_state's rows of --account ($1), or all of them when it is NULL. */
+#define ACCOUNT_STATE_ROWS " FROM account_state WHERE ($1::uuid IS NULL OR account_id = $1::uuid)"
+
+/* Starts p with the total that `sql` (one number; $1 is --account) gives. */
 static int start_progress(PGconn *pg, ll_progress_t *p, const char *phase, const char *unit, const char *sql,
                           const char *const *params) {
-    char q[256];
-    snprintf(q, sizeof q, "%s WHERE ($1::uuid IS NULL OR account_id = $1::uuid)", sql);
     ll_error_t err = {""};
-    PGresult *res = ll_pg_query(pg, q, 1, params, PGRES_TUPLES_OK, &err);
+    PGresult *res = ll_pg_query(pg, sql, 1, params, PGRES_TUPLES_OK, &err);
     if (res == NULL) return fail("%s", err.msg);
     ll_progress_start(p, phase, unit, strtoll(PQgetvalue(res, 0, 0), NULL, 10));
     PQclear(res);
@@ -312,7 +312,7 @@ static int cmd_verify(PGconn *pg, const options_t *o) {
                                              {"first_bad_version", 1}, {"reason", 0}, {"head_hash", 0}};
     const char *params[1] = {o->account};
     ll_progress_t p;
-    if (start_progress(pg, &p, "verify", "events", "SELECT coalesce(sum(version), 0) FROM account_state",
+    if (start_progress(pg, &p, "verify", "events", "SELECT coalesce(sum(version), 0)" ACCOUNT_STATE_ROWS,
                        params) != 0)
         return EXIT_USAGE;
     /* Rows one at a time: all accounts may not fit in memory at once. */
@@ -446,12 +446,12 @@ static int cmd_reconcile(PGconn *pg, const options_t *o, const ll_config_t *cfg)
     }
     const char *params[1] = {o->account};
     ll_progress_t p;
-    int rc = start_progress(pg, &p, "reconcile", "accounts", "SELECT count(*) FROM account_state", params);
+    int rc = start_progress(pg, &p, "reconcile", "accounts", "SELECT count(*)" ACCOUNT_STATE_ROWS, params);
     /* Rows one at a time, as verify: a million accounts need not be held at once. */
     if (rc == 0 &&
         (!PQsendQueryParams(pg,
-                            "SELECT account_id::text, version, balance_minor, status FROM account_state"
-                            " WHERE ($1::uuid IS NULL OR account_id = $1::uuid) ORDER BY account_id",
+                            "SELECT account_id::text, version, balance_minor, status" ACCOUNT_STATE_ROWS
+                            " ORDER BY account_id",
                             1, NULL, params, NULL, NULL, 0) ||
          !PQsetSingleRowMode(pg)))
         rc = fail("%s", PQerrorMessage(pg));

@@ -34,7 +34,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define EXIT_REFUSED 1 /* verification failed: not switched */
 #define EXIT_USAGE   2 /* bad arguments, configuration, connection */
