@@ -26,6 +26,7 @@
 extern char **environ;
 
 #define DB       "ledgerline_test_indexes"
+#define SMALL_DB DB "_small" /* test_a_small_store_is_read_by_index_too's */
 #define ACCOUNTS 20000
 #define LONG     300 /* accounts with sealed pages */
 #define P        LL_READ_MODEL_PAGE_VERSIONS
@@ -162,7 +163,7 @@ static int fill(void) {
 }
 
 static void drop_databases(void) {
-    const char *names[] = {DB, DB "_small"};
+    const char *names[] = {DB, SMALL_DB};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         mongoc_database_t *db = mongoc_client_get_database(client, names[i]);
         mongoc_database_drop(db, NULL);
@@ -291,7 +292,6 @@ LL_TEST(test_a_query_that_is_not_pushed_down_shows_as_a_scan) {
  * are few: priced as one operator, `_jsonb -> '_id'` made reading the table whole look cheaper
  * than the index, and every row was then detoasted (2.2 ms for one page by _id at 343 pages,
  * 0.1 ms from the index). ferretdb-indexes.sql prices the field access as what it is. */
-#define SMALL_DB    DB "_small"
 #define SMALL_PAGES 320
 /* Only the pages table is checked here: the others hold one document or none, which the
  * planner rightly reads whole (a constant cost). */
