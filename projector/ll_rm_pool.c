@@ -61,22 +61,28 @@ static void set_error(ll_rm_pool_t *p, int rc, const ll_error_t *err) {
     pthread_mutex_unlock(&p->mu);
 }
 
+/* Connects this thread: a client of the pool's URI (once) and its generation opened (createIndexes,
+ * a round trip). Returns 0, or a negative code with err set: the read store is unreachable or
+ * refuses, and the thread stays closed until the next try. */
+static int open_thread(ll_rm_pool_t *p, mongoc_client_t **client, ll_read_model_t *rm, ll_error_t *err) {
+    if (*client == NULL) {
+        if ((*client = mongoc_client_new(p->uri)) == NULL)
+            return ll_error_set(err, LL_EINVAL, "read-model pool: bad mongo_uri");
+        mongoc_client_set_appname(*client, "ledgerline-writer");
+    }
+    return ll_read_model_open(rm, *client, p->database, p->generation, err);
+}
+
 static void *worker_main(void *arg) {
     ll_rm_pool_t *p = ((worker_t *)arg)->pool;
     ll_error_t err = {""};
     ll_read_model_t rm;
     memset(&rm, 0, sizeof rm);
-    mongoc_client_t *client = mongoc_client_new(p->uri);
-    int open = 0;
-    if (client == NULL) {
-        ll_error_set(&err, LL_EINVAL, "read-model pool: bad mongo_uri");
-        set_error(p, LL_EINVAL, &err);
-    } else {
-        mongoc_client_set_appname(client, "ledgerline-writer");
-        int rc = ll_read_model_open(&rm, client, p->database, p->generation, &err);
-        if (rc != 0) set_error(p, rc, &err);
-        open = rc == 0;
-    }
+    mongoc_client_t *client = NULL;
+    /* Opened at once, so the first tasks find it ready and a store down at start is reported early. */
+    int rc = open_thread(p, &client, &rm, &err);
+    if (rc != 0) set_error(p, rc, &err);
+    int open = rc == 0;
     for (;;) {
         pthread_mutex_lock(&p->mu);
         while (p->head == NULL && !p->closing) pthread_cond_wait(&p->changed, &p->mu);
@@ -91,8 +97,11 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&p->mu);
         if (t == NULL) break; /* closing with nothing left */
         ll_error_clear(&err);
-        int rc =
-            open ? t->fn(&rm, t->arg, &err) : ll_error_set(&err, LL_EIO, "read-model pool: not connected");
+        /* A thread that could not open tries again with each task: once the store is back the
+         * pool heals, instead of failing this thread's share for as long as it runs. */
+        rc = 0;
+        if (!open) open = (rc = open_thread(p, &client, &rm, &err)) == 0;
+        if (open) rc = t->fn(&rm, t->arg, &err);
         finish_task(t);
         if (rc != 0) set_error(p, rc, &err);
         pthread_mutex_lock(&p->mu);

@@ -24,7 +24,9 @@ typedef int (*ll_rm_task_fn)(ll_read_model_t *rm, void *arg, ll_error_t *err);
 #define LL_RM_POOL_THREADS_MAX 16
 
 /* Starts threads (1..LL_RM_POOL_THREADS_MAX), each with its own client of mongo_uri and
- * generation of database opened. Returns the pool or NULL with err set. */
+ * generation of database opened. A thread that cannot open (the store unreachable) reports it as
+ * the pool's error and tries again with each task it takes, failing that task while it still
+ * cannot: the pool heals when the store comes back. Returns the pool or NULL with err set. */
 ll_rm_pool_t *ll_rm_pool_start(const char *mongo_uri, const char *database, int64_t generation, int threads,
                                ll_error_t *err);
 
