@@ -59,7 +59,9 @@ UNIT_SCRIPTS := tests/vectors/check_vectors.py
 INTEG_SRCS := $(wildcard tests/integration/test_*.c)
 INTEG_BINS := $(INTEG_SRCS:%.c=$(B)/%)
 INTEG_SCRIPTS := $(wildcard tests/integration/test_*.sh)
-E2E_SCRIPTS := $(wildcard tests/e2e/test_*.py)
+# The shared-ledger check runs last, after every suite (check-run), not among the e2e suites.
+LAST_CHECK := tests/e2e/test_shared_ledger_intact.py
+E2E_SCRIPTS := $(filter-out $(LAST_CHECK),$(wildcard tests/e2e/test_*.py))
 DEPLOY_SCRIPTS := tests/deploy/check_deploy.py
 FAULT_SCRIPTS := tests/faults/test_faults.py tests/faults/test_kafka_failover.py tests/faults/test_relay_faults.py \
                  tests/faults/test_projector_faults.py tests/faults/test_projector_cluster.py \
@@ -192,11 +194,12 @@ export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 unit-run:
 	@tests/run.sh $(UNIT_BINS) $(UNIT_SCRIPTS)
 
-# Every test in one runner call, so the output ends with one total line.
+# Every test in one runner call, so the output ends with one total line. The last check proves
+# that no suite damaged the stack's own ledger (the one `make run` serves).
 check-run:
 	@tests/run.sh $(UNIT_BINS) $(UNIT_SCRIPTS) $(DEPLOY_SCRIPTS) tests/fuzz/run.sh $(INTEG_BINS) $(INTEG_SCRIPTS) \
 	    $(E2E_SCRIPTS) $(FAULT_SCRIPTS) \
-	    tests/bench_smoke.sh
+	    tests/bench_smoke.sh $(LAST_CHECK)
 
 up: deps
 	@$(MAKE) --no-print-directory BUILD=release build

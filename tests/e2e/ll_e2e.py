@@ -28,6 +28,10 @@ BIN = os.environ.get("LL_TEST_BIN", os.path.join(ROOT, "build", "asan", "bin"))
 LOG_DIR = os.path.join(ROOT, "var", "log", "tests")
 LOG_ROTATE_BYTES = 256 * 1024 * 1024  # a log past this is moved aside to .1 when its process starts
 PG = dict(host="127.0.0.1", port="55432", db="ledgerline")
+# The stack's own ledger (`make run`: PG database and MongoDB database of this name). Suites may
+# use it as a client would, through the API; whatever tampers works in a ledger of its own
+# (ledger_env/own_ledger/drop_ledger), and the helpers below refuse this name.
+SHARED_DB = "ledgerline"
 OWNER = ("ledgerline_owner", "ledgerline_owner")
 KAFKA = "127.0.0.1:59092"
 # The JWT secret of every ledgerline process a test starts (Service sets it), and the tokens the
@@ -200,21 +204,31 @@ def post(path, body, key=None, port=18080, headers=None, raw=None, auth=OPERATOR
     return request("POST", path, body=body, headers=h, port=port, raw=raw, auth=auth)
 
 
-def sql(query, *, user=OWNER):
-    """Runs SQL as the schema owner (or user=(name, password)); returns rows as lists of strings."""
+def sql(query, *, user=OWNER, db=None):
+    """Runs SQL as the schema owner (or user=(name, password)) in db (the stack's by default);
+    returns rows as lists of strings."""
     env = dict(os.environ, PGPASSWORD=user[1])
     out = subprocess.run(["psql", "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-h", PG["host"], "-p",
-                          PG["port"], "-U", user[0], "-d", PG["db"], "-c", query],
+                          PG["port"], "-U", user[0], "-d", db or PG["db"], "-c", query],
                          capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip())
     return [line.split("\t") for line in out.stdout.splitlines() if line]
 
 
-def sql_superuser(query, db=PG["db"]):
-    """Runs SQL as the postgres superuser over the stack's socket (tests that tamper on purpose)."""
+def not_shared(db):
+    """db, unless it names the stack's own ledger: a test that tampers must never reach it."""
+    if not isinstance(db, str) or not db or db.strip().strip('"').lower() == SHARED_DB:
+        raise ValueError(f"refused: {db!r} is the stack's own ledger (make run); tamper in a ledger of the "
+                         "suite's own (ledger_env/own_ledger)")
+    return db
+
+
+def sql_superuser(query, db):
+    """Runs SQL as the postgres superuser over the stack's socket (tests that tamper on purpose), in
+    db: a suite's own database, or "postgres" to create and drop one; never the stack's ledger."""
     out = subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
-                          "-h", os.path.join(ROOT, "var", "pg", "socket"), "-p", PG["port"], "-d", db,
+                          "-h", os.path.join(ROOT, "var", "pg", "socket"), "-p", PG["port"], "-d", not_shared(db),
                           "-c", query], capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip())
@@ -235,16 +249,18 @@ def ledger_env(db, name):
     }
 
 
-def own_ledger(db, env):
+def own_ledger(db, env, topic_maker=None):
     """A ledgerline of a suite's own: database db made afresh and migrated, and the events topic
-    env names (LEDGERLINE_KAFKA_TOPIC_EVENTS) created, so nothing another suite does reaches it.
-    env also carries the conninfo for db (LEDGERLINE_PG_MIGRATE_CONNINFO)."""
+    env names (LEDGERLINE_KAFKA_TOPIC_EVENTS) created (by topic_maker(topic), create_topic unless
+    told), so nothing another suite does reaches it. env also carries the conninfo for db
+    (LEDGERLINE_PG_MIGRATE_CONNINFO)."""
+    not_shared(db)  # it starts with a DROP DATABASE
     sql_superuser(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", db="postgres")
     sql_superuser(f"CREATE DATABASE {db} OWNER ledgerline_owner", db="postgres")
     out = subprocess.run([os.path.join(BIN, "ledgerline-migrate")], capture_output=True, text=True,
                          env=dict(os.environ, **env))
     eq(out.returncode, 0, f"migrate: {out.stderr}")
-    create_topic(env["LEDGERLINE_KAFKA_TOPIC_EVENTS"])
+    (topic_maker or create_topic)(env["LEDGERLINE_KAFKA_TOPIC_EVENTS"])
 
 
 def create_topic(topic):
@@ -256,6 +272,7 @@ def create_topic(topic):
 
 def drop_ledger(db):
     """Removes what own_ledger made: database db and the MongoDB database db."""
+    not_shared(db)
     sql_superuser(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", db="postgres")
     subprocess.run([os.path.join(os.path.dirname(BIN), "bench", "mongo_bulk"), "--uri", "mongodb://127.0.0.1:57017/",
                     "--database", db, "--drop"], capture_output=True, timeout=60)
@@ -271,19 +288,29 @@ def stop_all(services):
     return code
 
 
-def tamper_amount(account, version, old, new, db=PG["db"]):
-    """Rewrites amount_minor old -> new in one stored event, as a superuser past the append-only
-    trigger: what an attacker with database access would do. Verification must notice."""
+def tamper_amount(account, version, old, new, *, db):
+    """Rewrites amount_minor old -> new in one stored event of database db (a suite's own, never
+    the stack's), as a superuser past the append-only trigger: what an attacker with database
+    access would do. Verification must notice."""
     sql_superuser(f"""ALTER TABLE events DISABLE TRIGGER events_no_update_delete;
         UPDATE events SET envelope = replace(envelope, '"amount_minor":{old}', '"amount_minor":{new}')
          WHERE account_id = '{account}' AND version = {version};
-        ALTER TABLE events ENABLE TRIGGER events_no_update_delete;""", db)
+        ALTER TABLE events ENABLE TRIGGER events_no_update_delete;""", not_shared(db))
 
 
-def sql_error(query, *, user=OWNER):
+def remove_event(account, version, *, db):
+    """Deletes one stored event (and the account's outbox rows) of database db (a suite's own,
+    never the stack's), as a superuser past the append-only trigger. Verification must notice."""
+    sql_superuser(f"""ALTER TABLE events DISABLE TRIGGER events_no_update_delete;
+        DELETE FROM outbox WHERE account_id = '{account}';
+        DELETE FROM events WHERE account_id = '{account}' AND version = {version};
+        ALTER TABLE events ENABLE TRIGGER events_no_update_delete;""", not_shared(db))
+
+
+def sql_error(query, *, user=OWNER, db=None):
     """Runs SQL that must fail; returns psql's error text."""
     try:
-        sql(query, user=user)
+        sql(query, user=user, db=db)
     except RuntimeError as e:
         return str(e)
     raise AssertionError(f"expected an error from: {query}")

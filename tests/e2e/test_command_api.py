@@ -2,7 +2,12 @@
 """End-to-end: the command service over HTTP against the real PostgreSQL of the local stack.
 Happy paths, every error a client can cause, idempotency, If-Match, and a concurrency run whose
 result is checked in the event store (versions contiguous, no lost update, no negative balance,
-hash chains intact). Starts its own ledgerline-command (ASan build) on port 18080."""
+hash chains intact). Starts its own ledgerline-command (ASan build) on port 18080.
+
+A ledger of its own (database, topic), made and dropped here: the suite tries UPDATE, DELETE and
+TRUNCATE on the events table as the schema owner (a safeguard that must hold, but that would wipe
+the stack's ledger the day it does not), installs a failing trigger, and prunes idempotency keys
+with a 3 s retention, none of which may reach the stack's ledger."""
 import concurrent.futures as cf
 import os
 import random
@@ -15,10 +20,21 @@ import uuid
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "vectors"))
 from check_vectors import verify_line  # noqa: E402
-from ll_e2e import (Service, check, eq, paused_stack_services, post, prometheus, request, run, sql,  # noqa: E402
-                    sql_error, wait_until)
+import ll_e2e  # noqa: E402
+from ll_e2e import (Service, check, drop_ledger, eq, ledger_env, own_ledger, post, prometheus, request,  # noqa: E402
+                    run, wait_until)
 
 PROBLEM = "https://ledgerline.dev/problems/"
+DB = "ledgerline_command_api"
+ENV = ledger_env(DB, "command-api")
+
+
+def sql(query, **kw):
+    return ll_e2e.sql(query, db=DB, **kw)
+
+
+def sql_error(query, **kw):
+    return ll_e2e.sql_error(query, db=DB, **kw)
 
 
 def open_account(owner="alice", currency="EUR"):
@@ -183,7 +199,7 @@ def test_concurrent_duplicates_apply_once():
     a = open_account()
     key = str(uuid.uuid4())
     locker = subprocess.Popen(
-        ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", "55432", "-U", "ledgerline_owner", "-d", "ledgerline", "-c",
+        ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", "55432", "-U", "ledgerline_owner", "-d", DB, "-c",
          f"BEGIN; SELECT 1 FROM account_state WHERE account_id = '{a}' FOR UPDATE; SELECT pg_sleep(3); COMMIT;"],
         env=dict(os.environ, PGPASSWORD="ledgerline_owner"), stdout=subprocess.DEVNULL)
     time.sleep(0.5)
@@ -264,7 +280,7 @@ def test_a_key_is_kept_for_its_retention_then_pruned():
         eq(b3["version"], b2["version"] + 2, "applied once more")
         eq(sql(f"SELECT now() - created_at < interval '3 s' FROM idempotency_keys WHERE key = '{key}'"), [["t"]],
            "the key taken again starts a new window")
-        # Every expired key of the database goes first (other suites' too): allow for many.
+        # Every expired key of the database goes first (this suite's others too): allow for many.
         wait_until(lambda: sql(f"SELECT count(*) FROM idempotency_keys WHERE key = '{other}'") == [["0"]], 60,
                    "the expired key pruned")
         check(prometheus(port)['ledgerline_idempotency_keys_pruned_total{service="command"}'] >= 1, "pruning counted")
@@ -388,7 +404,10 @@ def test_health_and_readiness():
 
 
 if __name__ == "__main__":
-    # No relay may drain the outbox while test_every_event_has_an_outbox_row_or_was_published runs.
-    with paused_stack_services("relay"), Service("command", ["--listen", "127.0.0.1:18080"], port=18080):
+    # No relay runs on this ledger: test_every_event_has_an_outbox_row finds every event's row.
+    own_ledger(DB, ENV)
+    os.environ.update(ENV)  # the services started below
+    with Service("command", ["--listen", "127.0.0.1:18080"], port=18080):
         code = run(dict(globals()), "command_api")
+    drop_ledger(DB)
     sys.exit(code)

@@ -7,6 +7,10 @@ names a tampered version, hostile query parameters, a projector killed mid-strea
 models still equal the event store, the projector's Prometheus metrics, and the query API's live
 view (account reads from memory, rebuilt exactly after a kill -9).
 
+A ledger of its own (database, topic and dead-letter topic, projector group, MongoDB database),
+made and dropped here: the suite tampers with stored events, revokes a grant and puts hand-made
+messages on the topic, none of which may reach the stack's ledger.
+
 Account reads through the query API come from its live view, fed by the topic; whether the
 projector wrote MongoDB is checked with ledgerline-audit reconcile, which reads MongoDB itself."""
 import concurrent.futures as cf
@@ -20,14 +24,23 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ll_e2e import (KAFKA, Service, check, eq, free_port, kafka_messages, paused_stack_services, post, prometheus,  # noqa: E402
-                    reconcile, request, run, sql, sql_superuser, stack, tamper_amount, token, wait_until)
+import ll_e2e  # noqa: E402
+from ll_e2e import (KAFKA, Service, check, create_topic, drop_ledger, eq, free_port, kafka_messages,  # noqa: E402
+                    ledger_env, own_ledger, post, prometheus, reconcile, remove_event, request, run, sql_superuser,
+                    stack, tamper_amount, token, wait_until)
 
 CMD, QRY, PROJ_METRICS = 18080, 18081, 18082
 PROBLEM = "https://ledgerline.dev/problems/"
-# The stack's group: its projector is paused meanwhile, so this one goes on from its offsets.
+DB = "ledgerline_read_side"
+ENV = ledger_env(DB, "read-side")
+TOPIC = ENV["LEDGERLINE_KAFKA_TOPIC_EVENTS"]
+DLQ = ENV["LEDGERLINE_KAFKA_TOPIC_DLQ"] = f"{TOPIC}.dlq"
 PROJECTOR_ARGS = ["--metrics-ms", "1000", "--metrics-listen", f"127.0.0.1:{PROJ_METRICS}"]
 QUERY_ARGS = ["--listen", f"127.0.0.1:{QRY}"]
+
+
+def sql(query, **kw):
+    return ll_e2e.sql(query, db=DB, **kw)
 
 
 def cmd(path, body):
@@ -116,7 +129,7 @@ def test_tampering_is_named_by_verify():
     for amount in (10, 20, 30):
         cmd(f"/v1/accounts/{a}/deposits", {"amount_minor": amount, "currency": "EUR"})
     # As a superuser who bypasses the append-only trigger: change the amount of version 3.
-    tamper_amount(a, 3, 20, 2000)
+    tamper_amount(a, 3, 20, 2000, db=DB)
     s, _, ver = get(f"/v1/accounts/{a}/audit/verify")
     eq((s, ver["ok"], ver["first_bad_version"], ver["events_checked"]), (200, False, 3, 2), str(ver))
     check("altered" in ver["reason"], ver["reason"])
@@ -126,10 +139,7 @@ def test_removed_tail_is_detected():
     a = open_account("tail")
     for amount in (1, 2):
         cmd(f"/v1/accounts/{a}/deposits", {"amount_minor": amount, "currency": "EUR"})
-    sql_superuser(f"""ALTER TABLE events DISABLE TRIGGER events_no_update_delete;
-        DELETE FROM outbox WHERE account_id = '{a}';
-        DELETE FROM events WHERE account_id = '{a}' AND version = 3;
-        ALTER TABLE events ENABLE TRIGGER events_no_update_delete;""")
+    remove_event(a, 3, db=DB)
     s, _, ver = get(f"/v1/accounts/{a}/audit/verify")
     eq((ver["ok"], ver["first_bad_version"]), (False, 3), str(ver))
 
@@ -164,7 +174,7 @@ def test_hostile_queries_are_4xx():
 
 
 def produce(key, value):
-    out = subprocess.run(["kcat", "-P", "-b", KAFKA, "-t", "ledgerline.account-events", "-k", key], input=value,
+    out = subprocess.run(["kcat", "-P", "-b", KAFKA, "-t", TOPIC, "-k", key], input=value,
                          capture_output=True, text=True, timeout=30)
     eq(out.returncode, 0, out.stderr)
 
@@ -188,9 +198,9 @@ def test_poison_goes_to_the_dead_letter_topic_and_the_projector_goes_on():
     produce(key, "this is not an event")
     a = open_account("after-poison")  # projected after the poison: the projector went on
     wait_until(lambda: in_read_model(a), 30, "the next account in the read model", interval_s=0.3)
-    wait_until(lambda: any(m["key"] == key for m in kafka_messages("ledgerline.account-events.dlq", since)), 30,
+    wait_until(lambda: any(m["key"] == key for m in kafka_messages(DLQ, since)), 30,
                "the poison in the dead-letter topic")
-    dead = [m for m in kafka_messages("ledgerline.account-events.dlq", since) if m["key"] == key][0]
+    dead = [m for m in kafka_messages(DLQ, since) if m["key"] == key][0]
     headers = dict(zip(dead["headers"][::2], dead["headers"][1::2]))
     eq(dead["payload"], "this is not an event")
     check("malformed JSON" in headers["reason"], headers["reason"])
@@ -238,11 +248,11 @@ def test_verify_is_never_ok_without_its_end_of_stream_check():
     a = open_account("verify-head")
     cmd(f"/v1/accounts/{a}/deposits", {"amount_minor": 5, "currency": "EUR"})
     # The head check reads account_state: make that read fail, and only that one.
-    sql_superuser("REVOKE SELECT ON account_state FROM ledgerline")
+    sql_superuser("REVOKE SELECT ON account_state FROM ledgerline", db=DB)
     try:
         s, _, body = get(f"/v1/accounts/{a}/audit/verify")
     finally:
-        sql_superuser("GRANT SELECT ON account_state TO ledgerline")
+        sql_superuser("GRANT SELECT ON account_state TO ledgerline", db=DB)
     eq(s, 503, f"verify without the head check: {body}")
     eq(body.get("type"), PROBLEM + "storage-unavailable", body)
     s, _, body = get(f"/v1/accounts/{a}/audit/verify")
@@ -271,7 +281,7 @@ def test_poison_is_dead_lettered_once_however_often_its_batch_is_retried(holder)
     finally:
         stack("up", "ferretdb")
     wait_until(lambda: in_read_model(a), 60, "the batch applied once the store is back", interval_s=0.3)
-    dead = [m for m in kafka_messages("ledgerline.account-events.dlq", since) if m["key"] == key]
+    dead = [m for m in kafka_messages(DLQ, since) if m["key"] == key]
     eq(len(dead), 1, "dead-lettered once")
 
 
@@ -292,7 +302,7 @@ def test_poison_in_a_large_batch_is_dead_lettered_each_once(holder):
     wait_until(lambda: in_read_model(a), 60, "the valid event applied", interval_s=0.3)
 
     def dead():
-        return sorted(m["payload"] for m in kafka_messages("ledgerline.account-events.dlq", since)
+        return sorted(m["payload"] for m in kafka_messages(DLQ, since)
                       if m["key"] == key)
     wait_until(lambda: len(dead()) >= 300, 60, "every poison dead-lettered")
     eq(dead(), sorted(f"not an event {i}" for i in range(300)), "each once")
@@ -473,13 +483,15 @@ def test_query_api_killed_rebuilds_an_exact_view(holder):
 
 if __name__ == "__main__":
     holder = {}
-    with paused_stack_services("relay", "projector", "query"), \
-            Service("command", ["--listen", f"127.0.0.1:{CMD}"], port=CMD):
+    own_ledger(DB, ENV)
+    create_topic(DLQ)
+    os.environ.update(ENV)  # the services and every ledgerline-audit run below
+    with Service("command", ["--listen", f"127.0.0.1:{CMD}"], port=CMD):
         holder["relay"] = Service("relay", ["--poll-ms", "200"]).start()
         holder["query"] = Service("query", QUERY_ARGS, port=QRY).start()
         holder["projector"] = Service("projector", PROJECTOR_ARGS).start()
-        # Warm-up: events other suites left in the outbox reach the read model first; the tests
-        # below are about a live projector, not about catching up on a backlog.
+        # Warm-up: the projector assigned its partitions; the tests below are about a live
+        # projector, not about its start.
         warm = open_account("warm-up")
         wait_until(lambda: get(f"/v1/accounts/{warm}?min_version=1")[0] == 200, 120, "the projector to catch up",
                    interval_s=0.5)
@@ -490,4 +502,5 @@ if __name__ == "__main__":
             if holder[name].stop() != 0:
                 print(f"  FAIL {name} exited non-zero; see {holder[name].log_path}")
                 code = 1
+    drop_ledger(DB)
     sys.exit(code)

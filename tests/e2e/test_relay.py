@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """End-to-end: the relay publishes every committed event to Kafka, per account in version order,
 through a late-committing transaction, a kill -9 of the relay, a standby taking over, and a
-broker outage. Real PostgreSQL and Kafka; its own ledgerline-command (port 18080) and relays."""
+broker outage. Real PostgreSQL and Kafka; its own ledgerline-command (port 18080) and relays.
+
+A ledger of its own (database, topic), made and dropped here: the suite writes a hand-made event
+straight into the tables (a transaction held open) and counts the whole outbox, neither of which
+may touch the stack's ledger."""
 import collections
 import hashlib
 import json
@@ -16,11 +20,18 @@ import uuid
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "vectors"))
 from check_vectors import canonical  # noqa: E402
-from ll_e2e import (PG, OWNER, Service, check, eq, kafka_messages, paused_stack_services, post,  # noqa: E402
-                    prometheus, run, sql, stack, wait_until)
+import ll_e2e  # noqa: E402
+from ll_e2e import (PG, OWNER, Service, check, drop_ledger, eq, kafka_messages, ledger_env, own_ledger,  # noqa: E402
+                    post, prometheus, run, stack, wait_until)
 
-TOPIC = "ledgerline.account-events"
+DB = "ledgerline_relay_test"
+ENV = ledger_env(DB, "relay-test")
+TOPIC = ENV["LEDGERLINE_KAFKA_TOPIC_EVENTS"]
 RELAY_ARGS = ["--poll-ms", "200", "--metrics-ms", "1000"]
+
+
+def sql(query, **kw):
+    return ll_e2e.sql(query, db=DB, **kw)
 
 
 def open_account(owner="relay-test"):
@@ -95,7 +106,7 @@ def test_a_transaction_that_commits_late_is_not_skipped():
     env = late_open_event(position, account)
     text = canonical(env).decode().replace("'", "''")
     us = int(time.time() * 1e6)
-    held = subprocess.Popen(["psql", "-X", "-q", "-h", PG["host"], "-p", PG["port"], "-U", OWNER[0], "-d", PG["db"],
+    held = subprocess.Popen(["psql", "-X", "-q", "-h", PG["host"], "-p", PG["port"], "-U", OWNER[0], "-d", DB,
                              "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE, text=True,
                             env=dict(os.environ, PGPASSWORD=OWNER[1], PGAPPNAME="ll-late-commit"))
     held.stdin.write(
@@ -232,8 +243,9 @@ def test_broker_outage_delays_but_loses_nothing(relay_holder):
 
 if __name__ == "__main__":
     holder = [None]
-    # The stack's relay would hold the publisher lock and turn the tests' relays into standbys.
-    with paused_stack_services("relay"), Service("command", ["--listen", "127.0.0.1:18080"], port=18080):
+    own_ledger(DB, ENV)
+    os.environ.update(ENV)  # the services started below
+    with Service("command", ["--listen", "127.0.0.1:18080"], port=18080):
         holder[0] = Service("relay", RELAY_ARGS).start()
         tests = {n: (lambda f=f: f(holder)) if f.__code__.co_argcount else f
                  for n, f in dict(globals()).items() if n.startswith("test_")}
@@ -242,4 +254,5 @@ if __name__ == "__main__":
         if relay_code != 0:
             print(f"  FAIL relay exited with {relay_code}; see {holder[0].log_path}")
             code = 1
+    drop_ledger(DB)
     sys.exit(code)

@@ -1,6 +1,8 @@
 /* Integration: libmongoc reaches the local MongoDB-protocol server (FerretDB) with the configured
  * URI: ping, insert with majority+journal write concern, find it back, delete; a bulk replace
- * larger than the server's connection pool. Needs `make up`. */
+ * larger than the server's connection pool. The writes go to a database of their own (the
+ * configured one's name + "_selftest", dropped afterwards), never to the read models of the
+ * stack's ledger. Needs `make up`. */
 #include "ll_config.h"
 #include "ll_test.h"
 
@@ -31,6 +33,21 @@ static mongoc_client_t *client_or_fail(ll_test_ctx_t *t, ll_config_t *cfg) {
     return client;
 }
 
+/* The database this suite writes: beside the configured one, never it. */
+static const char *selftest_database(const ll_config_t *cfg) {
+    static char name[sizeof cfg->mongo_database + 16];
+    snprintf(name, sizeof name, "%s_selftest", cfg->mongo_database);
+    return name;
+}
+
+/* Drops the suite's database: what a test wrote does not outlive it. */
+static void drop_selftest_database(ll_test_ctx_t *t, mongoc_client_t *client, const ll_config_t *cfg) {
+    mongoc_database_t *db = mongoc_client_get_database(client, selftest_database(cfg));
+    bson_error_t berr;
+    if (!mongoc_database_drop(db, &berr)) LL_FAIL_AT("drop %s: %s", selftest_database(cfg), berr.message);
+    mongoc_database_destroy(db);
+}
+
 LL_TEST(test_mongo_ping) {
     ll_config_t cfg;
     mongoc_client_t *client = client_or_fail(t, &cfg);
@@ -49,7 +66,7 @@ LL_TEST(test_mongo_insert_find_delete) {
     ll_config_t cfg;
     mongoc_client_t *client = client_or_fail(t, &cfg);
     LL_REQUIRE(client != NULL);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, cfg.mongo_database, "selftest");
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, selftest_database(&cfg), "selftest");
     char id[64];
     snprintf(id, sizeof id, "selftest-%ld-%ld", (long)getpid(), (long)time(NULL));
 
@@ -85,6 +102,7 @@ LL_TEST(test_mongo_insert_find_delete) {
     bson_destroy(&opts);
     mongoc_write_concern_destroy(wc);
     mongoc_collection_destroy(coll);
+    drop_selftest_database(t, client, &cfg);
     mongoc_client_destroy(client);
 }
 
@@ -97,7 +115,8 @@ LL_TEST(test_mongo_bulk_replace_of_existing_documents) {
     ll_config_t cfg;
     mongoc_client_t *client = client_or_fail(t, &cfg);
     LL_REQUIRE(client != NULL);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, cfg.mongo_database, "selftest_bulk");
+    mongoc_collection_t *coll =
+        mongoc_client_get_collection(client, selftest_database(&cfg), "selftest_bulk");
     bson_error_t berr;
     mongoc_collection_drop(coll, NULL); /* a previous run's, if any */
     mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, NULL);
@@ -131,6 +150,7 @@ LL_TEST(test_mongo_bulk_replace_of_existing_documents) {
     bson_destroy(count_filter);
     LL_CHECK(mongoc_collection_drop(coll, &berr));
     mongoc_collection_destroy(coll);
+    drop_selftest_database(t, client, &cfg);
     mongoc_client_destroy(client);
 }
 
