@@ -24,6 +24,12 @@
  * ~400 KiB of request head; anything a client of this API sends fits in a small fraction. */
 #define LL_HTTP_HEADER_BYTES_MAX (16 * 1024)
 #define LL_HTTP_TARGET_BYTES_MAX (8 * 1024)
+/* After an error h2o answers and closes on (a body over the entity cap), the connection reads and
+ * drops what the client still sends, as nginx's lingering_close does: closing on unread bytes
+ * resets the connection, and the reset can cost the client its answer. Bounded in time and
+ * bytes so that no client holds a connection with it. */
+#define LL_HTTP_LINGER_MS        5000
+#define LL_HTTP_LINGER_BYTES_MAX (4 * 1024 * 1024)
 /* Commands queued for the writers before the service answers 503 (back-pressure). */
 #define LL_COMMAND_QUEUE_MAX 4096
 

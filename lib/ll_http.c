@@ -227,6 +227,95 @@ static void on_connection_closed(void *data) {
     }
 }
 
+/* ---- lingering close ------------------------------------------------------------------------
+ * h2o answers a body over the entity cap (and a broken one) with an error and closes at once,
+ * its own "TODO use lingering close": the client is usually still sending, the kernel resets a
+ * connection closed on unread bytes, and the client may lose the answer with it. So, as nginx's
+ * lingering_close: the connection's descriptor is duplicated before h2o closes its own; then the
+ * duplicate sends FIN after the answer and reads and drops what still comes, until the client
+ * closes, LL_HTTP_LINGER_MS pass or LL_HTTP_LINGER_BYTES_MAX were dropped. The connection counts
+ * against the cap until then. */
+typedef struct {
+    ll_http_server_t *srv;
+    int fd;             /* the duplicate: the socket outlives h2o's close(2) of its own */
+    h2o_socket_t *sock; /* polls fd once h2o has closed its socket; reads are ours */
+    size_t dropped;
+    h2o_timeout_entry_t deadline;
+} linger_t;
+
+typedef struct {
+    h2o_filter_t super;
+    ll_http_server_t *srv;
+} linger_filter_t;
+
+static void linger_end(linger_t *lg) {
+    if (h2o_timeout_is_linked(&lg->deadline)) h2o_timeout_unlink(&lg->deadline);
+    lg->sock->on_close.cb = on_connection_closed;
+    lg->sock->on_close.data = lg->srv;
+    h2o_socket_close(lg->sock); /* a reset now, if bytes are still unread: the bounds were met */
+    free(lg);
+}
+
+static void on_linger_deadline(h2o_timeout_entry_t *entry) {
+    linger_end(H2O_STRUCT_FROM_MEMBER(linger_t, deadline, entry));
+}
+
+static void on_linger_readable(h2o_socket_t *sock, const char *err) {
+    linger_t *lg = sock->data;
+    char buf[16384];
+    if (err != NULL) {
+        linger_end(lg);
+        return;
+    }
+    for (;;) {
+        ssize_t n = read(lg->fd, buf, sizeof buf);
+        if (n > 0 && (lg->dropped += (size_t)n) < LL_HTTP_LINGER_BYTES_MAX) continue;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        linger_end(lg); /* the client closed, an error, or the byte bound */
+        return;
+    }
+}
+
+/* h2o closed its socket (the answer is written): linger on the duplicate. */
+static void on_closed_then_linger(void *data) {
+    linger_t *lg = data;
+    if (shutdown(lg->fd, SHUT_WR) != 0) { /* the client is gone already */
+        close(lg->fd);
+        on_connection_closed(lg->srv);
+        free(lg);
+        return;
+    }
+    lg->sock = h2o_evloop_socket_create(lg->srv->ctx.loop, lg->fd, H2O_SOCKET_FLAG_DONT_READ);
+    lg->sock->data = lg;
+    lg->deadline.cb = on_linger_deadline;
+    h2o_timeout_link(lg->srv->ctx.loop, &lg->srv->linger_timeout, &lg->deadline);
+    h2o_socket_read_start(lg->sock, on_linger_readable);
+}
+
+/* On the fallback path, which only h2o's own errors take (ll_http_errors.h): an HTTP/1 answer
+ * after which h2o closes gets its connection marked to linger. Without a descriptor or memory
+ * to spare it closes as before. */
+static void on_setup_linger(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot) {
+    ll_http_server_t *srv = ((linger_filter_t *)self)->srv;
+    h2o_conn_t *conn = req->conn;
+    h2o_socket_t *sock = NULL;
+    if (req->version < 0x200 && !req->http1_is_persistent && conn->callbacks->get_socket != NULL)
+        sock = conn->callbacks->get_socket(conn);
+    if (sock != NULL && sock->on_close.cb == on_connection_closed && sock->on_close.data == srv) {
+        linger_t *lg = calloc(1, sizeof *lg);
+        int fd = lg != NULL ? fcntl(h2o_socket_get_fd(sock), F_DUPFD_CLOEXEC, 0) : -1;
+        if (fd >= 0) {
+            lg->srv = srv, lg->fd = fd;
+            sock->on_close.cb = on_closed_then_linger;
+            sock->on_close.data = lg;
+        } else {
+            free(lg);
+        }
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err) {
     if (err != NULL) return;
     ll_http_server_t *srv = listener->data;
@@ -294,6 +383,9 @@ int ll_http_server_init(ll_http_server_t *srv, const char *listen_on, ll_http_ha
     h2o_hostconf_t *host =
         h2o_config_register_host(&srv->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     ll_http_errors_as_problems(host, entity_bytes_max);
+    linger_filter_t *lf = (linger_filter_t *)h2o_create_filter(&host->fallback_path, sizeof *lf);
+    lf->super.on_setup_ostream = on_setup_linger;
+    lf->srv = srv;
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     dispatch_handler_t *dh = (dispatch_handler_t *)h2o_create_handler(path, sizeof *dh);
     dh->super.on_req = on_req;
@@ -304,6 +396,7 @@ int ll_http_server_init(ll_http_server_t *srv, const char *listen_on, ll_http_ha
         return fd;
     }
     h2o_context_init(&srv->ctx, h2o_evloop_create(), &srv->config);
+    h2o_timeout_init(srv->ctx.loop, &srv->linger_timeout, LL_HTTP_LINGER_MS);
     srv->ctx_ready = 1;
     srv->accept_ctx.ctx = &srv->ctx;
     srv->accept_ctx.hosts = srv->config.hosts;

@@ -33,7 +33,8 @@ typedef struct ll_http_server {
     int access_log;                    /* one JSON line per request */
     uint64_t request_seq;              /* request ids: a per-process random prefix and this count */
     char request_prefix[12];
-    size_t connections, connections_max; /* open, and the cap (0: none) */
+    size_t connections, connections_max; /* open (lingering ones too), and the cap (0: none) */
+    h2o_timeout_t linger_timeout;        /* how long a connection h2o refused may linger (ll_http.c) */
     int accept_paused;
     const char *const *documents; /* NULL-terminated path, content type, body triples, or NULL */
 } ll_http_server_t;
@@ -57,7 +58,8 @@ void ll_http_server_enable_access_log(ll_http_server_t *srv, const char *service
 void ll_http_server_serve_documents(ll_http_server_t *srv, const char *const *documents);
 
 /* At most max connections open at once; the listener pauses above it, so further clients wait
- * in the kernel's backlog instead of being refused. */
+ * in the kernel's backlog instead of being refused. A connection that lingers after an error
+ * h2o answered itself (413 and the like: see ll_http.c) still counts until it is closed. */
 void ll_http_server_limit_connections(ll_http_server_t *srv, size_t max);
 
 /* Appends extra(app) (malloc'd Prometheus text; NULL: out of memory) to every /metrics page. */
