@@ -3,6 +3,7 @@
 
 #include "ll_clock.h"
 #include "ll_kafka.h"
+#include "ll_log.h"
 #include "ll_metrics.h"
 #include "ll_metrics_server.h"
 #include "ll_outbox_order.h"
@@ -70,10 +71,10 @@ typedef struct {
     ll_metrics_server_t *server;
 } relay_t;
 
+/* detail carries PostgreSQL's and librdkafka's text (quotes, newlines): the shared logger keeps
+ * the line JSON. */
 static void log_line(const char *level, const char *msg, const char *detail) {
-    fprintf(stdout, "{\"level\":\"%s\",\"service\":\"relay\",\"msg\":\"%s\",\"detail\":\"%s\"}\n", level, msg,
-            detail ? detail : "");
-    fflush(stdout);
+    ll_log_line(level, "relay", msg, NULL, detail);
 }
 
 /* ---- Kafka --------------------------------------------------------------------------------- */
