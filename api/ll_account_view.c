@@ -10,7 +10,8 @@
 
 typedef struct entry {
     struct entry *next;
-    int64_t seen_version; /* highest version the tail has seen for this account */
+    int64_t seen_version;       /* highest version the tail has seen for this account */
+    ll_view_position_t seen_at; /* where it read seen_version; offset -1: not known */
     int has_state;
     ll_account_t state; /* valid when has_state; state.version >= seen_version */
     /* The newest movements up to state.version (NULL: none held), on the LRU list. */
@@ -172,6 +173,11 @@ static char *render_items(const ll_event_t *events, size_t n, char **items, int 
 }
 
 void ll_account_view_apply(ll_account_view_t *v, const ll_event_t *events, size_t n) {
+    ll_account_view_apply_at(v, events, NULL, n);
+}
+
+void ll_account_view_apply_at(ll_account_view_t *v, const ll_event_t *events, const ll_view_position_t *at,
+                              size_t n) {
     char **items = v->recent_bytes_max ? calloc(n ? n : 1, sizeof *items) : NULL;
     int *lens = items ? calloc(n ? n : 1, sizeof *lens) : NULL;
     char *block = lens ? render_items(events, n, items, lens) : NULL;
@@ -179,9 +185,15 @@ void ll_account_view_apply(ll_account_view_t *v, const ll_event_t *events, size_
     for (size_t i = 0; i < n; i++) {
         const ll_event_t *ev = &events[i];
         entry_t *e = find_or_add(v, &ev->account_id);
-        if (e == NULL) continue; /* full: this account is served from the read model */
+        if (e == NULL) { /* full: this account is served from the read model */
+            v->st.untracked++;
+            continue;
+        }
         int first_seen = e->seen_version == 0;
-        if (ev->version > e->seen_version) e->seen_version = ev->version;
+        if (ev->version > e->seen_version) {
+            e->seen_version = ev->version;
+            e->seen_at = at != NULL ? at[i] : (ll_view_position_t){-1, -1};
+        }
         if (!e->has_state) {
             /* An account's whole stream from its first event passes here: fold it from empty,
              * as a rebuild would, instead of waiting for a read to fill it from the read model. */
@@ -249,6 +261,27 @@ int ll_account_view_peek(ll_account_view_t *v, const ll_uuid_t *id, ll_account_t
     if (held) *out = e->state;
     pthread_mutex_unlock(&v->mu);
     return held;
+}
+
+ll_view_seen_t ll_account_view_seen(ll_account_view_t *v, const ll_uuid_t *id, int64_t *version,
+                                    ll_view_position_t *at) {
+    pthread_mutex_lock(&v->mu);
+    const entry_t *e = find(v, id);
+    ll_view_seen_t r = LL_SEEN_UNKNOWN;
+    *version = 0;
+    if (!v->st.ready)
+        r = LL_SEEN_UNKNOWN;
+    else if (e == NULL) /* entries are never evicted: none means none seen, unless one was refused */
+        r = v->st.untracked == 0 ? LL_SEEN_NEVER : LL_SEEN_UNKNOWN;
+    else if (e->seen_version == 0) /* made by a fill */
+        r = LL_SEEN_NEVER;
+    else if (e->seen_at.offset >= 0) {
+        r = LL_SEEN_AT;
+        *version = e->seen_version;
+        *at = e->seen_at;
+    }
+    pthread_mutex_unlock(&v->mu);
+    return r;
 }
 
 void ll_account_view_fill(ll_account_view_t *v, int64_t generation, const ll_account_t *a) {

@@ -48,6 +48,7 @@ typedef enum {
 
 typedef struct {
     uint64_t entries, states, hits, misses, fills, fills_refused, applied, duplicates, dropped, saturated;
+    uint64_t untracked; /* events of accounts the tail could not track (the view was full) */
     uint64_t statement_hits, statement_misses, recent_fills, recent_evicted, recent_accounts, recent_bytes;
     int64_t generation;
     int ready;
@@ -61,8 +62,30 @@ void ll_account_view_destroy(ll_account_view_t *v);
 /* The tail reached its start offsets: fills are accepted from now on. */
 void ll_account_view_set_ready(ll_account_view_t *v);
 
-/* Applies the tail's events (in topic order per account), then wakes waiters. */
-void ll_account_view_apply(ll_account_view_t *v, const ll_event_t *events, size_t n);
+/* Where the tail read an event: partition and offset in the events topic. */
+typedef struct {
+    int32_t partition;
+    int64_t offset;
+} ll_view_position_t;
+
+/* Applies the tail's events (in topic order per account), then wakes waiters. at[i] (at may be
+ * NULL: not known) is where events[i] was read. */
+void ll_account_view_apply_at(ll_account_view_t *v, const ll_event_t *events, const ll_view_position_t *at,
+                              size_t n);
+void ll_account_view_apply(ll_account_view_t *v, const ll_event_t *events, size_t n); /* at NULL */
+
+/* What the tail has seen of an account, for a wait on the read store (ll_query_api.c): */
+typedef enum {
+    LL_SEEN_UNKNOWN = -1, /* the view cannot tell (not ready, full, or where it was read unknown) */
+    LL_SEEN_NEVER = 0,    /* no event of it since the tail started */
+    LL_SEEN_AT = 1,       /* *version is the highest it has seen, read at *at */
+} ll_view_seen_t;
+
+/* The tail starts at the projector's committed offsets: a version above what it has seen is
+ * not in the read model unless the projector is ahead of the tail, and one it has seen is there
+ * once the projector's group has committed past *at. */
+ll_view_seen_t ll_account_view_seen(ll_account_view_t *v, const ll_uuid_t *id, int64_t *version,
+                                    ll_view_position_t *at);
 
 /* Copies the state of id into *out when it is held and its version >= min_version (-1: any). */
 ll_view_result_t ll_account_view_get(ll_account_view_t *v, const ll_uuid_t *id, int64_t min_version,

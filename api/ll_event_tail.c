@@ -28,6 +28,7 @@ struct ll_event_tail {
     int partitions;          /* assigned so far: 0 .. partitions-1 */
     long long next_growth_ms; /* when to look for partitions added to the topic */
     ll_event_t batch[TAIL_BATCH_MAX];
+    ll_view_position_t at[TAIL_BATCH_MAX]; /* where each was read: waits follow the projector by it */
 };
 
 static void log_warn(const char *msg, const char *detail) {
@@ -82,6 +83,7 @@ static size_t take(ll_event_tail_t *t, rd_kafka_message_t *m, size_t n) {
         if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             log_warn("event tail: consumer error", rd_kafka_message_errstr(m));
     } else if (ll_event_decode(m->payload, m->len, &t->batch[n], NULL) == 0) {
+        t->at[n] = (ll_view_position_t){m->partition, m->offset};
         n++;
     } else {
         atomic_fetch_add(&t->undecodable, 1);
@@ -115,7 +117,7 @@ static void *run(void *arg) {
         size_t n = take(t, m, 0);
         /* Whatever else has already arrived joins the batch: one lock, one wake-up. */
         while (n < TAIL_BATCH_MAX && (m = rd_kafka_consumer_poll(t->consumer, 0)) != NULL) n = take(t, m, n);
-        if (n > 0) ll_account_view_apply(t->view, t->batch, n);
+        if (n > 0) ll_account_view_apply_at(t->view, t->batch, t->at, n);
         atomic_fetch_add(&t->events, n);
     }
     return NULL;

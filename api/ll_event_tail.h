@@ -4,7 +4,8 @@
  * It reads every partition from the offsets the projector's consumer group has committed
  * (kafka_projector_group), so every event the read model may not have yet is still ahead of it,
  * then marks the view ready. It never joins the group and never commits: the projector's
- * progress is not touched. Each decoded event goes to ll_account_view_apply in batches; an
+ * progress is not touched. Each decoded event goes to ll_account_view_apply_at in batches,
+ * with the partition and offset it was read at (waits compare them with the projector's); an
  * undecodable message is counted and skipped (the projector dead-letters it). When Kafka is
  * unreachable it keeps retrying; reads are then served from the read model.
  * Partitions added to the topic later are followed within a few seconds (from their start).

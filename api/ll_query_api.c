@@ -3,6 +3,7 @@
 
 #include "ll_access.h"
 #include "ll_clock.h"
+#include "ll_commit_watch.h"
 #include "ll_hash.h"
 #include "ll_event_tail.h"
 #include "ll_http.h"
@@ -20,11 +21,19 @@
 #define PARAM_VALUE_MAX 64
 #define READY_CHECK_MAX_MS 5000 /* a check running longer than this is taken for lost */
 
-/* A wait between two looks: the view is looked at again on the loop thread; the read store by
- * a worker, with back-off (1 ms, then 5 ms three times, then every 20 ms). */
+/* A wait between two looks holds no worker; it is looked at again on the loop thread:
+ * - the live view holds the account below the version: the view, every LOOK_VIEW_MS (memory);
+ * - the tail knows the version's place in the topic, or that it has not passed it yet: held, in
+ *   memory, every LOOK_VIEW_MS, until the projector's group has committed past that place
+ *   (ll_commit_watch.h); then a worker reads the store once;
+ * - otherwise (no live view, the view full, Kafka not answering, or the store did not have it
+ *   once the projector had passed it) a worker polls the read store, gently: POLL_AFTER_MS
+ *   after its first, second, ... look, then every 600 ms; the last look at the deadline. At
+ *   most 8 looks in a 2 s wait, however it ends. */
 #define LOOK_VIEW_MS 2
-static const uint64_t LOOK_STORE_MS[] = {1, 5, 20};
-#define LOOKS (sizeof LOOK_STORE_MS / sizeof LOOK_STORE_MS[0])
+#define LOOK_POLL_MS 10 /* a polling wait's next look is due within this */
+static const int64_t POLL_AFTER_MS[] = {20, 80, 200, 400, 600};
+#define POLL_STEPS (int)(sizeof POLL_AFTER_MS / sizeof POLL_AFTER_MS[0])
 
 /* One subject's waits in progress. */
 typedef struct {
@@ -40,10 +49,11 @@ struct ll_query_api {
     ll_query_shared_t shared; /* what the workers borrow */
     ll_account_view_t *view;  /* NULL when query_view_accounts_max is 0 */
     ll_event_tail_t *tail;
+    ll_commit_watch_t *watch; /* the projector's committed offsets; NULL without the view */
     ll_offload_t *offload;
     h2o_loop_t *loop;
-    h2o_timeout_t look_view, look_store[LOOKS]; /* waits between looks (loop thread) */
-    waiter_t waiters[WAITERS_MAX];              /* loop thread */
+    h2o_timeout_t look_view, look_poll; /* waits between looks (loop thread) */
+    waiter_t waiters[WAITERS_MAX];      /* loop thread */
     size_t n_waiters;
 };
 
@@ -130,16 +140,58 @@ static void wait_between_looks(ll_query_job_t *job, h2o_timeout_t *until) {
     h2o_timeout_link(api->loop, until, &job->timer);
 }
 
-/* The next look: the live view on this thread when it holds the account, else a worker. */
-static void on_look_again(h2o_timeout_entry_t *entry) {
-    ll_query_job_t *job = H2O_STRUCT_FROM_MEMBER(ll_query_job_t, timer, entry);
+typedef enum {
+    GATE_READ, /* the version can be in the read store: a worker looks */
+    GATE_HOLD, /* it cannot be there yet: wait in memory for the tail and the projector */
+    GATE_POLL, /* nothing tells: poll the store, gently */
+} gate_t;
+
+/* Whether job's read store look for job->wait_version is worth making now. The tail started
+ * at the projector's committed offsets (ll_account_view_seen): a version it has not passed
+ * comes after that start, and one it has passed is written once the projector's group has
+ * committed past where the tail read it. Reads nothing but memory. */
+static gate_t store_gate(ll_query_api_t *api, ll_query_job_t *job) {
+    if (api->watch == NULL || job->gate_opened_for >= job->wait_version) return GATE_POLL;
+    int64_t seen = 0;
+    ll_view_position_t at = {0, 0};
+    ll_view_seen_t r = ll_account_view_seen(api->view, &job->account_id, &seen, &at);
+    if (r == LL_SEEN_AT && seen >= job->wait_version) {
+        int64_t committed = ll_commit_watch_get(api->watch, at.partition);
+        if (committed == LL_COMMIT_NONE) return GATE_POLL;
+        if (committed > at.offset) {
+            job->gate_opened_for = job->wait_version; /* one look; a miss (a generation switch) polls */
+            return GATE_READ;
+        }
+        return GATE_HOLD;
+    }
+    /* A statement waits for a version the view holds: passed by the tail or read from the store. */
+    if (r == LL_SEEN_UNKNOWN || job->kind != LL_Q_ACCOUNT) return GATE_POLL;
+    /* Not passed yet: it comes after the tail's start. An account the tail never saw may have
+     * it from before: one look. */
+    return r == LL_SEEN_NEVER && job->store_looks == 0 ? GATE_READ : GATE_HOLD;
+}
+
+/* Sends job to a worker; 503 when the queue is full. */
+static void to_worker(ll_query_api_t *api, ll_query_job_t *job) {
+    if (ll_offload_submit(api->offload, &job->super) != 0) {
+        job->retry_after_s = 1;
+        ll_query_problem(job, 503, "overloaded", "Service unavailable", "too many queries queued");
+        finish(job);
+    }
+}
+
+/* The next look of a wait: the live view on this thread when it holds the account; else the
+ * read store by a worker when it can have the version (store_gate); else the wait goes on. */
+static void look(ll_query_job_t *job) {
     ll_query_api_t *api = job->api;
     if (job->req == NULL) { /* the client went away */
         waiter_done(api, job);
         job_unref(job);
         return;
     }
-    if (job->kind == LL_Q_ACCOUNT && api->view != NULL && ll_clock_ms() < job->deadline_ms) {
+    int64_t now = ll_clock_ms();
+    int due = now >= job->deadline_ms;
+    if (job->kind == LL_Q_ACCOUNT && api->view != NULL && !due) {
         ll_view_result_t r = answer_from_view(api, job->req, job);
         if (r == LL_VIEW_HIT) { /* answered */
             waiter_done(api, job);
@@ -151,20 +203,31 @@ static void on_look_again(h2o_timeout_entry_t *entry) {
             return;
         }
     }
-    if (ll_offload_submit(api->offload, &job->super) != 0) {
-        job->retry_after_s = 1;
-        ll_query_problem(job, 503, "overloaded", "Service unavailable", "too many queries queued");
+    gate_t g = job->wait_version > 0 ? store_gate(api, job) : GATE_POLL;
+    if (g == GATE_HOLD && due) { /* never there: no look needed to say so */
+        ll_query_not_yet_visible(job);
         finish(job);
+    } else if (g == GATE_HOLD) {
+        wait_between_looks(job, &api->look_view);
+    } else if (g == GATE_POLL && !due && now < job->next_look_ms) {
+        wait_between_looks(job, &api->look_poll);
+    } else {
+        to_worker(api, job);
     }
+}
+
+static void on_look_again(h2o_timeout_entry_t *entry) {
+    look(H2O_STRUCT_FROM_MEMBER(ll_query_job_t, timer, entry));
 }
 
 static void on_done(ll_offload_job_t *base) {
     ll_query_job_t *job = (ll_query_job_t *)base;
     if (job->again && job->body == NULL) { /* not there yet, before the deadline */
         job->again = 0;
-        int k = job->looks == 0 ? 0 : job->looks < 4 ? 1 : 2; /* 1 ms, 5 ms three times, then 20 ms */
-        job->looks++;
-        wait_between_looks(job, &job->api->look_store[k]);
+        int k = job->store_looks > POLL_STEPS ? POLL_STEPS - 1 : job->store_looks - 1; /* the look made */
+        int64_t next = ll_clock_ms() + (k >= 0 ? POLL_AFTER_MS[k] : 0);
+        job->next_look_ms = next < job->deadline_ms ? next : job->deadline_ms;
+        look(job);
         return;
     }
     finish(job);
@@ -306,6 +369,8 @@ static int parse_params(h2o_req_t *req, ll_query_job_t *job) {
     const char *bad = NULL;
     if (job->kind == LL_Q_ACCOUNT && int_param(&p[0], 0, INT64_MAX, &job->min_version))
         bad = "min_version must be an integer >= 0";
+    if (job->kind == LL_Q_ACCOUNT && job->min_version >= 0) /* 0: the account, at any version */
+        job->wait_version = job->min_version > 0 ? job->min_version : 1;
     if (job->kind == LL_Q_TRANSACTIONS &&
         (int_param(&p[0], 1, LL_PAGE_LIMIT_MAX, &job->limit) || int_param(&p[1], 1, INT64_MAX, &job->cursor)))
         bad = "limit must be 1..200 and cursor a next_cursor value";
@@ -392,6 +457,10 @@ static int submit(ll_query_api_t *api, h2o_req_t *req, ll_query_job_t *job) {
     *slot = job;
     job->req = req;
     job->refs = 2;
+    if (job->wait_version > 0 && store_gate(api, job) == GATE_HOLD) { /* it cannot be there yet */
+        wait_between_looks(job, &api->look_view);
+        return 0;
+    }
     if (ll_offload_submit(api->offload, &job->super) != 0) {
         job->refs--; /* never reached a worker; the request's ref goes with its pool */
         static const char *const retry[] = {"retry-after", "1", NULL};
@@ -471,12 +540,14 @@ int ll_query_api_start(ll_query_api_t *api, h2o_loop_t *loop, int workers, ll_er
         if (api->view == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory for the live view");
         api->tail = ll_event_tail_start(api->cfg, api->view, err);
         if (api->tail == NULL) return LL_EINVAL;
+        api->watch = ll_commit_watch_start(api->cfg, err);
+        if (api->watch == NULL) return LL_EINVAL;
     }
     api->shared.cfg = api->cfg;
     api->shared.view = api->view;
     api->loop = loop;
     h2o_timeout_init(loop, &api->look_view, LOOK_VIEW_MS);
-    for (size_t i = 0; i < LOOKS; i++) h2o_timeout_init(loop, &api->look_store[i], LOOK_STORE_MS[i]);
+    h2o_timeout_init(loop, &api->look_poll, LOOK_POLL_MS);
     api->offload = ll_offload_start(loop, workers, QUERY_QUEUE_MAX, ll_query_worker_init,
                                     ll_query_worker_fini, &api->shared, err);
     return api->offload ? 0 : LL_EIO;
@@ -497,11 +568,16 @@ char *ll_query_api_metrics(void *app) {
     ll_metrics_series(&t, "query", "ledgerline_query_store_events_read_total", "counter",
                       "Events read from the event store for audit, verify and as-of answers.", "",
                       atomic_load(&api->shared.store_events_read));
+    ll_metrics_series(&t, "query", "ledgerline_query_wait_store_reads_total", "counter",
+                      "Read-store looks for a version a read waits for (min_version, statements).", "",
+                      atomic_load(&api->shared.wait_store_reads));
     if (api->view == NULL) return ll_text_take(&t);
     ll_account_view_stats_t v;
     ll_event_tail_stats_t tail;
+    ll_commit_watch_stats_t watch;
     ll_account_view_stats(api->view, &v);
     ll_event_tail_stats(api->tail, &tail);
+    ll_commit_watch_stats(api->watch, &watch);
     const struct {
         const char *name, *type, *help, *label;
         uint64_t value;
@@ -532,6 +608,11 @@ char *ll_query_api_metrics(void *app) {
          "Memory those movements take (query_view_movements_bytes at most).", "", v.recent_bytes},
         {"ledgerline_query_view_movement_evictions_total", "counter",
          "Accounts whose movements were forgotten to stay within the budget.", "", v.recent_evicted},
+        {"ledgerline_query_projector_offset_fetches_total", "counter",
+         "Fetches of the projector group's committed offsets for waits (one per round, only while "
+         "waits are pending), and those that failed.",
+         "result=\"ok\"", watch.fetches - watch.errors},
+        {"ledgerline_query_projector_offset_fetches_total", NULL, NULL, "result=\"error\"", watch.errors},
         {"ledgerline_query_view_ready", "gauge",
          "1 once the tail follows the topic from the projector's offsets.", "",
          (uint64_t)(v.ready && tail.assigned)},
@@ -564,9 +645,10 @@ void ll_query_api_destroy(ll_query_api_t *api) {
     if (api == NULL) return;
     if (api->loop != NULL) {
         end_waits(api, &api->look_view);
-        for (size_t i = 0; i < LOOKS; i++) end_waits(api, &api->look_store[i]);
+        end_waits(api, &api->look_poll);
     }
     ll_offload_stop(api->offload); /* the workers borrow the view */
+    ll_commit_watch_stop(api->watch);
     ll_event_tail_stop(api->tail);
     ll_account_view_destroy(api->view);
     ll_access_destroy(api->access);

@@ -131,7 +131,7 @@ static void respond_account(ll_query_job_t *job, const ll_account_t *a) {
     respond_json(job, account_json(a));
 }
 
-static void not_yet_visible(ll_query_job_t *job) {
+void ll_query_not_yet_visible(ll_query_job_t *job) {
     /* Never stale data silently: say it is not visible yet. */
     job->retry_after_s = 1;
     ll_query_problem(job, 503, "not-yet-visible", "Not yet visible",
@@ -143,6 +143,8 @@ static void not_yet_visible(ll_query_job_t *job) {
 static int has_version(ll_query_worker_t *w, ll_query_job_t *job, int64_t at_least) {
     ll_error_t err = {""};
     bool stored = false;
+    atomic_fetch_add(&w->shared->wait_store_reads, 1);
+    job->store_looks++;
     if (read_model(w, &err) != 0 ||
         ll_read_model_has_version(&w->rm, &job->account_id, at_least, &stored, &err) != 0)
         return -1;
@@ -155,7 +157,7 @@ static void not_yet(ll_query_job_t *job) {
     if (ll_clock_ms() < job->deadline_ms)
         job->again = 1;
     else
-        not_yet_visible(job);
+        ll_query_not_yet_visible(job);
 }
 
 /* What the read model holds of job's account once it reflects version at_least (< 0: any): one
@@ -277,6 +279,7 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
     }
     ll_rm_account_t acc;
     ll_rm_items_t items = {0};
+    job->wait_version = shown > 0 ? shown : 0; /* what a wait (job->again) is for */
     if (!await_account(w, job, shown, &acc, &items)) {
         ll_rm_items_free(&items);
         return;
@@ -494,6 +497,33 @@ static int64_t audit_resume(ll_query_worker_t *w, ll_query_job_t *job, audit_pag
     return opened;
 }
 
+/* A page with nothing in it (past the stream's end, or an empty range) is said from the
+ * account's head alone: one lookup by account_state's primary key, no event read. Returns 1
+ * when answered so (the account exists, the principal may see it, and the page is empty),
+ * 0 when the page must be read (including every other case: missing, hidden, no state row),
+ * -1 when answered 503. */
+static int audit_nothing_to_read(ll_query_worker_t *w, ll_query_job_t *job, int empty) {
+    ll_error_t err = {""};
+    char idt[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(&job->account_id, idt);
+    const char *params[1] = {idt};
+    PGresult *res = pg_ready(w, &err) != 0 ? NULL
+                                           : ll_pg_query(w->pg,
+                                                         "SELECT version, owner FROM account_state"
+                                                         " WHERE account_id = $1::uuid",
+                                                         1, params, PGRES_TUPLES_OK, &err);
+    if (res == NULL) {
+        unavailable(w, job, 0);
+        return -1;
+    }
+    int nothing = PQntuples(res) == 1 &&
+                  (empty || strtoll(PQgetvalue(res, 0, 0), NULL, 10) < job->from_version) &&
+                  (job->owner_scope[0] == '\0' || strcmp(job->owner_scope, PQgetvalue(res, 0, 1)) == 0);
+    PQclear(res);
+    if (nothing) respond_json(job, json_pack("{s:[], s:n, s:n}", "items", "next_cursor", "integrity_error"));
+    return nothing;
+}
+
 static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
     /* The page's last version, saturated: from_version may be anything up to INT64_MAX, and one
      * more than the page is read to see whether a next page exists. */
@@ -502,6 +532,8 @@ static void query_audit(ll_query_worker_t *w, ll_query_job_t *job) {
     int64_t to = job->to_version > 0 && job->to_version < page_end ? job->to_version : page_end;
     /* to_version below from_version: an empty range of an account that must still exist. */
     int empty = to < job->from_version;
+    /* A page that may start past the end (from_version 1 never does). */
+    if ((empty || job->from_version > 1) && audit_nothing_to_read(w, job, empty) != 0) return;
     audit_page_t pg = {.from = job->from_version, .to = empty ? -1 : to}; /* empty: only the owner check */
     fold_init(&pg.f, job);
     pg.items = json_array();

@@ -41,8 +41,13 @@ typedef struct ll_query_job {
     char owner_scope[LL_OWNER_BYTES_MAX + 1]; /* a customer's sub: its accounts only; "" any */
     int64_t deadline_ms;                      /* a wait (min_version, a statement) answers 503 after */
     /* a wait between looks: on the loop thread, no worker held (ll_query_api.c) */
-    int again;            /* set by the worker: not there yet, look again before the deadline */
-    int looks;            /* looks again so far (the back-off) */
+    int again;               /* set by the worker: not there yet, look again before the deadline */
+    int64_t wait_version;    /* the version waited for in the read store (min_version, or the one
+                              * a statement must show, set by the worker); 0: none */
+    int store_looks;         /* looks at the read store for it so far (by the worker) */
+    int64_t gate_opened_for; /* the wait_version the projector was seen past (the store was then
+                              * read for it); 0: none */
+    int64_t next_look_ms;    /* a wait that polls the read store looks again from then */
     uint64_t subject;     /* hash of the caller's "role:sub", for its cap on waits */
     h2o_timeout_entry_t timer; /* when to look again */
     uint64_t waiter;      /* the caller's subject, hashed, while it counts against its cap; 0 none */
@@ -67,6 +72,7 @@ typedef struct ll_query_shared {
     atomic_llong ready_checked_ms, ready_refreshing_ms;
     atomic_uint_fast64_t ready_checks;       /* checks run, for /metrics */
     atomic_uint_fast64_t store_events_read; /* events read from the event store (streams) */
+    atomic_uint_fast64_t wait_store_reads;  /* read-store looks for a version waited for */
 } ll_query_shared_t;
 
 typedef enum { LL_READY_UNKNOWN, LL_READY_OK, LL_READY_NO_MONGO, LL_READY_NO_PG } ll_query_ready_t;
@@ -99,6 +105,9 @@ char *ll_query_account_body(const ll_account_t *a);
 static inline int ll_query_may_see(const ll_query_job_t *job, const ll_account_t *a) {
     return job->owner_scope[0] == '\0' || strcmp(job->owner_scope, a->owner) == 0;
 }
+
+/* Sets the 503 not-yet-visible answer of a wait at its deadline. */
+void ll_query_not_yet_visible(ll_query_job_t *job);
 
 /* Sets a problem response. */
 void ll_query_problem(ll_query_job_t *job, int status, const char *slug, const char *title,
