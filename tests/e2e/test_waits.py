@@ -80,7 +80,7 @@ def held():
 
 
 def test_waits_cost_no_read_while_the_projector_is_stopped():
-    services["projector"].stop()
+    eq(services["projector"].stop(), 0, "the projector's exit (a sanitizer report?)")
     a, b = ACCOUNTS[0], ACCOUNTS[1]
     v = deposit(a)  # the tail sees it; the read store will not have it while the projector is stopped
     wait_until(lambda: metric(QRY, 'ledgerline_query_view_events_total{service="query",outcome="read"}') >= 1, 10,
@@ -255,21 +255,21 @@ if __name__ == "__main__":
                 service("relay", "relay", ["--poll-ms", "20"]), \
                 service("query-bare", "query", ["--listen", f"127.0.0.1:{BARE}"], BARE,
                         env={"LEDGERLINE_QUERY_VIEW_ACCOUNTS_MAX": "0"}):
-            services["projector"] = projector()
-            for _ in range(8):
-                s, _, b = post("/v1/accounts", {"owner": CUSTOMER, "currency": "EUR"}, port=CMD,
-                               auth=token(sub=CUSTOMER, role="customer"))
-                eq(s, 201, b)
-                ACCOUNTS.append(b["account_id"])
-            wait_until(lambda: projected(ACCOUNTS), 60, "the accounts in the read store", interval_s=0.2)
-            wait_until(caught_up, 30, "the projector to commit every offset")
-            services["query"] = service("query", "query", ["--listen", f"127.0.0.1:{QRY}"], QRY).start()
-            wait_until(lambda: metric(QRY, 'ledgerline_query_view_ready{service="query"}') == 1, 30,
-                       "the query API's tail to follow the topic")
             try:
+                services["projector"] = projector()
+                for _ in range(8):
+                    s, _, b = post("/v1/accounts", {"owner": CUSTOMER, "currency": "EUR"}, port=CMD,
+                                   auth=token(sub=CUSTOMER, role="customer"))
+                    eq(s, 201, b)
+                    ACCOUNTS.append(b["account_id"])
+                wait_until(lambda: projected(ACCOUNTS), 60, "the accounts in the read store", interval_s=0.2)
+                wait_until(caught_up, 30, "the projector to commit every offset")
+                services["query"] = service("query", "query", ["--listen", f"127.0.0.1:{QRY}"], QRY).start()
+                wait_until(lambda: metric(QRY, 'ledgerline_query_view_ready{service="query"}') == 1, 30,
+                           "the query API's tail to follow the topic")
                 code = run(globals(), "waits")
-            finally:
-                code |= stop_all([services["query"], services["projector"]])
+            finally:  # the ones started outside the with, whatever failed
+                code |= stop_all([services[n] for n in ("query", "projector") if n in services])
     finally:
         drop_ledger(DB)
     sys.exit(code)
