@@ -64,7 +64,8 @@ LAST_CHECK := tests/e2e/test_shared_ledger_intact.py
 E2E_SCRIPTS := $(filter-out $(LAST_CHECK),$(wildcard tests/e2e/test_*.py))
 DEPLOY_SCRIPTS := tests/deploy/check_deploy.py
 FAULT_SCRIPTS := tests/faults/test_faults.py tests/faults/test_kafka_failover.py tests/faults/test_relay_faults.py \
-                 tests/faults/test_projector_faults.py tests/faults/test_projector_cluster.py \
+                 tests/faults/test_projector_faults.py tests/faults/test_projector_order.py \
+                 tests/faults/test_projector_cluster.py \
                  tests/faults/test_cluster_faults.py tests/faults/test_partition_growth.py \
                  tests/faults/test_pg_failover.py
 

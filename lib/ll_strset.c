@@ -9,6 +9,7 @@
 
 struct ll_strset_node {
     ll_strset_node_t *next;
+    long long value;
     char s[]; /* NUL-terminated */
 };
 
@@ -35,9 +36,25 @@ void ll_strset_free(ll_strset_t *s) {
     s->count = 0;
 }
 
-int ll_strset_contains(const ll_strset_t *set, const char *s) {
+static ll_strset_node_t *find(const ll_strset_t *set, const char *s) {
     for (ll_strset_node_t *n = set->buckets[hash(s) % set->n_buckets]; n != NULL; n = n->next)
-        if (strcmp(n->s, s) == 0) return 1;
+        if (strcmp(n->s, s) == 0) return n;
+    return NULL;
+}
+
+int ll_strset_contains(const ll_strset_t *set, const char *s) {
+    return find(set, s) != NULL;
+}
+
+int ll_strset_get(const ll_strset_t *set, const char *s, long long *value) {
+    const ll_strset_node_t *n = find(set, s);
+    if (n != NULL) *value = n->value;
+    return n != NULL;
+}
+
+int ll_strset_put(ll_strset_t *set, const char *s, long long value) {
+    if (ll_strset_add(set, s) < 0) return -1;
+    find(set, s)->value = value;
     return 0;
 }
 
@@ -47,6 +64,7 @@ int ll_strset_add(ll_strset_t *set, const char *s) {
     ll_strset_node_t *n = malloc(sizeof *n + len + 1);
     if (n == NULL) return -1;
     memcpy(n->s, s, len + 1);
+    n->value = 0;
     ll_strset_node_t **b = &set->buckets[hash(s) % set->n_buckets];
     n->next = *b;
     *b = n;

@@ -13,6 +13,7 @@ typedef struct {
     ll_rm_page_items_t items; /* owned; page < 0: not remembered */
     uint32_t next;             /* in the bucket's chain */
     uint8_t used, recent;
+    uint8_t unverified; /* taken on the event store's word (ll_account_cache.h) */
 } entry_t;
 
 struct ll_account_cache {
@@ -131,18 +132,24 @@ static uint32_t take_entry(ll_account_cache_t *c) {
     }
 }
 
-void ll_account_cache_put(ll_account_cache_t *c, const ll_rm_account_t *a) {
+int ll_account_cache_unverified(const ll_account_cache_t *c, const ll_uuid_t *id) {
+    const entry_t *e = find(c, id);
+    return e != NULL && e->unverified;
+}
+
+void ll_account_cache_put(ll_account_cache_t *c, const ll_rm_account_t *a, int unverified) {
     if (c->capacity == 0) return;
     entry_t *have = find(c, &a->state.account_id);
     if (have != NULL) {
         have->value = *a;
         have->recent = 1;
+        have->unverified = unverified != 0;
         drop_items(c, have);
         return;
     }
     uint32_t i = take_entry(c);
     uint32_t *b = bucket(c, &a->state.account_id);
-    c->entries[i] = (entry_t){*a, LL_RM_PAGE_ITEMS_NONE, *b, 1, 0} /* recent once used again */;
+    c->entries[i] = (entry_t){*a, LL_RM_PAGE_ITEMS_NONE, *b, 1, 0, unverified != 0} /* recent once used again */;
     *b = i;
     c->count++;
 }

@@ -31,8 +31,14 @@ void ll_account_cache_free(ll_account_cache_t *c);
 /* The remembered account, or NULL. The pointer is valid until the next put, remove or clear. */
 ll_rm_account_t *ll_account_cache_get(ll_account_cache_t *c, const ll_uuid_t *id);
 
-/* Remembers a (by a->state.account_id), replacing what was there (its items too). */
-void ll_account_cache_put(ll_account_cache_t *c, const ll_rm_account_t *a);
+/* Remembers a (by a->state.account_id), replacing what was there (its items too). unverified:
+ * what the read model holds below a was taken on the event store's word, not read or written by
+ * this process (ll_projector.c, recall_from_store); a copy of an event at or below it arriving
+ * later then means the word may have been wrong, and the account is read again. */
+void ll_account_cache_put(ll_account_cache_t *c, const ll_rm_account_t *a, int unverified);
+
+/* 1 when account id is remembered unverified. */
+int ll_account_cache_unverified(const ll_account_cache_t *c, const ll_uuid_t *id);
 
 /* The remembered items of account id, or NULL. Valid until the next put, remove, clear or
  * take of that account. */

@@ -29,11 +29,11 @@
  * reached the account yet (ledgerline-rebuild keeps catching up for --settle-seconds, default 15):
  * the batch is retried. Only a gap that outlasts this halts the account. */
 #define SWITCH_SETTLE_MS 30000
-/* A gap of up to this many events is closed from the event store within the batch (their
- * decoded events are held in memory); a larger one waits, as when the store is unreachable. */
+/* A gap is closed from the event store at most this many events at a time (their decoded events
+ * are held in memory): a larger one is written in several rounds of the same batch. */
 #define HEAL_EVENTS_MAX 10000
 #define STORE_TIMEOUT_MS 5000
-#define STORE_RETRY_MS   5000 /* after the store failed: gaps wait meanwhile, batches do not */
+#define STORE_RETRY_MS   5000 /* after the store failed: states come from the read model meanwhile */
 #define DECODE_PARALLEL_MIN 256 /* messages worth spreading the decoding over the writer threads */
 
 typedef struct {
@@ -41,6 +41,7 @@ typedef struct {
     ll_event_t ev;
     int checked; /* decoded (or dead-lettered) once: a retried batch does neither again */
     int decoded; /* 0: went to the dead-letter topic */
+    int refused; /* a decoded copy sent to the dead-letter topic (refused, or not in the store) */
     int account; /* index into the batch's accounts; -1: not projected (halted account) */
 } item_t;
 
@@ -50,13 +51,20 @@ typedef struct {
     int shard;           /* the writer connection its reads and writes go to */
     int first, n_events; /* its events: items[order[first .. first + n_events)] */
     int n_applied;       /* ... of which these fold: fold[first .. first + n_applied), or own[] */
-    ll_event_t *own;     /* once a gap was closed from the store: the store's events, then the batch's */
+    ll_event_t *own;     /* once the store was read: the store's events and the batch's, in order */
+    int n_own;           /* ... room for this many */
     int healed;          /* ... of which this many came from the store */
+    int replaced;        /* ... of which this many stand for a copy the domain refused */
     long long duplicates;
     ll_rm_account_t before, after; /* what the read model holds before and after the batch */
     int remembered;                /* before is not read whole: remembered, or guessed from one event */
+    int trusted;                   /* before (or what it was written on) is the event store's word */
+    int64_t heal_to;  /* bring it up to this version from the store in this batch (INT64_MAX: its head) */
+    int more;         /* a gap larger than HEAL_EVENTS_MAX: this attempt wrote part of it */
+    int store_waits;  /* a gap the store cannot close right now: the batch is retried */
+    int hole;         /* events came from the store for it in this batch (counted once written) */
     int to_read, read_whole, stale, conflict, done;
-    int halted, halt_at; /* a gap or a refused event at its halt_at-th event of the batch */
+    int halted, halt_at; /* stopped at its halt_at-th event of the batch (halted or not in the store) */
 } batch_account_t;
 
 typedef struct shard_task shard_task_t;
@@ -83,9 +91,9 @@ typedef struct projector {
     /* Offsets of batches written but not committed because the group was rebalancing: committed
      * with the next chance, for the partitions still held. NULL: none. */
     rd_kafka_topic_partition_list_t *uncommitted;
-    ll_strset_t stopped; /* accounts halted by a refused event */
-    ll_strset_t waiting; /* accounts behind a gap: their next event has not arrived yet */
-    ll_store_events_t *store; /* the event store, read to close gaps; NULL: gaps wait */
+    ll_strset_t stopped; /* accounts halted by a refused event, with its version */
+    ll_strset_t waiting; /* accounts behind a gap the store could not close yet: the batch retries */
+    ll_store_events_t *store; /* the event store: gaps, states of accounts not remembered */
     long long store_retry_at_ms; /* after a failed read of the store, not before this */
     ll_read_model_t halts;    /* the active generation, on mongo: where halts are recorded */
     int halts_open;
@@ -97,7 +105,12 @@ typedef struct projector {
     int slots[SLOTS]; /* account id hash -> index + 1 into accounts */
     long long applied, duplicates, gaps, dead_letters, batches, batch_failures;
     uint64_t account_reads, store_states, seal_reads, conflicts, docs_events, docs_pages, docs_accounts, healed_events,
-        heal_failures;
+        heal_failures, holes_found, holes_healed, replaced_events;
+    /* Where the active generation wants its partitions resumed from (ll_read_model_resume):
+     * a partition whose committed offset was written for another generation starts there. */
+    int64_t resume[LL_PROJECTOR_PARTITIONS_MAX];
+    int n_resume; /* partitions recorded; 0: none (an older rebuild, or generation 1) */
+    char generation_tag[32]; /* "g<N>", the metadata of every offset committed for this generation */
     /* recall_from_store's scratch, batch_max each */
     ll_uuid_t *state_ids;
     int64_t *state_versions;
@@ -143,8 +156,80 @@ static void forget_uncommitted(projector_t *p, const rd_kafka_topic_partition_li
     }
 }
 
+/* The generation an offset was committed for, from its metadata "g<N>" (tag_offsets); 0 when
+ * it carries none (committed before offsets were tagged) or something else. */
+static int64_t committed_generation(const rd_kafka_topic_partition_t *tp) {
+    char text[24];
+    if (tp->metadata == NULL || tp->metadata_size < 2 || tp->metadata_size >= sizeof text) return 0;
+    memcpy(text, tp->metadata, tp->metadata_size);
+    text[tp->metadata_size] = '\0';
+    char *end = NULL;
+    long long g = text[0] == 'g' ? strtoll(text + 1, &end, 10) : 0;
+    return end != NULL && *end == '\0' && g > 0 ? g : 0;
+}
+
+/* Where partition resumes for the active generation: its recorded offset, or the beginning for a
+ * partition added to the topic since the record was made (all its events came after). */
+static int64_t resume_offset(const projector_t *p, int32_t partition) {
+    return partition >= 0 && partition < p->n_resume ? p->resume[partition] : RD_KAFKA_OFFSET_BEGINNING;
+}
+
+/* The earlier of a position and where the generation resumes (RD_KAFKA_OFFSET_BEGINNING first). */
+static int64_t rewound(const projector_t *p, int32_t partition, int64_t position) {
+    int64_t r = resume_offset(p, partition);
+    if (r == RD_KAFKA_OFFSET_BEGINNING || position < 0) return r;
+    return position < r ? position : r;
+}
+
+/* Tags every offset of list with the generation its batches were written to: a member that gets
+ * the partition later (or this one after a restart) knows whether the read model it projects
+ * into holds what came before that offset. */
+static void tag_offsets(const projector_t *p, rd_kafka_topic_partition_list_t *list) {
+    size_t len = strlen(p->generation_tag);
+    for (int i = 0; i < list->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &list->elems[i];
+        free(tp->metadata); /* librdkafka frees it with free() too */
+        tp->metadata = len > 0 ? malloc(len) : NULL;
+        tp->metadata_size = tp->metadata != NULL ? len : 0;
+        if (tp->metadata != NULL) memcpy(tp->metadata, p->generation_tag, len);
+    }
+}
+
+/* Sets where the assigned partitions start. A partition whose committed offset was written for
+ * another generation (a rebuild switched while its offsets moved on in the old one) starts where
+ * the active generation resumes, so everything the new generation may lack is projected into it
+ * again (duplicates are skipped); the others start at their committed offsets. When the committed
+ * offsets cannot be read, every partition starts at the resume point: projecting again is safe,
+ * skipping is not. */
+static void start_assigned(projector_t *p, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
+    if (p->n_resume == 0) return; /* nothing recorded: the committed offsets */
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int attempt = 0; attempt < 3; attempt++)
+        if ((e = rd_kafka_committed(rk, parts, 5000)) == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+    int moved = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int64_t g = e == RD_KAFKA_RESP_ERR_NO_ERROR && tp->err == RD_KAFKA_RESP_ERR_NO_ERROR ? committed_generation(tp)
+                                                                                               : -1;
+        int64_t committed = g >= 0 ? tp->offset : RD_KAFKA_OFFSET_INVALID;
+        if (g != 0 && g != p->generation) {
+            tp->offset = rewound(p, tp->partition, committed);
+            moved++;
+        } else {
+            tp->offset = RD_KAFKA_OFFSET_INVALID; /* the committed offset (or auto.offset.reset) */
+        }
+    }
+    if (moved > 0) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "%d partitions from where generation %lld resumes%s", moved,
+                 (long long)p->generation, e ? " (committed offsets unreadable)" : "");
+        log_event("info", "partitions start again for the new generation", NULL, detail);
+    }
+}
+
 /* The group moved partitions (served inside rd_kafka_consumer_poll, so never in the middle of
- * writing a batch). Assigned: fetching starts at the group's committed offsets. Revoked: the
+ * writing a batch). Assigned: fetching starts at the group's committed offsets, or where the
+ * active generation resumes (start_assigned). Revoked: the
  * messages of those partitions already collected are dropped (collect), what is remembered of
  * their accounts is forgotten (follow_assignment), and their pending offsets are not committed. */
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t why, rd_kafka_topic_partition_list_t *parts,
@@ -159,6 +244,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t why, rd_kafka_topic
         len += snprintf(detail + len, sizeof detail - (size_t)len, " %d", (int)parts->elems[i].partition);
     if (why == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_event("info", "partitions assigned", NULL, detail);
+        start_assigned(p, rk, parts);
         if (cooperative)
             error = rd_kafka_incremental_assign(rk, parts);
         else
@@ -344,7 +430,9 @@ static int decode_all(projector_t *p, int n, ll_error_t *err) {
     return 0;
 }
 
-/* Right after following a generation switch: the rebuild may not have caught up yet. */
+/* Right after following a generation switch that recorded no resume point (a rebuild of an
+ * older release): the rebuild may not have caught up yet, so nothing is taken on the store's
+ * word meanwhile and a gap fails the batch (retried) instead of being closed from the store. */
 static int settling(const projector_t *p) {
     return p->switched_at_ms > 0 && ll_clock_ms() - p->switched_at_ms < SWITCH_SETTLE_MS;
 }
@@ -354,46 +442,53 @@ static int store_usable(const projector_t *p) {
     return p->store != NULL && ll_clock_ms() >= p->store_retry_at_ms;
 }
 
-/* Stops the account of it (acc: its batch entry) at an event evolve refused. A gap (the event
- * is ahead of the account) the event store could not close (heal_gap) is waited out: the
- * account's events are looked at again in every batch, and the missing one applies when it
- * arrives or the store can be read again. Any other refusal halts the account for good, recorded
- * in the generation, and dead-letters the event: never guess. */
-static int halt(projector_t *p, batch_account_t *acc, const item_t *it, ll_evolve_t v, const char *why,
-                ll_error_t *err) {
+/* The store could not be read: it is left alone for a while, and the batch is tried again. */
+static int store_failed(projector_t *p, batch_account_t *acc, const char *why, ll_error_t *err) {
     char text[LL_UUID_TEXT_LEN + 1];
-    ll_uuid_format(&it->ev.account_id, text);
-    if (v == LL_EVOLVE_GAP && settling(p))
-        return ll_error_set(err, LL_EIO,
-                            "account %s: %s, right after a generation switch: waiting for the rebuild "
-                            "to catch up",
-                            text, why);
-    if (v == LL_EVOLVE_GAP) {
-        p->gaps++;
-        int added = ll_strset_add(&p->waiting, text);
-        if (added < 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
-        if (added) log_event("error", "version gap: account waits for its missing events", text, why);
-    } else {
-        /* Recorded first: the halt must hold after a restart, and the retry of a batch that
-         * fails past here records it again (the same document) before dead-lettering. */
-        if (ll_read_model_save_halt(&p->halts, &it->ev.account_id, it->ev.version, why, ll_clock_wall_us(), err) !=
-                0 ||
-            dead_letter(p, it->msg, why, err) != 0)
-            return LL_EIO;
-        log_event("error", "event refused: account halted", text, why);
-        if (ll_strset_add(&p->stopped, text) < 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
-    }
+    ll_uuid_format(&acc->id, text);
+    p->store_retry_at_ms = ll_clock_ms() + STORE_RETRY_MS;
+    p->heal_failures++;
+    acc->store_waits = 1;
+    int added = ll_strset_add(&p->waiting, text);
+    if (added < 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    if (added) log_event("error", "version gap: the batch waits until the event store can close it", text, why);
+    return ll_error_set(err, LL_EIO, "account %s: a version gap the event store cannot close now: %s", text, why);
+}
+
+/* Sends a copy the projector does not apply to the dead-letter topic, once however often the
+ * batch is tried. */
+static int dead_letter_copy(projector_t *p, item_t *it, const char *why, ll_error_t *err) {
+    if (it->refused) return 0;
+    if (dead_letter(p, it->msg, why, err) != 0) return LL_EIO;
+    it->refused = 1;
+    return 0;
+}
+
+/* Halts account acc at version: the event store itself cannot tell what comes there (its own
+ * event does not fold, or does not decode). Recorded in the generation first (the halt holds
+ * across restarts; a retried batch records the same document again), then the copy in hand, if
+ * any, dead-lettered; never guessed. The account's events below that version are still written
+ * (group keeps them), the later ones wait for an operator (docs/operations.md). */
+static int halt_account(projector_t *p, batch_account_t *acc, item_t *it, int64_t version, const char *why,
+                        ll_error_t *err) {
+    char text[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(&acc->id, text);
+    if (ll_read_model_save_halt(&p->halts, &acc->id, version, why, ll_clock_wall_us(), err) != 0 ||
+        (it != NULL && dead_letter_copy(p, it, why, err) != 0))
+        return LL_EIO;
+    log_event("error", "event refused: account halted", text, why);
+    if (ll_strset_put(&p->stopped, text, version) < 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    p->holes_found++;
     acc->halted = 1;
     return 0;
 }
 
-/* The account of acc had events applied: if it waited behind a gap, the gap is closed. */
+/* The account of acc was written: if it waited behind a gap, the gap is closed. */
 static void healed(projector_t *p, const batch_account_t *acc) {
     if (p->waiting.count == 0) return;
     char text[LL_UUID_TEXT_LEN + 1];
     ll_uuid_format(&acc->id, text);
-    if (ll_strset_remove(&p->waiting, text))
-        log_event("info", "version gap closed: the missing events arrived", text, "");
+    if (ll_strset_remove(&p->waiting, text)) log_event("info", "version gap closed", text, "");
 }
 
 /* ---- one batch: accounts, reads, fold, writes ----------------------------------------------- */
@@ -417,8 +512,22 @@ static int account_index(projector_t *p, const ll_uuid_t *id, int add) {
     }
 }
 
-/* Groups the batch's events by account (halted accounts and undecodable messages left out),
- * each account's events contiguous in p->fold in batch order. */
+/* The account a message is keyed by (the relay keys each event by its account id), when the key
+ * is one. */
+static int message_account(const rd_kafka_message_t *m, ll_uuid_t *id) {
+    char text[LL_UUID_TEXT_LEN + 1];
+    if (m->key == NULL || m->key_len != LL_UUID_TEXT_LEN) return 0;
+    memcpy(text, m->key, LL_UUID_TEXT_LEN);
+    text[LL_UUID_TEXT_LEN] = '\0';
+    return ll_uuid_parse(text, false, id) == 0;
+}
+
+/* Groups the batch's events by account, each account's events contiguous in p->order and sorted
+ * by version (stable): a later version that arrived first is folded after the earlier ones of
+ * the same batch, never taken as the account's first. Left out: undecodable messages (their
+ * account, when the key names one, is brought up to the event store instead: the copy that
+ * could not be read may be the one event it lacks) and a halted account's events from the
+ * refused version on (those below it are still written). */
 static void group(projector_t *p, int n) {
     for (int k = 0; k < p->n_accounts; k++) {
         free(p->accounts[k].own);
@@ -429,10 +538,18 @@ static void group(projector_t *p, int n) {
     for (int i = 0; i < n; i++) {
         item_t *it = &p->items[i];
         char text[LL_UUID_TEXT_LEN + 1];
+        long long halted_version;
+        ll_uuid_t id;
         it->account = -1;
-        if (!it->decoded) continue;
+        if (!it->decoded) {
+            if (!message_account(it->msg, &id)) continue;
+            ll_uuid_format(&id, text);
+            if (ll_strset_contains(&p->stopped, text)) continue;
+            p->accounts[account_index(p, &id, 1)].heal_to = INT64_MAX;
+            continue;
+        }
         ll_uuid_format(&it->ev.account_id, text);
-        if (ll_strset_contains(&p->stopped, text)) continue;
+        if (ll_strset_get(&p->stopped, text, &halted_version) && it->ev.version >= halted_version) continue;
         it->account = account_index(p, &it->ev.account_id, 1);
         p->accounts[it->account].n_events++;
     }
@@ -451,23 +568,38 @@ static void group(projector_t *p, int n) {
         item_t *it = &p->items[i];
         if (it->account < 0) continue;
         batch_account_t *acc = &p->accounts[it->account];
-        p->order[acc->first + acc->n_events++] = i;
+        /* Insertion by version: an account's events almost always arrive in order. */
+        int j = acc->first + acc->n_events++;
+        while (j > acc->first && p->items[p->order[j - 1]].ev.version > it->ev.version) {
+            p->order[j] = p->order[j - 1];
+            j--;
+        }
+        p->order[j] = i;
     }
+}
+
+/* The version of acc's first event in the batch; 0 when it has none (brought up to the store). */
+static int64_t first_version(const projector_t *p, const batch_account_t *acc) {
+    return acc->n_events > 0 ? p->items[p->order[acc->first]].ev.version : 0;
 }
 
 /* Reads what the read model holds of the shard's accounts marked to read. An account seen for
  * the first time costs one lookup at most: opened in this batch, nothing (a second opening
  * shows as a conflict when written); else the document of the event before its first one
  * here, which carries all the read model holds of it (falling back to the account document and
- * its open page when that event is sealed into a page or the account must be read whole). */
+ * its open page when that event is sealed into a page or the account must be read whole). Only
+ * a whole read is checked from the account document up (trusted stays 0): one event's document
+ * is as good as the writer that stored it, which may have taken its state on trust. */
 static int read_shard(ll_read_model_t *rm, void *arg, ll_error_t *err) {
     shard_task_t *t = arg;
     projector_t *p = t->p;
     for (int k = 0; k < p->n_accounts; k++) {
         batch_account_t *acc = &p->accounts[k];
         if (acc->shard != t->shard || !acc->to_read) continue;
-        int64_t first = p->items[p->order[acc->first]].ev.version;
+        int64_t first = first_version(p, acc);
         bool found = false;
+        if (first == 0) acc->read_whole = 1; /* only brought up to the store: from what is there */
+        acc->trusted = 0;
         if (!acc->read_whole && first == 1) {
             memset(&acc->before, 0, sizeof acc->before);
             ll_account_init(&acc->before.state, &acc->id);
@@ -476,7 +608,7 @@ static int read_shard(ll_read_model_t *rm, void *arg, ll_error_t *err) {
                    ll_read_model_probe(rm, &acc->id, first - 1, &acc->before, &found, err) != 0) {
             return LL_EIO;
         } else if (found) {
-            acc->remembered = 1;
+            acc->remembered = acc->trusted = 1;
         } else {
             if (ll_read_model_load(rm, &acc->id, &acc->before, &found, NULL, err) != 0) return LL_EIO;
             acc->remembered = 0;
@@ -520,32 +652,37 @@ static int read_marked(projector_t *p, ll_error_t *err) {
 static void recall(projector_t *p, batch_account_t *acc) {
     const ll_rm_account_t *known = ll_account_cache_get(p->cache, &acc->id);
     acc->remembered = known != NULL;
-    if (known != NULL)
+    if (known != NULL) {
         acc->before = *known;
-    else
+        acc->trusted = ll_account_cache_unverified(p->cache, &acc->id);
+    } else {
         acc->to_read = 1;
+    }
 }
 
 /* Takes the state of the batch's accounts not remembered from the event store, one query for
  * them all (the read model answers one account per query on the local store: ~0.4 ms of CPU
  * each): the state once the event right before the account's first one here applied, and where
- * its documents stand (ll_rm_head_version). Taken as remembered: the projector trusts that its
- * generation holds that event, because it was published (the store says it left the outbox)
- * and so came before this one in the account's partition, written by this projector or its
- * group before the offsets it resumed from were committed. Where that is wrong anyway (Kafka
- * lost it, a dead-lettered event, documents removed underneath), the next write that seals a
- * page finds the hole or the account document elsewhere: a conflict, the account read whole
- * and healed from the store; readers meanwhile see the account before the hole, never past it.
- * Not trusted, so read from the read model: an event still in the outbox, right after a
- * generation switch (the rebuild may still be catching up), an account waiting behind a gap,
- * anything while the store fails. */
+ * its documents stand (ll_rm_head_version). Taken on the store's word (trusted): the event was
+ * published (it left the outbox), and a published event came before this one in the account's
+ * partition, so this projector's group projected it before the offsets it resumed from, into
+ * this generation (a partition whose offsets were committed for another one starts where the
+ * generation resumes: start_assigned). That word is wrong when the topic holds the account out
+ * of order (a copy of a later event produced before the earlier ones were published again, by
+ * hand, a retried delivery or a relay takeover), or lost what it acknowledged. So the account is
+ * remembered unverified: a copy of an event at or below what it was written on that arrives
+ * later (the earlier events, sent again) makes the projector read it whole and bring it up to the
+ * store (fold_account); a hole under a page to seal or an account document elsewhere shows as a
+ * conflict at its next seal. Not trusted, so read from the read model: an event still in the
+ * outbox, an account behind a gap, anything while the store fails or after a switch that
+ * recorded no resume point. */
 static void recall_from_store(projector_t *p) {
     if (!store_usable(p) || settling(p)) return;
     int64_t t0 = ll_clock_us();
     int n = 0;
     for (int k = 0; k < p->n_accounts; k++) {
         batch_account_t *acc = &p->accounts[k];
-        int64_t first = p->items[p->order[acc->first]].ev.version;
+        int64_t first = first_version(p, acc);
         if (!acc->to_read || acc->read_whole || first < 2) continue;
         if (p->waiting.count > 0) {
             char text[LL_UUID_TEXT_LEN + 1];
@@ -566,17 +703,28 @@ static void recall_from_store(projector_t *p) {
             batch_account_t *acc = &p->accounts[p->state_account[i]];
             int64_t head = ll_rm_head_version(p->states[i].version);
             acc->before = (ll_rm_account_t){p->states[i], head, ll_rm_open_page(head)};
-            acc->remembered = 1, acc->to_read = 0;
+            acc->remembered = acc->trusted = 1, acc->to_read = 0;
             p->store_states++;
         }
     }
     phase_add(p, LL_PHASE_READ, t0);
 }
 
-/* Where the account's folded events go: its run of p->fold, or its own array once a gap was
- * closed from the store (the store's events come first there). */
+/* Where the account's folded events go: its run of p->fold, or its own array once the store was
+ * read for it (the store's events among the batch's, in version order). */
 static ll_event_t *folded(projector_t *p, batch_account_t *acc) {
     return acc->own != NULL ? acc->own : &p->fold[acc->first];
+}
+
+/* Makes room for extra more folded events (beside the batch's own). Returns 0 or -1. */
+static int own_reserve(projector_t *p, batch_account_t *acc, int extra) {
+    int need = acc->n_applied + extra + acc->n_events;
+    if (acc->own != NULL && acc->n_own >= need) return 0;
+    ll_event_t *grown = realloc(acc->own, (size_t)need * sizeof *grown);
+    if (grown == NULL) return -1;
+    if (acc->own == NULL) memcpy(grown, &p->fold[acc->first], (size_t)acc->n_applied * sizeof *grown);
+    acc->own = grown, acc->n_own = need;
+    return 0;
 }
 
 /* Remembers what the read model now holds of an account written: its state, and the items of
@@ -585,83 +733,139 @@ static void remember(projector_t *p, batch_account_t *acc) {
     ll_rm_page_items_t items;
     ll_account_cache_take_items(p->cache, &acc->id, &items);
     int known = ll_rm_page_items_next(&items, acc->before.state.version, folded(p, acc), (size_t)acc->n_applied);
-    ll_account_cache_put(p->cache, &acc->after);
+    ll_account_cache_put(p->cache, &acc->after, acc->trusted);
     if (known == 0) ll_account_cache_give_items(p->cache, &acc->id, &items);
 }
 
-/* Closes the gap before ev from the event store: the missing events are read by the account's
- * index, must fold onto a (the read model's state, read whole), and go before ev in what is
- * written. Returns 1 when a then stands right before ev; 0 when the gap stays (no store, too
- * many missing, the store unreachable or refusing one): the account then waits for them. */
-static int heal_gap(projector_t *p, batch_account_t *acc, ll_account_t *a, const ll_event_t *ev) {
-    if (!store_usable(p)) return 0;
-    char text[LL_UUID_TEXT_LEN + 1];
-    ll_uuid_format(&acc->id, text);
-    int64_t missing = ev->version - a->version - 1;
-    ll_error_t why = {""};
-    ll_event_t *own = NULL;
-    int n = -1;
-    if (missing > HEAL_EVENTS_MAX) {
-        ll_error_set(&why, LL_EINVAL, "%lld events missing, more than %d", (long long)missing, HEAL_EVENTS_MAX);
-    } else if ((own = malloc((size_t)(acc->n_applied + missing + acc->n_events) * sizeof *own)) == NULL) {
-        ll_error_set(&why, LL_ENOMEM, "out of memory");
-    } else {
-        memcpy(own, folded(p, acc), (size_t)acc->n_applied * sizeof *own);
-        n = ll_store_events_between(p->store, &acc->id, a->version, ev->version, own + acc->n_applied,
-                                    (int)missing, &why);
-        if (n < 0) p->store_retry_at_ms = ll_clock_ms() + STORE_RETRY_MS; /* unreachable: not per account */
-        if (n >= 0 && n != missing) {
-            ll_error_set(&why, LL_EIO, "the store holds %d of the %lld missing events", n, (long long)missing);
-            n = -1;
+/* Reads from the event store the account's events after a->version and below `before`
+ * (INT64_MAX: all it holds), at most HEAL_EVENTS_MAX, folds them onto *a and adds them to its
+ * folded events. Returns how many (0: the store holds none there); -1 when the store cannot be
+ * read (the batch is tried again: store_failed); -2 when what it holds does not fold onto *a
+ * (why set: the account halts there). */
+static int from_store(projector_t *p, batch_account_t *acc, ll_account_t *a, int64_t before, ll_error_t *why,
+                      ll_error_t *err) {
+    int64_t span = before == INT64_MAX ? HEAL_EVENTS_MAX : before - a->version - 1;
+    int max = span < HEAL_EVENTS_MAX ? (int)span : HEAL_EVENTS_MAX;
+    if (max <= 0) return 0;
+    if (!store_usable(p)) return store_failed(p, acc, "the event store failed lately", err), -1;
+    if (own_reserve(p, acc, max) != 0) return ll_error_set(err, LL_ENOMEM, "out of memory"), -1;
+    ll_error_t e = {""};
+    ll_event_t *out = folded(p, acc) + acc->n_applied;
+    int n = ll_store_events_after(p->store, &acc->id, a->version, out, max, &e);
+    if (n < 0) return store_failed(p, acc, e.msg, err), -1;
+    for (int i = 0; i < n; i++) /* the store's versions follow on: anything else does not fold */
+        if (ll_account_evolve(a, &out[i], why) != LL_EVOLVE_OK) {
+            acc->n_applied += i, acc->healed += i;
+            return -2;
         }
+    acc->n_applied += n, acc->healed += n;
+    acc->hole |= n > 0;
+    return n;
+}
+
+/* Folds an event the domain refused (v) onto *a from the event store's own event at that
+ * version instead (a broken or forged copy): 1 when the store's applied (the copy is
+ * dead-lettered); 0 when the store holds no event there (the copy is of nothing acknowledged:
+ * dead-lettered, skipped); -1 with the batch to be tried again; -2 halted. */
+static int replace_refused(projector_t *p, batch_account_t *acc, ll_account_t *a, item_t *it, const char *refusal,
+                           ll_error_t *err) {
+    char why[LL_ERROR_MSG_MAX];
+    ll_error_t e = {""};
+    int n = from_store(p, acc, a, it->ev.version + 1, &e, err);
+    if (n == -1) return -1;
+    if (n == -2) {
+        snprintf(why, sizeof why, "the copy in the topic is refused (%.200s) and so is the event store's: %.200s", refusal,
+                 e.msg);
+        return halt_account(p, acc, it, it->ev.version, why, err) != 0 ? -1 : -2;
     }
-    ll_account_t b = *a;
-    for (int i = 0; n > 0 && i < n; i++)
-        if (ll_account_evolve(&b, &own[acc->n_applied + i], &why) != LL_EVOLVE_OK) n = -1;
-    if (n < 0) {
-        free(own);
-        p->heal_failures++;
-        log_event("warn", "version gap not closed from the event store", text, why.msg);
+    if (n == 0) {
+        snprintf(why, sizeof why, "refused (%.300s), and the event store holds no event at this version", refusal);
+        if (dead_letter_copy(p, it, why, err) != 0) return -1;
         return 0;
     }
-    free(acc->own);
-    acc->own = own;
-    acc->n_applied += n;
-    acc->healed += n;
-    *a = b;
-    char detail[64];
-    snprintf(detail, sizeof detail, "%d events read from the event store", n);
-    log_event("info", "version gap closed", text, detail);
+    acc->healed -= n, acc->replaced += n; /* not a gap: counted as replaced */
+    snprintf(why, sizeof why, "refused (%.300s); the event store's event at this version was applied instead", refusal);
+    if (dead_letter_copy(p, it, why, err) != 0) return -1;
+    char text[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(&acc->id, text);
+    log_event("warn", "a refused copy replaced by the event store's event", text, refusal);
     return 1;
 }
 
-/* Folds the account's events onto what the read model holds, into its run of p->fold. A gap
- * against a remembered state is first taken for the memory being stale (another writer moved
- * the account): *stale set, nothing folded. An event evolve refuses halts the account there
- * (once: a second fold of the same batch stops at the same event quietly). */
+/* Folds the account's events onto what the read model holds. Against a remembered state (or
+ * one taken on the store's word, or from one event's document) a gap is first taken for that
+ * state being stale: *stale set, nothing folded, the account is read whole. Against the read
+ * model read whole, a gap is closed from the event store (an event it lacks is dead-lettered
+ * and skipped). A copy of an event at or below a trusted state means the topic delivered the
+ * account out of order: read whole, and brought up to at least that state from the store. An
+ * event the domain refuses is replaced by the store's event at its version, or halts the
+ * account. Last, the account is brought up to heal_to from the store. Returns 0; LL_EIO when
+ * the batch must be tried again (the store unreachable); another negative code. */
 static int fold_account(projector_t *p, batch_account_t *acc, int *stale, ll_error_t *err) {
     ll_account_t a = acc->before.state;
-    acc->n_applied = 0, acc->duplicates = 0, acc->healed = 0;
+    acc->n_applied = 0, acc->duplicates = 0, acc->healed = 0, acc->replaced = 0, acc->more = 0;
     for (int j = 0; j < acc->n_events; j++) {
-        if (acc->halted && j == acc->halt_at) break;
+        if (acc->halted && j == acc->halt_at) return 0;
         item_t *it = &p->items[p->order[acc->first + j]];
         ll_error_t why = {""};
         ll_evolve_t v = ll_account_evolve(&a, &it->ev, &why);
-        if (v == LL_EVOLVE_GAP && !acc->remembered && heal_gap(p, acc, &a, &it->ev))
-            v = ll_account_evolve(&a, &it->ev, &why);
-        if (v == LL_EVOLVE_OK) {
-            folded(p, acc)[acc->n_applied++] = it->ev;
-        } else if (v == LL_EVOLVE_DUPLICATE) {
-            acc->duplicates++;
-        } else if (v == LL_EVOLVE_GAP && acc->remembered) {
+        if (v == LL_EVOLVE_GAP && acc->remembered) {
             *stale = 1;
             return 0;
-        } else {
-            /* Never guess: halt this account and raise the alarm; what came before is written. */
-            if (halt(p, acc, it, v, why.msg, err) != 0) return LL_EIO;
-            acc->halt_at = j;
-            break;
         }
+        if (v == LL_EVOLVE_DUPLICATE && acc->trusted) {
+            if (acc->heal_to < acc->before.state.version) acc->heal_to = acc->before.state.version;
+            *stale = 1;
+            return 0;
+        }
+        if (v == LL_EVOLVE_GAP) {
+            ll_error_t e = {""};
+            p->gaps++;
+            int n = from_store(p, acc, &a, it->ev.version, &e, err);
+            if (n == -1) return LL_EIO;
+            if (n == -2) {
+                acc->halt_at = j;
+                return halt_account(p, acc, it, a.version + 1, e.msg, err);
+            }
+            if (a.version + 1 < it->ev.version && n == HEAL_EVENTS_MAX) {
+                acc->more = 1; /* what was read is written; the batch goes on from there */
+                return 0;
+            }
+            char text[LL_UUID_TEXT_LEN + 1], detail[160];
+            ll_uuid_format(&acc->id, text);
+            if (a.version + 1 < it->ev.version) { /* beyond what the store holds: not acknowledged */
+                snprintf(detail, sizeof detail, "version %lld is not in the event store (it holds %lld)",
+                         (long long)it->ev.version, (long long)a.version);
+                if (!it->refused) log_event("error", "an event the event store does not hold: dead-lettered", text, detail);
+                if (dead_letter_copy(p, it, detail, err) != 0) return LL_EIO;
+                continue;
+            }
+            snprintf(detail, sizeof detail, "%d events read from the event store", n);
+            log_event("info", "version gap closed", text, detail);
+            v = ll_account_evolve(&a, &it->ev, &why);
+        }
+        if (v == LL_EVOLVE_OK) {
+            folded(p, acc)[acc->n_applied++] = it->ev; /* room: from_store reserved the batch's too */
+        } else if (v == LL_EVOLVE_DUPLICATE) {
+            acc->duplicates++;
+        } else {
+            int r = replace_refused(p, acc, &a, it, why.msg, err);
+            if (r == -1) return LL_EIO;
+            if (r == -2) {
+                acc->halt_at = j;
+                return 0;
+            }
+        }
+    }
+    if (acc->heal_to > a.version) { /* brought up to what the store holds */
+        ll_error_t e = {""};
+        int n = from_store(p, acc, &a, acc->heal_to == INT64_MAX ? INT64_MAX : acc->heal_to + 1, &e, err);
+        if (n == -1) return LL_EIO;
+        if (n == -2) {
+            acc->halt_at = acc->n_events; /* every event of the batch is folded */
+            return halt_account(p, acc, NULL, a.version + 1, e.msg, err);
+        }
+        acc->more = n == HEAL_EVENTS_MAX;
     }
     return 0;
 }
@@ -708,15 +912,19 @@ static int plan(projector_t *p, ll_error_t *err) {
     return 0;
 }
 
+#define PROJECT_AGAIN 1 /* project_all wrote part of a large gap: the batch goes on at once */
+
 /* Projects the batch: reads what is not remembered, folds, writes every shard at once; an
- * account another writer moved is read and written again. The accounts of a batch that fails
- * are forgotten (what the read model holds of them is no longer known). */
+ * account another writer moved is read and written again. Returns 0; PROJECT_AGAIN when an
+ * account's gap was larger than one read of the store (written in part: the batch is projected
+ * again from there, uncommitted); or a negative code. The accounts of a batch that fails are
+ * forgotten (what the read model holds of them is no longer known). */
 static int project_all(projector_t *p, int n, ll_error_t *err) {
     group(p, n);
     for (int k = 0; k < p->n_accounts; k++) recall(p, &p->accounts[k]);
     recall_from_store(p);
     for (int k = 0; k < p->n_accounts; k++) p->account_reads += (uint64_t)p->accounts[k].to_read;
-    int rc = 0;
+    int rc = 0, more = 0;
     for (int attempt = 1; rc == 0; attempt++) {
         rc = read_marked(p, err);
         if (rc == 0) rc = plan(p, err);
@@ -741,24 +949,26 @@ static int project_all(projector_t *p, int n, ll_error_t *err) {
                 p->account_reads++;
                 continue;
             }
-            if (acc->n_applied > 0) {
-                remember(p, acc);
-                healed(p, acc);
-            }
+            if (acc->n_applied > 0) remember(p, acc);
+            healed(p, acc);
             p->applied += acc->n_applied;
             p->healed_events += (uint64_t)acc->healed; /* counted once written: a retry reads again */
+            p->replaced_events += (uint64_t)acc->replaced;
+            if (acc->hole) p->holes_found++, p->holes_healed++; /* also when a conflict read it again */
             p->duplicates += acc->duplicates;
+            more |= acc->more;
             acc->done = 1;
         }
         p->conflicts += (uint64_t)conflicts;
-        if (conflicts == 0) return 0;
+        if (conflicts == 0) break;
         char detail[64];
         snprintf(detail, sizeof detail, "%d accounts moved by another writer", conflicts);
         log_event("info", "reading them again", NULL, detail);
         if (attempt == SAVE_RETRIES) rc = ll_error_set(err, LL_EIO, "%s, %d times in a row", detail, attempt);
     }
+    if (rc == 0 && !more) return 0;
     for (int k = 0; k < p->n_accounts; k++) ll_account_cache_remove(p->cache, &p->accounts[k].id);
-    return rc;
+    return rc != 0 ? rc : PROJECT_AGAIN;
 }
 
 /* A commit refused because the group is rebalancing or moved on without this member. Retrying
@@ -792,6 +1002,7 @@ static void keep_uncommitted(projector_t *p, const rd_kafka_topic_partition_list
  * dropped when revoked). Called between batches, after a poll let the rebalance finish. */
 static void commit_uncommitted(projector_t *p) {
     if (p->uncommitted == NULL) return;
+    tag_offsets(p, p->uncommitted);
     rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, p->uncommitted, 0);
     if (group_moved(e)) return; /* still rebalancing: the next round */
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -811,6 +1022,7 @@ static int commit(projector_t *p, int n, ll_error_t *err) {
     for (int i = 0; p->uncommitted != NULL && i < p->uncommitted->cnt; i++)
         offset_at_least(offsets, p->uncommitted->elems[i].topic, p->uncommitted->elems[i].partition,
                         p->uncommitted->elems[i].offset);
+    tag_offsets(p, offsets);
     int64_t t0 = ll_clock_us();
     rd_kafka_resp_err_t e = rd_kafka_commit(p->consumer, offsets, 0);
     phase_add(p, LL_PHASE_COMMIT, t0);
@@ -835,8 +1047,8 @@ static int commit(projector_t *p, int n, ll_error_t *err) {
 
 /* ---- generation and metrics ---------------------------------------------------------------- */
 
-static int add_halted(void *ctx, const char *account) {
-    return ll_strset_add(ctx, account) < 0 ? LL_ENOMEM : 0;
+static int add_halted(void *ctx, const char *account, int64_t version) {
+    return ll_strset_put(ctx, account, version > 0 ? version : 1) < 0 ? LL_ENOMEM : 0;
 }
 
 /* Opens generation gen for recording halts and takes the accounts halted in it: a halt holds
@@ -861,21 +1073,65 @@ static int open_halts(projector_t *p, int64_t gen, ll_error_t *err) {
 
 /* Opens the writer connections on the active generation, and moves them when a rebuild
  * switched it (what the projector remembers of the old one is forgotten). */
+/* Moves the assigned partitions back to where the active generation resumes, where they stand
+ * past it: what this projector wrote to the generation it left since then is projected into the
+ * new one as well (the rebuild may have stopped catching up before it got there). */
+static void seek_to_resume(projector_t *p) {
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(p->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL) return;
+    rd_kafka_position(p->consumer, parts);
+    for (int i = 0; i < parts->cnt; i++) parts->elems[i].offset = rewound(p, parts->elems[i].partition, parts->elems[i].offset);
+    rd_kafka_error_t *e = parts->cnt > 0 ? rd_kafka_seek_partitions(p->consumer, parts, 10000) : NULL;
+    if (e != NULL) {
+        log_event("error", "could not move the partitions back for the new generation", NULL, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    } else if (parts->cnt > 0) {
+        char detail[64];
+        snprintf(detail, sizeof detail, "%d partitions", parts->cnt);
+        log_event("info", "partitions start again from where the new generation resumes", NULL, detail);
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* Opens the writer connections on the active generation, and moves them when a rebuild
+ * switched it: what the projector remembers of the old one is forgotten, offsets not committed
+ * yet are dropped (they were written to the old one), and the partitions go back to where the
+ * new generation resumes (seek_to_resume; a generation that recorded no such point is given
+ * SWITCH_SETTLE_MS instead, as before). */
 static int follow_generation(projector_t *p, ll_error_t *err) {
     int64_t gen;
     p->last_generation_check_ms = ll_clock_ms();
-    if (ll_read_model_active_generation(p->mongo, p->opt->cfg->mongo_database, &gen, err) != 0) return LL_EIO;
+    const char *db = p->opt->cfg->mongo_database;
+    if (ll_read_model_active_generation(p->mongo, db, &gen, err) != 0) return LL_EIO;
     if (p->pool != NULL && gen == p->generation) return 0;
-    if (p->pool != NULL) {
+    if (gen != p->generation &&
+        ll_read_model_resume(p->mongo, db, gen, p->opt->cfg->kafka_topic_events, p->resume,
+                             LL_PROJECTOR_PARTITIONS_MAX, &p->n_resume, err) != 0)
+        return LL_EIO;
+    int switching = p->pool != NULL;
+    if (switching) {
         ll_rm_pool_stop(p->pool);
         p->pool = NULL;
-        p->switched_at_ms = ll_clock_ms();
     }
     ll_account_cache_clear(p->cache);
+    if (gen != p->generation) {
+        p->generation = gen;
+        snprintf(p->generation_tag, sizeof p->generation_tag, "g%lld", (long long)gen);
+        if (switching && p->uncommitted != NULL) {
+            rd_kafka_topic_partition_list_destroy(p->uncommitted);
+            p->uncommitted = NULL;
+        }
+        if (switching && p->n_resume > 0) {
+            seek_to_resume(p);
+        } else if (switching) {
+            p->switched_at_ms = ll_clock_ms();
+            log_event("warn", "the new generation recorded no resume point (an older rebuild)", NULL,
+                      "gaps are retried for 30 s while its settle phase catches up");
+        }
+    }
     if (open_halts(p, gen, err) != 0) return LL_EIO;
-    p->pool = ll_rm_pool_start(p->opt->cfg->mongo_uri, p->opt->cfg->mongo_database, gen, p->n_shards, err);
+    p->pool = ll_rm_pool_start(p->opt->cfg->mongo_uri, db, gen, p->n_shards, err);
     if (p->pool == NULL) return LL_EIO;
-    p->generation = gen;
     char g[64];
     snprintf(g, sizeof g, "generation %lld, %d writers", (long long)gen, p->n_shards);
     log_event("info", "projecting into", NULL, g);
@@ -911,6 +1167,9 @@ static void take_snapshot(projector_t *p) {
                                    .seal_reads = p->seal_reads,
                                    .healed_events = p->healed_events,
                                    .heal_failures = p->heal_failures,
+                                   .holes_found = p->holes_found,
+                                   .holes_healed = p->holes_healed,
+                                   .replaced_events = p->replaced_events,
                                    .conflicts = p->conflicts,
                                    .docs_events = p->docs_events,
                                    .docs_pages = p->docs_pages,
@@ -920,7 +1179,9 @@ static void take_snapshot(projector_t *p) {
                                    .generation = p->generation};
     memcpy(s->phase_us, p->phase_us, sizeof s->phase_us);
     rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(p->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL) return;
+    if (p->consumer == NULL || rd_kafka_assignment(p->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        parts == NULL)
+        return;
     rd_kafka_position(p->consumer, parts);
     for (int i = 0; i < parts->cnt && s->n_partitions < LL_PROJECTOR_PARTITIONS_MAX; i++) {
         const rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -973,7 +1234,10 @@ static void destroy_items(projector_t *p, int n) {
 static void process(projector_t *p, int n, volatile sig_atomic_t *stop) {
     for (;;) {
         ll_error_t e = {""};
-        if (decode_all(p, n, &e) == 0 && project_all(p, n, &e) == 0 && commit(p, n, &e) == 0) {
+        int rc = decode_all(p, n, &e);
+        if (rc == 0) rc = project_all(p, n, &e);
+        if (rc == PROJECT_AGAIN && !*stop) continue; /* a large gap, written in part: go on */
+        if (rc == 0 && commit(p, n, &e) == 0) {
             p->batches++;
             return;
         }
@@ -1023,9 +1287,8 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
     }
     p.mongo = mongoc_client_new_from_uri(uri);
     mongoc_client_set_appname(p.mongo, "ledgerline-projector");
-    if (opt->cfg->pg_conninfo[0] != '\0' &&
-        (p.store = ll_store_events_new(opt->cfg->pg_conninfo, STORE_TIMEOUT_MS)) == NULL)
-        goto done;
+    /* The event store closes gaps: without it a gap could only be skipped or waited on for ever. */
+    if ((p.store = ll_store_events_new(opt->cfg->pg_conninfo, STORE_TIMEOUT_MS)) == NULL) goto done;
     if ((rc = open_kafka(&p, err)) != 0) goto done;
     while (!*stop) {
         ll_error_t e = {""};
@@ -1046,16 +1309,19 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
     }
     rc = 0;
 done:
-    if (p.uncommitted != NULL) rd_kafka_topic_partition_list_destroy(p.uncommitted);
+    if (p.pool != NULL) publish(&p, 1); /* while the consumer can still tell its assignment */
     if (p.consumer != NULL) {
+        /* Closing serves a last revocation (on_rebalance): p.uncommitted must still be there. */
         rd_kafka_consumer_close(p.consumer);
         rd_kafka_destroy(p.consumer);
+        p.consumer = NULL;
     }
+    if (p.uncommitted != NULL) rd_kafka_topic_partition_list_destroy(p.uncommitted);
+    p.uncommitted = NULL;
     if (p.dlq != NULL) {
         rd_kafka_flush(p.dlq, 10000);
         rd_kafka_destroy(p.dlq);
     }
-    if (p.pool != NULL) publish(&p, 1);
     ll_rm_pool_stop(p.pool);
     ll_projector_metrics_stop(p.metrics);
     if (p.mongo != NULL) mongoc_client_destroy(p.mongo);

@@ -58,8 +58,19 @@ char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *
             "Events applied from the event store to close version gaps (the topic skipped them).", "",
             s->healed_events);
     counter(&t, "ledgerline_projector_heal_failures_total",
-            "Version gaps the event store could not close (unreachable, too many missing): the account waits.", "",
+            "Version gaps the event store could not close when met (unreachable): the batch is retried.", "",
             s->heal_failures);
+    const char *holes = "ledgerline_projector_holes_total";
+    counter(&t, holes,
+            "Accounts whose read model turned out to miss events below what it was taken to hold (a later "
+            "event came first, a copy was undecodable or refused, a store state trusted wrongly), and those "
+            "brought up to the event store since.",
+            "outcome=\"found\"", s->holes_found);
+    counter(&t, holes, NULL, "outcome=\"healed\"", s->holes_healed);
+    counter(&t, "ledgerline_projector_replaced_events_total",
+            "Events whose copy in the topic the domain refused (a broken hash link, a forged copy) while the "
+            "event store holds a valid one: the store's was applied, the copy dead-lettered.",
+            "", s->replaced_events);
     counter(&t, "ledgerline_projector_conflicts_total",
             "Accounts another writer had moved meanwhile: read again and rewritten.", "", s->conflicts);
     const char *docs = "ledgerline_projector_documents_written_total";
@@ -83,8 +94,8 @@ char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *
                       "Accounts stopped by an event the domain refuses, dead-lettered (alarm when > 0).", "",
                       s->halted_accounts);
     ll_metrics_series(&t, "projector", "ledgerline_projector_waiting_accounts", "gauge",
-                      "Accounts behind a version gap: their later events wait until the missing ones "
-                      "arrive (alarm when it stays > 0).",
+                      "Accounts behind a version gap the event store cannot close right now (unreachable): "
+                      "the batch holding them is retried, nothing after it is committed (alarm when it stays > 0).",
                       "", s->waiting_accounts);
     ll_metrics_series(&t, "projector", "ledgerline_projector_generation", "gauge",
                       "The read-model generation written to.", "", (uint64_t)s->generation);

@@ -47,7 +47,10 @@ typedef struct {
     uint64_t store_states;                           /* ... whose state came from the event store instead */
     uint64_t seal_reads;                             /* pages sealed by reading their earlier items back */
     uint64_t healed_events;                          /* events applied from the event store to close gaps */
-    uint64_t heal_failures;                          /* gaps the event store could not close */
+    uint64_t heal_failures;                          /* gaps the event store could not close yet */
+    uint64_t holes_found;                            /* accounts found missing events below what was planned */
+    uint64_t holes_healed;                           /* ... and brought up to the event store */
+    uint64_t replaced_events;                        /* refused copies replaced by the event store's event */
     uint64_t conflicts;                              /* accounts another writer had moved: read again */
     uint64_t docs_events, docs_pages, docs_accounts; /* documents written, per collection */
     uint64_t cache_accounts;                         /* accounts remembered now */

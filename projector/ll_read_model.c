@@ -143,6 +143,58 @@ int ll_read_model_switch(mongoc_client_t *client, const char *database, int64_t 
     return rc;
 }
 
+int ll_read_model_save_resume(mongoc_client_t *client, const char *database, int64_t generation, const char *topic,
+                              const int64_t *offsets, int n, ll_error_t *err) {
+    mongoc_collection_t *meta = mongoc_client_get_collection(client, database, META_COLLECTION);
+    char id[48];
+    snprintf(id, sizeof id, "resume_g%lld", (long long)generation);
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+    bson_t doc = BSON_INITIALIZER, arr;
+    BSON_APPEND_UTF8(&doc, "_id", id);
+    BSON_APPEND_UTF8(&doc, "topic", topic);
+    BSON_APPEND_ARRAY_BEGIN(&doc, "offsets", &arr);
+    for (int i = 0; i < n; i++) {
+        char key[16];
+        const char *k;
+        bson_uint32_to_string((uint32_t)i, &k, key, sizeof key);
+        BSON_APPEND_INT64(&arr, k, offsets[i]);
+    }
+    bson_append_array_end(&doc, &arr);
+    bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+    bson_error_t e;
+    int rc = mongoc_collection_replace_one(meta, filter, &doc, opts, NULL, &e) ? 0 : mongo_error(err, "save resume", &e);
+    bson_destroy(opts);
+    bson_destroy(&doc);
+    bson_destroy(filter);
+    mongoc_collection_destroy(meta);
+    return rc;
+}
+
+int ll_read_model_resume(mongoc_client_t *client, const char *database, int64_t generation, const char *topic,
+                         int64_t *offsets, int max, int *n, ll_error_t *err) {
+    mongoc_collection_t *meta = mongoc_client_get_collection(client, database, META_COLLECTION);
+    char id[48];
+    snprintf(id, sizeof id, "resume_g%lld", (long long)generation);
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+    bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(LL_READ_MODEL_QUERY_MS_MAX));
+    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(meta, filter, opts, NULL);
+    const bson_t *doc;
+    bson_iter_t it, arr;
+    bson_error_t e;
+    *n = 0;
+    if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "topic") && BSON_ITER_HOLDS_UTF8(&it) &&
+        strcmp(bson_iter_utf8(&it, NULL), topic) == 0 && bson_iter_init_find(&it, doc, "offsets") &&
+        BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &arr))
+        while (*n < max && bson_iter_next(&arr))
+            offsets[(*n)++] = BSON_ITER_HOLDS_NUMBER(&arr) ? bson_iter_as_int64(&arr) : 0;
+    int rc = mongoc_cursor_error(cur, &e) ? mongo_error(err, "read_model_meta", &e) : 0;
+    mongoc_cursor_destroy(cur);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    mongoc_collection_destroy(meta);
+    return rc;
+}
+
 int ll_read_model_retired_at(mongoc_client_t *client, const char *database, int64_t generation,
                              int64_t *retired_at_us, ll_error_t *err) {
     mongoc_collection_t *meta = mongoc_client_get_collection(client, database, META_COLLECTION);
@@ -320,8 +372,8 @@ int ll_read_model_save_halt(ll_read_model_t *rm, const ll_uuid_t *id, int64_t ve
     return rc;
 }
 
-int ll_read_model_halts(ll_read_model_t *rm, int (*each)(void *ctx, const char *account), void *ctx,
-                        ll_error_t *err) {
+int ll_read_model_halts(ll_read_model_t *rm, int (*each)(void *ctx, const char *account, int64_t version),
+                        void *ctx, ll_error_t *err) {
     bson_t filter = BSON_INITIALIZER;
     bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(LL_READ_MODEL_QUERY_MS_MAX), "limit",
                             BCON_INT64(LL_READ_MODEL_HALTS_MAX));
@@ -331,7 +383,7 @@ int ll_read_model_halts(ll_read_model_t *rm, int (*each)(void *ctx, const char *
     int rc = 0;
     while (rc == 0 && mongoc_cursor_next(cur, &doc))
         if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
-            rc = each(ctx, bson_iter_utf8(&it, NULL));
+            rc = each(ctx, bson_iter_utf8(&it, NULL), get_int64(doc, "version"));
     bson_error_t e;
     if (rc == 0 && mongoc_cursor_error(cur, &e)) rc = mongo_error(err, "find halts", &e);
     mongoc_cursor_destroy(cur);

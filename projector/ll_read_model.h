@@ -63,6 +63,20 @@ int ll_read_model_drop_generation(mongoc_client_t *client, const char *database,
 int ll_read_model_switch(mongoc_client_t *client, const char *database, int64_t from_generation,
                          int64_t to_generation, int64_t now_us, ll_error_t *err);
 
+/* Where projectors resume in the events topic once generation is active
+ * ({_id:"resume_g<N>", topic, offsets}): per partition, an offset such that every event the
+ * generation lacks is at or after it (ledgerline-rebuild reads the high watermarks before its
+ * last catch-up round and records them before it switches). A projector whose committed offset
+ * was written for another generation starts its partitions there (ll_projector.c). Returns 0 or
+ * LL_EIO. */
+int ll_read_model_save_resume(mongoc_client_t *client, const char *database, int64_t generation, const char *topic,
+                              const int64_t *offsets, int n, ll_error_t *err);
+
+/* Reads what ll_read_model_save_resume recorded for generation and topic into offsets[0..max):
+ * *n partitions (0 when nothing was recorded for that topic). Returns 0 or LL_EIO. */
+int ll_read_model_resume(mongoc_client_t *client, const char *database, int64_t generation, const char *topic,
+                         int64_t *offsets, int max, int *n, ll_error_t *err);
+
 /* When generation retired (wall-clock us), or 0 when it has no record. Returns 0 or LL_EIO. */
 int ll_read_model_retired_at(mongoc_client_t *client, const char *database, int64_t generation,
                              int64_t *retired_at_us, ll_error_t *err);
@@ -149,9 +163,10 @@ int ll_read_model_save_head(ll_read_model_t *rm, const ll_account_t *a, int64_t 
 int ll_read_model_save_halt(ll_read_model_t *rm, const ll_uuid_t *id, int64_t version, const char *reason,
                             int64_t at_us, ll_error_t *err);
 
-/* Calls each(ctx, account id text) for every halted account (at most LL_READ_MODEL_HALTS_MAX;
- * the collection holds only those). Returns 0, each's nonzero, or a negative code. */
-int ll_read_model_halts(ll_read_model_t *rm, int (*each)(void *ctx, const char *account), void *ctx,
-                        ll_error_t *err);
+/* Calls each(ctx, account id text, the refused version) for every halted account (at most
+ * LL_READ_MODEL_HALTS_MAX; the collection holds only those). Returns 0, each's nonzero, or a
+ * negative code. */
+int ll_read_model_halts(ll_read_model_t *rm, int (*each)(void *ctx, const char *account, int64_t version),
+                        void *ctx, ll_error_t *err);
 
 #endif

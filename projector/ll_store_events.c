@@ -76,6 +76,27 @@ int ll_store_events_between(ll_store_events_t *s, const ll_uuid_t *account, int6
     return rc;
 }
 
+int ll_store_events_after(ll_store_events_t *s, const ll_uuid_t *account, int64_t after, ll_event_t *out, int max,
+                          ll_error_t *err) {
+    if (max <= 0) return 0;
+    if (connected(s, err) != 0) return -1;
+    char id[LL_UUID_TEXT_LEN + 1], lo[24], limit[16];
+    ll_uuid_format(account, id);
+    snprintf(lo, sizeof lo, "%lld", (long long)after);
+    snprintf(limit, sizeof limit, "%d", max);
+    const char *params[3] = {id, lo, limit};
+    PGresult *res = ll_pg_query(s->pg,
+                                "SELECT envelope FROM events WHERE account_id = $1::uuid AND version > $2::bigint"
+                                " ORDER BY version LIMIT $3::int",
+                                3, params, PGRES_TUPLES_OK, err);
+    if (res == NULL) return -1;
+    int n = PQntuples(res), rc = n;
+    for (int i = 0; i < n && rc >= 0; i++)
+        if (ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &out[i], err) != 0) rc = -1;
+    PQclear(res);
+    return rc;
+}
+
 int ll_store_events_states(ll_store_events_t *s, const ll_uuid_t *ids, const int64_t *versions, int n,
                            ll_account_t *out, bool *found, ll_error_t *err) {
     for (int i = 0; i < n; i++) found[i] = false;

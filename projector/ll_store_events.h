@@ -25,6 +25,12 @@ void ll_store_events_free(ll_store_events_t *s);
 int ll_store_events_between(ll_store_events_t *s, const ll_uuid_t *account, int64_t after, int64_t before,
                             ll_event_t *out, int max, ll_error_t *err);
 
+/* Decodes into out[0..max) the account's first stored events after version `after`, in version
+ * order: at most max of them (the caller asks again from the last for more). Returns how many
+ * (0: the store holds nothing later), or -1 with err set (unreachable, an event undecodable). */
+int ll_store_events_after(ll_store_events_t *s, const ll_uuid_t *account, int64_t after, ll_event_t *out, int max,
+                          ll_error_t *err);
+
 /* For each i < n: the state of account ids[i] once its event versions[i] (>= 1) applied, from
  * that event and the account's AccountOpened (ll_account_at): out[i] with found[i] set, or
  * found[i] false when the store lacks either or that event is still in the outbox (not

@@ -9,8 +9,12 @@
  *              replay (tampering), refuses the switch;
  *   3. catch up the events committed since, found per account (account_state's versions, not
  *              positions: a late commit below a position is never skipped);
- *   4. switch  read_model_meta {_id:"active"} from N to N+1 in one guarded update; the live
- *              projector and query API follow within a second;
+ *   4. switch  record where projectors resume in the topic for N+1 (the high watermarks read
+ *              before the last catch-up round: every event the generation may lack was
+ *              published at or after them), then read_model_meta {_id:"active"} from N to N+1 in
+ *              one guarded update; the live projector and query API follow within a second, and
+ *              the projector projects again from that point into N+1, so nothing it wrote to N
+ *              meanwhile is missing there (whatever --settle-seconds says);
  *   5. settle  keep catching up for --settle-seconds, while the projector moves over.
  * A rebuild killed at any point leaves the live generation untouched: the next run drops the
  * half-built generation and starts over. Only one rebuild runs at a time (PostgreSQL advisory
@@ -46,6 +50,7 @@
  * a round never finds nothing); the settle phase after the switch takes the rest. */
 #define SWITCH_REMAINDER_EVENTS 1000
 #define CATCH_UP_ROUNDS_MAX     50 /* still above the remainder then: the load outpaces the rebuild */
+#define LL_RESUME_PARTITIONS_MAX 1024
 
 typedef struct {
     const char *from; /* "kafka" or "store" */
@@ -73,7 +78,9 @@ static void usage(FILE *out) {
         "  --account ID         only this account; --to-position N: only events up to global position N.\n"
         "                       Both build a partial generation, which is verified and never switched to.\n"
         "  --dry-run            build and verify only, then drop the new generation\n"
-        "  --settle-seconds S   how long to keep catching up after the switch (default 15)\n"
+        "  --settle-seconds S   how long to keep catching up after the switch (default 15; 0 is safe:\n"
+        "                       projectors project into the new generation again from where it\n"
+        "                       was caught up, recorded with the switch)\n"
         "  --writers N          threads (and MongoDB connections) inserting the build's transactions,\n"
         "                       1..16 (default 2); the reading and folding go on meanwhile\n"
         "  --gc                 drop generations retired more than --grace-seconds ago (default 3600),\n"
@@ -181,6 +188,9 @@ typedef struct {
     void *diffs_ctx;   /* the verification in progress */
     ll_uuid_t *behind; /* accounts the store has more of (topic source): caught up first */
     size_t n_behind, cap_behind;
+    rd_kafka_t *watermarks_rk; /* reads the topic's high watermarks (where projectors resume) */
+    int64_t resume[LL_RESUME_PARTITIONS_MAX];
+    int n_resume;
 } rebuild_t;
 
 static int note_behind(rebuild_t *r, const ll_uuid_t *id) {
@@ -675,9 +685,38 @@ static int64_t catch_up_round(rebuild_t *r, int64_t since_us, ll_error_t *err) {
     return applied;
 }
 
+/* Reads the events topic's high watermarks into r->resume: every event committed from now on is
+ * published at or after them. Returns 0 or LL_EIO. */
+static int read_resume(rebuild_t *r, ll_error_t *err) {
+    const char *topic = r->cfg->kafka_topic_events;
+    if (r->watermarks_rk == NULL) {
+        const char *const settings[] = {"bootstrap.servers", r->cfg->kafka_bootstrap_servers, "client.id",
+                                        "ledgerline-rebuild", NULL};
+        if ((r->watermarks_rk = ll_kafka_client(RD_KAFKA_PRODUCER, NULL, settings, err)) == NULL) return LL_EIO;
+    }
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->watermarks_rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(r->watermarks_rk, 0, rkt, &md, 10000);
+    rd_kafka_topic_destroy(rkt);
+    int n = e == 0 && md->topic_cnt == 1 && md->topics[0].err == 0 ? md->topics[0].partition_cnt : 0;
+    if (md) rd_kafka_metadata_destroy(md);
+    if (n <= 0 || n > LL_RESUME_PARTITIONS_MAX)
+        return ll_error_set(err, LL_EIO, "topic %s: %s", topic, e ? rd_kafka_err2str(e) : "no partitions");
+    for (int i = 0; i < n; i++) {
+        int64_t lo;
+        if ((e = rd_kafka_query_watermark_offsets(r->watermarks_rk, topic, i, &lo, &r->resume[i], 10000)) != 0)
+            return ll_error_set(err, LL_EIO, "topic %s partition %d: %s", topic, i, rd_kafka_err2str(e));
+    }
+    r->n_resume = n;
+    return 0;
+}
+
 /* First the accounts the verification found behind the store, then rounds over the recently
  * changed ones: with until_ms 0, until a round applies fewer than SWITCH_REMAINDER_EVENTS
- * (an error after CATCH_UP_ROUNDS_MAX rounds); else until until_ms. */
+ * (an error after CATCH_UP_ROUNDS_MAX rounds); else until until_ms. Before the switch, every
+ * round first reads where projectors would resume (read_resume): the last round's is recorded
+ * with the switch, since every event committed before that round began is in the generation
+ * when it ends. */
 static int catch_up(rebuild_t *r, const char *phase, int64_t until_ms, ll_error_t *err) {
     for (size_t i = 0; i < r->n_behind; i++) {
         int64_t n = catch_up_account(r, &r->behind[i], err);
@@ -687,6 +726,7 @@ static int catch_up(rebuild_t *r, const char *phase, int64_t until_ms, ll_error_
     r->n_behind = 0;
     int64_t since_us = r->snapshot_us - LATE_COMMIT_US;
     for (int round = 1;; round++) {
+        if (until_ms == 0 && read_resume(r, err) != 0) return LL_EIO;
         int64_t round_us = ll_clock_wall_us();
         int64_t n = catch_up_round(r, since_us, err);
         if (n < 0) return LL_EIO;
@@ -855,6 +895,9 @@ static int run_rebuild(rebuild_t *r, ll_error_t *err) {
     if (rc == 0 && !o->dry_run && !partial) {
         if (catch_up(r, "catch-up", 0, err) != 0)
             rc = fail(EXIT_USAGE, "catch-up: %s", err->msg);
+        else if (ll_read_model_save_resume(r->mongo, r->cfg->mongo_database, r->to_gen, r->cfg->kafka_topic_events,
+                                           r->resume, r->n_resume, err) != 0)
+            rc = fail(EXIT_USAGE, "record where projectors resume: %s", err->msg);
         else if (ll_read_model_switch(r->mongo, r->cfg->mongo_database, r->from_gen, r->to_gen,
                                       ll_clock_wall_us(), err) != 0)
             rc = fail(EXIT_USAGE, "switch: %s", err->msg);
@@ -917,6 +960,7 @@ int main(int argc, char **argv) {
     free(r.built.slots);
     ll_rm_writes_free(r.writes);
     free(r.behind);
+    if (r.watermarks_rk != NULL) rd_kafka_destroy(r.watermarks_rk);
     PQfinish(r.pg);
     if (r.mongo) mongoc_client_destroy(r.mongo);
     mongoc_cleanup();

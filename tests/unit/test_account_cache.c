@@ -20,10 +20,10 @@ LL_TEST(test_put_get_replace_remove_clear) {
     LL_REQUIRE(c != NULL);
     ll_rm_account_t a = account_at(1, 3), b = account_at(2, 7);
     LL_CHECK(ll_account_cache_get(c, &a.state.account_id) == NULL);
-    ll_account_cache_put(c, &a);
-    ll_account_cache_put(c, &b);
+    ll_account_cache_put(c, &a, 0);
+    ll_account_cache_put(c, &b, 0);
     a.state.version = 4;
-    ll_account_cache_put(c, &a); /* replaces */
+    ll_account_cache_put(c, &a, 0); /* replaces */
     LL_CHECK_EQ_INT(ll_account_cache_count(c), 2);
     LL_CHECK_EQ_INT(ll_account_cache_get(c, &a.state.account_id)->state.version, 4);
     ll_account_cache_remove(c, &a.state.account_id);
@@ -32,7 +32,7 @@ LL_TEST(test_put_get_replace_remove_clear) {
     ll_account_cache_clear(c);
     LL_CHECK_EQ_INT(ll_account_cache_count(c), 0);
     LL_CHECK(ll_account_cache_get(c, &b.state.account_id) == NULL);
-    ll_account_cache_put(c, &b); /* usable after a clear */
+    ll_account_cache_put(c, &b, 0); /* usable after a clear */
     LL_CHECK(ll_account_cache_get(c, &b.state.account_id) != NULL);
     ll_account_cache_free(c);
 }
@@ -43,13 +43,13 @@ LL_TEST(test_full_forgets_what_was_not_used_lately) {
     LL_REQUIRE(c != NULL);
     for (uint64_t i = 1; i <= 4; i++) {
         ll_rm_account_t a = account_at(i, (int64_t)i);
-        ll_account_cache_put(c, &a);
+        ll_account_cache_put(c, &a, 0);
     }
     ll_rm_account_t probe = account_at(1, 0);
     for (int round = 0; round < 3; round++) {
         ll_account_cache_get(c, &probe.state.account_id); /* 1 is in use */
         ll_rm_account_t a = account_at(10 + (uint64_t)round, 1);
-        ll_account_cache_put(c, &a);
+        ll_account_cache_put(c, &a, 0);
         LL_CHECK_EQ_INT(ll_account_cache_count(c), 4);
         LL_CHECK(ll_account_cache_get(c, &probe.state.account_id) != NULL);
         LL_CHECK(ll_account_cache_get(c, &a.state.account_id) != NULL);
@@ -61,7 +61,7 @@ LL_TEST(test_capacity_zero_remembers_nothing) {
     ll_account_cache_t *c = ll_account_cache_new(0, 1 << 20);
     LL_REQUIRE(c != NULL);
     ll_rm_account_t a = account_at(1, 1);
-    ll_account_cache_put(c, &a);
+    ll_account_cache_put(c, &a, 0);
     LL_CHECK(ll_account_cache_get(c, &a.state.account_id) == NULL);
     ll_account_cache_free(c);
 }
@@ -71,7 +71,7 @@ LL_TEST(test_many_accounts_through_a_small_cache) {
     LL_REQUIRE(c != NULL);
     for (uint64_t i = 1; i <= 20000; i++) {
         ll_rm_account_t a = account_at(i, (int64_t)i);
-        ll_account_cache_put(c, &a);
+        ll_account_cache_put(c, &a, 0);
         if (i % 3 == 0) ll_account_cache_remove(c, &a.state.account_id);
         const ll_rm_account_t *got = ll_account_cache_get(c, &a.state.account_id);
         LL_CHECK(i % 3 == 0 ? got == NULL : got != NULL && got->state.version == (int64_t)i);
@@ -92,8 +92,8 @@ LL_TEST(test_page_items_stay_within_their_budget) {
     ll_account_cache_t *c = ll_account_cache_new(2, 100);
     LL_REQUIRE(c != NULL);
     ll_rm_account_t a = account_at(1, 3), b = account_at(2, 7), d = account_at(3, 1);
-    ll_account_cache_put(c, &a);
-    ll_account_cache_put(c, &b);
+    ll_account_cache_put(c, &a, 0);
+    ll_account_cache_put(c, &b, 0);
     ll_rm_page_items_t items = items_of(60);
     ll_account_cache_give_items(c, &a.state.account_id, &items);
     LL_CHECK(items.packed == NULL); /* moved */
@@ -108,13 +108,13 @@ LL_TEST(test_page_items_stay_within_their_budget) {
     LL_CHECK_EQ_INT(ll_account_cache_items_bytes(c), 0);
     ll_account_cache_give_items(c, &a.state.account_id, &items);
     a.state.version = 4;
-    ll_account_cache_put(c, &a); /* a new state: the items were of the old one */
+    ll_account_cache_put(c, &a, 0); /* a new state: the items were of the old one */
     LL_CHECK(ll_account_cache_items(c, &a.state.account_id) == NULL);
     LL_CHECK_EQ_INT(ll_account_cache_items_bytes(c), 0);
     items = items_of(50);
     ll_account_cache_give_items(c, &b.state.account_id, &items);
-    ll_account_cache_put(c, &d); /* full: one of them is forgotten, with its items */
-    ll_account_cache_put(c, &a);
+    ll_account_cache_put(c, &d, 0); /* full: one of them is forgotten, with its items */
+    ll_account_cache_put(c, &a, 0);
     LL_CHECK(ll_account_cache_items_bytes(c) <= 50);
     items = items_of(10);
     ll_account_cache_give_items(c, &b.state.account_id, &items); /* to one not remembered: freed */
@@ -125,9 +125,28 @@ LL_TEST(test_page_items_stay_within_their_budget) {
     ll_account_cache_clear(c);
     LL_CHECK_EQ_INT(ll_account_cache_items_bytes(c), 0);
     items = items_of(10);
-    ll_account_cache_put(c, &a);
+    ll_account_cache_put(c, &a, 0);
     ll_account_cache_give_items(c, &a.state.account_id, &items);
     ll_account_cache_free(c); /* frees what it holds */
+}
+
+/* An account taken on the event store's word stays so marked until put again as verified. */
+LL_TEST(test_unverified_is_kept_until_verified) {
+    ll_account_cache_t *c = ll_account_cache_new(10, 1 << 20);
+    LL_REQUIRE(c != NULL);
+    ll_rm_account_t a = account_at(1, 3), b = account_at(2, 5);
+    LL_CHECK(!ll_account_cache_unverified(c, &a.state.account_id)); /* not remembered */
+    ll_account_cache_put(c, &a, 1);
+    ll_account_cache_put(c, &b, 0);
+    LL_CHECK(ll_account_cache_unverified(c, &a.state.account_id));
+    LL_CHECK(!ll_account_cache_unverified(c, &b.state.account_id));
+    a.state.version = 4;
+    ll_account_cache_put(c, &a, 0); /* read back: verified */
+    LL_CHECK(!ll_account_cache_unverified(c, &a.state.account_id));
+    ll_account_cache_put(c, &b, 1);
+    ll_account_cache_remove(c, &b.state.account_id);
+    LL_CHECK(!ll_account_cache_unverified(c, &b.state.account_id));
+    ll_account_cache_free(c);
 }
 
 int main(int argc, char **argv) {
@@ -137,6 +156,7 @@ int main(int argc, char **argv) {
         LL_CASE(test_capacity_zero_remembers_nothing),
         LL_CASE(test_many_accounts_through_a_small_cache),
         LL_CASE(test_page_items_stay_within_their_budget),
+        LL_CASE(test_unverified_is_kept_until_verified),
     };
     return ll_test_main(argc, argv, "account_cache", cases, LL_CASES(cases));
 }
