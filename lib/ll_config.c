@@ -82,6 +82,7 @@ static const ll_cfg_key_t keys[] = {
     INT_KEY(projector_cache_accounts, "1000000", 0, 100000000),
     INT_KEY(projector_cache_items_bytes, "268435456", 0, 1099511627776LL),
     INT_KEY(projector_writers, "4", 1, 16),
+    INT_KEY(projector_heal_events_max, "10000", 1, 1000000),
     INT_KEY(idempotency_retention_seconds, "86400", 1, 31536000),
     INT_KEY(projector_session_timeout_ms, "6000", 6000, 300000), /* >= Kafka's minimum, <= max.poll.interval.ms */
     INT_KEY(projector_batch_ms, "5", 0, 10000),

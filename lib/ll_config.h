@@ -51,6 +51,7 @@ typedef struct ll_config {
     int64_t projector_cache_accounts; /* account states the projector remembers; 0: reads each */
     int64_t projector_cache_items_bytes; /* ... with their open page's statement items, up to this */
     int64_t projector_writers;        /* connections the projector writes a batch on at once */
+    int64_t projector_heal_events_max; /* events read from the store per round while closing a gap */
     int64_t projector_session_timeout_ms; /* a silent projector loses its partitions after this */
     int64_t projector_batch_ms;           /* a batch waits this long for more messages */
     int64_t projector_fetch_wait_ms;      /* Kafka holds a fetch up to this long ... */

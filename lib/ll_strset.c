@@ -24,16 +24,21 @@ int ll_strset_init(ll_strset_t *s, size_t n_buckets) {
     return s->buckets ? 0 : -1;
 }
 
-void ll_strset_free(ll_strset_t *s) {
+void ll_strset_clear(ll_strset_t *s) {
     for (size_t i = 0; s->buckets != NULL && i < s->n_buckets; i++) {
         for (ll_strset_node_t *n = s->buckets[i], *next; n != NULL; n = next) {
             next = n->next;
             free(n);
         }
+        s->buckets[i] = NULL;
     }
+    s->count = 0;
+}
+
+void ll_strset_free(ll_strset_t *s) {
+    ll_strset_clear(s);
     free(s->buckets);
     s->buckets = NULL;
-    s->count = 0;
 }
 
 static ll_strset_node_t *find(const ll_strset_t *set, const char *s) {

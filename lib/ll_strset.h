@@ -15,6 +15,8 @@ typedef struct ll_strset {
 /* Returns 0, or -1 when out of memory. */
 int ll_strset_init(ll_strset_t *s, size_t n_buckets);
 void ll_strset_free(ll_strset_t *s);
+/* Removes every string; the set stays usable. */
+void ll_strset_clear(ll_strset_t *s);
 
 /* Adds s; returns 1 when added, 0 when already present, -1 when out of memory. */
 int ll_strset_add(ll_strset_t *set, const char *s);

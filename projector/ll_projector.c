@@ -29,12 +29,12 @@
  * reached the account yet (ledgerline-rebuild keeps catching up for --settle-seconds, default 15):
  * the batch is retried. Only a gap that outlasts this halts the account. */
 #define SWITCH_SETTLE_MS 30000
-/* A gap is closed from the event store at most this many events at a time (their decoded events
- * are held in memory): a larger one is written in several rounds of the same batch. */
-#define HEAL_EVENTS_MAX 10000
 #define STORE_TIMEOUT_MS 5000
 #define STORE_RETRY_MS   5000 /* after the store failed: states come from the read model meanwhile */
 #define DECODE_PARALLEL_MIN 256 /* messages worth spreading the decoding over the writer threads */
+#define STORE_CHUNK         512 /* events read from the event store per query while closing a gap */
+#define REJOIN_MIN_MS       5000 /* between two rejoins of the consumer group (rejoin) */
+#define DEAD_LETTER_KEEP_BYTES 65536 /* of a message too large to dead-letter whole */
 
 typedef struct {
     rd_kafka_message_t *msg;
@@ -60,11 +60,11 @@ typedef struct {
     int remembered;                /* before is not read whole: remembered, or guessed from one event */
     int trusted;                   /* before (or what it was written on) is the event store's word */
     int64_t heal_to;  /* bring it up to this version from the store in this batch (INT64_MAX: its head) */
-    int more;         /* a gap larger than HEAL_EVENTS_MAX: this attempt wrote part of it */
+    int more;         /* a gap larger than heal_max: this attempt wrote part of it */
     int store_waits;  /* a gap the store cannot close right now: the batch is retried */
     int hole;         /* events came from the store for it in this batch (counted once written) */
     int to_read, read_whole, stale, conflict, done;
-    int halted, halt_at; /* stopped at its halt_at-th event of the batch (halted or not in the store) */
+    int64_t halt_version; /* halted there (0: not): nothing at or past it is folded, all below is */
 } batch_account_t;
 
 typedef struct shard_task shard_task_t;
@@ -78,6 +78,7 @@ typedef struct projector {
     ll_rm_pool_t *pool;                             /* the writer connections, on the active generation */
     int64_t generation;                             /* of the pool; 0 none */
     int n_shards;                                   /* writer connections */
+    int heal_max;                                   /* events read from the store per round of a gap */
     int batch_shards;                               /* those the batch in hand is spread over */
     ll_rm_writes_t *writes[LL_RM_POOL_THREADS_MAX]; /* per shard, the batch's planned writes */
     shard_task_t *tasks;
@@ -110,6 +111,9 @@ typedef struct projector {
      * a partition whose committed offset was written for another generation starts there. */
     int64_t resume[LL_PROJECTOR_PARTITIONS_MAX];
     int n_resume; /* partitions recorded; 0: none (an older rebuild, or generation 1) */
+    int rejoin;   /* leave the group and join again before the next batch (rejoin) */
+    int rejoins;  /* rejoins since the last batch committed */
+    long long last_rejoin_ms;
     char generation_tag[32]; /* "g<N>", the metadata of every offset committed for this generation */
     /* recall_from_store's scratch, batch_max each */
     ll_uuid_t *state_ids;
@@ -196,12 +200,16 @@ static void tag_offsets(const projector_t *p, rd_kafka_topic_partition_list_t *l
 }
 
 /* Sets where the assigned partitions start. A partition whose committed offset was written for
- * another generation (a rebuild switched while its offsets moved on in the old one) starts where
+ * an older generation (a rebuild switched while its offsets moved on in the old one) starts where
  * the active generation resumes, so everything the new generation may lack is projected into it
- * again (duplicates are skipped); the others start at their committed offsets. When the committed
- * offsets cannot be read, every partition starts at the resume point: projecting again is safe,
- * skipping is not. */
-static void start_assigned(projector_t *p, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
+ * again (duplicates are skipped); the others start at their committed offsets. One whose offset
+ * was committed for a newer generation than this projector follows yet, or whose committed offset
+ * cannot be read, is paused and the projector rejoins the group once it has looked at the
+ * generation again (rejoin): it is never started where it could skip what the generation lacks,
+ * nor sent back further than the generation needs. Called inside on_rebalance, before the
+ * partitions are assigned; pause_out receives those to pause once they are. */
+static void start_assigned(projector_t *p, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                           rd_kafka_topic_partition_list_t *pause_out) {
     if (p->n_resume == 0) return; /* nothing recorded: the committed offsets */
     rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
     for (int attempt = 0; attempt < 3; attempt++)
@@ -211,19 +219,33 @@ static void start_assigned(projector_t *p, rd_kafka_t *rk, rd_kafka_topic_partit
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         int64_t g = e == RD_KAFKA_RESP_ERR_NO_ERROR && tp->err == RD_KAFKA_RESP_ERR_NO_ERROR ? committed_generation(tp)
                                                                                                : -1;
-        int64_t committed = g >= 0 ? tp->offset : RD_KAFKA_OFFSET_INVALID;
-        if (g != 0 && g != p->generation) {
-            tp->offset = rewound(p, tp->partition, committed);
+        if (g > 0 && g < p->generation) {
+            tp->offset = rewound(p, tp->partition, tp->offset);
             moved++;
+        } else if (g > p->generation && p->rejoins >= 2) {
+            /* Still newer after the generation was checked and the group joined again: the
+             * active one went back (a switch undone by hand). Its committed offset, as before. */
+            tp->offset = RD_KAFKA_OFFSET_INVALID;
+            log_event("warn", "an offset committed for a newer generation than the active one", NULL,
+                      "started at it");
         } else {
             tp->offset = RD_KAFKA_OFFSET_INVALID; /* the committed offset (or auto.offset.reset) */
+            if (g < 0 || g > p->generation) rd_kafka_topic_partition_list_add(pause_out, tp->topic, tp->partition);
         }
     }
     if (moved > 0) {
         char detail[96];
-        snprintf(detail, sizeof detail, "%d partitions from where generation %lld resumes%s", moved,
-                 (long long)p->generation, e ? " (committed offsets unreadable)" : "");
+        snprintf(detail, sizeof detail, "%d partitions from where generation %lld resumes", moved,
+                 (long long)p->generation);
         log_event("info", "partitions start again for the new generation", NULL, detail);
+    }
+    if (pause_out->cnt > 0) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "%d partitions paused: %s", pause_out->cnt,
+                 e ? rd_kafka_err2str(e) : "committed for a newer generation, or unreadable");
+        log_event("warn", "partitions wait until the generation is checked again", NULL, detail);
+        p->rejoin = 1;
+        p->last_generation_check_ms = 0; /* a newer generation is followed first */
     }
 }
 
@@ -244,11 +266,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t why, rd_kafka_topic
         len += snprintf(detail + len, sizeof detail - (size_t)len, " %d", (int)parts->elems[i].partition);
     if (why == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_event("info", "partitions assigned", NULL, detail);
-        start_assigned(p, rk, parts);
+        rd_kafka_topic_partition_list_t *pause = rd_kafka_topic_partition_list_new(1);
+        start_assigned(p, rk, parts, pause);
         if (cooperative)
             error = rd_kafka_incremental_assign(rk, parts);
         else
             e = rd_kafka_assign(rk, parts);
+        if (pause->cnt > 0) rd_kafka_pause_partitions(rk, pause);
+        rd_kafka_topic_partition_list_destroy(pause);
     } else {
         log_event("info", rd_kafka_assignment_lost(rk) ? "partitions lost" : "partitions revoked", NULL,
                   detail);
@@ -269,7 +294,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t why, rd_kafka_topic
     }
 }
 
-static int open_kafka(projector_t *p, ll_error_t *err) {
+/* Creates the consumer and subscribes it to the events topic (its partitions come with the
+ * first polls: on_rebalance). */
+static int open_consumer(projector_t *p, ll_error_t *err) {
     const ll_config_t *cfg = p->opt->cfg;
     char session_ms[24], fetch_wait_ms[24], fetch_min_bytes[24];
     snprintf(session_ms, sizeof session_ms, "%lld", (long long)cfg->projector_session_timeout_ms);
@@ -293,8 +320,6 @@ static int open_kafka(projector_t *p, ll_error_t *err) {
         /* Partitions added to the topic (docs/scaling.md) are assigned within seconds, not at
          * the default five-minute metadata refresh. */
         "topic.metadata.refresh.interval.ms", "5000", NULL};
-    const char *const producer[] = {"bootstrap.servers", cfg->kafka_bootstrap_servers, "client.id",
-                                    "ledgerline-projector-dlq", NULL};
     rd_kafka_conf_t *conf = ll_kafka_conf(consumer, err);
     if (conf == NULL) return LL_EINVAL;
     char errstr[512];
@@ -305,8 +330,6 @@ static int open_kafka(projector_t *p, ll_error_t *err) {
         rd_kafka_conf_destroy(conf);
         return ll_error_set(err, LL_EINVAL, "Kafka consumer: %s", errstr);
     }
-    p->dlq = ll_kafka_client(RD_KAFKA_PRODUCER, LL_KAFKA_PRODUCER_SETTINGS, producer, err);
-    if (p->dlq == NULL) return LL_EINVAL;
     rd_kafka_poll_set_consumer(p->consumer);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, cfg->kafka_topic_events, RD_KAFKA_PARTITION_UA);
@@ -315,17 +338,59 @@ static int open_kafka(projector_t *p, ll_error_t *err) {
     return e ? ll_error_set(err, LL_EIO, "subscribe: %s", rd_kafka_err2str(e)) : 0;
 }
 
+static int open_kafka(projector_t *p, ll_error_t *err) {
+    const char *const producer[] = {"bootstrap.servers", p->opt->cfg->kafka_bootstrap_servers, "client.id",
+                                    "ledgerline-projector-dlq", NULL};
+    p->dlq = ll_kafka_client(RD_KAFKA_PRODUCER, LL_KAFKA_PRODUCER_SETTINGS, producer, err);
+    if (p->dlq == NULL) return LL_EINVAL;
+    return open_consumer(p, err);
+}
+
+/* Leaves the group and joins it again (a generation switch, or partitions whose start could not
+ * be decided): every partition it gets is then started by start_assigned, from the offsets
+ * committed and the generation they were committed for. Called between batches; closing serves
+ * the revocation of everything (on_rebalance), which drops the offsets not committed yet.
+ * Returns 0, or LL_EINVAL when the consumer cannot be made again (configuration). */
+static int rejoin(projector_t *p, ll_error_t *err) {
+    p->rejoin = 0;
+    p->rejoins++;
+    p->last_rejoin_ms = ll_clock_ms();
+    log_event("info", "leaving the consumer group to start the partitions again", NULL, "");
+    rd_kafka_consumer_close(p->consumer);
+    rd_kafka_destroy(p->consumer);
+    p->consumer = NULL;
+    if (p->uncommitted != NULL) rd_kafka_topic_partition_list_destroy(p->uncommitted);
+    p->uncommitted = NULL;
+    memset(p->revoked, 0, sizeof p->revoked);
+    p->any_revoked = 0;
+    p->assignment = 0;
+    ll_account_cache_clear(p->cache);
+    return open_consumer(p, err);
+}
+
 /* Sends a message that cannot be projected to the dead-letter topic and waits for the report.
- * Returns 0 once Kafka has it. */
+ * A message too large for the producer (the broker took it; a hostile or broken producer can
+ * send one near its limit) goes with its first DEAD_LETTER_KEEP_BYTES and a header saying so:
+ * the record must never stop the projector. Returns 0 once Kafka has it. */
 static int dead_letter(projector_t *p, const rd_kafka_message_t *m, const char *reason, ll_error_t *err) {
-    char partition[16], offset[24];
+    char partition[16], offset[24], original[24];
     snprintf(partition, sizeof partition, "%d", (int)m->partition);
     snprintf(offset, sizeof offset, "%lld", (long long)m->offset);
+    snprintf(original, sizeof original, "%zu", m->len);
+    size_t key_len = m->key_len < 1024 ? m->key_len : 1024;
+    const char *topic = p->opt->cfg->kafka_topic_dlq;
     rd_kafka_resp_err_t e = rd_kafka_producev(
-        p->dlq, RD_KAFKA_V_TOPIC(p->opt->cfg->kafka_topic_dlq), RD_KAFKA_V_KEY(m->key, m->key_len),
-        RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_HEADER("reason", reason, -1), RD_KAFKA_V_HEADER("source_partition", partition, -1),
-        RD_KAFKA_V_HEADER("source_offset", offset, -1), RD_KAFKA_V_END);
+        p->dlq, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(m->key, key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADER("reason", reason, -1),
+        RD_KAFKA_V_HEADER("source_partition", partition, -1), RD_KAFKA_V_HEADER("source_offset", offset, -1),
+        RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+        e = rd_kafka_producev(p->dlq, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(m->key, key_len),
+                              RD_KAFKA_V_VALUE(m->payload, m->len < DEAD_LETTER_KEEP_BYTES ? m->len : DEAD_LETTER_KEEP_BYTES),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADER("reason", reason, -1),
+                              RD_KAFKA_V_HEADER("source_partition", partition, -1),
+                              RD_KAFKA_V_HEADER("source_offset", offset, -1),
+                              RD_KAFKA_V_HEADER("truncated_from_bytes", original, -1), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) e = rd_kafka_flush(p->dlq, 30000);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         return ll_error_set(err, LL_EIO, "dead-letter topic: %s", rd_kafka_err2str(e));
@@ -479,7 +544,7 @@ static int halt_account(projector_t *p, batch_account_t *acc, item_t *it, int64_
     log_event("error", "event refused: account halted", text, why);
     if (ll_strset_put(&p->stopped, text, version) < 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
     p->holes_found++;
-    acc->halted = 1;
+    acc->halt_version = version;
     return 0;
 }
 
@@ -549,9 +614,11 @@ static void group(projector_t *p, int n) {
             continue;
         }
         ll_uuid_format(&it->ev.account_id, text);
-        if (ll_strset_get(&p->stopped, text, &halted_version) && it->ev.version >= halted_version) continue;
+        int halted = ll_strset_get(&p->stopped, text, &halted_version);
+        if (halted && it->ev.version >= halted_version) continue;
         it->account = account_index(p, &it->ev.account_id, 1);
         p->accounts[it->account].n_events++;
+        if (halted) p->accounts[it->account].halt_version = halted_version;
     }
     /* Every connection's share costs a transaction per kind of write, whatever its size: a few
      * accounts go to one connection, more are spread over up to all of them. An account's writes
@@ -738,29 +805,38 @@ static void remember(projector_t *p, batch_account_t *acc) {
 }
 
 /* Reads from the event store the account's events after a->version and below `before`
- * (INT64_MAX: all it holds), at most HEAL_EVENTS_MAX, folds them onto *a and adds them to its
- * folded events. Returns how many (0: the store holds none there); -1 when the store cannot be
- * read (the batch is tried again: store_failed); -2 when what it holds does not fold onto *a
- * (why set: the account halts there). */
+ * (INT64_MAX: all it holds), at most p->heal_max (projector_heal_events_max), folds them onto *a and adds them to its
+ * folded events; STORE_CHUNK at a time, so memory follows what the store holds, not what a copy
+ * claims (a forged far-future version costs what the account has). Returns how many (0: the
+ * store holds none there); -1 when the store cannot be read (the batch is tried again:
+ * store_failed) or memory ran out; -2 when what it holds does not decode or fold onto *a (why
+ * set: the account halts there). */
 static int from_store(projector_t *p, batch_account_t *acc, ll_account_t *a, int64_t before, ll_error_t *why,
                       ll_error_t *err) {
-    int64_t span = before == INT64_MAX ? HEAL_EVENTS_MAX : before - a->version - 1;
-    int max = span < HEAL_EVENTS_MAX ? (int)span : HEAL_EVENTS_MAX;
+    int64_t span = before == INT64_MAX ? p->heal_max : before - a->version - 1;
+    int max = span < p->heal_max ? (int)span : p->heal_max, total = 0;
     if (max <= 0) return 0;
-    if (!store_usable(p)) return store_failed(p, acc, "the event store failed lately", err), -1;
-    if (own_reserve(p, acc, max) != 0) return ll_error_set(err, LL_ENOMEM, "out of memory"), -1;
-    ll_error_t e = {""};
-    ll_event_t *out = folded(p, acc) + acc->n_applied;
-    int n = ll_store_events_after(p->store, &acc->id, a->version, out, max, &e);
-    if (n < 0) return store_failed(p, acc, e.msg, err), -1;
-    for (int i = 0; i < n; i++) /* the store's versions follow on: anything else does not fold */
-        if (ll_account_evolve(a, &out[i], why) != LL_EVOLVE_OK) {
-            acc->n_applied += i, acc->healed += i;
-            return -2;
-        }
-    acc->n_applied += n, acc->healed += n;
-    acc->hole |= n > 0;
-    return n;
+    /* Tried whatever store_usable says: that back-off spares recall_from_store's optional query,
+     * while a gap needs the store and its batch is retried until it answers. */
+    while (total < max) {
+        int want = max - total < STORE_CHUNK ? max - total : STORE_CHUNK;
+        if (own_reserve(p, acc, want) != 0) return ll_error_set(err, LL_ENOMEM, "out of memory"), -1;
+        ll_error_t e = {""};
+        ll_event_t *out = folded(p, acc) + acc->n_applied;
+        int n = ll_store_events_after(p->store, &acc->id, a->version, out, want, &e);
+        if (n == -2) return *why = e, -2;
+        if (n < 0) return store_failed(p, acc, e.msg, err), -1;
+        for (int i = 0; i < n; i++) /* the store's versions follow on: anything else does not fold */
+            if (ll_account_evolve(a, &out[i], why) != LL_EVOLVE_OK) {
+                acc->n_applied += i, acc->healed += i;
+                acc->hole |= total + i > 0;
+                return -2;
+            }
+        acc->n_applied += n, acc->healed += n, total += n;
+        if (n < want) break;
+    }
+    acc->hole |= total > 0;
+    return total;
 }
 
 /* Folds an event the domain refused (v) onto *a from the event store's own event at that
@@ -776,7 +852,7 @@ static int replace_refused(projector_t *p, batch_account_t *acc, ll_account_t *a
     if (n == -2) {
         snprintf(why, sizeof why, "the copy in the topic is refused (%.200s) and so is the event store's: %.200s", refusal,
                  e.msg);
-        return halt_account(p, acc, it, it->ev.version, why, err) != 0 ? -1 : -2;
+        return halt_account(p, acc, it, a->version + 1, why, err) != 0 ? -1 : -2;
     }
     if (n == 0) {
         snprintf(why, sizeof why, "refused (%.300s), and the event store holds no event at this version", refusal);
@@ -805,8 +881,8 @@ static int fold_account(projector_t *p, batch_account_t *acc, int *stale, ll_err
     ll_account_t a = acc->before.state;
     acc->n_applied = 0, acc->duplicates = 0, acc->healed = 0, acc->replaced = 0, acc->more = 0;
     for (int j = 0; j < acc->n_events; j++) {
-        if (acc->halted && j == acc->halt_at) return 0;
         item_t *it = &p->items[p->order[acc->first + j]];
+        if (acc->halt_version > 0 && it->ev.version >= acc->halt_version) break;
         ll_error_t why = {""};
         ll_evolve_t v = ll_account_evolve(&a, &it->ev, &why);
         if (v == LL_EVOLVE_GAP && acc->remembered) {
@@ -823,16 +899,15 @@ static int fold_account(projector_t *p, batch_account_t *acc, int *stale, ll_err
             p->gaps++;
             int n = from_store(p, acc, &a, it->ev.version, &e, err);
             if (n == -1) return LL_EIO;
-            if (n == -2) {
-                acc->halt_at = j;
-                return halt_account(p, acc, it, a.version + 1, e.msg, err);
-            }
-            if (a.version + 1 < it->ev.version && n == HEAL_EVENTS_MAX) {
+            if (n == -2) return halt_account(p, acc, it, a.version + 1, e.msg, err);
+            char text[LL_UUID_TEXT_LEN + 1], detail[160];
+            ll_uuid_format(&acc->id, text);
+            if (a.version + 1 < it->ev.version && n == p->heal_max) {
+                snprintf(detail, sizeof detail, "%d events read from the event store, the rest in the next round", n);
+                log_event("info", "version gap closing", text, detail);
                 acc->more = 1; /* what was read is written; the batch goes on from there */
                 return 0;
             }
-            char text[LL_UUID_TEXT_LEN + 1], detail[160];
-            ll_uuid_format(&acc->id, text);
             if (a.version + 1 < it->ev.version) { /* beyond what the store holds: not acknowledged */
                 snprintf(detail, sizeof detail, "version %lld is not in the event store (it holds %lld)",
                          (long long)it->ev.version, (long long)a.version);
@@ -848,24 +923,20 @@ static int fold_account(projector_t *p, batch_account_t *acc, int *stale, ll_err
             folded(p, acc)[acc->n_applied++] = it->ev; /* room: from_store reserved the batch's too */
         } else if (v == LL_EVOLVE_DUPLICATE) {
             acc->duplicates++;
-        } else {
-            int r = replace_refused(p, acc, &a, it, why.msg, err);
-            if (r == -1) return LL_EIO;
-            if (r == -2) {
-                acc->halt_at = j;
-                return 0;
-            }
+        } else if (replace_refused(p, acc, &a, it, why.msg, err) == -1) {
+            return LL_EIO; /* (-2: halted at it, halt_version set; 0 or 1: go on) */
         }
     }
-    if (acc->heal_to > a.version) { /* brought up to what the store holds */
+    /* Up to heal_to from the store, or, halted, up to the halt: what is below it is written even
+     * when a conflict made this the second fold of the batch (the store's events were read while
+     * folding the event past the halt, which this fold does not reach). */
+    int64_t target = acc->halt_version > 0 ? acc->halt_version - 1 : acc->heal_to;
+    if (target > a.version) {
         ll_error_t e = {""};
-        int n = from_store(p, acc, &a, acc->heal_to == INT64_MAX ? INT64_MAX : acc->heal_to + 1, &e, err);
+        int n = from_store(p, acc, &a, target == INT64_MAX ? INT64_MAX : target + 1, &e, err);
         if (n == -1) return LL_EIO;
-        if (n == -2) {
-            acc->halt_at = acc->n_events; /* every event of the batch is folded */
-            return halt_account(p, acc, NULL, a.version + 1, e.msg, err);
-        }
-        acc->more = n == HEAL_EVENTS_MAX;
+        if (n == -2) return halt_account(p, acc, NULL, a.version + 1, e.msg, err);
+        acc->more = n == p->heal_max;
     }
     return 0;
 }
@@ -966,9 +1037,9 @@ static int project_all(projector_t *p, int n, ll_error_t *err) {
         log_event("info", "reading them again", NULL, detail);
         if (attempt == SAVE_RETRIES) rc = ll_error_set(err, LL_EIO, "%s, %d times in a row", detail, attempt);
     }
-    if (rc == 0 && !more) return 0;
+    if (rc == 0) return more ? PROJECT_AGAIN : 0; /* what was written is remembered, verified as before */
     for (int k = 0; k < p->n_accounts; k++) ll_account_cache_remove(p->cache, &p->accounts[k].id);
-    return rc != 0 ? rc : PROJECT_AGAIN;
+    return rc;
 }
 
 /* A commit refused because the group is rebalancing or moved on without this member. Retrying
@@ -1072,32 +1143,11 @@ static int open_halts(projector_t *p, int64_t gen, ll_error_t *err) {
 }
 
 /* Opens the writer connections on the active generation, and moves them when a rebuild
- * switched it (what the projector remembers of the old one is forgotten). */
-/* Moves the assigned partitions back to where the active generation resumes, where they stand
- * past it: what this projector wrote to the generation it left since then is projected into the
- * new one as well (the rebuild may have stopped catching up before it got there). */
-static void seek_to_resume(projector_t *p) {
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(p->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == NULL) return;
-    rd_kafka_position(p->consumer, parts);
-    for (int i = 0; i < parts->cnt; i++) parts->elems[i].offset = rewound(p, parts->elems[i].partition, parts->elems[i].offset);
-    rd_kafka_error_t *e = parts->cnt > 0 ? rd_kafka_seek_partitions(p->consumer, parts, 10000) : NULL;
-    if (e != NULL) {
-        log_event("error", "could not move the partitions back for the new generation", NULL, rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-    } else if (parts->cnt > 0) {
-        char detail[64];
-        snprintf(detail, sizeof detail, "%d partitions", parts->cnt);
-        log_event("info", "partitions start again from where the new generation resumes", NULL, detail);
-    }
-    rd_kafka_topic_partition_list_destroy(parts);
-}
-
-/* Opens the writer connections on the active generation, and moves them when a rebuild
- * switched it: what the projector remembers of the old one is forgotten, offsets not committed
- * yet are dropped (they were written to the old one), and the partitions go back to where the
- * new generation resumes (seek_to_resume; a generation that recorded no such point is given
- * SWITCH_SETTLE_MS instead, as before). */
+ * switched it: what the projector remembers of the old one is forgotten, and it rejoins the
+ * consumer group, which drops the offsets not committed yet (written to the old one) and starts
+ * every partition it gets again from its committed offset, or from where the new generation
+ * resumes when that offset was committed for the old one (start_assigned). A generation that
+ * recorded no resume point (an older rebuild) is given SWITCH_SETTLE_MS instead, as before. */
 static int follow_generation(projector_t *p, ll_error_t *err) {
     int64_t gen;
     p->last_generation_check_ms = ll_clock_ms();
@@ -1117,12 +1167,8 @@ static int follow_generation(projector_t *p, ll_error_t *err) {
     if (gen != p->generation) {
         p->generation = gen;
         snprintf(p->generation_tag, sizeof p->generation_tag, "g%lld", (long long)gen);
-        if (switching && p->uncommitted != NULL) {
-            rd_kafka_topic_partition_list_destroy(p->uncommitted);
-            p->uncommitted = NULL;
-        }
         if (switching && p->n_resume > 0) {
-            seek_to_resume(p);
+            p->rejoin = 1;
         } else if (switching) {
             p->switched_at_ms = ll_clock_ms();
             log_event("warn", "the new generation recorded no resume point (an older rebuild)", NULL,
@@ -1239,6 +1285,8 @@ static void process(projector_t *p, int n, volatile sig_atomic_t *stop) {
         if (rc == PROJECT_AGAIN && !*stop) continue; /* a large gap, written in part: go on */
         if (rc == 0 && commit(p, n, &e) == 0) {
             p->batches++;
+            p->rejoins = 0;
+            ll_strset_clear(&p->waiting); /* every account of the batch is written now */
             return;
         }
         p->batch_failures++;
@@ -1259,6 +1307,7 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
     if (opt->batch_max < 1 || opt->batch_max > BATCH_LIMIT)
         return ll_error_set(err, LL_EINVAL, "batch out of range");
     p.n_shards = (int)opt->cfg->projector_writers;
+    p.heal_max = (int)opt->cfg->projector_heal_events_max;
     for (int s = 0; s < p.n_shards; s++)
         if ((p.writes[s] = ll_rm_writes_new()) == NULL) goto done;
     if ((p.items = calloc((size_t)opt->batch_max, sizeof *p.items)) == NULL ||
@@ -1299,6 +1348,10 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
                 ll_sleep_ms(RETRY_PAUSE_MS);
                 continue;
             }
+        }
+        if (p.rejoin && ll_clock_ms() - p.last_rejoin_ms >= REJOIN_MIN_MS && rejoin(&p, err) != 0) {
+            rc = LL_EINVAL;
+            goto done;
         }
         int n = collect(&p, stop);
         follow_assignment(&p);

@@ -7,12 +7,16 @@
  * are folded with ll_account_evolve - the same function the command service decides with - and
  * its writes planned (ll_read_model_writes.h) and executed with the other accounts of its share
  * on one of projector_writers connections, all shares at once. An event at or below the
- * account's version is a duplicate (skipped and counted); a gap stops that account and raises
- * an alarm (logged, counted) instead of guessing, once a fresh read confirms it; an event evolve
- * refuses otherwise goes to the dead-letter topic and stops the account. An account found
+ * account's version is a duplicate (skipped and counted; unless what is held was taken on the
+ * event store's word: then the account is read whole and brought up to the store); a gap, once
+ * a fresh read confirms it, is closed from the event store (PostgreSQL), and while the store
+ * cannot be read the batch is retried, never skipped; an event the store does not hold goes to
+ * the dead-letter topic; one evolve refuses is replaced by the store's own event, or, when the
+ * store's is refused too, goes to the dead-letter topic and halts the account. An account found
  * further along than the projector thought (another writer) is read whole and written again.
- * Offsets are committed only after every write of the batch succeeded; a failed write retries
- * the same batch.
+ * Offsets are committed only after every write of the batch succeeded, tagged with the read-model
+ * generation written to; a failed write retries the same batch. docs/read-side.md says what is
+ * trusted and what heals it.
  */
 #ifndef LL_PROJECTOR_H
 #define LL_PROJECTOR_H

@@ -92,7 +92,7 @@ int ll_store_events_after(ll_store_events_t *s, const ll_uuid_t *account, int64_
     if (res == NULL) return -1;
     int n = PQntuples(res), rc = n;
     for (int i = 0; i < n && rc >= 0; i++)
-        if (ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &out[i], err) != 0) rc = -1;
+        if (ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &out[i], err) != 0) rc = -2;
     PQclear(res);
     return rc;
 }
