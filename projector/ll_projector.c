@@ -33,7 +33,9 @@
 #define STORE_RETRY_MS   5000 /* after the store failed: states come from the read model meanwhile */
 #define DECODE_PARALLEL_MIN 256 /* messages worth spreading the decoding over the writer threads */
 #define STORE_CHUNK         512 /* events read from the event store per query while closing a gap */
-#define REJOIN_MIN_MS       5000 /* between two rejoins of the consumer group (rejoin) */
+#define REJOIN_MIN_MS       5000 /* between two rejoins for paused partitions (rejoin) */
+#define REJOIN_PAUSED       1
+#define REJOIN_SWITCH       2
 #define DEAD_LETTER_KEEP_BYTES 65536 /* of a message too large to dead-letter whole */
 
 typedef struct {
@@ -111,9 +113,14 @@ typedef struct projector {
      * a partition whose committed offset was written for another generation starts there. */
     int64_t resume[LL_PROJECTOR_PARTITIONS_MAX];
     int n_resume; /* partitions recorded; 0: none (an older rebuild, or generation 1) */
-    int rejoin;   /* leave the group and join again before the next batch (rejoin) */
-    int rejoins;  /* rejoins since the last batch committed */
+    /* Leave the group and join again before the next batch (rejoin): REJOIN_SWITCH at once (a
+     * generation switch: nothing may be collected before), REJOIN_PAUSED at most every
+     * REJOIN_MIN_MS (partitions whose start could not be decided). */
+    int rejoin;
     long long last_rejoin_ms;
+    /* Per partition, how many times in a row it was paused for an offset committed for a newer
+     * generation than the active one (start_assigned). */
+    unsigned char newer_pauses[LL_PROJECTOR_PARTITIONS_MAX];
     char generation_tag[32]; /* "g<N>", the metadata of every offset committed for this generation */
     /* recall_from_store's scratch, batch_max each */
     ll_uuid_t *state_ids;
@@ -219,11 +226,13 @@ static void start_assigned(projector_t *p, rd_kafka_t *rk, rd_kafka_topic_partit
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         int64_t g = e == RD_KAFKA_RESP_ERR_NO_ERROR && tp->err == RD_KAFKA_RESP_ERR_NO_ERROR ? committed_generation(tp)
                                                                                                : -1;
+        int known = tp->partition >= 0 && tp->partition < LL_PROJECTOR_PARTITIONS_MAX;
+        unsigned char *newer = known ? &p->newer_pauses[tp->partition] : NULL;
         if (g > 0 && g < p->generation) {
             tp->offset = rewound(p, tp->partition, tp->offset);
             moved++;
-        } else if (g > p->generation && p->rejoins >= 2) {
-            /* Still newer after the generation was checked and the group joined again: the
+        } else if (g > p->generation && newer != NULL && *newer >= 2) {
+            /* Still newer after the generation was checked twice and the group joined again: the
              * active one went back (a switch undone by hand). Its committed offset, as before. */
             tp->offset = RD_KAFKA_OFFSET_INVALID;
             log_event("warn", "an offset committed for a newer generation than the active one", NULL,
@@ -232,6 +241,7 @@ static void start_assigned(projector_t *p, rd_kafka_t *rk, rd_kafka_topic_partit
             tp->offset = RD_KAFKA_OFFSET_INVALID; /* the committed offset (or auto.offset.reset) */
             if (g < 0 || g > p->generation) rd_kafka_topic_partition_list_add(pause_out, tp->topic, tp->partition);
         }
+        if (newer != NULL) *newer = g > p->generation && *newer < 2 ? (unsigned char)(*newer + 1) : 0;
     }
     if (moved > 0) {
         char detail[96];
@@ -244,7 +254,7 @@ static void start_assigned(projector_t *p, rd_kafka_t *rk, rd_kafka_topic_partit
         snprintf(detail, sizeof detail, "%d partitions paused: %s", pause_out->cnt,
                  e ? rd_kafka_err2str(e) : "committed for a newer generation, or unreadable");
         log_event("warn", "partitions wait until the generation is checked again", NULL, detail);
-        p->rejoin = 1;
+        if (p->rejoin == 0) p->rejoin = REJOIN_PAUSED;
         p->last_generation_check_ms = 0; /* a newer generation is followed first */
     }
 }
@@ -353,7 +363,6 @@ static int open_kafka(projector_t *p, ll_error_t *err) {
  * Returns 0, or LL_EINVAL when the consumer cannot be made again (configuration). */
 static int rejoin(projector_t *p, ll_error_t *err) {
     p->rejoin = 0;
-    p->rejoins++;
     p->last_rejoin_ms = ll_clock_ms();
     log_event("info", "leaving the consumer group to start the partitions again", NULL, "");
     rd_kafka_consumer_close(p->consumer);
@@ -609,16 +618,23 @@ static void group(projector_t *p, int n) {
         if (!it->decoded) {
             if (!message_account(it->msg, &id)) continue;
             ll_uuid_format(&id, text);
-            if (ll_strset_contains(&p->stopped, text)) continue;
-            p->accounts[account_index(p, &id, 1)].heal_to = INT64_MAX;
+            batch_account_t *acc = &p->accounts[account_index(p, &id, 1)];
+            if (ll_strset_get(&p->stopped, text, &halted_version))
+                acc->halt_version = halted_version; /* brought up to its halt, no further */
+            else
+                acc->heal_to = INT64_MAX;
             continue;
         }
         ll_uuid_format(&it->ev.account_id, text);
         int halted = ll_strset_get(&p->stopped, text, &halted_version);
+        /* A halted account stays in the batch even when every copy here is at or past its halt:
+         * what is below the halt is brought up from the store (fold_account), also when the
+         * batch that halted it failed after recording the halt, or the projector was killed. */
+        int k = account_index(p, &it->ev.account_id, 1);
+        if (halted) p->accounts[k].halt_version = halted_version;
         if (halted && it->ev.version >= halted_version) continue;
-        it->account = account_index(p, &it->ev.account_id, 1);
-        p->accounts[it->account].n_events++;
-        if (halted) p->accounts[it->account].halt_version = halted_version;
+        it->account = k;
+        p->accounts[k].n_events++;
     }
     /* Every connection's share costs a transaction per kind of write, whatever its size: a few
      * accounts go to one connection, more are spread over up to all of them. An account's writes
@@ -823,8 +839,8 @@ static int from_store(projector_t *p, batch_account_t *acc, ll_account_t *a, int
         if (own_reserve(p, acc, want) != 0) return ll_error_set(err, LL_ENOMEM, "out of memory"), -1;
         ll_error_t e = {""};
         ll_event_t *out = folded(p, acc) + acc->n_applied;
-        int n = ll_store_events_after(p->store, &acc->id, a->version, out, want, &e);
-        if (n == -2) return *why = e, -2;
+        bool damaged = false;
+        int n = ll_store_events_after(p->store, &acc->id, a->version, out, want, &damaged, &e);
         if (n < 0) return store_failed(p, acc, e.msg, err), -1;
         for (int i = 0; i < n; i++) /* the store's versions follow on: anything else does not fold */
             if (ll_account_evolve(a, &out[i], why) != LL_EVOLVE_OK) {
@@ -833,6 +849,8 @@ static int from_store(projector_t *p, batch_account_t *acc, ll_account_t *a, int
                 return -2;
             }
         acc->n_applied += n, acc->healed += n, total += n;
+        acc->hole |= total > 0;
+        if (damaged) return *why = e, -2; /* the rows before it are folded: the halt is right after them */
         if (n < want) break;
     }
     acc->hole |= total > 0;
@@ -889,7 +907,7 @@ static int fold_account(projector_t *p, batch_account_t *acc, int *stale, ll_err
             *stale = 1;
             return 0;
         }
-        if (v == LL_EVOLVE_DUPLICATE && acc->trusted) {
+        if (v == LL_EVOLVE_DUPLICATE && acc->trusted && it->ev.version <= acc->before.state.version) {
             if (acc->heal_to < acc->before.state.version) acc->heal_to = acc->before.state.version;
             *stale = 1;
             return 0;
@@ -983,27 +1001,27 @@ static int plan(projector_t *p, ll_error_t *err) {
     return 0;
 }
 
-#define PROJECT_AGAIN 1 /* project_all wrote part of a large gap: the batch goes on at once */
-
 /* Projects the batch: reads what is not remembered, folds, writes every shard at once; an
- * account another writer moved is read and written again. Returns 0; PROJECT_AGAIN when an
- * account's gap was larger than one read of the store (written in part: the batch is projected
- * again from there, uncommitted); or a negative code. The accounts of a batch that fails are
- * forgotten (what the read model holds of them is no longer known). */
+ * account another writer moved is read and written again (SAVE_RETRIES rounds at most); an
+ * account whose gap is larger than one read of the store (projector_heal_events_max) is read
+ * whole and written again round after round until it is closed, within this call and never
+ * taken on the store's word meanwhile (it stays in p->waiting until the batch commits). Returns
+ * 0 or a negative code; the accounts of a batch that fails are forgotten (what the read model
+ * holds of them is no longer known). */
 static int project_all(projector_t *p, int n, ll_error_t *err) {
     group(p, n);
     for (int k = 0; k < p->n_accounts; k++) recall(p, &p->accounts[k]);
     recall_from_store(p);
     for (int k = 0; k < p->n_accounts; k++) p->account_reads += (uint64_t)p->accounts[k].to_read;
-    int rc = 0, more = 0;
-    for (int attempt = 1; rc == 0; attempt++) {
+    int rc = 0, conflict_rounds = 0;
+    for (;;) {
         rc = read_marked(p, err);
         if (rc == 0) rc = plan(p, err);
         int64_t t0 = ll_clock_us();
         if (rc == 0) rc = each_shard(p, write_shard, err);
         phase_add(p, LL_PHASE_WRITE, t0);
         if (rc != 0) break;
-        int conflicts = 0;
+        int conflicts = 0, more = 0;
         for (int s = 0; s < p->batch_shards; s++) {
             size_t ev, pg, hd;
             ll_rm_writes_counts(p->writes[s], &ev, &pg, &hd);
@@ -1021,23 +1039,35 @@ static int project_all(projector_t *p, int n, ll_error_t *err) {
                 continue;
             }
             if (acc->n_applied > 0) remember(p, acc);
-            healed(p, acc);
             p->applied += acc->n_applied;
             p->healed_events += (uint64_t)acc->healed; /* counted once written: a retry reads again */
             p->replaced_events += (uint64_t)acc->replaced;
+            if (acc->more) { /* written up to where this round read the store: read it whole again */
+                char text[LL_UUID_TEXT_LEN + 1];
+                ll_uuid_format(&acc->id, text);
+                if (ll_strset_add(&p->waiting, text) < 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
+                acc->remembered = 0, acc->to_read = acc->read_whole = 1;
+                more++;
+                continue;
+            }
+            healed(p, acc);
             if (acc->hole) p->holes_found++, p->holes_healed++; /* also when a conflict read it again */
             p->duplicates += acc->duplicates;
-            more |= acc->more;
             acc->done = 1;
         }
         p->conflicts += (uint64_t)conflicts;
-        if (conflicts == 0) break;
-        char detail[64];
-        snprintf(detail, sizeof detail, "%d accounts moved by another writer", conflicts);
-        log_event("info", "reading them again", NULL, detail);
-        if (attempt == SAVE_RETRIES) rc = ll_error_set(err, LL_EIO, "%s, %d times in a row", detail, attempt);
+        if (conflicts == 0 && more == 0) break;
+        if (conflicts > 0) {
+            char detail[64];
+            snprintf(detail, sizeof detail, "%d accounts moved by another writer", conflicts);
+            log_event("info", "reading them again", NULL, detail);
+            if (++conflict_rounds == SAVE_RETRIES) {
+                rc = ll_error_set(err, LL_EIO, "%s, %d times in a row", detail, conflict_rounds);
+                break;
+            }
+        }
     }
-    if (rc == 0) return more ? PROJECT_AGAIN : 0; /* what was written is remembered, verified as before */
+    if (rc == 0) return 0;
     for (int k = 0; k < p->n_accounts; k++) ll_account_cache_remove(p->cache, &p->accounts[k].id);
     return rc;
 }
@@ -1168,7 +1198,7 @@ static int follow_generation(projector_t *p, ll_error_t *err) {
         p->generation = gen;
         snprintf(p->generation_tag, sizeof p->generation_tag, "g%lld", (long long)gen);
         if (switching && p->n_resume > 0) {
-            p->rejoin = 1;
+            p->rejoin = REJOIN_SWITCH; /* before anything more is collected (the main loop) */
         } else if (switching) {
             p->switched_at_ms = ll_clock_ms();
             log_event("warn", "the new generation recorded no resume point (an older rebuild)", NULL,
@@ -1282,10 +1312,8 @@ static void process(projector_t *p, int n, volatile sig_atomic_t *stop) {
         ll_error_t e = {""};
         int rc = decode_all(p, n, &e);
         if (rc == 0) rc = project_all(p, n, &e);
-        if (rc == PROJECT_AGAIN && !*stop) continue; /* a large gap, written in part: go on */
         if (rc == 0 && commit(p, n, &e) == 0) {
             p->batches++;
-            p->rejoins = 0;
             ll_strset_clear(&p->waiting); /* every account of the batch is written now */
             return;
         }
@@ -1349,7 +1377,8 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
                 continue;
             }
         }
-        if (p.rejoin && ll_clock_ms() - p.last_rejoin_ms >= REJOIN_MIN_MS && rejoin(&p, err) != 0) {
+        if ((p.rejoin == REJOIN_SWITCH || (p.rejoin && ll_clock_ms() - p.last_rejoin_ms >= REJOIN_MIN_MS)) &&
+            rejoin(&p, err) != 0) {
             rc = LL_EINVAL;
             goto done;
         }

@@ -77,7 +77,8 @@ int ll_store_events_between(ll_store_events_t *s, const ll_uuid_t *account, int6
 }
 
 int ll_store_events_after(ll_store_events_t *s, const ll_uuid_t *account, int64_t after, ll_event_t *out, int max,
-                          ll_error_t *err) {
+                          bool *damaged, ll_error_t *err) {
+    *damaged = false;
     if (max <= 0) return 0;
     if (connected(s, err) != 0) return -1;
     char id[LL_UUID_TEXT_LEN + 1], lo[24], limit[16];
@@ -90,11 +91,11 @@ int ll_store_events_after(ll_store_events_t *s, const ll_uuid_t *account, int64_
                                 " ORDER BY version LIMIT $3::int",
                                 3, params, PGRES_TUPLES_OK, err);
     if (res == NULL) return -1;
-    int n = PQntuples(res), rc = n;
-    for (int i = 0; i < n && rc >= 0; i++)
-        if (ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &out[i], err) != 0) rc = -2;
+    int n = PQntuples(res), i = 0;
+    while (i < n && ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &out[i], err) == 0) i++;
+    *damaged = i < n;
     PQclear(res);
-    return rc;
+    return i;
 }
 
 int ll_store_events_states(ll_store_events_t *s, const ll_uuid_t *ids, const int64_t *versions, int n,

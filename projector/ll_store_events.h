@@ -27,10 +27,11 @@ int ll_store_events_between(ll_store_events_t *s, const ll_uuid_t *account, int6
 
 /* Decodes into out[0..max) the account's first stored events after version `after`, in version
  * order: at most max of them (the caller asks again from the last for more). Returns how many
- * (0: the store holds nothing later); -1 with err set when the store cannot be read; -2 with err
- * set when a stored event does not decode (the store itself is damaged: retrying cannot help). */
+ * (0: the store holds nothing later), with *damaged set (and err) when the stored event right
+ * after them does not decode (the store itself is damaged, or newer than this build: retrying
+ * cannot help); -1 with err set when the store cannot be read. */
 int ll_store_events_after(ll_store_events_t *s, const ll_uuid_t *account, int64_t after, ll_event_t *out, int max,
-                          ll_error_t *err);
+                          bool *damaged, ll_error_t *err);
 
 /* For each i < n: the state of account ids[i] once its event versions[i] (>= 1) applied, from
  * that event and the account's AccountOpened (ll_account_at): out[i] with found[i] set, or
