@@ -529,6 +529,16 @@ static int store_failed(projector_t *p, batch_account_t *acc, const char *why, l
     return ll_error_set(err, LL_EIO, "account %s: a version gap the event store cannot close now: %s", text, why);
 }
 
+/* Notes that acc is behind a gap the read model cannot tell from the store's word: until its
+ * batch commits, a retry reads it from the read model, never takes the store's word for it
+ * (recall_from_store skips p->waiting), since a failed round may have written nothing of the
+ * events that close it. Returns 0 or LL_ENOMEM. */
+static int mark_waiting(projector_t *p, const batch_account_t *acc, ll_error_t *err) {
+    char text[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(&acc->id, text);
+    return ll_strset_add(&p->waiting, text) < 0 ? ll_error_set(err, LL_ENOMEM, "out of memory") : 0;
+}
+
 /* Sends a copy the projector does not apply to the dead-letter topic, once however often the
  * batch is tried. */
 static int dead_letter_copy(projector_t *p, item_t *it, const char *why, ll_error_t *err) {
@@ -557,12 +567,12 @@ static int halt_account(projector_t *p, batch_account_t *acc, item_t *it, int64_
     return 0;
 }
 
-/* The account of acc was written: if it waited behind a gap, the gap is closed. */
+/* The account of acc was written: if it was behind a gap, the gap is closed. */
 static void healed(projector_t *p, const batch_account_t *acc) {
     if (p->waiting.count == 0) return;
     char text[LL_UUID_TEXT_LEN + 1];
     ll_uuid_format(&acc->id, text);
-    if (ll_strset_remove(&p->waiting, text)) log_event("info", "version gap closed", text, "");
+    ll_strset_remove(&p->waiting, text); /* its gap, if any, is written (fold_account logged it) */
 }
 
 /* ---- one batch: accounts, reads, fold, writes ----------------------------------------------- */
@@ -910,11 +920,12 @@ static int fold_account(projector_t *p, batch_account_t *acc, int *stale, ll_err
         if (v == LL_EVOLVE_DUPLICATE && acc->trusted && it->ev.version <= acc->before.state.version) {
             if (acc->heal_to < acc->before.state.version) acc->heal_to = acc->before.state.version;
             *stale = 1;
-            return 0;
+            return mark_waiting(p, acc, err);
         }
         if (v == LL_EVOLVE_GAP) {
             ll_error_t e = {""};
             p->gaps++;
+            if (mark_waiting(p, acc, err) != 0) return LL_ENOMEM;
             int n = from_store(p, acc, &a, it->ev.version, &e, err);
             if (n == -1) return LL_EIO;
             if (n == -2) return halt_account(p, acc, it, a.version + 1, e.msg, err);
@@ -951,6 +962,7 @@ static int fold_account(projector_t *p, batch_account_t *acc, int *stale, ll_err
     int64_t target = acc->halt_version > 0 ? acc->halt_version - 1 : acc->heal_to;
     if (target > a.version) {
         ll_error_t e = {""};
+        if (mark_waiting(p, acc, err) != 0) return LL_ENOMEM;
         int n = from_store(p, acc, &a, target == INT64_MAX ? INT64_MAX : target + 1, &e, err);
         if (n == -1) return LL_EIO;
         if (n == -2) return halt_account(p, acc, NULL, a.version + 1, e.msg, err);
@@ -1038,15 +1050,15 @@ static int project_all(projector_t *p, int n, ll_error_t *err) {
                 p->account_reads++;
                 continue;
             }
-            if (acc->n_applied > 0) remember(p, acc);
+            if (acc->n_applied > 0)
+                remember(p, acc);
+            else if (ll_account_cache_get(p->cache, &acc->id) == NULL) /* read, nothing new: still worth keeping */
+                ll_account_cache_put(p->cache, &acc->after, acc->trusted);
             p->applied += acc->n_applied;
             p->healed_events += (uint64_t)acc->healed; /* counted once written: a retry reads again */
             p->replaced_events += (uint64_t)acc->replaced;
             if (acc->more) { /* written up to where this round read the store: read it whole again */
-                char text[LL_UUID_TEXT_LEN + 1];
-                ll_uuid_format(&acc->id, text);
-                if (ll_strset_add(&p->waiting, text) < 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
-                acc->remembered = 0, acc->to_read = acc->read_whole = 1;
+                acc->remembered = 0, acc->to_read = acc->read_whole = 1; /* (still in p->waiting) */
                 more++;
                 continue;
             }

@@ -94,8 +94,9 @@ char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *
                       "Accounts stopped by an event the domain refuses, dead-lettered (alarm when > 0).", "",
                       s->halted_accounts);
     ll_metrics_series(&t, "projector", "ledgerline_projector_waiting_accounts", "gauge",
-                      "Accounts behind a version gap the event store cannot close right now (unreachable): "
-                      "the batch holding them is retried, nothing after it is committed (alarm when it stays > 0).",
+                      "Accounts behind a version gap not closed yet: the batch holding them is being written, or, "
+                      "while the event store cannot be read, retried with nothing after it committed (alarm when "
+                      "it stays > 0).",
                       "", s->waiting_accounts);
     ll_metrics_series(&t, "projector", "ledgerline_projector_generation", "gauge",
                       "The read-model generation written to.", "", (uint64_t)s->generation);
