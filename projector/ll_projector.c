@@ -25,9 +25,9 @@
 #define RETRY_PAUSE_MS     500
 #define SHARD_ACCOUNTS_MIN 64 /* accounts of a batch worth a writer connection of their own */
 #define PUBLISH_MS         50 /* /metrics gets a new snapshot after a batch at most this often (and when idle) */
-/* After following a generation switch, a gap is first taken for the rebuild's catch-up not having
- * reached the account yet (ledgerline-rebuild keeps catching up for --settle-seconds, default 15):
- * the batch is retried. Only a gap that outlasts this halts the account. */
+/* After following a switch to a generation that recorded no resume point (a rebuild of an older
+ * release), nothing is taken on the event store's word for this long: the rebuild may still be
+ * catching up (--settle-seconds, default 15), and only what the read model holds is sure. */
 #define SWITCH_SETTLE_MS 30000
 #define STORE_TIMEOUT_MS 5000
 #define STORE_RETRY_MS   5000 /* after the store failed: states come from the read model meanwhile */
@@ -506,7 +506,7 @@ static int decode_all(projector_t *p, int n, ll_error_t *err) {
 
 /* Right after following a generation switch that recorded no resume point (a rebuild of an
  * older release): the rebuild may not have caught up yet, so nothing is taken on the store's
- * word meanwhile and a gap fails the batch (retried) instead of being closed from the store. */
+ * word meanwhile (gaps are still closed from the store: it is the truth either way). */
 static int settling(const projector_t *p) {
     return p->switched_at_ms > 0 && ll_clock_ms() - p->switched_at_ms < SWITCH_SETTLE_MS;
 }
@@ -1214,7 +1214,7 @@ static int follow_generation(projector_t *p, ll_error_t *err) {
         } else if (switching) {
             p->switched_at_ms = ll_clock_ms();
             log_event("warn", "the new generation recorded no resume point (an older rebuild)", NULL,
-                      "gaps are retried for 30 s while its settle phase catches up");
+                      "for 30 s nothing is taken on the event store's word while its settle phase catches up");
         }
     }
     if (open_halts(p, gen, err) != 0) return LL_EIO;
