@@ -11,18 +11,19 @@
 #include "ll_error.h"
 #include "ll_event.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef enum ll_account_status {
     LL_ACCOUNT_NONE = 0, /* no events yet: the account does not exist */
     LL_ACCOUNT_OPEN,
     LL_ACCOUNT_CLOSED,
-    /* LL_ACCOUNT_FROZEN comes with AccountFrozen/AccountUnfrozen. */
 } ll_account_status_t;
 
 /* Invariants: version == number of events applied; status NONE iff version == 0;
- * balance_minor >= -overdraft_limit_minor; head_hash is the last event's hash (LL_HASH_ZERO
- * before the first). */
+ * held_minor >= 0 (the sum of open holds); available (balance - held) >= -overdraft_limit_minor;
+ * head_hash is the last event's hash (LL_HASH_ZERO before the first). A frozen account is open:
+ * it refuses debits and still receives credits. */
 typedef struct ll_account {
     ll_uuid_t account_id;
     int64_t version;
@@ -30,7 +31,9 @@ typedef struct ll_account {
     char owner[LL_OWNER_BYTES_MAX + 1];
     ll_currency_t currency;
     int64_t balance_minor;
-    int64_t overdraft_limit_minor; /* 0 until OverdraftLimitSet exists: balance never below 0 */
+    int64_t held_minor;            /* reserved by open holds: not available to spend */
+    int64_t overdraft_limit_minor; /* CreditLimitSet: available may go down to minus this */
+    bool frozen;                   /* AccountFrozen .. AccountUnfrozen */
     int64_t opened_at_us;
     int64_t updated_at_us;
     char head_hash[LL_HASH_HEX_LEN + 1];
@@ -52,15 +55,24 @@ void ll_account_init(ll_account_t *a, const ll_uuid_t *id);
 ll_evolve_t ll_account_evolve(ll_account_t *a, const ll_event_t *ev, ll_error_t *err);
 
 /* The state once `last` applied, from the stream's AccountOpened (`opened`) and `last` alone:
- * every field is fixed by the opening or carried by the newest event (its balance_after_minor,
- * occurred_at and hash), so a reader that trusts a store holding the whole stream needs two
+ * every field is fixed by the opening or carried by the newest event (its figures after,
+ * ll_event_after_t, occurred_at and hash), so a reader that trusts a store holding the whole stream needs two
  * events, not a replay (the projector, for an account it does not remember). Equal to folding
  * the stream through last. Returns 0, or LL_EINVAL when they cannot be the first event and a
  * later one of one stream (nothing else is checked: the store decided and chained them). */
 int ll_account_at(const ll_event_t *opened, const ll_event_t *last, ll_account_t *out, ll_error_t *err);
 
-/* The lowest balance the account may reach: -overdraft_limit_minor. */
+/* Takes last's own figures into a (status, balance, held, limit, frozen, version, head): the
+ * step of ll_account_at and ll_replay_resume. Returns 0, or LL_EINVAL (a unchanged) when last
+ * cannot follow an open account of a's currency: an AccountOpened, a money event in another
+ * currency, figures below the floor. */
+int ll_account_take_figures(ll_account_t *a, const ll_event_t *last, ll_error_t *err);
+
+/* The lowest available amount (balance - held) the account may reach: -overdraft_limit_minor. */
 int64_t ll_account_floor(const ll_account_t *a);
+
+/* What may be spent: balance - held (never overflows: held >= 0 and both are int64). */
+int64_t ll_account_available(const ll_account_t *a);
 
 const char *ll_account_status_name(ll_account_status_t s); /* "open", "closed", "none" */
 

@@ -14,6 +14,13 @@ static const char *const type_names[LL_EVENT_TYPE_COUNT] = {
     [LL_EVENT_TRANSFER_SENT] = "TransferSent",
     [LL_EVENT_TRANSFER_RECEIVED] = "TransferReceived",
     [LL_EVENT_ACCOUNT_CLOSED] = "AccountClosed",
+    [LL_EVENT_HOLD_PLACED] = "HoldPlaced",
+    [LL_EVENT_HOLD_CAPTURED] = "HoldCaptured",
+    [LL_EVENT_HOLD_RELEASED] = "HoldReleased",
+    [LL_EVENT_HOLD_EXPIRED] = "HoldExpired",
+    [LL_EVENT_CREDIT_LIMIT_SET] = "CreditLimitSet",
+    [LL_EVENT_ACCOUNT_FROZEN] = "AccountFrozen",
+    [LL_EVENT_ACCOUNT_UNFROZEN] = "AccountUnfrozen",
 };
 
 const char *ll_event_type_name(ll_event_type_t type) {
@@ -32,6 +39,15 @@ int ll_event_is_movement(ll_event_type_t type) {
     return ll_event_balance_sign(type) != 0;
 }
 
+int ll_event_is_hold(ll_event_type_t type) {
+    return type == LL_EVENT_HOLD_PLACED || type == LL_EVENT_HOLD_CAPTURED || type == LL_EVENT_HOLD_RELEASED ||
+           type == LL_EVENT_HOLD_EXPIRED;
+}
+
+int ll_event_has_money(ll_event_type_t type) {
+    return ll_event_is_movement(type) || ll_event_is_hold(type);
+}
+
 int ll_event_balance_sign(ll_event_type_t type) {
     switch (type) {
     case LL_EVENT_MONEY_DEPOSITED:
@@ -39,6 +55,7 @@ int ll_event_balance_sign(ll_event_type_t type) {
         return 1;
     case LL_EVENT_MONEY_WITHDRAWN:
     case LL_EVENT_TRANSFER_SENT:
+    case LL_EVENT_HOLD_CAPTURED:
         return -1;
     default:
         return 0;

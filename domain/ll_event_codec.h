@@ -1,7 +1,8 @@
 /* ll_event_codec.h - event envelopes to and from JSON.
  *
  * Encoding is canonical: keys sorted by byte value, no whitespace, UTF-8 as is, integers in
- * decimal, every field always present (reference may be ""). The same event always yields the
+ * decimal, every field always present (reference may be ""; a transfer leg's payment_id and a
+ * capture's transfer_id and to_account_id only when set). The same event always yields the
  * same bytes, which is what the hash chain signs (tests/vectors/README.md specifies the form so
  * other languages can reproduce it).
  *
@@ -38,7 +39,7 @@ typedef struct ll_event_schema {
     size_t upcaster_count;
 } ll_event_schema_t;
 
-/* This build's schema: LL_EVENT_SCHEMA_VERSION_CURRENT, no upcasters yet. */
+/* This build's schema: LL_EVENT_SCHEMA_VERSION_CURRENT, with the upcasters from version 1. */
 extern const ll_event_schema_t ll_event_schema;
 
 /* Builds the envelope object (without "hash" unless with_hash). Returns a new reference, or

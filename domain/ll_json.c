@@ -106,6 +106,16 @@ int ll_json_get_uuid(const json_t *obj, const char *key, const char *prefix, boo
     return 0;
 }
 
+int ll_json_get_bool(const json_t *obj, const char *key, const char *prefix, bool required, bool *out,
+                     ll_error_t *err) {
+    int rc;
+    json_t *v = field(obj, key, prefix, required, &rc, err);
+    if (v == NULL) return rc;
+    if (!json_is_boolean(v)) return ll_error_set(err, LL_EINVAL, "%s%s: must be true or false", prefix, key);
+    *out = json_is_true(v);
+    return 0;
+}
+
 int ll_json_get_currency(const json_t *obj, const char *key, const char *prefix, bool required,
                          ll_currency_t *out, ll_error_t *err) {
     int rc;

@@ -33,6 +33,8 @@ int ll_json_get_int64(const json_t *obj, const char *key, const char *prefix, bo
                       int64_t max, int64_t *out, ll_error_t *err);
 int ll_json_get_uuid(const json_t *obj, const char *key, const char *prefix, bool required, bool allow_upper,
                      ll_uuid_t *out, ll_error_t *err);
+int ll_json_get_bool(const json_t *obj, const char *key, const char *prefix, bool required, bool *out,
+                     ll_error_t *err);
 int ll_json_get_currency(const json_t *obj, const char *key, const char *prefix, bool required,
                          ll_currency_t *out, ll_error_t *err);
 

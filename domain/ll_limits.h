@@ -58,8 +58,17 @@
 #define LL_COMMAND_ID_BYTES_MAX  128 /* the Idempotency-Key header */
 /* One encoded event envelope: all text fields at their maximum plus fixed fields fit easily. */
 #define LL_EVENT_JSON_BYTES_MAX 8192
-/* Events one command may produce: a transfer writes two. */
-#define LL_DECISION_EVENTS_MAX 2
+/* Legs of one payment (POST /v1/payments): a payment and its fees, as card schemes and SEPA
+ * batches carry them; 16 keeps one payment's lock set and response small. */
+#define LL_PAYMENT_LEGS_MAX 16
+/* Events one command may produce: a transfer writes two, a payment two per leg. */
+#define LL_DECISION_EVENTS_MAX (2 * LL_PAYMENT_LEGS_MAX)
+/* A hold lasts 7 days unless asked otherwise, at most 30 (card authorisations expire within
+ * that in every scheme); then the system appends HoldExpired. */
+#define LL_HOLD_EXPIRY_DEFAULT_S (7 * 86400)
+#define LL_HOLD_EXPIRY_MAX_S     (30 * 86400)
+/* Why an account was frozen, as an operator writes it (a case number and a line). */
+#define LL_FREEZE_REASON_BYTES_MAX 140
 
 _Static_assert(LL_BODY_BYTES_MAX_DEFAULT <= LL_BODY_BYTES_MAX_LIMIT, "default within limit");
 _Static_assert(LL_CONFIG_VALUE_BYTES_MAX < LL_CONFIG_LINE_BYTES_MAX, "a value fits on a line");

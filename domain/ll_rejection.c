@@ -18,6 +18,17 @@ static const struct {
     [LL_REJECT_BALANCE_NOT_ZERO] = {"balance-not-zero", "Balance is not zero"},
     [LL_REJECT_BALANCE_OVERFLOW] = {"balance-overflow", "Balance would overflow"},
     [LL_REJECT_SAME_ACCOUNT] = {"same-account", "Transfer to the same account"},
+    [LL_REJECT_ACCOUNT_FROZEN] = {"account-frozen", "Account is frozen"},
+    [LL_REJECT_ALREADY_FROZEN] = {"already-frozen", "Account is already frozen"},
+    [LL_REJECT_NOT_FROZEN] = {"not-frozen", "Account is not frozen"},
+    [LL_REJECT_HOLDS_OPEN] = {"holds-open", "Account has open holds"},
+    [LL_REJECT_CREDIT_LIMIT_IN_USE] = {"credit-limit-in-use", "Credit limit below what is used"},
+    [LL_REJECT_INVALID_EXPIRY] = {"invalid-expiry", "Invalid hold expiry"},
+    [LL_REJECT_HOLD_NOT_FOUND] = {"hold-not-found", "Hold not found"},
+    [LL_REJECT_HOLD_NOT_OPEN] = {"hold-not-open", "Hold is no longer open"},
+    [LL_REJECT_HOLD_EXPIRED] = {"hold-expired", "Hold has expired"},
+    [LL_REJECT_HOLD_NOT_DUE] = {"hold-not-due", "Hold has not expired yet"},
+    [LL_REJECT_CAPTURE_EXCEEDS_HOLD] = {"capture-exceeds-hold", "Capture exceeds the hold"},
 };
 
 const char *ll_rejection_slug(ll_rejection_t r) {

@@ -16,6 +16,17 @@ typedef enum ll_rejection {
     LL_REJECT_BALANCE_NOT_ZERO,    /* close with money still on the account */
     LL_REJECT_BALANCE_OVERFLOW,    /* balance would exceed int64 */
     LL_REJECT_SAME_ACCOUNT,        /* transfer to itself */
+    LL_REJECT_ACCOUNT_FROZEN,      /* a debit (or close) of a frozen account */
+    LL_REJECT_ALREADY_FROZEN,      /* freeze of a frozen account */
+    LL_REJECT_NOT_FROZEN,          /* unfreeze of an account that is not frozen */
+    LL_REJECT_HOLDS_OPEN,          /* close with open holds */
+    LL_REJECT_CREDIT_LIMIT_IN_USE, /* a limit below what the account already uses */
+    LL_REJECT_INVALID_EXPIRY,      /* a hold's expiry outside 1 s .. 30 days */
+    LL_REJECT_HOLD_NOT_FOUND,      /* no such hold (or not the asker's to see) */
+    LL_REJECT_HOLD_NOT_OPEN,       /* the hold was captured, released or expired already */
+    LL_REJECT_HOLD_EXPIRED,        /* capture at or after the hold's expires_at */
+    LL_REJECT_HOLD_NOT_DUE,        /* expire before the hold's expires_at (the system's sweep) */
+    LL_REJECT_CAPTURE_EXCEEDS_HOLD, /* capture more than is held */
     LL_REJECT_COUNT
 } ll_rejection_t;
 

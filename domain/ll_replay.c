@@ -44,25 +44,5 @@ int ll_replay_resume(ll_account_t *state, const ll_event_t *last, ll_error_t *er
         return ll_error_set(err, LL_EINVAL, "version %lld cannot follow the opening", (long long)last->version);
     if (strlen(last->hash) != LL_HASH_HEX_LEN)
         return ll_error_set(err, LL_EINVAL, "version %lld is not sealed (no hash)", (long long)last->version);
-    ll_account_t next = *state;
-    if (ll_event_is_movement(last->type)) {
-        const ll_data_movement_t *m = &last->data.movement;
-        if (!ll_currency_equal(&m->currency, &state->currency))
-            return ll_error_set(err, LL_EINVAL, "version %lld: currency differs from the account's",
-                                (long long)last->version);
-        next.balance_minor = m->balance_after_minor;
-        if (next.balance_minor < ll_account_floor(&next))
-            return ll_error_set(err, LL_EINVAL, "version %lld: balance below the allowed floor",
-                                (long long)last->version);
-    } else if (last->type == LL_EVENT_ACCOUNT_CLOSED) {
-        next.balance_minor = 0; /* closing needs a zero balance */
-        next.status = LL_ACCOUNT_CLOSED;
-    } else {
-        return ll_error_set(err, LL_EINVAL, "version %lld: unknown event type", (long long)last->version);
-    }
-    next.version = last->version;
-    next.updated_at_us = last->occurred_at_us;
-    memcpy(next.head_hash, last->hash, sizeof next.head_hash);
-    *state = next;
-    return 0;
+    return ll_account_take_figures(state, last, err);
 }

@@ -41,7 +41,7 @@ int ll_rm_item_json(const ll_event_t *ev, char *out, size_t size) {
         json_pack("{s:s, s:s, s:I, s:s, s:I, s:s, s:I, s:s, s:s}", "event_id", id, "account_id", account,
                   "version", (json_int_t)ev->version, "type", ll_event_type_name(ev->type), "amount_minor",
                   (json_int_t)m->amount_minor, "currency", m->currency.code, "balance_after_minor",
-                  (json_int_t)m->balance_after_minor, "reference", m->reference, "occurred_at", when);
+                  (json_int_t)ev->after.balance_minor, "reference", m->reference, "occurred_at", when);
     if (o != NULL && !ll_uuid_is_nil(&m->transfer_id)) {
         char transfer[LL_UUID_TEXT_LEN + 1], other[LL_UUID_TEXT_LEN + 1];
         ll_uuid_format(&m->transfer_id, transfer);

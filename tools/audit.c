@@ -113,7 +113,7 @@ static int add_event_row(ll_table_t *t, const ll_event_t *ev) {
     ll_uuid_format(&ev->account_id, acct);
     fmt_i64(ver, sizeof ver, ev->version);
     fmt_i64(amount, sizeof amount, m->amount_minor);
-    fmt_i64(bal, sizeof bal, m->balance_after_minor);
+    fmt_i64(bal, sizeof bal, ev->after.balance_minor);
     if (is_transfer) ll_uuid_format(&m->transfer_id, transfer), ll_uuid_format(&m->counterparty_id, other);
     ll_uuid_format(&ev->event_id, eid);
     const char *currency = ev->type == LL_EVENT_ACCOUNT_OPENED ? ev->data.opened.currency.code

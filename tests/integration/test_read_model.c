@@ -403,7 +403,7 @@ LL_TEST(test_a_probe_tells_the_newest_state_or_nothing) {
     LL_CHECK_EQ_INT(got.head_version, held.head_version);
     LL_REQUIRE(ll_read_model_probe(&rm, &s.state.account_id, 7, &got, &found, &err) == 0);
     LL_CHECK(found && got.state.version == 7 &&
-             got.state.balance_minor == s.events[6].data.movement.balance_after_minor);
+             got.state.balance_minor == s.events[6].after.balance_minor);
     LL_REQUIRE(write_range(&s, 9, P - 1, &held) == 0); /* up to version P-1: page 0 seals, no event doc */
     LL_REQUIRE(ll_read_model_probe(&rm, &s.state.account_id, P - 1, &got, &found, &err) == 0);
     LL_CHECK(found && got.state.version == P - 1 && got.head_page == 1);

@@ -101,7 +101,7 @@ LL_TEST(test_tampered_event_drops_the_state) {
     ll_account_t out;
     ll_account_view_fill(v, 1, &s.states[1]);
     ll_event_t bad = s.events[2];
-    bad.data.movement.balance_after_minor += 1; /* the sum no longer adds up */
+    bad.after.balance_minor += 1; /* the sum no longer adds up */
     ll_account_view_apply(v, &bad, 1);
     LL_CHECK_EQ_INT(ll_account_view_get(v, &s.states[0].account_id, -1, &out), LL_VIEW_MISS);
     ll_account_view_destroy(v);

@@ -64,7 +64,7 @@ LL_TEST(test_deposit_and_withdraw_happy_path) {
     ll_decision_t d;
     LL_REQUIRE(fx_run(&w, &a, &dep, &d) == LL_REJECT_NONE);
     LL_CHECK_EQ_INT(d.events[0].type, LL_EVENT_MONEY_DEPOSITED);
-    LL_CHECK_EQ_INT(d.events[0].data.movement.balance_after_minor, 10000);
+    LL_CHECK_EQ_INT(d.events[0].after.balance_minor, 10000);
     LL_CHECK_EQ_STR(d.events[0].data.movement.reference, "salary");
     LL_CHECK_EQ_INT(d.events[0].version, 2);
     ll_command_t wd = fx_cmd(LL_CMD_WITHDRAW, &a.account_id, 10000, "EUR");

@@ -73,7 +73,7 @@ LL_TEST(test_inconsistent_events_are_refused) {
     ev.prev_hash[5] = ev.prev_hash[5] == 'a' ? 'b' : 'a';
     expect_refused(t, &a, &ev, LL_EVOLVE_INCONSISTENT, "prev_hash");
     ev = good;
-    ev.data.movement.balance_after_minor += 1;
+    ev.after.balance_minor += 1;
     expect_refused(t, &a, &ev, LL_EVOLVE_INCONSISTENT, "balance_after_minor");
     ev = good;
     memcpy(ev.data.movement.currency.code, "USD", 4);
@@ -83,7 +83,7 @@ LL_TEST(test_inconsistent_events_are_refused) {
     expect_refused(t, &a, &ev, LL_EVOLVE_INCONSISTENT, "amount out of range");
     ev = good;
     ev.data.movement.amount_minor = 1001; /* more than the balance, with a matching balance_after */
-    ev.data.movement.balance_after_minor = -1;
+    ev.after.balance_minor = -1;
     expect_refused(t, &a, &ev, LL_EVOLVE_INCONSISTENT, "below the allowed floor");
     ev = good;
     ev.type = LL_EVENT_ACCOUNT_OPENED;
@@ -125,7 +125,7 @@ LL_TEST(test_events_on_unopened_or_closed_streams_are_refused) {
     ev.version = a.version + 1;
     memcpy(ev.prev_hash, a.head_hash, sizeof ev.prev_hash);
     ev.data.movement.amount_minor = 1;
-    ev.data.movement.balance_after_minor = 1;
+    ev.after.balance_minor = 1;
     memcpy(ev.data.movement.currency.code, "EUR", 4);
     expect_refused(t, &a, &ev, LL_EVOLVE_INCONSISTENT, "closed");
 }
@@ -138,7 +138,7 @@ LL_TEST(test_state_from_two_events_refuses_what_is_not_one_stream) {
     ll_error_t err = {""};
     LL_CHECK_EQ_INT(ll_account_at(&ev[0], &ev[2], &out, &err), 0);
     LL_CHECK_EQ_INT(out.version, ev[2].version);
-    LL_CHECK_EQ_INT(out.balance_minor, ev[2].data.movement.balance_after_minor);
+    LL_CHECK_EQ_INT(out.balance_minor, ev[2].after.balance_minor);
     LL_CHECK_EQ_INT(ll_account_at(&ev[0], &ev[0], &out, &err), 0);
     LL_CHECK_EQ_INT(out.version, 1);
     LL_CHECK_EQ_INT(ll_account_at(&ev[2], &ev[2], &out, &err), LL_EINVAL);
@@ -156,7 +156,7 @@ LL_TEST(test_state_from_two_events_refuses_what_is_not_one_stream) {
     LL_CHECK_EQ_INT(ll_account_at(&ev[0], &usd, &out, &err), LL_EINVAL);
     LL_CHECK_CONTAINS(err.msg, "currency");
     ll_event_t below = ev[2];
-    below.data.movement.balance_after_minor = -1;
+    below.after.balance_minor = -1;
     LL_CHECK_EQ_INT(ll_account_at(&ev[0], &below, &out, &err), LL_EINVAL);
     LL_CHECK_CONTAINS(err.msg, "floor");
 }

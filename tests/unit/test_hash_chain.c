@@ -131,7 +131,7 @@ LL_TEST(test_rehashed_alteration_breaks_the_next_link) {
     /* The attacker changes event 3 and recomputes its own hash: event 4 no longer links to it. */
     ll_event_t forged = s->ev[2];
     forged.data.movement.amount_minor = 10;
-    forged.data.movement.balance_after_minor = 490;
+    forged.after.balance_minor = 490;
     LL_REQUIRE(ll_event_seal(&forged, NULL) == 0);
     LL_REQUIRE(ll_event_encode(&forged, true, s->text[2], sizeof s->text[2] - 1, &s->len[2], NULL) == 0);
     s->text[2][s->len[2]] = '\0';

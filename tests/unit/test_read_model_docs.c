@@ -62,7 +62,7 @@ LL_TEST(test_items_are_the_api_transaction_for_movements_only) {
         LL_CHECK_EQ_INT(json_integer_value(json_object_get(o, "version")), ev[i].version);
         LL_CHECK_EQ_INT(json_integer_value(json_object_get(o, "amount_minor")), m->amount_minor);
         LL_CHECK_EQ_INT(json_integer_value(json_object_get(o, "balance_after_minor")),
-                        m->balance_after_minor);
+                        ev[i].after.balance_minor);
         LL_CHECK_EQ_STR(json_string_value(json_object_get(o, "reference")), m->reference);
         LL_CHECK_EQ_STR(json_string_value(json_object_get(o, "type")), ll_event_type_name(ev[i].type));
         int transfer = !ll_uuid_is_nil(&m->transfer_id);

@@ -45,7 +45,7 @@ LL_TEST(test_fold_reaches_final_state) {
 LL_TEST(test_fold_stops_at_first_bad_event) {
     ll_event_t ev[N];
     make_events(ev);
-    ev[3].data.movement.balance_after_minor = 1;
+    ev[3].after.balance_minor = 1;
     ll_account_t a;
     ll_account_init(&a, &ev[0].account_id);
     size_t bad = 99;
@@ -144,7 +144,7 @@ LL_TEST(test_resume_equals_the_fold_up_to_there) {
     LL_CHECK(ll_replay_resume(&opened, &bad, &err) != 0);
     LL_CHECK_CONTAINS(err.msg, "currency");
     bad = ev[2];
-    bad.data.movement.balance_after_minor = -1;
+    bad.after.balance_minor = -1;
     LL_CHECK(ll_replay_resume(&opened, &bad, &err) != 0);
     bad = ev[2];
     bad.account_id = fx_uuid(2);
