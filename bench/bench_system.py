@@ -26,7 +26,10 @@ machine.
    events/s from a backlog, with the stack's projector and then with three in its consumer
    group (LL_REPLICAS=projector:3), same run.
 
-Usage: bench/bench_system.py [--parts load,growth,statements,scale,projectors] [--accounts 1000,100000]
+5. Ledger depth: deposits, 3-leg payments and holds placed+captured over the first of
+   --accounts (funded first), each for --seconds, same run; the projector's pace under each.
+
+Usage: bench/bench_system.py [--parts load,growth,statements,scale,projectors,ledger] [--accounts 1000,100000]
                              [--seconds 60] [--clients 16] [--growth 1000000]
                              [--movements 10,1000,10000] [--reps 3] [--scale-accounts 1000000]
                              [--scale-events 10000000] [--smoke]
@@ -283,6 +286,42 @@ def sustained(system, n, args, sample=None):
     print(f"[bench] {n} accounts: {out['commands_per_s']:.0f} commands/s, projector {projected:.0f} events/s "
           f"({out['ratio']:.2f}x), lag max {out['lag_events_max']:.0f} events / {out['lag_s_max']:.2f} s, drain "
           f"{drain:.1f} s; statements {ok}/{total} 200, p99 {out['statement_p99_ms']:.1f} ms", flush=True)
+    return out
+
+
+def ledger_load(system, script, accounts, args):
+    """One workload of the ledger part: wrk with bench/<script> for --seconds at --clients over
+    the accounts file; acknowledged requests/s and events/s, the projector's events/s meanwhile
+    and its ratio to the events acknowledged, drain after."""
+    wait_drained()
+    applied0, stored0, t0 = applied(), events_stored(), time.time()
+    r = finish_wrk(start_wrk(CMD, args.clients, args.seconds, script, accounts, threads=2, auth=system.auth))
+    t_end = time.time()
+    applied1, stored1 = applied(), events_stored()
+    drain = wait_drained()
+    events = (stored1 - stored0) / (t_end - t0)
+    projected = (applied1 - applied0) / (t_end - t0)
+    out = {"requests_per_s": r["rate"], "errors": r["errors"], "events_per_s": events, "projected_per_s": projected,
+           "ratio": projected / events if events else 0, "drain_s": drain}
+    print(f"[bench] {script}: {r['rate']:.0f} requests/s, {events:.0f} events/s acknowledged, projector "
+          f"{projected:.0f} events/s ({out['ratio']:.2f}x), drain {drain:.1f} s, {r['errors']} errors", flush=True)
+    return out
+
+
+def ledger(system, args):
+    """Ledger depth (issue #33), same run: deposits, then 3-leg payments (two payees and a fee,
+    6 events each), then holds placed and captured (2 commands, 2 events each), over the first of
+    --accounts accounts funded first; the projector's pace under each."""
+    n = int(args.accounts.split(",")[0])
+    open_accounts(system, n, args.clients)
+    ids = account_ids()
+    with ThreadPoolExecutor(args.clients) as ex:  # funds for payments and holds
+        list(ex.map(lambda a: system.post(f"/v1/accounts/{a}/deposits",
+                                          {"amount_minor": 10 ** 12, "currency": "EUR"}), ids))
+    accounts = write_lines("system_ledger_accounts.txt", ids)
+    out = {"accounts": len(ids)}
+    for name, script in (("deposits", "deposit.lua"), ("payments", "payment.lua"), ("holds", "hold.lua")):
+        out[name] = ledger_load(system, script, accounts, args)
     return out
 
 
@@ -546,16 +585,18 @@ def main():
     if not args.smoke and os.path.exists(earlier):
         with open(earlier) as f:
             old = json.load(f)
-        for part in ("load", "statements", "growth", "scale", "projectors"):
+        for part in ("load", "statements", "growth", "scale", "projectors", "ledger"):
             if part not in parts and part in old:
                 data[part] = old[part]
                 data[f"{part}_measured"] = old.get(f"{part}_measured", old.get("measured"))
     # Each part on stores of its own: account counts start from zero.
-    for part in ("load", "statements", "growth", "scale", "projectors"):
+    for part in ("load", "statements", "growth", "scale", "projectors", "ledger"):
         if part not in parts:
             continue
         with System() as system:
-            if part == "projectors":
+            if part == "ledger":
+                data["ledger"] = ledger(system, args)
+            elif part == "projectors":
                 data["projectors"] = scale_out(system, args)
             elif part == "load":
                 data["load"] = [sustained(system, int(n), args) for n in args.accounts.split(",")]
@@ -570,6 +611,8 @@ def main():
     errors = sum(p["command_errors"] for p in data.get("load", []))
     errors += sum(data["projectors"][c]["load"]["command_errors"] for c in ("1", "3")) if data.get("projectors") else 0
     errors += sum(p["outside_view"]["errors"] for p in data.get("growth", []))
+    if data.get("ledger"):
+        errors += sum(data["ledger"][w]["errors"] for w in ("deposits", "payments", "holds"))
     if data.get("scale"):
         errors += data["scale"]["load"]["command_errors"] + data["scale"]["outside_view"]["errors"]
     errors += sum(s["rate"]["query_errors"]["max"] + s["latency"]["query_errors"]["max"] + s["mongodb"]["errors"]
@@ -597,6 +640,24 @@ def stack_cpu_note(small, big):
 
 def rows(data):
     out = []
+    lg = data.get("ledger")
+    if lg:
+        d, p, h = lg["deposits"], lg["payments"], lg["holds"]
+        r = p["requests_per_s"] / d["requests_per_s"]
+        out.append(row(f"3-leg payments/s end to end ({lg['accounts']} accounts, 6 events each)",
+                       "deposits/s, same run", d["requests_per_s"], p["requests_per_s"], "req/s", ratio=r,
+                       goal=">= 0.25x", met=r >= 0.25,
+                       note=f"{p['events_per_s']:.0f} vs {d['events_per_s']:.0f} events/s; one transaction locks "
+                       "up to 4 accounts"))
+        holds = h["requests_per_s"] / 2
+        r = holds / d["requests_per_s"]
+        out.append(row(f"Holds placed and captured/s end to end ({lg['accounts']} accounts, 2 commands each)",
+                       "deposits/s, same run", d["requests_per_s"], holds, "holds/s", ratio=r, goal=">= 0.4x",
+                       met=r >= 0.4, note=f"{h['events_per_s']:.0f} events/s"))
+        for name, w in (("deposits", d), ("3-leg payments", p), ("holds placed and captured", h)):
+            out.append(row(f"Projector events/s under {name} (whole system)", "events acknowledged/s, same run",
+                           w["events_per_s"], w["projected_per_s"], "events/s", ratio=w["ratio"], goal=">= 1.0x",
+                           met=w["ratio"] >= 0.98, note=f"drain {w['drain_s']:.1f} s"))
     for p in data.get("load", []):
         n = p["accounts"]
         out += [
@@ -704,6 +765,16 @@ def report(args, data):
                          f"{p['lag_events_end']:.0f} | {p['lag_s_max']:.2f} / {p['lag_s_p99']:.2f} | "
                          f"{p['drain_s']:.1f} | {p['statements_ok_share'] * 100:.2f} % of {p['statements']} | "
                          f"{p['statement_p50_ms']:.1f} / {p['statement_p99_ms']:.1f} |")
+    if data.get("ledger"):
+        lg = data["ledger"]
+        lines += ["", f"## Ledger depth: payments and holds against deposits (measured {data.get('ledger_measured', '')})",
+                  "", f"{lg['accounts']} funded accounts; each workload for --seconds at --clients connections.", "",
+                  "| workload | requests/s | events/s acknowledged | projector events/s | ratio | drain s | errors |",
+                  "|---|---|---|---|---|---|---|"]
+        for name in ("deposits", "payments", "holds"):
+            w = lg[name]
+            lines.append(f"| {name} | {w['requests_per_s']:.0f} | {w['events_per_s']:.0f} | {w['projected_per_s']:.0f} | "
+                         f"**{w['ratio']:.2f}** | {w['drain_s']:.1f} | {w['errors']} |")
     if data.get("growth"):
         lines += ["", f"## Growth: accounts opened through the system (measured {data.get('growth_measured', '')})", "",
                   "| accounts | opened/s while growing | projected events/s meanwhile | lag max events / s | drain s "

@@ -49,13 +49,15 @@ def ledger_reconcile(env):
 
 
 def send(cmd, port, timeout=5):
-    """applied (2xx), refused (4xx: the ledger said no) or unknown (no answer, 5xx)."""
+    """applied (2xx), refused (4xx: the ledger said no) or unknown (no answer, 5xx). An applied
+    command's answer is kept in cmd["answer"] (a hold's id, for one)."""
     try:
-        s, _, _ = request("POST", cmd["path"], body=cmd["body"], headers={"idempotency-key": cmd["key"]}, port=port,
+        s, _, b = request("POST", cmd["path"], body=cmd["body"], headers={"idempotency-key": cmd["key"]}, port=port,
                           timeout=timeout)
     except Exception:
         return "unknown"
     if 200 <= s < 300:
+        cmd["answer"] = b
         return "applied"
     if 400 <= s < 500 and s not in (408, 429):
         return "refused"
@@ -66,20 +68,57 @@ class Workload:
     """Client threads sending random commands (deposits, withdrawals, transfers) over accounts to
     the command services ports() names at each send; every command and its outcome is recorded
     (dicts: key, path, body, kind, amount, port, status "applied" | "refused" | "unknown", and
-    sent_at, answered_at: epoch seconds of the first attempt)."""
+    sent_at, answered_at: epoch seconds of the first attempt).
 
-    def __init__(self, accounts, clients, seed, ports):
-        self.accounts, self.clients, self.ports = accounts, clients, ports
+    depth=True adds the ledger's depth (issue #33): payments of 2-3 legs from one account
+    (kind "payment", legs), holds placed (kind "hold"; the answer's hold_id joins a shared pool),
+    captured (kind "capture", of a pooled hold, partly, to another account or not) and released
+    (kind "release"); a capture and a release may race for one hold."""
+
+    def __init__(self, accounts, clients, seed, ports, depth=False):
+        self.accounts, self.clients, self.ports, self.depth = accounts, clients, ports, depth
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.commands = []
+        self.holds = []  # hold ids placed and not yet asked to end
         self.stop = threading.Event()
+
+    def depth_command(self, rng, kind, a, amount):
+        """path, body and extra fields of a depth command; None when there is no hold to end."""
+        if kind == "payment":
+            legs = [{"from_account_id": a, "to_account_id": rng.choice([x for x in self.accounts if x != a]),
+                     "amount_minor": rng.randint(1, 2000), "currency": "EUR"} for _ in range(rng.randint(2, 3))]
+            return "/v1/payments", {"legs": legs, "reference": "fault payment"}, {"legs": len(legs)}
+        if kind == "hold":
+            return f"/v1/accounts/{a}/holds", {"amount_minor": amount, "currency": "EUR"}, {"account": a}
+        with self.lock:
+            if not self.holds:
+                return None
+            hold = self.holds.pop(rng.randrange(len(self.holds)))
+            if rng.random() < 0.2:
+                self.holds.append(hold)  # the same hold asked again: a capture and a release may race
+        if kind == "release":
+            return f"/v1/holds/{hold}/release", {}, {"hold": hold}
+        body = {"amount_minor": rng.randint(1, 500)}
+        if rng.random() < 0.5:
+            body["to_account_id"] = rng.choice(self.accounts)
+        return f"/v1/holds/{hold}/capture", body, {"hold": hold}
 
     def one(self, rng):
         a, b = rng.sample(self.accounts, 2)
-        kind = rng.choice(["deposit", "deposit", "withdraw", "transfer", "transfer"])
+        kinds = ["deposit", "deposit", "withdraw", "transfer", "transfer"]
+        if self.depth:
+            kinds += ["payment", "hold", "hold", "capture", "release"]
+        kind = rng.choice(kinds)
         amount = rng.randint(1, 5000)
-        if kind == "deposit":
+        extra = {}
+        if kind in ("payment", "hold", "capture", "release"):
+            made = self.depth_command(rng, kind, a, amount)
+            if made is None:
+                kind, made = "hold", self.depth_command(rng, "hold", a, amount)
+            path, body, extra = made
+            amount = body.get("amount_minor", 0)
+        elif kind == "deposit":
             path, body = f"/v1/accounts/{a}/deposits", {"amount_minor": amount, "currency": "EUR"}
         elif kind == "withdraw":
             path, body = f"/v1/accounts/{a}/withdrawals", {"amount_minor": amount, "currency": "EUR"}
@@ -87,12 +126,14 @@ class Workload:
             path, body = "/v1/transfers", {"from_account_id": a, "to_account_id": b, "amount_minor": amount,
                                            "currency": "EUR"}
         cmd = {"key": str(uuid.uuid4()), "path": path, "body": body, "kind": kind, "amount": amount,
-               "was_unknown": False, "port": rng.choice(self.ports())}
+               "was_unknown": False, "port": rng.choice(self.ports()), **extra}
         cmd["sent_at"] = time.time()
         cmd["status"] = send(cmd, cmd["port"])
         cmd["answered_at"] = time.time()
         with self.lock:
             self.commands.append(cmd)
+            if kind == "hold" and cmd["status"] == "applied":
+                self.holds.append(cmd["answer"]["hold_id"])
         if cmd["status"] == "unknown":
             time.sleep(0.2)  # as a client backs off when the service does not answer
 

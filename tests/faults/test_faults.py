@@ -1,19 +1,21 @@
 #!/usr/bin/env python3
-"""Fault injection: a steady mixed workload (deposits, withdrawals, transfers over a few hot
-accounts, concurrent clients) through the HTTP API while, in turn, each component is killed
+"""Fault injection: a steady mixed workload (deposits, withdrawals, transfers, payments of 2-3
+legs, holds placed, captured and released, over a few hot accounts, concurrent clients) through the HTTP API while, in turn, each component is killed
 with SIGKILL and restarted: the command service, the relay, the projector, the query API, the
 Kafka broker, the MongoDB-protocol server (FerretDB) and PostgreSQL.
 
 After each fault the workload stops, every command whose outcome the client never learned
 (timeout, refused connection, 5xx) is retried with its Idempotency-Key until it gets a definite
 answer, the pipeline drains, and then:
-- every command answered 2xx is in the event store exactly once (deposits and withdrawals one
-  event, transfers two), and no refused command is;
+- every command answered 2xx is in the event store exactly once (deposits, withdrawals, holds,
+  releases one event, transfers and captures to an account two, payments two per leg), and no
+  refused command is;
 - every stored event of the workload's accounts is in Kafka, and the MongoDB read model equals
   the store (ledgerline-audit reconcile);
 - versions are contiguous; hash chains verify; no balance was ever negative (replayed);
-- the bank invariant: the sum of the balances equals funding + deposits - withdrawals of the
-  commands that were applied.
+- the bank invariant: the sum of the balances equals funding + deposits - withdrawals - captures
+  out of the bank of the commands that were applied; held = the holds placed and not ended, per
+  account as the store's holds table says; available never below the floor.
 Recovery time: from the kill until a probe (deposit 201, then GET ?min_version= 200) succeeds.
 
 Bounded form in make test (each fault once, a few seconds of load); `--soak` (make soak) runs
@@ -133,7 +135,7 @@ class Target:
 
 def run_fault(target, services, accounts, seconds, clients, seed):
     since_ms = int(time.time() * 1000) - 2000
-    with Workload(accounts, clients, seed, lambda: [CMD]) as wl:
+    with Workload(accounts, clients, seed, lambda: [CMD], depth=True) as wl:
         time.sleep(seconds / 3)
         t_kill = time.time()
         target.kill()
@@ -162,6 +164,17 @@ def run_fault(target, services, accounts, seconds, clients, seed):
     return wl.commands, unknown, recovered, since_ms
 
 
+def events_of(c):
+    """Events an applied command wrote."""
+    if c["kind"] == "transfer":
+        return 2
+    if c["kind"] == "payment":
+        return 2 * c["legs"]
+    if c["kind"] == "capture" and "to_account_id" in c["body"]:
+        return 2
+    return 1
+
+
 def verify(accounts, all_commands, since_ms):
     """The checks of the module docstring; returns (lost, duplicated) and raises on any breach."""
     applied = [c for c in all_commands if c["status"] == "applied"]
@@ -171,7 +184,7 @@ def verify(accounts, all_commands, since_ms):
     rows = sql(f"SELECT command_id, count(*) FROM events WHERE account_id IN ('{ids}') GROUP BY command_id")
     stored = {k: int(n) for k, n in rows}
     lost = [c["key"] for c in applied if c["key"] not in stored]
-    duplicated = [c["key"] for c in applied if stored.get(c["key"], 0) != (2 if c["kind"] == "transfer" else 1)]
+    duplicated = [c["key"] for c in applied if stored.get(c["key"], 0) != events_of(c)]
     duplicated = [k for k in duplicated if k in stored]
     eq(lost, [], "acknowledged commands missing from the store")
     eq(duplicated, [], "commands stored more than once")
@@ -183,7 +196,25 @@ def verify(accounts, all_commands, since_ms):
     total = sum(int(b) for (b,) in sql(f"SELECT balance_minor FROM account_state WHERE account_id IN ('{ids}')"))
     deposits = sum(c["amount"] for c in applied if c["kind"] == "deposit")
     withdrawals = sum(c["amount"] for c in applied if c["kind"] == "withdraw")
-    eq(total, FUNDING * len(accounts) + deposits - withdrawals, "sum of balances = funding + deposits - withdrawals")
+    # A capture without a destination takes the money out, as a withdrawal does; one to an
+    # account of the bank moves it inside, as transfers and payments do.
+    withdrawals += sum(c["answer"]["captured_minor"] for c in applied
+                       if c["kind"] == "capture" and "to_account_id" not in c["body"])
+    eq(total, FUNDING * len(accounts) + deposits - withdrawals,
+       "sum of balances = funding + deposits - withdrawals - captures out")
+    # Holds: what is held is the sum of the holds placed and not ended, per the store's holds
+    # table and per the commands; nothing available was spent twice.
+    placed = {c["answer"]["hold_id"]: c["amount"] for c in applied if c["kind"] == "hold"}
+    ended = {c["hold"] for c in applied if c["kind"] in ("capture", "release")}
+    held = sum(int(h) for (h,) in sql(f"SELECT held_minor FROM account_state WHERE account_id IN ('{ids}')"))
+    eq(held, sum(v for k, v in placed.items() if k not in ended), "held = holds placed and not captured or released")
+    mismatched = sql(f"SELECT s.account_id FROM account_state s LEFT JOIN (SELECT account_id, sum(amount_minor) AS open"
+                     f" FROM holds WHERE status = 'open' GROUP BY account_id) h USING (account_id)"
+                     f" WHERE s.account_id IN ('{ids}') AND s.held_minor <> coalesce(h.open, 0)")
+    eq(mismatched, [], "each account's held_minor = the sum of its open holds")
+    overdrawn = sql(f"SELECT account_id FROM account_state WHERE account_id IN ('{ids}')"
+                    " AND balance_minor - held_minor < -overdraft_limit_minor")
+    eq(overdrawn, [], "available never below the floor")
     # Everything reached Kafka, and the read model equals the store.
     wait_until(lambda: sql("SELECT count(*) FROM outbox")[0][0] == "0", 120, "the outbox to drain")
     events = {eid for (eid,) in sql(f"SELECT event_id FROM events WHERE account_id IN ('{ids}')"
