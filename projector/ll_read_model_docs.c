@@ -30,6 +30,13 @@ int ll_rm_key_parse(const char *key, ll_uuid_t *account, int64_t *n) {
     return 0;
 }
 
+/* Sets key to the text of id; 0 when out of memory. */
+static int set_uuid(json_t *o, const char *key, const ll_uuid_t *id) {
+    char text[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(id, text);
+    return json_object_set_new(o, key, json_string(text)) == 0;
+}
+
 int ll_rm_item_json(const ll_event_t *ev, char *out, size_t size) {
     if (!ll_event_is_movement(ev->type)) return -1;
     const ll_data_movement_t *m = &ev->data.movement;
@@ -42,14 +49,17 @@ int ll_rm_item_json(const ll_event_t *ev, char *out, size_t size) {
                   "version", (json_int_t)ev->version, "type", ll_event_type_name(ev->type), "amount_minor",
                   (json_int_t)m->amount_minor, "currency", m->currency.code, "balance_after_minor",
                   (json_int_t)ev->after.balance_minor, "reference", m->reference, "occurred_at", when);
-    if (o != NULL && !ll_uuid_is_nil(&m->transfer_id)) {
-        char transfer[LL_UUID_TEXT_LEN + 1], other[LL_UUID_TEXT_LEN + 1];
-        ll_uuid_format(&m->transfer_id, transfer);
-        ll_uuid_format(&m->counterparty_id, other);
-        json_object_set_new(o, "transfer_id", json_string(transfer));
-        json_object_set_new(o, "counterparty_account_id", json_string(other));
-    }
-    size_t n = o ? json_dumpb(o, out, size, JSON_COMPACT | JSON_PRESERVE_ORDER) : 0;
+    /* Optional fields after the nine every item has, in a fixed order: a transfer leg's (and a
+     * capture to another account's) link, a payment leg's payment, a capture's hold. A failed
+     * set (no memory) drops the whole item rather than render one without its link. */
+    int ok = o != NULL;
+    if (ok && !ll_uuid_is_nil(&m->transfer_id))
+        ok = set_uuid(o, "transfer_id", &m->transfer_id) && set_uuid(o, "counterparty_account_id", &m->counterparty_id);
+    if (ok && !ll_uuid_is_nil(&m->payment_id)) ok = set_uuid(o, "payment_id", &m->payment_id);
+    if (ok && ev->type == LL_EVENT_HOLD_CAPTURED)
+        ok = set_uuid(o, "hold_id", &m->hold_id) &&
+             json_object_set_new(o, "released_minor", json_integer((json_int_t)m->released_minor)) == 0;
+    size_t n = ok ? json_dumpb(o, out, size, JSON_COMPACT | JSON_PRESERVE_ORDER) : 0;
     json_decref(o);
     if (n == 0 || n >= size) return -1;
     out[n] = '\0';
@@ -139,7 +149,8 @@ bson_t *ll_rm_head_doc(const ll_account_t *a, int64_t page) {
     return BCON_NEW("_id", BCON_UTF8(id), "owner", BCON_UTF8(a->owner), "currency",
                     BCON_UTF8(a->currency.code), "status", BCON_UTF8(ll_account_status_name(a->status)),
                     "balance_minor", BCON_INT64(a->balance_minor), "version", BCON_INT64(a->version),
-                    "overdraft_limit_minor", BCON_INT64(a->overdraft_limit_minor), "opened_at",
+                    "overdraft_limit_minor", BCON_INT64(a->overdraft_limit_minor), "held_minor",
+                    BCON_INT64(a->held_minor), "frozen", BCON_BOOL(a->frozen), "opened_at",
                     BCON_UTF8(opened), "updated_at", BCON_UTF8(updated), "opened_at_us",
                     BCON_INT64(a->opened_at_us), "updated_at_us", BCON_INT64(a->updated_at_us), "head_hash",
                     BCON_UTF8(a->head_hash), "page", BCON_INT64(page));
@@ -150,6 +161,31 @@ static int64_t get_int64(const bson_t *doc, const char *key, bool *ok) {
     if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_NUMBER(&it)) return bson_iter_as_int64(&it);
     *ok = false;
     return 0;
+}
+
+/* The figures a build before holds, limits and freezes did not write: absent is 0 / false
+ * (what every account of such a build had); present, they must be of their type. */
+static int64_t get_int64_or_zero(const bson_t *doc, const char *key, bool *ok) {
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, doc, key)) return 0;
+    if (BSON_ITER_HOLDS_NUMBER(&it)) return bson_iter_as_int64(&it);
+    *ok = false;
+    return 0;
+}
+
+static bool get_bool_or_false(const bson_t *doc, const char *key, bool *ok) {
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, doc, key)) return false;
+    if (BSON_ITER_HOLDS_BOOL(&it)) return bson_iter_bool(&it);
+    *ok = false;
+    return false;
+}
+
+/* The figures are ones an account can have: nothing held below zero, no negative limit, and
+ * what is available (balance - held) not below the floor without overflowing. */
+static bool figures_valid(int64_t balance, int64_t held, int64_t limit) {
+    return held >= 0 && limit >= 0 && balance >= INT64_MIN + held &&
+           balance - held >= -limit;
 }
 
 /* Copies the string under key into out; false when absent, not a string or too long. */
@@ -188,17 +224,24 @@ int ll_rm_head_parse(const bson_t *doc, ll_rm_account_t *out) {
     a->version = get_int64(doc, "version", &ok);
     a->balance_minor = get_int64(doc, "balance_minor", &ok);
     a->overdraft_limit_minor = get_int64(doc, "overdraft_limit_minor", &ok);
+    a->held_minor = get_int64_or_zero(doc, "held_minor", &ok);
+    a->frozen = get_bool_or_false(doc, "frozen", &ok);
     a->opened_at_us = get_int64(doc, "opened_at_us", &ok);
     a->updated_at_us = get_int64(doc, "updated_at_us", &ok);
     out->head_page = get_int64(doc, "page", &ok);
     out->head_version = a->version;
-    if (!ok || a->version < 1 || out->head_page != ll_rm_open_page(a->version)) return -1;
+    if (!ok || a->version < 1 || out->head_page != ll_rm_open_page(a->version) ||
+        !figures_valid(a->balance_minor, a->held_minor, a->overdraft_limit_minor))
+        return -1;
     return 0;
 }
 
 /* ---- event documents ----------------------------------------------------------------------- */
 
-/* The fields of an account that no event after AccountOpened changes, as JSON text. */
+/* The fields of an account that no event after AccountOpened changes, as JSON text; and the
+ * overdraft limit after the event, which CreditLimitSet now changes: kept here because a reader
+ * of an older build requires it (ll_rm_event_account), while this build reads the limit from the
+ * document's own figures. */
 static int lasting_json(const ll_account_t *a, char *out, size_t size) {
     json_t *o =
         json_pack("{s:s, s:s, s:I, s:I}", "owner", a->owner, "currency", a->currency.code, "opened_at_us",
@@ -220,6 +263,12 @@ bson_t *ll_rm_event_doc_of(const ll_account_t *after, const char *item, int64_t 
                            "status", BCON_UTF8(ll_account_status_name(after->status)), "updated_at_us",
                            BCON_INT64(after->updated_at_us), "hash", BCON_UTF8(after->head_hash), "head",
                            BCON_INT64(head_version), "account", BCON_UTF8(n > 0 ? lasting : ""));
+    /* The other figures after the event only when not 0 / false: the document of an account
+     * without holds, limit or freeze stays what older builds wrote (no bytes more per event),
+     * and a reader takes an absent figure as 0 / false. */
+    if (after->held_minor != 0) BSON_APPEND_INT64(doc, "held_minor", after->held_minor);
+    if (after->overdraft_limit_minor != 0) BSON_APPEND_INT64(doc, "overdraft_limit_minor", after->overdraft_limit_minor);
+    if (after->frozen) BSON_APPEND_BOOL(doc, "frozen", true);
     if (item != NULL) BSON_APPEND_UTF8(doc, "item", item);
     return doc;
 }
@@ -238,6 +287,10 @@ int ll_rm_event_parse(const bson_t *doc, ll_rm_event_t *out) {
     out->balance_minor = get_int64(doc, "balance_minor", &ok);
     out->updated_at_us = get_int64(doc, "updated_at_us", &ok);
     out->head_version = get_int64(doc, "head", &ok);
+    out->held_minor = get_int64_or_zero(doc, "held_minor", &ok);
+    out->overdraft_limit_minor = get_int64_or_zero(doc, "overdraft_limit_minor", &ok);
+    out->frozen = get_bool_or_false(doc, "frozen", &ok);
+    ok = ok && figures_valid(out->balance_minor, out->held_minor, out->overdraft_limit_minor);
     out->item = NULL, out->item_len = 0, out->account = NULL, out->account_len = 0;
     if (bson_iter_init_find(&it, doc, "item") && BSON_ITER_HOLDS_UTF8(&it))
         out->item = bson_iter_utf8(&it, &out->item_len);
@@ -252,17 +305,15 @@ int ll_rm_event_account(const ll_uuid_t *id, const ll_rm_event_t *e, ll_rm_accou
     json_t *o = json_loadb(e->account, e->account_len, JSON_REJECT_DUPLICATES, NULL);
     const char *owner = json_string_value(json_object_get(o, "owner"));
     const char *currency = json_string_value(json_object_get(o, "currency"));
-    json_t *opened = json_object_get(o, "opened_at_us"),
-           *overdraft = json_object_get(o, "overdraft_limit_minor");
-    int ok = owner && currency && json_is_integer(opened) && json_is_integer(overdraft) &&
+    json_t *opened = json_object_get(o, "opened_at_us");
+    int ok = owner && currency && json_is_integer(opened) &&
              strlen(owner) < sizeof out->state.owner && strlen(currency) < sizeof out->state.currency.code;
     if (ok) {
         memcpy(out->state.owner, owner, strlen(owner) + 1);
         memcpy(out->state.currency.code, currency, strlen(currency) + 1);
         out->state.opened_at_us = (int64_t)json_integer_value(opened);
-        out->state.overdraft_limit_minor = (int64_t)json_integer_value(overdraft);
         out->state.status = LL_ACCOUNT_OPEN;
-        ll_rm_event_apply(&out->state, e);
+        ll_rm_event_apply(&out->state, e); /* the figures, the limit too, are the event's own */
         out->head_version = e->head_version;
         out->head_page = ll_rm_open_page(e->head_version);
     }
@@ -273,6 +324,9 @@ int ll_rm_event_account(const ll_uuid_t *id, const ll_rm_event_t *e, ll_rm_accou
 void ll_rm_event_apply(ll_account_t *a, const ll_rm_event_t *e) {
     a->version = e->version;
     a->balance_minor = e->balance_minor;
+    a->held_minor = e->held_minor;
+    a->overdraft_limit_minor = e->overdraft_limit_minor;
+    a->frozen = e->frozen;
     a->status = e->status;
     a->updated_at_us = e->updated_at_us;
     memcpy(a->head_hash, e->hash, sizeof a->head_hash);

@@ -40,8 +40,10 @@
 /* "<account>:<n>" */
 #define LL_RM_KEY_LEN (LL_UUID_TEXT_LEN + 1 + 20)
 
-/* A statement item's JSON text is at most this long (the reference dominates, escaped). */
-#define LL_RM_ITEM_JSON_MAX 1024
+/* A statement item's JSON text is at most this long (the reference dominates, escaped: 140
+ * control bytes from a decoded event are 840 as \u00XX; with every optional field of a capture
+ * to another account that is a payment's, ~1450). */
+#define LL_RM_ITEM_JSON_MAX 2048
 
 /* An account as the read model holds it. */
 typedef struct ll_rm_account {
@@ -104,14 +106,20 @@ int ll_rm_key_parse(const char *key, ll_uuid_t *account, int64_t *n);
 
 /* The statement item of a movement event as compact JSON (the API's Transaction object:
  * event_id, account_id, version, type, amount_minor, currency, balance_after_minor, reference,
- * occurred_at, and for transfers transfer_id and counterparty_account_id). Returns its length,
- * or -1 when ev is no movement or out is too small. */
+ * occurred_at; then, when they apply, transfer_id and counterparty_account_id (transfer legs,
+ * a capture to another account), payment_id (a payment's legs), hold_id and released_minor (a
+ * HoldCaptured, whose amount_minor is what it took)). Returns its length, or -1 when ev is no
+ * movement (hold placements, releases, expiries, limits, freezes are not statement lines) or
+ * out is too small. */
 int ll_rm_item_json(const ll_event_t *ev, char *out, size_t size);
 
-/* The account document of a (state, first unsealed page). Caller destroys. */
+/* The account document of a (state, first unsealed page): every field of ll_account_t, with
+ * held_minor and frozen. Caller destroys. */
 bson_t *ll_rm_head_doc(const ll_account_t *a, int64_t page);
 
-/* Reads an account document. Returns 0, or -1 when it is not one of ours. */
+/* Reads an account document; one written before holds and freezes (no held_minor, frozen)
+ * reads as 0 / false. Returns 0, or -1 when it is not one of ours (figures no account can have
+ * included: held or limit below 0, available below the floor). */
 int ll_rm_head_parse(const bson_t *doc, ll_rm_account_t *out);
 
 /* The events_g document of ev, with after = the state once ev applied and head_version the
@@ -123,14 +131,19 @@ bson_t *ll_rm_event_doc(const ll_event_t *ev, const ll_account_t *after, int64_t
 bson_t *ll_rm_event_doc_of(const ll_account_t *after, const char *item, int64_t head_version);
 
 /* What an events_g document says. item and account point into the document (valid while it
- * lives). */
+ * lives). The figures after the event: held_minor, overdraft_limit_minor and frozen are written
+ * only when not 0 / false, and read as 0 / false when absent (as every document of a build
+ * before them). */
 typedef struct {
     int64_t version, balance_minor, updated_at_us, head_version;
+    int64_t held_minor, overdraft_limit_minor;
+    bool frozen;
     ll_account_status_t status;
     char hash[LL_HASH_HEX_LEN + 1];
     const char *item; /* NULL: no money moved */
     uint32_t item_len;
-    const char *account; /* JSON text: owner, currency, opened_at_us, overdraft_limit_minor */
+    const char *account; /* JSON text: owner, currency, opened_at_us, overdraft_limit_minor (for
+                            older readers; this build takes the limit from the figures above) */
     uint32_t account_len;
 } ll_rm_event_t;
 

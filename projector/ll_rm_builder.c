@@ -5,6 +5,7 @@
 #include "ll_read_model_docs.h"
 #include "ll_rm_pool.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,7 +17,8 @@
  * after it; the account's lasting fields come from its final state. */
 typedef struct {
     char *item; /* NULL: no money moved */
-    int64_t balance_minor, updated_at_us;
+    int64_t balance_minor, held_minor, overdraft_limit_minor, updated_at_us;
+    bool frozen;
     ll_account_status_t status;
     char hash[LL_HASH_HEX_LEN + 1];
     int present;
@@ -132,6 +134,8 @@ int ll_rm_builder_event(ll_rm_builder_t *b, ll_rm_page_buf_t **buf, const ll_eve
         return ll_error_set(err, LL_ENOMEM, "out of memory");
     v->balance_minor = after->balance_minor, v->updated_at_us = after->updated_at_us,
     v->status = after->status;
+    v->held_minor = after->held_minor, v->overdraft_limit_minor = after->overdraft_limit_minor,
+    v->frozen = after->frozen;
     memcpy(v->hash, after->head_hash, sizeof v->hash);
     v->present = ev->version >= 2; /* AccountOpened: the account document holds it */
     if (ev->version == 1 || i == P - 1) {
@@ -141,11 +145,13 @@ int ll_rm_builder_event(ll_rm_builder_t *b, ll_rm_page_buf_t **buf, const ll_eve
     return i == P - 1 ? seal(b, *buf, &ev->account_id, err) : 0;
 }
 
-/* a with the fields that change per version as v says at version. */
+/* a with the fields that change per version as v says at version (the limit is one of them
+ * since CreditLimitSet: never the final state's). */
 static ll_account_t state_at(const ll_account_t *a, int64_t version, const version_t *v) {
     ll_account_t at = *a; /* the lasting fields */
     at.version = version;
     at.balance_minor = v->balance_minor, at.updated_at_us = v->updated_at_us, at.status = v->status;
+    at.held_minor = v->held_minor, at.overdraft_limit_minor = v->overdraft_limit_minor, at.frozen = v->frozen;
     memcpy(at.head_hash, v->hash, sizeof at.head_hash);
     return at;
 }
