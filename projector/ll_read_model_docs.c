@@ -54,7 +54,8 @@ int ll_rm_item_json(const ll_event_t *ev, char *out, size_t size) {
      * set (no memory) drops the whole item rather than render one without its link. */
     int ok = o != NULL;
     if (ok && !ll_uuid_is_nil(&m->transfer_id))
-        ok = set_uuid(o, "transfer_id", &m->transfer_id) && set_uuid(o, "counterparty_account_id", &m->counterparty_id);
+        ok = set_uuid(o, "transfer_id", &m->transfer_id) &&
+             set_uuid(o, "counterparty_account_id", &m->counterparty_id);
     if (ok && !ll_uuid_is_nil(&m->payment_id)) ok = set_uuid(o, "payment_id", &m->payment_id);
     if (ok && ev->type == LL_EVENT_HOLD_CAPTURED)
         ok = set_uuid(o, "hold_id", &m->hold_id) &&
@@ -150,10 +151,10 @@ bson_t *ll_rm_head_doc(const ll_account_t *a, int64_t page) {
                     BCON_UTF8(a->currency.code), "status", BCON_UTF8(ll_account_status_name(a->status)),
                     "balance_minor", BCON_INT64(a->balance_minor), "version", BCON_INT64(a->version),
                     "overdraft_limit_minor", BCON_INT64(a->overdraft_limit_minor), "held_minor",
-                    BCON_INT64(a->held_minor), "frozen", BCON_BOOL(a->frozen), "opened_at",
-                    BCON_UTF8(opened), "updated_at", BCON_UTF8(updated), "opened_at_us",
-                    BCON_INT64(a->opened_at_us), "updated_at_us", BCON_INT64(a->updated_at_us), "head_hash",
-                    BCON_UTF8(a->head_hash), "page", BCON_INT64(page));
+                    BCON_INT64(a->held_minor), "frozen", BCON_BOOL(a->frozen), "opened_at", BCON_UTF8(opened),
+                    "updated_at", BCON_UTF8(updated), "opened_at_us", BCON_INT64(a->opened_at_us),
+                    "updated_at_us", BCON_INT64(a->updated_at_us), "head_hash", BCON_UTF8(a->head_hash),
+                    "page", BCON_INT64(page));
 }
 
 static int64_t get_int64(const bson_t *doc, const char *key, bool *ok) {
@@ -184,8 +185,7 @@ static bool get_bool_or_false(const bson_t *doc, const char *key, bool *ok) {
 /* The figures are ones an account can have: nothing held below zero, no negative limit, and
  * what is available (balance - held) not below the floor without overflowing. */
 static bool figures_valid(int64_t balance, int64_t held, int64_t limit) {
-    return held >= 0 && limit >= 0 && balance >= INT64_MIN + held &&
-           balance - held >= -limit;
+    return held >= 0 && limit >= 0 && balance >= INT64_MIN + held && balance - held >= -limit;
 }
 
 /* Copies the string under key into out; false when absent, not a string or too long. */
@@ -267,7 +267,8 @@ bson_t *ll_rm_event_doc_of(const ll_account_t *after, const char *item, int64_t 
      * without holds, limit or freeze stays what older builds wrote (no bytes more per event),
      * and a reader takes an absent figure as 0 / false. */
     if (after->held_minor != 0) BSON_APPEND_INT64(doc, "held_minor", after->held_minor);
-    if (after->overdraft_limit_minor != 0) BSON_APPEND_INT64(doc, "overdraft_limit_minor", after->overdraft_limit_minor);
+    if (after->overdraft_limit_minor != 0)
+        BSON_APPEND_INT64(doc, "overdraft_limit_minor", after->overdraft_limit_minor);
     if (after->frozen) BSON_APPEND_BOOL(doc, "frozen", true);
     if (item != NULL) BSON_APPEND_UTF8(doc, "item", item);
     return doc;
@@ -306,8 +307,8 @@ int ll_rm_event_account(const ll_uuid_t *id, const ll_rm_event_t *e, ll_rm_accou
     const char *owner = json_string_value(json_object_get(o, "owner"));
     const char *currency = json_string_value(json_object_get(o, "currency"));
     json_t *opened = json_object_get(o, "opened_at_us");
-    int ok = owner && currency && json_is_integer(opened) &&
-             strlen(owner) < sizeof out->state.owner && strlen(currency) < sizeof out->state.currency.code;
+    int ok = owner && currency && json_is_integer(opened) && strlen(owner) < sizeof out->state.owner &&
+             strlen(currency) < sizeof out->state.currency.code;
     if (ok) {
         memcpy(out->state.owner, owner, strlen(owner) + 1);
         memcpy(out->state.currency.code, currency, strlen(currency) + 1);

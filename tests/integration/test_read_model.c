@@ -2,9 +2,11 @@
  * the writes plan and execute is what a load reads back, pages seal as they fill, writing the
  * same events again (a crash, a second writer) changes nothing, an account document another
  * writer moved is a conflict and never overwritten, an insert seen half done is read up to its
- * first hole, and statement items come back newest first across open and sealed pages.
+ * first hole, and statement items come back newest first across open and sealed pages; holds,
+ * captures, limits, freezes and payments load back with their figures.
  * Needs `make up`. Uses its own database, dropped at the start. */
 #include "../unit/domain_fixture.h"
+#include "../unit/rm_depth_fixture.h"
 #include "ll_config.h"
 #include "ll_read_model.h"
 #include "ll_read_model_writes.h"
@@ -411,6 +413,167 @@ LL_TEST(test_a_probe_tells_the_newest_state_or_nothing) {
     LL_CHECK(!found); /* not stored */
 }
 
+/* Writes events [from, to) of an event array on top of *held. */
+static int write_events(const ll_event_t *events, int from, int to, ll_rm_account_t *held) {
+    ll_error_t err = {""};
+    ll_rm_writes_t *w = ll_rm_writes_new();
+    ll_rm_account_t after;
+    int rc = ll_rm_writes_add(w, held, NULL, &events[from], (size_t)(to - from), &after, 7, &err);
+    if (rc == 0) rc = ll_rm_writes_execute(w, &rm, count_conflict, NULL, &err);
+    if (rc != 0) fprintf(stderr, "  write_events: %s\n", err.msg);
+    ll_rm_writes_free(w);
+    if (rc == 0) *held = after;
+    return rc;
+}
+
+/* Items of an account newest first, as the query API assembles them; each item's JSON kept. */
+typedef struct {
+    int64_t versions[256];
+    char *json[256];
+    int n;
+} items_seen_t;
+
+static int collect_item(void *ctx, int64_t version, const char *json, uint32_t len) {
+    items_seen_t *s = ctx;
+    if (s->n == 256) return 1;
+    s->versions[s->n] = version;
+    s->json[s->n++] = strndup(json, len);
+    return 0;
+}
+
+static int statement_items(const ll_uuid_t *id, items_seen_t *out) {
+    ll_rm_account_t acc;
+    ll_rm_items_t items = {0};
+    bool found;
+    ll_error_t err = {""};
+    out->n = 0;
+    if (ll_read_model_load(&rm, id, &acc, &found, &items, &err) != 0 || !found) return -1;
+    for (int64_t v = acc.state.version; v >= ll_rm_page_first(acc.head_page); v--)
+        for (size_t i = 0; i < items.n; i++)
+            if (items.versions[i] == v) collect_item(out, v, items.json[i], (uint32_t)strlen(items.json[i]));
+    ll_rm_items_free(&items);
+    for (int64_t page = acc.head_page - 1; page >= 0; page--)
+        if (ll_read_model_sealed_page(&rm, id, page, INT64_MAX, collect_item, out, &found, &err) != 0 ||
+            !found)
+            return -1;
+    return 0;
+}
+
+static void items_seen_free(items_seen_t *s) {
+    for (int i = 0; i < s->n; i++) free(s->json[i]);
+    s->n = 0;
+}
+
+/* An account with holds placed, captured (to another account and not), released and expired, a
+ * credit limit used, a payment's legs and a freeze, written in batches that cut anywhere
+ * (page 0 seals while a hold is open, the limit used and the account frozen): after each, what
+ * loads and what a probe tells is evolve's state to the byte, and the statement has exactly the
+ * balance's movements, the captures among them with their hold. */
+LL_TEST(test_holds_limits_freezes_and_payments_load_back_with_their_figures) {
+    static dx_stream_t s;
+    LL_REQUIRE(dx_depth_stream(&world, &s, next_account, next_account + 1, P) == 0);
+    next_account += 2;
+    static ll_account_t states[DX_EVENTS_MAX + 1]; /* states[v]: A once version v applied */
+    ll_account_init(&states[0], &s.a.account_id);
+    ll_error_t err = {""};
+    for (int i = 0; i < s.n_a; i++) {
+        states[i + 1] = states[i];
+        LL_REQUIRE(ll_account_evolve(&states[i + 1], &s.ev_a[i], &err) == LL_EVOLVE_OK);
+    }
+    ll_rm_account_t held;
+    memset(&held, 0, sizeof held);
+    ll_account_init(&held.state, &s.a.account_id);
+    int cuts[] = {0, 1, 3, 5, 7, 12, 13, 14, 15, 16, P - 1, P + 1, s.n_a};
+    for (size_t i = 0; i + 1 < sizeof cuts / sizeof cuts[0]; i++) {
+        LL_REQUIRE(write_events(s.ev_a, cuts[i], cuts[i + 1], &held) == 0);
+        const ll_account_t *want = &states[cuts[i + 1]];
+        LL_CHECK(memcmp(&held.state, want, sizeof *want) == 0);
+        ll_rm_account_t acc;
+        bool found = false;
+        LL_REQUIRE(ll_read_model_load(&rm, &s.a.account_id, &acc, &found, NULL, &err) == 0 && found);
+        LL_CHECK(memcmp(&acc.state, want, sizeof *want) == 0);
+        if (memcmp(&acc.state, want, sizeof *want) != 0)
+            fprintf(stderr,
+                    "  at %d: loaded v%lld balance %lld held %lld limit %lld frozen %d; want v%lld %lld %lld "
+                    "%lld %d\n",
+                    cuts[i + 1], (long long)acc.state.version, (long long)acc.state.balance_minor,
+                    (long long)acc.state.held_minor, (long long)acc.state.overdraft_limit_minor,
+                    acc.state.frozen, (long long)want->version, (long long)want->balance_minor,
+                    (long long)want->held_minor, (long long)want->overdraft_limit_minor, want->frozen);
+        LL_REQUIRE(ll_read_model_probe(&rm, &s.a.account_id, want->version, &acc, &found, &err) == 0);
+        LL_CHECK(found && memcmp(&acc.state, want, sizeof *want) == 0);
+    }
+    /* The account document moved with page 0's seal: frozen, a hold open, the limit in use. */
+    LL_CHECK_EQ_INT(held.head_version, P - 1);
+    LL_CHECK(states[P - 1].frozen && states[P - 1].held_minor == 20 &&
+             states[P - 1].overdraft_limit_minor == 1000);
+    LL_CHECK(states[P - 1].balance_minor < 0);
+    ll_rm_account_t b_held;
+    memset(&b_held, 0, sizeof b_held);
+    ll_account_init(&b_held.state, &s.b.account_id);
+    LL_REQUIRE(write_events(s.ev_b, 0, s.n_b, &b_held) == 0);
+    LL_CHECK(memcmp(&b_held.state, &s.b, sizeof s.b) == 0);
+
+    items_seen_t seen = {0};
+    LL_REQUIRE(statement_items(&s.a.account_id, &seen) == 0);
+    int64_t want_versions[DX_EVENTS_MAX];
+    int n_want = 0;
+    for (int i = s.n_a - 1; i >= 0; i--)
+        if (s.ev_a[i].after.balance_minor != states[i].balance_minor)
+            want_versions[n_want++] = s.ev_a[i].version;
+    LL_CHECK_EQ_INT(seen.n, n_want);
+    LL_CHECK_EQ_INT(n_want, P + 6); /* the deposits after the freeze, 2, 5, 8, 10, 11, 12 */
+    int captures = 0;
+    for (int i = 0; i < seen.n && i < n_want; i++) {
+        LL_CHECK_EQ_INT(seen.versions[i], want_versions[i]);
+        if (strstr(seen.json[i], "\"type\":\"HoldCaptured\"") != NULL) {
+            captures++;
+            LL_CHECK_CONTAINS(seen.json[i], "\"hold_id\":");
+            LL_CHECK_CONTAINS(seen.json[i], "\"released_minor\":");
+        }
+    }
+    LL_CHECK_EQ_INT(captures, 2);
+    items_seen_free(&seen);
+    LL_REQUIRE(statement_items(&s.b.account_id, &seen) == 0);
+    LL_CHECK_EQ_INT(seen.n, 3);
+    char transfer[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(&s.capture_transfer_id, transfer);
+    LL_CHECK(seen.n == 3 && strstr(seen.json[2], transfer) != NULL); /* the capture's leg, oldest */
+    items_seen_free(&seen);
+}
+
+/* The projector takes an account it does not remember on the event store's word: the state
+ * from AccountOpened and the newest event alone (ll_account_at). Whatever that newest event is
+ * (a hold placed, a limit set, a freeze, an expiry), the documents written on top of that state
+ * load back as evolve's. */
+LL_TEST(test_a_state_taken_from_the_newest_event_alone_writes_the_right_figures) {
+    static dx_stream_t s;
+    LL_REQUIRE(dx_depth_stream(&world, &s, next_account, next_account + 1, 4) == 0);
+    next_account += 2;
+    ll_error_t err = {""};
+    ll_rm_account_t held;
+    memset(&held, 0, sizeof held);
+    ll_account_init(&held.state, &s.a.account_id);
+    LL_REQUIRE(write_events(s.ev_a, 0, 2, &held) == 0);
+    /* From here on, each step starts from the store's word for the event before it. */
+    ll_account_t folded = held.state;
+    for (int k = 2; k < s.n_a; k++) {
+        ll_rm_account_t trusted;
+        memset(&trusted, 0, sizeof trusted);
+        LL_REQUIRE(ll_account_at(&s.ev_a[0], &s.ev_a[k - 1], &trusted.state, &err) == 0);
+        LL_CHECK(memcmp(&trusted.state, &folded, sizeof folded) == 0);
+        trusted.head_version = held.head_version, trusted.head_page = held.head_page;
+        LL_REQUIRE(write_events(s.ev_a, k, k + 1, &trusted) == 0);
+        LL_REQUIRE(ll_account_evolve(&folded, &s.ev_a[k], &err) == LL_EVOLVE_OK);
+        ll_rm_account_t acc;
+        bool found = false;
+        LL_REQUIRE(ll_read_model_load(&rm, &s.a.account_id, &acc, &found, NULL, &err) == 0 && found);
+        LL_CHECK(memcmp(&acc.state, &folded, sizeof folded) == 0);
+        held = acc;
+    }
+    LL_CHECK(folded.frozen && folded.held_minor == 20 && folded.overdraft_limit_minor == 1000);
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_an_account_written_in_batches_loads_back_with_every_page_sealed),
@@ -423,6 +586,8 @@ int main(int argc, char **argv) {
         LL_CASE(test_an_insert_seen_half_done_is_read_up_to_its_first_hole),
         LL_CASE(test_a_missing_account_is_not_found),
         LL_CASE(test_a_probe_tells_the_newest_state_or_nothing),
+        LL_CASE(test_holds_limits_freezes_and_payments_load_back_with_their_figures),
+        LL_CASE(test_a_state_taken_from_the_newest_event_alone_writes_the_right_figures),
     };
     mongoc_init();
     ll_test_ctx_t ctx = {"setup", 0}, *t = &ctx;

@@ -127,7 +127,8 @@ static inline int dx_depth_stream(fx_world_t *w, dx_stream_t *s, uint64_t id_a, 
     ll_account_init(&s->a, &ia);
     ll_account_init(&s->b, &ib);
     ll_command_t open_a = fx_cmd(LL_CMD_OPEN, &ia, 0, "EUR"), open_b = fx_cmd(LL_CMD_OPEN, &ib, 0, "EUR");
-    ll_command_t deposit = fx_cmd(LL_CMD_DEPOSIT, &ia, 10000, "EUR"), withdraw = fx_cmd(LL_CMD_WITHDRAW, &ia, 10300, "EUR");
+    ll_command_t deposit = fx_cmd(LL_CMD_DEPOSIT, &ia, 10000, "EUR"),
+                 withdraw = fx_cmd(LL_CMD_WITHDRAW, &ia, 10300, "EUR");
     ll_account_t *both[2] = {&s->a, &s->b};
     const int from[2] = {0, 1}, to[2] = {1, 0};
     const int64_t amounts[2] = {10, 5};

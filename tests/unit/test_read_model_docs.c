@@ -280,7 +280,8 @@ LL_TEST(test_items_of_captures_and_payment_legs_carry_their_links) {
         LL_CHECK_EQ_INT(o != NULL, want);
         line += want;
         if (o == NULL) continue;
-        LL_CHECK_EQ_INT(json_integer_value(json_object_get(o, "balance_after_minor")), ev->after.balance_minor);
+        LL_CHECK_EQ_INT(json_integer_value(json_object_get(o, "balance_after_minor")),
+                        ev->after.balance_minor);
         LL_CHECK_EQ_STR(json_string_value(json_object_get(o, "type")), ll_event_type_name(ev->type));
         json_decref(o);
     }
@@ -311,7 +312,8 @@ LL_TEST(test_items_of_captures_and_payment_legs_carry_their_links) {
     LL_REQUIRE(o != NULL);
     LL_CHECK_EQ_INT(json_integer_value(json_object_get(o, "amount_minor")), 50);
     LL_CHECK_EQ_INT(json_integer_value(json_object_get(o, "released_minor")), 0);
-    LL_CHECK(json_object_get(o, "transfer_id") == NULL && json_object_get(o, "counterparty_account_id") == NULL);
+    LL_CHECK(json_object_get(o, "transfer_id") == NULL &&
+             json_object_get(o, "counterparty_account_id") == NULL);
     LL_CHECK_EQ_INT(json_object_size(o), 11);
     json_decref(o);
     /* Payment legs: the transfer's fields and the payment's id, on both sides. */
@@ -341,7 +343,8 @@ LL_TEST(test_the_longest_item_fits) {
     snprintf(m->currency.code, sizeof m->currency.code, "EUR");
     memset(m->reference, 0x01, LL_REFERENCE_BYTES_MAX);
     m->reference[LL_REFERENCE_BYTES_MAX] = '\0';
-    m->transfer_id = fx_uuid(3), m->counterparty_id = fx_uuid(4), m->payment_id = fx_uuid(5), m->hold_id = fx_uuid(6);
+    m->transfer_id = fx_uuid(3), m->counterparty_id = fx_uuid(4), m->payment_id = fx_uuid(5),
+    m->hold_id = fx_uuid(6);
     ev.after.balance_minor = INT64_MIN;
     char json[LL_RM_ITEM_JSON_MAX];
     int len = ll_rm_item_json(&ev, json, sizeof json);
@@ -405,12 +408,12 @@ LL_TEST(test_documents_carry_held_limit_and_frozen_at_every_version) {
 /* Documents written by a build before holds (no held_minor, frozen; the limit only in the
  * `account` text of an event) read as an account without holds, limit or freeze. */
 LL_TEST(test_documents_of_an_older_build_read_as_no_holds_limit_or_freeze) {
-    bson_t *head = BCON_NEW("_id", BCON_UTF8("00000000-0000-4000-8000-000000000009"), "owner", BCON_UTF8("o"),
-                            "currency", BCON_UTF8("EUR"), "status", BCON_UTF8("open"), "balance_minor",
-                            BCON_INT64(70), "version", BCON_INT64(31), "overdraft_limit_minor", BCON_INT64(0),
-                            "opened_at", BCON_UTF8("x"), "updated_at", BCON_UTF8("x"), "opened_at_us",
-                            BCON_INT64(1), "updated_at_us", BCON_INT64(2), "head_hash", BCON_UTF8(LL_HASH_ZERO),
-                            "page", BCON_INT64(1));
+    bson_t *head =
+        BCON_NEW("_id", BCON_UTF8("00000000-0000-4000-8000-000000000009"), "owner", BCON_UTF8("o"),
+                 "currency", BCON_UTF8("EUR"), "status", BCON_UTF8("open"), "balance_minor", BCON_INT64(70),
+                 "version", BCON_INT64(31), "overdraft_limit_minor", BCON_INT64(0), "opened_at",
+                 BCON_UTF8("x"), "updated_at", BCON_UTF8("x"), "opened_at_us", BCON_INT64(1), "updated_at_us",
+                 BCON_INT64(2), "head_hash", BCON_UTF8(LL_HASH_ZERO), "page", BCON_INT64(1));
     ll_rm_account_t back;
     memset(&back, 0x5a, sizeof back);
     LL_REQUIRE(ll_rm_head_parse(head, &back) == 0);
@@ -450,10 +453,11 @@ LL_TEST(test_documents_with_impossible_figures_are_not_ours) {
     struct {
         int64_t balance, held, limit;
         int ok;
-    } cases[] = {{100, 30, 0, 1},        {-900, 100, 1000, 1},  {-901, 100, 1000, 0}, {0, -1, 0, 0},
-                 {0, 0, -1, 0},          {INT64_MIN, 1, 0, 0},  {INT64_MIN, 0, INT64_MAX, 0}};
+    } cases[] = {{100, 30, 0, 1}, {-900, 100, 1000, 1}, {-901, 100, 1000, 0},        {0, -1, 0, 0},
+                 {0, 0, -1, 0},   {INT64_MIN, 1, 0, 0}, {INT64_MIN, 0, INT64_MAX, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        a.balance_minor = cases[i].balance, a.held_minor = cases[i].held, a.overdraft_limit_minor = cases[i].limit;
+        a.balance_minor = cases[i].balance, a.held_minor = cases[i].held,
+        a.overdraft_limit_minor = cases[i].limit;
         ll_rm_account_t back;
         bson_t *head = ll_rm_head_doc(&a, ll_rm_open_page(a.version));
         LL_CHECK_EQ_INT(ll_rm_head_parse(head, &back) == 0, cases[i].ok);
