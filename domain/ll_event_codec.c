@@ -209,11 +209,16 @@ static int decode_money(const json_t *data, ll_event_t *ev, ll_error_t *err) {
         return ll_error_set(err, LL_EINVAL, "data.to_account_id: only with transfer_id");
     if (linked) {
         rc = ll_json_get_uuid(data, "transfer_id", "data.", true, false, &m->transfer_id, err);
+        /* Nil is the struct's "none": a capture's nil transfer_id would re-encode without it. */
+        if (rc == 0 && t == LL_EVENT_HOLD_CAPTURED && ll_uuid_is_nil(&m->transfer_id))
+            rc = ll_error_set(err, LL_EINVAL, "data.transfer_id: must not be the nil UUID");
         if (rc == 0) rc = ll_json_get_uuid(data, other, "data.", true, false, &m->counterparty_id, err);
         if (rc == 0 && ll_uuid_equal(&m->counterparty_id, &ev->account_id))
             rc = ll_error_set(err, LL_EINVAL, "data.%s: a transfer needs two different accounts", other);
     }
     if (rc == 0 && is_transfer(t)) rc = ll_json_get_uuid(data, "payment_id", "data.", false, false, &m->payment_id, err);
+    if (rc == 0 && is_transfer(t) && json_object_get(data, "payment_id") && ll_uuid_is_nil(&m->payment_id))
+        rc = ll_error_set(err, LL_EINVAL, "data.payment_id: must not be the nil UUID");
     return rc;
 }
 
@@ -244,10 +249,11 @@ static int decode_data(const json_t *data, ll_event_t *ev, ll_error_t *err) {
 }
 
 /* Schema 1 -> 2 of the four movements: the figures version 2 added. Version 1 was written
- * before holds, limits and freezes existed, so they were 0, 0 and false. */
+ * before holds, limits, freezes and payments existed, so they were 0, 0 and false, and no leg
+ * named a payment. */
 static int upcast_movement_v1(json_t *data, ll_error_t *err) {
     if (json_object_get(data, "held_after_minor") || json_object_get(data, "overdraft_limit_minor") ||
-        json_object_get(data, "frozen"))
+        json_object_get(data, "frozen") || json_object_get(data, "payment_id"))
         return ll_error_set(err, LL_EINVAL, "data: a schema 1 event cannot carry schema 2 fields");
     if (json_object_set_new(data, "held_after_minor", json_integer(0)) != 0 ||
         json_object_set_new(data, "overdraft_limit_minor", json_integer(0)) != 0 ||
