@@ -40,12 +40,15 @@ static void usage(FILE *out) {
                  "ID] [--limit N]\n"
                  "           events in store order, filtered\n"
                  "  replay   --account ID     every event of the account with the state after it\n"
-                 "  balance  --account ID --as-of T   balance and version as of instant T (RFC 3339)\n"
+                 "  balance  --account ID --as-of T   balance, held, available, limit and version as of\n"
+                 "           instant T (RFC 3339)\n"
                  "  verify   [--account ID] [--all]   hash chains of one or all accounts; lists broken ones\n"
                  "           (--all lists every account); exit 1 when any chain is broken\n"
-                 "  trace    --transfer ID    both legs of a transfer; exit 1 when they do not match\n"
+                 "  trace    --transfer ID    both legs of a transfer (a payment's leg, a hold captured to\n"
+                 "           another account); exit 1 when they do not match\n"
                  "  reconcile [--account ID]  event store vs the active read models (needs MongoDB);\n"
-                 "           lists accounts whose version, balance or status differ; exit 1 when any does\n"
+                 "           lists accounts whose version, balance, held, limit, frozen or status\n"
+                 "           differ; exit 1 when any does\n"
                  "\n"
                  "Output: an aligned table (default), or --format csv|json with the same column names.\n"
                  "Exit status: 0 fine, 1 tampering or inconsistency found, 2 usage or connection error.\n"
@@ -85,7 +88,9 @@ static void fmt_i64(char *buf, size_t size, int64_t v) {
     snprintf(buf, size, "%lld", (long long)v);
 }
 
-/* One decoded event as the columns of `events` and `trace`. */
+/* One decoded event as the columns of `events` and `trace`: the envelope, what its data says
+ * (each type fills its own; the rest are empty), and the account's figures after it (every type
+ * but AccountOpened and AccountClosed carries them). */
 static const ll_table_column_t event_columns[] = {
     {"global_position", 1},
     {"occurred_at", 0},
@@ -95,43 +100,73 @@ static const ll_table_column_t event_columns[] = {
     {"amount_minor", 1},
     {"currency", 0},
     {"balance_after_minor", 1},
+    {"held_after_minor", 1},
+    {"overdraft_limit_minor", 1},
+    {"frozen", 0},
     {"transfer_id", 0},
     {"counterparty_account_id", 0},
+    {"payment_id", 0},
+    {"hold_id", 0},
+    {"released_minor", 1},
+    {"expires_at", 0},
+    {"reason", 0},
     {"actor", 0},
     {"command_id", 0},
     {"event_id", 0},
 };
 #define EVENT_COLUMNS (sizeof event_columns / sizeof event_columns[0])
 
+/* The uuid's text into out, or NULL when it is nil (the field does not apply). */
+static const char *uuid_cell(const ll_uuid_t *id, char out[LL_UUID_TEXT_LEN + 1]) {
+    if (ll_uuid_is_nil(id)) return NULL;
+    ll_uuid_format(id, out);
+    return out;
+}
+
 static int add_event_row(ll_table_t *t, const ll_event_t *ev) {
     char pos[24], when[LL_TIME_TEXT_LEN + 1], acct[LL_UUID_TEXT_LEN + 1], ver[24], amount[24], bal[24];
-    char transfer[LL_UUID_TEXT_LEN + 1], other[LL_UUID_TEXT_LEN + 1], eid[LL_UUID_TEXT_LEN + 1];
+    char held[24], limit[24], released[24], expires[LL_TIME_TEXT_LEN + 1];
+    char transfer[LL_UUID_TEXT_LEN + 1], other[LL_UUID_TEXT_LEN + 1], payment[LL_UUID_TEXT_LEN + 1];
+    char hold[LL_UUID_TEXT_LEN + 1], eid[LL_UUID_TEXT_LEN + 1];
     const ll_data_movement_t *m = &ev->data.movement;
-    int movement = ll_event_is_movement(ev->type), is_transfer = movement && !ll_uuid_is_nil(&m->transfer_id);
+    int money = ll_event_has_money(ev->type);
+    int figures = ev->type != LL_EVENT_ACCOUNT_OPENED && ev->type != LL_EVENT_ACCOUNT_CLOSED;
     fmt_i64(pos, sizeof pos, ev->global_position);
     ll_time_format(ev->occurred_at_us, when);
     ll_uuid_format(&ev->account_id, acct);
     fmt_i64(ver, sizeof ver, ev->version);
     fmt_i64(amount, sizeof amount, m->amount_minor);
     fmt_i64(bal, sizeof bal, ev->after.balance_minor);
-    if (is_transfer) ll_uuid_format(&m->transfer_id, transfer), ll_uuid_format(&m->counterparty_id, other);
+    fmt_i64(held, sizeof held, ev->after.held_minor);
+    fmt_i64(limit, sizeof limit, ev->after.overdraft_limit_minor);
+    fmt_i64(released, sizeof released, m->released_minor);
+    int placed = ev->type == LL_EVENT_HOLD_PLACED && ll_time_format(m->expires_at_us, expires) == 0;
     ll_uuid_format(&ev->event_id, eid);
     const char *currency = ev->type == LL_EVENT_ACCOUNT_OPENED ? ev->data.opened.currency.code
-                           : movement                          ? m->currency.code
+                           : money                             ? m->currency.code
                                                                : NULL;
-    const char *row[EVENT_COLUMNS] = {pos,
-                                      when,
-                                      acct,
-                                      ver,
-                                      ll_event_type_name(ev->type),
-                                      movement ? amount : NULL,
-                                      currency,
-                                      movement ? bal : NULL,
-                                      is_transfer ? transfer : NULL,
-                                      is_transfer ? other : NULL,
-                                      ev->actor,
-                                      ev->command_id,
-                                      eid};
+    const char *row[EVENT_COLUMNS] = {
+        pos,
+        when,
+        acct,
+        ver,
+        ll_event_type_name(ev->type),
+        money ? amount : NULL,
+        currency,
+        figures ? bal : NULL,
+        figures ? held : NULL,
+        figures ? limit : NULL,
+        figures ? (ev->after.frozen ? "true" : "false") : NULL,
+        money ? uuid_cell(&m->transfer_id, transfer) : NULL,
+        money && !ll_uuid_is_nil(&m->transfer_id) ? uuid_cell(&m->counterparty_id, other) : NULL,
+        money ? uuid_cell(&m->payment_id, payment) : NULL,
+        money ? uuid_cell(&m->hold_id, hold) : NULL,
+        ev->type == LL_EVENT_HOLD_CAPTURED ? released : NULL,
+        placed ? expires : NULL,
+        ev->type == LL_EVENT_ACCOUNT_FROZEN ? ev->data.frozen.reason : NULL,
+        ev->actor,
+        ev->command_id,
+        eid};
     return ll_table_add(t, row);
 }
 
@@ -202,9 +237,25 @@ static PGresult *account_events(PGconn *pg, const char *account, const char *as_
                        2, params, PGRES_TUPLES_OK, err);
 }
 
+/* An account's balance, held, available and overdraft limit as text. */
+static void fmt_figures(const ll_account_t *a, char out[4][24]) {
+    fmt_i64(out[0], sizeof out[0], a->balance_minor);
+    fmt_i64(out[1], sizeof out[1], a->held_minor);
+    fmt_i64(out[2], sizeof out[2], ll_account_available(a));
+    fmt_i64(out[3], sizeof out[3], a->overdraft_limit_minor);
+}
+
 static int cmd_replay(PGconn *pg, const options_t *o) {
-    static const ll_table_column_t cols[] = {{"version", 1},      {"occurred_at", 0},   {"type", 0},
-                                             {"amount_minor", 1}, {"balance_minor", 1}, {"status", 0},
+    static const ll_table_column_t cols[] = {{"version", 1},
+                                             {"occurred_at", 0},
+                                             {"type", 0},
+                                             {"amount_minor", 1},
+                                             {"balance_minor", 1},
+                                             {"held_minor", 1},
+                                             {"available_minor", 1},
+                                             {"overdraft_limit_minor", 1},
+                                             {"frozen", 0},
+                                             {"status", 0},
                                              {"hash", 0}};
     ll_error_t err = {""};
     PGresult *res = account_events(pg, o->account, NULL, &err);
@@ -226,16 +277,20 @@ static int cmd_replay(PGconn *pg, const options_t *o) {
             rc = EXIT_FINDING;
             break;
         }
-        char ver[24], when[LL_TIME_TEXT_LEN + 1], amount[24], bal[24];
+        char ver[24], when[LL_TIME_TEXT_LEN + 1], amount[24], figures[4][24];
         fmt_i64(ver, sizeof ver, a.version);
         ll_time_format(ev.occurred_at_us, when);
         fmt_i64(amount, sizeof amount, ev.data.movement.amount_minor);
-        fmt_i64(bal, sizeof bal, a.balance_minor);
+        fmt_figures(&a, figures);
         const char *row[] = {ver,
                              when,
                              ll_event_type_name(ev.type),
-                             ll_event_is_movement(ev.type) ? amount : NULL,
-                             bal,
+                             ll_event_has_money(ev.type) ? amount : NULL,
+                             figures[0],
+                             figures[1],
+                             figures[2],
+                             figures[3],
+                             a.frozen ? "true" : "false",
                              ll_account_status_name(a.status),
                              ev.hash};
         if (ll_table_add(t, row) != 0) rc = EXIT_USAGE;
@@ -246,8 +301,16 @@ static int cmd_replay(PGconn *pg, const options_t *o) {
 }
 
 static int cmd_balance(PGconn *pg, const options_t *o) {
-    static const ll_table_column_t cols[] = {{"account_id", 0},    {"as_of", 0},    {"version", 1},
-                                             {"balance_minor", 1}, {"currency", 0}, {"status", 0}};
+    static const ll_table_column_t cols[] = {{"account_id", 0},
+                                             {"as_of", 0},
+                                             {"version", 1},
+                                             {"balance_minor", 1},
+                                             {"held_minor", 1},
+                                             {"available_minor", 1},
+                                             {"overdraft_limit_minor", 1},
+                                             {"frozen", 0},
+                                             {"currency", 0},
+                                             {"status", 0}};
     int64_t as_of_us;
     ll_time_parse_rfc3339(o->as_of, &as_of_us);
     char as_of[LL_TIME_TEXT_LEN + 1];
@@ -270,12 +333,21 @@ static int cmd_balance(PGconn *pg, const options_t *o) {
     PQclear(res);
     if (rc) return rc;
     if (a.version == 0) return fail("account %s did not exist at that instant", o->account);
-    char acct[LL_UUID_TEXT_LEN + 1], ver[24], bal[24];
+    char acct[LL_UUID_TEXT_LEN + 1], ver[24], figures[4][24];
     ll_uuid_format(&a.account_id, acct);
     fmt_i64(ver, sizeof ver, a.version);
-    fmt_i64(bal, sizeof bal, a.balance_minor);
+    fmt_figures(&a, figures);
     ll_table_t *t = ll_table_new(cols, sizeof cols / sizeof cols[0]);
-    const char *row[] = {acct, as_of, ver, bal, a.currency.code, ll_account_status_name(a.status)};
+    const char *row[] = {acct,
+                         as_of,
+                         ver,
+                         figures[0],
+                         figures[1],
+                         figures[2],
+                         figures[3],
+                         a.frozen ? "true" : "false",
+                         a.currency.code,
+                         ll_account_status_name(a.status)};
     if (t == NULL || ll_table_add(t, row) != 0) return EXIT_USAGE;
     return print_table(t, o);
 }
@@ -382,6 +454,28 @@ static int cmd_verify(PGconn *pg, const options_t *o) {
     return broken ? EXIT_FINDING : prc;
 }
 
+/* Why two events with one transfer_id are not the two legs of one transfer (NULL: they are).
+ * The sending leg is a TransferSent (a transfer, or a leg of a payment: both legs then carry
+ * its payment_id) or a HoldCaptured (a hold captured to another account); the other is the
+ * TransferReceived of as much, in the same currency, each naming the other's account. */
+static const char *legs_mismatch(const ll_event_t *a, const ll_event_t *b) {
+    int a_sends = a->type == LL_EVENT_TRANSFER_SENT || a->type == LL_EVENT_HOLD_CAPTURED;
+    const ll_event_t *s = a_sends ? a : b, *r = a_sends ? b : a;
+    const ll_data_movement_t *sm = &s->data.movement, *rm = &r->data.movement;
+    if ((s->type != LL_EVENT_TRANSFER_SENT && s->type != LL_EVENT_HOLD_CAPTURED) ||
+        r->type != LL_EVENT_TRANSFER_RECEIVED)
+        return "legs are not sent (or captured) + received";
+    if (sm->amount_minor != rm->amount_minor || !ll_currency_equal(&sm->currency, &rm->currency))
+        return "the legs' amounts or currencies differ";
+    if (!ll_uuid_equal(&sm->counterparty_id, &r->account_id) ||
+        !ll_uuid_equal(&rm->counterparty_id, &s->account_id))
+        return "the legs do not name each other's accounts";
+    if (!ll_uuid_equal(&sm->payment_id, &rm->payment_id)) return "the legs name different payments";
+    if (s->type == LL_EVENT_HOLD_CAPTURED && !ll_uuid_is_nil(&sm->payment_id))
+        return "a capture names a payment";
+    return NULL;
+}
+
 static int cmd_trace(PGconn *pg, const options_t *o) {
     ll_error_t err = {""};
     const char *params[1] = {o->transfer};
@@ -403,33 +497,59 @@ static int cmd_trace(PGconn *pg, const options_t *o) {
     const char *why = NULL;
     if (rc == 0 && n != 2)
         why = "a transfer has exactly two legs";
-    else if (rc == 0) {
-        const ll_event_t *s = legs[0].type == LL_EVENT_TRANSFER_SENT ? &legs[0] : &legs[1];
-        const ll_event_t *r = s == &legs[0] ? &legs[1] : &legs[0];
-        if (s->type != LL_EVENT_TRANSFER_SENT || r->type != LL_EVENT_TRANSFER_RECEIVED)
-            why = "legs are not sent + received";
-        else if (s->data.movement.amount_minor != r->data.movement.amount_minor ||
-                 !ll_currency_equal(&s->data.movement.currency, &r->data.movement.currency))
-            why = "the legs' amounts or currencies differ";
-        else if (!ll_uuid_equal(&s->data.movement.counterparty_id, &r->account_id) ||
-                 !ll_uuid_equal(&r->data.movement.counterparty_id, &s->account_id))
-            why = "the legs do not name each other's accounts";
-    }
+    else if (rc == 0)
+        why = legs_mismatch(&legs[0], &legs[1]);
     int prc = t ? print_table(t, o) : EXIT_USAGE;
     if (rc) return rc;
-    fprintf(stderr, "transfer %s: %s\n", o->transfer,
-            why ? why : "consistent (two legs, same amount, money conserved)");
+    const char *what = "consistent (two legs, same amount, money conserved)";
+    char payment[LL_UUID_TEXT_LEN + 1], said[128];
+    if (why == NULL && !ll_uuid_is_nil(&legs[0].data.movement.payment_id)) {
+        ll_uuid_format(&legs[0].data.movement.payment_id, payment);
+        snprintf(said, sizeof said, "%.60s, a leg of payment %s", what, payment);
+        what = said;
+    } else if (why == NULL &&
+               (legs[0].type == LL_EVENT_HOLD_CAPTURED || legs[1].type == LL_EVENT_HOLD_CAPTURED)) {
+        what = "consistent (a hold captured to another account: two legs, same amount, money conserved)";
+    }
+    fprintf(stderr, "transfer %s: %s\n", o->transfer, why ? why : what);
     return why ? EXIT_FINDING : prc;
 }
 
+/* account_state's columns reconcile compares, in this order: id, version, balance, status, limit,
+ * held, frozen. A schema before migration 0004 has no held_minor or frozen: nothing was held or
+ * frozen there, so they read as 0 and false. */
+#define RECONCILE_SELECT "SELECT account_id::text, version, balance_minor, status, overdraft_limit_minor, "
+#define RECONCILE_ORDER  ACCOUNT_STATE_ROWS " ORDER BY account_id"
+static const char RECONCILE_SQL[] = RECONCILE_SELECT "held_minor, frozen" RECONCILE_ORDER;
+static const char RECONCILE_SQL_BEFORE_HOLDS[] = RECONCILE_SELECT "0::bigint, false" RECONCILE_ORDER;
+
+/* 1 when account_state has 0004's columns, 0 when not, -1 (with err) when it cannot be told. */
+static int state_has_holds(PGconn *pg, ll_error_t *err) {
+    PGresult *res = ll_pg_query(pg,
+                                "SELECT count(*) FROM pg_attribute WHERE attrelid = 'account_state'::regclass"
+                                " AND attname IN ('held_minor', 'frozen') AND NOT attisdropped",
+                                0, NULL, PGRES_TUPLES_OK, err);
+    if (res == NULL) return -1;
+    int has = strtoll(PQgetvalue(res, 0, 0), NULL, 10) == 2;
+    PQclear(res);
+    return has;
+}
+
 /* Event store (account_state, written with the events) against the active read models: every
- * account whose version, balance or status differs, or that one side lacks. */
+ * account whose version, balance, held amount, overdraft limit, freeze or status differs, or
+ * that one side lacks. */
 static int cmd_reconcile(PGconn *pg, const options_t *o, const ll_config_t *cfg) {
     static const ll_table_column_t cols[] = {{"account_id", 0},
                                              {"store_version", 1},
                                              {"read_model_version", 1},
                                              {"store_balance_minor", 1},
                                              {"read_model_balance_minor", 1},
+                                             {"store_held_minor", 1},
+                                             {"read_model_held_minor", 1},
+                                             {"store_overdraft_limit_minor", 1},
+                                             {"read_model_overdraft_limit_minor", 1},
+                                             {"store_frozen", 0},
+                                             {"read_model_frozen", 0},
                                              {"difference", 0}};
     ll_error_t err = {""};
     bson_error_t be;
@@ -446,14 +566,14 @@ static int cmd_reconcile(PGconn *pg, const options_t *o, const ll_config_t *cfg)
     }
     const char *params[1] = {o->account};
     ll_progress_t p;
-    int rc = start_progress(pg, &p, "reconcile", "accounts", "SELECT count(*)" ACCOUNT_STATE_ROWS, params);
+    int holds = state_has_holds(pg, &err);
+    int rc = holds < 0 ? fail("%s", err.msg)
+                       : start_progress(pg, &p, "reconcile", "accounts", "SELECT count(*)" ACCOUNT_STATE_ROWS,
+                                        params);
     /* Rows one at a time, as verify: a million accounts need not be held at once. */
-    if (rc == 0 &&
-        (!PQsendQueryParams(pg,
-                            "SELECT account_id::text, version, balance_minor, status" ACCOUNT_STATE_ROWS
-                            " ORDER BY account_id",
-                            1, NULL, params, NULL, NULL, 0) ||
-         !PQsetSingleRowMode(pg)))
+    if (rc == 0 && (!PQsendQueryParams(pg, holds ? RECONCILE_SQL : RECONCILE_SQL_BEFORE_HOLDS, 1, NULL,
+                                       params, NULL, NULL, 0) ||
+                    !PQsetSingleRowMode(pg)))
         rc = fail("%s", PQerrorMessage(pg));
     ll_table_t *t = rc == 0 ? ll_table_new(cols, sizeof cols / sizeof cols[0]) : NULL;
     if (rc == 0 && t == NULL) rc = EXIT_USAGE;
@@ -474,22 +594,40 @@ static int cmd_reconcile(PGconn *pg, const options_t *o, const ll_config_t *cfg)
         }
         p.done = ++accounts;
         ll_progress_show(&p, 0);
-        const char *what = NULL;
+        const char *what = NULL, *store_frozen = PQgetvalue(res, 0, 6)[0] == 't' ? "true" : "false";
         if (!found)
             what = "missing in the read model";
         else if (a.version != strtoll(PQgetvalue(res, 0, 1), NULL, 10))
             what = "version differs (projector behind?)";
         else if (a.balance_minor != strtoll(PQgetvalue(res, 0, 2), NULL, 10))
             what = "BALANCE DIFFERS at the same version";
+        else if (a.held_minor != strtoll(PQgetvalue(res, 0, 5), NULL, 10))
+            what = "HELD DIFFERS at the same version";
+        else if (a.overdraft_limit_minor != strtoll(PQgetvalue(res, 0, 4), NULL, 10))
+            what = "overdraft limit differs at the same version";
+        else if (a.frozen != (PQgetvalue(res, 0, 6)[0] == 't'))
+            what = "frozen differs at the same version";
         else if (strcmp(ll_account_status_name(a.status), PQgetvalue(res, 0, 3)) != 0)
             what = "status differs";
         if (what == NULL) continue;
         differ++;
-        char rv[24], rb[24];
+        char rv[24], rb[24], rh[24], rl[24];
         fmt_i64(rv, sizeof rv, a.version);
         fmt_i64(rb, sizeof rb, a.balance_minor);
-        const char *row[] = {PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), found ? rv : NULL,
-                             PQgetvalue(res, 0, 2), found ? rb : NULL,     what};
+        fmt_i64(rh, sizeof rh, a.held_minor);
+        fmt_i64(rl, sizeof rl, a.overdraft_limit_minor);
+        const char *row[] = {PQgetvalue(res, 0, 0),
+                             PQgetvalue(res, 0, 1),
+                             found ? rv : NULL,
+                             PQgetvalue(res, 0, 2),
+                             found ? rb : NULL,
+                             PQgetvalue(res, 0, 5),
+                             found ? rh : NULL,
+                             PQgetvalue(res, 0, 4),
+                             found ? rl : NULL,
+                             store_frozen,
+                             found ? (a.frozen ? "true" : "false") : NULL,
+                             what};
         if (ll_table_add(t, row) != 0) rc = EXIT_USAGE;
     }
     /* Stopped early on an error: the rows left are dropped with the connection, by main. */

@@ -4,9 +4,10 @@
  *   1. build   the log (Kafka topic from offset 0, or the store) folded with ll_account_evolve into
  *              accounts_g<N+1> / events_g<N+1> / pages_g<N+1>, written fresh (inserts only);
  *   2. verify  what MongoDB now holds, read back, against an independent replay of the store in
- *              one snapshot: per account version, balance, status, head hash, and a checksum over
- *              its transactions (count, sum, ids). Any difference, or a store event that does not
- *              replay (tampering), refuses the switch;
+ *              one snapshot: per account version, balance, held, limit, frozen, status, head hash,
+ *              and a checksum over its transactions (count, sum, ids; captures are transactions).
+ *              Any difference, or a store event that does not replay (tampering), refuses the
+ *              switch;
  *   3. catch up the events committed since, found per account (account_state's versions, not
  *              positions: a late commit below a position is never skipped);
  *   4. switch  record where projectors resume in the topic for N+1 (the high watermarks read
@@ -68,11 +69,13 @@ static void usage(FILE *out) {
         "                          [--dry-run] [--settle-seconds S] [--writers N] [--json]\n"
         "       ledgerline-rebuild [--config FILE] --gc [--grace-seconds S] [--json]\n"
         "\n"
-        "Replays the event log into a new read-model generation (accounts_g<N+1>, events_g<N+1>, pages_g<N+1>)\n"
+        "Replays the event log into a new read-model generation (accounts_g<N+1>, events_g<N+1>, "
+        "pages_g<N+1>)\n"
         "while generation N keeps serving, verifies it against the PostgreSQL event store (per account\n"
-        "version, balance, status, head hash and a checksum over its transactions), catches it up with\n"
-        "what was committed meanwhile, switches read_model_meta to it in one guarded update (the live\n"
-        "projector and query API follow within a second) and keeps catching up while they move over.\n"
+        "version, balance, held, limit, frozen, status, head hash and a checksum over its transactions),\n"
+        "catches it up with what was committed meanwhile, switches read_model_meta to it in one guarded\n"
+        "update (the live projector and query API follow within a second) and keeps catching up while\n"
+        "they move over.\n"
         "\n"
         "  --from kafka|store   source of the replay: the topic from offset 0 (default) or the store\n"
         "  --account ID         only this account; --to-position N: only events up to global position N.\n"
@@ -521,9 +524,17 @@ static void verify_finish_read_back(verify_t *v) {
 }
 
 static void fmt_state(char *out, size_t size, const slot_t *s) {
-    snprintf(out, size, "v%lld %s %lld, %llu tx sum %llu ids %016llx", (long long)s->st.version,
-             ll_account_status_name(s->st.status), (long long)s->st.balance_minor,
-             (unsigned long long)s->n_tx, (unsigned long long)s->sum_tx, (unsigned long long)s->xor_tx);
+    snprintf(out, size, "v%lld %s %lld held %lld limit %lld%s, %llu tx sum %llu ids %016llx",
+             (long long)s->st.version, ll_account_status_name(s->st.status), (long long)s->st.balance_minor,
+             (long long)s->st.held_minor, (long long)s->st.overdraft_limit_minor,
+             s->st.frozen ? " frozen" : "", (unsigned long long)s->n_tx, (unsigned long long)s->sum_tx,
+             (unsigned long long)s->xor_tx);
+}
+
+/* The figures of an account (a hold, a limit or a freeze may change nothing else). */
+static int same_figures(const ll_account_t *a, const ll_account_t *b) {
+    return a->balance_minor == b->balance_minor && a->held_minor == b->held_minor &&
+           a->overdraft_limit_minor == b->overdraft_limit_minor && a->frozen == b->frozen;
 }
 
 /* Compares the finished replay of one account (v->cur) with its stored documents. */
@@ -531,7 +542,7 @@ static void verify_close(verify_t *v) {
     if (!v->cur_open) return;
     v->cur_open = 0;
     slot_t *t = v->target, *c = &v->cur;
-    char got[160] = "", want[160];
+    char got[224] = "", want[224];
     fmt_state(want, sizeof want, c);
     if (t == NULL || v->cur_behind) {
         /* From the topic, events the relay has not published yet are the catch-up's. */
@@ -544,9 +555,9 @@ static void verify_close(verify_t *v) {
     t->seen = 1;
     if (v->cur_broken) return;
     fmt_state(got, sizeof got, t);
-    if (t->st.version != c->st.version || t->st.balance_minor != c->st.balance_minor ||
-        t->st.status != c->st.status || strcmp(t->st.head_hash, c->st.head_hash) != 0 || t->n_tx != c->n_tx ||
-        t->sum_tx != c->sum_tx || t->xor_tx != c->xor_tx)
+    if (t->st.version != c->st.version || !same_figures(&t->st, &c->st) || t->st.status != c->st.status ||
+        strcmp(t->st.head_hash, c->st.head_hash) != 0 || t->n_tx != c->n_tx || t->sum_tx != c->sum_tx ||
+        t->xor_tx != c->xor_tx)
         difference(v->r, &c->st.account_id,
                    t->st.version > c->st.version ? "ahead of the store" : "differs from the store", got,
                    want);
@@ -599,7 +610,7 @@ static int verify(rebuild_t *r, ll_error_t *err) {
     for (size_t i = 0; rc == 0 && i < v.stored.cap; i++) {
         slot_t *s = &v.stored.slots[i];
         if (!s->used || s->seen) continue;
-        char got[160];
+        char got[224];
         fmt_state(got, sizeof got, s);
         difference(r, &s->st.account_id,
                    s->st.version == 0 ? "events or pages of no account" : "not in the store", got, "");

@@ -136,7 +136,8 @@ def test_trace_transfer():
 def test_table_is_aligned_for_people():
     rc, out, _ = audit("replay", "--account", A)
     lines = out.splitlines()
-    eq(lines[0].split(), ["version", "occurred_at", "type", "amount_minor", "balance_minor", "status", "hash"])
+    eq(lines[0].split(), ["version", "occurred_at", "type", "amount_minor", "balance_minor", "held_minor",
+                          "available_minor", "overdraft_limit_minor", "frozen", "status", "hash"])
     eq(len({line.index(" open ") for line in lines[1:]}), 1, "status column aligned")
 
 
