@@ -99,8 +99,9 @@ int ll_read_model_generations(mongoc_client_t *client, const char *database, int
 int ll_read_model_drop_generation(mongoc_client_t *client, const char *database, int64_t generation,
                                   ll_error_t *err) {
     /* transactions_g<N>: the movements of the layout before pages (a generation built then). */
-    static const char *const kinds[] = {"accounts_g", "events_g", "pages_g", "halts_g", "transactions_g"};
-    for (int k = 0; k < 5; k++) {
+    static const char *const kinds[] = {"accounts_g", "events_g", "pages_g",
+                                        "halts_g",    "times_g",  "transactions_g"};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         char name[64];
         snprintf(name, sizeof name, "%s%lld", kinds[k], (long long)generation);
         mongoc_collection_t *c = mongoc_client_get_collection(client, database, name);
@@ -238,15 +239,17 @@ int ll_read_model_open(ll_read_model_t *rm, mongoc_client_t *client, const char 
     rm->client = client;
     rm->generation = generation;
     snprintf(rm->database, sizeof rm->database, "%s", database);
-    char accounts[64], events[64], pages[64], halts[64];
+    char accounts[64], events[64], pages[64], halts[64], times[64];
     snprintf(accounts, sizeof accounts, "accounts_g%lld", (long long)generation);
     snprintf(events, sizeof events, "events_g%lld", (long long)generation);
     snprintf(pages, sizeof pages, "pages_g%lld", (long long)generation);
     snprintf(halts, sizeof halts, "halts_g%lld", (long long)generation);
+    snprintf(times, sizeof times, "times_g%lld", (long long)generation);
     rm->accounts = mongoc_client_get_collection(client, database, accounts);
     rm->events = mongoc_client_get_collection(client, database, events);
     rm->pages = mongoc_client_get_collection(client, database, pages);
     rm->halts = mongoc_client_get_collection(client, database, halts);
+    rm->times = mongoc_client_get_collection(client, database, times);
     rm->wc = mongoc_write_concern_new();
     mongoc_write_concern_set_w(rm->wc, MONGOC_WRITE_CONCERN_W_MAJORITY);
     mongoc_write_concern_set_journal(rm->wc, true);
@@ -260,6 +263,7 @@ void ll_read_model_close(ll_read_model_t *rm) {
     mongoc_collection_destroy(rm->events);
     mongoc_collection_destroy(rm->pages);
     mongoc_collection_destroy(rm->halts);
+    mongoc_collection_destroy(rm->times);
     mongoc_write_concern_destroy(rm->wc);
     memset(rm, 0, sizeof *rm);
 }

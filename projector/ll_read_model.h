@@ -26,6 +26,7 @@ typedef struct ll_read_model {
     char database[128];
     int64_t generation;
     mongoc_collection_t *accounts, *events, *pages, *halts;
+    mongoc_collection_t *times; /* times_g<N>: when each sealed page ends (ll_rm_times.h) */
     mongoc_write_concern_t *wc;
 } ll_read_model_t;
 

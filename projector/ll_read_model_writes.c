@@ -2,6 +2,7 @@
 #include "ll_read_model_writes.h"
 
 #include "ll_limits.h"
+#include "ll_rm_times.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -21,7 +22,8 @@ typedef struct {
     ll_uuid_t account;
     size_t owner; /* index into accounts */
     int64_t page, known_through;
-    char *items[P]; /* owned; NULL: no money moved, or not known yet */
+    int64_t last_us; /* occurred_at of the page's last version, for its times_g document; -1 unknown */
+    char *items[P];  /* owned; NULL: no money moved, or not known yet */
 } seal_t;
 
 typedef struct {
@@ -105,6 +107,7 @@ static seal_t *seal_of(ll_rm_writes_t *w, size_t first, size_t owner, const ll_u
     s->account = *account;
     s->owner = owner;
     s->page = page;
+    s->last_us = -1;
     s->known_through = known_through >= ll_rm_page_first(page) ? known_through : 0;
     if (s->known_through > 0 && known != NULL && known->page == page && known->through == known_through) {
         if (ll_rm_page_items_each(known, copy_item, s) != 0) return NULL;
@@ -175,13 +178,20 @@ int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_
             if (s == NULL ||
                 (len > 0 && (s->items[ev->version - ll_rm_page_first(page)] = strdup(item)) == NULL))
                 rc = -1;
+            else if (ev->version == ll_rm_page_first(page + 1) - 1)
+                s->last_us = a.updated_at_us; /* the page's last version: when it ends */
         }
     }
     /* Pages complete before these events but never sealed (a writer stopped in between):
      * sealed now, from what events_g holds. */
-    for (int64_t page = before->head_page; rc == 0 && page < open; page++)
-        if (seal_of(w, n_seals, account, &before->state.account_id, page, before->state.version, known) == NULL)
+    for (int64_t page = before->head_page; rc == 0 && page < open; page++) {
+        seal_t *s =
+            seal_of(w, n_seals, account, &before->state.account_id, page, before->state.version, known);
+        if (s == NULL)
             rc = -1;
+        else if (before->state.version == ll_rm_page_first(page + 1) - 1)
+            s->last_us = before->state.updated_at_us;
+    }
     *after = *before;
     after->state = a;
     if (rc == 0 && head_moves) {
@@ -228,6 +238,7 @@ static int fill_from_events(ll_rm_writes_t *w, ll_read_model_t *rm, seal_t *s, l
         else if (ev.version <= last) {
             int i = (int)(ev.version - first);
             seen[i] = true;
+            if (i == P - 1) s->last_us = ev.updated_at_us;
             if (ev.item != NULL && s->items[i] == NULL &&
                 (s->items[i] = strndup(ev.item, ev.item_len)) == NULL)
                 rc = ll_error_set(err, LL_ENOMEM, "out of memory");
@@ -264,13 +275,14 @@ static int write_events(ll_rm_writes_t *w, ll_read_model_t *rm, ll_error_t *err)
     return rc;
 }
 
-/* The pages that sealed, in one unordered insert (one already there is the same page). */
+/* The pages that sealed, in one unordered insert (one already there is the same page); then
+ * when each ends (times_g), before any account document says they are sealed. */
 static int write_pages(ll_rm_writes_t *w, ll_read_model_t *rm, ll_error_t *err) {
     if (w->n_seals == 0) return 0;
     int rc = 0;
-    size_t n = 0;
-    bson_t **pages = calloc(w->n_seals, sizeof *pages);
-    if (pages == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    size_t n = 0, nt = 0;
+    bson_t **pages = calloc(w->n_seals, sizeof *pages), **times = calloc(w->n_seals, sizeof *times);
+    if (pages == NULL || times == NULL) rc = ll_error_set(err, LL_ENOMEM, "out of memory");
     for (size_t i = 0; i < w->n_seals && rc == 0; i++) {
         seal_t *s = &w->seals[i];
         int filled = w->accounts[s->owner].unsealed ? 1 : fill_from_events(w, rm, s, err);
@@ -279,11 +291,18 @@ static int write_pages(ll_rm_writes_t *w, ll_read_model_t *rm, ll_error_t *err) 
         else if (filled == 0 && (pages[n++] = ll_rm_page_doc(&s->account, s->page, (const char *const *)s->items)) ==
                                     NULL)
             rc = ll_error_set(err, LL_ENOMEM, "out of memory");
+        else if (filled == 0 && s->last_us >= 0 &&
+                 (times[nt++] = ll_rm_time_doc(&s->account, s->page, s->last_us)) == NULL)
+            rc = ll_error_set(err, LL_ENOMEM, "out of memory");
     }
     if (rc == 0 && n > 0) rc = ll_read_model_insert(rm, rm->pages, (const bson_t *const *)pages, n, NULL, NULL, err);
-    for (size_t i = 0; i < n; i++)
+    if (rc == 0) rc = ll_read_model_insert_times(rm, (const bson_t *const *)times, nt, err);
+    for (size_t i = 0; pages != NULL && i < n; i++)
         if (pages[i] != NULL) bson_destroy(pages[i]);
+    for (size_t i = 0; times != NULL && i < nt; i++)
+        if (times[i] != NULL) bson_destroy(times[i]);
     free(pages);
+    free(times);
     return rc;
 }
 

@@ -4,6 +4,7 @@
 
 #include "ll_read_model_docs.h"
 #include "ll_rm_pool.h"
+#include "ll_rm_times.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ struct ll_rm_page_buf {
     version_t head;
 };
 
-enum { KIND_EVENTS, KIND_PAGES, KIND_ACCOUNTS, KINDS };
+enum { KIND_EVENTS, KIND_PAGES, KIND_ACCOUNTS, KIND_TIMES, KINDS };
 
 typedef struct {
     int kind;
@@ -51,6 +52,7 @@ static int insert_chunk(ll_read_model_t *rm, void *arg, ll_error_t *err) {
     chunk_t *c = arg;
     mongoc_collection_t *coll = c->kind == KIND_EVENTS  ? rm->events
                                 : c->kind == KIND_PAGES ? rm->pages
+                                : c->kind == KIND_TIMES ? rm->times
                                                         : rm->accounts;
     return ll_read_model_insert(rm, coll, (const bson_t *const *)c->docs, c->n, NULL, NULL, err);
 }
@@ -110,10 +112,14 @@ static int seal(ll_rm_builder_t *b, ll_rm_page_buf_t *buf, const ll_uuid_t *acco
     const char *items[P];
     for (int i = 0; i < P; i++) items[i] = buf->v[i].item;
     bson_t *doc = ll_rm_page_doc(account, buf->page, items);
+    bson_t *ends = ll_rm_time_doc(account, buf->page, buf->v[P - 1].updated_at_us); /* when it ends */
     for (int i = 0; i < P; i++) free(buf->v[i].item);
     memset(buf->v, 0, sizeof buf->v);
     buf->page++;
-    return add(b, KIND_PAGES, doc, err);
+    int rc = add(b, KIND_PAGES, doc, err);
+    if (rc == 0) return add(b, KIND_TIMES, ends, err);
+    bson_destroy(ends);
+    return rc;
 }
 
 int ll_rm_builder_event(ll_rm_builder_t *b, ll_rm_page_buf_t **buf, const ll_event_t *ev,
