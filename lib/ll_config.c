@@ -84,6 +84,7 @@ static const ll_cfg_key_t keys[] = {
     INT_KEY(projector_writers, "4", 1, 16),
     INT_KEY(projector_heal_events_max, "10000", 1, 1000000),
     INT_KEY(idempotency_retention_seconds, "86400", 1, 31536000),
+    INT_KEY(hold_expiry_interval_ms, "1000", 100, 60000),
     INT_KEY(projector_session_timeout_ms, "6000", 6000, 300000), /* >= Kafka's minimum, <= max.poll.interval.ms */
     INT_KEY(projector_batch_ms, "5", 0, 10000),
     INT_KEY(projector_fetch_wait_ms, "50", 0, 1000),

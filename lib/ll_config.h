@@ -57,6 +57,7 @@ typedef struct ll_config {
     int64_t projector_fetch_wait_ms;      /* Kafka holds a fetch up to this long ... */
     int64_t projector_fetch_min_bytes;    /* ... for this many bytes: batching over freshness */
     int64_t idempotency_retention_seconds; /* an Idempotency-Key's answer is kept this long */
+    int64_t hold_expiry_interval_ms;       /* the command service sweeps expired holds this often */
 } ll_config_t;
 
 /* Fills cfg with the defaults, which point at the local stack (deploy/local). Cannot fail. */

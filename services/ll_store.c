@@ -17,15 +17,24 @@
 #include <string.h>
 #include <time.h>
 
-#define ACCOUNTS_MAX (2 * LL_STORE_BATCH_MAX)
-#define EVENTS_MAX   (LL_DECISION_EVENTS_MAX * LL_STORE_BATCH_MAX)
+/* A command touches at most 2 accounts per payment leg (a transfer 2, a hold 1 or 2), writes at
+ * most LL_DECISION_EVENTS_MAX events and names at most one hold. */
+#define COMMAND_ACCOUNTS_MAX (2 * LL_PAYMENT_LEGS_MAX)
+#define ACCOUNTS_MAX         (COMMAND_ACCOUNTS_MAX * LL_STORE_BATCH_MAX)
+#define EVENTS_MAX           (LL_DECISION_EVENTS_MAX * LL_STORE_BATCH_MAX)
+#define HOLDS_MAX            LL_STORE_BATCH_MAX
 
 /* The working set of one transaction attempt. Invariant: accounts[] holds each touched account
- * once, with the state as of the commands decided so far in this batch. */
+ * once, with the state as of the commands decided so far in this batch; holds[] each hold the
+ * batch's hold commands name (as stored once their accounts were locked) or placed. */
 typedef struct {
     ll_account_t accounts[ACCOUNTS_MAX];
     int dirty[ACCOUNTS_MAX];
     size_t n_accounts;
+    ll_hold_t holds[HOLDS_MAX];
+    int hold_dirty[HOLDS_MAX]; /* changed in this batch: written by upsert_holds */
+    size_t n_holds;
+    ll_uuid_t ids[ACCOUNTS_MAX]; /* scratch: the ids to lock */
     ll_event_t events[EVENTS_MAX];
     size_t n_events;
     int64_t positions[EVENTS_MAX];
@@ -40,7 +49,7 @@ struct ll_store {
     long long statement_timeout_ms;
     long long retention_s; /* idempotency keys older than this are a new command's */
     PGconn *conn;
-    atomic_int healthy; /* written by the store's writer thread, read by /readyz */
+    atomic_int healthy;          /* written by the store's writer thread, read by /readyz */
     atomic_uint_fast64_t errors; /* failed database attempts; read by the metrics thread */
     ll_pgq_t q;
     ll_pg_prepared_t ps; /* conn's statements, each of fixed text (arrays, not rows) */
@@ -161,33 +170,104 @@ static int cmp_uuid(const void *x, const void *y) {
     return ll_uuid_compare(x, y);
 }
 
+static int is_settlement(ll_command_type_t t) {
+    return t == LL_CMD_CAPTURE_HOLD || t == LL_CMD_RELEASE_HOLD || t == LL_CMD_EXPIRE_HOLD;
+}
+
+/* The accounts cmd touches (nil ids skipped, repeats kept) into ids; returns how many. */
+static size_t command_accounts(const ll_command_t *cmd, ll_uuid_t *ids) {
+    size_t k = 0;
+    switch (cmd->type) {
+    case LL_CMD_OPEN:
+        break;
+    case LL_CMD_PAYMENT:
+        for (int i = 0; i < cmd->leg_count; i++) {
+            ids[k++] = cmd->legs[i].from_account_id;
+            ids[k++] = cmd->legs[i].to_account_id;
+        }
+        break;
+    default:
+        if (!ll_uuid_is_nil(&cmd->account_id)) ids[k++] = cmd->account_id;
+        if ((cmd->type == LL_CMD_TRANSFER || cmd->type == LL_CMD_CAPTURE_HOLD) &&
+            !ll_uuid_is_nil(&cmd->to_account_id))
+            ids[k++] = cmd->to_account_id;
+        break;
+    }
+    LL_MONEY_ASSERT(k <= COMMAND_ACCOUNTS_MAX);
+    return k;
+}
+
+/* Appends the uuid[] parameter of the hold ids the fresh settlement writes name. Returns how many. */
+static size_t settlement_hold_ids(ll_store_t *s, ll_write_t *const *w, size_t n) {
+    char id[LL_UUID_TEXT_LEN + 1];
+    size_t k = 0;
+    ll_pgq_array_begin(&s->q);
+    for (size_t i = 0; i < n; i++) {
+        if (!s->b->fresh[i] || !is_settlement(w[i]->cmd.type)) continue;
+        ll_uuid_format(&w[i]->cmd.hold_id, id);
+        ll_pgq_array_item(&s->q, id);
+        k++;
+    }
+    ll_pgq_array_end(&s->q, "uuid[]");
+    return k;
+}
+
+/* A capture, release or expiry names a hold, not an account: the hold's account, which never
+ * changes, is read here before any lock, so it is locked in id order with the others. A hold
+ * the store does not have leaves the command's account nil (decided as hold-not-found). */
+static int find_hold_accounts(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
+    for (size_t i = 0; i < n; i++)
+        if (s->b->fresh[i] && is_settlement(w[i]->cmd.type))
+            memset(&w[i]->cmd.account_id, 0, sizeof(ll_uuid_t));
+    ll_pgq_sql(&s->q, "SELECT hold_id, account_id FROM holds WHERE hold_id = ANY(");
+    size_t k = settlement_hold_ids(s, w, n);
+    ll_pgq_sql(&s->q, ")");
+    if (k == 0) {
+        ll_pgq_reset(&s->q);
+        return 0;
+    }
+    PGresult *res = run(s, "ll_find_holds", PGRES_TUPLES_OK, err);
+    if (res == NULL) return LL_EIO;
+    for (int r = 0; r < PQntuples(res); r++) {
+        ll_uuid_t hold, acct;
+        if (ll_uuid_parse(PQgetvalue(res, r, 0), false, &hold) != 0 ||
+            ll_uuid_parse(PQgetvalue(res, r, 1), false, &acct) != 0) {
+            PQclear(res);
+            return ll_error_set(err, LL_EIO, "holds: malformed id");
+        }
+        for (size_t i = 0; i < n; i++)
+            if (s->b->fresh[i] && is_settlement(w[i]->cmd.type) && ll_uuid_equal(&w[i]->cmd.hold_id, &hold))
+                w[i]->cmd.account_id = acct;
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int64_t column_int(const PGresult *res, int r, int c) {
+    return strtoll(PQgetvalue(res, r, c), NULL, 10);
+}
+
 /* Locks and loads the state rows of every account the fresh writes touch, in id order. */
 static int lock_accounts(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
     batch_t *b = s->b;
-    ll_uuid_t ids[ACCOUNTS_MAX];
+    ll_uuid_t *ids = b->ids;
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!b->fresh[i] || w[i]->cmd.type == LL_CMD_OPEN) continue;
-        ids[k++] = w[i]->cmd.account_id;
-        if (w[i]->cmd.type == LL_CMD_TRANSFER) ids[k++] = w[i]->cmd.to_account_id;
-    }
+    for (size_t i = 0; i < n; i++)
+        if (b->fresh[i]) k += command_accounts(&w[i]->cmd, ids + k);
     if (k == 0) return 0;
     qsort(ids, k, sizeof ids[0], cmp_uuid);
-    char list[ACCOUNTS_MAX * (LL_UUID_TEXT_LEN + 1) + 3];
-    size_t len = 0;
-    list[len++] = '{';
-    for (size_t i = 0; i < k; i++) {
-        if (i > 0 && ll_uuid_equal(&ids[i], &ids[i - 1])) continue;
-        if (len > 1) list[len++] = ',';
-        ll_uuid_format(&ids[i], list + len);
-        len += LL_UUID_TEXT_LEN;
-    }
-    list[len++] = '}';
-    list[len] = '\0';
     ll_pgq_sql(&s->q,
                "SELECT account_id, version, status, owner, currency, balance_minor, overdraft_limit_minor,"
-               " opened_at_us, updated_at_us, head_hash FROM account_state WHERE account_id = ANY(");
-    ll_pgq_param(&s->q, list, "uuid[]");
+               " opened_at_us, updated_at_us, head_hash, held_minor, frozen FROM account_state WHERE "
+               "account_id = ANY(");
+    ll_pgq_array_begin(&s->q);
+    char text[LL_UUID_TEXT_LEN + 1];
+    for (size_t i = 0; i < k; i++) {
+        if (i > 0 && ll_uuid_equal(&ids[i], &ids[i - 1])) continue;
+        ll_uuid_format(&ids[i], text);
+        ll_pgq_array_item(&s->q, text);
+    }
+    ll_pgq_array_end(&s->q, "uuid[]");
     ll_pgq_sql(&s->q, ") ORDER BY account_id FOR UPDATE");
     PGresult *res = run(s, "ll_lock_accounts", PGRES_TUPLES_OK, err);
     if (res == NULL) return LL_EIO;
@@ -198,17 +278,87 @@ static int lock_accounts(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error
             return ll_error_set(err, LL_EIO, "account_state: malformed account_id");
         }
         ll_account_t *a = account(b, &id);
-        a->version = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+        a->version = column_int(res, r, 1);
         a->status = strcmp(PQgetvalue(res, r, 2), "closed") == 0 ? LL_ACCOUNT_CLOSED : LL_ACCOUNT_OPEN;
         snprintf(a->owner, sizeof a->owner, "%s", PQgetvalue(res, r, 3));
         snprintf(a->currency.code, sizeof a->currency.code, "%s", PQgetvalue(res, r, 4));
-        a->balance_minor = strtoll(PQgetvalue(res, r, 5), NULL, 10);
-        a->overdraft_limit_minor = strtoll(PQgetvalue(res, r, 6), NULL, 10);
-        a->opened_at_us = strtoll(PQgetvalue(res, r, 7), NULL, 10);
-        a->updated_at_us = strtoll(PQgetvalue(res, r, 8), NULL, 10);
+        a->balance_minor = column_int(res, r, 5);
+        a->overdraft_limit_minor = column_int(res, r, 6);
+        a->opened_at_us = column_int(res, r, 7);
+        a->updated_at_us = column_int(res, r, 8);
         snprintf(a->head_hash, sizeof a->head_hash, "%s", PQgetvalue(res, r, 9));
+        a->held_minor = column_int(res, r, 10);
+        a->frozen = PQgetvalue(res, r, 11)[0] == 't';
     }
     PQclear(res);
+    return 0;
+}
+
+/* ---- the batch's holds --------------------------------------------------------------------- */
+
+static ll_hold_t *find_hold(batch_t *b, const ll_uuid_t *id) {
+    for (size_t i = 0; i < b->n_holds; i++)
+        if (ll_uuid_equal(&b->holds[i].hold_id, id)) return &b->holds[i];
+    return NULL;
+}
+
+/* Reads the holds the settlement writes name, once their accounts are locked: every change to a
+ * hold locks its account first, so these rows stay as read until the transaction ends. */
+static int load_holds(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
+    batch_t *b = s->b;
+    b->n_holds = 0;
+    ll_pgq_sql(&s->q, "SELECT hold_id, account_id, status, currency, amount_minor, captured_minor, reference,"
+                      " (extract(epoch FROM placed_at) * 1000000)::bigint, (extract(epoch FROM expires_at) * "
+                      "1000000)::bigint,"
+                      " coalesce((extract(epoch FROM settled_at) * 1000000)::bigint, 0), placed_version"
+                      " FROM holds WHERE hold_id = ANY(");
+    size_t k = settlement_hold_ids(s, w, n);
+    ll_pgq_sql(&s->q, ")");
+    if (k == 0) {
+        ll_pgq_reset(&s->q);
+        return 0;
+    }
+    PGresult *res = run(s, "ll_load_holds", PGRES_TUPLES_OK, err);
+    if (res == NULL) return LL_EIO;
+    for (int r = 0; r < PQntuples(res); r++) {
+        ll_uuid_t id;
+        if (ll_uuid_parse(PQgetvalue(res, r, 0), false, &id) != 0 || find_hold(b, &id) != NULL ||
+            b->n_holds == HOLDS_MAX) {
+            PQclear(res);
+            return ll_error_set(err, LL_EIO, "holds: malformed or repeated hold_id");
+        }
+        ll_hold_t *h = &b->holds[b->n_holds];
+        ll_hold_init(h, &id);
+        if (ll_uuid_parse(PQgetvalue(res, r, 1), false, &h->account_id) != 0 ||
+            (h->status = ll_hold_status_from_name(PQgetvalue(res, r, 2))) == LL_HOLD_NONE) {
+            PQclear(res);
+            return ll_error_set(err, LL_EIO, "holds: malformed account_id or status");
+        }
+        snprintf(h->currency.code, sizeof h->currency.code, "%s", PQgetvalue(res, r, 3));
+        h->amount_minor = column_int(res, r, 4);
+        h->captured_minor = column_int(res, r, 5);
+        snprintf(h->reference, sizeof h->reference, "%s", PQgetvalue(res, r, 6));
+        h->placed_at_us = column_int(res, r, 7);
+        h->expires_at_us = column_int(res, r, 8);
+        h->settled_at_us = column_int(res, r, 9);
+        h->placed_version = column_int(res, r, 10);
+        b->hold_dirty[b->n_holds++] = 0;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* Folds a decided hold event into the batch's record of its hold (a placement creates it). */
+static int track_hold(batch_t *b, const ll_event_t *ev, ll_error_t *err) {
+    ll_hold_t *h = find_hold(b, &ev->data.movement.hold_id);
+    if (h == NULL) {
+        LL_MONEY_ASSERT(b->n_holds < HOLDS_MAX); /* one hold per command */
+        h = &b->holds[b->n_holds];
+        ll_hold_init(h, &ev->data.movement.hold_id);
+        b->hold_dirty[b->n_holds++] = 0;
+    }
+    if (ll_hold_apply(h, ev, err) != 0) return LL_EIO;
+    b->hold_dirty[h - b->holds] = 1;
     return 0;
 }
 
@@ -332,8 +482,7 @@ static int take_over_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_erro
     }
     PQclear(res);
     for (size_t i = 0; i < n; i++)
-        if (s->b->takeover[i] && !s->b->fresh[i])
-            key_in_use(w[i]);
+        if (s->b->takeover[i] && !s->b->fresh[i]) key_in_use(w[i]);
     return 0;
 }
 
@@ -374,20 +523,34 @@ static int replay_used_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_er
     PQclear(res);
     /* Writes of this batch that share a key with another: only the first is answered above. */
     for (size_t i = 0; i < n; i++)
-        if (!s->b->fresh[i] && !s->b->takeover[i] && w[i]->status == 0)
-            key_in_use(w[i]);
+        if (!s->b->fresh[i] && !s->b->takeover[i] && w[i]->status == 0) key_in_use(w[i]);
     return takeovers ? take_over_keys(s, w, n, err) : 0;
 }
 
 /* ---- deciding ------------------------------------------------------------------------------ */
 
+/* Events a command may write: what decide needs positions for. */
+static size_t events_max(const ll_command_t *cmd) {
+    switch (cmd->type) {
+    case LL_CMD_TRANSFER:
+        return 2;
+    case LL_CMD_PAYMENT:
+        return 2 * (size_t)cmd->leg_count;
+    case LL_CMD_CAPTURE_HOLD:
+        return ll_uuid_is_nil(&cmd->to_account_id) ? 1 : 2;
+    default:
+        return 1;
+    }
+}
+
 static int reserve_positions(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
     batch_t *b = s->b;
     size_t need = 0;
     for (size_t i = 0; i < n; i++)
-        if (b->fresh[i]) need += w[i]->cmd.type == LL_CMD_TRANSFER ? 2 : 1;
+        if (b->fresh[i]) need += events_max(&w[i]->cmd);
     b->n_positions = b->next_position = 0;
     if (need == 0) return 0;
+    LL_MONEY_ASSERT(need <= EVENTS_MAX);
     ll_pgq_sql(&s->q, "SELECT nextval('events_position_seq') FROM generate_series(1, ");
     ll_pgq_paramf(&s->q, "int", "%zu", need);
     ll_pgq_sql(&s->q, ") ORDER BY 1");
@@ -412,54 +575,88 @@ static int make_meta(const ll_write_t *w, int64_t not_before_us, ll_command_meta
     return 0;
 }
 
-/* Seals the decided events, applies them to the batch's accounts and queues them for insert. */
-static int commit_decision(batch_t *b, ll_decision_t *d, ll_account_t *const *targets, ll_error_t *err) {
+/* Seals the decided events, applies them to the batch's accounts (and holds) and queues them
+ * for insert; after[e] is the account of events[e]. Each event is linked to its account's head
+ * right before it is sealed: an account named twice in a payment has its later events decided
+ * with prev_hash "" (ll_decide_payment). */
+static int commit_decision(batch_t *b, ll_decision_t *d, ll_account_t **after, ll_error_t *err) {
     for (int e = 0; e < d->event_count; e++) {
-        LL_MONEY_ASSERT(b->next_position < b->n_positions && b->n_events < EVENTS_MAX);
-        d->events[e].global_position = b->positions[b->next_position++];
-        if (ll_event_seal(&d->events[e], err) != 0) return LL_EIO;
-        ll_evolve_t v = ll_account_evolve(targets[e], &d->events[e], err);
+        ll_event_t *ev = &d->events[e];
+        ll_account_t *a = find_account(b, &ev->account_id);
+        LL_MONEY_ASSERT(a != NULL && b->next_position < b->n_positions && b->n_events < EVENTS_MAX);
+        memcpy(ev->prev_hash, a->head_hash, sizeof ev->prev_hash);
+        ev->global_position = b->positions[b->next_position++];
+        if (ll_event_seal(ev, err) != 0) return LL_EIO;
+        ll_evolve_t v = ll_account_evolve(a, ev, err);
         LL_MONEY_ASSERT(v == LL_EVOLVE_OK); /* decide only produces events that follow */
-        b->dirty[targets[e] - b->accounts] = 1;
-        b->events[b->n_events++] = d->events[e];
+        b->dirty[a - b->accounts] = 1;
+        if (ll_event_is_hold(ev->type) && track_hold(b, ev, err) != 0) return LL_EIO;
+        b->events[b->n_events++] = *ev;
+        after[e] = a;
     }
     return 0;
 }
 
-/* Decides one fresh write against the batch's state. */
-static int decide_one(batch_t *b, ll_write_t *w, ll_error_t *err) {
+/* A customer sees only its own accounts; an operator (owner_scope "") every one. */
+static int visible(const ll_write_t *w, const ll_account_t *a) {
+    return w->owner_scope[0] == '\0' || (a->version > 0 && strcmp(a->owner, w->owner_scope) == 0);
+}
+
+/* If-Match against the account the command answers for. Returns 1 when it holds; otherwise
+ * answers 412 and returns 0. */
+static int precondition_holds(ll_write_t *w, const ll_account_t *a) {
+    if (w->expected_version < 0 || a->version == w->expected_version) return 1;
+    char detail[160];
+    snprintf(detail, sizeof detail, "the account is at version %lld, If-Match expected %lld",
+             (long long)a->version, (long long)w->expected_version);
+    ll_write_problem(w, 412, "version-mismatch", "Precondition failed", detail);
+    return 0;
+}
+
+static int commit_and_answer(batch_t *b, ll_write_t *w, ll_decision_t *d, ll_error_t *err) {
+    ll_account_t *after[LL_DECISION_EVENTS_MAX];
+    int rc = commit_decision(b, d, after, err);
+    if (rc == 0) ll_write_accepted(w, d, (const ll_account_t *const *)after);
+    return rc;
+}
+
+static int no_randomness(ll_error_t *err) {
+    return ll_error_set(err, LL_EIO, "no randomness");
+}
+
+/* Decides a command on one account (open, deposit, withdraw, close, place hold, credit limit,
+ * freeze, unfreeze) or a transfer. */
+static int decide_account(batch_t *b, ll_write_t *w, ll_error_t *err) {
     ll_command_t *cmd = &w->cmd;
-    if (cmd->type == LL_CMD_OPEN && ll_uuid_random(&cmd->account_id) != 0)
-        return ll_error_set(err, LL_EIO, "no randomness");
-    if (cmd->type == LL_CMD_TRANSFER && ll_uuid_random(&cmd->transfer_id) != 0)
-        return ll_error_set(err, LL_EIO, "no randomness");
+    if ((cmd->type == LL_CMD_OPEN && ll_uuid_random(&cmd->account_id) != 0) ||
+        (cmd->type == LL_CMD_TRANSFER && ll_uuid_random(&cmd->transfer_id) != 0) ||
+        (cmd->type == LL_CMD_PLACE_HOLD && ll_uuid_random(&cmd->hold_id) != 0))
+        return no_randomness(err);
     ll_account_t *from = account(b, &cmd->account_id);
     ll_account_t *to = cmd->type == LL_CMD_TRANSFER ? account(b, &cmd->to_account_id) : NULL;
     /* A customer's command on an account it does not own is answered exactly as one on an
      * account that does not exist (404, before If-Match can reveal a version): ids of others'
      * accounts must not be probeable. A transfer's destination may be anyone's. */
-    if (w->owner_scope[0] != '\0' && cmd->type != LL_CMD_OPEN &&
-        (from->version == 0 || strcmp(from->owner, w->owner_scope) != 0)) {
+    if (cmd->type != LL_CMD_OPEN && !visible(w, from)) {
         ll_write_rejected(w, LL_REJECT_ACCOUNT_NOT_FOUND, "account does not exist");
         return 0;
     }
-    if (w->expected_version >= 0 && from->version != w->expected_version) {
-        char detail[160];
-        snprintf(detail, sizeof detail, "the account is at version %lld, If-Match expected %lld",
-                 (long long)from->version, (long long)w->expected_version);
-        ll_write_problem(w, 412, "version-mismatch", "Precondition failed", detail);
+    /* Limits and freezes are the operators' (the HTTP side refuses customers first). */
+    if (w->owner_scope[0] != '\0' && (cmd->type == LL_CMD_SET_CREDIT_LIMIT || cmd->type == LL_CMD_FREEZE ||
+                                      cmd->type == LL_CMD_UNFREEZE)) {
+        ll_write_problem(w, 403, "forbidden", "Forbidden", "credit limits and freezes are set by operators");
         return 0;
     }
+    if (!precondition_holds(w, from)) return 0;
     ll_command_meta_t meta;
     int64_t not_before = from->updated_at_us;
     if (to != NULL && to->updated_at_us > not_before) not_before = to->updated_at_us;
-    if (make_meta(w, not_before, &meta) != 0) return ll_error_set(err, LL_EIO, "no randomness");
+    if (make_meta(w, not_before, &meta) != 0) return no_randomness(err);
     ll_decision_t d;
     /* A customer learns nothing of a destination it cannot see: whether it exists, is closed or
      * holds another currency is one answer. Its own account's reasons come first (decided as a
      * withdrawal), so a refusal never tells that the destination would have been fine. */
-    w->hide_destination = to != NULL && w->owner_scope[0] != '\0' &&
-                          (to->version == 0 || strcmp(to->owner, w->owner_scope) != 0);
+    w->hide_destination = to != NULL && !visible(w, to);
     if (w->hide_destination) {
         ll_command_t own = *cmd;
         own.type = LL_CMD_WITHDRAW;
@@ -482,10 +679,149 @@ static int decide_one(batch_t *b, ll_write_t *w, ll_error_t *err) {
         ll_write_rejected(w, d.rejection, d.detail);
         return 0;
     }
-    ll_account_t *targets[LL_DECISION_EVENTS_MAX] = {from, to};
-    int rc = commit_decision(b, &d, targets, err);
-    if (rc == 0) ll_write_accepted(w, &d, (const ll_account_t *const *)targets);
-    return rc;
+    return commit_and_answer(b, w, &d, err);
+}
+
+/* Decides a capture, release or expiry against the hold as stored and its (locked) account. */
+static int decide_settlement(batch_t *b, ll_write_t *w, ll_error_t *err) {
+    ll_command_t *cmd = &w->cmd;
+    const ll_hold_t *h = find_hold(b, &cmd->hold_id);
+    ll_account_t *a =
+        h != NULL && ll_uuid_equal(&h->account_id, &cmd->account_id) ? find_account(b, &h->account_id) : NULL;
+    /* A hold belongs to its account: to whoever may not see the account, it is answered as a
+     * hold that does not exist (before If-Match can reveal a version). */
+    if (a == NULL || a->version == 0 || !visible(w, a)) {
+        ll_write_rejected(w, LL_REJECT_HOLD_NOT_FOUND, "hold does not exist");
+        return 0;
+    }
+    if (cmd->type == LL_CMD_EXPIRE_HOLD && w->owner_scope[0] != '\0') { /* the system's own */
+        ll_write_problem(w, 403, "forbidden", "Forbidden", "holds are expired by the system");
+        return 0;
+    }
+    if (!precondition_holds(w, a)) return 0;
+    ll_account_t *to = NULL;
+    if (cmd->type == LL_CMD_CAPTURE_HOLD && !ll_uuid_is_nil(&cmd->to_account_id)) {
+        if (ll_uuid_random(&cmd->transfer_id) != 0) return no_randomness(err);
+        to = account(b, &cmd->to_account_id);
+    }
+    ll_command_meta_t meta;
+    int64_t not_before = a->updated_at_us;
+    if (to != NULL && to->updated_at_us > not_before) not_before = to->updated_at_us;
+    if (make_meta(w, not_before, &meta) != 0) return no_randomness(err);
+    ll_decision_t d;
+    /* As a transfer: a customer capturing to an account it cannot see hears its own side's
+     * reasons first (the capture decided as a withdrawal), then one answer for the destination. */
+    w->hide_destination = to != NULL && !visible(w, to);
+    if (w->hide_destination) {
+        ll_decide_hold(a, h, NULL, cmd, &meta, &d);
+        if (d.rejection != LL_REJECT_NONE) {
+            ll_write_rejected(w, d.rejection, d.detail);
+            return 0;
+        }
+    }
+    ll_decide_hold(a, h, to, cmd, &meta, &d);
+    if (d.rejection != LL_REJECT_NONE && w->hide_destination) {
+        ll_write_problem(w, 422, "transfer-rejected", "Transfer rejected",
+                         "the destination account cannot receive this capture");
+        return 0;
+    }
+    if (d.rejection != LL_REJECT_NONE) {
+        ll_write_rejected(w, d.rejection, d.detail);
+        return 0;
+    }
+    return commit_and_answer(b, w, &d, err);
+}
+
+/* The refusal of a payment, naming its leg. */
+static void payment_refused(ll_write_t *w, ll_rejection_t r, const char *detail, int leg) {
+    ll_write_rejected(w, r, detail);
+    ll_write_problem_leg(w, leg);
+}
+
+/* Decides a payment: every leg a transfer, all or none. A customer debits only its own accounts;
+ * the destinations it cannot see are hidden as a transfer's are: the payment is first decided
+ * with each such destination replaced by an account that takes anything (so the customer hears
+ * every reason of its own side, in leg order, before any about a destination), and only then as
+ * it is; a refusal left is a hidden destination's, answered as transfer-rejected. */
+static int decide_payment(batch_t *b, ll_write_t *w, ll_error_t *err) {
+    ll_command_t *cmd = &w->cmd;
+    ll_uuid_t transfer_ids[LL_PAYMENT_LEGS_MAX];
+    if (ll_uuid_random(&cmd->payment_id) != 0) return no_randomness(err);
+    for (int i = 0; i < cmd->leg_count; i++)
+        if (ll_uuid_random(&transfer_ids[i]) != 0) return no_randomness(err);
+    ll_account_t states[COMMAND_ACCOUNTS_MAX], view[COMMAND_ACCOUNTS_MAX];
+    size_t n = 0, n_view = 0;
+    int64_t not_before = 0;
+    ll_command_t seen = *cmd; /* the payment as the customer may see it */
+    w->hidden_legs = 0;
+    for (int i = 0; i < cmd->leg_count; i++) {
+        const ll_payment_leg_t *leg = &cmd->legs[i];
+        ll_account_t *from = account(b, &leg->from_account_id), *to = account(b, &leg->to_account_id);
+        if (!visible(w, from)) {
+            char detail[64];
+            snprintf(detail, sizeof detail, "leg %d: account does not exist", i);
+            payment_refused(w, LL_REJECT_ACCOUNT_NOT_FOUND, detail, i);
+            return 0;
+        }
+        const ll_account_t *pair[2] = {from, to};
+        for (int side = 0; side < 2; side++) {
+            const ll_account_t *x = pair[side];
+            if (x->updated_at_us > not_before) not_before = x->updated_at_us;
+            int known = 0;
+            for (size_t j = 0; j < n; j++) known |= ll_uuid_equal(&states[j].account_id, &x->account_id);
+            if (!known) states[n++] = *x;
+            if (side == 1 && !visible(w, x)) {
+                /* A stand-in for the hidden destination: open, in the leg's currency, empty. */
+                w->hidden_legs |= 1u << i;
+                ll_account_t *stand_in = &view[n_view++];
+                ll_uuid_t id;
+                if (ll_uuid_random(&id) != 0) return no_randomness(err);
+                ll_account_init(stand_in, &id);
+                stand_in->status = LL_ACCOUNT_OPEN;
+                stand_in->version = 1;
+                stand_in->currency = leg->currency;
+                seen.legs[i].to_account_id = id;
+                continue;
+            }
+            known = 0;
+            for (size_t j = 0; j < n_view; j++) known |= ll_uuid_equal(&view[j].account_id, &x->account_id);
+            if (!known) view[n_view++] = *x;
+        }
+    }
+    LL_MONEY_ASSERT(n <= COMMAND_ACCOUNTS_MAX && n_view <= COMMAND_ACCOUNTS_MAX);
+    if (!precondition_holds(w, find_account(b, &cmd->legs[0].from_account_id))) return 0;
+    ll_command_meta_t meta;
+    if (make_meta(w, not_before, &meta) != 0) return no_randomness(err);
+    ll_decision_t d;
+    if (w->hidden_legs != 0) {
+        ll_decide_payment(view, n_view, &seen, transfer_ids, &meta, &d);
+        if (d.rejection != LL_REJECT_NONE) {
+            payment_refused(w, d.rejection, d.detail, d.failed_leg);
+            return 0;
+        }
+    }
+    ll_decide_payment(states, n, cmd, transfer_ids, &meta, &d);
+    if (d.rejection != LL_REJECT_NONE && w->hidden_legs != 0) {
+        /* The customer's side passed above: what failed is a destination it cannot see. */
+        char detail[96];
+        snprintf(detail, sizeof detail, "leg %d: the destination account cannot receive this transfer",
+                 d.failed_leg);
+        ll_write_problem(w, 422, "transfer-rejected", "Transfer rejected", detail);
+        ll_write_problem_leg(w, d.failed_leg);
+        return 0;
+    }
+    if (d.rejection != LL_REJECT_NONE) {
+        payment_refused(w, d.rejection, d.detail, d.failed_leg);
+        return 0;
+    }
+    return commit_and_answer(b, w, &d, err);
+}
+
+/* Decides one fresh write against the batch's state. */
+static int decide_one(batch_t *b, ll_write_t *w, ll_error_t *err) {
+    if (w->cmd.type == LL_CMD_PAYMENT) return decide_payment(b, w, err);
+    if (is_settlement(w->cmd.type)) return decide_settlement(b, w, err);
+    return decide_account(b, w, err);
 }
 
 /* ---- appending ----------------------------------------------------------------------------- */
@@ -595,11 +931,13 @@ enum {
     AC_OPENED_AT,
     AC_UPDATED_AT,
     AC_HEAD_HASH,
+    AC_HELD,
+    AC_FROZEN,
     AC_COLUMNS
 };
 static const char *const ACCOUNT_CASTS[AC_COLUMNS] = {"uuid[]",   "bigint[]", "text[]",   "text[]",
                                                       "text[]",   "bigint[]", "bigint[]", "bigint[]",
-                                                      "bigint[]", "text[]"};
+                                                      "bigint[]", "text[]",   "bigint[]", "boolean[]"};
 
 static void account_item(ll_store_t *s, const ll_account_t *a, int c) {
     char id[LL_UUID_TEXT_LEN + 1];
@@ -632,8 +970,14 @@ static void account_item(ll_store_t *s, const ll_account_t *a, int c) {
     case AC_UPDATED_AT:
         ll_pgq_array_itemf(&s->q, "%lld", (long long)a->updated_at_us);
         break;
-    default:
+    case AC_HEAD_HASH:
         ll_pgq_array_item(&s->q, a->head_hash);
+        break;
+    case AC_HELD:
+        ll_pgq_array_itemf(&s->q, "%lld", (long long)a->held_minor);
+        break;
+    default:
+        ll_pgq_array_item(&s->q, a->frozen ? "t" : "f");
         break;
     }
 }
@@ -645,7 +989,8 @@ static int upsert_states(ll_store_t *s, ll_error_t *err) {
     if (k == 0) return 0;
     ll_pgq_sql(&s->q,
                "INSERT INTO account_state (account_id, version, status, owner, currency, balance_minor,"
-               " overdraft_limit_minor, opened_at_us, updated_at_us, head_hash) SELECT * FROM unnest(");
+               " overdraft_limit_minor, opened_at_us, updated_at_us, head_hash, held_minor, frozen)"
+               " SELECT * FROM unnest(");
     for (int c = 0; c < AC_COLUMNS; c++) {
         if (c) ll_pgq_sql(&s->q, ", ");
         ll_pgq_array_begin(&s->q);
@@ -656,15 +1001,105 @@ static int upsert_states(ll_store_t *s, ll_error_t *err) {
     ll_pgq_sql(
         &s->q,
         ") ON CONFLICT (account_id) DO UPDATE SET version = EXCLUDED.version, status = EXCLUDED.status,"
-        " balance_minor = EXCLUDED.balance_minor, updated_at_us = EXCLUDED.updated_at_us,"
-        " head_hash = EXCLUDED.head_hash");
+        " balance_minor = EXCLUDED.balance_minor, overdraft_limit_minor = EXCLUDED.overdraft_limit_minor,"
+        " updated_at_us = EXCLUDED.updated_at_us, head_hash = EXCLUDED.head_hash, held_minor = "
+        "EXCLUDED.held_minor,"
+        " frozen = EXCLUDED.frozen");
     return run_command(s, "ll_upsert_states", err);
+}
+
+/* The hold columns, one array each, in the order of upsert_holds' unnest. */
+enum {
+    HO_ID,
+    HO_ACCOUNT,
+    HO_STATUS,
+    HO_CURRENCY,
+    HO_AMOUNT,
+    HO_CAPTURED,
+    HO_REFERENCE,
+    HO_PLACED_AT,
+    HO_EXPIRES_AT,
+    HO_SETTLED_AT,
+    HO_PLACED_VERSION,
+    HO_COLUMNS
+};
+static const char *const HOLD_CASTS[HO_COLUMNS] = {
+    "uuid[]", "uuid[]",        "text[]",        "text[]",        "bigint[]", "bigint[]",
+    "text[]", "timestamptz[]", "timestamptz[]", "timestamptz[]", "bigint[]"};
+
+static void hold_item(ll_store_t *s, const ll_hold_t *h, int c) {
+    char text[LL_UUID_TEXT_LEN + LL_TIME_TEXT_LEN + 1];
+    switch (c) {
+    case HO_ID:
+    case HO_ACCOUNT:
+        ll_uuid_format(c == HO_ID ? &h->hold_id : &h->account_id, text);
+        ll_pgq_array_item(&s->q, text);
+        break;
+    case HO_STATUS:
+        ll_pgq_array_item(&s->q, ll_hold_status_name(h->status));
+        break;
+    case HO_CURRENCY:
+        ll_pgq_array_item(&s->q, h->currency.code);
+        break;
+    case HO_AMOUNT:
+        ll_pgq_array_itemf(&s->q, "%lld", (long long)h->amount_minor);
+        break;
+    case HO_CAPTURED:
+        ll_pgq_array_itemf(&s->q, "%lld", (long long)h->captured_minor);
+        break;
+    case HO_REFERENCE:
+        ll_pgq_array_item(&s->q, h->reference);
+        break;
+    case HO_PLACED_AT:
+    case HO_EXPIRES_AT:
+    case HO_SETTLED_AT: {
+        int64_t us = c == HO_PLACED_AT    ? h->placed_at_us
+                     : c == HO_EXPIRES_AT ? h->expires_at_us
+                                          : h->settled_at_us;
+        if (c == HO_SETTLED_AT && h->status == LL_HOLD_OPEN) {
+            ll_pgq_array_item(&s->q, NULL);
+            break;
+        }
+        ll_time_format(us, text); /* microseconds, as the events carry them */
+        ll_pgq_array_item(&s->q, text);
+        break;
+    }
+    default:
+        ll_pgq_array_itemf(&s->q, "%lld", (long long)h->placed_version);
+        break;
+    }
+}
+
+/* The holds placed or settled in this batch: a placement inserts, a settlement updates (a hold
+ * placed and settled in one batch is inserted as it ended). */
+static int upsert_holds(ll_store_t *s, ll_error_t *err) {
+    batch_t *b = s->b;
+    size_t k = 0;
+    for (size_t i = 0; i < b->n_holds; i++) k += b->hold_dirty[i] != 0;
+    if (k == 0) return 0;
+    ll_pgq_sql(
+        &s->q,
+        "INSERT INTO holds (hold_id, account_id, status, currency, amount_minor, captured_minor, reference,"
+        " placed_at, expires_at, settled_at, placed_version) SELECT * FROM unnest(");
+    for (int c = 0; c < HO_COLUMNS; c++) {
+        if (c) ll_pgq_sql(&s->q, ", ");
+        ll_pgq_array_begin(&s->q);
+        for (size_t i = 0; i < b->n_holds; i++)
+            if (b->hold_dirty[i]) hold_item(s, &b->holds[i], c);
+        ll_pgq_array_end(&s->q, HOLD_CASTS[c]);
+    }
+    ll_pgq_sql(&s->q, ") ON CONFLICT (hold_id) DO UPDATE SET status = EXCLUDED.status,"
+                      " captured_minor = EXCLUDED.captured_minor, settled_at = EXCLUDED.settled_at");
+    return run_command(s, "ll_upsert_holds", err);
 }
 
 /* A failed precondition (412) is not an execution: its key is released, so the client's retry
  * with the corrected If-Match and the same key runs (the fingerprint covers If-Match). */
 static int keeps_key(const ll_write_t *w) {
-    return w->status != 412;
+    /* Nor is a refused expiry: the sweep asks again under the same key (the hold may be due by
+     * the service's clock only later, or its account busy), and must not be answered by an old
+     * refusal. An expiry that ran keeps its key: another sweeper's request is a replay. */
+    return w->status != 412 && !(w->cmd.type == LL_CMD_EXPIRE_HOLD && ll_write_failed(w));
 }
 
 static int answered(const ll_store_t *s, ll_write_t *const *w, size_t i) {
@@ -713,24 +1148,28 @@ static void reset_outcomes(ll_write_t *const *w, size_t n) {
         w[i]->replayed = w[i]->stored = 0;
         w[i]->version = 0;
         w[i]->hide_destination = 0;
+        w[i]->hidden_legs = 0;
     }
 }
 
 /* The whole transaction. Returns 0 when committed; otherwise rolled back with err set. */
 static int attempt(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
     batch_t *b = s->b;
-    b->n_accounts = b->n_events = 0;
+    b->n_accounts = b->n_events = b->n_holds = 0;
     reset_outcomes(w, n);
     ll_pgq_sql(&s->q, "BEGIN");
     int rc = run_command(s, NULL, err);
     if (rc == 0) rc = claim_keys(s, w, n, err);
     if (rc == 0) rc = replay_used_keys(s, w, n, err);
+    if (rc == 0) rc = find_hold_accounts(s, w, n, err);
     if (rc == 0) rc = lock_accounts(s, w, n, err);
+    if (rc == 0) rc = load_holds(s, w, n, err);
     if (rc == 0) rc = reserve_positions(s, w, n, err);
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (b->fresh[i]) rc = decide_one(b, w[i], err);
     if (rc == 0) rc = insert_events(s, err);
     if (rc == 0) rc = upsert_states(s, err);
+    if (rc == 0) rc = upsert_holds(s, err);
     if (rc == 0) rc = store_responses(s, w, n, err);
     if (rc == 0 && b->n_events > 0) {
         ll_pgq_sql(&s->q, "SELECT pg_notify('ledgerline_outbox', '')");
@@ -792,6 +1231,29 @@ static void execute_one(ll_store_t *s, ll_write_t *w) {
     else
         ll_write_problem(w, 500, "internal", "Internal error",
                          "the command could not be stored; retry with the same Idempotency-Key");
+}
+
+int ll_store_due_holds(ll_store_t *s, int64_t now_us, ll_uuid_t *ids, size_t max, ll_error_t *err) {
+    if (connect_checked(s, err) != 0) {
+        atomic_store(&s->healthy, 0);
+        return -1;
+    }
+    char now[LL_TIME_TEXT_LEN + 1];
+    ll_time_format(now_us, now);
+    ll_pgq_sql(&s->q, "SELECT hold_id FROM holds WHERE status = 'open' AND expires_at <= ");
+    ll_pgq_param(&s->q, now, "timestamptz");
+    ll_pgq_sql(&s->q, " ORDER BY expires_at LIMIT ");
+    ll_pgq_paramf(&s->q, "int", "%zu", max);
+    PGresult *res = run(s, "ll_due_holds", PGRES_TUPLES_OK, err);
+    if (res == NULL) {
+        atomic_fetch_add(&s->errors, 1);
+        return -1;
+    }
+    int k = 0;
+    for (int r = 0; r < PQntuples(res) && (size_t)k < max; r++)
+        if (ll_uuid_parse(PQgetvalue(res, r, 0), false, &ids[k]) == 0) k++;
+    PQclear(res);
+    return k;
 }
 
 void ll_store_execute(ll_store_t *s, ll_write_t *const *writes, size_t n) {

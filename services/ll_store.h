@@ -4,10 +4,13 @@
  * many commands when load is high):
  *   1. claim each Idempotency-Key (in key order); a key already answered replays that answer,
  *      the same key with another request fingerprint is refused (422);
- *   2. lock every touched account's state row, in account-id order (no deadlocks between
- *      batches, so two opposite transfers cannot block each other);
+ *   2. find the account of each hold a capture, release or expiry names (a hold never changes
+ *      account), then lock every touched account's state row, in account-id order (no deadlocks
+ *      between batches, so two opposite transfers cannot block each other), then read the holds
+ *      (the account's lock serializes every change to its holds);
  *   3. decide each command in arrival order with domain/ (a batch may touch one account twice);
- *   4. append the sealed events, their outbox rows, the new states and the responses; NOTIFY.
+ *   4. append the sealed events, their outbox rows, the new states, the holds and the responses;
+ *      NOTIFY.
  * If the transaction fails, each command is retried alone (bounded), so one bad command never
  * fails its neighbours; a UNIQUE (account_id, version) conflict reloads and retries. Every write
  * leaves with a response: accepted, rejected, replayed, or 503 when the database is unavailable.
@@ -37,6 +40,11 @@ void ll_store_close(ll_store_t *s);
 /* Executes writes[0..n) (n <= LL_STORE_BATCH_MAX); each gets status and response. Reconnects
  * when the connection broke. Never fails as a whole. */
 void ll_store_execute(ll_store_t *s, ll_write_t *const *writes, size_t n);
+
+/* The open holds whose expires_at is at or before now_us, oldest expiry first, at most max, into
+ * ids (the expiry sweep's lookup, served by the partial index holds_open_expiry). Returns how
+ * many, or -1 with err set (the database unavailable). Outside any transaction. */
+int ll_store_due_holds(ll_store_t *s, int64_t now_us, ll_uuid_t *ids, size_t max, ll_error_t *err);
 
 /* Calls fn with the name and text of every statement the store has prepared on its current
  * connection (tests check their plans). */

@@ -8,7 +8,8 @@
 
 #include <stdint.h>
 
-#define LL_RESPONSE_BYTES_MAX 2048 /* every command response is far smaller */
+/* Every command response fits: the largest, a 16-leg payment, is about 4 KiB. */
+#define LL_RESPONSE_BYTES_MAX 8192
 
 typedef struct ll_write {
     /* request: set by the HTTP side, read-only for the store */
@@ -21,8 +22,9 @@ typedef struct ll_write {
     char actor[LL_ACTOR_BYTES_MAX + 1];                /* "role:sub" of the bearer token */
     char owner_scope[LL_OWNER_BYTES_MAX + 1];          /* a customer's sub: its accounts only; "" any */
     /* outcome: set by the store */
-    int hide_destination;                  /* a customer's transfer to an account it cannot see */
-    int status;                            /* HTTP status */
+    int hide_destination; /* a customer's transfer (or capture) to an account it cannot see */
+    uint32_t hidden_legs; /* a customer's payment: bit i, leg i's destination is not its own */
+    int status;           /* HTTP status */
     char response[LL_RESPONSE_BYTES_MAX];  /* JSON or problem+json body */
     int replayed;                          /* the response of an earlier identical request */
     int stored;                            /* response is recorded under the idempotency key */
@@ -33,6 +35,9 @@ typedef struct ll_write {
 /* Response helpers (ll_write_response.c). They set status and response. */
 void ll_write_problem(ll_write_t *w, int status, const char *slug, const char *title, const char *detail);
 void ll_write_rejected(ll_write_t *w, ll_rejection_t r, const char *detail);
+/* Adds the member "leg" (0-based, as in the detail) to the problem in w: a refused payment names
+ * its first refused leg. */
+void ll_write_problem_leg(ll_write_t *w, int leg);
 /* Renders the success body of an accepted decision; after[i] is the state after events[i]. */
 void ll_write_accepted(ll_write_t *w, const ll_decision_t *d, const ll_account_t *const *after);
 /* The stored answer of a key used before, with the ETag and Location it had (read back from

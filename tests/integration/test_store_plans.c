@@ -4,7 +4,8 @@
  *
  * The store runs commands against the local event store down every path that prepares a
  * statement (claim, replay, release after a 412, take-over after retention, lock, positions,
- * events with their outbox rows, states, responses, notify), with a reference full of what
+ * events with their outbox rows, states, responses, notify; a hold placed and captured, the
+ * expiry sweep's lookup of due holds), with a reference full of what
  * array syntax gives meaning to, read back byte for byte; the projector's reader takes the
  * account's states from the store. Then, in a session of its own with
  * temporary tables of the same names and indexes, empty (a fresh deployment) and then holding
@@ -13,6 +14,7 @@
  * In a database of its own (tests/lib/ll_test_db.h), made and dropped here: it deletes outbox rows
  * and puts them back, which on the stack's ledger would keep events from its topic.
  * Needs `make up`; runs from the repository root. */
+#include "ll_clock.h"
 #include "ll_config.h"
 #include "ll_pg.h"
 #include "ll_pg_prepared.h"
@@ -37,7 +39,7 @@ static const char REFERENCE[] = "inv \"7\", {a,b} \\ NULL 'x'); --";
 static const char *const EXPECTED[] = {
     "ll_claim_keys",    "ll_replay_keys",   "ll_take_over_keys",  "ll_lock_accounts", "ll_reserve_positions",
     "ll_insert_events", "ll_upsert_states", "ll_store_responses", "ll_release_keys",  "ll_notify_outbox",
-    "ll_projector_states"};
+    "ll_find_holds",    "ll_load_holds",    "ll_upsert_holds",    "ll_due_holds",     "ll_projector_states"};
 #define N_EXPECTED (sizeof EXPECTED / sizeof EXPECTED[0])
 
 typedef struct {
@@ -119,6 +121,29 @@ static void run_commands(ll_test_ctx_t *t, const char *conninfo, statements_t *s
     LL_CHECK_EQ_INT(stale.status, 412);
     LL_CHECK_EQ_INT(again.status, 201);
     LL_CHECK(again.replayed);
+
+    /* A hold placed, then captured (the hold found, locked, read and written), then the sweep's
+     * lookup of due holds (none: it was captured). */
+    char k_place[96], k_capture[96];
+    fresh_key(k_place, sizeof k_place, "place");
+    fresh_key(k_capture, sizeof k_capture, "capture");
+    ll_write_t place, capture;
+    write_init(&place, LL_CMD_PLACE_HOLD, k_place);
+    place.cmd.account_id = open.cmd.account_id;
+    place.cmd.amount_minor = 100;
+    place.cmd.expires_in_s = 60;
+    snprintf(place.cmd.reference, sizeof place.cmd.reference, "%s", REFERENCE);
+    batch[0] = &place;
+    ll_store_execute(s, batch, 1);
+    LL_CHECK_EQ_INT(place.status, 201);
+    write_init(&capture, LL_CMD_CAPTURE_HOLD, k_capture);
+    capture.cmd.hold_id = place.cmd.hold_id;
+    capture.cmd.amount_minor = 40;
+    batch[0] = &capture;
+    ll_store_execute(s, batch, 1);
+    LL_CHECK_EQ_INT(capture.status, 201);
+    ll_uuid_t due[4];
+    LL_CHECK_EQ_INT(ll_store_due_holds(s, ll_clock_wall_us() + 3600000000LL, due, 4, &err), 0);
     ll_store_each_statement(s, collect, st);
     ll_store_close(s);
 
@@ -238,6 +263,7 @@ LL_TEST(test_store_statements_are_prepared_and_never_scan) {
         "CREATE TEMP TABLE account_state (LIKE public.account_state INCLUDING ALL)",
         "CREATE TEMP TABLE outbox (LIKE public.outbox INCLUDING ALL)",
         "CREATE TEMP TABLE idempotency_keys (LIKE public.idempotency_keys INCLUDING ALL)",
+        "CREATE TEMP TABLE holds (LIKE public.holds INCLUDING ALL)",
         LL_PG_PREPARED_SESSION_SQL,
     };
     for (size_t i = 0; i < sizeof create / sizeof create[0]; i++)
@@ -248,9 +274,14 @@ LL_TEST(test_store_statements_are_prepared_and_never_scan) {
         " 'k' || i, NULL, md5(i::text) || md5(i::text), '{}' FROM generate_series(1, 50000) i",
         "INSERT INTO account_state SELECT md5(i::text)::uuid, 1, 'open', 'o', 'EUR', 0, 0, 0, 0, 'h'"
         " FROM generate_series(1, 50000) i",
+        /* Most holds settled, some open: the sweep's lookup reads the open ones only. */
+        "INSERT INTO holds SELECT md5('h' || i)::uuid, md5(i::text)::uuid, CASE WHEN i % 10 = 0 THEN 'open'"
+        " ELSE 'captured' END, 'EUR', 10, 0, '', now(), now() + i * interval '1 second',"
+        " CASE WHEN i % 10 = 0 THEN NULL ELSE now() END, 1 FROM generate_series(1, 50000) i",
         "INSERT INTO outbox SELECT i, md5(i::text)::uuid FROM generate_series(1, 50000) i",
         "INSERT INTO idempotency_keys SELECT 's', 'k' || i, 'h', 201, '{}' FROM generate_series(1, 50000) i",
-        "ANALYZE pg_temp.events, pg_temp.account_state, pg_temp.outbox, pg_temp.idempotency_keys",
+        "ANALYZE pg_temp.events, pg_temp.account_state, pg_temp.outbox, pg_temp.idempotency_keys, "
+        "pg_temp.holds",
         "DEALLOCATE ALL",
     };
     for (size_t i = 0; i < sizeof fill / sizeof fill[0]; i++) LL_REQUIRE(run_sql(t, conn, fill[i]) == 0);
