@@ -7,9 +7,12 @@ static const char usage[] =
     "Usage: ledgerline-command [--config FILE] [--listen HOST:PORT] [--writers N]\n"
     "\n"
     "Serves the command API (POST /v1/accounts, /v1/accounts/{id}/deposits, /withdrawals, /close,\n"
-    "/v1/transfers; GET /healthz, /readyz, /metrics, /openapi.yaml). Every POST needs an\n"
-    "Idempotency-Key header and a bearer token (Authorization: Bearer, see ledgerline-token):\n"
-    "operators may do everything, customers act on their own accounts, auditors are refused.\n"
+    "/holds, /freeze, /unfreeze, PUT /v1/accounts/{id}/credit-limit, POST /v1/holds/{hold_id}/capture,\n"
+    "/release, /v1/transfers, /v1/payments; GET /healthz, /readyz, /metrics, /openapi.yaml). Every\n"
+    "command needs an Idempotency-Key header and a bearer token (Authorization: Bearer, see\n"
+    "ledgerline-token): operators may do everything, customers act on their own accounts (credit\n"
+    "limits and freezes are the operators'), auditors are refused. Holds past their expiry are\n"
+    "expired in the background (hold_expiry_interval_ms).\n"
     "Commands are appended to the PostgreSQL event store (pg_conninfo) with their outbox rows;\n"
     "the relay (ledgerline-relay) publishes them to Kafka.\n"
     "\n"
@@ -37,7 +40,14 @@ static const char *const routes[] = {"/v1/accounts",
                                      "/v1/accounts/{id}/deposits",
                                      "/v1/accounts/{id}/withdrawals",
                                      "/v1/accounts/{id}/close",
+                                     "/v1/accounts/{id}/holds",
+                                     "/v1/accounts/{id}/credit-limit",
+                                     "/v1/accounts/{id}/freeze",
+                                     "/v1/accounts/{id}/unfreeze",
+                                     "/v1/holds/{id}/capture",
+                                     "/v1/holds/{id}/release",
                                      "/v1/transfers",
+                                     "/v1/payments",
                                      "/healthz",
                                      "/readyz",
                                      "/metrics",

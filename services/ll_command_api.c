@@ -3,6 +3,7 @@
 
 #include "ll_access.h"
 #include "ll_command_codec.h"
+#include "ll_hold_expiry.h"
 #include "ll_http.h"
 #include "ll_idempotency_pruner.h"
 #include "ll_json.h"
@@ -22,6 +23,7 @@ struct ll_command_api {
     ll_access_t *access;
     ll_writer_pool_t *writers;
     ll_idempotency_pruner_t *pruner; /* expired Idempotency-Keys, in the background */
+    ll_hold_expiry_t *expiry;        /* holds past expires_at, in the background */
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t receiver;
     ll_strset_t inflight; /* "scope\nkey" of commands not yet answered (loop thread only) */
@@ -107,7 +109,9 @@ static void on_write_done(ll_write_t *w, void *ctx) {
 
 typedef struct {
     ll_command_type_t type;
+    const char *method;                    /* the one method the route takes */
     char account_id[LL_UUID_TEXT_LEN + 1]; /* from the path; "" when none */
+    char hold_id[LL_UUID_TEXT_LEN + 1];    /* from the path; "" when none */
 } route_t;
 
 static int iov_eq(h2o_iovec_t v, const char *s) {
@@ -115,28 +119,45 @@ static int iov_eq(h2o_iovec_t v, const char *s) {
     return v.len == n && memcmp(v.base, s, n) == 0;
 }
 
-/* Matches the command routes. Returns 1 (route set), 0 (no such path), or -1 (path exists with
- * an invalid account id). */
-static int match_route(h2o_iovec_t path, route_t *r) {
-    static const char prefix[] = "/v1/accounts/";
-    memset(r, 0, sizeof *r);
-    if (iov_eq(path, "/v1/accounts")) return r->type = LL_CMD_OPEN, 1;
-    if (iov_eq(path, "/v1/transfers")) return r->type = LL_CMD_TRANSFER, 1;
-    size_t plen = sizeof prefix - 1;
+/* The actions under /v1/accounts/{id} and /v1/holds/{hold_id}. */
+typedef struct {
+    const char *action;
+    ll_command_type_t type;
+    const char *method;
+} action_t;
+
+static const action_t ACCOUNT_ACTIONS[] = {
+    {"/deposits", LL_CMD_DEPOSIT, "POST"},
+    {"/withdrawals", LL_CMD_WITHDRAW, "POST"},
+    {"/close", LL_CMD_CLOSE, "POST"},
+    {"/holds", LL_CMD_PLACE_HOLD, "POST"},
+    {"/credit-limit", LL_CMD_SET_CREDIT_LIMIT, "PUT"},
+    {"/freeze", LL_CMD_FREEZE, "POST"},
+    {"/unfreeze", LL_CMD_UNFREEZE, "POST"},
+    {NULL, LL_CMD_NONE, NULL},
+};
+static const action_t HOLD_ACTIONS[] = {
+    {"/capture", LL_CMD_CAPTURE_HOLD, "POST"},
+    {"/release", LL_CMD_RELEASE_HOLD, "POST"},
+    {NULL, LL_CMD_NONE, NULL},
+};
+
+/* Matches "{prefix}{uuid}{action}" against actions. Returns 1 (r->type, r->method and the
+ * canonical id in id set), 0 (no such path), or -1 (an action that exists with an invalid id). */
+static int match_id_route(h2o_iovec_t path, const char *prefix, const action_t *actions, route_t *r,
+                          char *id_out) {
+    size_t plen = strlen(prefix);
     if (path.len <= plen || memcmp(path.base, prefix, plen) != 0) return 0;
     const char *rest = path.base + plen;
     size_t rest_len = path.len - plen;
     const char *slash = memchr(rest, '/', rest_len);
     if (slash == NULL) return 0;
     h2o_iovec_t action = h2o_iovec_init(slash, rest_len - (size_t)(slash - rest));
-    if (iov_eq(action, "/deposits"))
-        r->type = LL_CMD_DEPOSIT;
-    else if (iov_eq(action, "/withdrawals"))
-        r->type = LL_CMD_WITHDRAW;
-    else if (iov_eq(action, "/close"))
-        r->type = LL_CMD_CLOSE;
-    else
-        return 0;
+    const action_t *a = actions;
+    while (a->action != NULL && !iov_eq(action, a->action)) a++;
+    if (a->action == NULL) return 0;
+    r->type = a->type;
+    r->method = a->method;
     size_t id_len = (size_t)(slash - rest);
     char id[LL_UUID_TEXT_LEN + 1];
     ll_uuid_t u;
@@ -144,8 +165,27 @@ static int match_route(h2o_iovec_t path, route_t *r) {
     memcpy(id, rest, id_len);
     id[id_len] = '\0';
     if (ll_uuid_parse(id, true, &u) != 0) return -1;
-    ll_uuid_format(&u, r->account_id); /* canonical lower case */
+    ll_uuid_format(&u, id_out); /* canonical lower case */
     return 1;
+}
+
+/* Matches the command routes. Returns 1 (route set), 0 (no such path), -1 (an account route with
+ * an invalid account id) or -2 (a hold route with an invalid hold id). */
+static int match_route(h2o_iovec_t path, route_t *r) {
+    memset(r, 0, sizeof *r);
+    r->method = "POST";
+    if (iov_eq(path, "/v1/accounts")) return r->type = LL_CMD_OPEN, 1;
+    if (iov_eq(path, "/v1/transfers")) return r->type = LL_CMD_TRANSFER, 1;
+    if (iov_eq(path, "/v1/payments")) return r->type = LL_CMD_PAYMENT, 1;
+    int m = match_id_route(path, "/v1/accounts/", ACCOUNT_ACTIONS, r, r->account_id);
+    if (m != 0) return m;
+    m = match_id_route(path, "/v1/holds/", HOLD_ACTIONS, r, r->hold_id);
+    return m < 0 ? -2 : m;
+}
+
+/* Commands only operators may send: an account's credit line and its freezes. */
+static int operators_only(ll_command_type_t t) {
+    return t == LL_CMD_SET_CREDIT_LIMIT || t == LL_CMD_FREEZE || t == LL_CMD_UNFREEZE;
 }
 
 /* If-Match: "N" (a strong ETag from a previous response), or a bare N as many clients send it.
@@ -178,8 +218,9 @@ static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *r
                          const ll_principal_t *who, ll_write_t *w) {
     int n = ll_http_header(req, "idempotency-key", w->idem_key, sizeof w->idem_key);
     if (n == -1) {
-        ll_http_problem(req, 400, "idempotency-key-required", "Idempotency-Key required",
-                        "every POST needs an Idempotency-Key header (1 to 128 printable ASCII characters)");
+        ll_http_problem(
+            req, 400, "idempotency-key-required", "Idempotency-Key required",
+            "every command needs an Idempotency-Key header (1 to 128 printable ASCII characters)");
         return -1;
     }
     if (n < 0 || !ll_json_token_valid(w->idem_key)) {
@@ -219,6 +260,7 @@ static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *r
     /* Which accounts a customer owns is only known inside the store's transaction. */
     if (who->role == LL_ROLE_CUSTOMER) snprintf(w->owner_scope, sizeof w->owner_scope, "%s", who->sub);
     if (route->account_id[0] != '\0') ll_uuid_parse(route->account_id, false, &w->cmd.account_id);
+    if (route->hold_id[0] != '\0') ll_uuid_parse(route->hold_id, false, &w->cmd.hold_id);
     /* ll_http gave every request one valid X-Correlation-Id (the client's, or the request id). */
     if (ll_http_header(req, "x-correlation-id", w->correlation_id, sizeof w->correlation_id) < 0 ||
         !ll_http_id_valid(w->correlation_id))
@@ -296,7 +338,6 @@ static void submit(ll_command_api_t *api, h2o_req_t *req, job_t *job) {
 
 int ll_command_api_handle(void *app, h2o_req_t *req) {
     ll_command_api_t *api = app;
-    int is_post = iov_eq(req->method, "POST");
     if ((iov_eq(req->method, "GET") || iov_eq(req->method, "HEAD")) && handle_get(api, req) == 0) return 0;
     ll_principal_t who;
     if (ll_access_check(api->access, req, &who) != 0) return 0;
@@ -306,18 +347,29 @@ int ll_command_api_handle(void *app, h2o_req_t *req) {
         ll_http_problem(req, 404, "not-found", "Not found", "no such endpoint");
         return 0;
     }
-    if (!is_post) {
-        static const char *const allow[] = {"allow", "POST", NULL};
-        ll_http_problem_headers(req, 405, "method-not-allowed", "Method not allowed", "use POST", allow);
+    if (!iov_eq(req->method, route.method)) {
+        const char *const allow[] = {"allow", route.method, NULL};
+        char detail[16];
+        snprintf(detail, sizeof detail, "use %s", route.method);
+        ll_http_problem_headers(req, 405, "method-not-allowed", "Method not allowed", detail, allow);
         return 0;
     }
-    if (m < 0) {
+    if (m == -1) {
         ll_http_problem(req, 400, "invalid-account-id", "Invalid account id",
                         "the account id in the path must be a UUID");
         return 0;
     }
+    if (m == -2) {
+        ll_http_problem(req, 400, "invalid-hold-id", "Invalid hold id",
+                        "the hold id in the path must be a UUID");
+        return 0;
+    }
     if (who.role == LL_ROLE_AUDITOR) {
         ll_http_problem(req, 403, "forbidden", "Forbidden", "auditors read; they cannot send commands");
+        return 0;
+    }
+    if (who.role != LL_ROLE_OPERATOR && operators_only(route.type)) {
+        ll_http_problem(req, 403, "forbidden", "Forbidden", "credit limits and freezes are set by operators");
         return 0;
     }
     job_t *job = calloc(1, sizeof *job);
@@ -353,13 +405,17 @@ ll_command_api_t *ll_command_api_create(const ll_config_t *cfg, ll_error_t *err)
 int ll_command_api_start(ll_command_api_t *api, h2o_loop_t *loop, int writers, ll_error_t *err) {
     api->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(api->queue, &api->receiver, on_completions);
-    api->pruner = ll_idempotency_pruner_start(api->cfg->pg_conninfo, api->cfg->idempotency_retention_seconds, err);
+    api->pruner =
+        ll_idempotency_pruner_start(api->cfg->pg_conninfo, api->cfg->idempotency_retention_seconds, err);
     if (api->pruner == NULL) return LL_EIO;
-    api->writers =
-        ll_writer_pool_start(api->cfg->pg_conninfo, api->cfg->request_timeout_ms,
-                             api->cfg->idempotency_retention_seconds, writers, LL_COMMAND_QUEUE_MAX,
-                             on_write_done, api, err);
-    return api->writers ? 0 : LL_EIO;
+    api->writers = ll_writer_pool_start(api->cfg->pg_conninfo, api->cfg->request_timeout_ms,
+                                        api->cfg->idempotency_retention_seconds, writers,
+                                        LL_COMMAND_QUEUE_MAX, on_write_done, api, err);
+    if (api->writers == NULL) return LL_EIO;
+    api->expiry =
+        ll_hold_expiry_start(api->cfg->pg_conninfo, api->cfg->request_timeout_ms,
+                             api->cfg->idempotency_retention_seconds, api->cfg->hold_expiry_interval_ms, err);
+    return api->expiry ? 0 : LL_EIO;
 }
 
 char *ll_command_api_metrics(void *app) {
@@ -374,6 +430,13 @@ char *ll_command_api_metrics(void *app) {
     ll_metrics_series(&t, "command", "ledgerline_idempotency_keys_pruned_total", "counter",
                       "Idempotency-Keys deleted after their retention (idempotency_retention_seconds).", "",
                       ll_idempotency_pruner_deleted(api->pruner));
+    ll_metrics_series(
+        &t, "command", "ledgerline_holds_expired_total", "counter",
+        "Holds this service expired past their expires_at (another service's expiries not counted).", "",
+        ll_hold_expiry_expired(api->expiry));
+    ll_metrics_series(&t, "command", "ledgerline_hold_expiry_failures_total", "counter",
+                      "Hold expiry sweeps or expiries that failed (retried on the next sweep).", "",
+                      ll_hold_expiry_failures(api->expiry));
     return ll_text_take(&t);
 }
 
@@ -384,6 +447,7 @@ int ll_command_api_drained(void *app) {
 
 void ll_command_api_destroy(ll_command_api_t *api) {
     if (api == NULL) return;
+    ll_hold_expiry_stop(api->expiry);
     ll_writer_pool_stop(api->writers);
     ll_idempotency_pruner_stop(api->pruner);
     if (api->queue != NULL) {
