@@ -42,8 +42,14 @@ int ll_hold_apply(ll_hold_t *h, const ll_event_t *ev, ll_error_t *err) {
         return ll_error_set(err, LL_EINVAL, "hold is %s, not open", ll_hold_status_name(h->status));
     if (!ll_uuid_equal(&ev->account_id, &h->account_id))
         return ll_error_set(err, LL_EINVAL, "hold event on another account");
-    int64_t whole = m->amount_minor + (ev->type == LL_EVENT_HOLD_CAPTURED ? m->released_minor : 0);
-    if (whole != h->amount_minor) return ll_error_set(err, LL_EINVAL, "amounts differ from the hold's");
+    /* A capture's parts are each in range (a negative rest would take more than was held) and
+     * add up, without overflow, to the hold, in its currency. */
+    int64_t whole = m->amount_minor;
+    if (!ll_amount_valid(m->amount_minor) ||
+        (ev->type == LL_EVENT_HOLD_CAPTURED &&
+         (m->released_minor < 0 || ll_money_add(m->amount_minor, m->released_minor, &whole) != 0)) ||
+        whole != h->amount_minor || !ll_currency_equal(&m->currency, &h->currency))
+        return ll_error_set(err, LL_EINVAL, "amounts differ from the hold's");
     h->status = ev->type == LL_EVENT_HOLD_CAPTURED   ? LL_HOLD_CAPTURED
                 : ev->type == LL_EVENT_HOLD_RELEASED ? LL_HOLD_RELEASED
                                                      : LL_HOLD_EXPIRED;
