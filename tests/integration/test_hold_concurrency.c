@@ -71,6 +71,7 @@ static int open_funded(ll_test_ctx_t *t, ll_store_t *s, int64_t amount, ll_uuid_
     exec1(s, &w);
     LL_CHECK_EQ_INT(w.status, 201);
     if (w.status != 201 || ll_uuid_parse(w.account_id, false, id) != 0) return -1;
+    if (amount == 0) return 0;
     write_init(&w, LL_CMD_DEPOSIT);
     w.cmd.account_id = *id;
     w.cmd.amount_minor = amount;
@@ -155,14 +156,15 @@ static void check_account(ll_test_ctx_t *t, PGconn *conn, const ll_uuid_t *id) {
              " AND balance_minor - held_minor >= -overdraft_limit_minor",
              text);
     LL_CHECK_EQ_INT(sql_int(t, conn, sql), 1);
-    /* The balance is what the events moved: deposits less withdrawals and captures. */
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM account_state a WHERE account_id = '%s' AND balance_minor = (SELECT"
-             " coalesce(sum(CASE WHEN type = 'MoneyDeposited' THEN 1 ELSE -1 END"
-             " * (envelope::jsonb->'data'->>'amount_minor')::bigint), 0) FROM events WHERE account_id = "
-             "a.account_id"
-             " AND type IN ('MoneyDeposited', 'MoneyWithdrawn', 'HoldCaptured'))",
-             text);
+    /* The balance is what the events moved: credits less debits (a capture is one). */
+    snprintf(
+        sql, sizeof sql,
+        "SELECT count(*) FROM account_state a WHERE account_id = '%s' AND balance_minor = (SELECT"
+        " coalesce(sum(CASE WHEN type IN ('MoneyDeposited', 'TransferReceived') THEN 1 ELSE -1 END"
+        " * (envelope::jsonb->'data'->>'amount_minor')::bigint), 0) FROM events"
+        " WHERE account_id = a.account_id AND type IN ('MoneyDeposited', 'MoneyWithdrawn', 'HoldCaptured',"
+        " 'TransferSent', 'TransferReceived'))",
+        text);
     LL_CHECK_EQ_INT(sql_int(t, conn, sql), 1);
 }
 
@@ -286,6 +288,76 @@ LL_TEST(test_withdrawals_and_holds_racing_keep_the_invariant) {
     ll_store_close(s3);
 }
 
+/* ---- one batch ------------------------------------------------------------------------------------ */
+
+/* Under load the writers put many commands in one transaction: the batch's own record of a hold
+ * and of each account must carry each command's effect to the next. */
+LL_TEST(test_one_batch_sees_its_own_holds_and_chains) {
+    ll_store_t *s = store(t);
+    PGconn *conn = PQconnectdb(conninfo);
+    LL_REQUIRE(s != NULL && PQstatus(conn) == CONNECTION_OK);
+    ll_uuid_t a, b, h1;
+    LL_REQUIRE(open_funded(t, s, 1000, &a) == 0 && open_funded(t, s, 0, &b) == 0);
+    LL_REQUIRE(place(s, &a, 300, 600, &h1) == 201);
+    enum { N = 7 };
+    ll_write_t w[N], *batch[N];
+    for (int i = 0; i < N; i++) batch[i] = &w[i];
+    write_init(&w[0], LL_CMD_CAPTURE_HOLD); /* 100 of h1 to b: a 900, held 0 */
+    w[0].cmd.hold_id = h1;
+    w[0].cmd.amount_minor = 100;
+    w[0].cmd.to_account_id = b;
+    write_init(&w[1], LL_CMD_RELEASE_HOLD); /* h1 again: ended by w[0] in this very batch */
+    w[1].cmd.hold_id = h1;
+    write_init(&w[2], LL_CMD_PLACE_HOLD); /* a new hold: held 850 */
+    w[2].cmd.account_id = a;
+    w[2].cmd.amount_minor = 850;
+    w[2].cmd.expires_in_s = 600;
+    write_init(&w[3], LL_CMD_WITHDRAW); /* only 50 left available */
+    w[3].cmd.account_id = a;
+    w[3].cmd.amount_minor = 51;
+    write_init(&w[4], LL_CMD_PAYMENT); /* a named twice, b in between: 50 out, 20 back */
+    w[4].cmd.leg_count = 3;
+    w[4].cmd.legs[0] = (ll_payment_leg_t){a, b, 50, w[4].cmd.currency};
+    w[4].cmd.legs[1] = (ll_payment_leg_t){b, a, 20, w[4].cmd.currency};
+    w[4].cmd.legs[2] = (ll_payment_leg_t){b, a, 10, w[4].cmd.currency};
+    write_init(&w[5], LL_CMD_EXPIRE_HOLD); /* the system's, on h1 ended above: refused, key released */
+    snprintf(w[5].idem_scope, sizeof w[5].idem_scope, "%s", LL_HOLD_EXPIRY_SCOPE);
+    w[5].cmd.hold_id = h1;
+    write_init(&w[6], LL_CMD_WITHDRAW); /* the 30 the payment brought back */
+    w[6].cmd.account_id = a;
+    w[6].cmd.amount_minor = 30;
+    ll_store_execute(s, batch, N);
+    LL_CHECK_EQ_INT((long long)ll_store_errors(s), 0); /* one transaction, not retried one by one */
+    LL_CHECK_EQ_INT(w[0].status, 201);
+    LL_CHECK_EQ_INT(w[1].status, 409);
+    LL_CHECK(problem_is(&w[1], "hold-not-open"));
+    LL_CHECK_EQ_INT(w[2].status, 201);
+    LL_CHECK_EQ_INT(w[3].status, 422);
+    LL_CHECK(problem_is(&w[3], "insufficient-funds"));
+    LL_CHECK_EQ_INT(w[4].status, 201);
+    LL_CHECK_EQ_INT(w[6].status, 201);
+    LL_CHECK_EQ_INT(w[5].status, 409);
+    LL_CHECK(problem_is(&w[5], "hold-not-open"));
+    char text[LL_UUID_TEXT_LEN + 1], sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM idempotency_keys WHERE key = '%s'", w[5].idem_key);
+    LL_CHECK_EQ_INT(sql_int(t, conn, sql), 0); /* a refused expiry keeps no key: the sweep asks again */
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM idempotency_keys WHERE key = '%s'", w[1].idem_key);
+    LL_CHECK_EQ_INT(sql_int(t, conn, sql), 1); /* a client's refusal is kept, as ever */
+    ll_uuid_format(&a, text);
+    snprintf(sql, sizeof sql,
+             "SELECT balance_minor * 10000 + held_minor FROM account_state WHERE account_id = '%s'", text);
+    LL_CHECK_EQ_INT(sql_int(t, conn, sql), 850LL * 10000 + 850); /* 1000 - 100 - 50 + 30 - 30 */
+    /* Each account's chain links through the batch. */
+    LL_CHECK_EQ_INT(sql_int(t, conn,
+                            "SELECT count(*) FROM events e JOIN events p ON p.account_id = e.account_id"
+                            " AND p.version = e.version - 1 WHERE e.envelope::jsonb->>'prev_hash' <> p.hash"),
+                    0);
+    check_account(t, conn, &a);
+    check_history(t, conn);
+    PQfinish(conn);
+    ll_store_close(s);
+}
+
 /* ---- two sweepers --------------------------------------------------------------------------------- */
 
 LL_TEST(test_two_sweepers_expire_each_hold_once) {
@@ -368,6 +440,7 @@ int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_capture_and_release_racing_one_wins),
         LL_CASE(test_withdrawals_and_holds_racing_keep_the_invariant),
+        LL_CASE(test_one_batch_sees_its_own_holds_and_chains),
         LL_CASE(test_two_sweepers_expire_each_hold_once),
     };
     int rc = ll_test_main(argc, argv, "hold_concurrency", cases, LL_CASES(cases));
