@@ -243,6 +243,161 @@ LL_TEST(test_decide_is_deterministic) {
     LL_CHECK(memcmp(&a1, &a2, sizeof a1) == 0);
 }
 
+static ll_rejection_t run_freeze(fx_world_t *w, ll_account_t *a, ll_command_type_t type, ll_decision_t *d) {
+    ll_command_t cmd = fx_cmd(type, &a->account_id, 0, NULL);
+    snprintf(cmd.reason, sizeof cmd.reason, "case 12: \"court\" order");
+    return fx_run(w, a, &cmd, d);
+}
+
+static ll_rejection_t set_limit(fx_world_t *w, ll_account_t *a, int64_t limit, ll_decision_t *d) {
+    ll_command_t cmd = fx_cmd(LL_CMD_SET_CREDIT_LIMIT, &a->account_id, 0, NULL);
+    cmd.overdraft_limit_minor = limit;
+    return fx_run(w, a, &cmd, d);
+}
+
+/* A frozen account refuses every debit and its close with account-frozen, whatever else is
+ * wrong or right; credits land; an unfreeze lifts it. */
+LL_TEST(test_frozen_refuses_every_debit_and_close) {
+    fx_world_t w;
+    fx_world_init(&w);
+    ll_account_t a, b;
+    LL_REQUIRE(fx_open(&w, &a, 1, "EUR") == 0);
+    LL_REQUIRE(fx_open(&w, &b, 2, "EUR") == 0);
+    ll_command_t dep = fx_cmd(LL_CMD_DEPOSIT, &a.account_id, 1000, "EUR");
+    ll_decision_t d;
+    LL_REQUIRE(fx_run(&w, &a, &dep, &d) == LL_REJECT_NONE);
+    LL_REQUIRE(run_freeze(&w, &a, LL_CMD_FREEZE, &d) == LL_REJECT_NONE);
+    LL_CHECK_EQ_INT(d.events[0].type, LL_EVENT_ACCOUNT_FROZEN);
+    LL_CHECK_EQ_STR(d.events[0].data.frozen.reason, "case 12: \"court\" order");
+    LL_CHECK(d.events[0].after.frozen);
+    LL_CHECK_EQ_INT(d.events[0].after.balance_minor, 1000);
+    LL_CHECK(a.frozen);
+    ll_account_t frozen = a;
+
+    ll_command_t wd = fx_cmd(LL_CMD_WITHDRAW, &a.account_id, 1, "EUR");
+    LL_CHECK_EQ_INT(fx_run(&w, &a, &wd, &d), LL_REJECT_ACCOUNT_FROZEN);
+    LL_CHECK_CONTAINS(d.detail, "frozen");
+    wd.amount_minor = 5000; /* frozen comes before the funds */
+    LL_CHECK_EQ_INT(fx_run(&w, &a, &wd, &d), LL_REJECT_ACCOUNT_FROZEN);
+    LL_CHECK_EQ_INT(fx_transfer(&w, &a, &b, 1, "EUR", &d), LL_REJECT_ACCOUNT_FROZEN);
+    ll_command_t close = fx_cmd(LL_CMD_CLOSE, &a.account_id, 0, NULL);
+    LL_CHECK_EQ_INT(fx_run(&w, &a, &close, &d), LL_REJECT_ACCOUNT_FROZEN);
+    ll_hold_t h;
+    LL_CHECK_EQ_INT(fx_place(&w, &a, 501, 1, 60, &h, &d), LL_REJECT_ACCOUNT_FROZEN);
+    LL_CHECK(memcmp(&a, &frozen, sizeof a) == 0);
+    /* The checks that come before it still do. */
+    wd.amount_minor = 0;
+    LL_CHECK_EQ_INT(fx_run(&w, &a, &wd, &d), LL_REJECT_AMOUNT_OUT_OF_RANGE);
+    wd = fx_cmd(LL_CMD_WITHDRAW, &a.account_id, 1, "USD");
+    LL_CHECK_EQ_INT(fx_run(&w, &a, &wd, &d), LL_REJECT_CURRENCY_MISMATCH);
+    /* Credits land, and carry frozen. */
+    dep.amount_minor = 5;
+    LL_REQUIRE(fx_run(&w, &a, &dep, &d) == LL_REJECT_NONE);
+    LL_CHECK(d.events[0].after.frozen);
+    ll_command_t dep_b = fx_cmd(LL_CMD_DEPOSIT, &b.account_id, 100, "EUR");
+    LL_REQUIRE(fx_run(&w, &b, &dep_b, &d) == LL_REJECT_NONE);
+    LL_REQUIRE(fx_transfer(&w, &b, &a, 100, "EUR", &d) == LL_REJECT_NONE);
+    LL_CHECK(d.events[1].after.frozen);
+    LL_CHECK(!d.events[0].after.frozen);
+    LL_CHECK_EQ_INT(a.balance_minor, 1105);
+    /* A limit may change while frozen. */
+    LL_CHECK_EQ_INT(set_limit(&w, &a, 10, &d), LL_REJECT_NONE);
+    LL_CHECK(d.events[0].after.frozen);
+    /* Freeze twice, unfreeze, unfreeze twice. */
+    LL_CHECK_EQ_INT(run_freeze(&w, &a, LL_CMD_FREEZE, &d), LL_REJECT_ALREADY_FROZEN);
+    LL_REQUIRE(run_freeze(&w, &a, LL_CMD_UNFREEZE, &d) == LL_REJECT_NONE);
+    LL_CHECK_EQ_INT(d.events[0].type, LL_EVENT_ACCOUNT_UNFROZEN);
+    LL_CHECK(!d.events[0].after.frozen);
+    LL_CHECK_EQ_INT(d.events[0].after.overdraft_limit_minor, 10);
+    LL_CHECK_EQ_INT(run_freeze(&w, &a, LL_CMD_UNFREEZE, &d), LL_REJECT_NOT_FROZEN);
+    wd = fx_cmd(LL_CMD_WITHDRAW, &a.account_id, 1115, "EUR"); /* the limit counts again */
+    LL_CHECK_EQ_INT(fx_run(&w, &a, &wd, &d), LL_REJECT_NONE);
+    LL_CHECK_EQ_INT(a.balance_minor, -10);
+}
+
+LL_TEST(test_freeze_needs_a_live_account) {
+    fx_world_t w;
+    fx_world_init(&w);
+    ll_account_t a, none;
+    LL_REQUIRE(fx_open(&w, &a, 1, "EUR") == 0);
+    ll_uuid_t id = fx_uuid(2);
+    ll_account_init(&none, &id);
+    ll_decision_t d;
+    ll_command_t close = fx_cmd(LL_CMD_CLOSE, &a.account_id, 0, NULL);
+    LL_REQUIRE(fx_run(&w, &a, &close, &d) == LL_REJECT_NONE);
+    static const ll_command_type_t types[] = {LL_CMD_FREEZE, LL_CMD_UNFREEZE, LL_CMD_SET_CREDIT_LIMIT};
+    for (size_t i = 0; i < LL_CASES(types); i++) {
+        ll_command_t cmd = fx_cmd(types[i], &a.account_id, 0, NULL);
+        snprintf(cmd.reason, sizeof cmd.reason, "x");
+        LL_CHECK_EQ_INT(fx_run(&w, &a, &cmd, &d), LL_REJECT_ACCOUNT_CLOSED);
+        cmd.account_id = none.account_id;
+        LL_CHECK_EQ_INT(fx_run(&w, &none, &cmd, &d), LL_REJECT_ACCOUNT_NOT_FOUND);
+    }
+}
+
+/* The balance may go down to minus the limit, with holds counted; a limit is 0..10^15 and may
+ * not drop below what is used; closing ends it. */
+LL_TEST(test_credit_limit) {
+    fx_world_t w;
+    fx_world_init(&w);
+    ll_account_t a;
+    LL_REQUIRE(fx_open(&w, &a, 1, "EUR") == 0);
+    ll_decision_t d;
+    LL_REQUIRE(set_limit(&w, &a, 500, &d) == LL_REJECT_NONE);
+    const ll_event_t *ev = &d.events[0];
+    LL_CHECK_EQ_INT(ev->type, LL_EVENT_CREDIT_LIMIT_SET);
+    LL_CHECK_EQ_INT(ev->after.overdraft_limit_minor, 500);
+    LL_CHECK_EQ_INT(ev->after.balance_minor, 0);
+    LL_CHECK_EQ_INT(ll_account_floor(&a), -500);
+    ll_command_t wd = fx_cmd(LL_CMD_WITHDRAW, &a.account_id, 501, "EUR");
+    LL_CHECK_EQ_INT(fx_run(&w, &a, &wd, &d), LL_REJECT_INSUFFICIENT_FUNDS);
+    wd.amount_minor = 300;
+    LL_REQUIRE(fx_run(&w, &a, &wd, &d) == LL_REJECT_NONE);
+    LL_CHECK_EQ_INT(a.balance_minor, -300);
+    ll_hold_t h;
+    LL_CHECK_EQ_INT(fx_place(&w, &a, 501, 201, 60, &h, &d), LL_REJECT_INSUFFICIENT_FUNDS);
+    LL_REQUIRE(fx_place(&w, &a, 501, 100, 60, &h, &d) == LL_REJECT_NONE);
+    /* In use: 300 spent and 100 held. */
+    LL_CHECK_EQ_INT(set_limit(&w, &a, 399, &d), LL_REJECT_CREDIT_LIMIT_IN_USE);
+    LL_CHECK_CONTAINS(d.detail, "-400");
+    LL_CHECK_CONTAINS(d.detail, "400");
+    LL_CHECK_EQ_INT(set_limit(&w, &a, 0, &d), LL_REJECT_CREDIT_LIMIT_IN_USE);
+    LL_CHECK_EQ_INT(set_limit(&w, &a, -1, &d), LL_REJECT_AMOUNT_OUT_OF_RANGE);
+    LL_CHECK_EQ_INT(set_limit(&w, &a, LL_AMOUNT_MINOR_MAX + 1, &d), LL_REJECT_AMOUNT_OUT_OF_RANGE);
+    LL_CHECK_EQ_INT(set_limit(&w, &a, INT64_MIN, &d), LL_REJECT_AMOUNT_OUT_OF_RANGE);
+    LL_REQUIRE(set_limit(&w, &a, 400, &d) == LL_REJECT_NONE); /* exactly what is used */
+    LL_CHECK_EQ_INT(ll_account_available(&a), -400);
+    LL_CHECK_EQ_INT(d.events[0].after.held_minor, 100);
+    LL_REQUIRE(set_limit(&w, &a, LL_AMOUNT_MINOR_MAX, &d) == LL_REJECT_NONE);
+    /* Back to zero, then close: the limit ends with the account. */
+    LL_REQUIRE(fx_settle(&w, &a, &h, NULL, LL_CMD_RELEASE_HOLD, 0, &d) == LL_REJECT_NONE);
+    ll_command_t dep = fx_cmd(LL_CMD_DEPOSIT, &a.account_id, 300, "EUR");
+    LL_REQUIRE(fx_run(&w, &a, &dep, &d) == LL_REJECT_NONE);
+    ll_command_t close = fx_cmd(LL_CMD_CLOSE, &a.account_id, 0, NULL);
+    LL_REQUIRE(fx_run(&w, &a, &close, &d) == LL_REJECT_NONE);
+    LL_CHECK_EQ_INT(a.overdraft_limit_minor, 0);
+    LL_CHECK_EQ_INT(a.status, LL_ACCOUNT_CLOSED);
+}
+
+/* A transfer checks its source completely (amount, account, currency, frozen, funds) before
+ * its destination; a refusal of the destination's says so. */
+LL_TEST(test_transfer_checks_the_source_first) {
+    fx_world_t w;
+    fx_world_init(&w);
+    ll_account_t a, none;
+    LL_REQUIRE(fx_open(&w, &a, 1, "EUR") == 0);
+    ll_uuid_t id = fx_uuid(2);
+    ll_account_init(&none, &id);
+    ll_decision_t d;
+    LL_CHECK_EQ_INT(fx_transfer(&w, &a, &none, 1, "EUR", &d), LL_REJECT_INSUFFICIENT_FUNDS);
+    LL_CHECK_EQ_INT(d.failed_destination, 0);
+    ll_command_t dep = fx_cmd(LL_CMD_DEPOSIT, &a.account_id, 1, "EUR");
+    LL_REQUIRE(fx_run(&w, &a, &dep, &d) == LL_REJECT_NONE);
+    LL_CHECK_EQ_INT(fx_transfer(&w, &a, &none, 1, "EUR", &d), LL_REJECT_ACCOUNT_NOT_FOUND);
+    LL_CHECK_EQ_INT(d.failed_destination, 1);
+    LL_CHECK_EQ_INT(d.failed_leg, -1);
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_open_happy_path),
@@ -256,6 +411,10 @@ int main(int argc, char **argv) {
         LL_CASE(test_transfer_happy_path_conserves_money),
         LL_CASE(test_transfer_rejections),
         LL_CASE(test_decide_is_deterministic),
+        LL_CASE(test_frozen_refuses_every_debit_and_close),
+        LL_CASE(test_freeze_needs_a_live_account),
+        LL_CASE(test_credit_limit),
+        LL_CASE(test_transfer_checks_the_source_first),
     };
     return ll_test_main(argc, argv, "decide", cases, LL_CASES(cases));
 }

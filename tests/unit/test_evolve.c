@@ -161,6 +161,187 @@ LL_TEST(test_state_from_two_events_refuses_what_is_not_one_stream) {
     LL_CHECK_CONTAINS(err.msg, "floor");
 }
 
+/* Account A's events of fx_every_type (every type), in version order; returns how many. */
+static size_t stream_a(ll_event_t out[FX_EVERY_TYPE_MAX]) {
+    static ll_event_t all[FX_EVERY_TYPE_MAX];
+    size_t n = fx_every_type(all), k = 0;
+    ll_uuid_t a = fx_uuid(1);
+    for (size_t i = 0; i < n; i++)
+        if (ll_uuid_equal(&all[i].account_id, &a)) out[k++] = all[i];
+    return k;
+}
+
+/* The state of A right before its event at index v. */
+static ll_account_t before_event(const ll_event_t *ev, size_t v) {
+    ll_account_t s;
+    ll_account_init(&s, &ev[0].account_id);
+    for (size_t i = 0; i < v; i++)
+        if (ll_account_evolve(&s, &ev[i], NULL) != LL_EVOLVE_OK) abort();
+    return s;
+}
+
+/* Every event that carries figures is refused when any one of them is off, whatever its type:
+ * the balance, held, the limit or frozen after it must be exactly what applying it gives. */
+LL_TEST(test_every_figure_of_every_type_is_checked) {
+    static ll_event_t ev[FX_EVERY_TYPE_MAX];
+    size_t n = stream_a(ev);
+    LL_REQUIRE(n == 20);
+    int types = 0;
+    for (size_t v = 1; v < n; v++) {
+        if (ev[v].type == LL_EVENT_ACCOUNT_CLOSED) continue;
+        ll_account_t s = before_event(ev, v);
+        ll_event_t bad;
+        types++;
+        bad = ev[v];
+        bad.after.balance_minor += 1;
+        expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "balance_after_minor");
+        bad = ev[v];
+        bad.after.held_minor += 1;
+        expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "held_after_minor");
+        bad = ev[v];
+        bad.after.overdraft_limit_minor += 1; /* CreditLimitSet: the figure is the new limit itself */
+        if (ev[v].type != LL_EVENT_CREDIT_LIMIT_SET)
+            expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "overdraft_limit_minor or frozen");
+        bad = ev[v];
+        bad.after.frozen = !bad.after.frozen;
+        expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "overdraft_limit_minor or frozen");
+        ll_error_t err = {""};
+        LL_CHECK_EQ_INT(ll_account_evolve(&s, &ev[v], &err), LL_EVOLVE_OK);
+    }
+    LL_CHECK_EQ_INT(types, 18);
+}
+
+/* What evolve refuses of the new types, each with the state unchanged. */
+LL_TEST(test_holds_limits_and_freezes_that_do_not_follow) {
+    static ll_event_t ev[FX_EVERY_TYPE_MAX];
+    size_t n = stream_a(ev);
+    LL_REQUIRE(n == 20);
+    /* A's versions (index = version - 1): 5 HoldPlaced 500, 6 HoldCaptured to B, 7 HoldPlaced 70,
+     * 8 HoldCaptured, 9 HoldPlaced 200, 10 HoldPlaced 40, 11 HoldExpired, 12 CreditLimitSet,
+     * 13 AccountFrozen, 14 MoneyDeposited (frozen), 15 AccountUnfrozen, 18 HoldReleased. */
+    LL_REQUIRE(ev[5].type == LL_EVENT_HOLD_CAPTURED && ev[13].type == LL_EVENT_MONEY_DEPOSITED);
+    ll_account_t s;
+    ll_event_t bad;
+
+    s = before_event(ev, 4); /* a hold needs a hold id; placing it overflows nothing */
+    bad = ev[4];
+    bad.data.movement.hold_id = (ll_uuid_t){{0}};
+    expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "without hold_id");
+
+    s = before_event(ev, 5); /* the capture of 300 of 500, to B */
+    bad = ev[5];
+    bad.data.movement.released_minor = -1;
+    bad.after.held_minor += 1;
+    expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "released_minor out of range");
+    bad = ev[5];
+    bad.data.movement.released_minor += 1; /* releases more than is held */
+    expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "releases more than is held");
+    bad = ev[5];
+    bad.data.movement.counterparty_id = (ll_uuid_t){{0}};
+    expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "transfer without transfer_id or counterparty");
+    bad = ev[5];
+    bad.data.movement.counterparty_id = s.account_id;
+    expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "transfer to itself");
+    s.frozen = true; /* a capture is a debit */
+    bad = ev[5];
+    bad.after.frozen = true;
+    expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "a debit of a frozen account");
+
+    s = before_event(ev, 4); /* a hold on a frozen account */
+    s.frozen = true;
+    bad = ev[4];
+    bad.after.frozen = true;
+    expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "a hold on a frozen account");
+
+    s = before_event(ev, 10); /* the expiry of 40 with 240 held */
+    bad = ev[10];
+    bad.data.movement.amount_minor = 241;
+    bad.after.held_minor = -1;
+    expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "releases more than is held");
+
+    s = before_event(ev, 11); /* the limit of 5000 */
+    bad = ev[11];
+    bad.after.overdraft_limit_minor = -1;
+    expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "overdraft limit out of range");
+    bad.after.overdraft_limit_minor = LL_AMOUNT_MINOR_MAX + 1;
+    expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "overdraft limit out of range");
+    s.balance_minor = -10; /* a limit below what the account uses */
+    bad = ev[11];
+    bad.after.balance_minor = -10;
+    bad.after.overdraft_limit_minor = 9;
+    expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "below the allowed floor");
+
+    s = before_event(ev, 12); /* the freeze */
+    s.frozen = true;
+    expect_refused(t, &s, &ev[12], LL_EVOLVE_INCONSISTENT, "already frozen");
+    s = before_event(ev, 14); /* the unfreeze */
+    s.frozen = false;
+    bad = ev[14];
+    expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "not frozen");
+    /* A withdrawal on the frozen account (where the deposit landed). */
+    s = before_event(ev, 13);
+    bad = ev[13];
+    bad.type = LL_EVENT_MONEY_WITHDRAWN;
+    bad.after.balance_minor = s.balance_minor - bad.data.movement.amount_minor;
+    expect_refused(t, &s, &bad, LL_EVOLVE_INCONSISTENT, "a debit of a frozen account");
+
+    /* The close: not with holds, not frozen. */
+    s = before_event(ev, 19);
+    s.held_minor = 1;
+    expect_refused(t, &s, &ev[19], LL_EVOLVE_INCONSISTENT, "open holds");
+    s = before_event(ev, 19);
+    s.frozen = true;
+    expect_refused(t, &s, &ev[19], LL_EVOLVE_INCONSISTENT, "frozen");
+    /* The untampered stream folds to a closed account whose limit ended. */
+    s = before_event(ev, n);
+    LL_CHECK_EQ_INT(s.status, LL_ACCOUNT_CLOSED);
+    LL_CHECK_EQ_INT(s.overdraft_limit_minor, 0);
+    LL_CHECK(!s.frozen);
+}
+
+/* ll_account_at and ll_account_take_figures with each type as the newest event, and what they
+ * refuse of the new figures. */
+LL_TEST(test_state_from_two_events_with_every_type) {
+    static ll_event_t ev[FX_EVERY_TYPE_MAX];
+    size_t n = stream_a(ev);
+    ll_account_t folded;
+    ll_account_init(&folded, &ev[0].account_id);
+    for (size_t v = 0; v < n; v++) {
+        ll_error_t err = {""};
+        LL_REQUIRE(ll_account_evolve(&folded, &ev[v], &err) == LL_EVOLVE_OK);
+        ll_account_t at;
+        memset(&at, 0x5a, sizeof at);
+        LL_CHECK_EQ_INT(ll_account_at(&ev[0], &ev[v], &at, &err), 0);
+        if (memcmp(&at, &folded, sizeof at) != 0) LL_FAIL_AT("after %s", ll_event_type_name(ev[v].type));
+    }
+    ll_account_t out;
+    ll_error_t err = {""};
+    ll_event_t bad = ev[9]; /* HoldPlaced: held below zero */
+    bad.after.held_minor = -1;
+    LL_CHECK_EQ_INT(ll_account_at(&ev[0], &bad, &out, &err), LL_EINVAL);
+    LL_CHECK_CONTAINS(err.msg, "floor");
+    bad = ev[11]; /* CreditLimitSet: a negative limit */
+    bad.after.overdraft_limit_minor = -1;
+    LL_CHECK_EQ_INT(ll_account_at(&ev[0], &bad, &out, &err), LL_EINVAL);
+    bad = ev[11]; /* more held than the balance and the limit allow */
+    bad.after.held_minor = bad.after.balance_minor + bad.after.overdraft_limit_minor + 1;
+    LL_CHECK_EQ_INT(ll_account_at(&ev[0], &bad, &out, &err), LL_EINVAL);
+    bad.after.held_minor -= 1; /* exactly at the floor is allowed */
+    LL_CHECK_EQ_INT(ll_account_at(&ev[0], &bad, &out, &err), 0);
+    LL_CHECK_EQ_INT(ll_account_available(&out), -5000);
+    bad = ev[9]; /* balance - held beyond int64 */
+    bad.after.balance_minor = INT64_MIN;
+    bad.after.held_minor = 1;
+    LL_CHECK_EQ_INT(ll_account_at(&ev[0], &bad, &out, &err), LL_EINVAL);
+    bad = ev[17]; /* HoldReleased in another currency */
+    memcpy(bad.data.movement.currency.code, "USD", 4);
+    LL_CHECK_EQ_INT(ll_account_at(&ev[0], &bad, &out, &err), LL_EINVAL);
+    LL_CHECK_CONTAINS(err.msg, "currency");
+    bad = ev[12]; /* an unknown type */
+    bad.type = LL_EVENT_TYPE_COUNT;
+    LL_CHECK_EQ_INT(ll_account_at(&ev[0], &bad, &out, &err), LL_EINVAL);
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_duplicate_is_reported_as_duplicate),
@@ -168,6 +349,9 @@ int main(int argc, char **argv) {
         LL_CASE(test_inconsistent_events_are_refused),
         LL_CASE(test_events_on_unopened_or_closed_streams_are_refused),
         LL_CASE(test_state_from_two_events_refuses_what_is_not_one_stream),
+        LL_CASE(test_every_figure_of_every_type_is_checked),
+        LL_CASE(test_holds_limits_and_freezes_that_do_not_follow),
+        LL_CASE(test_state_from_two_events_with_every_type),
     };
     return ll_test_main(argc, argv, "evolve", cases, LL_CASES(cases));
 }

@@ -1,5 +1,7 @@
-/* Unit tests of domain/ll_replay: fold, state after each event, state as of an instant. */
+/* Unit tests of domain/ll_replay: fold, state after each event, state as of an instant, resuming
+ * after an event of any type. */
 #include "domain_fixture.h"
+#include "ll_event_codec.h"
 #include "ll_replay.h"
 #include "ll_test.h"
 
@@ -157,6 +159,85 @@ LL_TEST(test_resume_equals_the_fold_up_to_there) {
     LL_CHECK(ll_replay_fold(&opened, &bad, 1, NULL, &err) != 0);
 }
 
+/* Resuming after an event of any type gives the state a whole fold reaches there, and the rest
+ * of the stream folds on it: account A of fx_every_type (holds, a limit, a freeze, payment legs,
+ * a capture to an account, the close). */
+LL_TEST(test_resume_after_every_type) {
+    static ll_event_t all[FX_EVERY_TYPE_MAX], ev[FX_EVERY_TYPE_MAX];
+    size_t n_all = fx_every_type(all), n = 0;
+    for (size_t i = 0; i < n_all; i++)
+        if (ll_uuid_equal(&all[i].account_id, &all[0].account_id)) ev[n++] = all[i];
+    LL_REQUIRE(n == 20);
+    ll_error_t err = {""};
+    int seen[LL_EVENT_TYPE_COUNT] = {0};
+    for (size_t k = 1; k < n; k++) {
+        ll_account_t whole, opened;
+        ll_account_init(&whole, &ev[0].account_id);
+        ll_account_init(&opened, &ev[0].account_id);
+        LL_REQUIRE(ll_replay_fold(&whole, ev, k + 1, NULL, &err) == 0);
+        LL_REQUIRE(ll_replay_fold(&opened, ev, 1, NULL, &err) == 0);
+        if (ll_replay_resume(&opened, &ev[k], &err) != 0) {
+            LL_FAIL_AT("resume after %s: %s", ll_event_type_name(ev[k].type), err.msg);
+            continue;
+        }
+        seen[ev[k].type]++;
+        if (memcmp(&whole, &opened, sizeof whole) != 0) LL_FAIL_AT("resume after %s differs", ll_event_type_name(ev[k].type));
+        if (ll_replay_fold(&opened, ev + k + 1, n - k - 1, NULL, &err) != 0)
+            LL_FAIL_AT("fold after resuming at %s: %s", ll_event_type_name(ev[k].type), err.msg);
+        LL_CHECK_EQ_INT(opened.version, (int64_t)n);
+    }
+    for (int ty = LL_EVENT_ACCOUNT_OPENED + 1; ty < LL_EVENT_TYPE_COUNT; ty++)
+        if (seen[ty] == 0 && ty != LL_EVENT_TRANSFER_RECEIVED) /* A receives nothing */
+            LL_FAIL_AT("no resume after %s", ll_event_type_name((ll_event_type_t)ty));
+    /* Resumed after the freeze, the next event must still follow it (a debit would not). */
+    ll_account_t opened;
+    ll_account_init(&opened, &ev[0].account_id);
+    LL_REQUIRE(ll_replay_fold(&opened, ev, 1, NULL, &err) == 0);
+    LL_REQUIRE(ev[12].type == LL_EVENT_ACCOUNT_FROZEN);
+    LL_REQUIRE(ll_replay_resume(&opened, &ev[12], &err) == 0);
+    LL_CHECK(opened.frozen);
+    LL_CHECK_EQ_INT(opened.held_minor, 200);
+    LL_CHECK_EQ_INT(opened.overdraft_limit_minor, 5000);
+    ll_event_t debit = ev[13];
+    debit.type = LL_EVENT_MONEY_WITHDRAWN;
+    debit.after.balance_minor = opened.balance_minor - debit.data.movement.amount_minor;
+    LL_CHECK(ll_replay_fold(&opened, &debit, 1, NULL, &err) != 0);
+    LL_CHECK_CONTAINS(err.msg, "frozen");
+    /* An unsealed event is not resumed from. */
+    ll_event_t unsealed = ev[9];
+    unsealed.hash[0] = '\0';
+    LL_CHECK(ll_replay_resume(&opened, &unsealed, &err) != 0);
+    /* Resuming at the close takes the closed, empty account. */
+    ll_account_init(&opened, &ev[0].account_id);
+    LL_REQUIRE(ll_replay_fold(&opened, ev, 1, NULL, &err) == 0);
+    LL_REQUIRE(ll_replay_resume(&opened, &ev[n - 1], &err) == 0);
+    LL_CHECK_EQ_INT(opened.status, LL_ACCOUNT_CLOSED);
+    LL_CHECK_EQ_INT(opened.overdraft_limit_minor, 0);
+}
+
+/* A whole stream of every type replays through the stored text, one envelope at a time. */
+LL_TEST(test_envelopes_of_every_type_replay) {
+    static ll_event_t all[FX_EVERY_TYPE_MAX];
+    size_t n = fx_every_type(all);
+    ll_account_t states[3];
+    for (uint64_t k = 0; k < 3; k++) {
+        ll_uuid_t id = fx_uuid(k + 1);
+        ll_account_init(&states[k], &id);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char text[LL_EVENT_JSON_BYTES_MAX];
+        size_t len = 0;
+        LL_REQUIRE(ll_event_encode(&all[i], true, text, sizeof text, &len, NULL) == 0);
+        ll_event_t ev;
+        ll_error_t err = {""};
+        int k = all[i].account_id.bytes[15] - 1;
+        if (ll_replay_envelope(&states[k], text, len, &ev, &err) != 0) LL_FAIL_AT("event %zu: %s", i, err.msg);
+    }
+    LL_CHECK_EQ_INT(states[0].version, 20);
+    LL_CHECK_EQ_INT(states[1].balance_minor, 1550);
+    LL_CHECK_EQ_INT(states[2].balance_minor, 1);
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_fold_reaches_final_state),
@@ -164,6 +245,8 @@ int main(int argc, char **argv) {
         LL_CASE(test_each_gives_state_after_every_event),
         LL_CASE(test_as_of),
         LL_CASE(test_resume_equals_the_fold_up_to_there),
+        LL_CASE(test_resume_after_every_type),
+        LL_CASE(test_envelopes_of_every_type_replay),
     };
     return ll_test_main(argc, argv, "replay", cases, LL_CASES(cases));
 }
