@@ -354,7 +354,7 @@ def test_concurrent_clients_on_hot_accounts():
         # balance_after of each event never negative, and the chain verifies
         heads = {}
         for (env,) in sql(f"SELECT envelope FROM events WHERE account_id = '{a}' ORDER BY version"):
-            for ok, what in verify_line(env.encode(), heads):
+            for ok, what in verify_line(env.encode(), heads)[0]:
                 check(ok, f"{a}: {what}")
             check('"balance_after_minor":-' not in env, "no negative balance_after")
     total = sum(int(r[0]) for r in sql(f"SELECT balance_minor FROM account_state WHERE account_id IN ({ids})"))
