@@ -198,6 +198,51 @@ def test_the_earlier_events_arrive_batches_after_a_later_one(ledger):
         wait_until(lambda: holes("healed") >= found + 1, 5, "the hole counted as found and healed")
 
 
+def command(method, path, body):
+    """A command of #33's routes (an operator's token: limits and freezes are theirs)."""
+    s, _, b = request(method, path, body=body, headers={"idempotency-key": str(uuid.uuid4())}, port=CMD)
+    check(s in (200, 201), f"{method} {path}: {s} {b}")
+    return b
+
+
+def test_an_account_trusted_at_a_hold_a_limit_or_a_freeze(ledger):
+    """The projector takes an account it does not remember on the event store's word: the state
+    once the event before the batch's first applied, from that event alone (ll_account_at). Here
+    that event is a HoldPlaced, a CreditLimitSet or an AccountFrozen (projected, then the
+    projector stopped: it remembers nothing), and the next one checks the figures it carries
+    (held, limit, frozen after): taken right, it applies on the store's word, nothing halts, and
+    the read model equals the store in held, limit and frozen too (reconcile compares them)
+    within the bound."""
+    cases = {}
+    for case in ("hold", "limit", "freeze"):
+        a = open_account(f"order-trusted-{case}")
+        deposit(a, 100)
+        cases[case] = a
+    command("POST", f"/v1/accounts/{cases['hold']}/holds", {"amount_minor": 30, "currency": "EUR"})  # v3
+    command("PUT", f"/v1/accounts/{cases['limit']}/credit-limit", {"overdraft_limit_minor": 100})  # v3
+    command("POST", f"/v1/accounts/{cases['freeze']}/freeze", {"reason": "order test"})  # v3
+    for a in cases.values():
+        projected_once(a)
+    halted = metric("halted_accounts")
+    eq(ledger["projector"].stop(), 0, "the projector's exit code")  # its offsets committed past v3
+    s, _, b = post(f"/v1/accounts/{cases['hold']}/withdrawals", {"amount_minor": 60, "currency": "EUR"}, port=CMD)
+    eq(s, 201, b)  # v4: available 70 - 60, still held 30
+    s, _, b = post(f"/v1/accounts/{cases['limit']}/withdrawals", {"amount_minor": 150, "currency": "EUR"}, port=CMD)
+    eq(s, 201, b)  # v4: balance -50, within the limit
+    deposit(cases["freeze"], 5)  # v4: a credit lands on a frozen account
+    since = start_projector(ledger)
+    for case, a in cases.items():
+        readable_within_bound(a, 4, since, f"trusted at a {case}")
+    wait_until(lambda: metric("store_states_total") >= 3, 5, "the three taken on the store's word")
+    eq(metric("halted_accounts"), halted, "nothing halted")
+    want = {"hold": (40, 30, 0, False), "limit": (-50, 0, 100, False), "freeze": (105, 0, 0, True)}
+    for case, a in cases.items():
+        s, _, b = request("GET", f"/v1/accounts/{a}", port=QRY)
+        eq(s, 200, b)
+        got = tuple(b.get(k) for k in ("balance_minor", "held_minor", "overdraft_limit_minor", "frozen"))
+        eq(got, want[case], f"{case}: balance, held, limit, frozen as the query API reads them")
+
+
 def test_an_account_behind_a_gap_when_the_projector_restarts(ledger):
     """A gap the store cannot close at that moment (unreachable), the projector killed meanwhile,
     the store reachable again, and the account never moving again: its events appear."""
