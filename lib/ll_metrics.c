@@ -17,14 +17,17 @@ void ll_metrics_init(ll_metrics_t *m, const char *service, const char *const *ro
 }
 
 const char *ll_metrics_route(const ll_metrics_t *m, const char *path, size_t len) {
-    static const char accounts[] = "/v1/accounts/";
+    static const char accounts[] = "/v1/accounts/", holds[] = "/v1/holds/";
     char templ[96];
+    const char *prefix = accounts;
     size_t alen = sizeof accounts - 1;
+    if (len > sizeof holds - 1 && memcmp(path, holds, sizeof holds - 1) == 0)
+        prefix = holds, alen = sizeof holds - 1;
     if (len >= sizeof templ) return "other";
-    if (len > alen && memcmp(path, accounts, alen) == 0) {
+    if (len > alen && memcmp(path, prefix, alen) == 0) {
         /* The id segment becomes {id}; the rest is kept. */
         const char *slash = memchr(path + alen, '/', len - alen);
-        snprintf(templ, sizeof templ, "%s{id}%.*s", accounts, slash ? (int)(path + len - slash) : 0,
+        snprintf(templ, sizeof templ, "%s{id}%.*s", prefix, slash ? (int)(path + len - slash) : 0,
                  slash ? slash : "");
     } else {
         memcpy(templ, path, len);

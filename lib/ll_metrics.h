@@ -31,7 +31,8 @@ typedef struct ll_metrics {
 
 void ll_metrics_init(ll_metrics_t *m, const char *service, const char *const *routes);
 
-/* The template path matches ("/v1/accounts/<uuid>/audit" -> "/v1/accounts/{id}/audit"), or "other". */
+/* The template path matches ("/v1/accounts/<uuid>/audit" -> "/v1/accounts/{id}/audit", likewise
+ * "/v1/holds/<uuid>/capture" -> "/v1/holds/{id}/capture"), or "other". */
 const char *ll_metrics_route(const ll_metrics_t *m, const char *path, size_t len);
 
 void ll_metrics_observe(ll_metrics_t *m, const char *route, int status, double seconds);
