@@ -18,7 +18,7 @@
 #include <string.h>
 
 #define QUERY_QUEUE_MAX 4096
-#define PARAM_VALUE_MAX 64
+#define PARAM_VALUE_MAX    96   /* the longest: type= with every statement type (72) */
 #define READY_CHECK_MAX_MS 5000 /* a check running longer than this is taken for lost */
 
 /* A wait between two looks holds no worker; it is looked at again on the loop thread:
@@ -311,16 +311,25 @@ static int iov_eq(h2o_iovec_t v, const char *s) {
     return v.len == n && memcmp(v.base, s, n) == 0;
 }
 
-/* Matches /v1/accounts/{id}[/action]; 1 matched, 0 no such path, -1 the id is not a UUID. */
+/* Matches /v1/accounts/{id}[/action] and /v1/holds/{id}; 1 matched, 0 no such path, -1 the id
+ * is not a UUID. */
 static int match_route(h2o_iovec_t path, ll_query_kind_t *kind, ll_uuid_t *id) {
-    static const char prefix[] = "/v1/accounts/";
-    size_t plen = sizeof prefix - 1;
-    if (path.len <= plen || memcmp(path.base, prefix, plen) != 0) return 0;
+    static const char prefix[] = "/v1/accounts/", holds[] = "/v1/holds/";
+    size_t plen = sizeof prefix - 1, hlen = sizeof holds - 1;
+    int is_hold = path.len > hlen && memcmp(path.base, holds, hlen) == 0;
+    if (is_hold)
+        plen = hlen;
+    else if (path.len <= plen || memcmp(path.base, prefix, plen) != 0)
+        return 0;
     const char *seg = path.base + plen, *end = path.base + path.len;
     const char *slash = memchr(seg, '/', (size_t)(end - seg));
     size_t seg_len = (size_t)((slash ? slash : end) - seg);
     h2o_iovec_t action = h2o_iovec_init(seg + seg_len, (size_t)(end - seg) - seg_len);
-    if (action.len == 0)
+    if (is_hold && action.len == 0)
+        *kind = LL_Q_HOLD;
+    else if (is_hold) /* its commands are the command service's */
+        return 0;
+    else if (action.len == 0)
         *kind = LL_Q_ACCOUNT;
     else if (iov_eq(action, "/transactions"))
         *kind = LL_Q_TRANSACTIONS;
@@ -339,9 +348,26 @@ static int match_route(h2o_iovec_t path, ll_query_kind_t *kind, ll_uuid_t *id) {
     return ll_uuid_parse(text, true, id) == 0 ? 1 : -1;
 }
 
+/* The statement filter of a transactions request from its from, to and type parameters. Returns
+ * NULL, or what is wrong. */
+static const char *parse_filter(const param_t *from, const param_t *to, const param_t *type,
+                                ll_stmt_filter_t *f) {
+    memset(f, 0, sizeof *f);
+    if ((f->has_from = from->present) && ll_stmt_parse_instant(from->value, &f->from_us) != 0)
+        return "from must be an RFC 3339 date-time such as 2026-11-01T00:00:00Z (encode + as %2B)";
+    if ((f->has_to = to->present) && ll_stmt_parse_instant(to->value, &f->to_us) != 0)
+        return "to must be an RFC 3339 date-time such as 2026-12-01T00:00:00Z (encode + as %2B)";
+    if (f->has_from && f->has_to && f->from_us >= f->to_us)
+        return "from must be before to: the window is [from, to)";
+    if (type->present && ll_stmt_parse_types(type->value, &f->types) != 0)
+        return "type must be one or more of MoneyDeposited, MoneyWithdrawn, TransferSent, TransferReceived, "
+               "HoldCaptured, separated by commas";
+    return NULL;
+}
+
 /* Fills the job's parameters for its route; answers and returns -1 on bad input. */
 static int parse_params(h2o_req_t *req, ll_query_job_t *job) {
-    param_t p[3] = {{0}};
+    param_t p[5] = {{0}};
     size_t n = 0;
     switch (job->kind) {
     case LL_Q_ACCOUNT:
@@ -349,6 +375,7 @@ static int parse_params(h2o_req_t *req, ll_query_job_t *job) {
         break;
     case LL_Q_TRANSACTIONS:
         p[n++].name = "limit", p[n++].name = "cursor";
+        p[n++].name = "from", p[n++].name = "to", p[n++].name = "type";
         break;
     case LL_Q_BALANCE:
         p[n++].name = "as_of";
@@ -374,6 +401,7 @@ static int parse_params(h2o_req_t *req, ll_query_job_t *job) {
     if (job->kind == LL_Q_TRANSACTIONS &&
         (int_param(&p[0], 1, LL_PAGE_LIMIT_MAX, &job->limit) || int_param(&p[1], 1, INT64_MAX, &job->cursor)))
         bad = "limit must be 1..200 and cursor a next_cursor value";
+    if (job->kind == LL_Q_TRANSACTIONS && bad == NULL) bad = parse_filter(&p[2], &p[3], &p[4], &job->filter);
     if (job->kind == LL_Q_AUDIT && (int_param(&p[0], 1, INT64_MAX, &job->from_version) ||
                                     int_param(&p[1], 1, INT64_MAX, &job->to_version) ||
                                     int_param(&p[2], 1, LL_PAGE_LIMIT_MAX, &job->limit)))
@@ -410,7 +438,7 @@ static ll_view_result_t answer_from_view(ll_query_api_t *api, h2o_req_t *req, co
 /* Answers a statement page on the loop thread when the live view holds the account's
  * movements that page takes. Returns 1 when answered. */
 static int statement_from_view(ll_query_api_t *api, h2o_req_t *req, const ll_query_job_t *job) {
-    if (api->view == NULL) return 0;
+    if (api->view == NULL || ll_stmt_filter_active(&job->filter)) return 0; /* by time: the read model */
     ll_text_t body;
     ll_text_init(&body);
     if (!ll_account_view_statement(api->view, &job->account_id, job->owner_scope,
@@ -492,6 +520,11 @@ int ll_query_api_handle(void *app, h2o_req_t *req) {
     if (kind == LL_Q_READY && ready_from_cache(api, req)) return 0;
     ll_principal_t who = {.role = LL_ROLE_OPERATOR};
     if (kind != LL_Q_READY && ll_access_check(api->access, req, &who) != 0) return 0;
+    if (m < 0 && kind == LL_Q_HOLD) {
+        ll_http_problem(req, 400, "invalid-hold-id", "Invalid hold id",
+                        "the hold id in the path must be a UUID");
+        return 0;
+    }
     if (m < 0) {
         ll_http_problem(req, 400, "invalid-account-id", "Invalid account id",
                         "the account id in the path must be a UUID");
@@ -509,7 +542,10 @@ int ll_query_api_handle(void *app, h2o_req_t *req) {
     int n = snprintf(subject, sizeof subject, "%s:%s", ll_role_name(who.role), who.sub);
     job->subject = ll_fnv1a(subject, n > 0 ? (size_t)n : 0);
     if (who.role == LL_ROLE_CUSTOMER) snprintf(job->owner_scope, sizeof job->owner_scope, "%s", who.sub);
-    if (kind != LL_Q_READY) job->account_id = id;
+    if (kind == LL_Q_HOLD)
+        job->hold_id = id;
+    else if (kind != LL_Q_READY)
+        job->account_id = id;
     if (parse_params(req, job) != 0 ||
         (kind == LL_Q_ACCOUNT && answer_from_view(api, req, job) == LL_VIEW_HIT) ||
         (kind == LL_Q_TRANSACTIONS && statement_from_view(api, req, job))) {
@@ -571,6 +607,12 @@ char *ll_query_api_metrics(void *app) {
     ll_metrics_series(&t, "query", "ledgerline_query_wait_store_reads_total", "counter",
                       "Read-store looks for a version a read waits for (min_version, statements).", "",
                       atomic_load(&api->shared.wait_store_reads));
+    ll_metrics_series(&t, "query", "ledgerline_query_statement_time_probes_total", "counter",
+                      "Page-time lookups (times_g) that placed a statement's time window.", "",
+                      atomic_load(&api->shared.time_probes));
+    ll_metrics_series(&t, "query", "ledgerline_query_statement_unindexed_total", "counter",
+                      "Statements by time that met a page sealed without a time document (walked instead).",
+                      "", atomic_load(&api->shared.unindexed_walks));
     if (api->view == NULL) return ll_text_take(&t);
     ll_account_view_stats_t v;
     ll_event_tail_stats_t tail;

@@ -1,10 +1,13 @@
 /* ll_query_api.h - the HTTP face of the query service (docs/design.md, HTTP contract).
  *
  *   GET /v1/accounts/{id}[?min_version=N]          read model; waits (bounded) for min_version
- *   GET /v1/accounts/{id}/transactions[?limit&cursor]  newest first, cursor pagination
+ *   GET /v1/accounts/{id}/transactions[?limit&cursor&from&to&type]  newest first, cursor
+ *       pagination; by time [from, to) and type placed by the read model's page times
+ *       (ll_statement_filter.h, projector/ll_rm_times.h)
  *   GET /v1/accounts/{id}/balance?as_of=T           replayed from the event store with domain/
  *   GET /v1/accounts/{id}/audit[?from_version&to_version&limit]  events with state_after
  *   GET /v1/accounts/{id}/audit/verify              hash-chain verification of the stored stream
+ *   GET /v1/holds/{id}                              a hold as the event store keeps it
  *   GET /healthz, /readyz
  *
  * Requests are parsed and validated on the h2o loop thread (unknown or repeated query

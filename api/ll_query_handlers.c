@@ -8,6 +8,7 @@
 #include "ll_problem.h"
 #include "ll_query_job.h"
 #include "ll_replay.h"
+#include "ll_rm_times.h"
 #include "ll_text.h"
 #include "ll_time.h"
 
@@ -110,13 +111,30 @@ static void unavailable(ll_query_worker_t *w, ll_query_job_t *job, int is_mongo)
 
 /* ---- read models --------------------------------------------------------------------------- */
 
+/* The figures every account read shows: the balance, what open holds reserve, what is left to
+ * spend (balance - held, ll_account_available), the credit line and whether debits are frozen. */
+static int add_figures(json_t *o, const ll_account_t *a) {
+    int rc = json_object_set_new(o, "balance_minor", json_integer((json_int_t)a->balance_minor));
+    rc |= json_object_set_new(o, "held_minor", json_integer((json_int_t)a->held_minor));
+    rc |= json_object_set_new(o, "available_minor", json_integer((json_int_t)ll_account_available(a)));
+    rc |= json_object_set_new(o, "overdraft_limit_minor", json_integer((json_int_t)a->overdraft_limit_minor));
+    rc |= json_object_set_new(o, "frozen", json_boolean(a->frozen));
+    return rc;
+}
+
 static json_t *account_json(const ll_account_t *a) {
     char id[LL_UUID_TEXT_LEN + 1], updated[LL_TIME_TEXT_LEN + 1];
     ll_uuid_format(&a->account_id, id);
     ll_time_format(a->updated_at_us, updated);
-    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "account_id", id, "owner", a->owner, "currency",
-                     a->currency.code, "status", ll_account_status_name(a->status), "balance_minor",
-                     (json_int_t)a->balance_minor, "version", (json_int_t)a->version, "updated_at", updated);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "account_id", id, "owner", a->owner, "currency",
+                          a->currency.code, "status", ll_account_status_name(a->status));
+    if (o == NULL || add_figures(o, a) != 0 ||
+        json_object_set_new(o, "version", json_integer((json_int_t)a->version)) != 0 ||
+        json_object_set_new(o, "updated_at", json_string(updated)) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 char *ll_query_account_body(const ll_account_t *a) {
@@ -216,6 +234,10 @@ typedef struct {
     ll_text_t body;
     int64_t limit, count, last_version;
     bool more;
+    /* by time and type: which items the page takes, and whether the walk is over (an item older
+     * than `from`: so is every later one) or met an item that is not ours */
+    const ll_stmt_filter_t *filter; /* NULL: every item */
+    bool older, bad;
     /* the first page's newest items, kept to offer the live view (keep: how many to keep) */
     int keep, kept;
     int64_t versions[LL_RECENT_MOVEMENTS_MAX];
@@ -224,6 +246,14 @@ typedef struct {
 
 static int page_add(void *ctx, int64_t version, const char *json, uint32_t len) {
     statement_page_t *pg = ctx;
+    if (pg->filter != NULL) {
+        ll_stmt_verdict_t v = ll_stmt_item(pg->filter, json, len);
+        if (v == LL_STMT_OLDER || v == LL_STMT_BAD) {
+            pg->older = v == LL_STMT_OLDER, pg->bad = v == LL_STMT_BAD;
+            return 1;
+        }
+        if (v == LL_STMT_SKIP) return 0;
+    }
     if (pg->count == pg->limit) {
         pg->more = true;
         return 1;
@@ -238,12 +268,18 @@ static int page_add(void *ctx, int64_t version, const char *json, uint32_t len) 
     return 0;
 }
 
-/* Offers the live view what the first page read: the newest movements up to the state read. */
-static void offer_movements(ll_query_worker_t *w, ll_query_job_t *job, statement_page_t *pg,
-                            int64_t version) {
+/* Whether the walk goes on: neither the page full nor the window's start passed. */
+static bool page_open(const statement_page_t *pg) {
+    return !pg->more && !pg->older && !pg->bad;
+}
+
+/* Offers the live view what the first page read: the newest movements up to the state read,
+ * the whole history when complete. */
+static void offer_movements(ll_query_worker_t *w, ll_query_job_t *job, statement_page_t *pg, int64_t version,
+                            bool complete) {
     if (w->view != NULL && pg->keep > 0)
         ll_account_view_fill_movements(w->view, w->rm.generation, &job->account_id, version, pg->versions,
-                                       (const char *const *)pg->json, (size_t)pg->kept, !pg->more);
+                                       (const char *const *)pg->json, (size_t)pg->kept, complete);
     for (int i = 0; i < pg->kept; i++) free(pg->json[i]);
 }
 
@@ -257,16 +293,69 @@ static void page_add_open(statement_page_t *pg, ll_rm_items_t *items, int64_t be
             items->versions[j] = items->versions[j - 1], items->json[j] = items->json[j - 1];
             items->versions[j - 1] = v, items->json[j - 1] = t;
         }
-    for (size_t i = 0; i < items->n && !pg->more; i++)
+    for (size_t i = 0; i < items->n && page_open(pg); i++)
         if (items->versions[i] < before)
             page_add(pg, items->versions[i], items->json[i], (uint32_t)strlen(items->json[i]));
 }
+
+/* One statement request reads at most this many sealed pages (32 versions each): a page whose
+ * versions moved no money (holds placed, limits set) or none of the types asked for costs a read
+ * all the same, so a request stops there and its next_cursor goes on from where it stopped. A page
+ * may then hold fewer items than limit, even none, with a next_cursor. */
+#define STATEMENT_SEALED_PAGES_MAX 64
+
+/* Where a statement by time lies among an account's sealed pages 0..head_page-1 (its pages'
+ * times, ll_statement_filter.h), searched lazily: the newest page that can hold an instant before
+ * `to` when the window ends before the newest event, and the oldest that can hold one at or after
+ * `from` only once the walk has read a few pages (a short window ends at its first movement older
+ * than `from` sooner than a search would). A page without a time document (sealed by an older
+ * build) leaves the walk unindexed: down to page 0, still exact (every item is filtered, the walk
+ * ends at the first older than `from`) and bounded per request. */
+typedef struct {
+    ll_query_worker_t *w;
+    ll_query_job_t *job;
+    ll_stmt_search_t search;
+    bool unindexed;
+} window_t;
+
+static int probe_page_time(void *ctx, int64_t page, int64_t *last_us) {
+    window_t *win = ctx;
+    ll_error_t err = {""};
+    bool found = false;
+    atomic_fetch_add(&win->w->shared->time_probes, 1);
+    if (ll_read_model_page_time(&win->w->rm, &win->job->account_id, page, last_us, &found, &err) != 0)
+        return LL_EIO;
+    return found ? 0 : 1;
+}
+
+/* Runs one search for t; *page is left alone when the index cannot tell. Returns 0, or -1 with
+ * 503 answered. */
+static int window_bound(window_t *win, int64_t t, int64_t *page) {
+    if (win->unindexed) return 0;
+    int64_t found = 0;
+    int rc = ll_stmt_lower_bound(&win->search, t, &found);
+    if (rc < 0) {
+        unavailable(win->w, win->job, 1);
+        return -1;
+    }
+    if (rc > 0) { /* a page without its time: walk without the index */
+        atomic_fetch_add(&win->w->shared->unindexed_walks, 1);
+        win->unindexed = true;
+        return 0;
+    }
+    *page = found;
+    return 0;
+}
+
+/* Sealed pages a statement by time reads before it looks up where its window starts. */
+#define WINDOW_PAGES_BEFORE_SEARCH 4
 
 /* A statement never shows less than a GET of the account may already have shown (read-your-
  * writes across routes): the live view can be ahead of the read model, so the page waits, as
  * min_version does, until the read model has caught up with the version the view holds. The
  * newest items come with the account's state (its unsealed pages), older ones from sealed
- * pages, one _id lookup per page. */
+ * pages, one _id lookup per page. By time (from, to) the window's pages are found from their
+ * times (window_t); by type, items of other types are passed over. */
 static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_account_t a;
     int64_t shown = -1; /* nothing shown: no wait, a missing account is 404 at once */
@@ -284,31 +373,74 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
         ll_rm_items_free(&items);
         return;
     }
-    int64_t before = job->cursor > 0 ? job->cursor : INT64_MAX;
-    statement_page_t pg = {.limit = job->limit};
-    if (before == INT64_MAX) pg.keep = LL_RECENT_MOVEMENTS_MAX; /* the newest: worth holding */
+    const ll_stmt_filter_t *f = &job->filter;
+    bool filtered = ll_stmt_filter_active(f);
+    int64_t before = job->cursor > 0 ? job->cursor : INT64_MAX, lowest = 0;
+    window_t win = {.w = w, .job = job};
+    ll_stmt_search_init(&win.search, acc.head_page, acc.state.opened_at_us, acc.state.updated_at_us,
+                        acc.state.version, probe_page_time, &win);
+    bool start_known = !f->has_from; /* lowest found, or nothing to find */
+    if (f->has_to && before == INT64_MAX && f->to_us <= acc.state.updated_at_us) {
+        /* Pages above the first one ending at or after `to` begin after it: the walk starts below. */
+        int64_t end = acc.head_page;
+        if (window_bound(&win, f->to_us, &end) != 0) {
+            ll_rm_items_free(&items);
+            return;
+        }
+        if (end < acc.head_page) before = ll_rm_page_first(end + 1);
+    }
+    statement_page_t pg = {.limit = job->limit, .filter = filtered ? f : NULL};
+    if (before == INT64_MAX && !filtered) pg.keep = LL_RECENT_MOVEMENTS_MAX; /* the newest: worth holding */
     ll_text_init(&pg.body);
     ll_text_printf(&pg.body, "{\"items\":[");
     page_add_open(&pg, &items, before);
     ll_rm_items_free(&items);
     int64_t page = ll_rm_page_of(before - 1) < acc.head_page ? ll_rm_page_of(before - 1) : acc.head_page - 1;
+    int64_t stopped_at = 0; /* a version the walk stopped above with pages left: the next page's cursor */
     ll_error_t err = {""};
-    for (; page >= 0 && !pg.more; page--) {
+    for (int read = 0; page >= lowest && page_open(&pg); page--, read++) {
+        if (!start_known && read == WINDOW_PAGES_BEFORE_SEARCH) {
+            start_known = true;
+            if (window_bound(&win, f->from_us, &lowest) != 0) {
+                free(ll_text_take(&pg.body));
+                offer_movements(w, job, &pg, 0, false);
+                return;
+            }
+            if (page < lowest) break; /* every page below ends before `from` */
+        }
+        if (read == STATEMENT_SEALED_PAGES_MAX) {
+            stopped_at = ll_rm_page_first(page + 1);
+            break;
+        }
         bool found = false;
         if (ll_read_model_sealed_page(&w->rm, &job->account_id, page, before, page_add, &pg, &found, &err) !=
                 0 ||
             !found) {
             free(ll_text_take(&pg.body));
             pg.keep = 0;
-            offer_movements(w, job, &pg, 0);
+            offer_movements(w, job, &pg, 0, false);
             unavailable(w, job, 1);
             return;
         }
     }
+    if (pg.bad) {
+        free(ll_text_take(&pg.body));
+        pg.keep = 0;
+        offer_movements(w, job, &pg, 0, false);
+        atomic_fetch_add(&w->shared->mongo_errors, 1);
+        ll_query_problem(job, 503, "storage-unavailable", "Service unavailable",
+                         "a statement item of the read model does not parse; run ledgerline-audit reconcile");
+        job->retry_after_s = 1;
+        return;
+    }
     if (pg.kept < pg.keep && pg.more) pg.keep = 0; /* not the newest run of movements */
-    offer_movements(w, job, &pg, acc.state.version);
+    /* The whole history only when the walk reached its start and kept every item it found: a
+     * page of more than the view keeps is the newest run of them, not all. */
+    offer_movements(w, job, &pg, acc.state.version, !pg.more && stopped_at == 0 && pg.kept == pg.count);
     if (pg.more)
         ll_text_printf(&pg.body, "],\"next_cursor\":\"%lld\"}", (long long)pg.last_version);
+    else if (stopped_at > 1)
+        ll_text_printf(&pg.body, "],\"next_cursor\":\"%lld\"}", (long long)stopped_at);
     else
         ll_text_printf(&pg.body, "],\"next_cursor\":null}");
     char *text = ll_text_take(&pg.body);
@@ -405,9 +537,14 @@ static void query_balance(ll_query_worker_t *w, ll_query_job_t *job) {
     char id[LL_UUID_TEXT_LEN + 1], when[LL_TIME_TEXT_LEN + 1];
     ll_uuid_format(&f.a.account_id, id);
     ll_time_format(job->as_of_us, when);
-    respond_json(job, json_pack("{s:s, s:I, s:s, s:I, s:s}", "account_id", id, "balance_minor",
-                                (json_int_t)f.a.balance_minor, "currency", f.a.currency.code, "version",
-                                (json_int_t)f.a.version, "as_of", when));
+    /* The figures as of T too: what was held, available, the limit and a freeze then. */
+    json_t *out = json_pack("{s:s, s:s, s:I, s:s}", "account_id", id, "currency", f.a.currency.code,
+                            "version", (json_int_t)f.a.version, "as_of", when);
+    if (out != NULL && add_figures(out, &f.a) != 0) {
+        json_decref(out);
+        out = NULL;
+    }
+    respond_json(job, out);
 }
 
 /* An audit page: every event up to the page's end is folded (the states after need the whole
@@ -456,9 +593,12 @@ static int audit_each(void *ctx, const char *text, size_t len) {
     const ll_account_t *a = &pg->f.a;
     pg->last = a->version;
     if (a->version < pg->from) return 0;
-    json_t *state = json_pack("{s:I, s:s, s:I, s:s}", "version", (json_int_t)a->version, "status",
-                              ll_account_status_name(a->status), "balance_minor", (json_int_t)a->balance_minor,
-                              "currency", a->currency.code);
+    json_t *state = json_pack("{s:I, s:s, s:s}", "version", (json_int_t)a->version, "status",
+                              ll_account_status_name(a->status), "currency", a->currency.code);
+    if (state != NULL && add_figures(state, a) != 0) {
+        json_decref(state);
+        state = NULL;
+    }
     json_array_append_new(pg->items, audit_item(pg->f.job, text, len, state));
     return 0;
 }
@@ -617,6 +757,61 @@ static void query_verify(ll_query_worker_t *w, ll_query_job_t *job) {
     respond_json(job, out);
 }
 
+/* ---- holds --------------------------------------------------------------------------------- */
+
+/* The canonical text of the microseconds in PostgreSQL's column text, or NULL when null. */
+static json_t *time_json(const PGresult *res, int col) {
+    char text[LL_TIME_TEXT_LEN + 1];
+    if (PQgetisnull(res, 0, col) || ll_time_format(strtoll(PQgetvalue(res, 0, col), NULL, 10), text) != 0)
+        return json_null();
+    return json_string(text);
+}
+
+/* GET /v1/holds/{id}: the hold as the event store keeps it (the holds table, written in the same
+ * transaction as the hold's events): current, never behind what a capture or release answered.
+ * Two primary-key lookups. A hold of an account the caller may not see answers exactly as a
+ * missing one (404 hold-not-found). */
+static void query_hold(ll_query_worker_t *w, ll_query_job_t *job) {
+    ll_error_t err = {""};
+    char idt[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(&job->hold_id, idt);
+    const char *params[1] = {idt};
+    PGresult *res =
+        pg_ready(w, &err) != 0
+            ? NULL
+            : ll_pg_query(w->pg,
+                          "SELECT h.account_id, h.status, h.currency, h.amount_minor, h.captured_minor,"
+                          " h.reference, (extract(epoch FROM h.placed_at) * 1000000)::bigint,"
+                          " (extract(epoch FROM h.expires_at) * 1000000)::bigint,"
+                          " (extract(epoch FROM h.settled_at) * 1000000)::bigint, h.placed_version, s.owner"
+                          " FROM holds h JOIN account_state s ON s.account_id = h.account_id"
+                          " WHERE h.hold_id = $1::uuid",
+                          1, params, PGRES_TUPLES_OK, &err);
+    if (res == NULL) {
+        unavailable(w, job, 0);
+        return;
+    }
+    if (PQntuples(res) != 1 ||
+        (job->owner_scope[0] != '\0' && strcmp(job->owner_scope, PQgetvalue(res, 0, 10)) != 0)) {
+        PQclear(res);
+        ll_query_problem(job, 404, "hold-not-found", "Hold not found", "no such hold");
+        return;
+    }
+    const char *status = PQgetvalue(res, 0, 1);
+    int64_t amount = strtoll(PQgetvalue(res, 0, 3), NULL, 10),
+            captured = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+    /* What went back to available when it ended: all of it but what a capture took. */
+    int64_t released = strcmp(status, "open") == 0 ? 0 : amount - captured;
+    respond_json(job, json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:I}", "hold_id",
+                                idt, "account_id", PQgetvalue(res, 0, 0), "status", status, "amount_minor",
+                                (json_int_t)amount, "currency", PQgetvalue(res, 0, 2), "captured_minor",
+                                (json_int_t)captured, "released_minor", (json_int_t)released, "reference",
+                                PQgetvalue(res, 0, 5), "placed_at", time_json(res, 6), "expires_at",
+                                time_json(res, 7), "settled_at", time_json(res, 8), "placed_version",
+                                (json_int_t)strtoll(PQgetvalue(res, 0, 9), NULL, 10)));
+    PQclear(res);
+}
+
 /* Answers /readyz from state (ll_query_ready_t). */
 static void ready_answer(ll_query_job_t *job, int state) {
     if (state == LL_READY_OK) {
@@ -652,6 +847,7 @@ void ll_query_run(ll_offload_job_t *base, void *worker) {
         [LL_Q_ACCOUNT] = query_account, [LL_Q_TRANSACTIONS] = query_transactions,
         [LL_Q_BALANCE] = query_balance, [LL_Q_AUDIT] = query_audit,
         [LL_Q_VERIFY] = query_verify,   [LL_Q_READY] = query_ready,
+        [LL_Q_HOLD] = query_hold,
     };
     handlers[job->kind](w, job);
     if (job->body == NULL && !job->again) ll_query_problem(job, 500, "internal", "Internal error", "no response");

@@ -8,6 +8,7 @@
 #include "ll_config.h"
 #include "ll_offload.h"
 #include "ll_read_model.h"
+#include "ll_statement_filter.h"
 #include "ll_uuid.h"
 
 #include <h2o.h>
@@ -24,6 +25,7 @@ typedef enum {
     LL_Q_AUDIT,
     LL_Q_VERIFY,
     LL_Q_READY,
+    LL_Q_HOLD, /* GET /v1/holds/{id} */
 } ll_query_kind_t;
 
 typedef struct ll_query_job {
@@ -32,9 +34,11 @@ typedef struct ll_query_job {
     /* request: set on the loop thread */
     ll_query_kind_t kind;
     ll_uuid_t account_id;
+    ll_uuid_t hold_id;                        /* LL_Q_HOLD */
     int64_t min_version;                      /* -1: none */
     int64_t limit;                            /* transactions, audit */
     int64_t cursor;                           /* transactions: versions below it; -1 none */
+    ll_stmt_filter_t filter;                  /* transactions: from, to, type (none: all) */
     int64_t from_version;                     /* audit */
     int64_t to_version;                       /* audit; -1: from + limit - 1 */
     int64_t as_of_us;                         /* balance */
@@ -73,6 +77,8 @@ typedef struct ll_query_shared {
     atomic_uint_fast64_t ready_checks;       /* checks run, for /metrics */
     atomic_uint_fast64_t store_events_read; /* events read from the event store (streams) */
     atomic_uint_fast64_t wait_store_reads;  /* read-store looks for a version waited for */
+    atomic_uint_fast64_t time_probes;       /* times_g lookups of statements by time */
+    atomic_uint_fast64_t unindexed_walks;   /* ... that found a page without one (walked instead) */
 } ll_query_shared_t;
 
 typedef enum { LL_READY_UNKNOWN, LL_READY_OK, LL_READY_NO_MONGO, LL_READY_NO_PG } ll_query_ready_t;
@@ -98,7 +104,8 @@ void ll_query_worker_fini(void *worker);
 void ll_query_run(ll_offload_job_t *job, void *worker);
 
 /* The account document as the API answers it (account_id, owner, currency, status,
- * balance_minor, version, updated_at): malloc'd JSON text, or NULL when out of memory. */
+ * balance_minor, held_minor, available_minor, overdraft_limit_minor, frozen, version,
+ * updated_at): malloc'd JSON text, or NULL when out of memory. */
 char *ll_query_account_body(const ll_account_t *a);
 
 /* True when the job's principal may see account a (operators and auditors see all). */

@@ -8,7 +8,8 @@
 static const char usage[] =
     "Usage: ledgerline-query [--config FILE] [--listen HOST:PORT] [--workers N]\n"
     "\n"
-    "Serves GET /v1/accounts/{id}[?min_version=N], /v1/accounts/{id}/transactions[?limit&cursor],\n"
+    "Serves GET /v1/accounts/{id}[?min_version=N],\n"
+    "/v1/accounts/{id}/transactions[?limit&cursor&from=RFC3339&to=RFC3339&type=T1,T2], /v1/holds/{id},\n"
     "/v1/accounts/{id}/balance?as_of=RFC3339, /v1/accounts/{id}/audit[?from_version&to_version&limit],\n"
     "/v1/accounts/{id}/audit/verify, /healthz, /readyz, /metrics, /openapi.yaml. min_version waits up to\n"
     "2 s for the read model (read-your-writes), then answers 503 with Retry-After: never stale data.\n"
@@ -45,6 +46,7 @@ static const char *const routes[] = {"/v1/accounts/{id}",
                                      "/v1/accounts/{id}/balance",
                                      "/v1/accounts/{id}/audit",
                                      "/v1/accounts/{id}/audit/verify",
+                                     "/v1/holds/{id}",
                                      "/healthz",
                                      "/readyz",
                                      "/metrics",

@@ -3,18 +3,18 @@
  * Fills a generation of its own database with 20,000 accounts (account documents, events,
  * sealed pages: enough that a scan would be the planner's last choice, not a cheap one), then
  * runs every query shape the projector, the query API and the tools issue (an account with its
- * open page, a version probe, a sealed page, the active generation, the writes that seal a page
- * and move an account document) and checks in FerretDB's PostgreSQL database that not one of
- * its tables was read sequentially (pg_stat_user_tables.seq_scan). Then the same on a store
- * holding only one account's 320 sealed pages, where the planner is most tempted to read the
- * table whole. A control query FerretDB cannot push down ({_id: {$in: [...]}}) must show up as
- * a scan, so the check can fail.
- * Needs `make up`. LL_TEST_FERRETDB_PG: libpq conninfo of FerretDB's database (default: the
- * local stack's). */
+ * open page, a version probe, a sealed page, a sealed page's time (statements by time), the active
+ * generation, the writes that seal a page and move an account document) and checks in FerretDB's PostgreSQL
+ * database that not one of its tables was read sequentially (pg_stat_user_tables.seq_scan). Then the same on
+ * a store holding only one account's 320 sealed pages, where the planner is most tempted to read the table
+ * whole. A control query FerretDB cannot push down ({_id: {$in: [...]}}) must show up as a scan, so the check
+ * can fail. Needs `make up`. LL_TEST_FERRETDB_PG: libpq conninfo of FerretDB's database (default: the local
+ * stack's). */
 #include "../unit/domain_fixture.h"
 #include "ll_config.h"
 #include "ll_read_model.h"
 #include "ll_read_model_writes.h"
+#include "ll_rm_times.h"
 #include "ll_test.h"
 
 #include <libpq-fe.h>
@@ -45,7 +45,7 @@ static int scans(const char *schema, const char *tables, long long *seq, long lo
     const char *params[2] = {schema, tables};
     r = PQexecParams(pg,
                      "SELECT coalesce(sum(seq_scan), 0), coalesce(sum(idx_scan), 0) FROM pg_stat_user_tables"
-                     " WHERE schemaname = $1 AND relname LIKE $2 AND relname NOT LIKE '\\_ferretdb\\_%'"
+                     " WHERE schemaname = $1 AND relname SIMILAR TO $2 AND relname NOT LIKE '\\_ferretdb\\_%'"
                      " AND relname NOT LIKE 'read\\_model\\_meta%'",
                      2, NULL, params, NULL, NULL, 0);
     int ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
@@ -114,8 +114,8 @@ static ll_event_t next_events[LONG][4]; /* the long accounts' next 4 events, not
 /* Opens every account with a deposit or two; the first LONG get 3P-3 events (two sealed pages,
  * the third nearly full: their next 4 events seal it). */
 static int fill(void) {
-    static bson_t *events[4096], *heads[1024], *pages[1024];
-    size_t ne = 0, nh = 0, np = 0;
+    static bson_t *events[4096], *heads[1024], *pages[1024], *times[1024];
+    size_t ne = 0, nh = 0, np = 0, nt = 0;
     for (int k = 0; k < ACCOUNTS; k++) {
         ids[k] = fx_uuid(1000000 + (uint64_t)k);
         ll_account_t a;
@@ -137,6 +137,7 @@ static int fill(void) {
                 items[v % P] = len > 0 ? item_text[v % P] : NULL;
                 if (v % P == P - 1) {
                     pages[np++] = ll_rm_page_doc(&ids[k], page, items);
+                    times[nt++] = ll_rm_time_doc(&ids[k], page, d.events[0].occurred_at_us);
                     memset(items, 0, sizeof items);
                 }
             } else if (v >= 2) {
@@ -152,11 +153,13 @@ static int fill(void) {
         heads[nh++] = ll_rm_head_doc(&stored, held[k].head_page);
         if (nh == 1024 && insert(rm.accounts, heads, nh) != 0) return -1;
         if (np >= 1000 && insert(rm.pages, pages, np) != 0) return -1;
+        if (nt >= 1000 && insert(rm.times, times, nt) != 0) return -1;
         if (nh == 1024) nh = 0;
         if (np >= 1000) np = 0;
+        if (nt >= 1000) nt = 0;
     }
     if (insert(rm.events, events, ne) != 0 || insert(rm.accounts, heads, nh) != 0 ||
-        insert(rm.pages, pages, np))
+        insert(rm.pages, pages, np) || insert(rm.times, times, nt))
         return -1;
     analyze(DB);
     return 0;
@@ -248,6 +251,13 @@ LL_TEST(test_no_read_model_query_scans_a_table) {
         LL_REQUIRE(ll_read_model_has_version(&rm, &ids[k], P + 3, &stored, &err) == 0);
         LL_CHECK(stored);
         lookups += 3;
+        /* Statements by time: where the sealed pages end (times_g, by _id), one there, one not. */
+        int64_t last_us = 0;
+        LL_REQUIRE(ll_read_model_page_time(&rm, &ids[k], 1, &last_us, &found, &err) == 0);
+        LL_CHECK(found && last_us > 0);
+        LL_REQUIRE(ll_read_model_page_time(&rm, &ids[k], 2, &last_us, &found, &err) == 0);
+        LL_CHECK(!found);
+        lookups += 2;
     }
     int64_t gen;
     for (int i = 0; i < 20; i++) LL_REQUIRE(ll_read_model_active_generation(client, DB, &gen, &err) == 0);
@@ -293,9 +303,9 @@ LL_TEST(test_a_query_that_is_not_pushed_down_shows_as_a_scan) {
  * than the index, and every row was then detoasted (2.2 ms for one page by _id at 343 pages,
  * 0.1 ms from the index). ferretdb-indexes.sql prices the field access as what it is. */
 #define SMALL_PAGES 320
-/* Only the pages table is checked here: the others hold one document or none, which the
- * planner rightly reads whole (a constant cost). */
-#define PAGES_TABLES "pages\\_g%"
+/* Only the pages and times tables are checked here: the others hold one document or none, which
+ * the planner rightly reads whole (a constant cost). */
+#define PAGES_TABLES "(pages|times)\\_g%"
 
 LL_TEST(test_a_small_store_is_read_by_index_too) {
     ll_error_t err = {""};
@@ -308,7 +318,7 @@ LL_TEST(test_a_small_store_is_read_by_index_too) {
     ll_account_init(&a, &id);
     static char item_text[P][LL_RM_ITEM_JSON_MAX];
     const char *items[P] = {0};
-    static bson_t *pages[SMALL_PAGES];
+    static bson_t *pages[SMALL_PAGES], *times[SMALL_PAGES];
     size_t np = 0;
     for (int64_t v = 1; v <= (int64_t)SMALL_PAGES * P - 1; v++) {
         ll_command_t c = fx_cmd(v == 1 ? LL_CMD_OPEN : LL_CMD_DEPOSIT, &id, v == 1 ? 0 : v, "EUR");
@@ -317,6 +327,7 @@ LL_TEST(test_a_small_store_is_read_by_index_too) {
         int len = ll_rm_item_json(&d.events[0], item_text[v % P], sizeof item_text[0]);
         items[v % P] = len > 0 ? item_text[v % P] : NULL;
         if (v % P == P - 1) {
+            times[np] = ll_rm_time_doc(&id, ll_rm_page_of(v), d.events[0].occurred_at_us);
             LL_REQUIRE((pages[np++] = ll_rm_page_doc(&id, ll_rm_page_of(v), items)) != NULL);
             memset(items, 0, sizeof items);
         }
@@ -326,12 +337,21 @@ LL_TEST(test_a_small_store_is_read_by_index_too) {
         ll_read_model_insert(&small, small.pages, (const bson_t *const *)pages, np, NULL, NULL, &err) == 0);
     LL_REQUIRE(
         ll_read_model_insert(&small, small.accounts, (const bson_t *const *)&head, 1, NULL, NULL, &err) == 0);
-    for (size_t i = 0; i < np; i++) bson_destroy(pages[i]);
+    LL_REQUIRE(ll_read_model_insert_times(&small, (const bson_t *const *)times, np, &err) == 0);
+    for (size_t i = 0; i < np; i++) bson_destroy(pages[i]), bson_destroy(times[i]);
     bson_destroy(head);
     analyze(SMALL_DB);
     long long seq0, idx0, seq1, idx1;
     LL_REQUIRE(settled_scans(SMALL_DB, PAGES_TABLES, 0, &seq0, &idx0) == 0);
     long long lookups = 0;
+    /* A statement by time placing its window: a search over the 320 pages' times (by _id). */
+    for (int64_t page = 0; page < SMALL_PAGES; page += 9) {
+        int64_t last_us = 0;
+        bool found = false;
+        LL_REQUIRE(ll_read_model_page_time(&small, &id, page, &last_us, &found, &err) == 0);
+        LL_CHECK(found && last_us > 0);
+        lookups++;
+    }
     for (int64_t page = SMALL_PAGES - 1; page >= SMALL_PAGES - 40; page--) { /* a client paging back */
         int n = 0;
         bool found = false;
