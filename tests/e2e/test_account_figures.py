@@ -200,6 +200,17 @@ def test_statements_show_captures_and_filter_them():
     eq((items[0]["hold_id"], items[0]["counterparty_account_id"]), (h2["hold_id"], b))
     eq([i["version"] for i in statement(a, "&type=HoldCaptured")[0]], [items[0]["version"], items[1]["version"]])
     eq([i["type"] for i in statement(b, "&type=TransferReceived")[0]], ["TransferReceived"])
+    # A payment and its fee: each leg a transfer naming the payment, in both statements.
+    fee = open_account("bank")
+    p = cmd("/v1/payments", {"legs": [{"from_account_id": a, "to_account_id": b, "amount_minor": 50, "currency": "EUR"},
+                                      {"from_account_id": a, "to_account_id": fee, "amount_minor": 2,
+                                       "currency": "EUR"}], "reference": "invoice 9"})
+    eq(get(f"/v1/accounts/{a}?min_version={p['legs'][1]['from']['version']}")[0], 200)
+    sent = statement(a, "&type=TransferSent")[0]
+    eq([(i["amount_minor"], i["counterparty_account_id"], i["payment_id"]) for i in sent],
+       [(2, fee, p["payment_id"]), (50, b, p["payment_id"])])
+    eq(get(f"/v1/accounts/{fee}?min_version=2")[0], 200)
+    eq([i["payment_id"] for i in statement(fee)[0]], [p["payment_id"]])
 
 
 def test_holds_between_movements_never_stall_a_statement():
