@@ -285,7 +285,7 @@ class Peer:
             pos = c.fetchone()[0]
             c.execute("INSERT INTO events (global_position, account_id, version, event_id, type, schema_version,"
                       " occurred_at, command_id, hash, envelope) VALUES (%s, %s, %s, gen_random_uuid(),"
-                      " 'MoneyDeposited', 1, now(), %s, md5(random()::text) || md5(random()::text),"
+                      " 'MoneyDeposited', 2, now(), %s, md5(random()::text) || md5(random()::text),"
                       " repeat('x', 560))", (pos, self.account, version + 1, marker))
             c.execute("INSERT INTO dbz_outbox VALUES (gen_random_uuid(), 'account', %s, 'MoneyDeposited', %s)",
                       (self.account, json.dumps({"account_id": self.account, "version": version + 1,

@@ -15,9 +15,9 @@ SELECT version AS to_version, balance_minor AS to_balance FROM account_state WHE
 SELECT nextval('events_position_seq') AS pos1, nextval('events_position_seq') AS pos2, gen_random_uuid() AS tid \gset
 INSERT INTO events (global_position, account_id, version, event_id, type, schema_version, occurred_at, command_id,
                     transfer_id, hash, envelope)
-    VALUES (:pos1, ':from_id', :from_version + 1, gen_random_uuid(), 'TransferSent', 1, now(), ':key', ':tid',
+    VALUES (:pos1, ':from_id', :from_version + 1, gen_random_uuid(), 'TransferSent', 2, now(), ':key', ':tid',
             md5(random()::text) || md5(random()::text), repeat('x', 640)),
-           (:pos2, ':to_id', :to_version + 1, gen_random_uuid(), 'TransferReceived', 1, now(), ':key', ':tid',
+           (:pos2, ':to_id', :to_version + 1, gen_random_uuid(), 'TransferReceived', 2, now(), ':key', ':tid',
             md5(random()::text) || md5(random()::text), repeat('x', 640));
 INSERT INTO outbox (global_position, account_id) VALUES (:pos1, ':from_id'), (:pos2, ':to_id');
 UPDATE account_state SET version = :from_version + 1, balance_minor = :from_balance - 1, updated_at_us = 0,

@@ -239,6 +239,8 @@ static void decide_freeze(const ll_account_t *s, const ll_command_t *cmd, const 
         reject(out, LL_REJECT_NOT_FROZEN, "the account is not frozen");
         return;
     }
+    /* The codec requires 1..140 characters: an AccountFrozen without a reason would not decode. */
+    LL_MONEY_ASSERT(cmd->type != LL_CMD_FREEZE || cmd->reason[0] != '\0');
     ll_account_t next = *s;
     next.frozen = cmd->type == LL_CMD_FREEZE;
     ll_event_t *ev = add_event(out, s, next.frozen ? LL_EVENT_ACCOUNT_FROZEN : LL_EVENT_ACCOUNT_UNFROZEN, meta);

@@ -35,6 +35,7 @@ int ll_hold_apply(ll_hold_t *h, const ll_event_t *ev, ll_error_t *err) {
         h->expires_at_us = m->expires_at_us;
         h->settled_at_us = 0;
         h->placed_version = ev->version;
+        memcpy(h->placed_by, ev->actor, sizeof h->placed_by);
         memcpy(h->reference, m->reference, sizeof h->reference);
         return 0;
     }

@@ -32,6 +32,7 @@ typedef struct ll_hold {
     int64_t captured_minor; /* what a capture took */
     int64_t placed_at_us, expires_at_us, settled_at_us;
     int64_t placed_version; /* the account version of HoldPlaced */
+    char placed_by[LL_ACTOR_BYTES_MAX + 1]; /* HoldPlaced's actor: whose hold it is to settle */
     char reference[LL_REFERENCE_BYTES_MAX + 1];
 } ll_hold_t;
 

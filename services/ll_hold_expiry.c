@@ -98,12 +98,14 @@ static size_t expire_all(ll_hold_expiry_t *x, size_t n) {
     return expired;
 }
 
-/* One sweep: rounds of due holds until a round comes back short or expires nothing (what is
- * left is another sweeper's or not due by the decision's clock: the next sweep). */
+/* One sweep: pages of due holds in (expires_at, hold_id) order until a page comes back short.
+ * A hold refused or failing stays due for the next sweep and never hides the ones after it. */
 static void sweep(ll_hold_expiry_t *x) {
+    ll_hold_cursor_t after = LL_HOLD_CURSOR_START;
+    int64_t now = ll_clock_wall_us();
     for (;;) {
         ll_error_t err = {""};
-        int n = ll_store_due_holds(x->store, ll_clock_wall_us(), x->due, LL_HOLD_EXPIRY_BATCH, &err);
+        int n = ll_store_due_holds(x->store, now, &after, x->due, LL_HOLD_EXPIRY_BATCH, &err);
         if (n < 0) {
             atomic_fetch_add(&x->failures, 1);
             ll_log_line("warn", "command", "hold expiry: looking up due holds failed; trying again later",
@@ -111,8 +113,8 @@ static void sweep(ll_hold_expiry_t *x) {
             return;
         }
         if (n == 0) return;
-        size_t expired = expire_all(x, (size_t)n);
-        if (n < LL_HOLD_EXPIRY_BATCH || expired == 0 || stopping(x)) return;
+        expire_all(x, (size_t)n);
+        if (n < LL_HOLD_EXPIRY_BATCH || stopping(x)) return;
     }
 }
 

@@ -310,8 +310,8 @@ static int load_holds(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t 
     ll_pgq_sql(&s->q, "SELECT hold_id, account_id, status, currency, amount_minor, captured_minor, reference,"
                       " (extract(epoch FROM placed_at) * 1000000)::bigint, (extract(epoch FROM expires_at) * "
                       "1000000)::bigint,"
-                      " coalesce((extract(epoch FROM settled_at) * 1000000)::bigint, 0), placed_version"
-                      " FROM holds WHERE hold_id = ANY(");
+                      " coalesce((extract(epoch FROM settled_at) * 1000000)::bigint, 0), placed_version,"
+                      " placed_by FROM holds WHERE hold_id = ANY(");
     size_t k = settlement_hold_ids(s, w, n);
     ll_pgq_sql(&s->q, ")");
     if (k == 0) {
@@ -342,6 +342,7 @@ static int load_holds(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t 
         h->expires_at_us = column_int(res, r, 8);
         h->settled_at_us = column_int(res, r, 9);
         h->placed_version = column_int(res, r, 10);
+        snprintf(h->placed_by, sizeof h->placed_by, "%s", PQgetvalue(res, r, 11));
         b->hold_dirty[b->n_holds++] = 0;
     }
     PQclear(res);
@@ -699,6 +700,27 @@ static int decide_settlement(batch_t *b, ll_write_t *w, ll_error_t *err) {
         return 0;
     }
     if (!precondition_holds(w, a)) return 0;
+    /* A customer settles only the holds it placed: a card authorisation placed by the bank is
+     * the bank's to capture or release (the customer sees it, on its own account). */
+    if (w->owner_scope[0] != '\0' && strcmp(h->placed_by, w->actor) != 0) {
+        ll_write_problem(w, 403, "forbidden", "Forbidden",
+                         "this hold was placed by the bank; only the bank captures or releases it");
+        return 0;
+    }
+    /* The store keeps a hold and its account's held amount in one transaction; should they
+     * disagree (a damaged store, an older writer), that hold is not decided: one command fails,
+     * loudly, and every other hold and account goes on (the domain asserts they agree). */
+    if (h->status == LL_HOLD_OPEN && (a->status != LL_ACCOUNT_OPEN || h->amount_minor > a->held_minor ||
+                                      !ll_currency_equal(&h->currency, &a->currency))) {
+        char id[LL_UUID_TEXT_LEN + 1];
+        ll_uuid_format(&h->hold_id, id);
+        ll_log_line("error", "command", "an open hold and its account disagree in the event store; not decided",
+                    NULL, id);
+        ll_write_problem(w, 500, "internal", "Internal error",
+                         "the hold and its account disagree in the event store; nothing was changed and an "
+                         "operator has been alerted");
+        return 0;
+    }
     ll_account_t *to = NULL;
     if (cmd->type == LL_CMD_CAPTURE_HOLD && !ll_uuid_is_nil(&cmd->to_account_id)) {
         if (ll_uuid_random(&cmd->transfer_id) != 0) return no_randomness(err);
@@ -1021,11 +1043,12 @@ enum {
     HO_EXPIRES_AT,
     HO_SETTLED_AT,
     HO_PLACED_VERSION,
+    HO_PLACED_BY,
     HO_COLUMNS
 };
 static const char *const HOLD_CASTS[HO_COLUMNS] = {
     "uuid[]", "uuid[]",        "text[]",        "text[]",        "bigint[]", "bigint[]",
-    "text[]", "timestamptz[]", "timestamptz[]", "timestamptz[]", "bigint[]"};
+    "text[]", "timestamptz[]", "timestamptz[]", "timestamptz[]", "bigint[]", "text[]"};
 
 static void hold_item(ll_store_t *s, const ll_hold_t *h, int c) {
     char text[LL_UUID_TEXT_LEN + LL_TIME_TEXT_LEN + 1];
@@ -1064,8 +1087,11 @@ static void hold_item(ll_store_t *s, const ll_hold_t *h, int c) {
         ll_pgq_array_item(&s->q, text);
         break;
     }
-    default:
+    case HO_PLACED_VERSION:
         ll_pgq_array_itemf(&s->q, "%lld", (long long)h->placed_version);
+        break;
+    default:
+        ll_pgq_array_item(&s->q, h->placed_by);
         break;
     }
 }
@@ -1080,7 +1106,7 @@ static int upsert_holds(ll_store_t *s, ll_error_t *err) {
     ll_pgq_sql(
         &s->q,
         "INSERT INTO holds (hold_id, account_id, status, currency, amount_minor, captured_minor, reference,"
-        " placed_at, expires_at, settled_at, placed_version) SELECT * FROM unnest(");
+        " placed_at, expires_at, settled_at, placed_version, placed_by) SELECT * FROM unnest(");
     for (int c = 0; c < HO_COLUMNS; c++) {
         if (c) ll_pgq_sql(&s->q, ", ");
         ll_pgq_array_begin(&s->q);
@@ -1099,7 +1125,8 @@ static int keeps_key(const ll_write_t *w) {
     /* Nor is a refused expiry: the sweep asks again under the same key (the hold may be due by
      * the service's clock only later, or its account busy), and must not be answered by an old
      * refusal. An expiry that ran keeps its key: another sweeper's request is a replay. */
-    return w->status != 412 && !(w->cmd.type == LL_CMD_EXPIRE_HOLD && ll_write_failed(w));
+    /* Nor is an internal error: nothing ran, and a retry must not be answered by it. */
+    return w->status != 412 && w->status != 500 && !(w->cmd.type == LL_CMD_EXPIRE_HOLD && ll_write_failed(w));
 }
 
 static int answered(const ll_store_t *s, ll_write_t *const *w, size_t i) {
@@ -1233,16 +1260,24 @@ static void execute_one(ll_store_t *s, ll_write_t *w) {
                          "the command could not be stored; retry with the same Idempotency-Key");
 }
 
-int ll_store_due_holds(ll_store_t *s, int64_t now_us, ll_uuid_t *ids, size_t max, ll_error_t *err) {
+int ll_store_due_holds(ll_store_t *s, int64_t now_us, ll_hold_cursor_t *after, ll_uuid_t *ids, size_t max,
+                       ll_error_t *err) {
     if (connect_checked(s, err) != 0) {
         atomic_store(&s->healthy, 0);
         return -1;
     }
-    char now[LL_TIME_TEXT_LEN + 1];
+    char now[LL_TIME_TEXT_LEN + 1], from[LL_TIME_TEXT_LEN + 1], id[LL_UUID_TEXT_LEN + 1];
     ll_time_format(now_us, now);
-    ll_pgq_sql(&s->q, "SELECT hold_id FROM holds WHERE status = 'open' AND expires_at <= ");
+    ll_time_format(after->expires_at_us, from);
+    ll_uuid_format(&after->hold_id, id);
+    ll_pgq_sql(&s->q, "SELECT hold_id, (extract(epoch FROM expires_at) * 1000000)::bigint FROM holds"
+                      " WHERE status = 'open' AND expires_at <= ");
     ll_pgq_param(&s->q, now, "timestamptz");
-    ll_pgq_sql(&s->q, " ORDER BY expires_at LIMIT ");
+    ll_pgq_sql(&s->q, " AND (expires_at, hold_id) > (");
+    ll_pgq_param(&s->q, from, "timestamptz");
+    ll_pgq_sql(&s->q, ", ");
+    ll_pgq_param(&s->q, id, "uuid");
+    ll_pgq_sql(&s->q, ") ORDER BY expires_at, hold_id LIMIT ");
     ll_pgq_paramf(&s->q, "int", "%zu", max);
     PGresult *res = run(s, "ll_due_holds", PGRES_TUPLES_OK, err);
     if (res == NULL) {
@@ -1250,8 +1285,11 @@ int ll_store_due_holds(ll_store_t *s, int64_t now_us, ll_uuid_t *ids, size_t max
         return -1;
     }
     int k = 0;
-    for (int r = 0; r < PQntuples(res) && (size_t)k < max; r++)
-        if (ll_uuid_parse(PQgetvalue(res, r, 0), false, &ids[k]) == 0) k++;
+    for (int r = 0; r < PQntuples(res) && (size_t)k < max; r++) {
+        if (ll_uuid_parse(PQgetvalue(res, r, 0), false, &ids[k]) != 0) continue;
+        after->hold_id = ids[k++];
+        after->expires_at_us = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+    }
     PQclear(res);
     return k;
 }

@@ -41,10 +41,22 @@ void ll_store_close(ll_store_t *s);
  * when the connection broke. Never fails as a whole. */
 void ll_store_execute(ll_store_t *s, ll_write_t *const *writes, size_t n);
 
-/* The open holds whose expires_at is at or before now_us, oldest expiry first, at most max, into
- * ids (the expiry sweep's lookup, served by the partial index holds_open_expiry). Returns how
- * many, or -1 with err set (the database unavailable). Outside any transaction. */
-int ll_store_due_holds(ll_store_t *s, int64_t now_us, ll_uuid_t *ids, size_t max, ll_error_t *err);
+/* Where a page of due holds ends: the last (expires_at, hold_id) returned. */
+typedef struct ll_hold_cursor {
+    int64_t expires_at_us;
+    ll_uuid_t hold_id;
+} ll_hold_cursor_t;
+
+/* The first sweep page starts before every hold. */
+#define LL_HOLD_CURSOR_START ((ll_hold_cursor_t){0, {{0}}}) /* 1970: before every expiry */
+
+/* The open holds whose expires_at is at or before now_us and after *after in (expires_at,
+ * hold_id) order, at most max, into ids; *after moves to the last one (the expiry sweep's pages,
+ * served by the partial index holds_open_expiry_id: holds it cannot expire never hide later
+ * ones). Returns how many, or -1 with err set (the database unavailable). Outside any
+ * transaction. */
+int ll_store_due_holds(ll_store_t *s, int64_t now_us, ll_hold_cursor_t *after, ll_uuid_t *ids, size_t max,
+                       ll_error_t *err);
 
 /* Calls fn with the name and text of every statement the store has prepared on its current
  * connection (tests check their plans). */

@@ -11,7 +11,7 @@ SELECT account_id, version, balance_minor FROM account_state
 SELECT nextval('events_position_seq') AS pos \gset
 INSERT INTO events (global_position, account_id, version, event_id, type, schema_version, occurred_at, command_id,
                     transfer_id, hash, envelope)
-    VALUES (:pos, ':account_id', :version + 1, gen_random_uuid(), 'MoneyDeposited', 1, now(), ':key', NULL,
+    VALUES (:pos, ':account_id', :version + 1, gen_random_uuid(), 'MoneyDeposited', 2, now(), ':key', NULL,
             md5(random()::text) || md5(random()::text), repeat('x', 560));
 INSERT INTO dbz_outbox (id, aggregatetype, aggregateid, type, payload)
     VALUES (gen_random_uuid(), 'account', ':account_id', 'MoneyDeposited',

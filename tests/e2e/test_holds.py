@@ -256,8 +256,37 @@ def test_a_customer_holds_only_its_own_and_sees_no_others():
     # Her own side's reasons come first.
     problem(capture(h2, {"amount_minor": 101, "to_account_id": usd}, auth=ALICE), 422, "capture-exceeds-hold")
     ok(release(h2, auth=ALICE), 200)
+    # A hold the bank placed on her account (a card authorisation) is the bank's to settle: she
+    # sees it is there (403, not 404), and cannot void it to spend the money.
+    banks = ok(place(mine, 50))["hold_id"]
+    problem(release(banks, auth=ALICE), 403, "forbidden")
+    problem(capture(banks, {"to_account_id": mine}, auth=ALICE), 403, "forbidden")
+    eq(hold_row(banks)[0], "open")
+    ok(release(banks), 200)
     # An auditor sends no commands.
     problem(capture(hold, auth=d.token("audit", "auditor")), 403, "forbidden")
+
+
+def test_a_hold_that_disagrees_with_its_account_fails_alone():
+    # A damaged store: the account's held amount no longer covers its open hold. That hold is not
+    # decided (500, key released, nothing written), the service lives on, and the expiry sweep
+    # pages past it to the holds due after it.
+    broken_acct, fine_acct = d.funded(1000), d.funded(1000)
+    broken = ok(place(broken_acct, 100))["hold_id"]
+    d.sql(f"UPDATE account_state SET held_minor = 0 WHERE account_id = '{broken_acct}'")
+    d.sql(f"UPDATE holds SET expires_at = now() - interval '1 hour' WHERE hold_id = '{broken}'")
+    before = d.event_count()
+    key = str(uuid.uuid4())
+    problem(capture(broken, key=key), 500, "internal")
+    problem(capture(broken, key=key), 500, "internal")  # not replayed: nothing ran
+    fine = ok(place(fine_acct, 100, expires_in_seconds=1))["hold_id"]
+    deadline = time.time() + 15
+    while hold_row(fine)[0] == "open" and time.time() < deadline:
+        time.sleep(0.2)
+    eq(hold_row(fine)[0], "expired", "the sweep went past the broken hold")
+    eq(hold_row(broken)[0], "open")
+    eq(d.event_count(), before + 2, "only the fine hold's placement and expiry were written")
+    ok(d.deposit(fine_acct, 1))  # the service is alive
 
 
 if __name__ == "__main__":

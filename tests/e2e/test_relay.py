@@ -65,7 +65,7 @@ def check_published(accounts, since_ms):
         eid, typ, env = stored[m["key"]][event["version"]]
         eq(m["payload"], env, "payload is the stored envelope")
         headers = dict(zip(m["headers"][::2], m["headers"][1::2]))
-        eq(headers, {"type": typ, "schema_version": "1"}, "headers")
+        eq(headers, {"type": typ, "schema_version": "2"}, "headers")
         seen[m["key"]].append((m["partition"], event["version"]))
     for a in accounts:
         partitions = {p for p, _ in seen[a]}
@@ -94,7 +94,7 @@ def late_open_event(position, account):
     env = {"account_id": account, "actor": "test:late-commit", "command_id": f"late-{account}",
            "correlation_id": "", "data": {"currency": "EUR", "owner": "late"}, "event_id": str(uuid.uuid4()),
            "global_position": position, "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()),
-           "prev_hash": "0" * 64, "schema_version": 1, "type": "AccountOpened", "version": 1}
+           "prev_hash": "0" * 64, "schema_version": 2, "type": "AccountOpened", "version": 1}
     env["hash"] = hashlib.sha256(canonical(env)).hexdigest()
     return env
 
@@ -112,7 +112,7 @@ def test_a_transaction_that_commits_late_is_not_skipped():
     held.stdin.write(
         "BEGIN;\n"
         f"INSERT INTO events (global_position, account_id, version, event_id, type, schema_version, occurred_at,"
-        f" command_id, hash, envelope) VALUES ({position}, '{account}', 1, '{env['event_id']}', 'AccountOpened', 1,"
+        f" command_id, hash, envelope) VALUES ({position}, '{account}', 1, '{env['event_id']}', 'AccountOpened', 2,"
         f" '{env['occurred_at']}', '{env['command_id']}', '{env['hash']}', '{text}');\n"
         f"INSERT INTO outbox (global_position, account_id) VALUES ({position}, '{account}');\n"
         f"INSERT INTO account_state (account_id, version, status, owner, currency, balance_minor, opened_at_us,"

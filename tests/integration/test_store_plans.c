@@ -143,7 +143,8 @@ static void run_commands(ll_test_ctx_t *t, const char *conninfo, statements_t *s
     ll_store_execute(s, batch, 1);
     LL_CHECK_EQ_INT(capture.status, 201);
     ll_uuid_t due[4];
-    LL_CHECK_EQ_INT(ll_store_due_holds(s, ll_clock_wall_us() + 3600000000LL, due, 4, &err), 0);
+    ll_hold_cursor_t after = LL_HOLD_CURSOR_START;
+    LL_CHECK_EQ_INT(ll_store_due_holds(s, ll_clock_wall_us() + 3600000000LL, &after, due, 4, &err), 0);
     ll_store_each_statement(s, collect, st);
     ll_store_close(s);
 
@@ -270,7 +271,7 @@ LL_TEST(test_store_statements_are_prepared_and_never_scan) {
         LL_REQUIRE(run_sql(t, conn, create[i]) == 0);
     check_plans(t, conn, &st, "empty");
     static const char *const fill[] = {
-        "INSERT INTO events SELECT i, md5(i::text)::uuid, 1, md5('e' || i)::uuid, 'MoneyDeposited', 1, now(),"
+        "INSERT INTO events SELECT i, md5(i::text)::uuid, 1, md5('e' || i)::uuid, 'MoneyDeposited', 2, now(),"
         " 'k' || i, NULL, md5(i::text) || md5(i::text), '{}' FROM generate_series(1, 50000) i",
         "INSERT INTO account_state SELECT md5(i::text)::uuid, 1, 'open', 'o', 'EUR', 0, 0, 0, 0, 'h'"
         " FROM generate_series(1, 50000) i",
