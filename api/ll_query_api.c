@@ -339,6 +339,8 @@ static int match_route(h2o_iovec_t path, ll_query_kind_t *kind, ll_uuid_t *id) {
         *kind = LL_Q_AUDIT;
     else if (iov_eq(action, "/audit/verify"))
         *kind = LL_Q_VERIFY;
+    else if (iov_eq(action, "/holds"))
+        *kind = LL_Q_HOLDS;
     else
         return 0;
     char text[LL_UUID_TEXT_LEN + 1];
@@ -383,6 +385,9 @@ static int parse_params(h2o_req_t *req, ll_query_job_t *job) {
     case LL_Q_AUDIT:
         p[n++].name = "from_version", p[n++].name = "to_version", p[n++].name = "limit";
         break;
+    case LL_Q_HOLDS:
+        p[n++].name = "status", p[n++].name = "limit", p[n++].name = "cursor";
+        break;
     default:
         break;
     }
@@ -406,6 +411,13 @@ static int parse_params(h2o_req_t *req, ll_query_job_t *job) {
                                     int_param(&p[1], 1, INT64_MAX, &job->to_version) ||
                                     int_param(&p[2], 1, LL_PAGE_LIMIT_MAX, &job->limit)))
         bad = "from_version and to_version must be integers >= 1, limit 1..200";
+    /* Only open holds have an index by account (holds_account_open): a page of settled ones
+     * would read every hold the account ever had. */
+    if (job->kind == LL_Q_HOLDS && (!p[0].present || strcmp(p[0].value, "open") != 0))
+        bad = "status=open is required: only open holds are listed";
+    if (job->kind == LL_Q_HOLDS && bad == NULL &&
+        (int_param(&p[1], 1, LL_PAGE_LIMIT_MAX, &job->limit) || int_param(&p[2], 1, INT64_MAX, &job->cursor)))
+        bad = "limit must be 1..200 and cursor a next_cursor value";
     if (job->kind == LL_Q_BALANCE &&
         (!p[0].present || ll_time_parse_rfc3339_clamped(p[0].value, &job->as_of_us) != 0))
         bad = "as_of must be an RFC 3339 date-time such as 2026-11-24T12:00:00Z (encode + as %2B)";

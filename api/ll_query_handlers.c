@@ -759,12 +759,37 @@ static void query_verify(ll_query_worker_t *w, ll_query_job_t *job) {
 
 /* ---- holds --------------------------------------------------------------------------------- */
 
-/* The canonical text of the microseconds in PostgreSQL's column text, or NULL when null. */
-static json_t *time_json(const PGresult *res, int col) {
+/* The columns a hold is rendered from, in this order, as every hold query selects them. */
+#define HOLD_COLUMNS                                                                                         \
+    "h.hold_id, h.account_id, h.status, h.currency, h.amount_minor, h.captured_minor,"                       \
+    " h.reference, (extract(epoch FROM h.placed_at) * 1000000)::bigint,"                                     \
+    " (extract(epoch FROM h.expires_at) * 1000000)::bigint,"                                                 \
+    " (extract(epoch FROM h.settled_at) * 1000000)::bigint, h.placed_version"
+#define HOLD_COLUMN_COUNT 11
+
+/* The canonical text of the microseconds in PostgreSQL's column text, or null when null. */
+static json_t *time_json(const PGresult *res, int row, int col) {
     char text[LL_TIME_TEXT_LEN + 1];
-    if (PQgetisnull(res, 0, col) || ll_time_format(strtoll(PQgetvalue(res, 0, col), NULL, 10), text) != 0)
+    if (PQgetisnull(res, row, col) || ll_time_format(strtoll(PQgetvalue(res, row, col), NULL, 10), text) != 0)
         return json_null();
     return json_string(text);
+}
+
+/* One hold as the API shows it, from HOLD_COLUMNS starting at column c of row; NULL when out of
+ * memory. */
+static json_t *hold_json(const PGresult *res, int row, int c) {
+    const char *status = PQgetvalue(res, row, c + 2);
+    int64_t amount = strtoll(PQgetvalue(res, row, c + 4), NULL, 10),
+            captured = strtoll(PQgetvalue(res, row, c + 5), NULL, 10);
+    /* What went back to available when it ended: all of it but what a capture took. */
+    int64_t released = strcmp(status, "open") == 0 ? 0 : amount - captured;
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:I}", "hold_id",
+                     PQgetvalue(res, row, c), "account_id", PQgetvalue(res, row, c + 1), "status", status,
+                     "amount_minor", (json_int_t)amount, "currency", PQgetvalue(res, row, c + 3),
+                     "captured_minor", (json_int_t)captured, "released_minor", (json_int_t)released,
+                     "reference", PQgetvalue(res, row, c + 6), "placed_at", time_json(res, row, c + 7),
+                     "expires_at", time_json(res, row, c + 8), "settled_at", time_json(res, row, c + 9),
+                     "placed_version", (json_int_t)strtoll(PQgetvalue(res, row, c + 10), NULL, 10));
 }
 
 /* GET /v1/holds/{id}: the hold as the event store keeps it (the holds table, written in the same
@@ -776,40 +801,83 @@ static void query_hold(ll_query_worker_t *w, ll_query_job_t *job) {
     char idt[LL_UUID_TEXT_LEN + 1];
     ll_uuid_format(&job->hold_id, idt);
     const char *params[1] = {idt};
-    PGresult *res =
-        pg_ready(w, &err) != 0
-            ? NULL
-            : ll_pg_query(w->pg,
-                          "SELECT h.account_id, h.status, h.currency, h.amount_minor, h.captured_minor,"
-                          " h.reference, (extract(epoch FROM h.placed_at) * 1000000)::bigint,"
-                          " (extract(epoch FROM h.expires_at) * 1000000)::bigint,"
-                          " (extract(epoch FROM h.settled_at) * 1000000)::bigint, h.placed_version, s.owner"
-                          " FROM holds h JOIN account_state s ON s.account_id = h.account_id"
-                          " WHERE h.hold_id = $1::uuid",
-                          1, params, PGRES_TUPLES_OK, &err);
+    PGresult *res = pg_ready(w, &err) != 0
+                        ? NULL
+                        : ll_pg_query(w->pg,
+                                      "SELECT " HOLD_COLUMNS ", s.owner"
+                                      " FROM holds h JOIN account_state s ON s.account_id = h.account_id"
+                                      " WHERE h.hold_id = $1::uuid",
+                                      1, params, PGRES_TUPLES_OK, &err);
     if (res == NULL) {
         unavailable(w, job, 0);
         return;
     }
-    if (PQntuples(res) != 1 ||
-        (job->owner_scope[0] != '\0' && strcmp(job->owner_scope, PQgetvalue(res, 0, 10)) != 0)) {
+    if (PQntuples(res) != 1 || (job->owner_scope[0] != '\0' &&
+                                strcmp(job->owner_scope, PQgetvalue(res, 0, HOLD_COLUMN_COUNT)) != 0)) {
         PQclear(res);
         ll_query_problem(job, 404, "hold-not-found", "Hold not found", "no such hold");
         return;
     }
-    const char *status = PQgetvalue(res, 0, 1);
-    int64_t amount = strtoll(PQgetvalue(res, 0, 3), NULL, 10),
-            captured = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
-    /* What went back to available when it ended: all of it but what a capture took. */
-    int64_t released = strcmp(status, "open") == 0 ? 0 : amount - captured;
-    respond_json(job, json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:I}", "hold_id",
-                                idt, "account_id", PQgetvalue(res, 0, 0), "status", status, "amount_minor",
-                                (json_int_t)amount, "currency", PQgetvalue(res, 0, 2), "captured_minor",
-                                (json_int_t)captured, "released_minor", (json_int_t)released, "reference",
-                                PQgetvalue(res, 0, 5), "placed_at", time_json(res, 6), "expires_at",
-                                time_json(res, 7), "settled_at", time_json(res, 8), "placed_version",
-                                (json_int_t)strtoll(PQgetvalue(res, 0, 9), NULL, 10)));
+    respond_json(job, hold_json(res, 0, 0));
     PQclear(res);
+}
+
+/* GET /v1/accounts/{id}/holds?status=open: a page of the account's open holds, oldest placed
+ * first, from the event store. One statement (one snapshot): the account's row by its primary
+ * key (whose it is: another's answers exactly as a missing one), and at most limit + 1 of its
+ * open holds after the cursor through the partial index holds_account_open (account_id,
+ * placed_version) WHERE status = 'open' (migration 0005): a page reads the rows it returns, not
+ * the account's other open holds nor any settled one. The one past limit says a next page
+ * exists. */
+static void query_holds(ll_query_worker_t *w, ll_query_job_t *job) {
+    ll_error_t err = {""};
+    char idt[LL_UUID_TEXT_LEN + 1], after[24], fetch[24];
+    ll_uuid_format(&job->account_id, idt);
+    snprintf(after, sizeof after, "%lld", (long long)(job->cursor > 0 ? job->cursor : 0));
+    snprintf(fetch, sizeof fetch, "%lld", (long long)job->limit + 1);
+    const char *params[3] = {idt, after, fetch};
+    PGresult *res =
+        pg_ready(w, &err) != 0
+            ? NULL
+            : ll_pg_query(
+                  w->pg,
+                  "SELECT s.owner, " HOLD_COLUMNS " FROM account_state s"
+                  " LEFT JOIN LATERAL (SELECT * FROM holds"
+                  "  WHERE account_id = s.account_id AND status = 'open' AND placed_version > $2::bigint"
+                  "  ORDER BY placed_version LIMIT $3::bigint) h ON true"
+                  " WHERE s.account_id = $1::uuid ORDER BY h.placed_version",
+                  3, params, PGRES_TUPLES_OK, &err);
+    if (res == NULL) {
+        unavailable(w, job, 0);
+        return;
+    }
+    if (PQntuples(res) == 0 ||
+        (job->owner_scope[0] != '\0' && strcmp(job->owner_scope, PQgetvalue(res, 0, 0)) != 0)) {
+        PQclear(res);
+        ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
+        return;
+    }
+    json_t *items = json_array();
+    int64_t last = 0;
+    int rows = PQntuples(res), count = 0;
+    for (int r = 0; items != NULL && r < rows && count < job->limit; r++) {
+        if (PQgetisnull(res, r, 1)) continue; /* the account, without open holds after the cursor */
+        json_t *item = hold_json(res, r, 1);
+        if (item == NULL || json_array_append_new(items, item) != 0) {
+            json_decref(items);
+            items = NULL;
+            break;
+        }
+        last = strtoll(PQgetvalue(res, r, HOLD_COLUMN_COUNT), NULL, 10); /* its placed_version */
+        count++;
+    }
+    int more = count == job->limit && rows > count;
+    char next[24];
+    snprintf(next, sizeof next, "%lld", (long long)last);
+    PQclear(res);
+    respond_json(job, items == NULL ? NULL
+                                    : json_pack("{s:o, s:o}", "items", items, "next_cursor",
+                                                more ? json_string(next) : json_null()));
 }
 
 /* Answers /readyz from state (ll_query_ready_t). */
@@ -847,7 +915,7 @@ void ll_query_run(ll_offload_job_t *base, void *worker) {
         [LL_Q_ACCOUNT] = query_account, [LL_Q_TRANSACTIONS] = query_transactions,
         [LL_Q_BALANCE] = query_balance, [LL_Q_AUDIT] = query_audit,
         [LL_Q_VERIFY] = query_verify,   [LL_Q_READY] = query_ready,
-        [LL_Q_HOLD] = query_hold,
+        [LL_Q_HOLD] = query_hold,       [LL_Q_HOLDS] = query_holds,
     };
     handlers[job->kind](w, job);
     if (job->body == NULL && !job->again) ll_query_problem(job, 500, "internal", "Internal error", "no response");

@@ -25,7 +25,8 @@ typedef enum {
     LL_Q_AUDIT,
     LL_Q_VERIFY,
     LL_Q_READY,
-    LL_Q_HOLD, /* GET /v1/holds/{id} */
+    LL_Q_HOLD,  /* GET /v1/holds/{id} */
+    LL_Q_HOLDS, /* GET /v1/accounts/{id}/holds?status=open */
 } ll_query_kind_t;
 
 typedef struct ll_query_job {
@@ -36,8 +37,9 @@ typedef struct ll_query_job {
     ll_uuid_t account_id;
     ll_uuid_t hold_id;                        /* LL_Q_HOLD */
     int64_t min_version;                      /* -1: none */
-    int64_t limit;                            /* transactions, audit */
-    int64_t cursor;                           /* transactions: versions below it; -1 none */
+    int64_t limit;                            /* transactions, audit, holds */
+    int64_t cursor;                           /* transactions: versions below it; holds: placed
+                                               * versions above it; -1 none */
     ll_stmt_filter_t filter;                  /* transactions: from, to, type (none: all) */
     int64_t from_version;                     /* audit */
     int64_t to_version;                       /* audit; -1: from + limit - 1 */

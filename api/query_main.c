@@ -10,6 +10,7 @@ static const char usage[] =
     "\n"
     "Serves GET /v1/accounts/{id}[?min_version=N],\n"
     "/v1/accounts/{id}/transactions[?limit&cursor&from=RFC3339&to=RFC3339&type=T1,T2], /v1/holds/{id},\n"
+    "/v1/accounts/{id}/holds?status=open[&limit&cursor],\n"
     "/v1/accounts/{id}/balance?as_of=RFC3339, /v1/accounts/{id}/audit[?from_version&to_version&limit],\n"
     "/v1/accounts/{id}/audit/verify, /healthz, /readyz, /metrics, /openapi.yaml. min_version waits up to\n"
     "2 s for the read model (read-your-writes), then answers 503 with Retry-After: never stale data.\n"
@@ -46,6 +47,7 @@ static const char *const routes[] = {"/v1/accounts/{id}",
                                      "/v1/accounts/{id}/balance",
                                      "/v1/accounts/{id}/audit",
                                      "/v1/accounts/{id}/audit/verify",
+                                     "/v1/accounts/{id}/holds",
                                      "/v1/holds/{id}",
                                      "/healthz",
                                      "/readyz",
