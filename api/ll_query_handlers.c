@@ -558,15 +558,23 @@ typedef struct {
 
 /* A TransferReceived is written by the sender's command: its actor, Idempotency-Key
  * (command_id) and correlation id are the sender's. A customer reading its own stream sees them
- * blanked, with the names in "redacted"; auditors and operators see the event as stored (and
+ * blanked, with the names in "redacted" (and an AccountFrozen's reason and actor, below); auditors and operators see the event as stored (and
  * hashed: audit/verify checks the stored bytes either way). Returns the item, or NULL. */
 static json_t *audit_item(const ll_query_job_t *job, const char *text, size_t len, json_t *state) {
     static const char *const sender_fields[] = {"actor", "command_id", "correlation_id"};
     json_t *event = json_loadb(text, len, 0, NULL);
     json_t *item = json_pack("{s:o, s:o}", "event", event, "state_after", state);
     const char *type = json_string_value(json_object_get(event, "type"));
-    if (item == NULL || job->owner_scope[0] == '\0' || type == NULL || strcmp(type, "TransferReceived") != 0)
+    if (item == NULL || job->owner_scope[0] == '\0' || type == NULL) return item;
+    /* A freeze's reason (a court order, an AML case) is the bank's: telling the customer could
+     * tip it off. The customer sees that and when its account was frozen, not why or by whom. */
+    if (strcmp(type, "AccountFrozen") == 0) {
+        json_object_set_new(json_object_get(event, "data"), "reason", json_string(""));
+        json_object_set_new(event, "actor", json_string(""));
+        json_object_set_new(item, "redacted", json_pack("[s, s]", "actor", "data.reason"));
         return item;
+    }
+    if (strcmp(type, "TransferReceived") != 0) return item;
     json_t *names = json_array();
     for (size_t i = 0; i < sizeof sender_fields / sizeof sender_fields[0]; i++) {
         json_object_set_new(event, sender_fields[i], json_string(""));

@@ -16,7 +16,30 @@
 #define ERA_US     (146097LL * 86400 * 1000000)
 #define SHIFT_ERAS 5 /* 2000 years: brings any year 0001..1969 or 8000..9999 into 1970..9999 */
 
+/* True when text's fraction of a second has a non-zero digit past the sixth: the parse kept
+ * whole microseconds (rounding down), and the instant asked for lies just after that. */
+static int below_microsecond(const char *text) {
+    const char *t = strchr(text, 'T');
+    if (t == NULL) t = strchr(text, 't');
+    const char *dot = t ? strchr(t, '.') : NULL;
+    if (dot == NULL) return 0;
+    int i = 0;
+    for (const char *c = dot + 1; *c >= '0' && *c <= '9'; c++, i++)
+        if (i >= 6 && *c != '0') return 1;
+    return 0;
+}
+
+static int parse_instant(const char *text, int64_t *us);
+
+/* Events occur at whole microseconds, so [from, to) holds the same events as [ceil(from),
+ * ceil(to)): both bounds round up, exactly. */
 int ll_stmt_parse_instant(const char *text, int64_t *us) {
+    if (parse_instant(text, us) != 0) return -1;
+    if (below_microsecond(text) && *us < INT64_MAX) (*us)++;
+    return 0;
+}
+
+static int parse_instant(const char *text, int64_t *us) {
     int64_t clamped, v;
     if (ll_time_parse_rfc3339(text, us) == 0) return 0;
     if (ll_time_parse_rfc3339_clamped(text, &clamped) != 0) return -1; /* not RFC 3339 at all */

@@ -175,6 +175,24 @@ def test_balance_as_of_and_audit_carry_the_figures():
     eq({k: page["items"][0]["state_after"][k] for k in FIGURES}, fig(850, 0))
 
 
+def test_a_customer_does_not_learn_why_or_by_whom_its_account_was_frozen():
+    a = open_account("frozen-owner", 100)
+    cmd(f"/v1/accounts/{a}/freeze", {"reason": "AML case 4711"})
+    customer = token(sub="frozen-owner", role="customer")
+    items = None
+    for auth, who in ((customer, "customer"), (AUDITOR, "auditor")):
+        s, _, b = get(f"/v1/accounts/{a}/audit", auth=auth)
+        eq(s, 200, f"{who}: {b}")
+        items = [i for i in b["items"] if i["event"]["type"] == "AccountFrozen"]
+        eq(len(items), 1, who)
+        if who == "customer":
+            eq((items[0]["event"]["data"]["reason"], items[0]["event"]["actor"]), ("", ""), "blanked for the customer")
+            eq(items[0]["redacted"], ["actor", "data.reason"])
+            eq(items[0]["state_after"]["frozen"], True, "that it is frozen is the customer's to know")
+    eq(items[0]["event"]["data"]["reason"], "AML case 4711", "the auditor sees the event as stored")
+    check("redacted" not in items[0], "nothing redacted for the auditor")
+
+
 def statement(a, query="", port=None):
     items, cursor, requests = [], None, 0
     while True:

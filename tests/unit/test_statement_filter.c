@@ -24,6 +24,11 @@ LL_TEST(test_instants_parse_exactly_inside_and_outside_the_event_range) {
     LL_CHECK_EQ_INT(us, at("2026-11-24T12:00:00Z"));
     LL_REQUIRE(ll_stmt_parse_instant("2026-11-24T13:00:00.5+01:00", &us) == 0);
     LL_CHECK_EQ_INT(us, at("2026-11-24T12:00:00Z") + 500000);
+    /* Below a microsecond: [from, to) holds whole-microsecond events as [ceil(from), ceil(to)). */
+    LL_REQUIRE(ll_stmt_parse_instant("2026-11-24T12:00:00.0000005Z", &us) == 0);
+    LL_CHECK_EQ_INT(us, at("2026-11-24T12:00:00Z") + 1);
+    LL_REQUIRE(ll_stmt_parse_instant("2026-11-24T12:00:00.000001000Z", &us) == 0);
+    LL_CHECK_EQ_INT(us, at("2026-11-24T12:00:00Z") + 1);
     /* Before the epoch: exact, negative, ordered. 1969-12-31T23:00Z is one hour before it. */
     LL_REQUIRE(ll_stmt_parse_instant("1969-12-31T23:00:00Z", &us) == 0);
     LL_CHECK_EQ_INT(us, -3600LL * 1000000);
