@@ -14,7 +14,7 @@ import uuid
 import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ll_e2e import ROOT, Service, check, eq, paused_stack_services, post, request, run  # noqa: E402
+from ll_e2e import OPERATOR, ROOT, Service, check, eq, paused_stack_services, post, request, run, token  # noqa: E402
 
 CMD, QRY = 18080, 18081
 SPEC = yaml.safe_load(open(os.path.join(ROOT, "api", "openapi.yaml")))
@@ -86,12 +86,12 @@ def operation(method, template):
     return op
 
 
-def call(method, template, path, port, body=None, headers=None, raw=None, key=True):
+def call(method, template, path, port, body=None, headers=None, raw=None, key=True, auth=OPERATOR):
     """Sends the request, checks the answer against the spec, returns (status, body)."""
     h = dict(headers or {})
-    if key and method == "POST":
+    if key and method in ("POST", "PUT"):
         h.setdefault("idempotency-key", str(uuid.uuid4()))
-    status, rh, payload = request(method, path, body=body, headers=h, port=port, raw=raw)
+    status, rh, payload = request(method, path, body=body, headers=h, port=port, raw=raw, auth=auth)
     op = operation(method, template)
     documented = op["responses"].get(str(status))
     check(documented is not None, f"{method} {path}: status {status} is not documented for {template}")
@@ -149,6 +149,110 @@ def test_every_operation_and_error_matches_the_spec():
         eq(call("GET", "/readyz", "/readyz", port)[0], 200)
 
 
+def problem_type(payload):
+    return payload.get("type", "").rsplit("/", 1)[-1] if isinstance(payload, dict) else None
+
+
+def test_ledger_depth_operations_match_the_spec():
+    """Holds, payments, credit limits and freezes (#33): every route, its answers and problems."""
+    alice = token("alice", "customer")
+    a = call("POST", "/v1/accounts", "/v1/accounts", CMD, {"owner": "alice", "currency": "EUR"})[1]["account_id"]
+    b = call("POST", "/v1/accounts", "/v1/accounts", CMD, {"owner": "bob", "currency": "EUR"})[1]["account_id"]
+    call("POST", "/v1/accounts/{account_id}/deposits", f"/v1/accounts/{a}/deposits", CMD,
+         {"amount_minor": 10000, "currency": "EUR"})
+    # Holds: placed, captured (to an account, and as a withdrawal), released, and refused.
+    ph = "/v1/accounts/{account_id}/holds"
+    s, h1 = call("POST", ph, f"/v1/accounts/{a}/holds", CMD,
+                 {"amount_minor": 500, "currency": "EUR", "reference": "card", "expires_in_seconds": 3600})
+    eq(s, 201)
+    h2 = call("POST", ph, f"/v1/accounts/{a}/holds", CMD, {"amount_minor": 300, "currency": "EUR"})[1]
+    h3 = call("POST", ph, f"/v1/accounts/{a}/holds", CMD, {"amount_minor": 100, "currency": "EUR"})[1]
+    h4 = call("POST", ph, f"/v1/accounts/{a}/holds", CMD, {"amount_minor": 1, "currency": "EUR"})[1]
+    call("POST", ph, f"/v1/accounts/{a}/holds", CMD, {"amount_minor": 2, "currency": "EUR"})  # stays open
+    eq(call("POST", ph, f"/v1/accounts/{a}/holds", CMD, {"amount_minor": 10**9, "currency": "EUR"})[0], 422)
+    eq(call("POST", ph, f"/v1/accounts/{a}/holds", CMD, {"amount_minor": 1, "currency": "EUR",
+                                                          "expires_in_seconds": 0})[0], 400)
+    eq(call("POST", ph, f"/v1/accounts/{uuid.uuid4()}/holds", CMD, {"amount_minor": 1, "currency": "EUR"})[0], 404)
+    eq(call("POST", ph, f"/v1/accounts/{a}/holds", CMD, {"amount_minor": 1, "currency": "EUR"},
+            headers={"if-match": '"1"'})[0], 412)
+    eq(call("POST", ph, f"/v1/accounts/{a}/holds", CMD, {"amount_minor": 1, "currency": "EUR"},
+            auth=token("audit", "auditor"))[0], 403)
+    cap, rel = "/v1/holds/{hold_id}/capture", "/v1/holds/{hold_id}/release"
+    s, c = call("POST", cap, f"/v1/holds/{h1['hold_id']}/capture", CMD, {"amount_minor": 200, "to_account_id": b})
+    eq((s, c["to"]["account_id"], c["released_minor"]), (201, b, 300))
+    s, c = call("POST", cap, f"/v1/holds/{h2['hold_id']}/capture", CMD, {})
+    eq((s, "to" in c), (201, False))
+    eq(call("POST", rel, f"/v1/holds/{h3['hold_id']}/release", CMD, {})[0], 200)
+    s, p = call("POST", rel, f"/v1/holds/{h3['hold_id']}/release", CMD, {})
+    eq((s, problem_type(p)), (409, "hold-not-open"))
+    s, p = call("POST", cap, f"/v1/holds/{h4['hold_id']}/capture", CMD, {"amount_minor": 2})
+    eq((s, problem_type(p)), (422, "capture-exceeds-hold"))
+    s, p = call("POST", cap, f"/v1/holds/{uuid.uuid4()}/capture", CMD, {})
+    eq((s, problem_type(p)), (404, "hold-not-found"))
+    s, p = call("POST", cap, "/v1/holds/not-a-uuid/capture", CMD, {})
+    eq((s, problem_type(p)), (400, "invalid-hold-id"))
+    s, p = call("POST", rel, f"/v1/holds/{h4['hold_id']}/release", CMD, {}, auth=alice)
+    eq((s, problem_type(p)), (403, "forbidden"), "the bank's hold, to its account's owner")
+    short = call("POST", ph, f"/v1/accounts/{a}/holds", CMD, {"amount_minor": 1, "currency": "EUR",
+                                                               "expires_in_seconds": 1})[1]
+    time.sleep(1.1)
+    s, p = call("POST", cap, f"/v1/holds/{short['hold_id']}/capture", CMD, {})
+    check((s, problem_type(p)) in ((409, "hold-expired"), (409, "hold-not-open")), f"past expiry: {s} {p}")
+    # The account's open holds (query API), and one hold.
+    lh = "/v1/accounts/{account_id}/holds"
+    s, page = call("GET", lh, f"/v1/accounts/{a}/holds?status=open&limit=1", QRY)
+    eq((s, [x["hold_id"] for x in page["items"]], page["next_cursor"] is not None), (200, [h4["hold_id"]], True))
+    eq(call("GET", lh, f"/v1/accounts/{a}/holds?status=released", QRY)[0], 400)
+    eq(call("GET", lh, f"/v1/accounts/{a}/holds?status=open", QRY, auth=token("bob", "customer"))[0], 404)
+    eq(call("GET", "/v1/holds/{hold_id}", f"/v1/holds/{h1['hold_id']}", QRY)[0], 200)
+    # Credit limits and freezes: the operators'.
+    cl, fz, uf = ("/v1/accounts/{account_id}/credit-limit", "/v1/accounts/{account_id}/freeze",
+                  "/v1/accounts/{account_id}/unfreeze")
+    s, r = call("PUT", cl, f"/v1/accounts/{b}/credit-limit", CMD, {"overdraft_limit_minor": 1000})
+    eq((s, r["overdraft_limit_minor"]), (200, 1000))
+    eq(call("PUT", cl, f"/v1/accounts/{b}/credit-limit", CMD, {"overdraft_limit_minor": -1})[0], 400)
+    eq(call("PUT", cl, f"/v1/accounts/{a}/credit-limit", CMD, {"overdraft_limit_minor": 5}, auth=alice)[0], 403)
+    eq(call("PUT", cl, f"/v1/accounts/{uuid.uuid4()}/credit-limit", CMD, {"overdraft_limit_minor": 5})[0], 404)
+    s, hdrs, body = request("POST", f"/v1/accounts/{b}/credit-limit", body={"overdraft_limit_minor": 5},
+                            headers={"idempotency-key": str(uuid.uuid4())}, port=CMD)
+    eq((s, hdrs.get("allow"), problem_type(body)), (405, "PUT", "method-not-allowed"))
+    check("Allow" in SPEC["components"]["responses"]["MethodNotAllowed"]["headers"], "405 documented with Allow")
+    eq(validate(body, SPEC["components"]["responses"]["MethodNotAllowed"]["content"]["application/problem+json"]
+                ["schema"]), [])
+    s, r = call("POST", fz, f"/v1/accounts/{b}/freeze", CMD, {"reason": "court order 17"})
+    eq((s, r["frozen"]), (200, True))
+    s, p = call("POST", fz, f"/v1/accounts/{b}/freeze", CMD, {"reason": "again"})
+    eq((s, problem_type(p)), (409, "already-frozen"))
+    eq(call("POST", fz, f"/v1/accounts/{b}/freeze", CMD, {})[0], 400)
+    eq(call("POST", fz, f"/v1/accounts/{a}/freeze", CMD, {"reason": "x"}, auth=alice)[0], 403)
+    s, p = call("POST", "/v1/payments", "/v1/payments", CMD,
+                {"legs": [{"from_account_id": a, "to_account_id": b, "amount_minor": 1, "currency": "EUR"},
+                          {"from_account_id": b, "to_account_id": a, "amount_minor": 1, "currency": "EUR"}]})
+    eq((s, problem_type(p), p.get("leg")), (422, "account-frozen", 1), "a refused leg, named")
+    s, r = call("POST", uf, f"/v1/accounts/{b}/unfreeze", CMD, {})
+    eq((s, r["frozen"]), (200, False))
+    s, p = call("POST", uf, f"/v1/accounts/{b}/unfreeze", CMD, {})
+    eq((s, problem_type(p)), (409, "not-frozen"))
+    # Payments.
+    pay = "/v1/payments"
+    s, r = call("POST", pay, pay, CMD, {"legs": [
+        {"from_account_id": a, "to_account_id": b, "amount_minor": 100, "currency": "EUR"},
+        {"from_account_id": b, "to_account_id": a, "amount_minor": 5, "currency": "EUR"}], "reference": "order 1"})
+    eq((s, len(r["legs"])), (201, 2))
+    s, r = call("POST", pay, pay, CMD, {"legs": [
+        {"from_account_id": a, "to_account_id": b, "amount_minor": 1, "currency": "EUR"}]}, auth=alice)
+    eq((s, r["legs"][0]["to"]), (201, {"account_id": b}), "a destination alice cannot see: no version")
+    s, p = call("POST", pay, pay, CMD, {"legs": [
+        {"from_account_id": a, "to_account_id": b, "amount_minor": 1, "currency": "EUR"},
+        {"from_account_id": str(uuid.uuid4()), "to_account_id": b, "amount_minor": 1, "currency": "EUR"}]})
+    eq((s, problem_type(p), p.get("leg")), (404, "account-not-found", 1))
+    eq(call("POST", pay, pay, CMD, {"legs": []})[0], 400)
+    s, p = call("POST", pay, pay, CMD, {"legs": [
+        {"from_account_id": a, "to_account_id": b, "amount_minor": 1, "currency": "EUR"}]},
+        headers={"if-match": '"1"'})
+    eq((s, "leg" in p), (412, False))
+
+
 def test_metrics_count_the_flow():
     for port, route in ((CMD, "/v1/accounts/{id}/deposits"), (QRY, "/v1/accounts/{id}")):
         s, text = call("GET", "/metrics", "/metrics", port)
@@ -168,11 +272,11 @@ def test_every_documented_operation_is_routed():
     a = post("/v1/accounts", {"owner": "routed", "currency": "EUR"}, port=CMD)[2]["account_id"]
     for template, ops in SPEC["paths"].items():
         for method, op in ops.items():
-            if template == "/metrics":
-                continue  # served by both; checked above
+            if template == "/metrics" or method not in ("get", "post", "put"):
+                continue  # /metrics: served by both, checked above; else a path's own description
             port = QRY if op.get("servers", [{}])[0].get("url", "").endswith("8081") else CMD
             path = template.replace("{account_id}", a)
-            status, _, body = request(method.upper(), path, body={} if method == "post" else None,
+            status, _, body = request(method.upper(), path, body={} if method in ("post", "put") else None,
                                       headers={"idempotency-key": str(uuid.uuid4())}, port=port)
             check(not (status == 404 and isinstance(body, dict) and body.get("type", "").endswith("/not-found")),
                   f"{method.upper()} {template} is documented but not routed")

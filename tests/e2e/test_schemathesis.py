@@ -26,7 +26,20 @@ sys.path.insert(0, os.path.dirname(__file__))
 from ll_e2e import OPERATOR, ROOT, Service, check, paused_stack_services, run  # noqa: E402
 
 CMD, QRY, FRONT = 18480, 18481, 18482
-COMMAND_PATHS = re.compile(r"^/v1/(accounts|transfers|accounts/[^/?]*/(deposits|withdrawals|close))(\?|$)")
+COMMAND_PATHS = re.compile(r"^/v1/(accounts|transfers|payments"
+                           r"|accounts/[^/?]*/(deposits|withdrawals|close|credit-limit|freeze|unfreeze)"
+                           r"|holds/[^/?]*/(capture|release))(\?|$)")
+# Served by both: GET (an account's open holds) by the query API, POST (place a hold) by the
+# command service.
+SHARED_PATHS = re.compile(r"^/v1/accounts/[^/?]*/holds(\?|$)")
+QUERY_METHODS = ("GET", "HEAD")
+
+
+def server(method, path):
+    """The port of the server that owns method on path."""
+    if SHARED_PATHS.match(path):
+        return QRY if method in QUERY_METHODS else CMD
+    return CMD if COMMAND_PATHS.match(path) else QRY
 
 
 VALID_KEY = re.compile(r"^[!-~]{1,128}$")
@@ -37,11 +50,13 @@ class Front(http.server.BaseHTTPRequestHandler):
     Idempotency-Key becomes a fresh UUID. The generator shrinks keys to "0", so nearly every
     command would otherwise collide with an earlier one (422 idempotency-key-reused) and never
     reach the ledger; invalid keys (the negative cases) pass as generated. Idempotency itself is
-    tested in test_command_api.py."""
+    tested in test_command_api.py. A path both servers serve (SHARED_PATHS) goes by method; a
+    method neither takes is answered by the command service, whose Allow names its own method
+    only: the front adds the query API's, as a gateway in front of both must."""
     protocol_version = "HTTP/1.1"
 
     def forward(self):
-        port = CMD if COMMAND_PATHS.match(self.path) else QRY
+        port = server(self.command, self.path)
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
@@ -55,6 +70,8 @@ class Front(http.server.BaseHTTPRequestHandler):
             data = resp.read()
             self.send_response_only(resp.status, resp.reason)
             for name, value in resp.getheaders():
+                if resp.status == 405 and name.lower() == "allow" and SHARED_PATHS.match(self.path):
+                    value = ", ".join(QUERY_METHODS + tuple(m.strip() for m in value.split(",")))
                 if name.lower() not in ("connection", "transfer-encoding", "content-length"):
                     self.send_header(name, value)
             self.send_header("content-length", str(len(data)))
