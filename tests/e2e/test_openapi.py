@@ -223,6 +223,10 @@ def test_ledger_depth_operations_match_the_spec():
     eq((s, r["frozen"]), (200, True))
     s, p = call("POST", fz, f"/v1/accounts/{b}/freeze", CMD, {"reason": "again"})
     eq((s, problem_type(p)), (409, "already-frozen"))
+    s, page = call("GET", "/v1/accounts/{account_id}/audit", f"/v1/accounts/{b}/audit?limit=200", QRY,
+                   auth=token("bob", "customer"))
+    eq([x.get("redacted") for x in page["items"] if x["event"]["type"] == "AccountFrozen"], [["actor", "data.reason"]],
+       "the freeze's reason and actor, blanked to its customer")
     eq(call("POST", fz, f"/v1/accounts/{b}/freeze", CMD, {})[0], 400)
     eq(call("POST", fz, f"/v1/accounts/{a}/freeze", CMD, {"reason": "x"}, auth=alice)[0], 403)
     s, p = call("POST", "/v1/payments", "/v1/payments", CMD,
