@@ -79,10 +79,11 @@ static void copy_event(const ll_event_t *ev, const char *envelope) {
 static void copy_account_state(FILE *out, const ll_account_t *a) {
     char id[LL_UUID_TEXT_LEN + 1];
     ll_uuid_format(&a->account_id, id);
-    fprintf(out, "%s\t%lld\t%s\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%s\n", id, (long long)a->version,
+    /* account_state's columns in table order: 0001's, then 0004's held_minor and frozen. */
+    fprintf(out, "%s\t%lld\t%s\t%s\t%s\t%lld\t%lld\t%lld\t%lld\t%s\t%lld\t%s\n", id, (long long)a->version,
             ll_account_status_name(a->status), a->owner, a->currency.code, (long long)a->balance_minor,
             (long long)a->overdraft_limit_minor, (long long)a->opened_at_us, (long long)a->updated_at_us,
-            a->head_hash);
+            a->head_hash, (long long)a->held_minor, a->frozen ? "t" : "f");
 }
 
 /* Decides cmd on a, seals, folds and produces the event. Returns 0 or -1. */

@@ -182,10 +182,15 @@ def test_bounds_are_half_open_and_instants_compare_as_given():
     raw = text_of(at, 60)  # an unencoded + stays a + (as for as_of)
     s, _, page = get(f"/v1/accounts/{a}/transactions?from={raw}&to={enc(text_of(at + 1))}")
     eq((s, versions(page["items"])), (200, [k["version"]]))
-    # Nine fraction digits (beyond the sixth truncated), a lowercase t and z.
-    nine = text_of(at)[:-1].replace("T", "t") + "999z"
+    # Nine fraction digits, a lowercase t and z. Events are whole microseconds, so both bounds
+    # round up to the microsecond: .000 holds the event at its microsecond, .999 starts after it.
+    nine = text_of(at)[:-1].replace("T", "t") + "000z"
     s, _, page = get(f"/v1/accounts/{a}/transactions?from={nine}&to={enc(text_of(at + 1))}")
-    eq((s, versions(page["items"])), (200, [k["version"]]), nine)
+    eq((s, versions(page.get("items", []))), (200, [k["version"]]), nine)
+    after = text_of(at)[:-1] + "999Z"
+    s, _, page = get(f"/v1/accounts/{a}/transactions?from={after}&to={enc(text_of(at + 2))}")
+    eq(s, 200, after)
+    check(k["version"] not in versions(page["items"]), f"{after} starts after the event at its microsecond")
     # Before 1970 and past everything: windows that hold nothing, or everything.
     eq(window(a, frm="1900-01-01T00:00:00Z", to="1969-12-31T23:59:59Z")[0], [])
     eq(versions(window(a, frm="1900-01-01T00:00:00Z", to="9999-12-31T23:59:59-10:00", limit=200)[0]), versions(full))
