@@ -26,8 +26,9 @@ machine.
    events/s from a backlog, with the stack's projector and then with three in its consumer
    group (LL_REPLICAS=projector:3), same run.
 
-5. Ledger depth: deposits, 3-leg payments and holds placed+captured over the first of
-   --accounts (funded first), each for --seconds, same run; the projector's pace under each.
+5. Ledger depth: at each of --accounts accounts in the system, deposits, 3-leg payments and
+   holds placed+captured over a funded working set of up to 10,000 accounts spread over all, each
+   for --seconds, same run; the projector's pace under each.
 
 Usage: bench/bench_system.py [--parts load,growth,statements,scale,projectors,ledger] [--accounts 1000,100000]
                              [--seconds 60] [--clients 16] [--growth 1000000]
@@ -308,18 +309,22 @@ def ledger_load(system, script, accounts, args):
     return out
 
 
-def ledger(system, args):
+LEDGER_WORKING_SET = 10000  # accounts the ledger part's workloads touch, spread over all of them
+
+
+def ledger(system, n, args):
     """Ledger depth (issue #33), same run: deposits, then 3-leg payments (two payees and a fee,
-    6 events each), then holds placed and captured (2 commands, 2 events each), over the first of
-    --accounts accounts funded first; the projector's pace under each."""
-    n = int(args.accounts.split(",")[0])
+    6 events each), then holds placed and captured (2 commands, 2 events each), with n accounts
+    in the system, over a working set of up to LEDGER_WORKING_SET of them spread over all (funded
+    first); the projector's pace under each."""
     open_accounts(system, n, args.clients)
     ids = account_ids()
+    working = ids[::max(1, len(ids) // LEDGER_WORKING_SET)][:LEDGER_WORKING_SET]
     with ThreadPoolExecutor(args.clients) as ex:  # funds for payments and holds
         list(ex.map(lambda a: system.post(f"/v1/accounts/{a}/deposits",
-                                          {"amount_minor": 10 ** 12, "currency": "EUR"}), ids))
-    accounts = write_lines("system_ledger_accounts.txt", ids)
-    out = {"accounts": len(ids)}
+                                          {"amount_minor": 10 ** 12, "currency": "EUR"}), working))
+    accounts = write_lines("system_ledger_accounts.txt", working)
+    out = {"accounts": len(ids), "working_set": len(working)}
     for name, script in (("deposits", "deposit.lua"), ("payments", "payment.lua"), ("holds", "hold.lua")):
         out[name] = ledger_load(system, script, accounts, args)
     return out
@@ -560,7 +565,7 @@ def statements(system, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--parts", default="load,statements,growth,scale,projectors")
+    ap.add_argument("--parts", default="load,statements,growth,scale,projectors,ledger")
     ap.add_argument("--accounts", default="1000,100000")
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--short-seconds", type=int, default=5, help="each wrk run of the read measurements")
@@ -595,7 +600,7 @@ def main():
             continue
         with System() as system:
             if part == "ledger":
-                data["ledger"] = ledger(system, args)
+                data["ledger"] = [ledger(system, int(n), args) for n in args.accounts.split(",")]
             elif part == "projectors":
                 data["projectors"] = scale_out(system, args)
             elif part == "load":
@@ -611,8 +616,8 @@ def main():
     errors = sum(p["command_errors"] for p in data.get("load", []))
     errors += sum(data["projectors"][c]["load"]["command_errors"] for c in ("1", "3")) if data.get("projectors") else 0
     errors += sum(p["outside_view"]["errors"] for p in data.get("growth", []))
-    if data.get("ledger"):
-        errors += sum(data["ledger"][w]["errors"] for w in ("deposits", "payments", "holds"))
+    for lg in data.get("ledger") or []:
+        errors += sum(lg[w]["errors"] for w in ("deposits", "payments", "holds"))
     if data.get("scale"):
         errors += data["scale"]["load"]["command_errors"] + data["scale"]["outside_view"]["errors"]
     errors += sum(s["rate"]["query_errors"]["max"] + s["latency"]["query_errors"]["max"] + s["mongodb"]["errors"]
@@ -640,8 +645,7 @@ def stack_cpu_note(small, big):
 
 def rows(data):
     out = []
-    lg = data.get("ledger")
-    if lg:
+    for lg in data.get("ledger") or []:
         d, p, h = lg["deposits"], lg["payments"], lg["holds"]
         r = p["requests_per_s"] / d["requests_per_s"]
         out.append(row(f"3-leg payments/s end to end ({lg['accounts']} accounts, 6 events each)",
@@ -655,7 +659,8 @@ def rows(data):
                        "deposits/s, same run", d["requests_per_s"], holds, "holds/s", ratio=r, goal=">= 0.4x",
                        met=r >= 0.4, note=f"{h['events_per_s']:.0f} events/s"))
         for name, w in (("deposits", d), ("3-leg payments", p), ("holds placed and captured", h)):
-            out.append(row(f"Projector events/s under {name} (whole system)", "events acknowledged/s, same run",
+            out.append(row(f"Projector events/s under {name} ({lg['accounts']} accounts, whole system)",
+                           "events acknowledged/s, same run",
                            w["events_per_s"], w["projected_per_s"], "events/s", ratio=w["ratio"], goal=">= 1.0x",
                            met=w["ratio"] >= 0.98, note=f"drain {w['drain_s']:.1f} s"))
     for p in data.get("load", []):
@@ -766,15 +771,17 @@ def report(args, data):
                          f"{p['drain_s']:.1f} | {p['statements_ok_share'] * 100:.2f} % of {p['statements']} | "
                          f"{p['statement_p50_ms']:.1f} / {p['statement_p99_ms']:.1f} |")
     if data.get("ledger"):
-        lg = data["ledger"]
         lines += ["", f"## Ledger depth: payments and holds against deposits (measured {data.get('ledger_measured', '')})",
-                  "", f"{lg['accounts']} funded accounts; each workload for --seconds at --clients connections.", "",
-                  "| workload | requests/s | events/s acknowledged | projector events/s | ratio | drain s | errors |",
-                  "|---|---|---|---|---|---|---|"]
-        for name in ("deposits", "payments", "holds"):
-            w = lg[name]
-            lines.append(f"| {name} | {w['requests_per_s']:.0f} | {w['events_per_s']:.0f} | {w['projected_per_s']:.0f} | "
-                         f"**{w['ratio']:.2f}** | {w['drain_s']:.1f} | {w['errors']} |")
+                  "", "Each workload for --seconds at --clients connections over a funded working set spread over all "
+                  "accounts, same run.", "",
+                  "| accounts | working set | workload | requests/s | events/s acknowledged | projector events/s | ratio | "
+                  "drain s | errors |", "|---|---|---|---|---|---|---|---|---|"]
+        for lg in data["ledger"]:
+            for name in ("deposits", "payments", "holds"):
+                w = lg[name]
+                lines.append(f"| {lg['accounts']} | {lg.get('working_set', lg['accounts'])} | {name} | "
+                             f"{w['requests_per_s']:.0f} | {w['events_per_s']:.0f} | {w['projected_per_s']:.0f} | "
+                             f"**{w['ratio']:.2f}** | {w['drain_s']:.1f} | {w['errors']} |")
     if data.get("growth"):
         lines += ["", f"## Growth: accounts opened through the system (measured {data.get('growth_measured', '')})", "",
                   "| accounts | opened/s while growing | projected events/s meanwhile | lag max events / s | drain s "
