@@ -17,6 +17,19 @@ static int ascii_printable(const char *key, const char *s, ll_error_t *err) {
     return 0;
 }
 
+/* The money fields of a deposit, withdrawal, transfer or new hold: amount_minor and currency
+ * (required), reference (optional, printable ASCII). */
+static int decode_money_fields(const json_t *body, ll_command_t *out, ll_error_t *err) {
+    int rc = ll_json_get_int64(body, "amount_minor", "", true, LL_AMOUNT_MINOR_MIN, LL_AMOUNT_MINOR_MAX,
+                               &out->amount_minor, err);
+    if (rc == 0) rc = ll_json_get_currency(body, "currency", "", true, &out->currency, err);
+    if (rc == 0)
+        rc = ll_json_get_string(body, "reference", "", false, 0, LL_REFERENCE_BYTES_MAX, out->reference,
+                                sizeof out->reference, err);
+    if (rc == 0) rc = ascii_printable("reference", out->reference, err);
+    return rc;
+}
+
 /* One leg of a payment: legs[i] as {from_account_id, to_account_id, amount_minor, currency}. */
 static int decode_leg(const json_t *o, int i, ll_payment_leg_t *leg, ll_error_t *err) {
     static const char *const keys[] = {"from_account_id", "to_account_id", "amount_minor", "currency"};
@@ -64,14 +77,7 @@ static int decode_hold_command(ll_command_type_t type, const json_t *body, ll_co
     }
     rc = ll_json_only_keys(body, place_keys, 4, "", err);
     out->expires_in_s = LL_HOLD_EXPIRY_DEFAULT_S;
-    if (rc == 0)
-        rc = ll_json_get_int64(body, "amount_minor", "", true, LL_AMOUNT_MINOR_MIN, LL_AMOUNT_MINOR_MAX,
-                               &out->amount_minor, err);
-    if (rc == 0) rc = ll_json_get_currency(body, "currency", "", true, &out->currency, err);
-    if (rc == 0)
-        rc = ll_json_get_string(body, "reference", "", false, 0, LL_REFERENCE_BYTES_MAX, out->reference,
-                                sizeof out->reference, err);
-    if (rc == 0) rc = ascii_printable("reference", out->reference, err);
+    if (rc == 0) rc = decode_money_fields(body, out, err);
     if (rc == 0)
         rc = ll_json_get_int64(body, "expires_in_seconds", "", false, 1, LL_HOLD_EXPIRY_MAX_S, &out->expires_in_s,
                                err);
@@ -131,15 +137,7 @@ static int decode_fields(ll_command_type_t type, const json_t *body, ll_command_
     default:
         return ll_error_set(err, LL_EINVAL, "unknown command type");
     }
-    if (rc == 0)
-        rc = ll_json_get_int64(body, "amount_minor", "", true, LL_AMOUNT_MINOR_MIN, LL_AMOUNT_MINOR_MAX,
-                               &out->amount_minor, err);
-    if (rc == 0) rc = ll_json_get_currency(body, "currency", "", true, &out->currency, err);
-    if (rc == 0)
-        rc = ll_json_get_string(body, "reference", "", false, 0, LL_REFERENCE_BYTES_MAX, out->reference,
-                                sizeof out->reference, err);
-    if (rc == 0) rc = ascii_printable("reference", out->reference, err);
-    return rc;
+    return rc == 0 ? decode_money_fields(body, out, err) : rc;
 }
 
 int ll_command_decode(ll_command_type_t type, const char *body, size_t len, size_t max_bytes,

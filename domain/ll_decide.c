@@ -184,7 +184,7 @@ static void decide_close(const ll_account_t *s, const ll_command_meta_t *meta, l
 static void decide_place_hold(const ll_account_t *s, const ll_command_t *cmd, const ll_command_meta_t *meta,
                               ll_decision_t *out) {
     LL_MONEY_ASSERT(!ll_uuid_is_nil(&cmd->hold_id)); /* the caller assigns it */
-    int64_t held, left;
+    int64_t held, unused_balance;
     if (check_movement(s, cmd, out) != 0 || check_not_frozen(s, out) != 0) return;
     if (cmd->expires_in_s < 1 || cmd->expires_in_s > LL_HOLD_EXPIRY_MAX_S) {
         reject(out, LL_REJECT_INVALID_EXPIRY, "expires_in_seconds %lld is outside 1..%d",
@@ -195,12 +195,8 @@ static void decide_place_hold(const ll_account_t *s, const ll_command_t *cmd, co
         reject(out, LL_REJECT_BALANCE_OVERFLOW, "held amount would exceed the largest amount");
         return;
     }
-    int64_t available = ll_account_available(s);
-    if (ll_money_sub(available, cmd->amount_minor, &left) != 0 || left < ll_account_floor(s)) {
-        reject(out, LL_REJECT_INSUFFICIENT_FUNDS, "available %lld is less than %lld", (long long)available,
-               (long long)cmd->amount_minor);
-        return;
-    }
+    /* What a hold reserves must be available, as for a debit (the balance itself stays). */
+    if (debit(s, cmd->amount_minor, &unused_balance, out) != 0) return;
     ll_event_t *ev = add_money_event(out, s, LL_EVENT_HOLD_PLACED, meta, s->balance_minor, held);
     set_money(ev, cmd->amount_minor, &cmd->currency, cmd->reference);
     ev->data.movement.hold_id = cmd->hold_id;
@@ -297,6 +293,14 @@ static void advance(ll_account_t *a, const ll_event_t *ev) {
     a->head_hash[0] = '\0';
 }
 
+/* A refusal decided on the destination's side: say so (the source's reasons came first). */
+static void blame_destination(ll_decision_t *out) {
+    char why[sizeof out->detail];
+    memcpy(why, out->detail, sizeof why);
+    snprintf(out->detail, sizeof out->detail, "destination %.200s", why);
+    out->failed_destination = 1;
+}
+
 /* One transfer between working copies: checks (source first, then destination), appends
  * TransferSent and TransferReceived, and advances both copies. Returns 0, or -1 refused (with
  * out->failed_destination set when the source was fine). */
@@ -310,11 +314,7 @@ static int decide_leg(ll_account_t *from, ll_account_t *to, int64_t amount, cons
     int64_t from_after, to_after;
     if (check_money(from, amount, currency, out) != 0 || debit(from, amount, &from_after, out) != 0) return -1;
     if (check_money(to, amount, currency, out) != 0 || credit(to, amount, &to_after, out) != 0) {
-        /* Say which side failed: the destination. */
-        char why[sizeof out->detail];
-        memcpy(why, out->detail, sizeof why);
-        snprintf(out->detail, sizeof out->detail, "destination %.200s", why);
-        out->failed_destination = 1;
+        blame_destination(out);
         return -1;
     }
     /* Conservation: what leaves one account arrives at the other, to the minor unit. */
@@ -395,10 +395,7 @@ void ll_decide_hold(const ll_account_t *account, const ll_hold_t *hold, const ll
         }
         if (check_money(to, amount, &hold->currency, out) != 0 ||
             credit(to, amount, &to_after, out) != 0) {
-            char why[sizeof out->detail];
-            memcpy(why, out->detail, sizeof why);
-            snprintf(out->detail, sizeof out->detail, "destination %.200s", why);
-            out->failed_destination = 1;
+            blame_destination(out);
             return;
         }
         LL_MONEY_ASSERT(!ll_uuid_is_nil(&cmd->transfer_id)); /* the caller assigns it */

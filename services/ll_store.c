@@ -625,6 +625,30 @@ static int no_randomness(ll_error_t *err) {
     return ll_error_set(err, LL_EIO, "no randomness");
 }
 
+/* The meta of a command on a (and on the destination to, or NULL): its events are never dated
+ * before the last event of either account, even if the clock stepped back. */
+static int meta_for(const ll_write_t *w, const ll_account_t *a, const ll_account_t *to, ll_command_meta_t *m) {
+    int64_t not_before = a->updated_at_us;
+    if (to != NULL && to->updated_at_us > not_before) not_before = to->updated_at_us;
+    return make_meta(w, not_before, m);
+}
+
+/* Answers decision d: a refusal as the ledger gave it, or, when the destination is hidden from
+ * the customer (its own side's reasons were answered before), as one answer whatever the
+ * destination's reason (hidden_detail); an acceptance is committed. */
+static int answer_decision(batch_t *b, ll_write_t *w, ll_decision_t *d, const char *hidden_detail,
+                           ll_error_t *err) {
+    if (d->rejection != LL_REJECT_NONE && w->hide_destination) {
+        ll_write_problem(w, 422, "transfer-rejected", "Transfer rejected", hidden_detail);
+        return 0;
+    }
+    if (d->rejection != LL_REJECT_NONE) {
+        ll_write_rejected(w, d->rejection, d->detail);
+        return 0;
+    }
+    return commit_and_answer(b, w, d, err);
+}
+
 /* Decides a command on one account (open, deposit, withdraw, close, place hold, credit limit,
  * freeze, unfreeze) or a transfer. */
 static int decide_account(batch_t *b, ll_write_t *w, ll_error_t *err) {
@@ -650,9 +674,7 @@ static int decide_account(batch_t *b, ll_write_t *w, ll_error_t *err) {
     }
     if (!precondition_holds(w, from)) return 0;
     ll_command_meta_t meta;
-    int64_t not_before = from->updated_at_us;
-    if (to != NULL && to->updated_at_us > not_before) not_before = to->updated_at_us;
-    if (make_meta(w, not_before, &meta) != 0) return no_randomness(err);
+    if (meta_for(w, from, to, &meta) != 0) return no_randomness(err);
     ll_decision_t d;
     /* A customer learns nothing of a destination it cannot see: whether it exists, is closed or
      * holds another currency is one answer. Its own account's reasons come first (decided as a
@@ -671,16 +693,7 @@ static int decide_account(batch_t *b, ll_write_t *w, ll_error_t *err) {
         ll_decide_transfer(from, to, cmd, &meta, &d);
     else
         ll_decide(from, cmd, &meta, &d);
-    if (d.rejection != LL_REJECT_NONE && w->hide_destination) {
-        ll_write_problem(w, 422, "transfer-rejected", "Transfer rejected",
-                         "the destination account cannot receive this transfer");
-        return 0;
-    }
-    if (d.rejection != LL_REJECT_NONE) {
-        ll_write_rejected(w, d.rejection, d.detail);
-        return 0;
-    }
-    return commit_and_answer(b, w, &d, err);
+    return answer_decision(b, w, &d, "the destination account cannot receive this transfer", err);
 }
 
 /* Decides a capture, release or expiry against the hold as stored and its (locked) account. */
@@ -727,9 +740,7 @@ static int decide_settlement(batch_t *b, ll_write_t *w, ll_error_t *err) {
         to = account(b, &cmd->to_account_id);
     }
     ll_command_meta_t meta;
-    int64_t not_before = a->updated_at_us;
-    if (to != NULL && to->updated_at_us > not_before) not_before = to->updated_at_us;
-    if (make_meta(w, not_before, &meta) != 0) return no_randomness(err);
+    if (meta_for(w, a, to, &meta) != 0) return no_randomness(err);
     ll_decision_t d;
     /* As a transfer: a customer capturing to an account it cannot see hears its own side's
      * reasons first (the capture decided as a withdrawal), then one answer for the destination. */
@@ -742,16 +753,7 @@ static int decide_settlement(batch_t *b, ll_write_t *w, ll_error_t *err) {
         }
     }
     ll_decide_hold(a, h, to, cmd, &meta, &d);
-    if (d.rejection != LL_REJECT_NONE && w->hide_destination) {
-        ll_write_problem(w, 422, "transfer-rejected", "Transfer rejected",
-                         "the destination account cannot receive this capture");
-        return 0;
-    }
-    if (d.rejection != LL_REJECT_NONE) {
-        ll_write_rejected(w, d.rejection, d.detail);
-        return 0;
-    }
-    return commit_and_answer(b, w, &d, err);
+    return answer_decision(b, w, &d, "the destination account cannot receive this capture", err);
 }
 
 /* The refusal of a payment, naming its leg. */
