@@ -1,4 +1,4 @@
-/* Integration: the time index of sealed pages (projector/ll_rm_times.h) against the local
+/* Integration: the time index of sealed pages (readmodel/ll_rm_times.h) against the local
  * FerretDB. Every page sealed has its times_g document saying when its last version occurred,
  * whoever sealed it: the projector's writes in batches cut anywhere (the page's last version in
  * the batch, or sealed later from what events_g holds after a writer stopped between events and

@@ -1,4 +1,4 @@
-/* Unit tests of projector/ll_read_model_docs: the read-model documents built from events and
+/* Unit tests of readmodel/ll_read_model_docs: the read-model documents built from events and
  * read back (no I/O). */
 #include "domain_fixture.h"
 #include "rm_depth_fixture.h"

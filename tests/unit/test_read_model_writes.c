@@ -1,4 +1,4 @@
-/* Unit tests of projector/ll_read_model_writes: which documents a batch of events plans (no I/O:
+/* Unit tests of readmodel/ll_read_model_writes: which documents a batch of events plans (no I/O:
  * planning only; tests/integration/test_read_model.c executes them against the store). */
 #include "domain_fixture.h"
 #include "ll_read_model_writes.h"

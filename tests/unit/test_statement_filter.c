@@ -1,4 +1,4 @@
-/* Unit tests of api/ll_statement_filter: statements by time and type. Window bounds parse as
+/* Unit tests of readmodel/ll_statement_filter: statements by time and type. Window bounds parse as
  * exact instants (also before 1970 and past 9999 by an offset, order kept); type lists accept
  * statement types only; items are taken, skipped or end the walk; and the page search finds the
  * first page ending at or after an instant against a brute force, on even, bursty, tied and
