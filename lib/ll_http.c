@@ -4,6 +4,7 @@
 #include "ll_clock.h"
 #include "ll_http_errors.h"
 #include "ll_limits.h"
+#include "ll_log.h"
 #include "ll_problem.h"
 #include "ll_random.h"
 #include "ll_time.h"
@@ -60,22 +61,19 @@ const char *ll_http_forwarded_for(h2o_req_t *req, char *out, size_t out_size) {
 }
 
 static void log_request(const observation_t *o, double seconds) {
-    char when[LL_TIME_TEXT_LEN + 1], peer[LL_HTTP_PEER_BYTES];
-    ll_time_format(ll_clock_wall_us(), when);
+    char peer[LL_HTTP_PEER_BYTES];
     ll_http_peer(o->req, peer, sizeof peer);
-    /* The method is h2o's token or the client's bytes: only letters pass. */
-    char method[16];
-    size_t m = 0;
-    for (size_t i = 0; i < o->req->method.len && m < sizeof method - 1; i++)
-        if ((o->req->method.base[i] | 0x20) >= 'a' && (o->req->method.base[i] | 0x20) <= 'z')
-            method[m++] = o->req->method.base[i];
-    method[m] = '\0';
-    fprintf(stdout,
-            "{\"ts\":\"%s\",\"level\":\"info\",\"service\":\"%s\",\"msg\":\"request\",\"request_id\":\"%s\","
-            "\"correlation_id\":\"%s\",\"method\":\"%s\",\"route\":\"%s\",\"status\":%d,\"ms\":%.3f,"
-            "\"peer\":\"%s\"}\n",
-            when, o->srv->service, o->request_id, o->correlation_id, method, o->route, o->req->res.status,
-            seconds * 1e3, peer);
+    ll_log_t l;
+    ll_log_begin(&l, "info", o->srv->service, "request");
+    ll_log_str(&l, "request_id", o->request_id);
+    ll_log_str(&l, "correlation_id", o->correlation_id);
+    /* The method is h2o's token or the client's bytes (escaped by the logger; a long one cut). */
+    ll_log_strn(&l, "method", o->req->method.base, o->req->method.len < 16 ? o->req->method.len : 16);
+    ll_log_str(&l, "route", o->route);
+    ll_log_int(&l, "status", o->req->res.status);
+    ll_log_double(&l, "ms", seconds * 1e3, 3);
+    ll_log_str(&l, "peer", peer);
+    ll_log_end_unflushed(&l); /* ll_http_server_run flushes once per loop turn */
 }
 
 static void on_observed(void *p) {

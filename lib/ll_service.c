@@ -2,6 +2,7 @@
 #include "ll_service.h"
 
 #include "ll_cli.h"
+#include "ll_log.h"
 #include "ll_openapi.h"
 
 #include <signal.h>
@@ -62,12 +63,15 @@ int ll_service_main(const ll_service_desc_t *d, int argc, char **argv) {
         if (srv.ctx_ready) ll_http_server_dispose(&srv);
         return 1;
     }
-    fprintf(stdout, "{\"msg\":\"listening\",\"service\":\"%s\",\"listen\":\"%s\",\"%s\":%d}\n", d->service,
-            listen, d->threads_flag + 2, threads);
-    fflush(stdout);
+    ll_log_t l;
+    ll_log_begin(&l, "info", d->service, "listening");
+    ll_log_str(&l, "listen", listen);
+    ll_log_int(&l, d->threads_flag + 2, threads); /* "--threads" -> "threads" */
+    ll_log_end(&l);
     ll_http_server_run(&srv, &stop_requested, d->drained, 10000);
     d->destroy(api);
     ll_http_server_dispose(&srv);
-    fprintf(stdout, "{\"msg\":\"stopped\",\"service\":\"%s\"}\n", d->service);
+    ll_log_begin(&l, "info", d->service, "stopped");
+    ll_log_end(&l);
     return 0;
 }

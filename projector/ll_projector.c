@@ -1300,15 +1300,18 @@ static void publish(projector_t *p, int log_now) {
         const ll_partition_progress_t *pp = &p->snap.partitions[i];
         if (pp->high > pp->committed && pp->committed >= 0) lag += pp->high - pp->committed;
     }
-    fprintf(
-        stdout,
-        "{\"level\":\"info\",\"service\":\"projector\",\"msg\":\"metrics\",\"generation\":%lld,\"applied_"
-        "total\":%lld,"
-        "\"duplicates_total\":%lld,\"gaps_total\":%lld,\"dead_letters_total\":%lld,\"batches_total\":%lld,"
-        "\"halted_accounts\":%zu,\"waiting_accounts\":%zu,\"lag_events\":%lld}\n",
-        (long long)p->generation, p->applied, p->duplicates, p->gaps, p->dead_letters, p->batches,
-        p->stopped.count, p->waiting.count, lag);
-    fflush(stdout);
+    ll_log_t l;
+    ll_log_begin(&l, "info", "projector", "metrics");
+    ll_log_int(&l, "generation", (long long)p->generation);
+    ll_log_int(&l, "applied_total", p->applied);
+    ll_log_int(&l, "duplicates_total", p->duplicates);
+    ll_log_int(&l, "gaps_total", p->gaps);
+    ll_log_int(&l, "dead_letters_total", p->dead_letters);
+    ll_log_int(&l, "batches_total", p->batches);
+    ll_log_int(&l, "halted_accounts", (long long)p->stopped.count);
+    ll_log_int(&l, "waiting_accounts", (long long)p->waiting.count);
+    ll_log_int(&l, "lag_events", lag);
+    ll_log_end(&l);
     p->last_report_ms = ll_clock_ms();
 }
 

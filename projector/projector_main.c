@@ -1,5 +1,6 @@
 /* ledgerline-projector: consumes the account-events topic into the MongoDB read models. */
 #include "ll_cli.h"
+#include "ll_log.h"
 #include "ll_projector.h"
 
 #include <mongoc/mongoc.h>
@@ -80,15 +81,17 @@ int main(int argc, char **argv) {
     opt.metrics_listen = cfg.projector_metrics_listen;
     ll_cli_stop_on_signals(&stop_requested);
     mongoc_init();
-    fprintf(stdout, "{\"level\":\"info\",\"service\":\"projector\",\"msg\":\"started\",\"group\":\"%s\"}\n",
-            opt.group_id);
-    fflush(stdout);
+    ll_log_t l;
+    ll_log_begin(&l, "info", "projector", "started");
+    ll_log_str(&l, "group", opt.group_id);
+    ll_log_end(&l);
     int rc = ll_projector_run(&opt, &stop_requested, &err);
     mongoc_cleanup();
     if (rc != 0) {
         fprintf(stderr, "ledgerline-projector: %s\n", err.msg);
         return 1;
     }
-    fprintf(stdout, "{\"level\":\"info\",\"service\":\"projector\",\"msg\":\"stopped\"}\n");
+    ll_log_begin(&l, "info", "projector", "stopped");
+    ll_log_end(&l);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include "ll_http.h"
 #include "ll_idempotency_pruner.h"
 #include "ll_json.h"
+#include "ll_log.h"
 #include "ll_metrics.h"
 #include "ll_problem.h"
 #include "ll_strset.h"
@@ -86,12 +87,15 @@ static void on_completions(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
         h2o_linklist_unlink(&msg->link);
         job_t *job = H2O_STRUCT_FROM_MEMBER(job_t, msg, msg);
         if (job->req != NULL) respond(job);
-        if (api->cfg->log_level[0] == 'd' || api->cfg->log_level[0] == 'i')
-            fprintf(
-                stdout,
-                "{\"msg\":\"command\",\"status\":%d,\"replayed\":%s,\"ms\":%.3f,\"correlation_id\":\"%s\"}\n",
-                job->w.status, job->w.replayed ? "true" : "false", elapsed_ms(&job->started),
-                job->w.correlation_id);
+        if (api->cfg->log_level[0] == 'd' || api->cfg->log_level[0] == 'i') {
+            ll_log_t l;
+            ll_log_begin(&l, "info", "command", "command");
+            ll_log_int(&l, "status", job->w.status);
+            ll_log_bool(&l, "replayed", job->w.replayed);
+            ll_log_double(&l, "ms", elapsed_ms(&job->started), 3);
+            ll_log_str(&l, "correlation_id", job->w.correlation_id);
+            ll_log_end_unflushed(&l); /* the loop flushes once per turn */
+        }
         ll_strset_remove(&api->inflight, job->inflight_key);
         api->pending--;
         job_unref(job);

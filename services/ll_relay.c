@@ -439,13 +439,16 @@ static void refresh_metrics(relay_t *r, int log) {
     pthread_mutex_unlock(&r->mu);
     r->last_snapshot_ms = ll_clock_ms();
     if (!log) return;
-    fprintf(
-        stdout,
-        "{\"level\":\"info\",\"service\":\"relay\",\"msg\":\"metrics\",\"leader\":%s,\"outbox_depth\":%lld,"
-        "\"oldest_undelivered_ms\":%lld,\"published_total\":%lld,\"failed_total\":%lld,"
-        "\"publish_latency_us_p50\":%lld,\"publish_latency_us_p99\":%lld}\n",
-        r->leader ? "true" : "false", depth, oldest_ms, r->published_total, r->failed_total, p50, p99);
-    fflush(stdout);
+    ll_log_t l;
+    ll_log_begin(&l, "info", "relay", "metrics");
+    ll_log_bool(&l, "leader", r->leader);
+    ll_log_int(&l, "outbox_depth", depth);
+    ll_log_int(&l, "oldest_undelivered_ms", oldest_ms);
+    ll_log_int(&l, "published_total", r->published_total);
+    ll_log_int(&l, "failed_total", r->failed_total);
+    ll_log_int(&l, "publish_latency_us_p50", p50);
+    ll_log_int(&l, "publish_latency_us_p99", p99);
+    ll_log_end(&l);
     r->n_latencies = 0;
     r->last_report_ms = ll_clock_ms();
 }

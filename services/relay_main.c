@@ -1,5 +1,6 @@
 /* ledgerline-relay: publishes the PostgreSQL outbox to the Kafka events topic (ll_relay.h). */
 #include "ll_cli.h"
+#include "ll_log.h"
 #include "ll_relay.h"
 
 #include <signal.h>
@@ -95,13 +96,15 @@ int main(int argc, char **argv) {
     }
     opt.metrics_listen = cfg.relay_metrics_listen;
     ll_cli_stop_on_signals(&stop_requested);
-    fprintf(stdout, "{\"level\":\"info\",\"service\":\"relay\",\"msg\":\"started\",\"topic\":\"%s\"}\n",
-            opt.topic);
-    fflush(stdout);
+    ll_log_t l;
+    ll_log_begin(&l, "info", "relay", "started");
+    ll_log_str(&l, "topic", opt.topic);
+    ll_log_end(&l);
     if (ll_relay_run(&opt, &stop_requested, &err) != 0) {
         fprintf(stderr, "ledgerline-relay: %s\n", err.msg);
         return 1;
     }
-    fprintf(stdout, "{\"level\":\"info\",\"service\":\"relay\",\"msg\":\"stopped\"}\n");
+    ll_log_begin(&l, "info", "relay", "stopped");
+    ll_log_end(&l);
     return 0;
 }
