@@ -1,7 +1,7 @@
 /* ll_account_view.c - see ll_account_view.h. A chained hash table of entries under one mutex. */
 #include "ll_account_view.h"
 
-#include "ll_read_model_docs.h"
+#include "ll_rm_layout.h"
 
 #include <assert.h>
 #include <pthread.h>

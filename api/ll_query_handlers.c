@@ -8,7 +8,7 @@
 #include "ll_problem.h"
 #include "ll_query_job.h"
 #include "ll_replay.h"
-#include "ll_rm_times.h"
+#include "ll_rm_statement.h"
 #include "ll_text.h"
 #include "ll_time.h"
 
@@ -55,16 +55,12 @@ void *ll_query_worker_init(void *shared_arg, ll_error_t *err) {
     w->cfg = cfg;
     w->view = shared->view;
     w->shared = shared_arg;
-    bson_error_t be;
-    mongoc_uri_t *uri = mongoc_uri_new_with_error(cfg->mongo_uri, &be);
-    if (uri == NULL) {
-        ll_error_set(err, LL_EINVAL, "mongo_uri: %s", be.message);
+    w->mongo = ll_rm_client_new(cfg->mongo_uri, cfg->mongo_database, "ledgerline-query", err);
+    if (w->mongo == NULL) {
         free(w);
         return NULL;
     }
-    w->mongo = mongoc_client_new_from_uri(uri);
-    mongoc_uri_destroy(uri);
-    mongoc_client_set_appname(w->mongo, "ledgerline-query");
+    ll_rm_follower_init(&w->follow, w->mongo, GENERATION_CHECK_MS);
     w->pg = ll_pg_connect_bounded(cfg->pg_conninfo, cfg->request_timeout_ms, err);
     if (w->pg == NULL) {
         ll_query_worker_fini(w);
@@ -76,22 +72,15 @@ void *ll_query_worker_init(void *shared_arg, ll_error_t *err) {
 void ll_query_worker_fini(void *arg) {
     ll_query_worker_t *w = arg;
     if (w == NULL) return;
-    if (w->rm_open) ll_read_model_close(&w->rm);
-    if (w->mongo) mongoc_client_destroy(w->mongo);
+    ll_rm_follower_close(&w->follow);
+    ll_rm_client_free(w->mongo);
     PQfinish(w->pg);
     free(w);
 }
 
 /* Opens (or follows a switch to) the active read-model generation. */
 static int read_model(ll_query_worker_t *w, ll_error_t *err) {
-    if (w->rm_open && ll_clock_ms() - w->rm_checked_ms < GENERATION_CHECK_MS) return 0;
-    int64_t gen;
-    if (ll_read_model_active_generation(w->mongo, w->cfg->mongo_database, &gen, err) != 0) return LL_EIO;
-    w->rm_checked_ms = ll_clock_ms();
-    if (w->rm_open && gen == w->rm.generation) return 0;
-    if (w->rm_open) ll_read_model_close(&w->rm);
-    w->rm_open = ll_read_model_open(&w->rm, w->mongo, w->cfg->mongo_database, gen, err) == 0;
-    return w->rm_open ? 0 : LL_EIO;
+    return ll_rm_follow(&w->follow, NULL, err) == 0 ? 0 : LL_EIO;
 }
 
 static int pg_ready(ll_query_worker_t *w, ll_error_t *err) {
@@ -164,7 +153,7 @@ static int has_version(ll_query_worker_t *w, ll_query_job_t *job, int64_t at_lea
     atomic_fetch_add(&w->shared->wait_store_reads, 1);
     job->store_looks++;
     if (read_model(w, &err) != 0 ||
-        ll_read_model_has_version(&w->rm, &job->account_id, at_least, &stored, &err) != 0)
+        ll_read_model_has_version(w->follow.rm, &job->account_id, at_least, &stored, &err) != 0)
         return -1;
     return stored ? 1 : 0;
 }
@@ -189,11 +178,11 @@ static int await_account(ll_query_worker_t *w, ll_query_job_t *job, int64_t at_l
     int r = at_least > 0 ? has_version(w, job, at_least) : 1;
     bool found = false;
     if (r < 0 || (r > 0 && (read_model(w, &err) != 0 ||
-                            ll_read_model_load(&w->rm, &job->account_id, acc, &found, items, &err) != 0))) {
+                            ll_read_model_load(w->follow.rm, &job->account_id, acc, &found, items, &err) != 0))) {
         unavailable(w, job, 1);
         return 0;
     }
-    if (found && w->view != NULL) ll_account_view_fill(w->view, w->rm.generation, &acc->state);
+    if (found && w->view != NULL) ll_account_view_fill(w->view, ll_read_model_generation(w->follow.rm), &acc->state);
     found = found && ll_query_may_see(job, &acc->state);
     if (found && acc->state.version >= at_least) return 1;
     if (at_least < 0) {
@@ -228,49 +217,24 @@ static void query_account(ll_query_worker_t *w, ll_query_job_t *job) {
     if (await_account(w, job, job->min_version, &acc, NULL)) respond_account(job, &acc.state);
 }
 
-/* A statement page being rendered: items newest first, one more than limit looked for to
- * know whether a next page exists. */
+/* A statement page being rendered (the walk: ll_rm_statement.h): items newest first, and the
+ * first page's newest items, kept to offer the live view (keep: how many to keep). */
 typedef struct {
     ll_text_t body;
-    int64_t limit, count, last_version;
-    bool more;
-    /* by time and type: which items the page takes, and whether the walk is over (an item older
-     * than `from`: so is every later one) or met an item that is not ours */
-    const ll_stmt_filter_t *filter; /* NULL: every item */
-    bool older, bad;
-    /* the first page's newest items, kept to offer the live view (keep: how many to keep) */
+    int64_t count;
     int keep, kept;
     int64_t versions[LL_RECENT_MOVEMENTS_MAX];
     char *json[LL_RECENT_MOVEMENTS_MAX];
 } statement_page_t;
 
-static int page_add(void *ctx, int64_t version, const char *json, uint32_t len) {
+static void page_add(void *ctx, int64_t version, const char *json, uint32_t len) {
     statement_page_t *pg = ctx;
-    if (pg->filter != NULL) {
-        ll_stmt_verdict_t v = ll_stmt_item(pg->filter, json, len);
-        if (v == LL_STMT_OLDER || v == LL_STMT_BAD) {
-            pg->older = v == LL_STMT_OLDER, pg->bad = v == LL_STMT_BAD;
-            return 1;
-        }
-        if (v == LL_STMT_SKIP) return 0;
-    }
-    if (pg->count == pg->limit) {
-        pg->more = true;
-        return 1;
-    }
     ll_text_printf(&pg->body, "%s%.*s", pg->count ? "," : "", (int)len, json);
     pg->count++;
-    pg->last_version = version;
     if (pg->kept < pg->keep && (pg->json[pg->kept] = strndup(json, len)) != NULL)
         pg->versions[pg->kept++] = version;
     else
         pg->keep = pg->kept; /* out of memory: what is kept must have no holes */
-    return 0;
-}
-
-/* Whether the walk goes on: neither the page full nor the window's start passed. */
-static bool page_open(const statement_page_t *pg) {
-    return !pg->more && !pg->older && !pg->bad;
 }
 
 /* Offers the live view what the first page read: the newest movements up to the state read,
@@ -278,84 +242,22 @@ static bool page_open(const statement_page_t *pg) {
 static void offer_movements(ll_query_worker_t *w, ll_query_job_t *job, statement_page_t *pg, int64_t version,
                             bool complete) {
     if (w->view != NULL && pg->keep > 0)
-        ll_account_view_fill_movements(w->view, w->rm.generation, &job->account_id, version, pg->versions,
-                                       (const char *const *)pg->json, (size_t)pg->kept, complete);
+        ll_account_view_fill_movements(w->view, ll_read_model_generation(w->follow.rm), &job->account_id, version,
+                                       pg->versions, (const char *const *)pg->json, (size_t)pg->kept, complete);
     for (int i = 0; i < pg->kept; i++) free(pg->json[i]);
 }
 
-/* Adds the unsealed pages' items below before, newest first. */
-static void page_add_open(statement_page_t *pg, ll_rm_items_t *items, int64_t before) {
-    /* Insertion sort, newest first: a page or two of items. */
-    for (size_t i = 1; i < items->n; i++)
-        for (size_t j = i; j > 0 && items->versions[j - 1] < items->versions[j]; j--) {
-            int64_t v = items->versions[j];
-            char *t = items->json[j];
-            items->versions[j] = items->versions[j - 1], items->json[j] = items->json[j - 1];
-            items->versions[j - 1] = v, items->json[j - 1] = t;
-        }
-    for (size_t i = 0; i < items->n && page_open(pg); i++)
-        if (items->versions[i] < before)
-            page_add(pg, items->versions[i], items->json[i], (uint32_t)strlen(items->json[i]));
+/* Drops a page that will not be answered. */
+static void page_drop(ll_query_worker_t *w, ll_query_job_t *job, statement_page_t *pg) {
+    free(ll_text_take(&pg->body));
+    pg->keep = 0;
+    offer_movements(w, job, pg, 0, false);
 }
-
-/* One statement request reads at most this many sealed pages (32 versions each): a page whose
- * versions moved no money (holds placed, limits set) or none of the types asked for costs a read
- * all the same, so a request stops there and its next_cursor goes on from where it stopped. A page
- * may then hold fewer items than limit, even none, with a next_cursor. */
-#define STATEMENT_SEALED_PAGES_MAX 64
-
-/* Where a statement by time lies among an account's sealed pages 0..head_page-1 (its pages'
- * times, ll_statement_filter.h), searched lazily: the newest page that can hold an instant before
- * `to` when the window ends before the newest event, and the oldest that can hold one at or after
- * `from` only once the walk has read a few pages (a short window ends at its first movement older
- * than `from` sooner than a search would). A page without a time document (sealed by an older
- * build) leaves the walk unindexed: down to page 0, still exact (every item is filtered, the walk
- * ends at the first older than `from`) and bounded per request. */
-typedef struct {
-    ll_query_worker_t *w;
-    ll_query_job_t *job;
-    ll_stmt_search_t search;
-    bool unindexed;
-} window_t;
-
-static int probe_page_time(void *ctx, int64_t page, int64_t *last_us) {
-    window_t *win = ctx;
-    ll_error_t err = {""};
-    bool found = false;
-    atomic_fetch_add(&win->w->shared->time_probes, 1);
-    if (ll_read_model_page_time(&win->w->rm, &win->job->account_id, page, last_us, &found, &err) != 0)
-        return LL_EIO;
-    return found ? 0 : 1;
-}
-
-/* Runs one search for t; *page is left alone when the index cannot tell. Returns 0, or -1 with
- * 503 answered. */
-static int window_bound(window_t *win, int64_t t, int64_t *page) {
-    if (win->unindexed) return 0;
-    int64_t found = 0;
-    int rc = ll_stmt_lower_bound(&win->search, t, &found);
-    if (rc < 0) {
-        unavailable(win->w, win->job, 1);
-        return -1;
-    }
-    if (rc > 0) { /* a page without its time: walk without the index */
-        atomic_fetch_add(&win->w->shared->unindexed_walks, 1);
-        win->unindexed = true;
-        return 0;
-    }
-    *page = found;
-    return 0;
-}
-
-/* Sealed pages a statement by time reads before it looks up where its window starts. */
-#define WINDOW_PAGES_BEFORE_SEARCH 4
 
 /* A statement never shows less than a GET of the account may already have shown (read-your-
  * writes across routes): the live view can be ahead of the read model, so the page waits, as
  * min_version does, until the read model has caught up with the version the view holds. The
- * newest items come with the account's state (its unsealed pages), older ones from sealed
- * pages, one _id lookup per page. By time (from, to) the window's pages are found from their
- * times (window_t); by type, items of other types are passed over. */
+ * read model walks the page (ll_rm_statement.h); this renders it. */
 static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_account_t a;
     int64_t shown = -1; /* nothing shown: no wait, a missing account is 404 at once */
@@ -373,74 +275,39 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
         ll_rm_items_free(&items);
         return;
     }
-    const ll_stmt_filter_t *f = &job->filter;
-    bool filtered = ll_stmt_filter_active(f);
-    int64_t before = job->cursor > 0 ? job->cursor : INT64_MAX, lowest = 0;
-    window_t win = {.w = w, .job = job};
-    ll_stmt_search_init(&win.search, acc.head_page, acc.state.opened_at_us, acc.state.updated_at_us,
-                        acc.state.version, probe_page_time, &win);
-    bool start_known = !f->has_from; /* lowest found, or nothing to find */
-    if (f->has_to && before == INT64_MAX && f->to_us <= acc.state.updated_at_us) {
-        /* Pages above the first one ending at or after `to` begin after it: the walk starts below. */
-        int64_t end = acc.head_page;
-        if (window_bound(&win, f->to_us, &end) != 0) {
-            ll_rm_items_free(&items);
-            return;
-        }
-        if (end < acc.head_page) before = ll_rm_page_first(end + 1);
-    }
-    statement_page_t pg = {.limit = job->limit, .filter = filtered ? f : NULL};
-    if (before == INT64_MAX && !filtered) pg.keep = LL_RECENT_MOVEMENTS_MAX; /* the newest: worth holding */
+    statement_page_t pg = {.count = 0};
+    /* The newest, unfiltered: worth holding. */
+    if (job->cursor <= 0 && !ll_stmt_filter_active(&job->filter)) pg.keep = LL_RECENT_MOVEMENTS_MAX;
     ll_text_init(&pg.body);
     ll_text_printf(&pg.body, "{\"items\":[");
-    page_add_open(&pg, &items, before);
-    ll_rm_items_free(&items);
-    int64_t page = ll_rm_page_of(before - 1) < acc.head_page ? ll_rm_page_of(before - 1) : acc.head_page - 1;
-    int64_t stopped_at = 0; /* a version the walk stopped above with pages left: the next page's cursor */
+    ll_rm_statement_query_t q = {&job->filter, job->cursor, job->limit, page_add, &pg};
+    ll_rm_statement_t st;
     ll_error_t err = {""};
-    for (int read = 0; page >= lowest && page_open(&pg); page--, read++) {
-        if (!start_known && read == WINDOW_PAGES_BEFORE_SEARCH) {
-            start_known = true;
-            if (window_bound(&win, f->from_us, &lowest) != 0) {
-                free(ll_text_take(&pg.body));
-                offer_movements(w, job, &pg, 0, false);
-                return;
-            }
-            if (page < lowest) break; /* every page below ends before `from` */
-        }
-        if (read == STATEMENT_SEALED_PAGES_MAX) {
-            stopped_at = ll_rm_page_first(page + 1);
-            break;
-        }
-        bool found = false;
-        if (ll_read_model_sealed_page(&w->rm, &job->account_id, page, before, page_add, &pg, &found, &err) !=
-                0 ||
-            !found) {
-            free(ll_text_take(&pg.body));
-            pg.keep = 0;
-            offer_movements(w, job, &pg, 0, false);
-            unavailable(w, job, 1);
-            return;
-        }
+    int rc = ll_read_model_statement(w->follow.rm, &acc, &items, &q, &st, &err);
+    ll_rm_items_free(&items);
+    atomic_fetch_add(&w->shared->time_probes, (uint_fast64_t)st.probes);
+    if (st.unindexed) atomic_fetch_add(&w->shared->unindexed_walks, 1);
+    if (rc != 0) {
+        page_drop(w, job, &pg);
+        unavailable(w, job, 1);
+        return;
     }
-    if (pg.bad) {
-        free(ll_text_take(&pg.body));
-        pg.keep = 0;
-        offer_movements(w, job, &pg, 0, false);
+    if (st.bad) {
+        page_drop(w, job, &pg);
         atomic_fetch_add(&w->shared->mongo_errors, 1);
         ll_query_problem(job, 503, "storage-unavailable", "Service unavailable",
                          "a statement item of the read model does not parse; run ledgerline-audit reconcile");
         job->retry_after_s = 1;
         return;
     }
-    if (pg.kept < pg.keep && pg.more) pg.keep = 0; /* not the newest run of movements */
+    if (pg.kept < pg.keep && st.more) pg.keep = 0; /* not the newest run of movements */
     /* The whole history only when the walk reached its start and kept every item it found: a
      * page of more than the view keeps is the newest run of them, not all. */
-    offer_movements(w, job, &pg, acc.state.version, !pg.more && stopped_at == 0 && pg.kept == pg.count);
-    if (pg.more)
-        ll_text_printf(&pg.body, "],\"next_cursor\":\"%lld\"}", (long long)pg.last_version);
-    else if (stopped_at > 1)
-        ll_text_printf(&pg.body, "],\"next_cursor\":\"%lld\"}", (long long)stopped_at);
+    offer_movements(w, job, &pg, acc.state.version, !st.more && st.stopped_at == 0 && pg.kept == pg.count);
+    if (st.more)
+        ll_text_printf(&pg.body, "],\"next_cursor\":\"%lld\"}", (long long)st.last_version);
+    else if (st.stopped_at > 1)
+        ll_text_printf(&pg.body, "],\"next_cursor\":\"%lld\"}", (long long)st.stopped_at);
     else
         ll_text_printf(&pg.body, "],\"next_cursor\":null}");
     char *text = ll_text_take(&pg.body);
@@ -902,10 +769,7 @@ static void ready_answer(ll_query_job_t *job, int state) {
 
 static void query_ready(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
-    bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
-    bson_error_t be;
-    bool mongo_ok = mongoc_client_command_simple(w->mongo, "admin", ping, NULL, NULL, &be);
-    bson_destroy(ping);
+    bool mongo_ok = ll_rm_client_ping(w->mongo, &err) == 0;
     int pg_ok = mongo_ok && pg_ready(w, &err) == 0 && ll_pg_exec(w->pg, "SELECT 1", &err) == 0;
     if (!mongo_ok || !pg_ok) atomic_fetch_add(!mongo_ok ? &w->shared->mongo_errors : &w->shared->pg_errors, 1);
     int state = !mongo_ok ? LL_READY_NO_MONGO : !pg_ok ? LL_READY_NO_PG : LL_READY_OK;

@@ -7,13 +7,12 @@
 #include "ll_account_view.h"
 #include "ll_config.h"
 #include "ll_offload.h"
-#include "ll_read_model.h"
+#include "ll_rm_follow.h"
 #include "ll_statement_filter.h"
 #include "ll_uuid.h"
 
 #include <h2o.h>
 #include <libpq-fe.h>
-#include <mongoc/mongoc.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -86,16 +85,14 @@ typedef struct ll_query_shared {
 typedef enum { LL_READY_UNKNOWN, LL_READY_OK, LL_READY_NO_MONGO, LL_READY_NO_PG } ll_query_ready_t;
 #define LL_READY_CACHE_MS 1000
 
-/* A worker's own connections (libmongoc clients and libpq connections are not thread-safe). */
+/* A worker's own connections (read-store clients and libpq connections are not thread-safe). */
 typedef struct ll_query_worker {
     const ll_config_t *cfg;
     ll_account_view_t *view; /* borrowed; NULL when off */
     ll_query_shared_t *shared;
-    mongoc_client_t *mongo;
+    ll_rm_client_t *mongo;
     PGconn *pg;
-    ll_read_model_t rm;
-    int rm_open;
-    int64_t rm_checked_ms;
+    ll_rm_follower_t follow; /* the active read-model generation, on mongo */
 } ll_query_worker_t;
 
 /* shared: an ll_query_shared_t. */

@@ -1,9 +1,8 @@
 /* ledgerline-query: the query API. Reads MongoDB read models and, for balance-as-of and audit,
  * the PostgreSQL event store; every blocking read runs on a worker thread. */
 #include "ll_query_api.h"
+#include "ll_read_model.h"
 #include "ll_service.h"
-
-#include <mongoc/mongoc.h>
 
 static const char usage[] =
     "Usage: ledgerline-query [--config FILE] [--listen HOST:PORT] [--workers N]\n"
@@ -70,8 +69,8 @@ int main(int argc, char **argv) {
                                         .drained = ll_query_api_drained,
                                         .destroy = destroy,
                                         .metrics = ll_query_api_metrics};
-    mongoc_init(); /* once, before any worker thread */
+    ll_rm_library_init(); /* once, before any worker thread */
     int rc = ll_service_main(&d, argc, argv);
-    mongoc_cleanup();
+    ll_rm_library_cleanup();
     return rc;
 }

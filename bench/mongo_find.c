@@ -10,7 +10,7 @@
 #include "ll_cli.h"
 #include "ll_clock.h"
 #include "ll_limits.h"
-#include "ll_read_model.h"
+#include "ll_rm_store.h" /* the collections, to seed and inspect documents */
 #include "ll_stats.h"
 #include "ll_uuid.h"
 
@@ -104,9 +104,10 @@ int main(int argc, char **argv) {
     mongoc_uri_t *uri = mongoc_uri_new_with_error(uri_text, &e);
     mongoc_client_t *client = uri ? mongoc_client_new_from_uri(uri) : NULL;
     ll_read_model_t rm;
+    ll_rm_client_t borrowed = ll_rm_client_borrow(client, database);
     int64_t generation = 0;
     int rc = client == NULL ? 1 : 0;
-    if (rc == 0 && (ll_read_model_active_generation(client, database, &generation, &err) != 0 ||
+    if (rc == 0 && (ll_read_model_active_generation(&borrowed, &generation, &err) != 0 ||
                     ll_read_model_open(&rm, client, database, generation, &err) != 0)) {
         fprintf(stderr, "mongo_find: %s\n", err.msg);
         rc = 1;

@@ -18,7 +18,7 @@
 #ifndef LL_ACCOUNT_CACHE_H
 #define LL_ACCOUNT_CACHE_H
 
-#include "ll_read_model_docs.h"
+#include "ll_rm_layout.h"
 
 #include <stddef.h>
 

@@ -10,6 +10,7 @@
 #include "ll_projector_metrics.h"
 #include "ll_read_model.h"
 #include "ll_read_model_writes.h"
+#include "ll_rm_follow.h"
 #include "ll_rm_pool.h"
 #include "ll_strset.h"
 
@@ -23,6 +24,7 @@
 #define BATCH_LIMIT        2000
 #define SAVE_RETRIES       3
 #define RETRY_PAUSE_MS     500
+#define GENERATION_CHECK_MS 1000 /* how often read_model_meta is read for a switch */
 #define SHARD_ACCOUNTS_MIN 64 /* accounts of a batch worth a writer connection of their own */
 #define PUBLISH_MS         50 /* /metrics gets a new snapshot after a batch at most this often (and when idle) */
 /* After following a switch to a generation that recorded no resume point (a rebuild of an older
@@ -76,7 +78,7 @@ typedef struct shard_task shard_task_t;
 typedef struct projector {
     const ll_projector_options_t *opt;
     rd_kafka_t *consumer, *dlq;
-    mongoc_client_t *mongo;                         /* the generation checks */
+    ll_rm_client_t *mongo;                          /* the generation checks */
     ll_rm_pool_t *pool;                             /* the writer connections, on the active generation */
     int64_t generation;                             /* of the pool; 0 none */
     int n_shards;                                   /* writer connections */
@@ -98,8 +100,7 @@ typedef struct projector {
     ll_strset_t waiting; /* accounts behind a gap the store could not close yet: the batch retries */
     ll_store_events_t *store; /* the event store: gaps, states of accounts not remembered */
     long long store_retry_at_ms; /* after a failed read of the store, not before this */
-    ll_read_model_t halts;    /* the active generation, on mongo: where halts are recorded */
-    int halts_open;
+    ll_rm_follower_t follow;  /* the active generation, on mongo: where halts are recorded */
     item_t *items;
     ll_event_t *fold;          /* the applied events of a batch, grouped by account (batch_max) */
     int *order;                /* items grouped by account (batch_max) */
@@ -129,7 +130,7 @@ typedef struct projector {
     bool *state_found;
     int *state_account;
     uint64_t phase_us[LL_PROJECTOR_PHASES];
-    long long last_report_ms, last_publish_ms, last_generation_check_ms;
+    long long last_report_ms, last_publish_ms;
     long long switched_at_ms; /* when it last followed a generation switch; 0 never */
     int64_t newest_ts_ms[LL_PROJECTOR_PARTITIONS_MAX]; /* per partition, of the last committed batch */
     ll_projector_metrics_t *metrics;
@@ -255,7 +256,7 @@ static void start_assigned(projector_t *p, rd_kafka_t *rk, rd_kafka_topic_partit
                  e ? rd_kafka_err2str(e) : "committed for a newer generation, or unreadable");
         log_event("warn", "partitions wait until the generation is checked again", NULL, detail);
         if (p->rejoin == 0) p->rejoin = REJOIN_PAUSED;
-        p->last_generation_check_ms = 0; /* a newer generation is followed first */
+        p->follow.checked_ms = 0; /* a newer generation is followed first */
     }
 }
 
@@ -557,7 +558,7 @@ static int halt_account(projector_t *p, batch_account_t *acc, item_t *it, int64_
                         ll_error_t *err) {
     char text[LL_UUID_TEXT_LEN + 1];
     ll_uuid_format(&acc->id, text);
-    if (ll_read_model_save_halt(&p->halts, &acc->id, version, why, ll_clock_wall_us(), err) != 0 ||
+    if (ll_read_model_save_halt(p->follow.rm, &acc->id, version, why, ll_clock_wall_us(), err) != 0 ||
         (it != NULL && dead_letter_copy(p, it, why, err) != 0))
         return LL_EIO;
     log_event("error", "event refused: account halted", text, why);
@@ -1164,16 +1165,12 @@ static int add_halted(void *ctx, const char *account, int64_t version) {
     return ll_strset_put(ctx, account, version > 0 ? version : 1) < 0 ? LL_ENOMEM : 0;
 }
 
-/* Opens generation gen for recording halts and takes the accounts halted in it: a halt holds
- * across restarts; a new generation (a rebuild, from the store) starts with its own. */
+/* Takes the accounts halted in generation gen (the follower's): a halt holds across restarts;
+ * a new generation (a rebuild, from the store) starts with its own. */
 static int open_halts(projector_t *p, int64_t gen, ll_error_t *err) {
-    if (p->halts_open) ll_read_model_close(&p->halts);
-    p->halts_open = 0;
     ll_strset_free(&p->stopped);
     if (ll_strset_init(&p->stopped, 1024) != 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
-    if (ll_read_model_open(&p->halts, p->mongo, p->opt->cfg->mongo_database, gen, err) != 0) return LL_EIO;
-    p->halts_open = 1;
-    int rc = ll_read_model_halts(&p->halts, add_halted, &p->stopped, err);
+    int rc = ll_read_model_halts(p->follow.rm, add_halted, &p->stopped, err);
     if (rc == LL_ENOMEM) return ll_error_set(err, LL_ENOMEM, "out of memory");
     if (rc == 0 && p->stopped.count > 0) {
         char detail[64];
@@ -1191,14 +1188,12 @@ static int open_halts(projector_t *p, int64_t gen, ll_error_t *err) {
  * resumes when that offset was committed for the old one (start_assigned). A generation that
  * recorded no resume point (an older rebuild) is given SWITCH_SETTLE_MS instead, as before. */
 static int follow_generation(projector_t *p, ll_error_t *err) {
-    int64_t gen;
-    p->last_generation_check_ms = ll_clock_ms();
-    const char *db = p->opt->cfg->mongo_database;
-    if (ll_read_model_active_generation(p->mongo, db, &gen, err) != 0) return LL_EIO;
+    if (ll_rm_follow(&p->follow, NULL, err) != 0) return LL_EIO;
+    int64_t gen = ll_read_model_generation(p->follow.rm);
     if (p->pool != NULL && gen == p->generation) return 0;
     if (gen != p->generation &&
-        ll_read_model_resume(p->mongo, db, gen, p->opt->cfg->kafka_topic_events, p->resume,
-                             LL_PROJECTOR_PARTITIONS_MAX, &p->n_resume, err) != 0)
+        ll_read_model_resume(p->mongo, gen, p->opt->cfg->kafka_topic_events, p->resume, LL_PROJECTOR_PARTITIONS_MAX,
+                             &p->n_resume, err) != 0)
         return LL_EIO;
     int switching = p->pool != NULL;
     if (switching) {
@@ -1218,7 +1213,7 @@ static int follow_generation(projector_t *p, ll_error_t *err) {
         }
     }
     if (open_halts(p, gen, err) != 0) return LL_EIO;
-    p->pool = ll_rm_pool_start(p->opt->cfg->mongo_uri, db, gen, p->n_shards, err);
+    p->pool = ll_rm_pool_start(p->opt->cfg->mongo_uri, p->opt->cfg->mongo_database, gen, p->n_shards, err);
     if (p->pool == NULL) return LL_EIO;
     char g[64];
     snprintf(g, sizeof g, "generation %lld, %d writers", (long long)gen, p->n_shards);
@@ -1345,8 +1340,6 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
     memset(&p, 0, sizeof p);
     p.opt = opt;
     int rc = LL_ENOMEM;
-    mongoc_uri_t *uri = NULL;
-    bson_error_t be;
     if (opt->batch_max < 1 || opt->batch_max > BATCH_LIMIT)
         return ll_error_set(err, LL_EINVAL, "batch out of range");
     p.n_shards = (int)opt->cfg->projector_writers;
@@ -1367,25 +1360,24 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
                                          (size_t)opt->cfg->projector_cache_items_bytes)) == NULL ||
         ll_strset_init(&p.stopped, 1024) != 0 || ll_strset_init(&p.waiting, 1024) != 0)
         goto done;
-    if ((uri = mongoc_uri_new_with_error(opt->cfg->mongo_uri, &be)) == NULL) {
-        rc = ll_error_set(err, LL_EINVAL, "mongo_uri: %s", be.message);
+    p.mongo = ll_rm_client_new(opt->cfg->mongo_uri, opt->cfg->mongo_database, "ledgerline-projector", err);
+    if (p.mongo == NULL) {
+        rc = LL_EINVAL;
         goto done;
     }
+    ll_rm_follower_init(&p.follow, p.mongo, GENERATION_CHECK_MS);
     for (int i = 0; i < LL_PROJECTOR_PARTITIONS_MAX; i++) p.newest_ts_ms[i] = -1;
     p.metrics = ll_projector_metrics_start(opt->metrics_listen, opt->cfg->kafka_topic_events, err);
     if (p.metrics == NULL) {
         rc = LL_EINVAL;
         goto done;
     }
-    p.mongo = mongoc_client_new_from_uri(uri);
-    mongoc_client_set_appname(p.mongo, "ledgerline-projector");
     /* The event store closes gaps: without it a gap could only be skipped or waited on for ever. */
     if ((p.store = ll_store_events_new(opt->cfg->pg_conninfo, STORE_TIMEOUT_MS)) == NULL) goto done;
     if ((rc = open_kafka(&p, err)) != 0) goto done;
     while (!*stop) {
         ll_error_t e = {""};
-        if ((p.pool == NULL || ll_clock_ms() - p.last_generation_check_ms >= 1000) &&
-            follow_generation(&p, &e) != 0) {
+        if (follow_generation(&p, &e) != 0) { /* checks at most every GENERATION_CHECK_MS */
             log_event("warn", "read models unavailable", NULL, e.msg);
             if (p.pool == NULL) {
                 ll_sleep_ms(RETRY_PAUSE_MS);
@@ -1421,12 +1413,11 @@ done:
     }
     ll_rm_pool_stop(p.pool);
     ll_projector_metrics_stop(p.metrics);
-    if (p.mongo != NULL) mongoc_client_destroy(p.mongo);
-    mongoc_uri_destroy(uri);
+    ll_rm_follower_close(&p.follow);
+    ll_rm_client_free(p.mongo);
     ll_strset_free(&p.stopped);
     ll_strset_free(&p.waiting);
     ll_store_events_free(p.store);
-    if (p.halts_open) ll_read_model_close(&p.halts);
     for (int k = 0; p.accounts != NULL && k < p.n_accounts; k++) free(p.accounts[k].own);
     ll_account_cache_free(p.cache);
     for (int s = 0; s < p.n_shards; s++) ll_rm_writes_free(p.writes[s]);

@@ -2,8 +2,8 @@
 #include "ll_cli.h"
 #include "ll_log.h"
 #include "ll_projector.h"
+#include "ll_read_model.h"
 
-#include <mongoc/mongoc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,13 +80,13 @@ int main(int argc, char **argv) {
     if (opt.batch_ms < 0) opt.batch_ms = (int)cfg.projector_batch_ms;
     opt.metrics_listen = cfg.projector_metrics_listen;
     ll_cli_stop_on_signals(&stop_requested);
-    mongoc_init();
+    ll_rm_library_init();
     ll_log_t l;
     ll_log_begin(&l, "info", "projector", "started");
     ll_log_str(&l, "group", opt.group_id);
     ll_log_end(&l);
     int rc = ll_projector_run(&opt, &stop_requested, &err);
-    mongoc_cleanup();
+    ll_rm_library_cleanup();
     if (rc != 0) {
         fprintf(stderr, "ledgerline-projector: %s\n", err.msg);
         return 1;

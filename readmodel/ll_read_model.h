@@ -1,5 +1,7 @@
-/* ll_read_model.h - the MongoDB read models (docs/design.md, "MongoDB (read side)"; the
- * document shapes: ll_read_model_docs.h; why they are shaped so: docs/read-side.md).
+/* ll_read_model.h - the MongoDB read models (docs/design.md, "MongoDB (read side)"; what they
+ * hold, in C: ll_rm_layout.h; the documents: ll_read_model_docs.h; why they are shaped so:
+ * docs/read-side.md). The one door to MongoDB: everything above readmodel/ speaks accounts,
+ * versions and statement items through it, never mongoc or BSON (those stay in ll_rm_store.h).
  *
  * Collections carry a generation suffix (accounts_g<N>, events_g<N>, pages_g<N>);
  * read_model_meta {_id:"active", generation:N} says which generation serves, so a rebuild can
@@ -15,20 +17,30 @@
 #include "ll_account.h"
 #include "ll_error.h"
 #include "ll_event.h"
-#include "ll_read_model_docs.h"
+#include "ll_rm_layout.h"
 
-#include <mongoc/mongoc.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct ll_read_model {
-    mongoc_client_t *client; /* borrowed */
-    char database[128];
-    int64_t generation;
-    mongoc_collection_t *accounts, *events, *pages, *halts;
-    mongoc_collection_t *times; /* times_g<N>: when each sealed page ends (ll_rm_times.h) */
-    mongoc_write_concern_t *wc;
-} ll_read_model_t;
+/* ---- connections ---- */
+
+/* Once per process, before any thread makes a client; cleanup after the last is freed. */
+void ll_rm_library_init(void);
+void ll_rm_library_cleanup(void);
+
+/* One connection to the read store's database (not thread-safe: one per thread). */
+typedef struct ll_rm_client ll_rm_client_t;
+
+/* A client of uri for database; appname (NULL: none) names it in the server's logs. NULL with
+ * err set (LL_EINVAL "mongo_uri: ...") when uri does not parse. Connects lazily: a store down
+ * shows at the first operation. */
+ll_rm_client_t *ll_rm_client_new(const char *uri, const char *database, const char *appname, ll_error_t *err);
+void ll_rm_client_free(ll_rm_client_t *c); /* NULL is fine */
+
+/* One round trip (the server's ping). Returns 0 or LL_EIO. */
+int ll_rm_client_ping(ll_rm_client_t *c, ll_error_t *err);
+
+/* ---- generations ---- */
 
 /* The document layout this build reads and writes, recorded with the active generation
  * (read_model_meta {_id:"active", generation, layout}). 1: one document per transaction; 2:
@@ -38,31 +50,24 @@ typedef struct ll_read_model {
 /* The active generation from read_model_meta; creates {generation: 1, layout} when there is
  * none. Returns 0 with *generation set; LL_EINVAL (the message says to rebuild) when it was
  * built with another layout; or another negative code. */
-int ll_read_model_active_generation(mongoc_client_t *client, const char *database, int64_t *generation,
-                                    ll_error_t *err);
+int ll_read_model_active_generation(ll_rm_client_t *c, int64_t *generation, ll_error_t *err);
 
 /* As ll_read_model_active_generation, whatever its layout (ledgerline-rebuild replaces it). */
-int ll_read_model_active_any_layout(mongoc_client_t *client, const char *database, int64_t *generation,
-                                    int64_t *layout, ll_error_t *err);
-
-/* ---- generations (ledgerline-rebuild) ---- */
+int ll_read_model_active_any_layout(ll_rm_client_t *c, int64_t *generation, int64_t *layout, ll_error_t *err);
 
 /* The generations that have an accounts_g<N> collection, ascending, at most max of them.
  * Returns 0 with *n set, or a negative code. */
-int ll_read_model_generations(mongoc_client_t *client, const char *database, int64_t *gens, size_t max,
-                              size_t *n, ll_error_t *err);
+int ll_read_model_generations(ll_rm_client_t *c, int64_t *gens, size_t max, size_t *n, ll_error_t *err);
 
 /* Drops the collections of generation (absent is fine). Returns 0 or a negative code. */
-int ll_read_model_drop_generation(mongoc_client_t *client, const char *database, int64_t generation,
-                                  ll_error_t *err);
+int ll_read_model_drop_generation(ll_rm_client_t *c, int64_t generation, ll_error_t *err);
 
-/* Makes to_generation (of this build's layout) active, only if from_generation still is (one guarded update
- * of
- * {_id:"active"}: readers see the old or the new one, never anything else), and records when
- * from_generation retired ({_id:"retired_g<N>", retired_at_us}) for --gc. Returns 0, LL_EINVAL
- * when another switch came first, or LL_EIO. */
-int ll_read_model_switch(mongoc_client_t *client, const char *database, int64_t from_generation,
-                         int64_t to_generation, int64_t now_us, ll_error_t *err);
+/* Makes to_generation (of this build's layout) active, only if from_generation still is (one
+ * guarded update of {_id:"active"}: readers see the old or the new one, never anything else),
+ * and records when from_generation retired ({_id:"retired_g<N>", retired_at_us}) for --gc.
+ * Returns 0, LL_EINVAL when another switch came first, or LL_EIO. */
+int ll_read_model_switch(ll_rm_client_t *c, int64_t from_generation, int64_t to_generation, int64_t now_us,
+                         ll_error_t *err);
 
 /* Where projectors resume in the events topic once generation is active
  * ({_id:"resume_g<N>", topic, offsets}): per partition, an offset such that every event the
@@ -70,23 +75,27 @@ int ll_read_model_switch(mongoc_client_t *client, const char *database, int64_t 
  * last catch-up round and records them before it switches). A projector whose committed offset
  * was written for another generation starts its partitions there (ll_projector.c). Returns 0 or
  * LL_EIO. */
-int ll_read_model_save_resume(mongoc_client_t *client, const char *database, int64_t generation, const char *topic,
-                              const int64_t *offsets, int n, ll_error_t *err);
+int ll_read_model_save_resume(ll_rm_client_t *c, int64_t generation, const char *topic, const int64_t *offsets,
+                              int n, ll_error_t *err);
 
 /* Reads what ll_read_model_save_resume recorded for generation and topic into offsets[0..max):
  * *n partitions (0 when nothing was recorded for that topic). Returns 0 or LL_EIO. */
-int ll_read_model_resume(mongoc_client_t *client, const char *database, int64_t generation, const char *topic,
-                         int64_t *offsets, int max, int *n, ll_error_t *err);
+int ll_read_model_resume(ll_rm_client_t *c, int64_t generation, const char *topic, int64_t *offsets, int max,
+                         int *n, ll_error_t *err);
 
 /* When generation retired (wall-clock us), or 0 when it has no record. Returns 0 or LL_EIO. */
-int ll_read_model_retired_at(mongoc_client_t *client, const char *database, int64_t generation,
-                             int64_t *retired_at_us, ll_error_t *err);
+int ll_read_model_retired_at(ll_rm_client_t *c, int64_t generation, int64_t *retired_at_us, ll_error_t *err);
 
-/* Opens generation's collections and ensures their indexes. rm must be closed with
- * ll_read_model_close. Returns 0 or a negative code. */
-int ll_read_model_open(ll_read_model_t *rm, mongoc_client_t *client, const char *database, int64_t generation,
-                       ll_error_t *err);
-void ll_read_model_close(ll_read_model_t *rm);
+/* ---- one generation ---- */
+
+typedef struct ll_read_model ll_read_model_t;
+
+/* Opens generation's collections on c (borrowed: it must outlive the read model) and ensures
+ * their indexes. NULL with err set on failure. */
+ll_read_model_t *ll_read_model_new(ll_rm_client_t *c, int64_t generation, ll_error_t *err);
+void ll_read_model_free(ll_read_model_t *rm); /* NULL is fine */
+
+int64_t ll_read_model_generation(const ll_read_model_t *rm);
 
 /* ---- reads (ll_read_model_reads.c) ---- */
 
@@ -133,21 +142,36 @@ int ll_read_model_sealed_page(ll_read_model_t *rm, const ll_uuid_t *id, int64_t 
                               int (*each)(void *ctx, int64_t version, const char *json, uint32_t len),
                               void *ctx, bool *found, ll_error_t *err);
 
-/* ---- whole generations (ledgerline-rebuild's verification reads back what it wrote) ---- */
+/* last_us of sealed page `page` of account id (one _id lookup in times_g: ll_rm_times.h).
+ * *found is false when the page has no time document (not sealed, or sealed by an older
+ * build). Returns 0 or a negative code. */
+int ll_read_model_page_time(ll_read_model_t *rm, const ll_uuid_t *id, int64_t page, int64_t *last_us,
+                            bool *found, ll_error_t *err);
 
-/* Calls each(ctx, doc) for every document of coll (rm->accounts, ->events or ->pages), in any
- * order. Returns 0, the first nonzero each returned, or a negative code. */
-int ll_read_model_scan(ll_read_model_t *rm, mongoc_collection_t *coll,
-                       int (*each)(void *ctx, const bson_t *doc), void *ctx, ll_error_t *err);
+/* ---- whole generations (ledgerline-rebuild's verification reads back what it wrote) ----
+ * Each calls each(...) for every document of its collection, in any order, and returns 0, the
+ * first nonzero each returned, or a negative code: LL_EINVAL (err says which) for a document
+ * that is not ledgerline's. */
 
-/* ---- writes (ll_read_model_writes.h) ---- */
+/* accounts_g: each account document. */
+int ll_read_model_scan_accounts(ll_read_model_t *rm, int (*each)(void *ctx, const ll_rm_account_t *a),
+                                void *ctx, ll_error_t *err);
 
-/* Inserts docs[0..n) into coll, unordered; documents already there (same _id) are fine: every
- * document of ours is written whole and once, so a duplicate is the same document. When
- * duplicates is not NULL, dup[i] is set for each docs[i] that was already there (dup has n
- * entries) and *duplicates counts them. Returns 0 or LL_EIO. */
-int ll_read_model_insert(ll_read_model_t *rm, mongoc_collection_t *coll, const bson_t *const *docs, size_t n,
-                         bool *dup, size_t *duplicates, ll_error_t *err);
+/* events_g: each event document of account at version (e->item and e->account valid during the
+ * call only). */
+int ll_read_model_scan_events(ll_read_model_t *rm,
+                              int (*each)(void *ctx, const ll_uuid_t *account, int64_t version,
+                                          const ll_rm_event_t *e),
+                              void *ctx, ll_error_t *err);
+
+/* pages_g: each sealed page of account; its items (those that moved money, highest version
+ * first) through item(ctx, version, json, len) until item returns nonzero, after page(ctx,
+ * account, page) returned 0. */
+int ll_read_model_scan_pages(ll_read_model_t *rm, int (*page)(void *ctx, const ll_uuid_t *account, int64_t page),
+                             int (*item)(void *ctx, int64_t version, const char *json, uint32_t len),
+                             void *ctx, ll_error_t *err);
+
+/* ---- writes (the batch writes: ll_read_model_writes.h) ---- */
 
 /* Writes the account document of a with first unsealed page `page`, only if the stored one is
  * still at prev_version (0: must not exist yet). Returns 0, LL_EINVAL when another writer moved

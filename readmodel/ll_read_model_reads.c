@@ -2,14 +2,10 @@
  * statement items, whole generations. Every query is an equality on _id or on events' `page`
  * tag, each bounded by maxTimeMS: a stalled read store becomes an error, never a hang. */
 #include "ll_limits.h"
-#include "ll_read_model.h"
+#include "ll_rm_store.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int mongo_error(ll_error_t *err, const char *what, const bson_error_t *e) {
-    return ll_error_set(err, LL_EIO, "MongoDB %s: %s (code %u)", what, e->message, e->code);
-}
 
 void ll_rm_items_free(ll_rm_items_t *items) {
     for (size_t i = 0; i < items->n; i++) free(items->json[i]);
@@ -55,7 +51,7 @@ static int find_by_id(mongoc_collection_t *coll, const char *key, bson_t *out, b
     if (mongoc_cursor_error(cur, &e)) {
         if (*found) bson_destroy(out);
         *found = false;
-        rc = mongo_error(err, what, &e);
+        rc = ll_rm_mongo_error(err, what, &e);
     }
     mongoc_cursor_destroy(cur);
     bson_destroy(opts);
@@ -63,21 +59,13 @@ static int find_by_id(mongoc_collection_t *coll, const char *key, bson_t *out, b
     return rc;
 }
 
-/* The events of one page as read: sorted by version, their documents kept alive. */
-typedef struct {
-    bson_t *docs[LL_READ_MODEL_PAGE_VERSIONS];
-    ll_rm_event_t ev[LL_READ_MODEL_PAGE_VERSIONS];
-    int n;
-} page_events_t;
-
-static void page_events_free(page_events_t *p) {
+void ll_rm_page_events_free(ll_rm_page_events_t *p) {
     for (int i = 0; i < p->n; i++) bson_destroy(p->docs[i]);
     p->n = 0;
 }
 
-/* Reads the events_g documents of page `page` of account id (one query on the page tag). */
-static int read_page_events(ll_read_model_t *rm, const ll_uuid_t *id, int64_t page, page_events_t *out,
-                            ll_error_t *err) {
+int ll_rm_read_page_events(ll_read_model_t *rm, const ll_uuid_t *id, int64_t page, ll_rm_page_events_t *out,
+                           ll_error_t *err) {
     char tag[LL_RM_KEY_LEN + 1];
     ll_rm_key(id, page, tag);
     bson_t *filter = BCON_NEW("page", BCON_UTF8(tag));
@@ -110,11 +98,11 @@ static int read_page_events(ll_read_model_t *rm, const ll_uuid_t *id, int64_t pa
             i--;
         }
     }
-    if (rc == 0 && mongoc_cursor_error(cur, &e)) rc = mongo_error(err, "find events", &e);
+    if (rc == 0 && mongoc_cursor_error(cur, &e)) rc = ll_rm_mongo_error(err, "find events", &e);
     mongoc_cursor_destroy(cur);
     bson_destroy(opts);
     bson_destroy(filter);
-    if (rc != 0) page_events_free(out);
+    if (rc != 0) ll_rm_page_events_free(out);
     return rc;
 }
 
@@ -134,8 +122,8 @@ int ll_read_model_load(ll_read_model_t *rm, const ll_uuid_t *id, ll_rm_account_t
      * moves on only when a page seals, so this is usually one query). Only versions that follow
      * on are taken: an insert of several events may be seen half done, never with a hole. */
     for (int64_t page = out->head_page; rc == 0; page++) {
-        page_events_t pe;
-        if ((rc = read_page_events(rm, id, page, &pe, err)) != 0) break;
+        ll_rm_page_events_t pe;
+        if ((rc = ll_rm_read_page_events(rm, id, page, &pe, err)) != 0) break;
         int64_t expect = out->state.version + 1;
         for (int i = 0; i < pe.n; i++) {
             const ll_rm_event_t *e = &pe.ev[i];
@@ -149,7 +137,7 @@ int ll_read_model_load(ll_read_model_t *rm, const ll_uuid_t *id, ll_rm_account_t
                 break;
             }
         }
-        page_events_free(&pe);
+        ll_rm_page_events_free(&pe);
         if (out->state.version != ll_rm_page_first(page + 1) - 1) break; /* page not full: the end */
     }
     return rc;
@@ -232,9 +220,8 @@ int ll_read_model_sealed_page(ll_read_model_t *rm, const ll_uuid_t *id, int64_t 
     return rc;
 }
 
-int ll_read_model_scan(ll_read_model_t *rm, mongoc_collection_t *coll,
-                       int (*each)(void *ctx, const bson_t *doc), void *ctx, ll_error_t *err) {
-    (void)rm;
+/* Every document of coll, to each(ctx, doc). */
+static int scan(mongoc_collection_t *coll, int (*each)(void *ctx, const bson_t *doc), void *ctx, ll_error_t *err) {
     bson_t filter = BSON_INITIALIZER;
     bson_t *opts =
         BCON_NEW("maxTimeMS", BCON_INT64(LL_READ_MODEL_QUERY_MS_MAX), "batchSize", BCON_INT32(2000));
@@ -243,8 +230,79 @@ int ll_read_model_scan(ll_read_model_t *rm, mongoc_collection_t *coll,
     bson_error_t e;
     int rc = 0;
     while (rc == 0 && mongoc_cursor_next(cur, &doc)) rc = each(ctx, doc);
-    if (rc == 0 && mongoc_cursor_error(cur, &e)) rc = mongo_error(err, "scan", &e);
+    if (rc == 0 && mongoc_cursor_error(cur, &e)) rc = ll_rm_mongo_error(err, "scan", &e);
     mongoc_cursor_destroy(cur);
     bson_destroy(opts);
     return rc;
+}
+
+/* What a scan's callbacks are handed, and where a document that is not ours is said. */
+typedef struct {
+    int (*account)(void *ctx, const ll_rm_account_t *a);
+    int (*event)(void *ctx, const ll_uuid_t *account, int64_t version, const ll_rm_event_t *e);
+    int (*page)(void *ctx, const ll_uuid_t *account, int64_t page);
+    int (*item)(void *ctx, int64_t version, const char *json, uint32_t len);
+    void *ctx;
+    ll_error_t *err;
+} scan_t;
+
+static int scan_account(void *arg, const bson_t *doc) {
+    scan_t *s = arg;
+    ll_rm_account_t a;
+    if (ll_rm_head_parse(doc, &a) != 0)
+        return ll_error_set(s->err, LL_EINVAL, "an account document is not ledgerline's");
+    return s->account(s->ctx, &a);
+}
+
+/* The id of an events_g or pages_g document: its account and number. */
+static int doc_key(scan_t *s, const bson_t *doc, ll_uuid_t *account, int64_t *n) {
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it) ||
+        ll_rm_key_parse(bson_iter_utf8(&it, NULL), account, n) != 0)
+        return ll_error_set(s->err, LL_EINVAL, "a read-model document's _id is not ledgerline's");
+    return 0;
+}
+
+static int scan_event(void *arg, const bson_t *doc) {
+    scan_t *s = arg;
+    ll_uuid_t account;
+    int64_t version;
+    ll_rm_event_t e;
+    int rc = doc_key(s, doc, &account, &version);
+    if (rc != 0) return rc;
+    if (ll_rm_event_parse(doc, &e) != 0 || e.version != version)
+        return ll_error_set(s->err, LL_EINVAL, "an events document is not ledgerline's");
+    return s->event(s->ctx, &account, version, &e);
+}
+
+static int scan_page(void *arg, const bson_t *doc) {
+    scan_t *s = arg;
+    ll_uuid_t account;
+    int64_t page;
+    int rc = doc_key(s, doc, &account, &page);
+    if (rc == 0) rc = s->page(s->ctx, &account, page);
+    if (rc == 0 && ll_rm_page_items(doc, page, INT64_MAX, s->item, s->ctx) != 0)
+        rc = ll_error_set(s->err, LL_EINVAL, "a page document is not ledgerline's");
+    return rc;
+}
+
+int ll_read_model_scan_accounts(ll_read_model_t *rm, int (*each)(void *ctx, const ll_rm_account_t *a),
+                                void *ctx, ll_error_t *err) {
+    scan_t s = {.account = each, .ctx = ctx, .err = err};
+    return scan(rm->accounts, scan_account, &s, err);
+}
+
+int ll_read_model_scan_events(ll_read_model_t *rm,
+                              int (*each)(void *ctx, const ll_uuid_t *account, int64_t version,
+                                          const ll_rm_event_t *e),
+                              void *ctx, ll_error_t *err) {
+    scan_t s = {.event = each, .ctx = ctx, .err = err};
+    return scan(rm->events, scan_event, &s, err);
+}
+
+int ll_read_model_scan_pages(ll_read_model_t *rm, int (*page)(void *ctx, const ll_uuid_t *account, int64_t page),
+                             int (*item)(void *ctx, int64_t version, const char *json, uint32_t len),
+                             void *ctx, ll_error_t *err) {
+    scan_t s = {.page = page, .item = item, .ctx = ctx, .err = err};
+    return scan(rm->pages, scan_page, &s, err);
 }

@@ -1,7 +1,7 @@
 /* ll_read_model_writes.c - see ll_read_model_writes.h. */
 #include "ll_read_model_writes.h"
 
-#include "ll_limits.h"
+#include "ll_rm_store.h"
 #include "ll_rm_times.h"
 
 #include <assert.h>
@@ -222,33 +222,20 @@ static int fill_from_events(ll_rm_writes_t *w, ll_read_model_t *rm, seal_t *s, l
     int64_t last = s->known_through < first + P - 1 ? s->known_through : first + P - 1;
     if (last < need_from) return 0;
     w->seal_reads++;
-    char tag[LL_RM_KEY_LEN + 1];
-    ll_rm_key(&s->account, s->page, tag);
-    bson_t *filter = BCON_NEW("page", BCON_UTF8(tag));
-    bson_t *opts = BCON_NEW("maxTimeMS", BCON_INT64(LL_READ_MODEL_QUERY_MS_MAX));
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(rm->events, filter, opts, NULL);
-    const bson_t *doc;
-    bson_error_t e;
-    int rc = 0;
+    ll_rm_page_events_t pe; /* the page query the loads use: one equality on the page tag */
+    int rc = ll_rm_read_page_events(rm, &s->account, s->page, &pe, err);
+    if (rc != 0) return rc;
     bool seen[P] = {false};
-    while (rc == 0 && mongoc_cursor_next(cur, &doc)) {
-        ll_rm_event_t ev;
-        if (ll_rm_event_parse(doc, &ev) != 0 || ll_rm_page_of(ev.version) != s->page)
-            rc = ll_error_set(err, LL_EIO, "events document of page %s is not ledgerline's", tag);
-        else if (ev.version <= last) {
-            int i = (int)(ev.version - first);
-            seen[i] = true;
-            if (i == P - 1) s->last_us = ev.updated_at_us;
-            if (ev.item != NULL && s->items[i] == NULL &&
-                (s->items[i] = strndup(ev.item, ev.item_len)) == NULL)
-                rc = ll_error_set(err, LL_ENOMEM, "out of memory");
-        }
+    for (int k = 0; k < pe.n && rc == 0; k++) {
+        const ll_rm_event_t *ev = &pe.ev[k];
+        if (ev->version > last) continue;
+        int i = (int)(ev->version - first);
+        seen[i] = true;
+        if (i == P - 1) s->last_us = ev->updated_at_us;
+        if (ev->item != NULL && s->items[i] == NULL && (s->items[i] = strndup(ev->item, ev->item_len)) == NULL)
+            rc = ll_error_set(err, LL_ENOMEM, "out of memory");
     }
-    if (rc == 0 && mongoc_cursor_error(cur, &e))
-        rc = ll_error_set(err, LL_EIO, "MongoDB find events: %s (code %u)", e.message, e.code);
-    mongoc_cursor_destroy(cur);
-    bson_destroy(opts);
-    bson_destroy(filter);
+    ll_rm_page_events_free(&pe);
     /* A version missing: the account is behind what the plan took it to hold (a writer that
      * trusted its memory or the event store). Sealing would lose it: a conflict, read again. */
     for (int64_t v = need_from; rc == 0 && v <= last; v++)

@@ -2,8 +2,8 @@
  * the pool a thousand at a time. */
 #include "ll_rm_builder.h"
 
-#include "ll_read_model_docs.h"
 #include "ll_rm_pool.h"
+#include "ll_rm_store.h"
 #include "ll_rm_times.h"
 
 #include <stdbool.h>

@@ -1,7 +1,8 @@
 /* ll_rm_pool.c - see ll_rm_pool.h. A bounded queue of tasks under one mutex. */
 #include "ll_rm_pool.h"
 
-#include <mongoc/mongoc.h>
+#include "ll_rm_store.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,13 +65,10 @@ static void set_error(ll_rm_pool_t *p, int rc, const ll_error_t *err) {
 /* Connects this thread: a client of the pool's URI (once) and its generation opened (createIndexes,
  * a round trip). Returns 0, or a negative code with err set: the read store is unreachable or
  * refuses, and the thread stays closed until the next try. */
-static int open_thread(ll_rm_pool_t *p, mongoc_client_t **client, ll_read_model_t *rm, ll_error_t *err) {
-    if (*client == NULL) {
-        if ((*client = mongoc_client_new(p->uri)) == NULL)
-            return ll_error_set(err, LL_EINVAL, "read-model pool: bad mongo_uri");
-        mongoc_client_set_appname(*client, "ledgerline-writer");
-    }
-    return ll_read_model_open(rm, *client, p->database, p->generation, err);
+static int open_thread(ll_rm_pool_t *p, ll_rm_client_t **client, ll_read_model_t *rm, ll_error_t *err) {
+    if (*client == NULL && (*client = ll_rm_client_new(p->uri, p->database, "ledgerline-writer", err)) == NULL)
+        return LL_EINVAL;
+    return ll_read_model_open(rm, (*client)->mongo, p->database, p->generation, err);
 }
 
 static void *worker_main(void *arg) {
@@ -78,7 +76,7 @@ static void *worker_main(void *arg) {
     ll_error_t err = {""};
     ll_read_model_t rm;
     memset(&rm, 0, sizeof rm);
-    mongoc_client_t *client = NULL;
+    ll_rm_client_t *client = NULL;
     /* Opened at once, so the first tasks find it ready and a store down at start is reported early. */
     int rc = open_thread(p, &client, &rm, &err);
     if (rc != 0) set_error(p, rc, &err);
@@ -110,7 +108,7 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&p->mu);
     }
     if (open) ll_read_model_close(&rm);
-    if (client != NULL) mongoc_client_destroy(client);
+    ll_rm_client_free(client);
     return NULL;
 }
 

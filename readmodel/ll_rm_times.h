@@ -5,7 +5,8 @@
  * An account's events are appended with non-decreasing occurred_at (the command service never
  * stamps an event earlier than the account's last one), so last_us does not decrease with the
  * page, and page k's events lie in [last_us(k-1), last_us(k)]. A reader finds the pages of a
- * time window by a search over pages probed by _id (ll_stmt_search in api/): the only query
+ * time window by a search over pages probed by _id (ll_stmt_search, ll_statement_filter.h; the
+ * page walk: ll_rm_statement.h), ll_read_model_page_time (ll_read_model.h): the only query
  * shape, served by the _id index on both stores (FerretDB v1 pushes down nothing but a
  * top-level equality). Why a document of its own rather than a field of the page: a probe
  * reads ~60 bytes instead of a TOASTed ~8 KB page of 32 items.
@@ -17,9 +18,8 @@
 #ifndef LL_RM_TIMES_H
 #define LL_RM_TIMES_H
 
-#include "ll_read_model.h"
+#include "ll_rm_store.h"
 
-#include <bson/bson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,10 +31,5 @@ int ll_rm_time_parse(const bson_t *doc, int64_t *last_us);
 
 /* Inserts docs[0..n) into times_g (duplicates are the same document). Returns 0 or LL_EIO. */
 int ll_read_model_insert_times(ll_read_model_t *rm, const bson_t *const *docs, size_t n, ll_error_t *err);
-
-/* last_us of sealed page `page` of account id (one _id lookup). *found is false when the page
- * has no time document (not sealed, or sealed by an older build). Returns 0 or a negative code. */
-int ll_read_model_page_time(ll_read_model_t *rm, const ll_uuid_t *id, int64_t page, int64_t *last_us,
-                            bool *found, ll_error_t *err);
 
 #endif

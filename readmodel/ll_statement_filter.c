@@ -2,7 +2,7 @@
 #include "ll_statement_filter.h"
 
 #include "ll_event.h"
-#include "ll_read_model_docs.h"
+#include "ll_rm_layout.h"
 #include "ll_time.h"
 
 #include <jansson.h>

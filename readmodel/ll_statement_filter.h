@@ -1,7 +1,7 @@
 /* ll_statement_filter.h - statements by time and type (GET /v1/accounts/{id}/transactions?from=T
  * &to=T&type=A,B): what a filtered page takes, and where in an account's sealed pages a time
  * window lies. Pure: no I/O; the pages' times come through a probe (the read model's times_g
- * documents, ll_rm_times.h).
+ * documents, ll_rm_times.h; the walk that uses it: ll_rm_statement.h).
  *
  * Window: half-open [from, to) on occurred_at; either bound may be absent. Items are walked
  * newest first, as every statement page is; an account's events carry non-decreasing

@@ -9,6 +9,7 @@
 #include "ll_pg.h"
 #include "ll_progress.h"
 #include "ll_read_model.h"
+#include "ll_rm_follow.h"
 #include "ll_replay.h"
 #include "ll_table.h"
 #include "ll_time.h"
@@ -552,18 +553,14 @@ static int cmd_reconcile(PGconn *pg, const options_t *o, const ll_config_t *cfg)
                                              {"read_model_frozen", 0},
                                              {"difference", 0}};
     ll_error_t err = {""};
-    bson_error_t be;
-    mongoc_uri_t *uri = mongoc_uri_new_with_error(cfg->mongo_uri, &be);
-    if (uri == NULL) return fail("mongo_uri: %s", be.message);
-    mongoc_client_t *mongo = mongoc_client_new_from_uri(uri);
-    mongoc_uri_destroy(uri);
-    int64_t generation = 0;
-    ll_read_model_t rm;
-    if (ll_read_model_active_generation(mongo, cfg->mongo_database, &generation, &err) != 0 ||
-        ll_read_model_open(&rm, mongo, cfg->mongo_database, generation, &err) != 0) {
-        mongoc_client_destroy(mongo);
+    ll_rm_client_t *mongo = ll_rm_client_new(cfg->mongo_uri, cfg->mongo_database, NULL, &err);
+    if (mongo == NULL) return fail("%s", err.msg);
+    ll_read_model_t *rm = ll_rm_open_active(mongo, &err);
+    if (rm == NULL) {
+        ll_rm_client_free(mongo);
         return fail("read models unreachable: %s", err.msg);
     }
+    int64_t generation = ll_read_model_generation(rm);
     const char *params[1] = {o->account};
     ll_progress_t p;
     int holds = state_has_holds(pg, &err);
@@ -588,7 +585,7 @@ static int cmd_reconcile(PGconn *pg, const options_t *o, const ll_config_t *cfg)
         ll_account_t a;
         bool found = false;
         ll_uuid_parse(PQgetvalue(res, 0, 0), false, &id);
-        if (ll_read_model_load_account(&rm, &id, &a, &found, &err) != 0) {
+        if (ll_read_model_load_account(rm, &id, &a, &found, &err) != 0) {
             rc = fail("%s", err.msg);
             continue;
         }
@@ -636,8 +633,8 @@ static int cmd_reconcile(PGconn *pg, const options_t *o, const ll_config_t *cfg)
         fprintf(stderr, "reconciled %ld accounts against read-model generation %lld: %ld differ\n", accounts,
                 (long long)generation, differ);
     }
-    ll_read_model_close(&rm);
-    mongoc_client_destroy(mongo);
+    ll_read_model_free(rm);
+    ll_rm_client_free(mongo);
     int prc =
         t && (ll_table_rows(t) > 0 || o->format == LL_TABLE_JSON) ? print_table(t, o) : (ll_table_free(t), 0);
     if (rc) return rc;
@@ -717,9 +714,9 @@ int main(int argc, char **argv) {
     ll_error_t err = {""};
     PGconn *pg = ll_pg_connect(cfg.pg_conninfo, &err);
     if (pg == NULL) return fail("%s", err.msg);
-    if (reconcile) mongoc_init();
+    if (reconcile) ll_rm_library_init();
     int rc = reconcile ? cmd_reconcile(pg, &o, &cfg) : run(pg, &o);
-    if (reconcile) mongoc_cleanup();
+    if (reconcile) ll_rm_library_cleanup();
     PQfinish(pg);
     return rc;
 }

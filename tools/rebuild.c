@@ -174,8 +174,8 @@ typedef struct {
     const options_t *o;
     const ll_config_t *cfg;
     PGconn *pg;
-    mongoc_client_t *mongo;
-    ll_read_model_t rm;       /* the new generation */
+    ll_rm_client_t *mongo;
+    ll_read_model_t *rm;      /* the new generation */
     ll_rm_builder_t *builder; /* during the build: its writes */
     ll_rm_writes_t *writes;   /* the catch-up's */
     int64_t from_gen, to_gen, position;
@@ -438,6 +438,7 @@ typedef struct {
     amap_t stored; /* read back from the new generation */
     slot_t cur;    /* the store's replay of the account being read */
     slot_t *target;
+    slot_t *page_slot; /* the account of the page being read back */
     int cur_open, cur_broken, cur_behind;
 } verify_t;
 
@@ -453,64 +454,47 @@ static int checksum_item(slot_t *s, const char *json, size_t len) {
     return ok ? 0 : -1;
 }
 
-static int on_account_doc(void *ctx, const bson_t *doc) {
+static int on_account(void *ctx, const ll_rm_account_t *a) {
     verify_t *v = ctx;
-    ll_rm_account_t a;
-    if (ll_rm_head_parse(doc, &a) != 0)
-        return ll_error_set(v->err, LL_EINVAL, "an account document is not ledgerline's");
-    slot_t *s = amap_find(&v->stored, &a.state.account_id, 1);
+    slot_t *s = amap_find(&v->stored, &a->state.account_id, 1);
     if (s == NULL) return ll_error_set(v->err, LL_ENOMEM, "out of memory");
-    s->st = a.state;
-    s->head_page = a.head_page;
+    s->st = a->state;
+    s->head_page = a->head_page;
     return 0;
 }
 
-/* The id of an events_g or pages_g document: its account and number. */
-static slot_t *doc_slot(verify_t *v, const bson_t *doc, int64_t *n) {
-    bson_iter_t it;
-    ll_uuid_t account;
-    if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it) ||
-        ll_rm_key_parse(bson_iter_utf8(&it, NULL), &account, n) != 0) {
-        ll_error_set(v->err, LL_EINVAL, "a read-model document's _id is not ledgerline's");
-        return NULL;
-    }
-    slot_t *s = amap_find(&v->stored, &account, 1); /* an orphan shows as an account at version 0 */
+/* The account of an events_g or pages_g document (an orphan shows as an account at version 0). */
+static slot_t *account_slot(verify_t *v, const ll_uuid_t *account) {
+    slot_t *s = amap_find(&v->stored, account, 1);
     if (s == NULL) ll_error_set(v->err, LL_ENOMEM, "out of memory");
     return s;
 }
 
 /* An event after the account document: its newest counts if they follow on (verify_finish). */
-static int on_event_doc(void *ctx, const bson_t *doc) {
+static int on_event(void *ctx, const ll_uuid_t *account, int64_t version, const ll_rm_event_t *e) {
     verify_t *v = ctx;
-    int64_t version;
-    ll_rm_event_t e;
-    slot_t *s = doc_slot(v, doc, &version);
-    if (s == NULL) return LL_EINVAL;
-    if (ll_rm_event_parse(doc, &e) != 0 || e.version != version)
-        return ll_error_set(v->err, LL_EINVAL, "an events document is not ledgerline's");
+    slot_t *s = account_slot(v, account);
+    if (s == NULL) return LL_ENOMEM;
     if (version < ll_rm_page_first(s->head_page)) return 0; /* its page is sealed: counted there */
-    if (e.item != NULL && checksum_item(s, e.item, e.item_len) != 0)
+    if (e->item != NULL && checksum_item(s, e->item, e->item_len) != 0)
         return ll_error_set(v->err, LL_EINVAL, "an events document's item is not ledgerline's");
     if (version <= s->st.version) return 0;
     s->n_after++;
-    if (version > s->newest.version) s->newest = e;
-    s->newest.item = NULL; /* points into a document that is gone after this call */
+    if (version > s->newest.version) s->newest = *e;
+    s->newest.item = NULL, s->newest.account = NULL; /* point into a document gone after this call */
     return 0;
 }
 
+static int on_page(void *ctx, const ll_uuid_t *account, int64_t page) {
+    verify_t *v = ctx;
+    (void)page;
+    return (v->page_slot = account_slot(v, account)) == NULL ? LL_ENOMEM : 0;
+}
+
+/* A page's item; the page's items after one that is not ours are not counted. */
 static int on_page_item(void *ctx, int64_t version, const char *json, uint32_t len) {
     (void)version;
-    return checksum_item(ctx, json, len) != 0 ? 1 : 0;
-}
-
-static int on_page_doc(void *ctx, const bson_t *doc) {
-    verify_t *v = ctx;
-    int64_t page;
-    slot_t *s = doc_slot(v, doc, &page);
-    if (s == NULL) return LL_EINVAL;
-    if (ll_rm_page_items(doc, page, INT64_MAX, on_page_item, s) != 0)
-        return ll_error_set(v->err, LL_EINVAL, "a page document is not ledgerline's");
-    return 0;
+    return checksum_item(((verify_t *)ctx)->page_slot, json, len) != 0 ? 1 : 0;
 }
 
 /* Each account's state: its document, then its events after it when they follow on (else the
@@ -601,9 +585,9 @@ static int verify(rebuild_t *r, ll_error_t *err) {
     v.err = err;
     r->diffs_ctx = &v;
     /* Accounts first: an event or a page counts by where its account document says pages end. */
-    int rc = ll_read_model_scan(&r->rm, r->rm.accounts, on_account_doc, &v, err);
-    if (rc == 0) rc = ll_read_model_scan(&r->rm, r->rm.events, on_event_doc, &v, err);
-    if (rc == 0) rc = ll_read_model_scan(&r->rm, r->rm.pages, on_page_doc, &v, err);
+    int rc = ll_read_model_scan_accounts(r->rm, on_account, &v, err);
+    if (rc == 0) rc = ll_read_model_scan_events(r->rm, on_event, &v, err);
+    if (rc == 0) rc = ll_read_model_scan_pages(r->rm, on_page, on_page_item, &v, err);
     if (rc == 0) verify_finish_read_back(&v);
     if (rc == 0) rc = store_stream(r, "verify", verify_row, err);
     if (rc == 0) verify_close(&v);
@@ -634,7 +618,7 @@ static int64_t catch_up_account(rebuild_t *r, const ll_uuid_t *id, ll_error_t *e
     for (int attempt = 0; attempt < 5; attempt++) {
         ll_rm_account_t acc, after;
         bool found;
-        if (ll_read_model_load(&r->rm, id, &acc, &found, NULL, err) != 0) return -1;
+        if (ll_read_model_load(r->rm, id, &acc, &found, NULL, err) != 0) return -1;
         char idt[LL_UUID_TEXT_LEN + 1], from[24];
         ll_uuid_format(id, idt);
         snprintf(from, sizeof from, "%lld", (long long)acc.state.version);
@@ -657,7 +641,7 @@ static int64_t catch_up_account(rebuild_t *r, const ll_uuid_t *id, ll_error_t *e
         ll_rm_writes_clear(r->writes);
         if (rc == 0 && n > 0)
             rc = ll_rm_writes_add(r->writes, &acc, NULL, events, (size_t)n, &after, 0, err) ||
-                 ll_rm_writes_execute(r->writes, &r->rm, on_catch_up_conflict, &moved, err);
+                 ll_rm_writes_execute(r->writes, r->rm, on_catch_up_conflict, &moved, err);
         free(events);
         if (rc != 0) return -1;
         if (!moved) {
@@ -760,24 +744,22 @@ static int catch_up(rebuild_t *r, const char *phase, int64_t until_ms, ll_error_
 static int gc(rebuild_t *r, ll_error_t *err) {
     int64_t gens[64], active, layout;
     size_t n = 0;
-    if (ll_read_model_active_any_layout(r->mongo, r->cfg->mongo_database, &active, &layout, err) != 0 ||
-        ll_read_model_generations(r->mongo, r->cfg->mongo_database, gens, 64, &n, err) != 0)
+    if (ll_read_model_active_any_layout(r->mongo, &active, &layout, err) != 0 ||
+        ll_read_model_generations(r->mongo, gens, 64, &n, err) != 0)
         return LL_EIO;
     int64_t now_us = ll_clock_wall_us();
     int dropped = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t retired_us = 0;
         if (gens[i] == active) continue;
-        if (gens[i] < active &&
-            ll_read_model_retired_at(r->mongo, r->cfg->mongo_database, gens[i], &retired_us, err))
-            return LL_EIO;
+        if (gens[i] < active && ll_read_model_retired_at(r->mongo, gens[i], &retired_us, err)) return LL_EIO;
         /* Above the active one: left by an interrupted rebuild (none runs: we hold the lock). */
         int old = gens[i] > active || now_us - retired_us >= (int64_t)r->o->grace_s * 1000000;
         fprintf(stderr, "generation %lld: %s\n", (long long)gens[i],
                 gens[i] > active ? "left by an interrupted rebuild: dropped"
                 : old            ? "retired past the grace period: dropped"
                                  : "retired within the grace period: kept");
-        if (old && ll_read_model_drop_generation(r->mongo, r->cfg->mongo_database, gens[i], err) != 0)
+        if (old && ll_read_model_drop_generation(r->mongo, gens[i], err) != 0)
             return LL_EIO;
         dropped += old;
     }
@@ -866,7 +848,7 @@ static int run_rebuild(rebuild_t *r, ll_error_t *err) {
     int partial = o->account != NULL || o->to_position > 0, verified = 0, switched = 0;
     int64_t t0 = ll_clock_ms(), build_ms = 0;
     int64_t layout = 0;
-    if (ll_read_model_active_any_layout(r->mongo, r->cfg->mongo_database, &r->from_gen, &layout, err) != 0)
+    if (ll_read_model_active_any_layout(r->mongo, &r->from_gen, &layout, err) != 0)
         rc = fail(EXIT_USAGE, "read models: %s", err->msg);
     else if (layout != LL_READ_MODEL_LAYOUT)
         fprintf(stderr, "generation %lld has layout %lld: building layout %d\n", (long long)r->from_gen,
@@ -876,8 +858,8 @@ static int run_rebuild(rebuild_t *r, ll_error_t *err) {
         fprintf(stderr, "rebuilding generation %lld from %s while generation %lld serves\n",
                 (long long)r->to_gen, o->from, (long long)r->from_gen);
     /* A generation above the active one is a rebuild's that did not finish: start over. */
-    if (rc == 0 && (ll_read_model_drop_generation(r->mongo, r->cfg->mongo_database, r->to_gen, err) != 0 ||
-                    ll_read_model_open(&r->rm, r->mongo, r->cfg->mongo_database, r->to_gen, err) != 0))
+    if (rc == 0 && (ll_read_model_drop_generation(r->mongo, r->to_gen, err) != 0 ||
+                    (r->rm = ll_read_model_new(r->mongo, r->to_gen, err)) == NULL))
         rc = fail(EXIT_USAGE, "new generation: %s", err->msg);
     if (rc == 0 && ((r->writes = ll_rm_writes_new()) == NULL ||
                     (r->builder = ll_rm_builder_start(r->cfg->mongo_uri, r->cfg->mongo_database, r->to_gen,
@@ -906,11 +888,10 @@ static int run_rebuild(rebuild_t *r, ll_error_t *err) {
     if (rc == 0 && !o->dry_run && !partial) {
         if (catch_up(r, "catch-up", 0, err) != 0)
             rc = fail(EXIT_USAGE, "catch-up: %s", err->msg);
-        else if (ll_read_model_save_resume(r->mongo, r->cfg->mongo_database, r->to_gen, r->cfg->kafka_topic_events,
-                                           r->resume, r->n_resume, err) != 0)
+        else if (ll_read_model_save_resume(r->mongo, r->to_gen, r->cfg->kafka_topic_events, r->resume, r->n_resume,
+                                           err) != 0)
             rc = fail(EXIT_USAGE, "record where projectors resume: %s", err->msg);
-        else if (ll_read_model_switch(r->mongo, r->cfg->mongo_database, r->from_gen, r->to_gen,
-                                      ll_clock_wall_us(), err) != 0)
+        else if (ll_read_model_switch(r->mongo, r->from_gen, r->to_gen, ll_clock_wall_us(), err) != 0)
             rc = fail(EXIT_USAGE, "switch: %s", err->msg);
         else
             switched = 1;
@@ -926,9 +907,9 @@ static int run_rebuild(rebuild_t *r, ll_error_t *err) {
                 r->n_diffs > DIFFERENCES_SHOWN ? " (the first 50)" : "");
         ll_table_print(r->diffs, o->json ? LL_TABLE_JSON : LL_TABLE_TEXT, stderr);
     }
-    if (!switched && r->rm.accounts != NULL && (o->dry_run || partial || rc != 0))
-        ll_read_model_drop_generation(r->mongo, r->cfg->mongo_database, r->to_gen, err); /* never serves */
-    if (r->rm.accounts != NULL) summary(r, verified, switched, build_ms);
+    if (!switched && r->rm != NULL && (o->dry_run || partial || rc != 0))
+        ll_read_model_drop_generation(r->mongo, r->to_gen, err); /* never serves */
+    if (r->rm != NULL) summary(r, verified, switched, build_ms);
     return rc;
 }
 
@@ -945,11 +926,9 @@ int main(int argc, char **argv) {
     static const ll_table_column_t cols[] = {
         {"account_id", 0}, {"difference", 0}, {"new_generation", 0}, {"event_store", 0}};
     ll_error_t err = {""};
-    mongoc_init();
+    ll_rm_library_init();
     int rc = 0;
-    mongoc_uri_t *uri = mongoc_uri_new_with_error(cfg.mongo_uri, NULL);
-    r.mongo = uri ? mongoc_client_new_from_uri(uri) : NULL;
-    mongoc_uri_destroy(uri);
+    r.mongo = ll_rm_client_new(cfg.mongo_uri, cfg.mongo_database, NULL, &err);
     r.pg = ll_pg_connect(cfg.pg_conninfo, &err);
     r.diffs = ll_table_new(cols, sizeof cols / sizeof cols[0]);
     PGresult *lock = r.pg ? ll_pg_query(r.pg, "SELECT pg_try_advisory_lock(" REBUILD_LOCK_KEY ")", 0, NULL,
@@ -965,7 +944,7 @@ int main(int argc, char **argv) {
     } else if (rc == 0) {
         rc = run_rebuild(&r, &err);
     }
-    if (r.rm.accounts != NULL) ll_read_model_close(&r.rm);
+    ll_read_model_free(r.rm);
     ll_table_free(r.diffs);
     for (size_t i = 0; i < r.built.cap; i++) ll_rm_builder_forget(&r.built.slots[i].buf);
     free(r.built.slots);
@@ -973,7 +952,7 @@ int main(int argc, char **argv) {
     free(r.behind);
     if (r.watermarks_rk != NULL) rd_kafka_destroy(r.watermarks_rk);
     PQfinish(r.pg);
-    if (r.mongo) mongoc_client_destroy(r.mongo);
-    mongoc_cleanup();
+    ll_rm_client_free(r.mongo);
+    ll_rm_library_cleanup();
     return rc;
 }

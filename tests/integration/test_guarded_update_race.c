@@ -10,7 +10,7 @@
  * Needs `make up`. Uses its own database, dropped at the start and the end. */
 #include "ll_account.h"
 #include "ll_config.h"
-#include "ll_read_model.h"
+#include "ll_rm_store.h" /* the collections, to seed and inspect documents */
 #include "ll_test.h"
 
 #include <mongoc/mongoc.h>

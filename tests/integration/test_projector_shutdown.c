@@ -16,7 +16,7 @@
 #include "ll_config.h"
 #include "ll_event_codec.h"
 #include "ll_projector.h"
-#include "ll_read_model.h"
+#include "ll_rm_store.h" /* the collections, to seed and inspect documents */
 #include "ll_test.h"
 
 #include <dlfcn.h>

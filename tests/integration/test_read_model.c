@@ -8,7 +8,7 @@
 #include "../unit/domain_fixture.h"
 #include "../unit/rm_depth_fixture.h"
 #include "ll_config.h"
-#include "ll_read_model.h"
+#include "ll_rm_store.h" /* the collections, to seed and inspect documents */
 #include "ll_read_model_writes.h"
 #include "ll_test.h"
 

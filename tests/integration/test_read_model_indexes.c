@@ -12,7 +12,7 @@
  * stack's). */
 #include "../unit/domain_fixture.h"
 #include "ll_config.h"
-#include "ll_read_model.h"
+#include "ll_rm_store.h" /* the collections, to seed and inspect documents */
 #include "ll_read_model_writes.h"
 #include "ll_rm_times.h"
 #include "ll_test.h"
@@ -196,7 +196,7 @@ static int setup(ll_test_ctx_t *t) {
     drop_databases(); /* what an interrupted run left */
     int64_t gen = 0;
     fx_world_init(&world);
-    if (ll_read_model_active_generation(client, DB, &gen, &err) != 0 ||
+    if (ll_read_model_active_generation(&(ll_rm_client_t){.mongo = client, .database = DB}, &gen, &err) != 0 ||
         ll_read_model_open(&rm, client, DB, gen, &err) != 0) {
         LL_FAIL_AT("open: %s", err.msg);
         return -1;
@@ -260,7 +260,7 @@ LL_TEST(test_no_read_model_query_scans_a_table) {
         lookups += 2;
     }
     int64_t gen;
-    for (int i = 0; i < 20; i++) LL_REQUIRE(ll_read_model_active_generation(client, DB, &gen, &err) == 0);
+    for (int i = 0; i < 20; i++) LL_REQUIRE(ll_read_model_active_generation(&(ll_rm_client_t){.mongo = client, .database = DB}, &gen, &err) == 0);
     /* The projector's writes: the long accounts' next events seal page 2 (its earlier events
      * read back by the page tag) and move the account document (a guarded update). */
     ll_rm_writes_t *w = ll_rm_writes_new();
@@ -310,7 +310,7 @@ LL_TEST(test_a_query_that_is_not_pushed_down_shows_as_a_scan) {
 LL_TEST(test_a_small_store_is_read_by_index_too) {
     ll_error_t err = {""};
     int64_t gen = 0;
-    LL_REQUIRE(ll_read_model_active_generation(client, SMALL_DB, &gen, &err) == 0);
+    LL_REQUIRE(ll_read_model_active_generation(&(ll_rm_client_t){.mongo = client, .database = SMALL_DB}, &gen, &err) == 0);
     LL_REQUIRE(ll_read_model_open(&small, client, SMALL_DB, gen, &err) == 0);
     small_open = true;
     ll_uuid_t id = fx_uuid(777);

@@ -6,7 +6,7 @@
  * Needs `make up`. Uses its own database, dropped at the start and the end. */
 #include "../unit/domain_fixture.h"
 #include "ll_config.h"
-#include "ll_read_model.h"
+#include "ll_rm_store.h" /* the collections, to seed and inspect documents */
 #include "ll_read_model_writes.h"
 #include "ll_rm_builder.h"
 #include "ll_rm_times.h"
@@ -189,7 +189,7 @@ LL_TEST(test_the_rebuilds_builder_writes_every_sealed_pages_time) {
     LL_REQUIRE(ll_read_model_open(&g2, client, DB, 2, &err) == 0);
     for (int k = 0; k < 3; k++) check_times(t, &g2, &s[k], ll_rm_open_page(N));
     ll_read_model_close(&g2);
-    LL_CHECK(ll_read_model_drop_generation(client, DB, 2, &err) == 0);
+    LL_CHECK(ll_read_model_drop_generation(&(ll_rm_client_t){.mongo = client, .database = DB}, 2, &err) == 0);
 }
 
 int main(int argc, char **argv) {
