@@ -1,49 +1,32 @@
-/* ll_offload.c - see ll_offload.h. */
+/* ll_offload.c - see ll_offload.h. The threads and the queue are an ll_workers pool; this file
+ * adds the way back to the loop (an h2o multithread queue) and the loop's count of pending jobs. */
 #include "ll_offload.h"
 
-#include <pthread.h>
+#include "ll_workers.h"
+
 #include <stdlib.h>
 
-#define WORKERS_MAX 32
-
 struct ll_offload {
-    pthread_mutex_t mu;
-    pthread_cond_t nonempty;
-    ll_offload_job_t **ring;
-    size_t cap, head, count;
-    int stopping;
+    ll_workers_t *workers;
     size_t pending; /* loop thread only */
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t receiver;
     void *(*thread_init)(void *, ll_error_t *);
-    void (*thread_fini)(void *);
-    void *arg;
-    int n_threads;
-    pthread_t threads[WORKERS_MAX];
-    void *ctx[WORKERS_MAX];
+    void *init_arg;
 };
 
-typedef struct {
-    ll_offload_t *o;
-    int index;
-} worker_arg_t;
+/* The pool's init gets the offload; the caller's thread_init its own argument. */
+static void *init_thread(void *arg, ll_error_t *err) {
+    ll_offload_t *o = arg;
+    return o->thread_init(o->init_arg, err);
+}
 
-static void *worker_main(void *p) {
-    worker_arg_t a = *(worker_arg_t *)p;
-    free(p);
-    ll_offload_t *o = a.o;
-    for (;;) {
-        pthread_mutex_lock(&o->mu);
-        while (o->count == 0 && !o->stopping) pthread_cond_wait(&o->nonempty, &o->mu);
-        if (o->count == 0) {
-            pthread_mutex_unlock(&o->mu);
-            return NULL;
-        }
-        ll_offload_job_t *job = o->ring[o->head];
-        o->head = (o->head + 1) % o->cap;
-        o->count--;
-        pthread_mutex_unlock(&o->mu);
-        job->run(job, o->ctx[a.index]);
+/* Worker thread: one job (batch_max 1), then its done() is sent to the loop. */
+static void run_jobs(void *thread_ctx, void **tasks, size_t n, void *arg) {
+    ll_offload_t *o = arg;
+    for (size_t i = 0; i < n; i++) {
+        ll_offload_job_t *job = tasks[i];
+        job->run(job, thread_ctx);
         h2o_multithread_send_message(&o->receiver, &job->_msg);
     }
 }
@@ -63,52 +46,36 @@ static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
 ll_offload_t *ll_offload_start(h2o_loop_t *loop, int threads, size_t queue_max,
                                void *(*thread_init)(void *, ll_error_t *), void (*thread_fini)(void *),
                                void *arg, ll_error_t *err) {
-    if (threads < 1 || threads > WORKERS_MAX || queue_max < 1) {
-        ll_error_set(err, LL_EINVAL, "offload: 1..%d workers and a non-empty queue", WORKERS_MAX);
-        return NULL;
-    }
     ll_offload_t *o = calloc(1, sizeof *o);
-    if (o == NULL || (o->ring = calloc(queue_max, sizeof *o->ring)) == NULL) {
-        free(o);
+    if (o == NULL) {
         ll_error_set(err, LL_ENOMEM, "out of memory");
         return NULL;
     }
-    pthread_mutex_init(&o->mu, NULL);
-    pthread_cond_init(&o->nonempty, NULL);
-    o->cap = queue_max;
-    o->thread_init = thread_init;
-    o->thread_fini = thread_fini;
-    o->arg = arg;
+    /* The receiver exists before any worker can send to it. */
     o->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(o->queue, &o->receiver, on_done);
-    for (int i = 0; i < threads; i++) {
-        o->ctx[i] = thread_init(arg, err);
-        worker_arg_t *wa = o->ctx[i] ? malloc(sizeof *wa) : NULL;
-        if (wa != NULL) *wa = (worker_arg_t){o, i};
-        if (wa == NULL || pthread_create(&o->threads[i], NULL, worker_main, wa) != 0) {
-            free(wa);
-            if (o->ctx[i] != NULL) thread_fini(o->ctx[i]);
-            o->ctx[i] = NULL;
-            if (!err || !err->msg[0]) ll_error_set(err, LL_ENOMEM, "cannot start a worker");
-            ll_offload_stop(o);
-            return NULL;
-        }
-        o->n_threads++;
+    o->thread_init = thread_init;
+    o->init_arg = arg;
+    ll_workers_config_t cfg = {.name = "offload",
+                               .threads = threads,
+                               .queue_max = queue_max,
+                               .batch_max = 1,
+                               .init = init_thread,
+                               .fini = thread_fini,
+                               .run = run_jobs,
+                               .arg = o};
+    o->workers = ll_workers_start(&cfg, err);
+    if (o->workers == NULL) {
+        ll_offload_stop(o);
+        return NULL;
     }
     return o;
 }
 
 int ll_offload_submit(ll_offload_t *o, ll_offload_job_t *job) {
-    pthread_mutex_lock(&o->mu);
-    int ok = !o->stopping && o->count < o->cap;
-    if (ok) {
-        o->ring[(o->head + o->count) % o->cap] = job;
-        o->count++;
-        pthread_cond_signal(&o->nonempty);
-    }
-    pthread_mutex_unlock(&o->mu);
-    if (ok) o->pending++;
-    return ok ? 0 : -1;
+    if (ll_workers_submit(o->workers, job) != 0) return -1;
+    o->pending++;
+    return 0;
 }
 
 size_t ll_offload_pending(const ll_offload_t *o) {
@@ -117,18 +84,8 @@ size_t ll_offload_pending(const ll_offload_t *o) {
 
 void ll_offload_stop(ll_offload_t *o) {
     if (o == NULL) return;
-    pthread_mutex_lock(&o->mu);
-    o->stopping = 1;
-    pthread_cond_broadcast(&o->nonempty);
-    pthread_mutex_unlock(&o->mu);
-    for (int i = 0; i < o->n_threads; i++) {
-        pthread_join(o->threads[i], NULL);
-        o->thread_fini(o->ctx[i]);
-    }
+    ll_workers_stop(o->workers); /* runs what is queued; their done() never runs */
     h2o_multithread_unregister_receiver(o->queue, &o->receiver);
     h2o_multithread_destroy_queue(o->queue);
-    pthread_mutex_destroy(&o->mu);
-    pthread_cond_destroy(&o->nonempty);
-    free(o->ring);
     free(o);
 }
