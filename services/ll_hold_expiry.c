@@ -79,9 +79,9 @@ static size_t expire_all(ll_hold_expiry_t *x, size_t n) {
         ll_store_execute(x->store, batch, m);
         for (size_t i = 0; i < m; i++) {
             const ll_write_t *w = batch[i];
-            if (w->status == 200 && !w->replayed)
+            if (!ll_write_failed(w) && !w->replayed)
                 expired++;
-            else if (w->status >= 500)
+            else if (ll_refusal_is_fault(w->refusal))
                 failed++;
             else
                 others++; /* another sweeper's (replayed, in progress, not open) or not due yet */

@@ -435,7 +435,7 @@ static int not_fresh(const ll_store_t *s, ll_write_t *const *w, size_t i) {
 }
 
 static void key_in_use(ll_write_t *w) {
-    ll_write_problem(w, 409, "idempotency-key-in-use", "Request in progress",
+    ll_write_refused(w, LL_REFUSAL_KEY_IN_USE,
                      "a request with this Idempotency-Key is still being processed; retry later");
 }
 
@@ -513,8 +513,7 @@ static int replay_used_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_er
             s->b->takeover[i] = 1; /* the first write with this key; another one waits below */
             takeovers++;
         } else if (strcmp(PQgetvalue(res, r, 2), x->request_hash) != 0) {
-            ll_write_problem(x, 422, "idempotency-key-reused", "Idempotency-Key reused",
-                             "this Idempotency-Key was used for a different request");
+            ll_write_refused(x, LL_REFUSAL_KEY_REUSED, "this Idempotency-Key was used for a different request");
         } else if (status == 0) {
             key_in_use(x);
         } else {
@@ -610,7 +609,7 @@ static int precondition_holds(ll_write_t *w, const ll_account_t *a) {
     char detail[160];
     snprintf(detail, sizeof detail, "the account is at version %lld, If-Match expected %lld",
              (long long)a->version, (long long)w->expected_version);
-    ll_write_problem(w, 412, "version-mismatch", "Precondition failed", detail);
+    ll_write_refused(w, LL_REFUSAL_VERSION_MISMATCH, detail);
     return 0;
 }
 
@@ -639,7 +638,7 @@ static int meta_for(const ll_write_t *w, const ll_account_t *a, const ll_account
 static int answer_decision(batch_t *b, ll_write_t *w, ll_decision_t *d, const char *hidden_detail,
                            ll_error_t *err) {
     if (d->rejection != LL_REJECT_NONE && w->hide_destination) {
-        ll_write_problem(w, 422, "transfer-rejected", "Transfer rejected", hidden_detail);
+        ll_write_refused(w, LL_REFUSAL_DESTINATION_HIDDEN, hidden_detail);
         return 0;
     }
     if (d->rejection != LL_REJECT_NONE) {
@@ -669,7 +668,7 @@ static int decide_account(batch_t *b, ll_write_t *w, ll_error_t *err) {
     /* Limits and freezes are the operators' (the HTTP side refuses customers first). */
     if (w->owner_scope[0] != '\0' && (cmd->type == LL_CMD_SET_CREDIT_LIMIT || cmd->type == LL_CMD_FREEZE ||
                                       cmd->type == LL_CMD_UNFREEZE)) {
-        ll_write_problem(w, 403, "forbidden", "Forbidden", "credit limits and freezes are set by operators");
+        ll_write_refused(w, LL_REFUSAL_FORBIDDEN, "credit limits and freezes are set by operators");
         return 0;
     }
     if (!precondition_holds(w, from)) return 0;
@@ -709,14 +708,14 @@ static int decide_settlement(batch_t *b, ll_write_t *w, ll_error_t *err) {
         return 0;
     }
     if (cmd->type == LL_CMD_EXPIRE_HOLD && w->owner_scope[0] != '\0') { /* the system's own */
-        ll_write_problem(w, 403, "forbidden", "Forbidden", "holds are expired by the system");
+        ll_write_refused(w, LL_REFUSAL_FORBIDDEN, "holds are expired by the system");
         return 0;
     }
     if (!precondition_holds(w, a)) return 0;
     /* A customer settles only the holds it placed: a card authorisation placed by the bank is
      * the bank's to capture or release (the customer sees it, on its own account). */
     if (w->owner_scope[0] != '\0' && strcmp(h->placed_by, w->actor) != 0) {
-        ll_write_problem(w, 403, "forbidden", "Forbidden",
+        ll_write_refused(w, LL_REFUSAL_FORBIDDEN,
                          "this hold was placed by the bank; only the bank captures or releases it");
         return 0;
     }
@@ -729,7 +728,7 @@ static int decide_settlement(batch_t *b, ll_write_t *w, ll_error_t *err) {
         ll_uuid_format(&h->hold_id, id);
         ll_log_line("error", "command", "an open hold and its account disagree in the event store; not decided",
                     NULL, id);
-        ll_write_problem(w, 500, "internal", "Internal error",
+        ll_write_refused(w, LL_REFUSAL_STORE_CORRUPT,
                          "the hold and its account disagree in the event store; nothing was changed and an "
                          "operator has been alerted");
         return 0;
@@ -830,7 +829,7 @@ static int decide_payment(batch_t *b, ll_write_t *w, ll_error_t *err) {
         char detail[96];
         snprintf(detail, sizeof detail, "leg %d: the destination account cannot receive this transfer",
                  d.failed_leg);
-        ll_write_problem(w, 422, "transfer-rejected", "Transfer rejected", detail);
+        ll_write_refused(w, LL_REFUSAL_DESTINATION_HIDDEN, detail);
         ll_write_problem_leg(w, d.failed_leg);
         return 0;
     }
@@ -1128,7 +1127,8 @@ static int keeps_key(const ll_write_t *w) {
      * the service's clock only later, or its account busy), and must not be answered by an old
      * refusal. An expiry that ran keeps its key: another sweeper's request is a replay. */
     /* Nor is an internal error: nothing ran, and a retry must not be answered by it. */
-    return w->status != 412 && w->status != 500 && !(w->cmd.type == LL_CMD_EXPIRE_HOLD && ll_write_failed(w));
+    return w->refusal != LL_REFUSAL_VERSION_MISMATCH && !ll_refusal_is_fault(w->refusal) &&
+           !(w->cmd.type == LL_CMD_EXPIRE_HOLD && ll_write_failed(w));
 }
 
 static int answered(const ll_store_t *s, ll_write_t *const *w, size_t i) {
@@ -1173,6 +1173,7 @@ static int store_responses(ll_store_t *s, ll_write_t *const *w, size_t n, ll_err
 static void reset_outcomes(ll_write_t *const *w, size_t n) {
     for (size_t i = 0; i < n; i++) {
         w[i]->status = 0;
+        w[i]->refusal = LL_REFUSAL_NONE;
         w[i]->response[0] = '\0';
         w[i]->replayed = w[i]->stored = 0;
         w[i]->version = 0;
@@ -1248,17 +1249,17 @@ static void execute_one(ll_store_t *s, ll_write_t *w) {
     atomic_store(&s->healthy, s->conn != NULL && !ll_pg_broken(s->conn));
     if (timed_out(s)) {
         ll_log_line("warn", "command", "command ran past the deadline", NULL, err.msg);
-        ll_write_problem(w, 503, "storage-unavailable", "Service unavailable",
+        ll_write_refused(w, LL_REFUSAL_UNAVAILABLE,
                          "the event store did not answer within the request deadline; retry with the same "
                          "Idempotency-Key");
         return;
     }
     ll_log_line("error", "command", "command failed after retries", NULL, err.msg);
     if (!atomic_load(&s->healthy) || retryable(s))
-        ll_write_problem(w, 503, "storage-unavailable", "Service unavailable",
+        ll_write_refused(w, LL_REFUSAL_UNAVAILABLE,
                          "the event store is unavailable; retry with the same Idempotency-Key");
     else
-        ll_write_problem(w, 500, "internal", "Internal error",
+        ll_write_refused(w, LL_REFUSAL_INTERNAL,
                          "the command could not be stored; retry with the same Idempotency-Key");
 }
 

@@ -1,49 +1,11 @@
-/* ll_write_response.c - the bodies of command responses (docs/design.md, HTTP contract). */
-#include "ll_problem.h"
+/* ll_write_response.c - the answers of commands carried out or replayed (docs/design.md, HTTP
+ * contract); problems are ll_write_problems.c's. */
 #include "ll_time.h"
 #include "ll_write.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
-
-void ll_write_problem(ll_write_t *w, int status, const char *slug, const char *title, const char *detail) {
-    w->status = status;
-    ll_problem_render(w->response, sizeof w->response, status, slug, title, detail);
-}
-
-/* HTTP status of a domain rejection: an unknown account or hold 404; a conflict with the
- * resource's current state that the request cannot change (an id collision on open, a hold
- * settled or expired already, a freeze of a frozen account and the reverse) 409; everything else
- * is a well-formed request the ledger cannot carry out (422). */
-static int rejection_status(ll_rejection_t r) {
-    switch (r) {
-    case LL_REJECT_ACCOUNT_NOT_FOUND:
-    case LL_REJECT_HOLD_NOT_FOUND:
-        return 404;
-    case LL_REJECT_ACCOUNT_EXISTS:
-    case LL_REJECT_HOLD_NOT_OPEN:
-    case LL_REJECT_HOLD_EXPIRED:
-    case LL_REJECT_ALREADY_FROZEN:
-    case LL_REJECT_NOT_FROZEN:
-        return 409;
-    default:
-        return 422;
-    }
-}
-
-void ll_write_rejected(ll_write_t *w, ll_rejection_t r, const char *detail) {
-    ll_write_problem(w, rejection_status(r), ll_rejection_slug(r), ll_rejection_title(r), detail);
-}
-
-void ll_write_problem_leg(ll_write_t *w, int leg) {
-    json_t *body = json_loads(w->response, 0, NULL);
-    size_t n = 0;
-    if (json_is_object(body) && json_object_set_new(body, "leg", json_integer(leg)) == 0)
-        n = json_dumpb(body, w->response, sizeof w->response - 1, JSON_COMPACT);
-    json_decref(body);
-    if (n > 0 && n < sizeof w->response) w->response[n] = '\0'; /* else the problem stays as it was */
-}
 
 static json_t *uuid_json(const ll_uuid_t *u) {
     char text[LL_UUID_TEXT_LEN + 1];
@@ -198,7 +160,7 @@ void ll_write_accepted(ll_write_t *w, const ll_decision_t *d, const ll_account_t
     json_decref(body);
     if (n == 0 || n >= sizeof w->response) {
         /* Cannot happen with bounded fields; never answer 2xx without a body. */
-        ll_write_problem(w, 500, "internal", "Internal error", "response could not be rendered");
+        ll_write_refused(w, LL_REFUSAL_INTERNAL, "response could not be rendered");
         return;
     }
     w->response[n] = '\0';
