@@ -10,6 +10,7 @@
 #include "ll_pg_prepared.h"
 #include "ll_pgq.h"
 #include "ll_random.h"
+#include "ll_store_rows.h"
 #include "ll_time.h"
 
 #include <stdatomic.h>
@@ -30,9 +31,11 @@
 typedef struct {
     ll_account_t accounts[ACCOUNTS_MAX];
     int dirty[ACCOUNTS_MAX];
+    int corrupt[ACCOUNTS_MAX]; /* its row breaks an invariant: no command on it is decided */
     size_t n_accounts;
     ll_hold_t holds[HOLDS_MAX];
-    int hold_dirty[HOLDS_MAX]; /* changed in this batch: written by upsert_holds */
+    int hold_dirty[HOLDS_MAX];   /* changed in this batch: written by upsert_holds */
+    int hold_corrupt[HOLDS_MAX]; /* its row breaks an invariant: not decided on */
     size_t n_holds;
     ll_uuid_t ids[ACCOUNTS_MAX]; /* scratch: the ids to lock */
     ll_event_t events[EVENTS_MAX];
@@ -161,6 +164,7 @@ static ll_account_t *account(batch_t *b, const ll_uuid_t *id) {
     if (a != NULL) return a;
     LL_MONEY_ASSERT(b->n_accounts < ACCOUNTS_MAX);
     a = &b->accounts[b->n_accounts];
+    b->corrupt[b->n_accounts] = 0;
     b->dirty[b->n_accounts++] = 0;
     ll_account_init(a, id);
     return a;
@@ -243,8 +247,14 @@ static int find_hold_accounts(ll_store_t *s, ll_write_t *const *w, size_t n, ll_
     return 0;
 }
 
-static int64_t column_int(const PGresult *res, int r, int c) {
-    return strtoll(PQgetvalue(res, r, c), NULL, 10);
+/* A row of the store that breaks what must hold: logged with its id, never decided on. */
+static void log_corrupt(const char *table, const char *id_field, const char *id, const ll_error_t *why) {
+    ll_log_t l;
+    ll_log_begin(&l, "error", "command", "a row of the event store breaks an invariant; commands on it are not decided");
+    ll_log_str(&l, "table", table);
+    ll_log_str(&l, id_field, id);
+    ll_log_str(&l, "detail", why->msg);
+    ll_log_end(&l);
 }
 
 /* Locks and loads the state rows of every account the fresh writes touch, in id order. */
@@ -256,10 +266,7 @@ static int lock_accounts(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error
         if (b->fresh[i]) k += command_accounts(&w[i]->cmd, ids + k);
     if (k == 0) return 0;
     qsort(ids, k, sizeof ids[0], cmp_uuid);
-    ll_pgq_sql(&s->q,
-               "SELECT account_id, version, status, owner, currency, balance_minor, overdraft_limit_minor,"
-               " opened_at_us, updated_at_us, head_hash, held_minor, frozen FROM account_state WHERE "
-               "account_id = ANY(");
+    ll_pgq_sql(&s->q, "SELECT " LL_STORE_ACCOUNT_COLUMNS " FROM account_state WHERE account_id = ANY(");
     ll_pgq_array_begin(&s->q);
     char text[LL_UUID_TEXT_LEN + 1];
     for (size_t i = 0; i < k; i++) {
@@ -278,17 +285,12 @@ static int lock_accounts(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error
             return ll_error_set(err, LL_EIO, "account_state: malformed account_id");
         }
         ll_account_t *a = account(b, &id);
-        a->version = column_int(res, r, 1);
-        a->status = strcmp(PQgetvalue(res, r, 2), "closed") == 0 ? LL_ACCOUNT_CLOSED : LL_ACCOUNT_OPEN;
-        snprintf(a->owner, sizeof a->owner, "%s", PQgetvalue(res, r, 3));
-        snprintf(a->currency.code, sizeof a->currency.code, "%s", PQgetvalue(res, r, 4));
-        a->balance_minor = column_int(res, r, 5);
-        a->overdraft_limit_minor = column_int(res, r, 6);
-        a->opened_at_us = column_int(res, r, 7);
-        a->updated_at_us = column_int(res, r, 8);
-        snprintf(a->head_hash, sizeof a->head_hash, "%s", PQgetvalue(res, r, 9));
-        a->held_minor = column_int(res, r, 10);
-        a->frozen = PQgetvalue(res, r, 11)[0] == 't';
+        ll_error_t why = {""};
+        if (ll_store_row_account(res, r, a, &why) != 0) {
+            log_corrupt("account_state", "account_id", PQgetvalue(res, r, 0), &why);
+            ll_account_init(a, &id); /* nothing of the row is used */
+            b->corrupt[a - b->accounts] = 1;
+        }
     }
     PQclear(res);
     return 0;
@@ -307,11 +309,7 @@ static ll_hold_t *find_hold(batch_t *b, const ll_uuid_t *id) {
 static int load_holds(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t *err) {
     batch_t *b = s->b;
     b->n_holds = 0;
-    ll_pgq_sql(&s->q, "SELECT hold_id, account_id, status, currency, amount_minor, captured_minor, reference,"
-                      " (extract(epoch FROM placed_at) * 1000000)::bigint, (extract(epoch FROM expires_at) * "
-                      "1000000)::bigint,"
-                      " coalesce((extract(epoch FROM settled_at) * 1000000)::bigint, 0), placed_version,"
-                      " placed_by FROM holds WHERE hold_id = ANY(");
+    ll_pgq_sql(&s->q, "SELECT " LL_STORE_HOLD_COLUMNS " FROM holds WHERE hold_id = ANY(");
     size_t k = settlement_hold_ids(s, w, n);
     ll_pgq_sql(&s->q, ")");
     if (k == 0) {
@@ -329,20 +327,12 @@ static int load_holds(ll_store_t *s, ll_write_t *const *w, size_t n, ll_error_t 
         }
         ll_hold_t *h = &b->holds[b->n_holds];
         ll_hold_init(h, &id);
-        if (ll_uuid_parse(PQgetvalue(res, r, 1), false, &h->account_id) != 0 ||
-            (h->status = ll_hold_status_from_name(PQgetvalue(res, r, 2))) == LL_HOLD_NONE) {
-            PQclear(res);
-            return ll_error_set(err, LL_EIO, "holds: malformed account_id or status");
+        ll_error_t why = {""};
+        b->hold_corrupt[b->n_holds] = ll_store_row_hold(res, r, h, &why) != 0;
+        if (b->hold_corrupt[b->n_holds]) {
+            log_corrupt("holds", "hold_id", PQgetvalue(res, r, 0), &why);
+            ll_hold_init(h, &id); /* nothing of the row is used */
         }
-        snprintf(h->currency.code, sizeof h->currency.code, "%s", PQgetvalue(res, r, 3));
-        h->amount_minor = column_int(res, r, 4);
-        h->captured_minor = column_int(res, r, 5);
-        snprintf(h->reference, sizeof h->reference, "%s", PQgetvalue(res, r, 6));
-        h->placed_at_us = column_int(res, r, 7);
-        h->expires_at_us = column_int(res, r, 8);
-        h->settled_at_us = column_int(res, r, 9);
-        h->placed_version = column_int(res, r, 10);
-        snprintf(h->placed_by, sizeof h->placed_by, "%s", PQgetvalue(res, r, 11));
         b->hold_dirty[b->n_holds++] = 0;
     }
     PQclear(res);
@@ -356,6 +346,7 @@ static int track_hold(batch_t *b, const ll_event_t *ev, ll_error_t *err) {
         LL_MONEY_ASSERT(b->n_holds < HOLDS_MAX); /* one hold per command */
         h = &b->holds[b->n_holds];
         ll_hold_init(h, &ev->data.movement.hold_id);
+        b->hold_corrupt[b->n_holds] = 0;
         b->hold_dirty[b->n_holds++] = 0;
     }
     if (ll_hold_apply(h, ev, err) != 0) return LL_EIO;
@@ -508,8 +499,14 @@ static int replay_used_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_er
         size_t i = find_write(w, n, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
         if (i == n) continue;
         ll_write_t *x = w[i];
-        int status = atoi(PQgetvalue(res, r, 3));
-        if (status != 0 && PQgetvalue(res, r, 5)[0] == 't') {
+        int64_t status = -1;
+        if (ll_store_int64(res, r, 3, &status) != 0 || (status != 0 && (status < 100 || status > 599))) {
+            ll_error_t why = {""};
+            ll_error_set(&why, LL_EINVAL, "status_code is not 0 or an HTTP status");
+            log_corrupt("idempotency_keys", "key", x->idem_key, &why);
+            ll_write_refused(x, LL_REFUSAL_STORE_CORRUPT,
+                             "the answer stored under this Idempotency-Key is damaged; an operator has been alerted");
+        } else if (status != 0 && PQgetvalue(res, r, 5)[0] == 't') {
             s->b->takeover[i] = 1; /* the first write with this key; another one waits below */
             takeovers++;
         } else if (strcmp(PQgetvalue(res, r, 2), x->request_hash) != 0) {
@@ -517,7 +514,7 @@ static int replay_used_keys(ll_store_t *s, ll_write_t *const *w, size_t n, ll_er
         } else if (status == 0) {
             key_in_use(x);
         } else {
-            ll_write_replayed(x, status, PQgetvalue(res, r, 4));
+            ll_write_replayed(x, (int)status, PQgetvalue(res, r, 4));
         }
     }
     PQclear(res);
@@ -557,7 +554,8 @@ static int reserve_positions(ll_store_t *s, ll_write_t *const *w, size_t n, ll_e
     PGresult *res = run(s, "ll_reserve_positions", PGRES_TUPLES_OK, err);
     if (res == NULL) return LL_EIO;
     for (int r = 0; r < PQntuples(res) && b->n_positions < EVENTS_MAX; r++)
-        b->positions[b->n_positions++] = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+        if (ll_store_int64(res, r, 0, &b->positions[b->n_positions]) == 0 && b->positions[b->n_positions] > 0)
+            b->n_positions++;
     PQclear(res);
     return b->n_positions == need ? 0 : ll_error_set(err, LL_EIO, "could not reserve event positions");
 }
@@ -840,8 +838,27 @@ static int decide_payment(batch_t *b, ll_write_t *w, ll_error_t *err) {
     return commit_and_answer(b, w, &d, err);
 }
 
-/* Decides one fresh write against the batch's state. */
+/* True when w names an account or a hold whose row breaks an invariant (ll_store_rows.c). */
+static int on_corrupt_row(batch_t *b, const ll_write_t *w) {
+    ll_uuid_t ids[COMMAND_ACCOUNTS_MAX];
+    size_t k = command_accounts(&w->cmd, ids);
+    for (size_t i = 0; i < k; i++) {
+        const ll_account_t *a = find_account(b, &ids[i]);
+        if (a != NULL && b->corrupt[a - b->accounts]) return 1;
+    }
+    const ll_hold_t *h = is_settlement(w->cmd.type) ? find_hold(b, &w->cmd.hold_id) : NULL;
+    return h != NULL && b->hold_corrupt[h - b->holds];
+}
+
+/* Decides one fresh write against the batch's state. A command on a damaged row is not decided:
+ * it fails alone (its key released, as for any internal fault), every other goes on. */
 static int decide_one(batch_t *b, ll_write_t *w, ll_error_t *err) {
+    if (on_corrupt_row(b, w)) {
+        ll_write_refused(w, LL_REFUSAL_STORE_CORRUPT,
+                         "the event store holds a damaged row for this command; nothing was changed and an "
+                         "operator has been alerted");
+        return 0;
+    }
     if (w->cmd.type == LL_CMD_PAYMENT) return decide_payment(b, w, err);
     if (is_settlement(w->cmd.type)) return decide_settlement(b, w, err);
     return decide_account(b, w, err);
@@ -1289,9 +1306,11 @@ int ll_store_due_holds(ll_store_t *s, int64_t now_us, ll_hold_cursor_t *after, l
     }
     int k = 0;
     for (int r = 0; r < PQntuples(res) && (size_t)k < max; r++) {
-        if (ll_uuid_parse(PQgetvalue(res, r, 0), false, &ids[k]) != 0) continue;
+        int64_t expires;
+        if (ll_uuid_parse(PQgetvalue(res, r, 0), false, &ids[k]) != 0 || ll_store_int64(res, r, 1, &expires) != 0)
+            continue;
         after->hold_id = ids[k++];
-        after->expires_at_us = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+        after->expires_at_us = expires;
     }
     PQclear(res);
     return k;
