@@ -44,8 +44,7 @@ typedef struct {
 #define WAITERS_MAX QUERY_QUEUE_MAX /* subjects waiting at once: a wait also took a queue slot */
 
 struct ll_query_api {
-    const ll_config_t *cfg;
-    ll_access_t *access;
+    ll_http_app_t app;        /* cfg, access: first, for ll_http_app_create */
     ll_query_shared_t shared; /* what the workers borrow */
     ll_account_view_t *view;  /* NULL when query_view_accounts_max is 0 */
     ll_event_tail_t *tail;
@@ -58,16 +57,14 @@ struct ll_query_api {
 };
 
 /* A job lives until both the worker's answer reached the loop and h2o disposed the request. */
-static void job_unref(ll_query_job_t *job) {
-    if (--job->refs > 0) return;
+static void job_release(ll_http_job_t *life) {
+    ll_query_job_t *job = H2O_STRUCT_FROM_MEMBER(ll_query_job_t, life, life);
     free(job->body);
     free(job);
 }
 
-static void on_req_dispose(void *p) {
-    ll_query_job_t *job = *(ll_query_job_t **)p;
-    job->req = NULL;
-    job_unref(job);
+static void job_unref(ll_query_job_t *job) {
+    ll_http_job_unref(&job->life);
 }
 
 static void send_job(ll_query_job_t *job) {
@@ -80,7 +77,7 @@ static void send_job(ll_query_job_t *job) {
         headers[h++] = "retry-after", headers[h++] = retry;
     }
     headers[h] = NULL;
-    ll_http_send(job->req, job->status, job->status >= 400 ? LL_PROBLEM_CONTENT_TYPE : "application/json",
+    ll_http_send(job->life.req, job->status, job->status >= 400 ? LL_PROBLEM_CONTENT_TYPE : "application/json",
                  job->body, strlen(job->body), headers);
 }
 
@@ -112,7 +109,7 @@ static void waiter_done(ll_query_api_t *api, ll_query_job_t *job) {
 
 /* The job's end: its answer (if the client is still there) and its flight reference. */
 static void finish(ll_query_job_t *job) {
-    if (job->req != NULL) send_job(job);
+    if (job->life.req != NULL) send_job(job);
     waiter_done(job->api, job);
     job_unref(job);
 }
@@ -184,7 +181,7 @@ static void to_worker(ll_query_api_t *api, ll_query_job_t *job) {
  * read store by a worker when it can have the version (store_gate); else the wait goes on. */
 static void look(ll_query_job_t *job) {
     ll_query_api_t *api = job->api;
-    if (job->req == NULL) { /* the client went away */
+    if (job->life.req == NULL) { /* the client went away */
         waiter_done(api, job);
         job_unref(job);
         return;
@@ -192,7 +189,7 @@ static void look(ll_query_job_t *job) {
     int64_t now = ll_clock_ms();
     int due = now >= job->deadline_ms;
     if (job->kind == LL_Q_ACCOUNT && api->view != NULL && !due) {
-        ll_view_result_t r = answer_from_view(api, job->req, job);
+        ll_view_result_t r = answer_from_view(api, job->life.req, job);
         if (r == LL_VIEW_HIT) { /* answered */
             waiter_done(api, job);
             job_unref(job);
@@ -306,49 +303,19 @@ static int int_param(const param_t *p, int64_t lo, int64_t hi, int64_t *out) {
 
 /* ---- routing ------------------------------------------------------------------------------- */
 
-static int iov_eq(h2o_iovec_t v, const char *s) {
-    size_t n = strlen(s);
-    return v.len == n && memcmp(v.base, s, n) == 0;
-}
-
-/* Matches /v1/accounts/{id}[/action] and /v1/holds/{id}; 1 matched, 0 no such path, -1 the id
- * is not a UUID. */
-static int match_route(h2o_iovec_t path, ll_query_kind_t *kind, ll_uuid_t *id) {
-    static const char prefix[] = "/v1/accounts/", holds[] = "/v1/holds/";
-    size_t plen = sizeof prefix - 1, hlen = sizeof holds - 1;
-    int is_hold = path.len > hlen && memcmp(path.base, holds, hlen) == 0;
-    if (is_hold)
-        plen = hlen;
-    else if (path.len <= plen || memcmp(path.base, prefix, plen) != 0)
-        return 0;
-    const char *seg = path.base + plen, *end = path.base + path.len;
-    const char *slash = memchr(seg, '/', (size_t)(end - seg));
-    size_t seg_len = (size_t)((slash ? slash : end) - seg);
-    h2o_iovec_t action = h2o_iovec_init(seg + seg_len, (size_t)(end - seg) - seg_len);
-    if (is_hold && action.len == 0)
-        *kind = LL_Q_HOLD;
-    else if (is_hold) /* its commands are the command service's */
-        return 0;
-    else if (action.len == 0)
-        *kind = LL_Q_ACCOUNT;
-    else if (iov_eq(action, "/transactions"))
-        *kind = LL_Q_TRANSACTIONS;
-    else if (iov_eq(action, "/balance"))
-        *kind = LL_Q_BALANCE;
-    else if (iov_eq(action, "/audit"))
-        *kind = LL_Q_AUDIT;
-    else if (iov_eq(action, "/audit/verify"))
-        *kind = LL_Q_VERIFY;
-    else if (iov_eq(action, "/holds"))
-        *kind = LL_Q_HOLDS;
-    else
-        return 0;
-    char text[LL_UUID_TEXT_LEN + 1];
-    if (seg_len != LL_UUID_TEXT_LEN) return -1;
-    memcpy(text, seg, LL_UUID_TEXT_LEN);
-    text[LL_UUID_TEXT_LEN] = '\0';
-    return ll_uuid_parse(text, true, id) == 0 ? 1 : -1;
-}
+/* The query routes: the router, the metrics labels and tests/unit/test_routes.c (against
+ * api/openapi.yaml) read them here. op: the job's kind. A hold's commands are the command
+ * service's. */
+const ll_route_t ll_query_routes[] = {
+    {"GET", "/v1/accounts/{account_id}", "/v1/accounts/{id}", LL_Q_ACCOUNT},
+    {"GET", "/v1/accounts/{account_id}/transactions", "/v1/accounts/{id}/transactions", LL_Q_TRANSACTIONS},
+    {"GET", "/v1/accounts/{account_id}/balance", "/v1/accounts/{id}/balance", LL_Q_BALANCE},
+    {"GET", "/v1/accounts/{account_id}/audit", "/v1/accounts/{id}/audit", LL_Q_AUDIT},
+    {"GET", "/v1/accounts/{account_id}/audit/verify", "/v1/accounts/{id}/audit/verify", LL_Q_VERIFY},
+    {"GET", "/v1/accounts/{account_id}/holds", "/v1/accounts/{id}/holds", LL_Q_HOLDS},
+    {"GET", "/v1/holds/{hold_id}", "/v1/holds/{id}", LL_Q_HOLD},
+    {NULL, NULL, NULL, 0},
+};
 
 /* The statement filter of a transactions request from its from, to and type parameters. Returns
  * NULL, or what is wrong. */
@@ -493,16 +460,17 @@ static int ready_from_cache(ll_query_api_t *api, h2o_req_t *req) {
 static int submit(ll_query_api_t *api, h2o_req_t *req, ll_query_job_t *job) {
     job->super.run = ll_query_run;
     job->super.done = on_done;
-    ll_query_job_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof *slot, on_req_dispose);
-    *slot = job;
-    job->req = req;
-    job->refs = 2;
+    if (ll_http_job_attach(&job->life, req, job_release) != 0) {
+        free(job);
+        ll_http_problem(req, 503, "overloaded", "Service unavailable", "out of memory; retry");
+        return 0;
+    }
     if (job->wait_version > 0 && store_gate(api, job) == GATE_HOLD) { /* it cannot be there yet */
         wait_between_looks(job, &api->look_view);
         return 0;
     }
     if (ll_offload_submit(api->offload, &job->super) != 0) {
-        job->refs--; /* never reached a worker; the request's ref goes with its pool */
+        job_unref(job); /* never reached a worker; the request's ref stays */
         static const char *const retry[] = {"retry-after", "1", NULL};
         ll_http_problem_headers(req, 503, "overloaded", "Service unavailable", "too many queries queued",
                                 retry);
@@ -510,28 +478,24 @@ static int submit(ll_query_api_t *api, h2o_req_t *req, ll_query_job_t *job) {
     return 0;
 }
 
-int ll_query_api_handle(void *app, h2o_req_t *req) {
+int ll_query_api_handle(void *app, h2o_req_t *req, const ll_route_match_t *route) {
     ll_query_api_t *api = app;
-    ll_query_kind_t kind = LL_Q_ACCOUNT;
-    ll_uuid_t id;
-    if (iov_eq(req->path_normalized, "/healthz")) {
-        ll_http_send(req, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
+    int op = route->route != NULL ? route->route->op : 0, ops = route->table == LL_HTTP_ROUTES;
+    if (ops && op == LL_HTTP_HEALTHZ) {
+        ll_http_healthy(req);
         return 0;
     }
-    int m = iov_eq(req->path_normalized, "/readyz") ? (kind = LL_Q_READY, 1)
-                                                    : match_route(req->path_normalized, &kind, &id);
-    if (m == 0) {
-        ll_http_problem(req, 404, "not-found", "Not found", "no such endpoint");
-        return 0;
-    }
-    if (!iov_eq(req->method, "GET") && !iov_eq(req->method, "HEAD")) {
-        static const char *const allow[] = {"allow", "GET, HEAD", NULL};
-        ll_http_problem_headers(req, 405, "method-not-allowed", "Method not allowed", "use GET", allow);
+    ll_query_kind_t kind = ops && op == LL_HTTP_READYZ ? LL_Q_READY : (ll_query_kind_t)op;
+    if (kind != LL_Q_READY && (route->table != ll_query_routes || !route->method_ok)) {
+        ll_http_no_route(req, route); /* 404, or 405 with Allow */
         return 0;
     }
     if (kind == LL_Q_READY && ready_from_cache(api, req)) return 0;
     ll_principal_t who = {.role = LL_ROLE_OPERATOR};
-    if (kind != LL_Q_READY && ll_access_check(api->access, req, &who) != 0) return 0;
+    if (kind != LL_Q_READY && ll_access_check(api->app.access, req, &who) != 0) return 0;
+    ll_uuid_t id;
+    int m = ll_route_uuid(route, "hold_id", &id);
+    if (m == 0) m = ll_route_uuid(route, "account_id", &id);
     if (m < 0 && kind == LL_Q_HOLD) {
         ll_http_problem(req, 400, "invalid-hold-id", "Invalid hold id",
                         "the hold id in the path must be a UUID");
@@ -549,7 +513,7 @@ int ll_query_api_handle(void *app, h2o_req_t *req) {
     }
     job->kind = kind;
     job->api = api;
-    job->deadline_ms = ll_clock_ms() + api->cfg->min_version_wait_ms;
+    job->deadline_ms = ll_clock_ms() + api->app.cfg->min_version_wait_ms;
     char subject[LL_OWNER_BYTES_MAX + 16];
     int n = snprintf(subject, sizeof subject, "%s:%s", ll_role_name(who.role), who.sub);
     job->subject = ll_fnv1a(subject, n > 0 ? (size_t)n : 0);
@@ -568,30 +532,20 @@ int ll_query_api_handle(void *app, h2o_req_t *req) {
 }
 
 ll_query_api_t *ll_query_api_create(const ll_config_t *cfg, ll_error_t *err) {
-    ll_access_t *access = ll_access_create(cfg, err);
-    if (access == NULL) return NULL;
-    ll_query_api_t *api = calloc(1, sizeof *api);
-    if (api == NULL) {
-        ll_access_destroy(access);
-        ll_error_set(err, LL_ENOMEM, "out of memory");
-        return NULL;
-    }
-    api->cfg = cfg;
-    api->access = access;
-    return api;
+    return ll_http_app_create(sizeof(ll_query_api_t), cfg, err);
 }
 
 int ll_query_api_start(ll_query_api_t *api, h2o_loop_t *loop, int workers, ll_error_t *err) {
-    if (api->cfg->query_view_accounts_max > 0) {
-        api->view = ll_account_view_create((size_t)api->cfg->query_view_accounts_max,
-                                           (size_t)api->cfg->query_view_movements_bytes);
+    if (api->app.cfg->query_view_accounts_max > 0) {
+        api->view = ll_account_view_create((size_t)api->app.cfg->query_view_accounts_max,
+                                           (size_t)api->app.cfg->query_view_movements_bytes);
         if (api->view == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory for the live view");
-        api->tail = ll_event_tail_start(api->cfg, api->view, err);
+        api->tail = ll_event_tail_start(api->app.cfg, api->view, err);
         if (api->tail == NULL) return LL_EINVAL;
-        api->watch = ll_commit_watch_start(api->cfg, err);
+        api->watch = ll_commit_watch_start(api->app.cfg, err);
         if (api->watch == NULL) return LL_EINVAL;
     }
-    api->shared.cfg = api->cfg;
+    api->shared.cfg = api->app.cfg;
     api->shared.view = api->view;
     api->loop = loop;
     h2o_timeout_init(loop, &api->look_view, LOOK_VIEW_MS);
@@ -705,6 +659,5 @@ void ll_query_api_destroy(ll_query_api_t *api) {
     ll_commit_watch_stop(api->watch);
     ll_event_tail_stop(api->tail);
     ll_account_view_destroy(api->view);
-    ll_access_destroy(api->access);
-    free(api);
+    ll_http_app_destroy(&api->app);
 }

@@ -21,6 +21,7 @@
 
 #include "ll_config.h"
 #include "ll_error.h"
+#include "ll_route.h"
 
 #include <h2o.h>
 
@@ -31,7 +32,11 @@ ll_query_api_t *ll_query_api_create(const ll_config_t *cfg, ll_error_t *err);
 /* Starts workers threads on loop. Returns 0 or a negative code (a database unreachable). */
 int ll_query_api_start(ll_query_api_t *api, h2o_loop_t *loop, int workers, ll_error_t *err);
 
-int ll_query_api_handle(void *api, h2o_req_t *req);
+/* The query routes (ll_route.h): the GETs listed above under /v1. */
+extern const ll_route_t ll_query_routes[];
+
+/* The request handler (ll_http_handler_fn). */
+int ll_query_api_handle(void *api, h2o_req_t *req, const ll_route_match_t *route);
 
 /* The live view's and the event tail's figures in the Prometheus text format: malloc'd text
  * (caller frees), or NULL when out of memory. */

@@ -6,6 +6,7 @@
 
 #include "ll_account_view.h"
 #include "ll_config.h"
+#include "ll_http_app.h"
 #include "ll_offload.h"
 #include "ll_rm_follow.h"
 #include "ll_statement_filter.h"
@@ -61,9 +62,7 @@ typedef struct ll_query_job {
     char *body; /* malloc'd; problem+json when status >= 400 */
     char etag[32];
     int retry_after_s; /* 0: no Retry-After */
-    /* lifetime: see ll_query_api.c */
-    h2o_req_t *req;
-    int refs;
+    ll_http_job_t life; /* the request (NULL once gone) and references: ll_http_app.h */
 } ll_query_job_t;
 
 /* What every worker shares: borrowed from the API, which outlives its workers. */

@@ -41,19 +41,6 @@ static void destroy(void *api) {
     ll_query_api_destroy(api);
 }
 
-static const char *const routes[] = {"/v1/accounts/{id}",
-                                     "/v1/accounts/{id}/transactions",
-                                     "/v1/accounts/{id}/balance",
-                                     "/v1/accounts/{id}/audit",
-                                     "/v1/accounts/{id}/audit/verify",
-                                     "/v1/accounts/{id}/holds",
-                                     "/v1/holds/{id}",
-                                     "/healthz",
-                                     "/readyz",
-                                     "/metrics",
-                                     "/openapi.yaml",
-                                     NULL};
-
 int main(int argc, char **argv) {
     static const ll_service_desc_t d = {.program = "ledgerline-query",
                                         .service = "query",
@@ -62,7 +49,7 @@ int main(int argc, char **argv) {
                                         .threads_default = 4,
                                         .threads_max = 32,
                                         .usage = usage,
-                                        .routes = routes,
+                                        .routes = ll_query_routes,
                                         .create = create,
                                         .start = start,
                                         .handle = ll_query_api_handle,

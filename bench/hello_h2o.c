@@ -13,8 +13,8 @@ static const char body[] = "{\"account_id\":\"00000000-0000-4000-8000-0000000000
                            "\"currency\":\"EUR\",\"status\":\"open\",\"balance_minor\":123456,\"version\":42,"
                            "\"updated_at\":\"2026-11-24T12:00:00.000000Z\"}";
 
-static int handle(void *app, h2o_req_t *req) {
-    (void)app;
+static int handle(void *app, h2o_req_t *req, const ll_route_match_t *route) {
+    (void)app, (void)route;
     ll_http_send(req, 200, "application/json", body, sizeof body - 1, NULL);
     return 0;
 }

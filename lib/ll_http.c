@@ -30,6 +30,7 @@ typedef struct {
     ll_http_server_t *srv;
     h2o_req_t *req;
     const char *route;
+    ll_route_match_t match;
     char request_id[LL_HTTP_ID_BYTES_MAX + 1];
     char correlation_id[LL_HTTP_ID_BYTES_MAX + 1];
 } observation_t;
@@ -87,10 +88,6 @@ static void on_observed(void *p) {
     if (o->srv->access_log) log_request(o, seconds);
 }
 
-static int iov_is(h2o_iovec_t v, const char *s) {
-    return v.len == strlen(s) && memcmp(v.base, s, v.len) == 0;
-}
-
 int ll_http_id_valid(const char *s) {
     if (*s == '\0') return 0;
     for (; *s; s++)
@@ -124,7 +121,9 @@ static void assign_ids(ll_http_server_t *srv, h2o_req_t *req, observation_t *o) 
 
 static int serve_document(ll_http_server_t *srv, h2o_req_t *req) {
     for (const char *const *d = srv->documents; d != NULL && d[0] != NULL; d += 3)
-        if (iov_is(req->path_normalized, d[0]) && (iov_is(req->method, "GET") || iov_is(req->method, "HEAD"))) {
+        if (h2o_memis(req->path_normalized.base, req->path_normalized.len, d[0], strlen(d[0])) &&
+            (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+             h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))) {
             ll_http_send(req, 200, d[1], d[2], strlen(d[2]), NULL);
             return 1;
         }
@@ -148,17 +147,31 @@ static int refuse_oversized(h2o_req_t *req) {
     return 0;
 }
 
+const ll_route_t LL_HTTP_ROUTES[] = {
+    {"GET", "/healthz", "/healthz", LL_HTTP_HEALTHZ},
+    {"GET", "/readyz", "/readyz", LL_HTTP_READYZ},
+    {"GET", "/metrics", "/metrics", LL_HTTP_METRICS},
+    {"GET", "/openapi.yaml", "/openapi.yaml", LL_HTTP_OPENAPI},
+    {NULL, NULL, NULL, 0},
+};
+
 /* The operational endpoints answer GET and HEAD only, on every server. Returns 1 when answered. */
-static int refuse_other_methods(h2o_req_t *req) {
-    static const char *const paths[] = {"/healthz", "/readyz", "/metrics", "/openapi.yaml"};
-    if (iov_is(req->method, "GET") || iov_is(req->method, "HEAD")) return 0;
-    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
-        if (iov_is(req->path_normalized, paths[i])) {
-            static const char *const allow[] = {"allow", "GET, HEAD", NULL};
-            ll_http_problem_headers(req, 405, "method-not-allowed", "Method not allowed", "use GET", allow);
-            return 1;
-        }
-    return 0;
+static int refuse_other_methods(h2o_req_t *req, const ll_route_match_t *m) {
+    if (m->table != LL_HTTP_ROUTES || m->method_ok) return 0;
+    ll_http_no_route(req, m);
+    return 1;
+}
+
+void ll_http_no_route(h2o_req_t *req, const ll_route_match_t *m) {
+    if (m->route == NULL || m->method_ok) { /* no route, or one this handler does not serve */
+        ll_http_problem(req, 404, "not-found", "Not found", "no such endpoint");
+        return;
+    }
+    char allow[64], detail[16];
+    ll_route_allow(m, req->path_normalized, allow, sizeof allow);
+    snprintf(detail, sizeof detail, "use %s", m->route->method);
+    const char *const headers[] = {"allow", allow, NULL};
+    ll_http_problem_headers(req, 405, "method-not-allowed", "Method not allowed", detail, headers);
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
@@ -166,12 +179,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     observation_t *o = h2o_mem_alloc_shared(&req->pool, sizeof *o, on_observed);
     memset(o, 0, sizeof *o);
     o->srv = srv, o->req = req;
-    o->route = srv->metrics_on ? ll_metrics_route(&srv->metrics, req->path_normalized.base, req->path_normalized.len)
-                               : "other";
+    /* Matched once: the label counts even a request refused below. */
+    if (!ll_route_match(srv->routes, req->method, req->path_normalized, &o->match))
+        ll_route_match(LL_HTTP_ROUTES, req->method, req->path_normalized, &o->match);
+    o->route = ll_route_label(&o->match);
     if (refuse_oversized(req)) return 0;
     assign_ids(srv, req, o);
-    if (refuse_other_methods(req) || serve_document(srv, req)) return 0;
-    if (srv->metrics_on && iov_is(req->path_normalized, "/metrics")) {
+    if (refuse_other_methods(req, &o->match) || serve_document(srv, req)) return 0;
+    if (srv->metrics_on && o->match.route != NULL && o->match.route->op == LL_HTTP_METRICS) {
         char *text = ll_metrics_render(&srv->metrics);
         char *extra = srv->metrics_extra && text ? srv->metrics_extra(srv->app) : NULL;
         if (text == NULL || (srv->metrics_extra && extra == NULL)) {
@@ -189,11 +204,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         free(extra);
         return 0;
     }
-    return srv->handler(srv->app, req);
+    return srv->handler(srv->app, req, &o->match);
 }
 
-void ll_http_server_enable_metrics(ll_http_server_t *srv, const char *service, const char *const *routes) {
-    ll_metrics_init(&srv->metrics, service, routes);
+void ll_http_server_routes(ll_http_server_t *srv, const ll_route_t *routes) {
+    srv->routes = routes;
+}
+
+void ll_http_server_enable_metrics(ll_http_server_t *srv, const char *service) {
+    ll_metrics_init(&srv->metrics, service);
     srv->metrics_on = 1;
 }
 
@@ -504,6 +523,11 @@ void ll_http_problem_headers(h2o_req_t *req, int status, const char *slug, const
 
 void ll_http_problem(h2o_req_t *req, int status, const char *slug, const char *title, const char *detail) {
     ll_http_problem_headers(req, status, slug, title, detail, NULL);
+}
+
+void ll_http_healthy(h2o_req_t *req) {
+    static const char body[] = "{\"status\":\"ok\"}";
+    ll_http_send(req, 200, "application/json", body, sizeof body - 1, NULL);
 }
 
 void ll_http_ready(h2o_req_t *req) {

@@ -10,13 +10,20 @@
 
 #include "ll_error.h"
 #include "ll_metrics.h"
+#include "ll_route.h"
 
 #include <h2o.h>
 #include <signal.h>
 #include <stddef.h>
 
-/* Handles one request; return 0 when a response was or will be sent (h2o's contract). */
-typedef int (*ll_http_handler_fn)(void *app, h2o_req_t *req);
+/* Handles one request; return 0 when a response was or will be sent (h2o's contract). route: the
+ * request matched against the server's routes (ll_http_server_routes) and LL_HTTP_ROUTES. */
+typedef int (*ll_http_handler_fn)(void *app, h2o_req_t *req, const ll_route_match_t *route);
+
+/* The operational endpoints every server has (GET and HEAD only; other methods are answered
+ * 405 here): their ops in LL_HTTP_ROUTES, below a service's own (>= 0). */
+enum { LL_HTTP_HEALTHZ = -1, LL_HTTP_READYZ = -2, LL_HTTP_METRICS = -3, LL_HTTP_OPENAPI = -4 };
+extern const ll_route_t LL_HTTP_ROUTES[];
 
 typedef struct ll_http_server {
     h2o_globalconf_t config;
@@ -25,6 +32,7 @@ typedef struct ll_http_server {
     h2o_socket_t *listener;
     ll_http_handler_fn handler;
     void *app;
+    const ll_route_t *routes; /* the service's table, or NULL */
     int ctx_ready;
     int metrics_on;
     ll_metrics_t metrics;
@@ -45,9 +53,13 @@ typedef struct ll_http_server {
 int ll_http_server_init(ll_http_server_t *srv, const char *listen, ll_http_handler_fn handler, void *app,
                         size_t entity_bytes_max, uint64_t request_timeout_ms, ll_error_t *err);
 
-/* Counts every request by route template (routes: NULL-terminated, "/v1/accounts/{id}/..."
- * style) and status, with latency, and serves them at GET /metrics (Prometheus text). */
-void ll_http_server_enable_metrics(ll_http_server_t *srv, const char *service, const char *const *routes);
+/* The service's route table (borrowed for the server's life): every request is matched against
+ * it, then against LL_HTTP_ROUTES, before the handler sees it. */
+void ll_http_server_routes(ll_http_server_t *srv, const ll_route_t *routes);
+
+/* Counts every request by its route's label and status, with latency, and serves them at
+ * GET /metrics (Prometheus text). */
+void ll_http_server_enable_metrics(ll_http_server_t *srv, const char *service);
 
 /* Writes one JSON line per request to stdout: time, request and correlation ids, method, route
  * template, status, milliseconds, client address. Buffered; flushed once per loop turn. */
@@ -80,6 +92,13 @@ void ll_http_send(h2o_req_t *req, int status, const char *content_type, const ch
 
 /* Sends application/problem+json. */
 void ll_http_problem(h2o_req_t *req, int status, const char *slug, const char *title, const char *detail);
+
+/* Answers a request its handler does not serve: 405 with Allow naming the methods its path
+ * takes when only the path matched a route, else 404 "no such endpoint". */
+void ll_http_no_route(h2o_req_t *req, const ll_route_match_t *route);
+
+/* 200 {"status":"ok"}: every server's /healthz. */
+void ll_http_healthy(h2o_req_t *req);
 
 /* 200 {"status":"ready"}: every server's /readyz when it can do its job. */
 void ll_http_ready(h2o_req_t *req);

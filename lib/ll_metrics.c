@@ -10,32 +10,9 @@
 static const double bounds_s[LL_METRICS_BUCKETS - 1] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
                                                         0.05,   0.1,   0.25,  0.5,   1.0};
 
-void ll_metrics_init(ll_metrics_t *m, const char *service, const char *const *routes) {
+void ll_metrics_init(ll_metrics_t *m, const char *service) {
     memset(m, 0, sizeof *m);
     m->service = service;
-    m->routes = routes;
-}
-
-const char *ll_metrics_route(const ll_metrics_t *m, const char *path, size_t len) {
-    static const char accounts[] = "/v1/accounts/", holds[] = "/v1/holds/";
-    char templ[96];
-    const char *prefix = accounts;
-    size_t alen = sizeof accounts - 1;
-    if (len > sizeof holds - 1 && memcmp(path, holds, sizeof holds - 1) == 0)
-        prefix = holds, alen = sizeof holds - 1;
-    if (len >= sizeof templ) return "other";
-    if (len > alen && memcmp(path, prefix, alen) == 0) {
-        /* The id segment becomes {id}; the rest is kept. */
-        const char *slash = memchr(path + alen, '/', len - alen);
-        snprintf(templ, sizeof templ, "%s{id}%.*s", prefix, slash ? (int)(path + len - slash) : 0,
-                 slash ? slash : "");
-    } else {
-        memcpy(templ, path, len);
-        templ[len] = '\0';
-    }
-    for (const char *const *r = m->routes; r != NULL && *r != NULL; r++)
-        if (strcmp(*r, templ) == 0) return *r;
-    return "other";
 }
 
 void ll_metrics_observe(ll_metrics_t *m, const char *route, int status, double seconds) {

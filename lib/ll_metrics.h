@@ -1,7 +1,7 @@
 /* ll_metrics.h - HTTP metrics in the Prometheus text format: requests by route and status, and
- * a latency histogram by route. Loop-thread only (no locks). Routes are templates from a fixed
- * list ("/v1/accounts/{id}/deposits"), anything else is "other": label cardinality stays bounded
- * whatever clients send. */
+ * a latency histogram by route. Loop-thread only (no locks). Routes are the labels of a
+ * service's route table ("/v1/accounts/{id}/deposits", ll_route.h), anything else is "other":
+ * label cardinality stays bounded whatever clients send. */
 #ifndef LL_METRICS_H
 #define LL_METRICS_H
 
@@ -14,7 +14,7 @@
 #define LL_METRICS_BUCKETS    12
 
 typedef struct {
-    const char *route; /* one of the templates (static storage) */
+    const char *route; /* a route label (static storage) */
     int status;
     uint64_t count;
     uint64_t buckets[LL_METRICS_BUCKETS]; /* cumulative counts per le bound, the last is +Inf */
@@ -22,19 +22,15 @@ typedef struct {
 } ll_metrics_series_t;
 
 typedef struct ll_metrics {
-    const char *service;       /* the service label */
-    const char *const *routes; /* NULL-terminated templates */
+    const char *service; /* the service label */
     ll_metrics_series_t series[LL_METRICS_SERIES_MAX];
     size_t n_series;
     uint64_t dropped;
 } ll_metrics_t;
 
-void ll_metrics_init(ll_metrics_t *m, const char *service, const char *const *routes);
+void ll_metrics_init(ll_metrics_t *m, const char *service);
 
-/* The template path matches ("/v1/accounts/<uuid>/audit" -> "/v1/accounts/{id}/audit", likewise
- * "/v1/holds/<uuid>/capture" -> "/v1/holds/{id}/capture"), or "other". */
-const char *ll_metrics_route(const ll_metrics_t *m, const char *path, size_t len);
-
+/* route: a label of static storage (ll_route_label); series are told apart by its address. */
 void ll_metrics_observe(ll_metrics_t *m, const char *route, int status, double seconds);
 
 /* Appends one series of a service's own metric to t: first, when type ("counter", "gauge") is

@@ -28,22 +28,20 @@ struct ll_metrics_server {
 static struct ll_metrics_server *retired;
 static pthread_mutex_t retired_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static int is(h2o_iovec_t v, const char *s) {
-    return v.len == strlen(s) && memcmp(v.base, s, v.len) == 0;
-}
-
-static int handle(void *app, h2o_req_t *req) {
+static int handle(void *app, h2o_req_t *req, const ll_route_match_t *route) {
     ll_metrics_server_t *m = app;
-    if (!is(req->method, "GET") && !is(req->method, "HEAD")) {
+    int op = route->route != NULL ? route->route->op : 0;
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
+        !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
         static const char *const allow[] = {"allow", "GET, HEAD", NULL};
         ll_http_problem_headers(req, 405, "method-not-allowed", "Method not allowed", "use GET", allow);
         return 0;
     }
-    if (is(req->path_normalized, "/healthz")) {
-        ll_http_send(req, 200, "application/json", "{\"status\":\"ok\"}", 15, NULL);
+    if (op == LL_HTTP_HEALTHZ) {
+        ll_http_healthy(req);
         return 0;
     }
-    if (m->ready != NULL && is(req->path_normalized, "/readyz")) {
+    if (m->ready != NULL && op == LL_HTTP_READYZ) {
         char detail[256] = "";
         if (m->ready(m->ctx, detail, sizeof detail) == 0)
             ll_http_ready(req);
@@ -51,7 +49,7 @@ static int handle(void *app, h2o_req_t *req) {
             ll_http_problem(req, 503, "not-ready", "Not ready", detail);
         return 0;
     }
-    if (!is(req->path_normalized, "/metrics")) {
+    if (op != LL_HTTP_METRICS) {
         ll_http_problem(req, 404, "not-found", "Not found",
                         m->ready ? "this port serves GET /metrics, /healthz and /readyz"
                                  : "this port serves GET /metrics and /healthz");

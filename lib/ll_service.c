@@ -50,7 +50,8 @@ int ll_service_main(const ll_service_desc_t *d, int argc, char **argv) {
                  : LL_ENOMEM;
     static const char *const documents[] = {"/openapi.yaml", "application/yaml", ll_openapi_yaml, NULL};
     if (rc == 0) {
-        ll_http_server_enable_metrics(&srv, d->service, d->routes);
+        ll_http_server_routes(&srv, d->routes);
+        ll_http_server_enable_metrics(&srv, d->service);
         ll_http_server_serve_documents(&srv, documents);
         ll_http_server_limit_connections(&srv, (size_t)cfg.http_connections_max);
         if (cfg.log_level[0] == 'd' || cfg.log_level[0] == 'i') ll_http_server_enable_access_log(&srv, d->service);

@@ -13,7 +13,7 @@ typedef struct ll_service_desc {
     const char *threads_flag; /* "--writers" or "--workers" */
     int threads_default, threads_max;
     const char *usage;         /* the whole --help text */
-    const char *const *routes; /* NULL-terminated route templates for /metrics */
+    const ll_route_t *routes;  /* the service's route table (ll_route.h) */
     void *(*create)(const ll_config_t *cfg, ll_error_t *err);
     int (*start)(void *api, h2o_loop_t *loop, int threads, ll_error_t *err);
     ll_http_handler_fn handle;

@@ -36,24 +36,6 @@ static void destroy(void *api) {
     ll_command_api_destroy(api);
 }
 
-static const char *const routes[] = {"/v1/accounts",
-                                     "/v1/accounts/{id}/deposits",
-                                     "/v1/accounts/{id}/withdrawals",
-                                     "/v1/accounts/{id}/close",
-                                     "/v1/accounts/{id}/holds",
-                                     "/v1/accounts/{id}/credit-limit",
-                                     "/v1/accounts/{id}/freeze",
-                                     "/v1/accounts/{id}/unfreeze",
-                                     "/v1/holds/{id}/capture",
-                                     "/v1/holds/{id}/release",
-                                     "/v1/transfers",
-                                     "/v1/payments",
-                                     "/healthz",
-                                     "/readyz",
-                                     "/metrics",
-                                     "/openapi.yaml",
-                                     NULL};
-
 int main(int argc, char **argv) {
     static const ll_service_desc_t d = {.program = "ledgerline-command",
                                         .service = "command",
@@ -62,7 +44,7 @@ int main(int argc, char **argv) {
                                         .threads_default = 2,
                                         .threads_max = 16,
                                         .usage = usage,
-                                        .routes = routes,
+                                        .routes = ll_command_routes,
                                         .create = create,
                                         .start = start,
                                         .handle = ll_command_api_handle,

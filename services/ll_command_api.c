@@ -2,6 +2,7 @@
 #include "ll_command_api.h"
 
 #include "ll_access.h"
+#include "ll_http_app.h"
 #include "ll_command_codec.h"
 #include "ll_hold_expiry.h"
 #include "ll_http.h"
@@ -20,8 +21,7 @@
 #include <time.h>
 
 struct ll_command_api {
-    const ll_config_t *cfg;
-    ll_access_t *access;
+    ll_http_app_t app; /* cfg, access: first, for ll_http_app_create */
     ll_writer_pool_t *writers;
     ll_idempotency_pruner_t *pruner; /* expired Idempotency-Keys, in the background */
     ll_hold_expiry_t *expiry;        /* holds past expires_at, in the background */
@@ -31,25 +31,18 @@ struct ll_command_api {
     size_t pending;       /* jobs submitted and not yet completed (loop thread only) */
 };
 
-/* One command between the loop and a writer. refs: the request (until h2o disposes it) and the
- * write (until its completion reached the loop). Freed on the loop thread at zero. */
+/* One command between the loop and a writer. life: the request's reference (until h2o disposes
+ * it) and the write's (until its completion reached the loop), ll_http_app.h. */
 typedef struct {
     ll_write_t w;
     h2o_multithread_message_t msg;
-    h2o_req_t *req; /* NULL once the request is gone (client disconnected) */
-    int refs;
+    ll_http_job_t life;
     char inflight_key[LL_ACTOR_BYTES_MAX + LL_COMMAND_ID_BYTES_MAX + 2];
     struct timespec started;
 } job_t;
 
-static void job_unref(job_t *job) {
-    if (--job->refs == 0) free(job);
-}
-
-static void on_req_dispose(void *p) {
-    job_t *job = *(job_t **)p;
-    job->req = NULL;
-    job_unref(job);
+static void job_release(ll_http_job_t *life) {
+    free(H2O_STRUCT_FROM_MEMBER(job_t, life, life));
 }
 
 /* ---- completion (loop thread) -------------------------------------------------------------- */
@@ -76,7 +69,7 @@ static void respond(job_t *job) {
     if (w->replayed) headers[h++] = "idempotent-replayed", headers[h++] = "true";
     headers[h] = NULL;
     const char *type = ll_write_failed(w) ? LL_PROBLEM_CONTENT_TYPE : "application/json";
-    ll_http_send(job->req, w->status, type, w->response, strlen(w->response), headers);
+    ll_http_send(job->life.req, w->status, type, w->response, strlen(w->response), headers);
 }
 
 static void on_completions(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages) {
@@ -86,8 +79,8 @@ static void on_completions(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
             H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&msg->link);
         job_t *job = H2O_STRUCT_FROM_MEMBER(job_t, msg, msg);
-        if (job->req != NULL) respond(job);
-        if (api->cfg->log_level[0] == 'd' || api->cfg->log_level[0] == 'i') {
+        if (job->life.req != NULL) respond(job);
+        if (api->app.cfg->log_level[0] == 'd' || api->app.cfg->log_level[0] == 'i') {
             ll_log_t l;
             ll_log_begin(&l, "info", "command", "command");
             ll_log_int(&l, "status", job->w.status);
@@ -98,7 +91,7 @@ static void on_completions(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
         }
         ll_strset_remove(&api->inflight, job->inflight_key);
         api->pending--;
-        job_unref(job);
+        ll_http_job_unref(&job->life);
     }
 }
 
@@ -111,81 +104,30 @@ static void on_write_done(ll_write_t *w, void *ctx) {
 
 /* ---- request parsing (loop thread) --------------------------------------------------------- */
 
+/* The command routes: the router, the metrics labels and tests/unit/test_routes.c (against
+ * api/openapi.yaml) read them here. op: the command the route sends. */
+const ll_route_t ll_command_routes[] = {
+    {"POST", "/v1/accounts", "/v1/accounts", LL_CMD_OPEN},
+    {"POST", "/v1/accounts/{account_id}/deposits", "/v1/accounts/{id}/deposits", LL_CMD_DEPOSIT},
+    {"POST", "/v1/accounts/{account_id}/withdrawals", "/v1/accounts/{id}/withdrawals", LL_CMD_WITHDRAW},
+    {"POST", "/v1/accounts/{account_id}/close", "/v1/accounts/{id}/close", LL_CMD_CLOSE},
+    {"POST", "/v1/accounts/{account_id}/holds", "/v1/accounts/{id}/holds", LL_CMD_PLACE_HOLD},
+    {"PUT", "/v1/accounts/{account_id}/credit-limit", "/v1/accounts/{id}/credit-limit", LL_CMD_SET_CREDIT_LIMIT},
+    {"POST", "/v1/accounts/{account_id}/freeze", "/v1/accounts/{id}/freeze", LL_CMD_FREEZE},
+    {"POST", "/v1/accounts/{account_id}/unfreeze", "/v1/accounts/{id}/unfreeze", LL_CMD_UNFREEZE},
+    {"POST", "/v1/holds/{hold_id}/capture", "/v1/holds/{id}/capture", LL_CMD_CAPTURE_HOLD},
+    {"POST", "/v1/holds/{hold_id}/release", "/v1/holds/{id}/release", LL_CMD_RELEASE_HOLD},
+    {"POST", "/v1/transfers", "/v1/transfers", LL_CMD_TRANSFER},
+    {"POST", "/v1/payments", "/v1/payments", LL_CMD_PAYMENT},
+    {NULL, NULL, NULL, 0},
+};
+
+/* A matched command route: its command and the ids of its path. */
 typedef struct {
     ll_command_type_t type;
-    const char *method;                    /* the one method the route takes */
-    char account_id[LL_UUID_TEXT_LEN + 1]; /* from the path; "" when none */
-    char hold_id[LL_UUID_TEXT_LEN + 1];    /* from the path; "" when none */
+    int has_account, has_hold;
+    ll_uuid_t account_id, hold_id;
 } route_t;
-
-static int iov_eq(h2o_iovec_t v, const char *s) {
-    size_t n = strlen(s);
-    return v.len == n && memcmp(v.base, s, n) == 0;
-}
-
-/* The actions under /v1/accounts/{id} and /v1/holds/{hold_id}. */
-typedef struct {
-    const char *action;
-    ll_command_type_t type;
-    const char *method;
-} action_t;
-
-static const action_t ACCOUNT_ACTIONS[] = {
-    {"/deposits", LL_CMD_DEPOSIT, "POST"},
-    {"/withdrawals", LL_CMD_WITHDRAW, "POST"},
-    {"/close", LL_CMD_CLOSE, "POST"},
-    {"/holds", LL_CMD_PLACE_HOLD, "POST"},
-    {"/credit-limit", LL_CMD_SET_CREDIT_LIMIT, "PUT"},
-    {"/freeze", LL_CMD_FREEZE, "POST"},
-    {"/unfreeze", LL_CMD_UNFREEZE, "POST"},
-    {NULL, LL_CMD_NONE, NULL},
-};
-static const action_t HOLD_ACTIONS[] = {
-    {"/capture", LL_CMD_CAPTURE_HOLD, "POST"},
-    {"/release", LL_CMD_RELEASE_HOLD, "POST"},
-    {NULL, LL_CMD_NONE, NULL},
-};
-
-/* Matches "{prefix}{uuid}{action}" against actions. Returns 1 (r->type, r->method and the
- * canonical id in id set), 0 (no such path), or -1 (an action that exists with an invalid id). */
-static int match_id_route(h2o_iovec_t path, const char *prefix, const action_t *actions, route_t *r,
-                          char *id_out) {
-    size_t plen = strlen(prefix);
-    if (path.len <= plen || memcmp(path.base, prefix, plen) != 0) return 0;
-    const char *rest = path.base + plen;
-    size_t rest_len = path.len - plen;
-    const char *slash = memchr(rest, '/', rest_len);
-    if (slash == NULL) return 0;
-    h2o_iovec_t action = h2o_iovec_init(slash, rest_len - (size_t)(slash - rest));
-    const action_t *a = actions;
-    while (a->action != NULL && !iov_eq(action, a->action)) a++;
-    if (a->action == NULL) return 0;
-    r->type = a->type;
-    r->method = a->method;
-    size_t id_len = (size_t)(slash - rest);
-    char id[LL_UUID_TEXT_LEN + 1];
-    ll_uuid_t u;
-    if (id_len != LL_UUID_TEXT_LEN) return -1;
-    memcpy(id, rest, id_len);
-    id[id_len] = '\0';
-    if (ll_uuid_parse(id, true, &u) != 0) return -1;
-    ll_uuid_format(&u, id_out); /* canonical lower case */
-    return 1;
-}
-
-/* Matches the command routes. Returns 1 (route set), 0 (no such path), -1 (an account route with
- * an invalid account id) or -2 (a hold route with an invalid hold id). */
-static int match_route(h2o_iovec_t path, route_t *r) {
-    memset(r, 0, sizeof *r);
-    r->method = "POST";
-    if (iov_eq(path, "/v1/accounts")) return r->type = LL_CMD_OPEN, 1;
-    if (iov_eq(path, "/v1/transfers")) return r->type = LL_CMD_TRANSFER, 1;
-    if (iov_eq(path, "/v1/payments")) return r->type = LL_CMD_PAYMENT, 1;
-    int m = match_id_route(path, "/v1/accounts/", ACCOUNT_ACTIONS, r, r->account_id);
-    if (m != 0) return m;
-    m = match_id_route(path, "/v1/holds/", HOLD_ACTIONS, r, r->hold_id);
-    return m < 0 ? -2 : m;
-}
 
 /* Commands only operators may send: an account's credit line and its freezes. */
 static int operators_only(ll_command_type_t t) {
@@ -237,9 +179,9 @@ static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *r
                         "send application/json");
         return -1;
     }
-    if (req->entity.len > (size_t)api->cfg->body_bytes_max) {
+    if (req->entity.len > (size_t)api->app.cfg->body_bytes_max) {
         char detail[96];
-        snprintf(detail, sizeof detail, "the body exceeds %lld bytes", (long long)api->cfg->body_bytes_max);
+        snprintf(detail, sizeof detail, "the body exceeds %lld bytes", (long long)api->app.cfg->body_bytes_max);
         ll_http_problem(req, 413, "body-too-large", "Body too large", detail);
         return -1;
     }
@@ -251,7 +193,7 @@ static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *r
     }
     ll_error_t err = {""};
     const char *body = req->entity.base ? req->entity.base : "";
-    if (ll_command_decode(route->type, body, req->entity.len, (size_t)api->cfg->body_bytes_max, &w->cmd,
+    if (ll_command_decode(route->type, body, req->entity.len, (size_t)api->app.cfg->body_bytes_max, &w->cmd,
                           &err) != 0) {
         ll_http_problem(req, 400, "invalid-request", "Invalid request", err.msg);
         return -1;
@@ -263,8 +205,8 @@ static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *r
     }
     /* Which accounts a customer owns is only known inside the store's transaction. */
     if (who->role == LL_ROLE_CUSTOMER) snprintf(w->owner_scope, sizeof w->owner_scope, "%s", who->sub);
-    if (route->account_id[0] != '\0') ll_uuid_parse(route->account_id, false, &w->cmd.account_id);
-    if (route->hold_id[0] != '\0') ll_uuid_parse(route->hold_id, false, &w->cmd.hold_id);
+    if (route->has_account) w->cmd.account_id = route->account_id;
+    if (route->has_hold) w->cmd.hold_id = route->hold_id;
     /* ll_http gave every request one valid X-Correlation-Id (the client's, or the request id). */
     if (ll_http_header(req, "x-correlation-id", w->correlation_id, sizeof w->correlation_id) < 0 ||
         !ll_http_id_valid(w->correlation_id))
@@ -300,11 +242,10 @@ static int parse_command(ll_command_api_t *api, h2o_req_t *req, const route_t *r
 
 /* ---- handler ------------------------------------------------------------------------------- */
 
-static int handle_get(ll_command_api_t *api, h2o_req_t *req) {
-    static const char ok[] = "{\"status\":\"ok\"}";
-    if (iov_eq(req->path_normalized, "/healthz")) {
-        ll_http_send(req, 200, "application/json", ok, sizeof ok - 1, NULL);
-    } else if (iov_eq(req->path_normalized, "/readyz")) {
+static int handle_get(ll_command_api_t *api, h2o_req_t *req, int op) {
+    if (op == LL_HTTP_HEALTHZ) {
+        ll_http_healthy(req);
+    } else if (op == LL_HTTP_READYZ) {
         if (api->writers != NULL && ll_writer_pool_healthy(api->writers))
             ll_http_ready(req);
         else
@@ -323,15 +264,16 @@ static void submit(ll_command_api_t *api, h2o_req_t *req, job_t *job) {
                         "a request with this Idempotency-Key is still being processed; retry later");
         return;
     }
-    job_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof *slot, on_req_dispose);
-    *slot = job;
-    job->req = req;
-    job->refs = 2;
+    if (ll_http_job_attach(&job->life, req, job_release) != 0) {
+        free(job);
+        ll_http_problem(req, 503, "overloaded", "Service unavailable", "out of memory; retry");
+        return;
+    }
     clock_gettime(CLOCK_MONOTONIC, &job->started);
     if (ll_strset_add(&api->inflight, job->inflight_key) < 0 ||
         ll_writer_pool_submit(api->writers, &job->w) != 0) {
         ll_strset_remove(&api->inflight, job->inflight_key);
-        job->refs--; /* the write side never saw it; the request ref goes with the pool */
+        ll_http_job_unref(&job->life); /* the write side never saw it; the request's ref stays */
         static const char *const retry[] = {"retry-after", "1", NULL};
         ll_http_problem_headers(req, 503, "overloaded", "Service unavailable",
                                 "too many commands queued; retry with the same Idempotency-Key", retry);
@@ -340,30 +282,26 @@ static void submit(ll_command_api_t *api, h2o_req_t *req, job_t *job) {
     api->pending++;
 }
 
-int ll_command_api_handle(void *app, h2o_req_t *req) {
+int ll_command_api_handle(void *app, h2o_req_t *req, const ll_route_match_t *m) {
     ll_command_api_t *api = app;
-    if ((iov_eq(req->method, "GET") || iov_eq(req->method, "HEAD")) && handle_get(api, req) == 0) return 0;
+    int op = m->route != NULL ? m->route->op : 0;
+    if (m->table == LL_HTTP_ROUTES && m->method_ok && handle_get(api, req, op) == 0) return 0;
     ll_principal_t who;
-    if (ll_access_check(api->access, req, &who) != 0) return 0;
-    route_t route;
-    int m = match_route(req->path_normalized, &route);
-    if (m == 0) {
-        ll_http_problem(req, 404, "not-found", "Not found", "no such endpoint");
+    if (ll_access_check(api->app.access, req, &who) != 0) return 0;
+    if (m->table != ll_command_routes || !m->method_ok) { /* 404, or 405 with Allow */
+        ll_http_no_route(req, m);
         return 0;
     }
-    if (!iov_eq(req->method, route.method)) {
-        const char *const allow[] = {"allow", route.method, NULL};
-        char detail[16];
-        snprintf(detail, sizeof detail, "use %s", route.method);
-        ll_http_problem_headers(req, 405, "method-not-allowed", "Method not allowed", detail, allow);
-        return 0;
-    }
-    if (m == -1) {
+    route_t route = {.type = (ll_command_type_t)op};
+    int has_account = ll_route_uuid(m, "account_id", &route.account_id);
+    int has_hold = ll_route_uuid(m, "hold_id", &route.hold_id);
+    route.has_account = has_account > 0, route.has_hold = has_hold > 0;
+    if (has_account < 0) {
         ll_http_problem(req, 400, "invalid-account-id", "Invalid account id",
                         "the account id in the path must be a UUID");
         return 0;
     }
-    if (m == -2) {
+    if (has_hold < 0) {
         ll_http_problem(req, 400, "invalid-hold-id", "Invalid hold id",
                         "the hold id in the path must be a UUID");
         return 0;
@@ -392,17 +330,12 @@ int ll_command_api_handle(void *app, h2o_req_t *req) {
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 
 ll_command_api_t *ll_command_api_create(const ll_config_t *cfg, ll_error_t *err) {
-    ll_access_t *access = ll_access_create(cfg, err);
-    if (access == NULL) return NULL;
-    ll_command_api_t *api = calloc(1, sizeof *api);
-    if (api == NULL || ll_strset_init(&api->inflight, 4096) != 0) {
-        free(api);
-        ll_access_destroy(access);
+    ll_command_api_t *api = ll_http_app_create(sizeof *api, cfg, err);
+    if (api != NULL && ll_strset_init(&api->inflight, 4096) != 0) {
+        ll_http_app_destroy(&api->app);
         ll_error_set(err, LL_ENOMEM, "out of memory");
         return NULL;
     }
-    api->cfg = cfg;
-    api->access = access;
     return api;
 }
 
@@ -410,15 +343,15 @@ int ll_command_api_start(ll_command_api_t *api, h2o_loop_t *loop, int writers, l
     api->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(api->queue, &api->receiver, on_completions);
     api->pruner =
-        ll_idempotency_pruner_start(api->cfg->pg_conninfo, api->cfg->idempotency_retention_seconds, err);
+        ll_idempotency_pruner_start(api->app.cfg->pg_conninfo, api->app.cfg->idempotency_retention_seconds, err);
     if (api->pruner == NULL) return LL_EIO;
-    api->writers = ll_writer_pool_start(api->cfg->pg_conninfo, api->cfg->request_timeout_ms,
-                                        api->cfg->idempotency_retention_seconds, writers,
+    api->writers = ll_writer_pool_start(api->app.cfg->pg_conninfo, api->app.cfg->request_timeout_ms,
+                                        api->app.cfg->idempotency_retention_seconds, writers,
                                         LL_COMMAND_QUEUE_MAX, on_write_done, api, err);
     if (api->writers == NULL) return LL_EIO;
     api->expiry =
-        ll_hold_expiry_start(api->cfg->pg_conninfo, api->cfg->request_timeout_ms,
-                             api->cfg->idempotency_retention_seconds, api->cfg->hold_expiry_interval_ms, err);
+        ll_hold_expiry_start(api->app.cfg->pg_conninfo, api->app.cfg->request_timeout_ms,
+                             api->app.cfg->idempotency_retention_seconds, api->app.cfg->hold_expiry_interval_ms, err);
     return api->expiry ? 0 : LL_EIO;
 }
 
@@ -459,6 +392,5 @@ void ll_command_api_destroy(ll_command_api_t *api) {
         h2o_multithread_destroy_queue(api->queue);
     }
     ll_strset_free(&api->inflight);
-    ll_access_destroy(api->access);
-    free(api);
+    ll_http_app_destroy(&api->app);
 }

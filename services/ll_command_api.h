@@ -10,6 +10,7 @@
 
 #include "ll_config.h"
 #include "ll_error.h"
+#include "ll_route.h"
 
 #include <h2o.h>
 
@@ -22,8 +23,12 @@ ll_command_api_t *ll_command_api_create(const ll_config_t *cfg, ll_error_t *err)
  * Returns 0, or a negative code (e.g. PostgreSQL unreachable, schema not current). */
 int ll_command_api_start(ll_command_api_t *api, h2o_loop_t *loop, int writers, ll_error_t *err);
 
+/* The command routes (ll_route.h): POST /v1/accounts, /v1/accounts/{account_id}/deposits, ...
+ * PUT .../credit-limit, POST /v1/holds/{hold_id}/capture|release, /v1/transfers, /v1/payments. */
+extern const ll_route_t ll_command_routes[];
+
 /* The request handler (ll_http_handler_fn). */
-int ll_command_api_handle(void *api, h2o_req_t *req);
+int ll_command_api_handle(void *api, h2o_req_t *req, const ll_route_match_t *route);
 
 /* True when no command is queued or being written (ll_http_server_run's drain check). */
 int ll_command_api_drained(void *api);
