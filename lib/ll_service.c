@@ -11,43 +11,61 @@
 
 static volatile sig_atomic_t stop_requested;
 
-int ll_service_main(const ll_service_desc_t *d, int argc, char **argv) {
+int ll_service_begin(const ll_service_start_t *s, int argc, char **argv, ll_config_t *cfg,
+                     volatile sig_atomic_t *stop) {
     const char *path = NULL, *listen_on = NULL;
-    int threads = d->threads_default;
-    for (int i = 1; i < argc; i++) {
-        int bad = 0;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(d->usage, stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
-            path = argv[++i];
-        } else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
-            listen_on = argv[++i];
-        } else if (!strcmp(argv[i], d->threads_flag) && i + 1 < argc) {
-            bad = ll_cli_int_arg(argv[++i], 1, d->threads_max, &threads);
-        } else {
-            bad = 1;
-        }
-        if (bad) {
-            fprintf(stderr, "%s: bad argument '%s'\n", d->program, argv[i]);
-            fputs(d->usage, stderr);
-            return 1;
-        }
-    }
-    static ll_config_t cfg;
+    ll_cli_option_t opts[LL_SERVICE_OPTIONS_MAX + 3] = {
+        {.name = "config", .kind = LL_CLI_STR, .out = &path},
+        {.name = s->listen_option, .kind = LL_CLI_STR, .out = &listen_on},
+    };
+    size_t n = 2;
+    for (const ll_cli_option_t *o = s->options; o != NULL && o->name != NULL && n < LL_SERVICE_OPTIONS_MAX + 2; o++)
+        opts[n++] = *o;
+    int parsed = ll_cli_parse(s->program, s->usage, opts, argc, argv);
+    if (parsed != LL_CLI_GO) return parsed == LL_CLI_DONE ? 0 : 1;
+    if (ll_cli_load_config(s->program, path, cfg) != 0) return 1;
     ll_error_t err = {""};
-    if (ll_cli_load_config(d->program, path, &cfg) != 0) return 1;
-    if (listen_on && ll_config_set(&cfg, d->listen_key, listen_on, "--listen", &err) != 0) {
-        fprintf(stderr, "%s: invalid configuration: %s\n", d->program, err.msg);
+    char flag[64];
+    snprintf(flag, sizeof flag, "--%s", s->listen_option); /* the source its errors name */
+    if (listen_on && ll_config_set(cfg, s->listen_key, listen_on, flag, &err) != 0) {
+        fprintf(stderr, "%s: invalid configuration: %s\n", s->program, err.msg);
         return 1;
     }
+    ll_cli_stop_on_signals(stop);
+    return -1;
+}
+
+void ll_service_started(const char *service, const char *key, const char *value) {
+    ll_log_t l;
+    ll_log_begin(&l, "info", service, "started");
+    if (key != NULL) ll_log_str(&l, key, value);
+    ll_log_end(&l);
+}
+
+void ll_service_stopped(const char *service) {
+    ll_log_t l;
+    ll_log_begin(&l, "info", service, "stopped");
+    ll_log_end(&l);
+}
+
+int ll_service_main(const ll_service_desc_t *d, int argc, char **argv) {
+    int threads = d->threads_default;
+    const ll_cli_option_t options[] = {
+        {.name = d->threads_flag + 2, .kind = LL_CLI_INT, .out = &threads, .lo = 1, .hi = d->threads_max},
+        {.name = NULL},
+    };
+    const ll_service_start_t start = {.program = d->program, .usage = d->usage, .listen_option = "listen",
+                                      .listen_key = d->listen_key, .options = options};
+    static ll_config_t cfg;
+    int rc = ll_service_begin(&start, argc, argv, &cfg, &stop_requested);
+    if (rc >= 0) return rc;
+    ll_error_t err = {""};
     const char *listen = ll_config_get(&cfg, d->listen_key);
-    ll_cli_stop_on_signals(&stop_requested);
     void *api = d->create(&cfg, &err);
     static ll_http_server_t srv;
-    int rc = api ? ll_http_server_init(&srv, listen, d->handle, api, LL_HTTP_ENTITY_BYTES_CAP,
-                                       (uint64_t)cfg.request_timeout_ms, &err)
-                 : LL_ENOMEM;
+    rc = api ? ll_http_server_init(&srv, listen, d->handle, api, LL_HTTP_ENTITY_BYTES_CAP,
+                                   (uint64_t)cfg.request_timeout_ms, &err)
+             : LL_ENOMEM;
     static const char *const documents[] = {"/openapi.yaml", "application/yaml", ll_openapi_yaml, NULL};
     if (rc == 0) {
         ll_http_server_routes(&srv, d->routes);
@@ -72,7 +90,6 @@ int ll_service_main(const ll_service_desc_t *d, int argc, char **argv) {
     ll_http_server_run(&srv, &stop_requested, d->drained, 10000);
     d->destroy(api);
     ll_http_server_dispose(&srv);
-    ll_log_begin(&l, "info", d->service, "stopped");
-    ll_log_end(&l);
+    ll_service_stopped(d->service);
     return 0;
 }

@@ -1,10 +1,38 @@
-/* ll_service.h - the main() of an HTTP service (command service, query API): arguments,
- * configuration, signals, the h2o server, the API's start, the run loop and a graceful stop. */
+/* ll_service.h - the start-up path of every service: arguments, configuration, signals and the
+ * started and stopped lines (ll_service_begin, for the projector and the relay too), and the
+ * main() of an HTTP service (command service, query API): the h2o server, the API's start, the
+ * run loop and a graceful stop. */
 #ifndef LL_SERVICE_H
 #define LL_SERVICE_H
 
+#include "ll_cli.h"
 #include "ll_config.h"
 #include "ll_http.h"
+
+#include <signal.h>
+
+#define LL_SERVICE_OPTIONS_MAX 12 /* a program's own options, beside --config and its listen */
+
+typedef struct ll_service_start {
+    const char *program;            /* "ledgerline-relay": the name in its messages */
+    const char *usage;              /* the whole --help text */
+    const char *listen_option;      /* "listen", "metrics-listen": --OPTION HOST:PORT overrides */
+    const char *listen_key;         /* ... this configuration key */
+    const ll_cli_option_t *options; /* the program's own (ll_cli.h), or NULL */
+} ll_service_start_t;
+
+/* What a service's main does first, the same way everywhere: parses argv (-h/--help, --config
+ * FILE, the listen option and s->options, with getopt_long), loads the configuration into cfg,
+ * applies the listen override, and has SIGTERM and SIGINT set *stop. Returns -1 to go on, else
+ * the exit status to return now: 0 after --help, 1 for bad arguments or configuration (the
+ * reason printed to stderr). */
+int ll_service_begin(const ll_service_start_t *s, int argc, char **argv, ll_config_t *cfg,
+                     volatile sig_atomic_t *stop);
+
+/* The line a background service logs when it starts ("started", with key: value when key is
+ * not NULL), and the line every service logs when it stopped cleanly. */
+void ll_service_started(const char *service, const char *key, const char *value);
+void ll_service_stopped(const char *service);
 
 typedef struct ll_service_desc {
     const char *program;      /* "ledgerline-command" */

@@ -9,57 +9,46 @@
 
 #define TTL_MAX_S (30 * 86400)
 
-static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: ledgerline-token [--config FILE] --sub SUBJECT --role customer|operator|auditor [--ttl "
-            "SECONDS]\n"
-            "       ledgerline-token [--config FILE] --verify TOKEN\n"
-            "\n"
-            "Prints an HS256 bearer token signed with jwt_secret (claims sub, role, iat, exp), or checks\n"
-            "TOKEN against jwt_secret and jwt_secret_previous and prints its claims as JSON.\n"
-            "\n"
-            "  --sub SUBJECT   who the token speaks for (1..128 bytes); a customer owns accounts whose\n"
-            "                  owner is this subject\n"
-            "  --role ROLE     customer, operator or auditor\n"
-            "  --ttl SECONDS   lifetime (default 3600, at most 30 days)\n"
-            "  --verify TOKEN  check a token instead of making one\n"
-            "\n"
-            "Example:\n"
-            "  curl -H \"Authorization: Bearer $(ledgerline-token --sub alice --role customer)\" ...\n"
-            "Exit status: 0 done; 1 the token does not verify; 2 bad arguments or configuration.\n");
+static const char usage[] =
+    "Usage: ledgerline-token [--config FILE] --sub SUBJECT --role customer|operator|auditor [--ttl "
+    "SECONDS]\n"
+    "       ledgerline-token [--config FILE] --verify TOKEN\n"
+    "\n"
+    "Prints an HS256 bearer token signed with jwt_secret (claims sub, role, iat, exp), or checks\n"
+    "TOKEN against jwt_secret and jwt_secret_previous and prints its claims as JSON.\n"
+    "\n"
+    "  --sub SUBJECT   who the token speaks for (1..128 bytes); a customer owns accounts whose\n"
+    "                  owner is this subject\n"
+    "  --role ROLE     customer, operator or auditor\n"
+    "  --ttl SECONDS   lifetime (default 3600, at most 30 days)\n"
+    "  --verify TOKEN  check a token instead of making one\n"
+    "  --config FILE   configuration file (ledgerline-config --help)\n"
+    "  -h, --help      this help\n"
+    "\n"
+    "Example:\n"
+    "  curl -H \"Authorization: Bearer $(ledgerline-token --sub alice --role customer)\" ...\n"
+    "Exit status: 0 done; 1 the token does not verify; 2 bad arguments or configuration.\n";
+
+static int role_valid(const char *role) {
+    return ll_role_parse(role) != 0;
 }
 
 int main(int argc, char **argv) {
     const char *config = NULL, *sub = NULL, *role = NULL, *verify = NULL;
     int ttl = 3600;
-    for (int i = 1; i < argc; i++) {
-        int bad = 0;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
-            config = argv[++i];
-        } else if (!strcmp(argv[i], "--sub") && i + 1 < argc) {
-            sub = argv[++i];
-        } else if (!strcmp(argv[i], "--role") && i + 1 < argc) {
-            role = argv[++i];
-            bad = ll_role_parse(role) == 0;
-        } else if (!strcmp(argv[i], "--ttl") && i + 1 < argc) {
-            bad = ll_cli_int_arg(argv[++i], 1, TTL_MAX_S, &ttl);
-        } else if (!strcmp(argv[i], "--verify") && i + 1 < argc) {
-            verify = argv[++i];
-        } else {
-            bad = 1;
-        }
-        if (bad) {
-            fprintf(stderr, "ledgerline-token: bad argument '%s'\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-    }
+    const ll_cli_option_t options[] = {
+        {.name = "config", .kind = LL_CLI_STR, .out = &config},
+        {.name = "sub", .kind = LL_CLI_STR, .out = &sub},
+        {.name = "role", .kind = LL_CLI_STR, .out = &role, .valid = role_valid},
+        {.name = "ttl", .kind = LL_CLI_INT, .out = &ttl, .lo = 1, .hi = TTL_MAX_S},
+        {.name = "verify", .kind = LL_CLI_STR, .out = &verify},
+        {.name = NULL},
+    };
+    int parsed = ll_cli_parse("ledgerline-token", usage, options, argc, argv);
+    if (parsed != LL_CLI_GO) return parsed == LL_CLI_DONE ? 0 : 2;
     if (verify == NULL && (sub == NULL || role == NULL)) {
         fprintf(stderr, "ledgerline-token: --sub and --role are required (or --verify TOKEN)\n");
-        usage(stderr);
+        fputs(usage, stderr);
         return 2;
     }
     static ll_config_t cfg;
