@@ -30,7 +30,7 @@ H2O_LIBS := -lh2o-evloop -lssl -lcrypto -lz -lpthread
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wvla -Wundef
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DH2O_USE_LIBUV=0 \
-               $(WARNINGS) -g -MMD -MP -Ilib -Idomain -Iservices -Ireadmodel -Iprojector -Iapi -Itests/lib $(PKG_CFLAGS)
+               $(WARNINGS) -g -MMD -MP -Ilib -Idomain -Iservices -Ireadmodel -Ieventstore -Iprojector -Iapi -Itests/lib $(PKG_CFLAGS)
 ifeq ($(BUILD),asan)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CFLAGS_OPT := -O1 $(SAN)
@@ -44,7 +44,7 @@ ALL_LDLIBS := $(PKG_LIBS) $(H2O_LIBS) -lm $(LDLIBS)
 
 # --- sources ----------------------------------------------------------------------------------
 # Everything but the *_main.c files goes into one static library; each program links what it uses.
-COMPONENT_DIRS := readmodel services projector api
+COMPONENT_DIRS := readmodel eventstore services projector api
 COMPONENT_SRCS := $(filter-out %_main.c,$(foreach d,$(COMPONENT_DIRS),$(wildcard $(d)/*.c)))
 MIGRATIONS := $(sort $(wildcard services/migrations/*.sql))
 MIGRATIONS_C := $(B)/gen/ll_migrations_sql.c

@@ -40,6 +40,9 @@ ll_event_reader_t *ll_event_reader_on(PGconn **conn);
 
 void ll_event_reader_free(ll_event_reader_t *r);
 
+/* Rows the reader's statements returned so far (the query API's metrics). */
+uint64_t ll_event_reader_rows(const ll_event_reader_t *r);
+
 /* ---- one account's events -------------------------------------------------------------------- */
 
 /* Which of an account's events: after < version <= to, occurred_at <= as_of_us. */

@@ -2,9 +2,9 @@
 #include "ll_projector.h"
 
 #include "ll_account_cache.h"
-#include "ll_store_events.h"
 #include "ll_clock.h"
 #include "ll_event_codec.h"
+#include "ll_event_reader.h"
 #include "ll_kafka.h"
 #include "ll_log.h"
 #include "ll_projector_metrics.h"
@@ -98,7 +98,7 @@ typedef struct projector {
     rd_kafka_topic_partition_list_t *uncommitted;
     ll_strset_t stopped; /* accounts halted by a refused event, with its version */
     ll_strset_t waiting; /* accounts behind a gap the store could not close yet: the batch retries */
-    ll_store_events_t *store; /* the event store: gaps, states of accounts not remembered */
+    ll_event_reader_t *store; /* the event store: gaps, states of accounts not remembered */
     long long store_retry_at_ms; /* after a failed read of the store, not before this */
     ll_rm_follower_t follow;  /* the active generation, on mongo: where halts are recorded */
     item_t *items;
@@ -788,7 +788,7 @@ static void recall_from_store(projector_t *p) {
     }
     if (n == 0) return;
     ll_error_t err = {""};
-    if (ll_store_events_states(p->store, p->state_ids, p->state_versions, n, p->states, p->state_found, &err) != 0) {
+    if (ll_event_reader_states(p->store, p->state_ids, p->state_versions, n, p->states, p->state_found, &err) != 0) {
         p->store_retry_at_ms = ll_clock_ms() + STORE_RETRY_MS;
         log_event("warn", "event store unreadable: accounts read from the read model meanwhile", NULL, err.msg);
     } else {
@@ -851,7 +851,7 @@ static int from_store(projector_t *p, batch_account_t *acc, ll_account_t *a, int
         ll_error_t e = {""};
         ll_event_t *out = folded(p, acc) + acc->n_applied;
         bool damaged = false;
-        int n = ll_store_events_after(p->store, &acc->id, a->version, out, want, &damaged, &e);
+        int n = ll_event_reader_after(p->store, &acc->id, a->version, out, want, &damaged, &e);
         if (n < 0) return store_failed(p, acc, e.msg, err), -1;
         for (int i = 0; i < n; i++) /* the store's versions follow on: anything else does not fold */
             if (ll_account_evolve(a, &out[i], why) != LL_EVOLVE_OK) {
@@ -1373,7 +1373,7 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
         goto done;
     }
     /* The event store closes gaps: without it a gap could only be skipped or waited on for ever. */
-    if ((p.store = ll_store_events_new(opt->cfg->pg_conninfo, STORE_TIMEOUT_MS)) == NULL) goto done;
+    if ((p.store = ll_event_reader_new(opt->cfg->pg_conninfo, STORE_TIMEOUT_MS)) == NULL) goto done;
     if ((rc = open_kafka(&p, err)) != 0) goto done;
     while (!*stop) {
         ll_error_t e = {""};
@@ -1417,7 +1417,7 @@ done:
     ll_rm_client_free(p.mongo);
     ll_strset_free(&p.stopped);
     ll_strset_free(&p.waiting);
-    ll_store_events_free(p.store);
+    ll_event_reader_free(p.store);
     for (int k = 0; p.accounts != NULL && k < p.n_accounts; k++) free(p.accounts[k].own);
     ll_account_cache_free(p.cache);
     for (int s = 0; s < p.n_shards; s++) ll_rm_writes_free(p.writes[s]);

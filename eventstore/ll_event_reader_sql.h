@@ -1,0 +1,43 @@
+/* ll_event_reader_sql.h - inside eventstore/ only: the reader's statements, one SQL text per
+ * read, and how its files run them. Nobody outside includes this. */
+#ifndef LL_EVENT_READER_SQL_H
+#define LL_EVENT_READER_SQL_H
+
+#include "ll_error.h"
+#include "ll_event_reader.h"
+
+#include <libpq-fe.h>
+
+typedef enum {
+    LL_ES_RANGE,      /* an account's envelopes in a range of versions, up to a time, a page */
+    LL_ES_TRANSFER,   /* a transfer's legs */
+    LL_ES_STATE_ROW,  /* one account_state row */
+    LL_ES_STATES,     /* accounts' states at given versions, from the store's events */
+    LL_ES_MOVED,      /* state rows updated since */
+    LL_ES_HEAD,       /* the last global position */
+    LL_ES_COUNT_UPTO, /* events up to a global position */
+    LL_ES_STREAM,     /* the whole store in account order (a cursor's query) */
+    LL_ES_COUNT
+} ll_event_statement_id_t;
+
+typedef struct {
+    const char *name, *sql;
+} ll_event_statement_t;
+
+/* The stream's query; $1 the last global position, $2 the account or NULL. */
+#define LL_EVENT_STREAM_SELECT                                                                           \
+    "SELECT account_id::text, envelope FROM events WHERE global_position <= $1::bigint"                  \
+    " AND ($2::uuid IS NULL OR account_id = $2::uuid) ORDER BY account_id, version"
+
+extern const ll_event_statement_t LL_EVENT_STATEMENTS[LL_ES_COUNT];
+
+/* The reader's connection: its own (connected or connected again) or the caller's. NULL with err
+ * set when there is none. */
+PGconn *ll_event_reader_conn(ll_event_reader_t *r, ll_error_t *err);
+
+/* Runs statement id, prepared on first use, expecting rows. Returns the result (caller
+ * PQclear()s), or NULL with err set. */
+PGresult *ll_event_reader_run(ll_event_reader_t *r, ll_event_statement_id_t id, int n, const char *const *params,
+                              ll_error_t *err);
+
+#endif

@@ -1,0 +1,70 @@
+/* ll_event_stream.c - the whole store, for ledgerline-rebuild: its head, a count, and every
+ * event up to a position in account and version order through a cursor (rows fetched a batch
+ * at a time: the store may not fit in memory). See ll_event_reader.h. */
+#include "ll_event_reader.h"
+#include "ll_event_reader_sql.h"
+#include "ll_pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define STREAM_FETCH "5000" /* rows per FETCH */
+
+int ll_event_reader_head(ll_event_reader_t *r, int64_t *position, ll_error_t *err) {
+    PGresult *res = ll_event_reader_run(r, LL_ES_HEAD, 0, NULL, err);
+    if (res == NULL) return -1;
+    *position = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+/* The two parameters of the count and the stream: $1 upto, $2 the account or NULL. */
+typedef struct {
+    char upto[24], id[LL_UUID_TEXT_LEN + 1];
+    const char *params[2];
+} upto_params_t;
+
+static void upto_params(upto_params_t *p, int64_t upto, const ll_uuid_t *account) {
+    snprintf(p->upto, sizeof p->upto, "%lld", (long long)upto);
+    if (account != NULL) ll_uuid_format(account, p->id);
+    p->params[0] = p->upto;
+    p->params[1] = account != NULL ? p->id : NULL;
+}
+
+int ll_event_reader_count(ll_event_reader_t *r, int64_t upto, const ll_uuid_t *account, int64_t *n,
+                          ll_error_t *err) {
+    upto_params_t p;
+    upto_params(&p, upto, account);
+    PGresult *res = ll_event_reader_run(r, LL_ES_COUNT_UPTO, 2, p.params, err);
+    if (res == NULL) return -1;
+    *n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return 0;
+}
+
+int ll_event_reader_stream(ll_event_reader_t *r, int64_t upto, const ll_uuid_t *account,
+                           int (*row)(void *ctx, const char *account_id, const char *envelope, size_t len,
+                                      ll_error_t *err),
+                           void (*page)(void *ctx, int rows), void *ctx, ll_error_t *err) {
+    PGconn *conn = ll_event_reader_conn(r, err);
+    if (conn == NULL) return -1;
+    upto_params_t p;
+    upto_params(&p, upto, account);
+    /* A DECLARE is not preparable: sent as it is, its query the listed LL_ES_STREAM text. */
+    PGresult *res = ll_pg_query(conn, "DECLARE ll_event_cursor NO SCROLL CURSOR FOR " LL_EVENT_STREAM_SELECT, 2,
+                                p.params, PGRES_COMMAND_OK, err);
+    if (res == NULL) return -1;
+    PQclear(res);
+    int rc = 0;
+    for (int n = -1; rc == 0 && n != 0;) {
+        res = ll_pg_query(conn, "FETCH " STREAM_FETCH " FROM ll_event_cursor", 0, NULL, PGRES_TUPLES_OK, err);
+        if (res == NULL) return -1;
+        n = PQntuples(res);
+        for (int i = 0; i < n && rc == 0; i++)
+            rc = row(ctx, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1), err);
+        PQclear(res);
+        if (page != NULL) page(ctx, n);
+    }
+    if (rc == 0 && ll_pg_exec(conn, "CLOSE ll_event_cursor", err) != 0) rc = -1;
+    return rc == 0 ? 0 : -1;
+}
