@@ -62,7 +62,8 @@ void *ll_query_worker_init(void *shared_arg, ll_error_t *err) {
     }
     ll_rm_follower_init(&w->follow, w->mongo, GENERATION_CHECK_MS);
     w->pg = ll_pg_connect_bounded(cfg->pg_conninfo, cfg->request_timeout_ms, err);
-    if (w->pg == NULL) {
+    if (w->pg == NULL || (w->events = ll_event_reader_on(&w->pg)) == NULL) {
+        if (w->pg != NULL) ll_error_set(err, LL_ENOMEM, "out of memory");
         ll_query_worker_fini(w);
         return NULL;
     }
@@ -74,6 +75,7 @@ void ll_query_worker_fini(void *arg) {
     if (w == NULL) return;
     ll_rm_follower_close(&w->follow);
     ll_rm_client_free(w->mongo);
+    ll_event_reader_free(w->events);
     PQfinish(w->pg);
     free(w);
 }
@@ -322,43 +324,21 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
 
 /* ---- event store --------------------------------------------------------------------------- */
 
-#define STREAM_CHUNK 1000 /* events per read of a stream: memory stays bounded for any length */
-
 /* Calls each(ctx, envelope, len) for job's events in version order, from from_version up to
- * to_version (< 1: all) and occurred_at <= as_of_us (< 0: any), read STREAM_CHUNK at a time by
- * the (account_id, version) index; stops early when each returns non-zero. Returns the events
+ * to_version (< 1: all) and occurred_at <= as_of_us (< 0: any), read a page at a time by the
+ * (account_id, version) index; stops early when each returns non-zero. Returns the events
  * passed to each, or -1 with 503 answered. */
 static int64_t each_event(ll_query_worker_t *w, ll_query_job_t *job, int64_t from_version, int64_t to_version,
-                          int64_t as_of_us, int (*each)(void *ctx, const char *envelope, size_t len), void *ctx) {
+                          int64_t as_of_us, ll_envelope_fn each, void *ctx) {
     ll_error_t err = {""};
-    char idt[LL_UUID_TEXT_LEN + 1], after[24], to[24], chunk[16], when[LL_TIME_TEXT_LEN + 1] = "9999-12-31T23:59:59.999999Z";
-    ll_uuid_format(&job->account_id, idt);
-    snprintf(to, sizeof to, "%lld", (long long)(to_version > 0 ? to_version : INT64_MAX));
-    snprintf(chunk, sizeof chunk, "%d", STREAM_CHUNK);
-    if (as_of_us >= 0) ll_time_format(as_of_us, when);
-    int64_t seen = 0, last = from_version > 1 ? from_version - 1 : 0;
-    for (;;) {
-        snprintf(after, sizeof after, "%lld", (long long)last);
-        const char *params[5] = {idt, after, to, when, chunk};
-        PGresult *res = pg_ready(w, &err) != 0
-                            ? NULL
-                            : ll_pg_query(w->pg,
-                                          "SELECT envelope, version FROM events WHERE account_id = $1::uuid"
-                                          " AND version > $2::bigint AND version <= $3::bigint"
-                                          " AND occurred_at <= $4::timestamptz ORDER BY version LIMIT $5::int",
-                                          5, params, PGRES_TUPLES_OK, &err);
-        if (res == NULL) {
-            unavailable(w, job, 0);
-            return -1;
-        }
-        int n = PQntuples(res), stop = 0;
-        atomic_fetch_add(&w->shared->store_events_read, (uint_fast64_t)n);
-        for (int i = 0; i < n && !stop; i++, seen++)
-            stop = each(ctx, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
-        if (n > 0) last = strtoll(PQgetvalue(res, n - 1, 1), NULL, 10);
-        PQclear(res);
-        if (stop || n < STREAM_CHUNK) return seen;
-    }
+    ll_event_range_t range = {from_version > 1 ? from_version - 1 : 0, to_version > 0 ? to_version : INT64_MAX,
+                              as_of_us};
+    uint64_t rows = ll_event_reader_rows(w->events);
+    int64_t seen =
+        pg_ready(w, &err) != 0 ? -1 : ll_event_reader_each(w->events, &job->account_id, range, each, ctx, &err);
+    atomic_fetch_add(&w->shared->store_events_read, (uint_fast64_t)(ll_event_reader_rows(w->events) - rows));
+    if (seen < 0) unavailable(w, job, 0);
+    return seen;
 }
 
 /* A stream folded event by event; for a customer, a stream whose first event (AccountOpened)
@@ -519,22 +499,14 @@ static int64_t audit_resume(ll_query_worker_t *w, ll_query_job_t *job, audit_pag
  * -1 when answered 503. */
 static int audit_nothing_to_read(ll_query_worker_t *w, ll_query_job_t *job, int empty) {
     ll_error_t err = {""};
-    char idt[LL_UUID_TEXT_LEN + 1];
-    ll_uuid_format(&job->account_id, idt);
-    const char *params[1] = {idt};
-    PGresult *res = pg_ready(w, &err) != 0 ? NULL
-                                           : ll_pg_query(w->pg,
-                                                         "SELECT version, owner FROM account_state"
-                                                         " WHERE account_id = $1::uuid",
-                                                         1, params, PGRES_TUPLES_OK, &err);
-    if (res == NULL) {
+    ll_state_row_t row;
+    int found = pg_ready(w, &err) != 0 ? -1 : ll_event_reader_state_row(w->events, &job->account_id, &row, &err);
+    if (found < 0) {
         unavailable(w, job, 0);
         return -1;
     }
-    int nothing = PQntuples(res) == 1 &&
-                  (empty || strtoll(PQgetvalue(res, 0, 0), NULL, 10) < job->from_version) &&
-                  (job->owner_scope[0] == '\0' || strcmp(job->owner_scope, PQgetvalue(res, 0, 1)) == 0);
-    PQclear(res);
+    int nothing = found == 1 && (empty || row.version < job->from_version) &&
+                  (job->owner_scope[0] == '\0' || strcmp(job->owner_scope, row.owner) == 0);
     if (nothing) respond_json(job, json_pack("{s:[], s:n, s:n}", "items", "next_cursor", "integrity_error"));
     return nothing;
 }
@@ -607,22 +579,19 @@ static void query_verify(ll_query_worker_t *w, ll_query_job_t *job) {
     /* The state row records the head: a stream cut short at its end is caught here. */
     char id[LL_UUID_TEXT_LEN + 1];
     ll_uuid_format(&job->account_id, id);
-    const char *params[1] = {id};
-    PGresult *head =
-        ll_pg_query(w->pg, "SELECT head_hash, version FROM account_state WHERE account_id = $1::uuid", 1,
-                    params, PGRES_TUPLES_OK, &err);
-    if (head == NULL) { /* no answer without the end-of-stream check */
+    ll_state_row_t head;
+    int found = ll_event_reader_state_row(w->events, &job->account_id, &head, &err);
+    if (found < 0) { /* no answer without the end-of-stream check */
         unavailable(w, job, 0);
         return;
     }
-    if (PQntuples(head) == 1) {
-        ll_chain_check_head(&r, PQgetvalue(head, 0, 0), strtoll(PQgetvalue(head, 0, 1), NULL, 10));
+    if (found) {
+        ll_chain_check_head(&r, head.head_hash, head.version);
     } else if (r.ok) {
         r.ok = false;
         r.first_bad_version = r.events_checked + 1;
         snprintf(r.reason, sizeof r.reason, "no account_state row records the stream's head");
     }
-    PQclear(head);
     json_t *out = json_pack("{s:s, s:b, s:I, s:s}", "account_id", id, "ok", r.ok, "events_checked",
                             (json_int_t)r.events_checked, "head_hash", r.head_hash);
     if (!r.ok) {

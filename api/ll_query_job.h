@@ -6,6 +6,7 @@
 
 #include "ll_account_view.h"
 #include "ll_config.h"
+#include "ll_event_reader.h"
 #include "ll_http_app.h"
 #include "ll_offload.h"
 #include "ll_rm_follow.h"
@@ -91,6 +92,7 @@ typedef struct ll_query_worker {
     ll_query_shared_t *shared;
     ll_rm_client_t *mongo;
     PGconn *pg;
+    ll_event_reader_t *events; /* the event store's reads, on pg */
     ll_rm_follower_t follow; /* the active read-model generation, on mongo */
 } ll_query_worker_t;
 

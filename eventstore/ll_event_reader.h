@@ -79,11 +79,13 @@ int64_t ll_event_reader_transfer(ll_event_reader_t *r, const ll_uuid_t *transfer
 
 /* ---- account_state ------------------------------------------------------------------------- */
 
-/* What the store records of an account's head, written with its events. */
+/* What the store records of an account's head, written with its events. A column longer than
+ * any valid value (a damaged row) keeps one byte more than that, so it equals no valid owner or
+ * hash: compared, it differs, as the whole text would. */
 typedef struct {
     int64_t version;
-    char owner[LL_OWNER_BYTES_MAX + 1];
-    char head_hash[LL_HASH_HEX_LEN + 1];
+    char owner[LL_OWNER_BYTES_MAX + 2];
+    char head_hash[LL_HASH_HEX_LEN + 2];
 } ll_state_row_t;
 
 /* The account's state row by its primary key. Returns 1 (found), 0 (none), or -1 with err set. */
