@@ -69,9 +69,10 @@ FAULT_SCRIPTS := tests/faults/test_faults.py tests/faults/test_kafka_failover.py
                  tests/faults/test_cluster_faults.py tests/faults/test_partition_growth.py \
                  tests/faults/test_pg_failover.py
 
-# ledgerline's programs: tools/NAME.c and DIR/NAME_main.c become $(B)/bin/ledgerline-NAME.
+# ledgerline's programs: tools/NAME.c, tools/NAME/*.c and DIR/NAME_main.c become $(B)/bin/ledgerline-NAME.
 TOOL_SRCS := $(wildcard tools/*.c)
-TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(B)/bin/ledgerline-%)
+TOOL_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard tools/*/*.c))))
+TOOL_BINS := $(TOOL_SRCS:tools/%.c=$(B)/bin/ledgerline-%) $(TOOL_DIRS:tools/%=$(B)/bin/ledgerline-%)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:%.c=$(B)/%)
 MAIN_SRCS := $(foreach d,$(COMPONENT_DIRS),$(wildcard $(d)/*_main.c))
@@ -116,6 +117,15 @@ $(B)/bin/ledgerline-%: $(B)/obj/tools/%.o $(LIB_A)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS_OPT) $(LDFLAGS) $< $(LIB_A) $(ALL_LDLIBS) -o $@
+
+# A tool of several files: tools/NAME/*.c -> ledgerline-NAME.
+define tool_dir_rule
+$(B)/bin/ledgerline-$(notdir $(1)): $(patsubst %.c,$(B)/obj/%.o,$(wildcard $(1)/*.c)) $(LIB_A)
+	@mkdir -p $$(@D)
+	$$(call say,LD,$$@)
+	$$(Q)$$(CC) $$(LDFLAGS_OPT) $$(LDFLAGS) $$(filter %.o,$$^) $$(LIB_A) $$(ALL_LDLIBS) -o $$@
+endef
+$(foreach d,$(TOOL_DIRS),$(eval $(call tool_dir_rule,$(d))))
 
 # Service mains: services/command_main.c -> ledgerline-command (and likewise in projector/, api/).
 define main_rule
