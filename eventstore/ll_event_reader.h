@@ -35,7 +35,8 @@ ll_event_reader_t *ll_event_reader_new(const char *conninfo, long long statement
 
 /* A reader on the caller's connection *conn: read at every call, so a caller that replaces its
  * connection (after it broke) needs to tell nobody. The caller keeps *conn usable and frees it
- * after the reader. NULL when out of memory. */
+ * after the reader; one reader per session (its statements' names are the session's). NULL
+ * when out of memory. */
 ll_event_reader_t *ll_event_reader_on(PGconn **conn);
 
 void ll_event_reader_free(ll_event_reader_t *r);

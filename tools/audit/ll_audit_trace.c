@@ -2,6 +2,7 @@
  * another account), and whether they match. */
 #include "ll_audit.h"
 #include "ll_event_codec.h"
+#include "ll_event_reader.h"
 
 #include <stdio.h>
 
@@ -27,24 +28,47 @@ static const char *legs_mismatch(const ll_event_t *a, const ll_event_t *b) {
     return NULL;
 }
 
+/* The transfer's first two legs, decoded and tabled as they come; the rest only counted. */
+typedef struct {
+    ll_table_t *t;
+    ll_event_t legs[2];
+    int n, rc;
+    ll_error_t err;
+} trace_t;
+
+static int trace_leg(void *ctx, const char *text, size_t len) {
+    trace_t *tr = ctx;
+    int i = tr->n++;
+    if (i >= 2 || tr->rc != 0) return 0;
+    if (ll_event_decode(text, len, &tr->legs[i], &tr->err) != 0)
+        tr->rc = EXIT_FINDING;
+    else if (add_event_row(tr->t, &tr->legs[i]) != 0)
+        tr->rc = EXIT_USAGE;
+    return 0;
+}
+
+/* Reads the legs of o->transfer into tr. Returns 0, or the exit status of a failed read. */
+static int read_legs(PGconn *pg, const options_t *o, trace_t *tr) {
+    ll_uuid_t id;
+    if (ll_uuid_parse(o->transfer, true, &id) != 0) return audit_fail("--transfer: not a uuid");
+    ll_event_reader_t *store = ll_event_reader_on(&pg);
+    if (store == NULL) return audit_fail("out of memory");
+    int64_t n = ll_event_reader_transfer(store, &id, trace_leg, tr, &tr->err);
+    ll_event_reader_free(store);
+    return n < 0 ? audit_fail("%s", tr->err.msg) : 0;
+}
+
 int audit_trace(PGconn *pg, const options_t *o, const ll_config_t *cfg) {
     (void)cfg;
-    ll_error_t err = {""};
-    const char *params[1] = {o->transfer};
-    PGresult *res =
-        ll_pg_query(pg, "SELECT envelope FROM events WHERE transfer_id = $1::uuid ORDER BY global_position",
-                    1, params, PGRES_TUPLES_OK, &err);
-    if (res == NULL) return audit_fail("%s", err.msg);
-    ll_table_t *t = event_table_new();
-    ll_event_t legs[2];
-    int n = PQntuples(res), rc = t ? 0 : EXIT_USAGE;
-    for (int i = 0; rc == 0 && i < n && i < 2; i++) {
-        if (ll_event_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &legs[i], &err) != 0)
-            rc = EXIT_FINDING;
-        else if (add_event_row(t, &legs[i]) != 0)
-            rc = EXIT_USAGE;
+    trace_t tr = {.t = event_table_new()};
+    tr.rc = tr.t ? 0 : EXIT_USAGE;
+    if (read_legs(pg, o, &tr) != 0) {
+        ll_table_free(tr.t);
+        return EXIT_USAGE;
     }
-    PQclear(res);
+    ll_table_t *t = tr.t;
+    ll_event_t *legs = tr.legs;
+    int n = tr.n, rc = tr.rc;
     if (rc == 0 && n == 0) rc = audit_fail("no transfer %s", o->transfer);
     const char *why = NULL;
     if (rc == 0 && n != 2)
