@@ -126,14 +126,18 @@ void ll_log_str(ll_log_t *l, const char *k, const char *value) {
     ll_log_strn(l, k, value, value ? strlen(value) : 0);
 }
 
-void ll_log_int(ll_log_t *l, const char *k, long long value) {
-    char digits[24];
-    size_t n = 0;
-    unsigned long long u = value < 0 ? 0ull - (unsigned long long)value : (unsigned long long)value;
-    do digits[sizeof digits - ++n] = (char)('0' + u % 10);
+/* The decimal digits of u, right-aligned at end; returns where they start. */
+static char *digits(unsigned long long u, char *end) {
+    do *--end = (char)('0' + u % 10);
     while ((u /= 10) != 0);
-    if (value < 0) digits[sizeof digits - ++n] = '-';
-    if (key(l, k, n)) raw(l, digits + sizeof digits - n, n);
+    return end;
+}
+
+void ll_log_int(ll_log_t *l, const char *k, long long value) {
+    char text[24], *end = text + sizeof text;
+    char *p = digits(value < 0 ? 0ull - (unsigned long long)value : (unsigned long long)value, end);
+    if (value < 0) *--p = '-';
+    if (key(l, k, (size_t)(end - p))) raw(l, p, (size_t)(end - p));
 }
 
 void ll_log_bool(ll_log_t *l, const char *k, bool value) {
@@ -141,12 +145,27 @@ void ll_log_bool(ll_log_t *l, const char *k, bool value) {
 }
 
 void ll_log_double(ll_log_t *l, const char *k, double value, int decimals) {
-    char text[64];
-    int n = isfinite(value) ? snprintf(text, sizeof text, "%.*f", decimals < 0 ? 0 : decimals > 9 ? 9 : decimals,
-                                       value)
-                            : -1;
-    if (n <= 0 || (size_t)n >= sizeof text) n = snprintf(text, sizeof text, "null"); /* JSON has no inf */
-    if (key(l, k, (size_t)n)) raw(l, text, (size_t)n);
+    static const double scale[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    char text[64], *end = text + sizeof text, *p;
+    int d = decimals < 0 ? 0 : decimals > 9 ? 9 : decimals;
+    double scaled = fabs(value) * scale[d] + 0.5;
+    if (!isfinite(value)) {
+        p = end - 4;
+        memcpy(p, "null", 4); /* JSON has no inf or NaN */
+    } else if (scaled < 9e15) { /* exact in a double: integer arithmetic, no printf (the per-request path) */
+        unsigned long long u = (unsigned long long)scaled, pow10 = (unsigned long long)scale[d];
+        unsigned long long whole = u / pow10, frac = u % pow10;
+        p = end;
+        for (int i = 0; i < d; i++, frac /= 10) *--p = (char)('0' + frac % 10);
+        if (d > 0) *--p = '.';
+        p = digits(whole, p);
+        if (value < 0 && u != 0) *--p = '-';
+    } else {
+        int n = snprintf(text, sizeof text, "%.*f", d, value);
+        p = n > 0 && (size_t)n < sizeof text ? text : strcpy(text, "null");
+        end = p + strlen(p);
+    }
+    if (key(l, k, (size_t)(end - p))) raw(l, p, (size_t)(end - p));
 }
 
 void ll_log_begin(ll_log_t *l, const char *level, const char *service, const char *msg) {

@@ -160,6 +160,10 @@ static void write_typed(const void *ctx) {
     ll_log_double(&l, "ms", 1.23456, 3);
     ll_log_double(&l, "nan", NAN, 3);
     ll_log_double(&l, "inf", INFINITY, 3);
+    ll_log_double(&l, "neg", -2.5, 1);
+    ll_log_double(&l, "zero3", 0.0, 3);
+    ll_log_double(&l, "whole", 7.0, 0);
+    ll_log_double(&l, "huge", 1e16, 0); /* past the integer path: printf */
     ll_log_strn(&l, "part", "abcdef", 3);
     ll_log_str(&l, "none", NULL);
     ll_log_end_unflushed(&l);
@@ -170,6 +174,7 @@ LL_TEST(test_typed_fields_keep_their_json_types) {
     LL_REQUIRE(line != NULL);
     LL_CHECK_CONTAINS(line, "\"status\":201,");
     LL_CHECK_CONTAINS(line, "\"ms\":1.235,");
+    LL_CHECK_CONTAINS(line, "\"neg\":-2.5,\"zero3\":0.000,\"whole\":7,\"huge\":10000000000000000,");
     json_t *doc = parsed(t, line);
     LL_REQUIRE(doc != NULL);
     LL_CHECK(json_integer_value(json_object_get(doc, "min")) == LLONG_MIN);
@@ -181,6 +186,31 @@ LL_TEST(test_typed_fields_keep_their_json_types) {
     LL_CHECK_EQ_STR(field(doc, "none"), "");
     LL_CHECK(json_object_get(doc, "truncated") == NULL);
     json_decref(doc);
+}
+
+static void write_doubles(const void *ctx) {
+    (void)ctx;
+    for (int i = 0; i < 200; i++) {
+        ll_log_t l;
+        ll_log_begin(&l, "info", "command", "d");
+        ll_log_double(&l, "ms", i * 0.37 + 0.0001, 3); /* never a tie at the third decimal */
+        ll_log_end_unflushed(&l);
+    }
+}
+
+LL_TEST(test_a_double_reads_as_printf_writes_it) {
+    const char *out = captured(write_doubles, NULL);
+    LL_REQUIRE(out != NULL);
+    for (int i = 0; i < 200; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "\"ms\":%.3f}", i * 0.37 + 0.0001);
+        const char *at = strstr(out, want);
+        if (at == NULL) {
+            LL_FAIL_AT("%s missing", want);
+            return;
+        }
+        out = at;
+    }
 }
 
 typedef struct {
@@ -238,6 +268,7 @@ int main(int argc, char **argv) {
         LL_CASE(test_no_detail_is_an_empty_one),
         LL_CASE(test_utf8_is_kept_and_what_is_not_utf8_becomes_the_replacement_character),
         LL_CASE(test_typed_fields_keep_their_json_types),
+        LL_CASE(test_a_double_reads_as_printf_writes_it),
         LL_CASE(test_a_line_too_long_is_cut_and_says_so),
     };
     return ll_test_main(argc, argv, "log", cases, LL_CASES(cases));
