@@ -43,6 +43,8 @@ const ll_event_statement_t LL_EVENT_STATEMENTS[LL_ES_COUNT] = {
                           " AND ($2::uuid IS NULL OR account_id = $2::uuid)"},
     /* Declared as a cursor (ll_event_stream.c), not prepared: listed for the plan check. */
     [LL_ES_STREAM] = {"ll_event_stream", LL_EVENT_STREAM_SELECT},
+    /* Sent in single-row mode (ll_event_stream.c), not prepared: listed for the plan check. */
+    [LL_ES_WITH_HEADS] = {"ll_event_with_heads", LL_EVENT_WITH_HEADS_SELECT},
 };
 
 struct ll_event_reader {

@@ -129,6 +129,17 @@ int ll_event_reader_stream(ll_event_reader_t *r, int64_t upto, const ll_uuid_t *
                                       ll_error_t *err),
                            void (*page)(void *ctx, int rows), void *ctx, ll_error_t *err);
 
+/* Every stream of the store (or only `account`'s, when not NULL) in account and version order,
+ * one row at a time (the store need not fit in memory; one statement, so one snapshot):
+ * row(ctx, account_id text, envelope, len, head_hash, head_version) per event, with what the
+ * account's state row records ("" and 0 when it has none; audit's verify). A non-zero return of
+ * row stops the calls (the rest is drained). Returns 0, or -1 with err set (the store failed;
+ * rows before it were passed). */
+int ll_event_reader_each_with_head(ll_event_reader_t *r, const ll_uuid_t *account,
+                                   int (*row)(void *ctx, const char *account_id, const char *envelope, size_t len,
+                                              const char *head_hash, int64_t head_version),
+                                   void *ctx, ll_error_t *err);
+
 /* Calls fn with the name and text of every statement a reader runs (tests check their plans),
  * prepared or not yet. */
 void ll_event_reader_each_statement(void (*fn)(const char *name, const char *sql, void *ctx), void *ctx);

@@ -17,6 +17,7 @@ typedef enum {
     LL_ES_HEAD,       /* the last global position */
     LL_ES_COUNT_UPTO, /* events up to a global position */
     LL_ES_STREAM,     /* the whole store in account order (a cursor's query) */
+    LL_ES_WITH_HEADS, /* every stream with its state row's head, a row at a time */
     LL_ES_COUNT
 } ll_event_statement_id_t;
 
@@ -28,6 +29,13 @@ typedef struct {
 #define LL_EVENT_STREAM_SELECT                                                                           \
     "SELECT account_id::text, envelope FROM events WHERE global_position <= $1::bigint"                  \
     " AND ($2::uuid IS NULL OR account_id = $2::uuid) ORDER BY account_id, version"
+
+/* Every stream (or $1's) in account and version order, each row with its state row's head ("",
+ * 0 when there is none). */
+#define LL_EVENT_WITH_HEADS_SELECT                                                                      \
+    "SELECT e.account_id::text, e.envelope, coalesce(s.head_hash, ''), coalesce(s.version, 0)"           \
+    " FROM events e LEFT JOIN account_state s USING (account_id)"                                          \
+    " WHERE ($1::uuid IS NULL OR e.account_id = $1::uuid) ORDER BY e.account_id, e.version"
 
 extern const ll_event_statement_t LL_EVENT_STATEMENTS[LL_ES_COUNT];
 

@@ -1,12 +1,14 @@
-/* ll_event_stream.c - the whole store, for ledgerline-rebuild: its head, a count, and every
+/* ll_event_stream.c - the whole store: for ledgerline-rebuild its head, a count, and every
  * event up to a position in account and version order through a cursor (rows fetched a batch
- * at a time: the store may not fit in memory). See ll_event_reader.h. */
+ * at a time: the store may not fit in memory); for ledgerline-audit's verify every stream with
+ * its recorded head, a row at a time. See ll_event_reader.h. */
 #include "ll_event_reader.h"
 #include "ll_event_reader_sql.h"
 #include "ll_pg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define STREAM_FETCH "5000" /* rows per FETCH */
 
@@ -66,5 +68,29 @@ int ll_event_reader_stream(ll_event_reader_t *r, int64_t upto, const ll_uuid_t *
         if (page != NULL) page(ctx, n);
     }
     if (rc == 0 && ll_pg_exec(conn, "CLOSE ll_event_cursor", err) != 0) rc = -1;
+    return rc == 0 ? 0 : -1;
+}
+
+int ll_event_reader_each_with_head(ll_event_reader_t *r, const ll_uuid_t *account,
+                                   int (*row)(void *ctx, const char *account_id, const char *envelope, size_t len,
+                                              const char *head_hash, int64_t head_version),
+                                   void *ctx, ll_error_t *err) {
+    PGconn *conn = ll_event_reader_conn(r, err);
+    if (conn == NULL) return -1;
+    char id[LL_UUID_TEXT_LEN + 1];
+    if (account != NULL) ll_uuid_format(account, id);
+    const char *params[1] = {account != NULL ? id : NULL};
+    if (!PQsendQueryParams(conn, LL_EVENT_WITH_HEADS_SELECT, 1, NULL, params, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(conn))
+        return ll_error_set(err, LL_EIO, "%s", PQerrorMessage(conn)), -1;
+    int rc = 0, stop = 0;
+    for (PGresult *res; (res = PQgetResult(conn)) != NULL; PQclear(res)) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_SINGLE_TUPLE && !stop)
+            stop = row(ctx, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1),
+                       PQgetvalue(res, 0, 2), strtoll(PQgetvalue(res, 0, 3), NULL, 10));
+        else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK)
+            rc = ll_error_set(err, LL_EIO, "%s", PQresultErrorMessage(res));
+    }
     return rc == 0 ? 0 : -1;
 }

@@ -102,6 +102,13 @@ static int count_row(void *ctx, const char *account_id, const char *envelope, si
     return 0;
 }
 
+static int count_with_head(void *ctx, const char *account_id, const char *envelope, size_t len, const char *head,
+                           int64_t head_version) {
+    (void)account_id, (void)envelope, (void)len;
+    if (strlen(head) == 64 && head_version >= 4) ++*(int64_t *)ctx;
+    return 0;
+}
+
 /* Every read of the event reader, on a connection the caller keeps, over the account's stream:
  * the ranges, the state row, the accounts moved since, and the whole store through its cursor
  * agree on how many events it has. */
@@ -132,7 +139,9 @@ static void read_back(ll_test_ctx_t *t, PGconn **conn, const ll_uuid_t *account)
     LL_CHECK(ll_pg_exec(*conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &err) == 0);
     LL_CHECK_EQ_INT(ll_event_reader_stream(r, head, account, count_row, NULL, &streamed, &err), 0);
     LL_CHECK(ll_pg_exec(*conn, "COMMIT", &err) == 0);
-    LL_CHECK(moved == version && counted == version && streamed == version);
+    int64_t with_heads = 0;
+    LL_CHECK_EQ_INT(ll_event_reader_each_with_head(r, account, count_with_head, &with_heads, &err), 0);
+    LL_CHECK(moved == version && counted == version && streamed == version && with_heads == version);
     ll_event_reader_free(r);
 }
 

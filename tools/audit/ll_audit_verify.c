@@ -2,6 +2,7 @@
  * first event and its head compared with the one account_state records. Rows are read one at a
  * time: every account of the store need not fit in memory at once. */
 #include "ll_audit.h"
+#include "ll_event_reader.h"
 #include "ll_hash_chain.h"
 
 #include <stdio.h>
@@ -17,6 +18,7 @@ typedef struct {
     char **texts; /* its envelopes */
     size_t *lens, n, cap;
     long accounts, broken, events;
+    int rc; /* EXIT_USAGE once a row could not be listed or the store failed */
 } verify_run_t;
 
 /* Verifies one account's envelopes (texts) and compares the head with the recorded one
@@ -56,36 +58,44 @@ static int verify_flush(verify_run_t *v) {
 }
 
 /* Keeps a row (account, envelope, recorded head, recorded version) of the account being read. */
-static void verify_take(verify_run_t *v, const PGresult *res) {
-    snprintf(v->current, sizeof v->current, "%s", PQgetvalue(res, 0, 0));
-    snprintf(v->head, sizeof v->head, "%s", PQgetvalue(res, 0, 2));
-    v->head_version = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+static void verify_take(verify_run_t *v, const char *account, const char *envelope, size_t len, const char *head,
+                        int64_t head_version) {
+    snprintf(v->current, sizeof v->current, "%s", account);
+    snprintf(v->head, sizeof v->head, "%s", head);
+    v->head_version = head_version;
     if (v->n == v->cap) {
         v->cap = v->cap ? v->cap * 2 : 256;
         v->texts = realloc(v->texts, v->cap * sizeof *v->texts);
         v->lens = realloc(v->lens, v->cap * sizeof *v->lens);
         if (v->texts == NULL || v->lens == NULL) abort(); /* out of memory in a CLI: stop loudly */
     }
-    v->lens[v->n] = (size_t)PQgetlength(res, 0, 1);
-    if ((v->texts[v->n++] = strdup(PQgetvalue(res, 0, 1))) == NULL) abort(); /* as realloc above */
+    v->lens[v->n] = len;
+    if ((v->texts[v->n++] = strdup(envelope)) == NULL) abort(); /* as realloc above */
     v->events++;
 }
 
-/* The rows of the query sent, to their end (an error is said, and the rest drained). */
+/* One row of the store: the account before it is verified when this one is another's. */
+static int verify_row(void *ctx, const char *account, const char *envelope, size_t len, const char *head,
+                      int64_t head_version) {
+    verify_run_t *v = ctx;
+    if (strcmp(account, v->current) != 0 && v->n > 0 && verify_flush(v) != 0) v->rc = EXIT_USAGE;
+    verify_take(v, account, envelope, len, head, head_version);
+    return 0;
+}
+
+/* Every row of the store (of o->account), then the last account (a failure is said). */
 static int verify_rows(PGconn *pg, verify_run_t *v) {
-    int rc = 0;
-    for (;;) {
-        PGresult *res = PQgetResult(pg);
-        int row = res && PQresultStatus(res) == PGRES_SINGLE_TUPLE;
-        if (res && !row && PQresultStatus(res) != PGRES_TUPLES_OK)
-            rc = audit_fail("%s", PQresultErrorMessage(res));
-        if ((!row || strcmp(PQgetvalue(res, 0, 0), v->current) != 0) && v->n > 0 && verify_flush(v) != 0)
-            rc = EXIT_USAGE;
-        if (res == NULL) break;
-        if (row) verify_take(v, res);
-        PQclear(res);
-    }
-    return rc;
+    ll_uuid_t id;
+    ll_error_t err = {""};
+    if (v->o->account != NULL && ll_uuid_parse(v->o->account, true, &id) != 0)
+        return audit_fail("--account: not a uuid");
+    ll_event_reader_t *store = ll_event_reader_on(&pg);
+    if (store == NULL) return audit_fail("out of memory");
+    int failed = ll_event_reader_each_with_head(store, v->o->account != NULL ? &id : NULL, verify_row, v, &err);
+    ll_event_reader_free(store);
+    if (failed) v->rc = audit_fail("%s", err.msg);
+    if (v->n > 0 && verify_flush(v) != 0) v->rc = EXIT_USAGE;
+    return v->rc;
 }
 
 int audit_verify(PGconn *pg, const options_t *o, const ll_config_t *cfg) {
@@ -97,17 +107,8 @@ int audit_verify(PGconn *pg, const options_t *o, const ll_config_t *cfg) {
     if (start_progress(pg, &v.p, "verify", "events", "SELECT coalesce(sum(version), 0)" ACCOUNT_STATE_ROWS,
                        params) != 0)
         return EXIT_USAGE;
-    if (!PQsendQueryParams(
-            pg,
-            "SELECT e.account_id::text, e.envelope, coalesce(s.head_hash, ''), coalesce(s.version, 0) FROM "
-            "events e"
-            " LEFT JOIN account_state s USING (account_id)"
-            " WHERE ($1::uuid IS NULL OR e.account_id = $1::uuid) ORDER BY e.account_id, e.version",
-            1, NULL, params, NULL, NULL, 0) ||
-        !PQsetSingleRowMode(pg))
-        return audit_fail("%s", PQerrorMessage(pg));
     v.t = ll_table_new(cols, sizeof cols / sizeof cols[0]);
-    int rc = v.t ? verify_rows(pg, &v) : EXIT_USAGE; /* unread rows go with the connection */
+    int rc = v.t ? verify_rows(pg, &v) : EXIT_USAGE;
     free(v.texts);
     free(v.lens);
     ll_progress_clear(&v.p);
