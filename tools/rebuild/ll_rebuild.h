@@ -8,6 +8,7 @@
 #include "ll_config.h"
 #include "ll_error.h"
 #include "ll_event.h"
+#include "ll_event_reader.h"
 #include "ll_pg.h"
 #include "ll_read_model.h"
 #include "ll_read_model_writes.h"
@@ -39,6 +40,7 @@ typedef struct rebuild {
     const options_t *o;
     const ll_config_t *cfg;
     PGconn *pg;
+    ll_event_reader_t *store; /* reads on pg */
     ll_rm_client_t *mongo;
     ll_read_model_t *rm;      /* the new generation */
     ll_rm_builder_t *builder; /* during the build: its writes */
@@ -77,7 +79,7 @@ int rebuild_build_event(rebuild_t *r, const ll_event_t *ev, ll_error_t *err);
 int rebuild_build_row(rebuild_t *r, const char *account, const char *text, size_t len, ll_error_t *err);
 int rebuild_build_finish_accounts(rebuild_t *r, ll_error_t *err);
 
-/* ---- the store (ll_rebuild_store.c) ---- */
+/* ---- the store (ll_rebuild_store.c; the catch-up reads it too) ---- */
 typedef int (*rebuild_row_fn)(rebuild_t *r, const char *account, const char *envelope, size_t len,
                               ll_error_t *err);
 /* Opens the store snapshot every later read of the build and the verification shares, and
@@ -86,10 +88,6 @@ int rebuild_store_snapshot(rebuild_t *r, ll_error_t *err);
 /* Streams the snapshot's events (up to the position, of the account if given) in account and
  * version order: row() per event. */
 int rebuild_store_stream(rebuild_t *r, const char *phase, rebuild_row_fn row, ll_error_t *err);
-/* The catch-up's reads: an account's envelopes after version (at most 10,000), and the
- * accounts (account_id::text, version) whose last event is younger than since_us. */
-PGresult *rebuild_store_events_after(rebuild_t *r, const ll_uuid_t *id, int64_t version, ll_error_t *err);
-PGresult *rebuild_store_changed_since(rebuild_t *r, int64_t since_us, ll_error_t *err);
 
 /* ---- the topic (ll_rebuild_kafka.c) ---- */
 /* Builds from the topic: offset 0 up to the high watermarks seen at the start, every partition. */

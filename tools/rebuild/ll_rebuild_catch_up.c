@@ -1,6 +1,6 @@
 /* ll_rebuild_catch_up.c - the catch-up: the events committed since the build's snapshot, found
  * per account (account_state's versions, not positions: a late commit below a position is
- * never skipped), applied to the new generation. */
+ * never skipped), read through eventstore/ll_event_reader and applied to the new generation. */
 #include "ll_clock.h"
 #include "ll_rebuild.h"
 #include "ll_replay.h"
@@ -14,34 +14,49 @@
 #define SWITCH_REMAINDER_EVENTS 1000
 #define CATCH_UP_ROUNDS_MAX     50 /* still above the remainder then: the load outpaces the rebuild */
 #define CATCH_UP_ATTEMPTS       5
+#define CATCH_UP_EVENTS_MAX     10000 /* of one account in one go */
 
 static void on_catch_up_conflict(void *ctx, int tag) {
     (void)tag;
     *(int *)ctx = 1;
 }
 
+/* The store's events after an account's version, each replayed on the state before it. */
+typedef struct {
+    ll_account_t a;
+    ll_event_t *events;
+    size_t n, cap;
+    int rc;
+    ll_error_t *err;
+} replayed_t;
+
+static int replay_one(void *ctx, const char *envelope, size_t len) {
+    replayed_t *c = ctx;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        ll_event_t *grown = realloc(c->events, cap * sizeof *grown);
+        if (grown == NULL) return c->rc = ll_error_set(c->err, LL_ENOMEM, "out of memory"), 1;
+        c->events = grown, c->cap = cap;
+    }
+    if (ll_replay_envelope(&c->a, envelope, len, &c->events[c->n], c->err) != 0) return c->rc = LL_EINVAL, 1;
+    return ++c->n == CATCH_UP_EVENTS_MAX; /* the rest in a later round */
+}
+
 /* Applies the store's events after acc to the generation; *moved when another writer moved the
  * account meanwhile. Returns the events read, or -1 with err set. */
 static int64_t apply_after(rebuild_t *r, const ll_uuid_t *id, const ll_rm_account_t *acc, int *moved,
                            ll_error_t *err) {
-    PGresult *res = rebuild_store_events_after(r, id, acc->state.version, err);
-    if (res == NULL) return -1;
-    int n = PQntuples(res), rc = 0;
-    ll_event_t *events = n > 0 ? calloc((size_t)n, sizeof *events) : NULL;
-    if (n > 0 && events == NULL) rc = ll_error_set(err, LL_ENOMEM, "out of memory");
-    ll_account_t a = acc->state;
-    for (int i = 0; i < n && rc == 0; i++)
-        if (ll_replay_envelope(&a, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &events[i], err) !=
-            0)
-            rc = LL_EINVAL;
-    PQclear(res);
+    replayed_t c = {.a = acc->state, .err = err};
+    ll_event_range_t range = LL_EVENT_RANGE_ALL;
+    range.after = acc->state.version;
+    int rc = ll_event_reader_each(r->store, id, range, replay_one, &c, err) < 0 ? LL_EIO : c.rc;
     ll_rm_account_t after;
     ll_rm_writes_clear(r->writes);
-    if (rc == 0 && n > 0)
-        rc = ll_rm_writes_add(r->writes, acc, NULL, events, (size_t)n, &after, 0, err) ||
+    if (rc == 0 && c.n > 0)
+        rc = ll_rm_writes_add(r->writes, acc, NULL, c.events, c.n, &after, 0, err) ||
              ll_rm_writes_execute(r->writes, r->rm, on_catch_up_conflict, moved, err);
-    free(events);
-    return rc != 0 ? -1 : n;
+    free(c.events);
+    return rc != 0 ? -1 : (int64_t)c.n;
 }
 
 /* Brings one account of the new generation up to the store (events after its version). Returns
@@ -64,24 +79,33 @@ static int64_t catch_up_account(rebuild_t *r, const ll_uuid_t *id, ll_error_t *e
     return ll_error_set(err, LL_EIO, "an account kept moving during the catch-up"), -1;
 }
 
+typedef struct {
+    rebuild_t *r;
+    int64_t applied;
+} round_t;
+
+static int round_account(void *ctx, const char *account_id, int64_t version, ll_error_t *err) {
+    round_t *c = ctx;
+    ll_uuid_t id;
+    if (ll_uuid_parse(account_id, false, &id) != 0)
+        return ll_error_set(err, LL_EINVAL, "bad account id in the store");
+    /* Already in the generation at the store's version (built or caught up by this run):
+     * nothing to read. Only accounts that moved since cost a read-model lookup. */
+    const slot_t *known = accounts_find(&c->r->built, &id);
+    if (known != NULL && known->in_generation >= version) return 0;
+    int64_t n = catch_up_account(c->r, &id, err);
+    if (n < 0) return LL_EIO;
+    c->applied += n;
+    return 0;
+}
+
 /* One round over the accounts whose last event is younger than since_us. Returns the events
  * applied, or -1. */
 static int64_t catch_up_round(rebuild_t *r, int64_t since_us, ll_error_t *err) {
-    PGresult *res = rebuild_store_changed_since(r, since_us, err);
-    if (res == NULL) return -1;
-    int64_t applied = 0;
-    for (int i = 0; i < PQntuples(res) && applied >= 0; i++) {
-        ll_uuid_t id;
-        ll_uuid_parse(PQgetvalue(res, i, 0), false, &id);
-        /* Already in the generation at the store's version (built or caught up by this run):
-         * nothing to read. Only accounts that moved since cost a read-model lookup. */
-        const slot_t *known = accounts_find(&r->built, &id);
-        if (known != NULL && known->in_generation >= strtoll(PQgetvalue(res, i, 1), NULL, 10)) continue;
-        int64_t n = catch_up_account(r, &id, err);
-        applied = n < 0 ? -1 : applied + n;
-    }
-    PQclear(res);
-    return applied;
+    round_t c = {.r = r};
+    const ll_uuid_t *account = r->o->account != NULL ? &r->account_id : NULL;
+    return ll_event_reader_moved_since(r->store, since_us, account, round_account, &c, err) < 0 ? -1
+                                                                                                : c.applied;
 }
 
 /* The accounts the verification found behind the store. */

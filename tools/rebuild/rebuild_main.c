@@ -103,12 +103,14 @@ static int start(rebuild_t *r, ll_error_t *err) {
         {"account_id", 0}, {"difference", 0}, {"new_generation", 0}, {"event_store", 0}};
     r->mongo = ll_rm_client_new(r->cfg->mongo_uri, r->cfg->mongo_database, NULL, err);
     r->pg = ll_pg_connect(r->cfg->pg_conninfo, err);
+    r->store = ll_event_reader_on(&r->pg);
     r->diffs = ll_table_new(cols, sizeof cols / sizeof cols[0]);
     PGresult *lock = r->pg ? ll_pg_query(r->pg, "SELECT pg_try_advisory_lock(" REBUILD_LOCK_KEY ")", 0, NULL,
                                          PGRES_TUPLES_OK, err)
                            : NULL;
     int rc = 0;
-    if (r->mongo == NULL || lock == NULL || r->diffs == NULL || accounts_init(&r->built) != 0)
+    if (r->mongo == NULL || lock == NULL || r->diffs == NULL || r->store == NULL ||
+        accounts_init(&r->built) != 0)
         rc = rebuild_fail(EXIT_USAGE, "cannot start: %s", err->msg[0] ? err->msg : "mongo_uri or memory");
     else if (strcmp(PQgetvalue(lock, 0, 0), "t") != 0)
         rc = rebuild_fail(EXIT_USAGE,
@@ -124,6 +126,7 @@ static void finish(rebuild_t *r) {
     ll_rm_writes_free(r->writes);
     free(r->behind);
     if (r->watermarks_rk != NULL) rd_kafka_destroy(r->watermarks_rk);
+    ll_event_reader_free(r->store);
     PQfinish(r->pg);
     ll_rm_client_free(r->mongo);
 }
