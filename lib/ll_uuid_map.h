@@ -2,14 +2,17 @@
  * struct), for every in-memory table keyed by an account id: the projector's cache and batch,
  * the query API's live view, rebuild's accounts.
  *
- * Open addressing with linear probing: keys sit inline beside their values, so a lookup reads
- * one contiguous run of slots instead of chasing a chain; a tag byte per slot (7 bits of the
- * hash) rejects most other keys without comparing 16 bytes. At most 3/4 full: an insert that
- * would pass that doubles the table. A removal shifts the run behind it back (no tombstones).
+ * Open addressing with linear probing: keys sit inline beside their values, so a hit costs
+ * one slot read (usually one cache line) and the value, instead of a chain of pointers. An
+ * all-zero key marks an empty slot; the nil id itself, should it come, lives in a slot of its
+ * own beside the table. At most 3/4 full: an insert that would pass that doubles the table. A
+ * removal shifts the run behind it back (no tombstones).
  *
  * A value pointer is valid until the next insert that grows, remove or clear (both move
  * values); a table sized by `expected` never grows while it holds at most that many.
- * Values are zeroed when inserted and aligned to 8. Not thread-safe: one owner (or lock).
+ * Values are zeroed when inserted, and aligned as their size allows up to 8 (a size that is a
+ * multiple of 8: to 8; of 4: to 4; value_size 0 makes a set). Not thread-safe: one owner (or
+ * lock).
  * The hash is not keyed: ids that collide only lengthen a run (the same as any chained table
  * before it), never change an answer.
  */
@@ -22,10 +25,11 @@
 #include <stdint.h>
 
 typedef struct ll_uuid_map {
-    unsigned char *slots; /* cap slots of stride bytes: the key, then the value */
-    uint8_t *tags;        /* per slot: 0 empty, else 0x80 | 7 bits of the key's hash */
+    unsigned char *slots; /* cap slots of stride bytes: the key (all zero: empty), then the value */
     size_t cap;           /* a power of two (0 before the first insert when expected was 0) */
     size_t count, value_size, stride;
+    unsigned char *nil_slot; /* the nil id's slot (allocated when first inserted) */
+    int has_nil;
     unsigned shift; /* 64 - log2(cap): a key's home slot is its hash's top bits */
 } ll_uuid_map_t;
 

@@ -1,5 +1,5 @@
 /* Unit tests of lib/ll_uuid_map: find/insert/remove against a plain array as the model, growth,
- * removal inside runs (backward shift), sizing without growth, walking. */
+ * removal inside runs (backward shift), sizing without growth, walking, the nil id. */
 #include "ll_test.h"
 #include "ll_uuid_map.h"
 
@@ -29,6 +29,7 @@ LL_TEST(test_insert_find_remove) {
     LL_CHECK_EQ_INT(*va, 0); /* zeroed */
     *va = 42;
     LL_CHECK(((uintptr_t)va & 7) == 0);
+    LL_CHECK_EQ_INT(m.stride, 24);
     int64_t *again = ll_uuid_map_insert(&m, &a, &added);
     LL_CHECK_EQ_INT(added, 0);
     LL_CHECK_EQ_INT(*again, 42);
@@ -46,6 +47,7 @@ LL_TEST(test_against_a_model) {
     enum { KEYS = 5000, OPS = 200000 };
     ll_uuid_map_t m;
     LL_REQUIRE(ll_uuid_map_init(&m, sizeof(uint32_t), 0) == 0);
+    LL_CHECK_EQ_INT(m.stride, 20); /* a 4-byte value keeps 4-byte alignment, no more */
     uint32_t *model = calloc(KEYS, sizeof *model); /* 0: absent, else value */
     LL_REQUIRE(model != NULL);
     size_t present = 0;
@@ -139,12 +141,41 @@ LL_TEST(test_removal_inside_a_run) {
     ll_uuid_map_free(&m);
 }
 
+/* The nil id (all zero, the mark of an empty slot) is a key like any other. */
+LL_TEST(test_nil_id_is_a_key) {
+    ll_uuid_map_t m;
+    LL_REQUIRE(ll_uuid_map_init(&m, sizeof(int), 0) == 0);
+    ll_uuid_t nil, one = id_of(1);
+    memset(&nil, 0, sizeof nil);
+    LL_CHECK(ll_uuid_map_find(&m, &nil) == NULL);
+    int added;
+    int *v = ll_uuid_map_insert(&m, &nil, &added);
+    LL_REQUIRE(v != NULL);
+    LL_CHECK_EQ_INT(added, 1);
+    *v = 5;
+    LL_REQUIRE(ll_uuid_map_insert(&m, &one, NULL) != NULL);
+    LL_CHECK_EQ_INT(ll_uuid_map_count(&m), 2);
+    LL_CHECK_EQ_INT(*(int *)ll_uuid_map_find(&m, &nil), 5);
+    size_t walked = 0, nils = 0;
+    const ll_uuid_t *key;
+    for (size_t at = 0; ll_uuid_map_next(&m, &at, &key, NULL);) walked++, nils += ll_uuid_is_nil(key);
+    LL_CHECK_EQ_INT(walked, 2);
+    LL_CHECK_EQ_INT(nils, 1);
+    LL_CHECK(ll_uuid_map_remove(&m, &nil) == 1);
+    LL_CHECK(ll_uuid_map_find(&m, &nil) == NULL);
+    LL_CHECK(ll_uuid_map_find(&m, &one) != NULL);
+    v = ll_uuid_map_insert(&m, &nil, &added);
+    LL_CHECK(v != NULL && added == 1 && *v == 0);
+    ll_uuid_map_free(&m);
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_insert_find_remove),
         LL_CASE(test_against_a_model),
         LL_CASE(test_expected_never_grows),
         LL_CASE(test_removal_inside_a_run),
+        LL_CASE(test_nil_id_is_a_key),
     };
     return ll_test_main(argc, argv, "uuid_map", cases, LL_CASES(cases));
 }
