@@ -1,7 +1,9 @@
-/* ll_account_view.c - see ll_account_view.h. A chained hash table of entries under one mutex. */
+/* ll_account_view.c - see ll_account_view.h. Entries by account id (ll_uuid_map, pointers:
+ * the LRU list links entries, so they must not move) under one mutex. */
 #include "ll_account_view.h"
 
 #include "ll_rm_layout.h"
+#include "ll_uuid_map.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -9,7 +11,6 @@
 #include <string.h>
 
 typedef struct entry {
-    struct entry *next;
     int64_t seen_version;       /* highest version the tail has seen for this account */
     ll_view_position_t seen_at; /* where it read seen_version; offset -1: not known */
     int has_state;
@@ -21,8 +22,7 @@ typedef struct entry {
 
 struct ll_account_view {
     pthread_mutex_t mu;
-    entry_t **buckets;
-    size_t n_buckets; /* a power of two */
+    ll_uuid_map_t entries; /* account id -> entry_t * */
     size_t accounts_max;
     entry_t lru;             /* sentinel: lru.lru_next is the most recently used */
     size_t recent_bytes_max; /* 0: no movements held */
@@ -85,28 +85,24 @@ static void recent_add(ll_account_view_t *v, entry_t *e, int64_t version, const 
     recent_trim(v, e);
 }
 
-static size_t bucket_of(const ll_account_view_t *v, const ll_uuid_t *id) {
-    return (size_t)(ll_uuid_hash(id) >> 17) & (v->n_buckets - 1);
-}
-
 static entry_t *find(const ll_account_view_t *v, const ll_uuid_t *id) {
-    for (entry_t *e = v->buckets[bucket_of(v, id)]; e != NULL; e = e->next)
-        if (ll_uuid_equal(&e->state.account_id, id)) return e;
-    return NULL;
+    entry_t **e = ll_uuid_map_find(&v->entries, id);
+    return e != NULL ? *e : NULL;
 }
 
 /* The entry of id, created empty when there is room. NULL when full or out of memory. */
 static entry_t *find_or_add(ll_account_view_t *v, const ll_uuid_t *id) {
     entry_t *e = find(v, id);
     if (e != NULL) return e;
-    if (v->st.entries >= v->accounts_max || (e = calloc(1, sizeof *e)) == NULL) {
+    entry_t **at = NULL;
+    if (v->st.entries >= v->accounts_max || (e = calloc(1, sizeof *e)) == NULL ||
+        (at = ll_uuid_map_insert(&v->entries, id, NULL)) == NULL) {
+        free(e);
         v->st.saturated++;
         return NULL;
     }
     ll_account_init(&e->state, id);
-    size_t b = bucket_of(v, id);
-    e->next = v->buckets[b];
-    v->buckets[b] = e;
+    *at = e;
     v->st.entries++;
     return e;
 }
@@ -124,12 +120,11 @@ ll_account_view_t *ll_account_view_create(size_t accounts_max, size_t movements_
     if (v == NULL) return NULL;
     v->lru.lru_next = v->lru.lru_prev = &v->lru;
     v->recent_bytes_max = movements_bytes_max;
-    /* About two entries per bucket at the maximum; at most 2^20 buckets (8 MiB). */
-    v->n_buckets = 1024;
-    while (v->n_buckets < accounts_max / 2 && v->n_buckets < ((size_t)1 << 20)) v->n_buckets *= 2;
     v->accounts_max = accounts_max;
-    if ((v->buckets = calloc(v->n_buckets, sizeof *v->buckets)) == NULL || pthread_mutex_init(&v->mu, NULL) != 0) {
-        free(v->buckets);
+    /* Starts small and grows with the accounts the tail sees (up to accounts_max of them). */
+    if (ll_uuid_map_init(&v->entries, sizeof(entry_t *), accounts_max < 1024 ? accounts_max : 1024) != 0 ||
+        pthread_mutex_init(&v->mu, NULL) != 0) {
+        ll_uuid_map_free(&v->entries);
         free(v);
         return NULL;
     }
@@ -138,15 +133,14 @@ ll_account_view_t *ll_account_view_create(size_t accounts_max, size_t movements_
 
 void ll_account_view_destroy(ll_account_view_t *v) {
     if (v == NULL) return;
-    for (size_t b = 0; b < v->n_buckets; b++) {
-        for (entry_t *e = v->buckets[b], *next; e != NULL; e = next) {
-            next = e->next;
-            ll_recent_movements_free(e->recent);
-            free(e);
-        }
+    void *at;
+    for (size_t i = 0; ll_uuid_map_next(&v->entries, &i, NULL, &at);) {
+        entry_t *e = *(entry_t **)at;
+        ll_recent_movements_free(e->recent);
+        free(e);
     }
     pthread_mutex_destroy(&v->mu);
-    free(v->buckets);
+    ll_uuid_map_free(&v->entries);
     free(v);
 }
 
@@ -289,8 +283,8 @@ void ll_account_view_fill(ll_account_view_t *v, int64_t generation, const ll_acc
     pthread_mutex_lock(&v->mu);
     if (generation > v->st.generation) {
         /* A rebuild switched generations: what the old one gave may be what it corrected. */
-        for (size_t b = 0; b < v->n_buckets; b++)
-            for (entry_t *e = v->buckets[b]; e != NULL; e = e->next) drop_state(v, e);
+        void *at;
+        for (size_t i = 0; ll_uuid_map_next(&v->entries, &i, NULL, &at);) drop_state(v, *(entry_t **)at);
         v->st.generation = generation;
     }
     entry_t *e = NULL;

@@ -1,44 +1,38 @@
-/* ll_account_cache.c - see ll_account_cache.h. Entries in one array, chained per bucket by
- * index; a CLOCK hand over the array picks what to forget. */
+/* ll_account_cache.c - see ll_account_cache.h. Entries in one array, found by id through an
+ * ll_uuid_map of their indexes (sized for capacity: it never grows); a CLOCK hand over the array
+ * picks what to forget. */
 #include "ll_account_cache.h"
+
+#include "ll_uuid_map.h"
 
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
-
-#define NIL UINT32_MAX
 
 typedef struct {
     ll_rm_account_t value;
     ll_rm_page_items_t items; /* owned; page < 0: not remembered */
-    uint32_t next;             /* in the bucket's chain */
     uint8_t used, recent;
     uint8_t unverified; /* taken on the event store's word (ll_account_cache.h) */
 } entry_t;
 
 struct ll_account_cache {
     entry_t *entries;
-    uint32_t *buckets;
-    size_t capacity, mask, count, hand, fresh; /* fresh: entries never used yet start here */
+    ll_uuid_map_t index; /* account id -> uint32_t index into entries */
+    size_t capacity, count, hand, fresh; /* fresh: entries never used yet start here */
     size_t items_bytes, items_budget;
 };
 
 ll_account_cache_t *ll_account_cache_new(size_t capacity, size_t items_bytes) {
-    if (capacity >= NIL) return NULL;
+    if (capacity >= UINT32_MAX) return NULL;
     ll_account_cache_t *c = calloc(1, sizeof *c);
     if (c == NULL) return NULL;
-    size_t nb = 16;
-    while (nb < capacity * 2) nb *= 2;
     c->capacity = capacity;
     c->items_budget = items_bytes;
-    c->mask = nb - 1;
     c->entries = capacity ? calloc(capacity, sizeof *c->entries) : NULL; /* pages come as used */
-    c->buckets = malloc(nb * sizeof *c->buckets);
-    if ((capacity && c->entries == NULL) || c->buckets == NULL) {
+    if (ll_uuid_map_init(&c->index, sizeof(uint32_t), capacity) != 0 || (capacity && c->entries == NULL)) {
         ll_account_cache_free(c);
         return NULL;
     }
-    memset(c->buckets, 0xff, nb * sizeof *c->buckets);
     return c;
 }
 
@@ -51,18 +45,13 @@ void ll_account_cache_free(ll_account_cache_t *c) {
     if (c == NULL) return;
     for (size_t i = 0; c->entries != NULL && i < c->fresh; i++) drop_items(c, &c->entries[i]);
     free(c->entries);
-    free(c->buckets);
+    ll_uuid_map_free(&c->index);
     free(c);
 }
 
-static uint32_t *bucket(const ll_account_cache_t *c, const ll_uuid_t *id) {
-    return &c->buckets[(size_t)(ll_uuid_hash(id) >> 20) & c->mask];
-}
-
 static entry_t *find(const ll_account_cache_t *c, const ll_uuid_t *id) {
-    for (uint32_t i = *bucket(c, id); i != NIL; i = c->entries[i].next)
-        if (ll_uuid_equal(&c->entries[i].value.state.account_id, id)) return &c->entries[i];
-    return NULL;
+    const uint32_t *i = ll_uuid_map_find(&c->index, id);
+    return i != NULL ? &c->entries[*i] : NULL;
 }
 
 ll_rm_account_t *ll_account_cache_get(ll_account_cache_t *c, const ll_uuid_t *id) {
@@ -102,14 +91,9 @@ size_t ll_account_cache_items_bytes(const ll_account_cache_t *c) {
     return c->items_bytes;
 }
 
-/* Unlinks entry i from its chain and frees it. */
+/* Takes entry i out of the index and frees it. */
 static void unlink_entry(ll_account_cache_t *c, uint32_t i) {
-    for (uint32_t *at = bucket(c, &c->entries[i].value.state.account_id); *at != NIL;
-         at = &c->entries[*at].next)
-        if (*at == i) {
-            *at = c->entries[i].next;
-            break;
-        }
+    ll_uuid_map_remove(&c->index, &c->entries[i].value.state.account_id);
     drop_items(c, &c->entries[i]);
     c->entries[i].used = 0;
     c->count--;
@@ -148,22 +132,23 @@ void ll_account_cache_put(ll_account_cache_t *c, const ll_rm_account_t *a, int u
         return;
     }
     uint32_t i = take_entry(c);
-    uint32_t *b = bucket(c, &a->state.account_id);
-    c->entries[i] = (entry_t){*a, LL_RM_PAGE_ITEMS_NONE, *b, 1, 0, unverified != 0} /* recent once used again */;
-    *b = i;
+    uint32_t *at = ll_uuid_map_insert(&c->index, &a->state.account_id, NULL);
+    if (at == NULL) { /* cannot happen (sized for capacity); a cache may forget anyway */
+        c->entries[i] = (entry_t){.items = LL_RM_PAGE_ITEMS_NONE};
+        return;
+    }
+    c->entries[i] = (entry_t){*a, LL_RM_PAGE_ITEMS_NONE, 1, 0, unverified != 0} /* recent once used again */;
+    *at = i;
     c->count++;
 }
 
 void ll_account_cache_remove(ll_account_cache_t *c, const ll_uuid_t *id) {
-    for (uint32_t i = *bucket(c, id); i != NIL; i = c->entries[i].next)
-        if (ll_uuid_equal(&c->entries[i].value.state.account_id, id)) {
-            unlink_entry(c, i);
-            return;
-        }
+    const uint32_t *i = ll_uuid_map_find(&c->index, id);
+    if (i != NULL) unlink_entry(c, *i);
 }
 
 void ll_account_cache_clear(ll_account_cache_t *c) {
-    memset(c->buckets, 0xff, (c->mask + 1) * sizeof *c->buckets);
+    ll_uuid_map_clear(&c->index);
     for (size_t i = 0; i < c->fresh; i++) drop_items(c, &c->entries[i]), c->entries[i].used = 0;
     c->count = 0;
 }
