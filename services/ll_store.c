@@ -764,17 +764,24 @@ static void payment_refused(ll_write_t *w, ll_rejection_t r, const char *detail,
  * with each such destination replaced by an account that takes anything (so the customer hears
  * every reason of its own side, in leg order, before any about a destination), and only then as
  * it is; a refusal left is a hidden destination's, answered as transfer-rejected. */
-static int decide_payment(batch_t *b, ll_write_t *w, ll_error_t *err) {
-    ll_command_t *cmd = &w->cmd;
-    ll_uuid_t transfer_ids[LL_PAYMENT_LEGS_MAX];
-    if (ll_uuid_random(&cmd->payment_id) != 0) return no_randomness(err);
-    for (int i = 0; i < cmd->leg_count; i++)
-        if (ll_uuid_random(&transfer_ids[i]) != 0) return no_randomness(err);
+/* The accounts a payment's legs name: states (each once, as stored) and view (as the customer
+ * may see them: a hidden destination replaced by a stand-in, named in seen). Returns 0, 1 when
+ * the payment was refused (answered), or -1 with err set. */
+typedef struct {
     ll_account_t states[COMMAND_ACCOUNTS_MAX], view[COMMAND_ACCOUNTS_MAX];
-    size_t n = 0, n_view = 0;
-    int64_t not_before = 0;
-    ll_command_t seen = *cmd; /* the payment as the customer may see it */
-    w->hidden_legs = 0;
+    size_t n, n_view;
+    int64_t not_before;
+} payment_accounts_t;
+
+static void add_once(ll_account_t *set, size_t *n, const ll_account_t *x) {
+    for (size_t j = 0; j < *n; j++)
+        if (ll_uuid_equal(&set[j].account_id, &x->account_id)) return;
+    set[(*n)++] = *x;
+}
+
+static int gather_payment_accounts(batch_t *b, ll_write_t *w, ll_command_t *seen, payment_accounts_t *pa,
+                                   ll_error_t *err) {
+    const ll_command_t *cmd = &w->cmd;
     for (int i = 0; i < cmd->leg_count; i++) {
         const ll_payment_leg_t *leg = &cmd->legs[i];
         ll_account_t *from = account(b, &leg->from_account_id), *to = account(b, &leg->to_account_id);
@@ -782,34 +789,47 @@ static int decide_payment(batch_t *b, ll_write_t *w, ll_error_t *err) {
             char detail[64];
             snprintf(detail, sizeof detail, "leg %d: account does not exist", i);
             payment_refused(w, LL_REJECT_ACCOUNT_NOT_FOUND, detail, i);
-            return 0;
+            return 1;
         }
         const ll_account_t *pair[2] = {from, to};
         for (int side = 0; side < 2; side++) {
             const ll_account_t *x = pair[side];
-            if (x->updated_at_us > not_before) not_before = x->updated_at_us;
-            int known = 0;
-            for (size_t j = 0; j < n; j++) known |= ll_uuid_equal(&states[j].account_id, &x->account_id);
-            if (!known) states[n++] = *x;
+            if (x->updated_at_us > pa->not_before) pa->not_before = x->updated_at_us;
+            add_once(pa->states, &pa->n, x);
             if (side == 1 && !visible(w, x)) {
                 /* A stand-in for the hidden destination: open, in the leg's currency, empty. */
                 w->hidden_legs |= 1u << i;
-                ll_account_t *stand_in = &view[n_view++];
+                ll_account_t *stand_in = &pa->view[pa->n_view++];
                 ll_uuid_t id;
                 if (ll_uuid_random(&id) != 0) return no_randomness(err);
                 ll_account_init(stand_in, &id);
                 stand_in->status = LL_ACCOUNT_OPEN;
                 stand_in->version = 1;
                 stand_in->currency = leg->currency;
-                seen.legs[i].to_account_id = id;
+                seen->legs[i].to_account_id = id;
                 continue;
             }
-            known = 0;
-            for (size_t j = 0; j < n_view; j++) known |= ll_uuid_equal(&view[j].account_id, &x->account_id);
-            if (!known) view[n_view++] = *x;
+            add_once(pa->view, &pa->n_view, x);
         }
     }
-    LL_MONEY_ASSERT(n <= COMMAND_ACCOUNTS_MAX && n_view <= COMMAND_ACCOUNTS_MAX);
+    LL_MONEY_ASSERT(pa->n <= COMMAND_ACCOUNTS_MAX && pa->n_view <= COMMAND_ACCOUNTS_MAX);
+    return 0;
+}
+
+static int decide_payment(batch_t *b, ll_write_t *w, ll_error_t *err) {
+    ll_command_t *cmd = &w->cmd;
+    ll_uuid_t transfer_ids[LL_PAYMENT_LEGS_MAX];
+    if (ll_uuid_random(&cmd->payment_id) != 0) return no_randomness(err);
+    for (int i = 0; i < cmd->leg_count; i++)
+        if (ll_uuid_random(&transfer_ids[i]) != 0) return no_randomness(err);
+    ll_command_t seen = *cmd; /* the payment as the customer may see it */
+    w->hidden_legs = 0;
+    payment_accounts_t pa = {.n = 0, .n_view = 0, .not_before = 0};
+    int rc = gather_payment_accounts(b, w, &seen, &pa, err);
+    if (rc != 0) return rc < 0 ? rc : 0;
+    ll_account_t *states = pa.states, *view = pa.view;
+    size_t n = pa.n, n_view = pa.n_view;
+    int64_t not_before = pa.not_before;
     if (!precondition_holds(w, find_account(b, &cmd->legs[0].from_account_id))) return 0;
     ll_command_meta_t meta;
     if (make_meta(w, not_before, &meta) != 0) return no_randomness(err);
