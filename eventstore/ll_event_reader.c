@@ -1,5 +1,5 @@
 /* ll_event_reader.c - see ll_event_reader.h. The SQL of every read is in the table below; the
- * whole-store stream is in ll_event_stream.c. */
+ * whole-store reads are in ll_event_stream.c, the filtered search in ll_event_search.c. */
 #include "ll_event_reader.h"
 
 #include "ll_event_codec.h"
@@ -45,6 +45,8 @@ const ll_event_statement_t LL_EVENT_STATEMENTS[LL_ES_COUNT] = {
     [LL_ES_STREAM] = {"ll_event_stream", LL_EVENT_STREAM_SELECT},
     /* Sent in single-row mode (ll_event_stream.c), not prepared: listed for the plan check. */
     [LL_ES_WITH_HEADS] = {"ll_event_with_heads", LL_EVENT_WITH_HEADS_SELECT},
+    /* Planned for the filters given (ll_event_search.c), not prepared: listed for the plan check. */
+    [LL_ES_SEARCH] = {"ll_event_search", LL_EVENT_SEARCH_SELECT},
 };
 
 struct ll_event_reader {

@@ -78,6 +78,25 @@ int ll_event_reader_after(ll_event_reader_t *r, const ll_uuid_t *account, int64_
 int64_t ll_event_reader_transfer(ll_event_reader_t *r, const ll_uuid_t *transfer, ll_envelope_fn each, void *ctx,
                                  ll_error_t *err);
 
+/* Which events a search returns, in store order; a NULL field matches any. Texts as the caller
+ * took them (PostgreSQL casts them: a malformed one fails the search). */
+typedef struct {
+    const char *account;  /* uuid */
+    const char *type;     /* an event type's name */
+    const char *since;    /* occurred_at >= (RFC 3339) */
+    const char *until;    /* occurred_at <= (RFC 3339) */
+    const char *transfer; /* uuid */
+    const char *actor;    /* the actor exactly */
+    int limit;            /* at most this many, counted after every filter */
+} ll_event_search_t;
+
+/* Calls each for the envelopes q selects, in store order (global_position), until it returns
+ * non-zero (ledgerline-audit events). Returns how many were passed to each, or LL_EINVAL with
+ * err set (q->actor cannot be any event's: too long, not UTF-8), or LL_EIO with err set (the
+ * store failed, or refused a malformed filter). */
+int64_t ll_event_reader_search(ll_event_reader_t *r, const ll_event_search_t *q, ll_envelope_fn each, void *ctx,
+                               ll_error_t *err);
+
 /* ---- account_state ------------------------------------------------------------------------- */
 
 /* What the store records of an account's head, written with its events. A column longer than

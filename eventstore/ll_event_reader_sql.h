@@ -18,6 +18,7 @@ typedef enum {
     LL_ES_COUNT_UPTO, /* events up to a global position */
     LL_ES_STREAM,     /* the whole store in account order (a cursor's query) */
     LL_ES_WITH_HEADS, /* every stream with its state row's head, a row at a time */
+    LL_ES_SEARCH,     /* events in store order, filtered */
     LL_ES_COUNT
 } ll_event_statement_id_t;
 
@@ -36,6 +37,16 @@ typedef struct {
     "SELECT e.account_id::text, e.envelope, coalesce(s.head_hash, ''), coalesce(s.version, 0)"           \
     " FROM events e LEFT JOIN account_state s USING (account_id)"                                          \
     " WHERE ($1::uuid IS NULL OR e.account_id = $1::uuid) ORDER BY e.account_id, e.version"
+
+/* The events in store order, filtered: $1 account, $2 type, $3 since, $4 until, $5 transfer,
+ * $6 limit, $7 actor and $8 the text its envelope holds for it (each NULL: any). */
+#define LL_EVENT_SEARCH_SELECT                                                                          \
+    "SELECT envelope FROM events WHERE ($1::uuid IS NULL OR account_id = $1::uuid)"                      \
+    " AND ($2::text IS NULL OR type = $2) AND ($3::timestamptz IS NULL OR occurred_at >= $3)"            \
+    " AND ($4::timestamptz IS NULL OR occurred_at <= $4)"                                                  \
+    " AND ($5::uuid IS NULL OR transfer_id = $5::uuid)"                                                    \
+    " AND ($7::text IS NULL OR (strpos(envelope, $8) > 0 AND envelope::jsonb ->> 'actor' = $7))"         \
+    " ORDER BY global_position LIMIT $6::int"
 
 extern const ll_event_statement_t LL_EVENT_STATEMENTS[LL_ES_COUNT];
 

@@ -21,6 +21,7 @@
 #include "ll_random.h"
 #include "ll_store.h"
 #include "ll_event_reader.h"
+#include "ll_limits.h"
 #include "ll_test.h"
 #include "ll_test_db.h"
 
@@ -41,10 +42,11 @@ static const char *const EXPECTED[] = {
     "ll_insert_events", "ll_upsert_states", "ll_store_responses", "ll_release_keys",  "ll_notify_outbox",
     "ll_find_holds",    "ll_load_holds",    "ll_upsert_holds",    "ll_due_holds",     "ll_event_states"};
 #define N_EXPECTED (sizeof EXPECTED / sizeof EXPECTED[0])
+#define LL_ES_READS 16 /* room for every statement of the event reader (ll_event_reader_each_statement) */
 
 typedef struct {
-    char name[N_EXPECTED + 8][32];
-    char *sql[N_EXPECTED + 8];
+    char name[N_EXPECTED + LL_ES_READS][32];
+    char *sql[N_EXPECTED + LL_ES_READS];
     int n;
 } statements_t;
 
@@ -139,6 +141,17 @@ static void read_back(ll_test_ctx_t *t, PGconn **conn, const ll_uuid_t *account)
     LL_CHECK(ll_pg_exec(*conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", &err) == 0);
     LL_CHECK_EQ_INT(ll_event_reader_stream(r, head, account, count_row, NULL, &streamed, &err), 0);
     LL_CHECK(ll_pg_exec(*conn, "COMMIT", &err) == 0);
+    /* The audit's search: the account's events in store order; an actor no event has. */
+    char id[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(account, id);
+    ll_event_search_t q = {.account = id, .limit = 100};
+    n = 0;
+    LL_CHECK_EQ_INT(ll_event_reader_search(r, &q, count_each, &n, &err), version);
+    char actor[LL_ACTOR_BYTES_MAX + 2];
+    memset(actor, 'a', sizeof actor - 1);
+    actor[sizeof actor - 1] = '\0';
+    q.actor = actor;
+    LL_CHECK_EQ_INT(ll_event_reader_search(r, &q, count_each, &n, &err), LL_EINVAL);
     int64_t with_heads = 0;
     LL_CHECK_EQ_INT(ll_event_reader_each_with_head(r, account, count_with_head, &with_heads, &err), 0);
     LL_CHECK(moved == version && counted == version && streamed == version && with_heads == version);
