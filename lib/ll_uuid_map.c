@@ -146,7 +146,7 @@ int ll_uuid_map_remove(ll_uuid_map_t *m, const ll_uuid_t *id) {
         m->count--;
         return 1;
     }
-    if (m->cap == 0) return 0;
+    if (m->count == 0 || m->cap == 0) return 0;
     int found;
     size_t hole = probe(m, id->bytes, &found), mask = m->cap - 1;
     if (!found) return 0;

@@ -12,7 +12,7 @@
 #include "ll_read_model_writes.h"
 #include "ll_rm_follow.h"
 #include "ll_rm_pool.h"
-#include "ll_strset.h"
+#include "ll_uuid_map.h"
 
 #include <assert.h>
 #include <librdkafka/rdkafka.h>
@@ -73,8 +73,6 @@ typedef struct {
 
 typedef struct shard_task shard_task_t;
 
-#define SLOTS (4 * BATCH_LIMIT) /* open addressing, at most half full */
-
 typedef struct projector {
     const ll_projector_options_t *opt;
     rd_kafka_t *consumer, *dlq;
@@ -96,8 +94,8 @@ typedef struct projector {
     /* Offsets of batches written but not committed because the group was rebalancing: committed
      * with the next chance, for the partitions still held. NULL: none. */
     rd_kafka_topic_partition_list_t *uncommitted;
-    ll_strset_t stopped; /* accounts halted by a refused event, with its version */
-    ll_strset_t waiting; /* accounts behind a gap the store could not close yet: the batch retries */
+    ll_uuid_map_t stopped; /* accounts halted by a refused event -> its version (int64_t) */
+    ll_uuid_map_t waiting; /* accounts behind a gap the store could not close yet: the batch retries */
     ll_event_reader_t *store; /* the event store: gaps, states of accounts not remembered */
     long long store_retry_at_ms; /* after a failed read of the store, not before this */
     ll_rm_follower_t follow;  /* the active generation, on mongo: where halts are recorded */
@@ -106,7 +104,7 @@ typedef struct projector {
     int *order;                /* items grouped by account (batch_max) */
     batch_account_t *accounts; /* the batch's distinct accounts (batch_max) */
     int n_accounts;
-    int slots[SLOTS]; /* account id hash -> index + 1 into accounts */
+    ll_uuid_map_t batch_index; /* account id -> index (int) into accounts; sized for batch_max */
     long long applied, duplicates, gaps, dead_letters, batches, batch_failures;
     uint64_t account_reads, store_states, seal_reads, conflicts, docs_events, docs_pages, docs_accounts, healed_events,
         heal_failures, holes_found, holes_healed, replaced_events;
@@ -524,8 +522,8 @@ static int store_failed(projector_t *p, batch_account_t *acc, const char *why, l
     p->store_retry_at_ms = ll_clock_ms() + STORE_RETRY_MS;
     p->heal_failures++;
     acc->store_waits = 1;
-    int added = ll_strset_add(&p->waiting, text);
-    if (added < 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    int added;
+    if (ll_uuid_map_insert(&p->waiting, &acc->id, &added) == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory");
     if (added) log_event("error", "version gap: the batch waits until the event store can close it", text, why);
     return ll_error_set(err, LL_EIO, "account %s: a version gap the event store cannot close now: %s", text, why);
 }
@@ -535,9 +533,8 @@ static int store_failed(projector_t *p, batch_account_t *acc, const char *why, l
  * (recall_from_store skips p->waiting), since a failed round may have written nothing of the
  * events that close it. Returns 0 or LL_ENOMEM. */
 static int mark_waiting(projector_t *p, const batch_account_t *acc, ll_error_t *err) {
-    char text[LL_UUID_TEXT_LEN + 1];
-    ll_uuid_format(&acc->id, text);
-    return ll_strset_add(&p->waiting, text) < 0 ? ll_error_set(err, LL_ENOMEM, "out of memory") : 0;
+    return ll_uuid_map_insert(&p->waiting, &acc->id, NULL) == NULL ? ll_error_set(err, LL_ENOMEM, "out of memory")
+                                                                   : 0;
 }
 
 /* Sends a copy the projector does not apply to the dead-letter topic, once however often the
@@ -562,7 +559,9 @@ static int halt_account(projector_t *p, batch_account_t *acc, item_t *it, int64_
         (it != NULL && dead_letter_copy(p, it, why, err) != 0))
         return LL_EIO;
     log_event("error", "event refused: account halted", text, why);
-    if (ll_strset_put(&p->stopped, text, version) < 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    int64_t *halted = ll_uuid_map_insert(&p->stopped, &acc->id, NULL);
+    if (halted == NULL) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    *halted = version;
     p->holes_found++;
     acc->halt_version = version;
     return 0;
@@ -570,31 +569,29 @@ static int halt_account(projector_t *p, batch_account_t *acc, item_t *it, int64_
 
 /* The account of acc was written: if it was behind a gap, the gap is closed. */
 static void healed(projector_t *p, const batch_account_t *acc) {
-    if (p->waiting.count == 0) return;
-    char text[LL_UUID_TEXT_LEN + 1];
-    ll_uuid_format(&acc->id, text);
-    ll_strset_remove(&p->waiting, text); /* its gap, if any, is written (fold_account logged it) */
+    ll_uuid_map_remove(&p->waiting, &acc->id); /* its gap, if any, is written (fold_account logged it) */
 }
 
 /* ---- one batch: accounts, reads, fold, writes ----------------------------------------------- */
 
 /* The batch index of id, added when add is set and it is new; -1 when absent. */
 static int account_index(projector_t *p, const ll_uuid_t *id, int add) {
-    for (unsigned h = (unsigned)(ll_uuid_hash(id) >> 40);; h++) {
-        int *slot = &p->slots[h % SLOTS];
-        if (*slot == 0) {
-            if (!add) return -1;
-            int k = p->n_accounts++;
-            assert(k < p->opt->batch_max);
-            batch_account_t *acc = &p->accounts[k];
-            memset(acc, 0, sizeof *acc);
-            acc->id = *id;
-            acc->shard = 0; /* set once the batch's accounts are known (group) */
-            *slot = k + 1;
-            return k;
-        }
-        if (ll_uuid_equal(&p->accounts[*slot - 1].id, id)) return *slot - 1;
+    if (!add) {
+        const int *k = ll_uuid_map_find(&p->batch_index, id);
+        return k != NULL ? *k : -1;
     }
+    int added;
+    int *slot = ll_uuid_map_insert(&p->batch_index, id, &added);
+    assert(slot != NULL); /* sized for batch_max accounts: never grows */
+    if (!added) return *slot;
+    int k = p->n_accounts++;
+    assert(k < p->opt->batch_max);
+    batch_account_t *acc = &p->accounts[k];
+    memset(acc, 0, sizeof *acc);
+    acc->id = *id;
+    acc->shard = 0; /* set once the batch's accounts are known (group) */
+    *slot = k;
+    return k;
 }
 
 /* The account a message is keyed by (the relay keys each event by its account id), when the key
@@ -618,26 +615,25 @@ static void group(projector_t *p, int n) {
         free(p->accounts[k].own);
         p->accounts[k].own = NULL;
     }
-    memset(p->slots, 0, sizeof p->slots);
+    ll_uuid_map_clear(&p->batch_index);
     p->n_accounts = 0;
     for (int i = 0; i < n; i++) {
         item_t *it = &p->items[i];
-        char text[LL_UUID_TEXT_LEN + 1];
-        long long halted_version;
+        const int64_t *halted_at;
         ll_uuid_t id;
         it->account = -1;
         if (!it->decoded) {
             if (!message_account(it->msg, &id)) continue;
-            ll_uuid_format(&id, text);
             batch_account_t *acc = &p->accounts[account_index(p, &id, 1)];
-            if (ll_strset_get(&p->stopped, text, &halted_version))
-                acc->halt_version = halted_version; /* brought up to its halt, no further */
+            if ((halted_at = ll_uuid_map_find(&p->stopped, &id)) != NULL)
+                acc->halt_version = *halted_at; /* brought up to its halt, no further */
             else
                 acc->heal_to = INT64_MAX;
             continue;
         }
-        ll_uuid_format(&it->ev.account_id, text);
-        int halted = ll_strset_get(&p->stopped, text, &halted_version);
+        halted_at = ll_uuid_map_find(&p->stopped, &it->ev.account_id);
+        int halted = halted_at != NULL;
+        int64_t halted_version = halted ? *halted_at : 0;
         /* A halted account stays in the batch even when every copy here is at or past its halt:
          * what is below the halt is brought up from the store (fold_account), also when the
          * batch that halted it failed after recording the halt, or the projector was killed. */
@@ -778,11 +774,7 @@ static void recall_from_store(projector_t *p) {
         batch_account_t *acc = &p->accounts[k];
         int64_t first = first_version(p, acc);
         if (!acc->to_read || acc->read_whole || first < 2) continue;
-        if (p->waiting.count > 0) {
-            char text[LL_UUID_TEXT_LEN + 1];
-            ll_uuid_format(&acc->id, text);
-            if (ll_strset_contains(&p->waiting, text)) continue;
-        }
+        if (ll_uuid_map_find(&p->waiting, &acc->id) != NULL) continue;
         p->state_ids[n] = acc->id, p->state_versions[n] = first - 1, p->state_account[n] = k;
         n++;
     }
@@ -1161,20 +1153,26 @@ static int commit(projector_t *p, int n, ll_error_t *err) {
 
 /* ---- generation and metrics ---------------------------------------------------------------- */
 
+/* A halt document whose _id is no account id (only a hand could write one) halts nothing. */
 static int add_halted(void *ctx, const char *account, int64_t version) {
-    return ll_strset_put(ctx, account, version > 0 ? version : 1) < 0 ? LL_ENOMEM : 0;
+    ll_uuid_t id;
+    if (ll_uuid_parse(account, false, &id) != 0) return 0;
+    int64_t *halted = ll_uuid_map_insert(ctx, &id, NULL);
+    if (halted == NULL) return LL_ENOMEM;
+    *halted = version > 0 ? version : 1;
+    return 0;
 }
 
 /* Takes the accounts halted in generation gen (the follower's): a halt holds across restarts;
  * a new generation (a rebuild, from the store) starts with its own. */
 static int open_halts(projector_t *p, int64_t gen, ll_error_t *err) {
-    ll_strset_free(&p->stopped);
-    if (ll_strset_init(&p->stopped, 1024) != 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
+    ll_uuid_map_free(&p->stopped);
+    if (ll_uuid_map_init(&p->stopped, sizeof(int64_t), 1024) != 0) return ll_error_set(err, LL_ENOMEM, "out of memory");
     int rc = ll_read_model_halts(p->follow.rm, add_halted, &p->stopped, err);
     if (rc == LL_ENOMEM) return ll_error_set(err, LL_ENOMEM, "out of memory");
-    if (rc == 0 && p->stopped.count > 0) {
+    if (rc == 0 && ll_uuid_map_count(&p->stopped) > 0) {
         char detail[64];
-        snprintf(detail, sizeof detail, "%zu accounts, recorded in generation %lld", p->stopped.count,
+        snprintf(detail, sizeof detail, "%zu accounts, recorded in generation %lld", ll_uuid_map_count(&p->stopped),
                  (long long)gen);
         log_event("warn", "halted accounts stay halted", NULL, detail);
     }
@@ -1243,8 +1241,8 @@ static void take_snapshot(projector_t *p) {
                                    .dead_letters = (uint64_t)p->dead_letters,
                                    .batches = (uint64_t)p->batches,
                                    .batch_failures = (uint64_t)p->batch_failures,
-                                   .halted_accounts = p->stopped.count,
-                                   .waiting_accounts = p->waiting.count,
+                                   .halted_accounts = ll_uuid_map_count(&p->stopped),
+                                   .waiting_accounts = ll_uuid_map_count(&p->waiting),
                                    .account_reads = p->account_reads,
                                    .store_states = p->store_states,
                                    .seal_reads = p->seal_reads,
@@ -1303,8 +1301,8 @@ static void publish(projector_t *p, int log_now) {
     ll_log_int(&l, "gaps_total", p->gaps);
     ll_log_int(&l, "dead_letters_total", p->dead_letters);
     ll_log_int(&l, "batches_total", p->batches);
-    ll_log_int(&l, "halted_accounts", (long long)p->stopped.count);
-    ll_log_int(&l, "waiting_accounts", (long long)p->waiting.count);
+    ll_log_int(&l, "halted_accounts", (long long)ll_uuid_map_count(&p->stopped));
+    ll_log_int(&l, "waiting_accounts", (long long)ll_uuid_map_count(&p->waiting));
     ll_log_int(&l, "lag_events", lag);
     ll_log_end(&l);
     p->last_report_ms = ll_clock_ms();
@@ -1324,7 +1322,7 @@ static void process(projector_t *p, int n, volatile sig_atomic_t *stop) {
         if (rc == 0) rc = project_all(p, n, &e);
         if (rc == 0 && commit(p, n, &e) == 0) {
             p->batches++;
-            ll_strset_clear(&p->waiting); /* every account of the batch is written now */
+            ll_uuid_map_clear(&p->waiting); /* every account of the batch is written now */
             return;
         }
         p->batch_failures++;
@@ -1358,7 +1356,8 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
         (p.tasks = calloc((size_t)p.n_shards, sizeof *p.tasks)) == NULL ||
         (p.cache = ll_account_cache_new((size_t)opt->cfg->projector_cache_accounts,
                                          (size_t)opt->cfg->projector_cache_items_bytes)) == NULL ||
-        ll_strset_init(&p.stopped, 1024) != 0 || ll_strset_init(&p.waiting, 1024) != 0)
+        ll_uuid_map_init(&p.stopped, sizeof(int64_t), 1024) != 0 || ll_uuid_map_init(&p.waiting, 0, 1024) != 0 ||
+        ll_uuid_map_init(&p.batch_index, sizeof(int), (size_t)opt->batch_max) != 0)
         goto done;
     p.mongo = ll_rm_client_new(opt->cfg->mongo_uri, opt->cfg->mongo_database, "ledgerline-projector", err);
     if (p.mongo == NULL) {
@@ -1415,8 +1414,9 @@ done:
     ll_projector_metrics_stop(p.metrics);
     ll_rm_follower_close(&p.follow);
     ll_rm_client_free(p.mongo);
-    ll_strset_free(&p.stopped);
-    ll_strset_free(&p.waiting);
+    ll_uuid_map_free(&p.stopped);
+    ll_uuid_map_free(&p.waiting);
+    ll_uuid_map_free(&p.batch_index);
     ll_event_reader_free(p.store);
     for (int k = 0; p.accounts != NULL && k < p.n_accounts; k++) free(p.accounts[k].own);
     ll_account_cache_free(p.cache);

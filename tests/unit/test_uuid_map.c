@@ -149,6 +149,10 @@ LL_TEST(test_nil_id_is_a_key) {
     memset(&nil, 0, sizeof nil);
     LL_CHECK(ll_uuid_map_find(&m, &nil) == NULL);
     int added;
+    LL_REQUIRE(ll_uuid_map_insert(&m, &nil, &added) != NULL); /* alone: the table is not made yet */
+    LL_CHECK(ll_uuid_map_find(&m, &one) == NULL);
+    LL_CHECK(ll_uuid_map_remove(&m, &one) == 0);
+    LL_CHECK(ll_uuid_map_remove(&m, &nil) == 1);
     int *v = ll_uuid_map_insert(&m, &nil, &added);
     LL_REQUIRE(v != NULL);
     LL_CHECK_EQ_INT(added, 1);
