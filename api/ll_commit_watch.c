@@ -113,14 +113,11 @@ ll_commit_watch_t *ll_commit_watch_start(const ll_config_t *cfg, ll_error_t *err
     }
     /* Only to read the projector group's committed offsets: it never subscribes, joins, reads
      * or commits. */
-    const char *const settings[] = {"bootstrap.servers",        cfg->kafka_bootstrap_servers,
-                                    "group.id",                 cfg->kafka_projector_group,
-                                    "client.id",                "ledgerline-query-commits",
-                                    "enable.auto.commit",       "false",
-                                    "enable.auto.offset.store", "false",
-                                    "socket.nagle.disable",     "true",
+    const char *const settings[] = {"bootstrap.servers", cfg->kafka_bootstrap_servers,
+                                    "group.id",          cfg->kafka_projector_group,
+                                    "client.id",         "ledgerline-query-commits",
                                     NULL};
-    w->consumer = ll_kafka_client(RD_KAFKA_CONSUMER, NULL, settings, err);
+    w->consumer = ll_kafka_client(RD_KAFKA_CONSUMER, LL_KAFKA_READER_SETTINGS, settings, err);
     if (w->consumer == NULL || pthread_create(&w->thread, NULL, run, w) != 0) {
         if (w->consumer != NULL) {
             rd_kafka_destroy(w->consumer);

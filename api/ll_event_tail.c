@@ -135,11 +135,8 @@ ll_event_tail_t *ll_event_tail_start(const ll_config_t *cfg, ll_account_view_t *
                                     /* Only to read the projector's committed offsets: this client
                                      * assigns partitions itself, never joins, never commits. */
                                     "group.id", cfg->kafka_projector_group, "client.id",
-                                    "ledgerline-query-tail", "enable.auto.commit", "false",
-                                    "enable.auto.offset.store", "false", "auto.offset.reset", "earliest",
-                                    "enable.partition.eof", "false", "isolation.level", "read_committed",
-                                    "fetch.wait.max.ms", "10", "socket.nagle.disable", "true", NULL};
-    t->consumer = ll_kafka_client(RD_KAFKA_CONSUMER, NULL, settings, err);
+                                    "ledgerline-query-tail", "fetch.wait.max.ms", "10", NULL};
+    t->consumer = ll_kafka_client(RD_KAFKA_CONSUMER, LL_KAFKA_LOG_READER_SETTINGS, settings, err);
     if (t->consumer == NULL) {
         free(t);
         return NULL;

@@ -313,23 +313,22 @@ static int open_consumer(projector_t *p, ll_error_t *err) {
     snprintf(fetch_min_bytes, sizeof fetch_min_bytes, "%lld", (long long)cfg->projector_fetch_min_bytes);
     const char *const consumer[] = {
         "bootstrap.servers", cfg->kafka_bootstrap_servers, "group.id", p->opt->group_id, "client.id",
-        "ledgerline-projector", "enable.auto.commit", "false",                /* offsets follow the writes */
-        "enable.auto.offset.store", "false", "auto.offset.reset", "earliest", /* a new group reads the log */
-        "isolation.level", "read_committed", "enable.partition.eof", "false", "session.timeout.ms",
+        "ledgerline-projector", "session.timeout.ms",
         session_ms, /* default: the broker's minimum, fast failover */
         "max.poll.interval.ms", "300000",
         /* By default batching over freshness: reads are answered from the query API's live
          * view, which follows the topic on its own; larger fetches cost the broker and the read
          * store less per event (Kafka's CPU 38% -> 27% at 1700 deposits/s). Deployments whose
          * clients read MongoDB directly trade that back (docs/configuration.md). */
-        "fetch.wait.max.ms", fetch_wait_ms, "fetch.min.bytes", fetch_min_bytes, "socket.nagle.disable", "true",
+        "fetch.wait.max.ms", fetch_wait_ms, "fetch.min.bytes", fetch_min_bytes,
         /* Several projectors share the partitions: a member joining or leaving moves only the
          * partitions that change hands, the others keep being projected meanwhile. */
         "partition.assignment.strategy", "cooperative-sticky",
         /* Partitions added to the topic (docs/scaling.md) are assigned within seconds, not at
          * the default five-minute metadata refresh. */
         "topic.metadata.refresh.interval.ms", "5000", NULL};
-    rd_kafka_conf_t *conf = ll_kafka_conf(consumer, err);
+    /* Offsets are committed after the batch's writes (commit), never by librdkafka. */
+    rd_kafka_conf_t *conf = ll_kafka_conf(LL_KAFKA_LOG_READER_SETTINGS, consumer, err);
     if (conf == NULL) return LL_EINVAL;
     char errstr[512];
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
