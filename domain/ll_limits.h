@@ -41,6 +41,16 @@
 #define LL_WAITS_PER_SUBJECT_MAX 8
 /* A read-model lookup that takes longer fails instead of hanging a worker (maxTimeMS). */
 #define LL_READ_MODEL_QUERY_MS_MAX 5000
+/* Messages in one projector batch (--batch: the default, and at most this). Each account of a
+ * batch is read and written once, so a larger batch writes more events per account per round
+ * trip while catching up; the batch's tables are sized for it. A read-model scan (rebuild's
+ * verify and gc) fetches as many documents per cursor round trip, the same trade of memory
+ * against round trips. A plain number: help texts print it (LL_LIMIT_TEXT). */
+#define LL_BATCH_MAX 2000
+/* Writer connections (threads) to the read store at once: the projector's projector_writers
+ * and a rebuild's --writers, at most this. Each holds a MongoDB client and a transaction per
+ * batch; more only queue on the store's cores. */
+#define LL_READ_MODEL_WRITERS_MAX 16
 /* Page sizes of statements and audit trails. */
 #define LL_PAGE_LIMIT_DEFAULT 50
 #define LL_PAGE_LIMIT_MAX     200
@@ -69,6 +79,10 @@
 #define LL_HOLD_EXPIRY_MAX_S     (30 * 86400)
 /* Why an account was frozen, as an operator writes it (a case number and a line). */
 #define LL_FREEZE_REASON_BYTES_MAX 140
+
+/* A limit as text, for help texts: LL_LIMIT_TEXT(LL_BATCH_MAX) is "2000". */
+#define LL_LIMIT_TEXT(limit)  LL_LIMIT_TEXT_(limit)
+#define LL_LIMIT_TEXT_(limit) #limit
 
 _Static_assert(LL_BODY_BYTES_MAX_DEFAULT <= LL_BODY_BYTES_MAX_LIMIT, "default within limit");
 _Static_assert(LL_CONFIG_VALUE_BYTES_MAX < LL_CONFIG_LINE_BYTES_MAX, "a value fits on a line");

@@ -81,7 +81,7 @@ static const ll_cfg_key_t keys[] = {
     INT_KEY(http_connections_max, "1024", 1, 1000000),
     INT_KEY(projector_cache_accounts, "1000000", 0, 100000000),
     INT_KEY(projector_cache_items_bytes, "268435456", 0, 1099511627776LL),
-    INT_KEY(projector_writers, "4", 1, 16),
+    INT_KEY(projector_writers, "4", 1, LL_READ_MODEL_WRITERS_MAX),
     INT_KEY(projector_heal_events_max, "10000", 1, 1000000),
     INT_KEY(idempotency_retention_seconds, "86400", 1, 31536000),
     INT_KEY(hold_expiry_interval_ms, "1000", 100, 60000),

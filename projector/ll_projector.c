@@ -6,6 +6,7 @@
 #include "ll_event_codec.h"
 #include "ll_event_reader.h"
 #include "ll_kafka.h"
+#include "ll_limits.h"
 #include "ll_log.h"
 #include "ll_projector_metrics.h"
 #include "ll_read_model.h"
@@ -21,7 +22,6 @@
 #include <string.h>
 #include <time.h>
 
-#define BATCH_LIMIT        2000
 #define SAVE_RETRIES       3
 #define RETRY_PAUSE_MS     500
 #define GENERATION_CHECK_MS 1000 /* how often read_model_meta is read for a switch */
@@ -1337,7 +1337,7 @@ int ll_projector_run(const ll_projector_options_t *opt, volatile sig_atomic_t *s
     memset(&p, 0, sizeof p);
     p.opt = opt;
     int rc = LL_ENOMEM;
-    if (opt->batch_max < 1 || opt->batch_max > BATCH_LIMIT)
+    if (opt->batch_max < 1 || opt->batch_max > LL_BATCH_MAX)
         return ll_error_set(err, LL_EINVAL, "batch out of range");
     p.n_shards = (int)opt->cfg->projector_writers;
     p.heal_max = (int)opt->cfg->projector_heal_events_max;

@@ -1,4 +1,5 @@
 /* ledgerline-projector: consumes the account-events topic into the MongoDB read models. */
+#include "ll_limits.h"
 #include "ll_projector.h"
 #include "ll_read_model.h"
 #include "ll_service.h"
@@ -20,7 +21,7 @@ static const char usage[] =
     "\n"
     "  --config FILE    configuration file (ledgerline-config --help)\n"
     "  --group ID       Kafka consumer group (default kafka_projector_group, ledgerline-projector)\n"
-    "  --batch N        messages per batch (default and at most 2000; more events per account\n"
+    "  --batch N        messages per batch (default and at most " LL_LIMIT_TEXT(LL_BATCH_MAX) "; more events per account\n"
     "                   per write while catching up)\n"
     "  --batch-ms MS    how long a batch waits for more once its first message arrived; what\n"
     "                   is already fetched joins it anyway (default projector_batch_ms, 5)\n"
@@ -35,10 +36,10 @@ static const char usage[] =
     "Exit status: 0 after a clean stop, 1 when it cannot start or run (the reason is printed).\n";
 
 int main(int argc, char **argv) {
-    ll_projector_options_t opt = {NULL, NULL, 2000, -1, 10000, NULL}; /* batch_ms -1: the config's */
+    ll_projector_options_t opt = {NULL, NULL, LL_BATCH_MAX, -1, 10000, NULL}; /* batch_ms -1: the config's */
     const ll_cli_option_t options[] = {
         {.name = "group", .kind = LL_CLI_STR, .out = &opt.group_id},
-        {.name = "batch", .kind = LL_CLI_INT, .out = &opt.batch_max, .lo = 1, .hi = 2000},
+        {.name = "batch", .kind = LL_CLI_INT, .out = &opt.batch_max, .lo = 1, .hi = LL_BATCH_MAX},
         {.name = "batch-ms", .kind = LL_CLI_INT, .out = &opt.batch_ms, .lo = 0, .hi = 10000},
         {.name = "metrics-ms", .kind = LL_CLI_INT, .out = &opt.metrics_interval_ms, .lo = 100, .hi = 3600000},
         {.name = NULL},

@@ -224,7 +224,7 @@ int ll_read_model_sealed_page(ll_read_model_t *rm, const ll_uuid_t *id, int64_t 
 static int scan(mongoc_collection_t *coll, int (*each)(void *ctx, const bson_t *doc), void *ctx, ll_error_t *err) {
     bson_t filter = BSON_INITIALIZER;
     bson_t *opts =
-        BCON_NEW("maxTimeMS", BCON_INT64(LL_READ_MODEL_QUERY_MS_MAX), "batchSize", BCON_INT32(2000));
+        BCON_NEW("maxTimeMS", BCON_INT64(LL_READ_MODEL_QUERY_MS_MAX), "batchSize", BCON_INT32(LL_BATCH_MAX));
     mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
     const bson_t *doc;
     bson_error_t e;

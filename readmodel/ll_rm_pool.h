@@ -11,6 +11,7 @@
 #define LL_RM_POOL_H
 
 #include "ll_error.h"
+#include "ll_limits.h"
 #include "ll_read_model.h"
 
 #include <stdint.h>
@@ -21,7 +22,7 @@ typedef struct ll_rm_pool ll_rm_pool_t;
  * with err set. */
 typedef int (*ll_rm_task_fn)(ll_read_model_t *rm, void *arg, ll_error_t *err);
 
-#define LL_RM_POOL_THREADS_MAX 16
+#define LL_RM_POOL_THREADS_MAX LL_READ_MODEL_WRITERS_MAX
 
 /* Starts threads (1..LL_RM_POOL_THREADS_MAX), each with its own client of mongo_uri and
  * generation of database opened. A thread that cannot open (the store unreachable) reports it as
