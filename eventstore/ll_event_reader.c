@@ -47,6 +47,16 @@ const ll_event_statement_t LL_EVENT_STATEMENTS[LL_ES_COUNT] = {
     [LL_ES_WITH_HEADS] = {"ll_event_with_heads", LL_EVENT_WITH_HEADS_SELECT},
     /* Planned for the filters given (ll_event_search.c), not prepared: listed for the plan check. */
     [LL_ES_SEARCH] = {"ll_event_search", LL_EVENT_SEARCH_SELECT},
+    /* Read in single-row mode (ll_event_states_all.c), not prepared: listed for the plan check. */
+    [LL_ES_STATES_ALL] = {"ll_event_states_all", LL_EVENT_STATE_FIGURES "held_minor, frozen" LL_EVENT_STATE_ROWS
+                                                                        " ORDER BY account_id"},
+    [LL_ES_STATES_0003] = {"ll_event_states_0003", LL_EVENT_STATE_FIGURES "0::bigint, false" LL_EVENT_STATE_ROWS
+                                                                          " ORDER BY account_id"},
+    [LL_ES_HAS_HOLDS] = {"ll_event_has_holds",
+                         "SELECT count(*) FROM pg_attribute WHERE attrelid = 'account_state'::regclass"
+                         " AND attname IN ('held_minor', 'frozen') AND NOT attisdropped"},
+    /* Every state row when no account is given: a progress line's totals, once per run. */
+    [LL_ES_TOTALS] = {"ll_event_totals", "SELECT count(*), coalesce(sum(version), 0)" LL_EVENT_STATE_ROWS},
 };
 
 struct ll_event_reader {

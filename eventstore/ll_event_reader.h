@@ -128,6 +128,27 @@ int64_t ll_event_reader_moved_since(ll_event_reader_t *r, int64_t since_us, cons
                                     int (*row)(void *ctx, const char *account_id, int64_t version, ll_error_t *err),
                                     void *ctx, ll_error_t *err);
 
+/* An account_state row as reconcile compares it with the read model. */
+typedef struct {
+    char account_id[LL_UUID_TEXT_LEN + 1];
+    int64_t version, balance_minor, held_minor, overdraft_limit_minor;
+    char status[16]; /* as stored: "open", "closed" */
+    bool frozen;
+} ll_state_figures_t;
+
+/* Every state row (or only `account`'s, when not NULL) in account order, one at a time (a
+ * million accounts need not be held at once): row(ctx, figures) per row; a non-zero return
+ * stops the read (the rest cancelled). A schema before migration 0004 has no held_minor or
+ * frozen: nothing was held or frozen there, so they read as 0 and false. Returns 0, or -1 with
+ * err set (the store failed; rows before it were passed). */
+int ll_event_reader_each_state(ll_event_reader_t *r, const ll_uuid_t *account,
+                               int (*row)(void *ctx, const ll_state_figures_t *s), void *ctx, ll_error_t *err);
+
+/* How many state rows (or only `account`'s) there are, and the sum of their versions (the
+ * events of their streams): the totals of a progress line. Returns 0, or -1 with err set. */
+int ll_event_reader_state_totals(ll_event_reader_t *r, const ll_uuid_t *account, int64_t *accounts,
+                                 int64_t *events, ll_error_t *err);
+
 /* ---- the whole store (rebuild), inside the caller's transaction ------------------------------ */
 
 /* The store's last global position (0: empty). Returns 0, or -1 with err set. */

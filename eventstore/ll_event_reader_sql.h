@@ -19,6 +19,10 @@ typedef enum {
     LL_ES_STREAM,     /* the whole store in account order (a cursor's query) */
     LL_ES_WITH_HEADS, /* every stream with its state row's head, a row at a time */
     LL_ES_SEARCH,     /* events in store order, filtered */
+    LL_ES_STATES_ALL, /* every state row's figures, a row at a time */
+    LL_ES_STATES_0003, /* ... of a schema before 0004 (no held_minor, frozen) */
+    LL_ES_HAS_HOLDS,  /* whether account_state has 0004's columns */
+    LL_ES_TOTALS,     /* state rows and the sum of their versions */
     LL_ES_COUNT
 } ll_event_statement_id_t;
 
@@ -47,6 +51,16 @@ typedef struct {
     " AND ($5::uuid IS NULL OR transfer_id = $5::uuid)"                                                    \
     " AND ($7::text IS NULL OR (strpos(envelope, $8) > 0 AND envelope::jsonb ->> 'actor' = $7))"         \
     " ORDER BY global_position LIMIT $6::int"
+
+/* account_state's rows ($1's, or all when it is NULL). */
+#define LL_EVENT_STATE_ROWS " FROM account_state WHERE ($1::uuid IS NULL OR account_id = $1::uuid)"
+#define LL_EVENT_STATE_FIGURES "SELECT account_id::text, version, balance_minor, status, overdraft_limit_minor, "
+
+/* Sends sql (n text parameters) in single-row mode and calls row(ctx, res) per row until it
+ * returns non-zero (the rest then cancelled and drained: the connection stays usable). Returns
+ * 0, or -1 with err set when the statement failed. */
+int ll_event_reader_rows_each(PGconn *conn, const char *sql, int n, const char *const *params,
+                              int (*row)(void *ctx, const PGresult *res), void *ctx, ll_error_t *err);
 
 extern const ll_event_statement_t LL_EVENT_STATEMENTS[LL_ES_COUNT];
 

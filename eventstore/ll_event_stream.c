@@ -8,7 +8,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define STREAM_FETCH "5000" /* rows per FETCH */
 
@@ -71,6 +70,37 @@ int ll_event_reader_stream(ll_event_reader_t *r, int64_t upto, const ll_uuid_t *
     return rc == 0 ? 0 : -1;
 }
 
+int ll_event_reader_rows_each(PGconn *conn, const char *sql, int n, const char *const *params,
+                              int (*row)(void *ctx, const PGresult *res), void *ctx, ll_error_t *err) {
+    if (!PQsendQueryParams(conn, sql, n, NULL, params, NULL, NULL, 0) || !PQsetSingleRowMode(conn))
+        return ll_error_set(err, LL_EIO, "%s", PQerrorMessage(conn)), -1;
+    int rc = 0, stop = 0;
+    for (PGresult *res; (res = PQgetResult(conn)) != NULL; PQclear(res)) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_SINGLE_TUPLE && !stop && (stop = row(ctx, res)) != 0) {
+            PGcancel *cancel = PQgetCancel(conn); /* the rest is not wanted: not sent either */
+            char why[256];
+            if (cancel != NULL) PQcancel(cancel, why, sizeof why);
+            PQfreeCancel(cancel);
+        } else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK && !stop) {
+            rc = ll_error_set(err, LL_EIO, "%s", PQresultErrorMessage(res));
+        }
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+typedef struct {
+    int (*row)(void *ctx, const char *account_id, const char *envelope, size_t len, const char *head_hash,
+               int64_t head_version);
+    void *ctx;
+} with_head_t;
+
+static int with_head_row(void *ctx, const PGresult *res) {
+    const with_head_t *w = ctx;
+    return w->row(w->ctx, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1),
+                  PQgetvalue(res, 0, 2), strtoll(PQgetvalue(res, 0, 3), NULL, 10));
+}
+
 int ll_event_reader_each_with_head(ll_event_reader_t *r, const ll_uuid_t *account,
                                    int (*row)(void *ctx, const char *account_id, const char *envelope, size_t len,
                                               const char *head_hash, int64_t head_version),
@@ -80,17 +110,6 @@ int ll_event_reader_each_with_head(ll_event_reader_t *r, const ll_uuid_t *accoun
     char id[LL_UUID_TEXT_LEN + 1];
     if (account != NULL) ll_uuid_format(account, id);
     const char *params[1] = {account != NULL ? id : NULL};
-    if (!PQsendQueryParams(conn, LL_EVENT_WITH_HEADS_SELECT, 1, NULL, params, NULL, NULL, 0) ||
-        !PQsetSingleRowMode(conn))
-        return ll_error_set(err, LL_EIO, "%s", PQerrorMessage(conn)), -1;
-    int rc = 0, stop = 0;
-    for (PGresult *res; (res = PQgetResult(conn)) != NULL; PQclear(res)) {
-        ExecStatusType st = PQresultStatus(res);
-        if (st == PGRES_SINGLE_TUPLE && !stop)
-            stop = row(ctx, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1),
-                       PQgetvalue(res, 0, 2), strtoll(PQgetvalue(res, 0, 3), NULL, 10));
-        else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK)
-            rc = ll_error_set(err, LL_EIO, "%s", PQresultErrorMessage(res));
-    }
-    return rc == 0 ? 0 : -1;
+    with_head_t w = {row, ctx};
+    return ll_event_reader_rows_each(conn, LL_EVENT_WITH_HEADS_SELECT, 1, params, with_head_row, &w, err);
 }

@@ -8,10 +8,12 @@
 #include "ll_account.h"
 #include "ll_config.h"
 #include "ll_event.h"
+#include "ll_event_reader.h"
 #include "ll_pg.h"
 #include "ll_progress.h"
 #include "ll_table.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,11 +57,11 @@ int print_table(ll_table_t *t, const options_t *o);
 /* Prints a table of findings: when it has rows, or always as JSON (an empty list). Frees it. */
 int print_findings(ll_table_t *t, const options_t *o);
 
-/* account_state's rows of --account ($1), or all of them when it is NULL. */
-#define ACCOUNT_STATE_ROWS " FROM account_state WHERE ($1::uuid IS NULL OR account_id = $1::uuid)"
+/* --account parsed into *id, or NULL when not given (every account). */
+const ll_uuid_t *audit_account(const options_t *o, ll_uuid_t *id);
 
-/* Starts p with the total that `sql` (one number; $1 is --account) gives. */
-int start_progress(PGconn *pg, ll_progress_t *p, const char *phase, const char *unit, const char *sql,
-                   const char *const *params);
+/* Starts p with the store's total of --account's (or every account's) events, or of accounts
+ * (events false). Returns 0, or EXIT_USAGE (said why). */
+int start_progress(ll_event_reader_t *store, const options_t *o, ll_progress_t *p, const char *phase, bool events);
 
 #endif

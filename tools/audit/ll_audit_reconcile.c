@@ -10,59 +10,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* account_state's columns reconcile compares, in this order: id, version, balance, status, limit,
- * held, frozen. A schema before migration 0004 has no held_minor or frozen: nothing was held or
- * frozen there, so they read as 0 and false. */
-#define RECONCILE_SELECT "SELECT account_id::text, version, balance_minor, status, overdraft_limit_minor, "
-#define RECONCILE_ORDER  ACCOUNT_STATE_ROWS " ORDER BY account_id"
-static const char RECONCILE_SQL[] = RECONCILE_SELECT "held_minor, frozen" RECONCILE_ORDER;
-static const char RECONCILE_SQL_BEFORE_HOLDS[] = RECONCILE_SELECT "0::bigint, false" RECONCILE_ORDER;
-
-/* 1 when account_state has 0004's columns, 0 when not, -1 (with err) when it cannot be told. */
-static int state_has_holds(PGconn *pg, ll_error_t *err) {
-    PGresult *res = ll_pg_query(pg,
-                                "SELECT count(*) FROM pg_attribute WHERE attrelid = 'account_state'::regclass"
-                                " AND attname IN ('held_minor', 'frozen') AND NOT attisdropped",
-                                0, NULL, PGRES_TUPLES_OK, err);
-    if (res == NULL) return -1;
-    int has = strtoll(PQgetvalue(res, 0, 0), NULL, 10) == 2;
-    PQclear(res);
-    return has;
-}
-
-/* What differs between the store's row (res, RECONCILE_SQL's columns) and the read model's
- * account a (found or not); NULL when nothing. */
-static const char *difference(const PGresult *res, const ll_account_t *a, bool found) {
+/* What differs between the store's row s and the read model's account a (found or not); NULL
+ * when nothing. */
+static const char *difference(const ll_state_figures_t *s, const ll_account_t *a, bool found) {
     if (!found) return "missing in the read model";
-    if (a->version != strtoll(PQgetvalue(res, 0, 1), NULL, 10)) return "version differs (projector behind?)";
-    if (a->balance_minor != strtoll(PQgetvalue(res, 0, 2), NULL, 10))
-        return "BALANCE DIFFERS at the same version";
-    if (a->held_minor != strtoll(PQgetvalue(res, 0, 5), NULL, 10)) return "HELD DIFFERS at the same version";
-    if (a->overdraft_limit_minor != strtoll(PQgetvalue(res, 0, 4), NULL, 10))
-        return "overdraft limit differs at the same version";
-    if (a->frozen != (PQgetvalue(res, 0, 6)[0] == 't')) return "frozen differs at the same version";
-    if (strcmp(ll_account_status_name(a->status), PQgetvalue(res, 0, 3)) != 0) return "status differs";
+    if (a->version != s->version) return "version differs (projector behind?)";
+    if (a->balance_minor != s->balance_minor) return "BALANCE DIFFERS at the same version";
+    if (a->held_minor != s->held_minor) return "HELD DIFFERS at the same version";
+    if (a->overdraft_limit_minor != s->overdraft_limit_minor) return "overdraft limit differs at the same version";
+    if (a->frozen != s->frozen) return "frozen differs at the same version";
+    if (strcmp(ll_account_status_name(a->status), s->status) != 0) return "status differs";
     return NULL;
 }
 
 /* The row of an account that differs: the store's figures beside the read model's. */
-static int add_difference(ll_table_t *t, const PGresult *res, const ll_account_t *a, bool found,
+static int add_difference(ll_table_t *t, const ll_state_figures_t *s, const ll_account_t *a, bool found,
                           const char *what) {
-    char rv[24], rb[24], rh[24], rl[24];
+    char sv[24], sb[24], sh[24], sl[24], rv[24], rb[24], rh[24], rl[24];
+    fmt_i64(sv, sizeof sv, s->version);
+    fmt_i64(sb, sizeof sb, s->balance_minor);
+    fmt_i64(sh, sizeof sh, s->held_minor);
+    fmt_i64(sl, sizeof sl, s->overdraft_limit_minor);
     fmt_i64(rv, sizeof rv, a->version);
     fmt_i64(rb, sizeof rb, a->balance_minor);
     fmt_i64(rh, sizeof rh, a->held_minor);
     fmt_i64(rl, sizeof rl, a->overdraft_limit_minor);
-    const char *row[] = {PQgetvalue(res, 0, 0),
-                         PQgetvalue(res, 0, 1),
+    const char *row[] = {s->account_id,
+                         sv,
                          found ? rv : NULL,
-                         PQgetvalue(res, 0, 2),
+                         sb,
                          found ? rb : NULL,
-                         PQgetvalue(res, 0, 5),
+                         sh,
                          found ? rh : NULL,
-                         PQgetvalue(res, 0, 4),
+                         sl,
                          found ? rl : NULL,
-                         PQgetvalue(res, 0, 6)[0] == 't' ? "true" : "false",
+                         s->frozen ? "true" : "false",
                          found ? (a->frozen ? "true" : "false") : NULL,
                          what};
     return ll_table_add(t, row);
@@ -73,45 +55,37 @@ typedef struct {
     ll_table_t *t;
     ll_progress_t p;
     long accounts, differ;
+    int rc; /* the exit status of the row that stopped the read */
 } reconcile_t;
 
-/* One store row against the read model. Returns 0 or the exit status. */
-static int reconcile_row(reconcile_t *c, const PGresult *res) {
+/* One store row against the read model. Returns 0, or the exit status (the read stops). */
+static int reconcile_row(void *ctx, const ll_state_figures_t *s) {
+    reconcile_t *c = ctx;
     ll_uuid_t id;
     ll_account_t a;
     bool found = false;
     ll_error_t err = {""};
-    ll_uuid_parse(PQgetvalue(res, 0, 0), false, &id);
-    if (ll_read_model_load_account(c->rm, &id, &a, &found, &err) != 0) return audit_fail("%s", err.msg);
+    if (ll_uuid_parse(s->account_id, false, &id) != 0) return c->rc = audit_fail("a state row's id is no uuid");
+    if (ll_read_model_load_account(c->rm, &id, &a, &found, &err) != 0) return c->rc = audit_fail("%s", err.msg);
     c->p.done = ++c->accounts;
     ll_progress_show(&c->p, 0);
-    const char *what = difference(res, &a, found);
+    const char *what = difference(s, &a, found);
     if (what == NULL) return 0;
     c->differ++;
-    return add_difference(c->t, res, &a, found, what) != 0 ? EXIT_USAGE : 0;
+    return c->rc = add_difference(c->t, s, &a, found, what) != 0 ? EXIT_USAGE : 0;
 }
 
-/* Sends the store's rows (in single-row mode) and compares each; stops at the first error. */
-static int reconcile_rows(PGconn *pg, reconcile_t *c, const char *const *params) {
+/* The store's rows, one at a time, each compared; stops at the first error. */
+static int reconcile_rows(PGconn *pg, reconcile_t *c, const options_t *o) {
     ll_error_t err = {""};
-    int holds = state_has_holds(pg, &err);
-    if (holds < 0) return audit_fail("%s", err.msg);
-    if (start_progress(pg, &c->p, "reconcile", "accounts", "SELECT count(*)" ACCOUNT_STATE_ROWS, params) != 0)
-        return EXIT_USAGE;
-    if (!PQsendQueryParams(pg, holds ? RECONCILE_SQL : RECONCILE_SQL_BEFORE_HOLDS, 1, NULL, params, NULL,
-                           NULL, 0) ||
-        !PQsetSingleRowMode(pg))
-        return audit_fail("%s", PQerrorMessage(pg));
-    int rc = 0;
-    for (PGresult *res; rc == 0 && (res = PQgetResult(pg)) != NULL; PQclear(res)) {
-        if (PQresultStatus(res) == PGRES_TUPLES_OK) continue; /* the end of the rows */
-        if (PQresultStatus(res) != PGRES_SINGLE_TUPLE)
-            rc = audit_fail("%s", PQresultErrorMessage(res));
-        else
-            rc = reconcile_row(c, res);
-    }
-    /* Stopped early on an error: the rows left are dropped with the connection, by main. */
-    return rc;
+    ll_uuid_t id;
+    ll_event_reader_t *store = ll_event_reader_on(&pg);
+    if (store == NULL) return audit_fail("out of memory");
+    int rc = start_progress(store, o, &c->p, "reconcile", false);
+    if (rc == 0 && ll_event_reader_each_state(store, audit_account(o, &id), reconcile_row, c, &err) != 0)
+        rc = audit_fail("%s", err.msg);
+    ll_event_reader_free(store);
+    return rc != 0 ? rc : c->rc;
 }
 
 int audit_reconcile(PGconn *pg, const options_t *o, const ll_config_t *cfg) {
@@ -135,9 +109,8 @@ int audit_reconcile(PGconn *pg, const options_t *o, const ll_config_t *cfg) {
         ll_rm_client_free(mongo);
         return audit_fail("read models unreachable: %s", err.msg);
     }
-    const char *params[1] = {o->account};
     c.t = ll_table_new(cols, sizeof cols / sizeof cols[0]);
-    int rc = c.t ? reconcile_rows(pg, &c, params) : EXIT_USAGE;
+    int rc = c.t ? reconcile_rows(pg, &c, o) : EXIT_USAGE;
     if (rc == 0) {
         ll_progress_clear(&c.p);
         fprintf(stderr, "reconciled %ld accounts against read-model generation %lld: %ld differ\n",

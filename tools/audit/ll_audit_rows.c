@@ -126,12 +126,17 @@ int print_findings(ll_table_t *t, const options_t *o) {
     return 0;
 }
 
-int start_progress(PGconn *pg, ll_progress_t *p, const char *phase, const char *unit, const char *sql,
-                   const char *const *params) {
+/* main checked --account: a text that does not parse never reaches a command. */
+const ll_uuid_t *audit_account(const options_t *o, ll_uuid_t *id) {
+    return o->account != NULL && ll_uuid_parse(o->account, true, id) == 0 ? id : NULL;
+}
+
+int start_progress(ll_event_reader_t *store, const options_t *o, ll_progress_t *p, const char *phase, bool events) {
     ll_error_t err = {""};
-    PGresult *res = ll_pg_query(pg, sql, 1, params, PGRES_TUPLES_OK, &err);
-    if (res == NULL) return audit_fail("%s", err.msg);
-    ll_progress_start(p, phase, unit, strtoll(PQgetvalue(res, 0, 0), NULL, 10));
-    PQclear(res);
+    ll_uuid_t id;
+    int64_t accounts = 0, versions = 0;
+    if (ll_event_reader_state_totals(store, audit_account(o, &id), &accounts, &versions, &err) != 0)
+        return audit_fail("%s", err.msg);
+    ll_progress_start(p, phase, events ? "events" : "accounts", events ? versions : accounts);
     return 0;
 }

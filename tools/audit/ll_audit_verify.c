@@ -2,7 +2,6 @@
  * first event and its head compared with the one account_state records. Rows are read one at a
  * time: every account of the store need not fit in memory at once. */
 #include "ll_audit.h"
-#include "ll_event_reader.h"
 #include "ll_hash_chain.h"
 
 #include <stdio.h>
@@ -84,16 +83,11 @@ static int verify_row(void *ctx, const char *account, const char *envelope, size
 }
 
 /* Every row of the store (of o->account), then the last account (a failure is said). */
-static int verify_rows(PGconn *pg, verify_run_t *v) {
+static int verify_rows(ll_event_reader_t *store, verify_run_t *v) {
     ll_uuid_t id;
     ll_error_t err = {""};
-    if (v->o->account != NULL && ll_uuid_parse(v->o->account, true, &id) != 0)
-        return audit_fail("--account: not a uuid");
-    ll_event_reader_t *store = ll_event_reader_on(&pg);
-    if (store == NULL) return audit_fail("out of memory");
-    int failed = ll_event_reader_each_with_head(store, v->o->account != NULL ? &id : NULL, verify_row, v, &err);
-    ll_event_reader_free(store);
-    if (failed) v->rc = audit_fail("%s", err.msg);
+    if (ll_event_reader_each_with_head(store, audit_account(v->o, &id), verify_row, v, &err) != 0)
+        v->rc = audit_fail("%s", err.msg);
     if (v->n > 0 && verify_flush(v) != 0) v->rc = EXIT_USAGE;
     return v->rc;
 }
@@ -102,13 +96,16 @@ int audit_verify(PGconn *pg, const options_t *o, const ll_config_t *cfg) {
     static const ll_table_column_t cols[] = {{"account_id", 0},        {"ok", 0},     {"events_checked", 1},
                                              {"first_bad_version", 1}, {"reason", 0}, {"head_hash", 0}};
     (void)cfg;
-    const char *params[1] = {o->account};
     verify_run_t v = {.o = o};
-    if (start_progress(pg, &v.p, "verify", "events", "SELECT coalesce(sum(version), 0)" ACCOUNT_STATE_ROWS,
-                       params) != 0)
+    ll_event_reader_t *store = ll_event_reader_on(&pg);
+    if (store == NULL) return audit_fail("out of memory");
+    if (start_progress(store, o, &v.p, "verify", true) != 0) {
+        ll_event_reader_free(store);
         return EXIT_USAGE;
+    }
     v.t = ll_table_new(cols, sizeof cols / sizeof cols[0]);
-    int rc = v.t ? verify_rows(pg, &v) : EXIT_USAGE;
+    int rc = v.t ? verify_rows(store, &v) : EXIT_USAGE;
+    ll_event_reader_free(store);
     free(v.texts);
     free(v.lens);
     ll_progress_clear(&v.p);
