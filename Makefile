@@ -30,7 +30,7 @@ H2O_LIBS := -lh2o-evloop -lssl -lcrypto -lz -lpthread
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wvla -Wundef
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DH2O_USE_LIBUV=0 \
-               $(WARNINGS) -g -MMD -MP -Ilib -Idomain -Iservices -Ireadmodel -Ieventstore -Iprojector -Iapi -Itests/lib $(PKG_CFLAGS)
+               $(WARNINGS) -g -MMD -MP $(PKG_CFLAGS)
 ifeq ($(BUILD),asan)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CFLAGS_OPT := -O1 $(SAN)
@@ -42,16 +42,32 @@ endif
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
 ALL_LDLIBS := $(PKG_LIBS) $(H2O_LIBS) -lm $(LDLIBS)
 
+# --- layers -----------------------------------------------------------------------------------
+# The folders are floors (docs/design.md, "Code map"). Each is compiled with the include paths of
+# its own folder and of the floors it may use, nothing more, so an include that runs back up or
+# sideways does not compile (`make layer-check`, tests/layers/). Programs and tests see them all.
+LAYERS := domain lib readmodel eventstore services projector api
+INC_domain     := -Idomain
+INC_lib        := -Ilib $(INC_domain)
+INC_readmodel  := -Ireadmodel $(INC_lib)
+INC_eventstore := -Ieventstore $(INC_lib)
+INC_services   := -Iservices $(INC_lib)
+INC_projector  := -Iprojector -Ireadmodel -Ieventstore $(INC_lib)
+INC_api        := -Iapi -Ireadmodel -Ieventstore $(INC_lib)
+INC_ALL        := $(foreach d,$(LAYERS),-I$(d)) -Itests/lib
+# The include paths of a source file: its layer's, or all of them (tools, tests, bench, gen).
+inc_of = $(or $(INC_$(firstword $(subst /, ,$(1)))),$(INC_ALL))
+
 # --- sources ----------------------------------------------------------------------------------
-# Everything but the *_main.c files goes into one static library; each program links what it uses.
-COMPONENT_DIRS := readmodel eventstore services projector api
-COMPONENT_SRCS := $(filter-out %_main.c,$(foreach d,$(COMPONENT_DIRS),$(wildcard $(d)/*.c)))
+# Every layer but its *_main.c files is one static library; programs link them top floor first.
 MIGRATIONS := $(sort $(wildcard services/migrations/*.sql))
 MIGRATIONS_C := $(B)/gen/ll_migrations_sql.c
 OPENAPI_C := $(B)/gen/ll_openapi_yaml.c
-LIB_SRCS := $(wildcard lib/*.c) $(wildcard domain/*.c) $(COMPONENT_SRCS)
-LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/gen/ll_migrations_sql.o $(B)/obj/gen/ll_openapi_yaml.o
-LIB_A := $(B)/libledgerline.a
+GEN_OBJS_lib := $(B)/obj/gen/ll_openapi_yaml.o
+GEN_OBJS_services := $(B)/obj/gen/ll_migrations_sql.o
+layer_objs = $(patsubst %.c,$(B)/obj/%.o,$(filter-out %_main.c,$(wildcard $(1)/*.c))) $(GEN_OBJS_$(1))
+LIB_A := $(foreach d,api projector services eventstore readmodel lib domain,$(B)/lib/libll_$(d).a)
+COMPONENT_DIRS := services projector api
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(B)/%)
@@ -89,19 +105,39 @@ FUZZ_SECONDS ?= 300
 .DEFAULT_GOAL := build
 # Keep object files of test and tool mains (make would delete them as intermediates).
 .SECONDARY:
-.PHONY: build help deps run test unit integration up down status restart logs clean distclean format fuzz fuzz-build migrate bench token soak
+.PHONY: layer-check build help deps run test unit integration up down status restart logs clean distclean format fuzz fuzz-build migrate bench token soak
 
 build: $(LIB_A) $(TOOL_BINS) $(MAIN_BINS) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
-	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(call inc_of,$<) -c $< -o $@
 
-$(LIB_A): $(LIB_OBJS)
-	@mkdir -p $(@D)
-	$(call say,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+define layer_rule
+$(B)/lib/libll_$(1).a: $(call layer_objs,$(1))
+	@mkdir -p $$(@D)
+	$$(call say,AR,$$@)
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach d,$(LAYERS),$(eval $(call layer_rule,$(d))))
+
+# Each probe in tests/layers/FLOOR_includes_HEADER.c includes a header FLOOR may not see: it must
+# compile with every include path (the probe is sound) and fail with FLOOR's own (the build
+# refuses the wrong include). The flags are the build's own (inc_of).
+LAYER_PROBES := $(wildcard tests/layers/*_includes_*.c)
+PROBE_CFLAGS := $(filter-out -MMD -MP,$(CFLAGS_BASE)) -fsyntax-only
+probe_floor = $(firstword $(subst _includes_, ,$(notdir $(1))))
+define layer_probe
+	if ! $(CC) $(PROBE_CFLAGS) $(INC_ALL) $(1) 2>/dev/null; then \
+	    echo "  FAIL $(1): does not compile even with every include path"; failed=$$((failed + 1)); \
+	elif $(CC) $(PROBE_CFLAGS) $(call inc_of,$(call probe_floor,$(1))/probe.c) $(1) 2>/dev/null; then \
+	    echo "  FAIL $(1): $(call probe_floor,$(1))/ may include what it must not"; failed=$$((failed + 1)); \
+	else echo "  ok   $(1): refused"; passed=$$((passed + 1)); fi;
+endef
+layer-check:
+	@passed=0; failed=0; $(foreach p,$(LAYER_PROBES),$(call layer_probe,$(p))) \
+	echo "layers: $$passed passed, $$failed failed"; test $$failed -eq 0
 
 $(B)/bench/%: $(B)/obj/bench/%.o $(LIB_A)
 	@mkdir -p $(@D)
@@ -149,7 +185,7 @@ $(OPENAPI_C): api/openapi.yaml tools/embed_text.sh
 $(B)/obj/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
-	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(INC_ALL) -c $< -o $@
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) $(wildcard lib/*.h domain/*.h)
 	@mkdir -p $(@D)

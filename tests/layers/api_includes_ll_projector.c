@@ -1,0 +1,7 @@
+/* Layer probe: a file of api/ that includes projector/ll_projector.h, the projector, a neighbour
+ * on the same floor. The build must refuse it: each folder is compiled with the include paths of
+ * its own floor and the floors below only (Makefile: INC_api). */
+#include "ll_projector.h"
+
+int ll_layer_probe(void);
+int ll_layer_probe(void) { return 0; }

@@ -1,0 +1,7 @@
+/* Layer probe: a file of services/ that includes readmodel/ll_read_model.h, the read model, which
+ * the write side never reads. The build must refuse it: each folder is compiled with the include
+ * paths of its own floor and the floors below only (Makefile: INC_services). */
+#include "ll_read_model.h"
+
+int ll_layer_probe(void);
+int ll_layer_probe(void) { return 0; }
