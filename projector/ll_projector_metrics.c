@@ -32,85 +32,97 @@ const char *ll_projector_phase_name(ll_projector_phase_t phase) {
     return phase >= 0 && phase < LL_PROJECTOR_PHASES ? names[phase] : "?";
 }
 
-char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *topic, int64_t now_ms) {
-    ll_text_t t;
-    ll_text_init(&t);
+/* The counters: events by outcome, batches, reads, the event store's share, documents written. */
+static void render_counters(ll_text_t *t, const ll_projector_snapshot_t *s) {
     const char *events = "ledgerline_projector_events_total";
-    counter(&t, events, "Events by what the projector did with them.", "outcome=\"applied\"", s->applied);
-    counter(&t, events, NULL, "outcome=\"duplicate\"", s->duplicates);
-    counter(&t, events, NULL, "outcome=\"gap\"", s->gaps);
-    counter(&t, events, NULL, "outcome=\"dead_letter\"", s->dead_letters);
-    counter(&t, "ledgerline_projector_batches_total", "Batches projected and committed.", "", s->batches);
-    counter(&t, "ledgerline_projector_batch_failures_total", "Batch attempts that failed and were retried.",
+    counter(t, events, "Events by what the projector did with them.", "outcome=\"applied\"", s->applied);
+    counter(t, events, NULL, "outcome=\"duplicate\"", s->duplicates);
+    counter(t, events, NULL, "outcome=\"gap\"", s->gaps);
+    counter(t, events, NULL, "outcome=\"dead_letter\"", s->dead_letters);
+    counter(t, "ledgerline_projector_batches_total", "Batches projected and committed.", "", s->batches);
+    counter(t, "ledgerline_projector_batch_failures_total", "Batch attempts that failed and were retried.",
             "", s->batch_failures);
-    counter(&t, "ledgerline_projector_account_reads_total",
+    counter(t, "ledgerline_projector_account_reads_total",
             "Accounts read from the read model because the projector did not remember them.", "",
             s->account_reads);
-    counter(&t, "ledgerline_projector_store_states_total",
-            "Accounts not remembered whose state was taken from the event store (one query per batch) instead of "
-            "the read model.",
-            "", s->store_states);
-    counter(&t, "ledgerline_projector_seal_reads_total",
+    counter(
+        t, "ledgerline_projector_store_states_total",
+        "Accounts not remembered whose state was taken from the event store (one query per batch) instead of "
+        "the read model.",
+        "", s->store_states);
+    counter(t, "ledgerline_projector_seal_reads_total",
             "Pages sealed by reading their earlier items back from the read model (not remembered with the "
             "account).",
             "", s->seal_reads);
-    counter(&t, "ledgerline_projector_healed_events_total",
+    counter(t, "ledgerline_projector_healed_events_total",
             "Events applied from the event store to close version gaps (the topic skipped them).", "",
             s->healed_events);
-    counter(&t, "ledgerline_projector_heal_failures_total",
+    counter(t, "ledgerline_projector_heal_failures_total",
             "Version gaps the event store could not close when met (unreachable): the batch is retried.", "",
             s->heal_failures);
     const char *holes = "ledgerline_projector_holes_total";
-    counter(&t, holes,
+    counter(t, holes,
             "Accounts whose read model turned out to miss events below what it was taken to hold (a later "
             "event came first, a copy was undecodable or refused, a store state trusted wrongly), and those "
             "brought up to the event store since.",
             "outcome=\"found\"", s->holes_found);
-    counter(&t, holes, NULL, "outcome=\"healed\"", s->holes_healed);
-    counter(&t, "ledgerline_projector_replaced_events_total",
+    counter(t, holes, NULL, "outcome=\"healed\"", s->holes_healed);
+    counter(t, "ledgerline_projector_replaced_events_total",
             "Events whose copy in the topic the domain refused (a broken hash link, a forged copy) while the "
             "event store holds a valid one: the store's was applied, the copy dead-lettered.",
             "", s->replaced_events);
-    counter(&t, "ledgerline_projector_conflicts_total",
+    counter(t, "ledgerline_projector_conflicts_total",
             "Accounts another writer had moved meanwhile: read again and rewritten.", "", s->conflicts);
     const char *docs = "ledgerline_projector_documents_written_total";
-    counter(&t, docs, "Documents written, by collection.", "collection=\"events\"", s->docs_events);
-    counter(&t, docs, NULL, "collection=\"pages\"", s->docs_pages);
-    counter(&t, docs, NULL, "collection=\"accounts\"", s->docs_accounts);
-    ll_text_printf(&t, "# HELP ledgerline_projector_busy_seconds_total Time spent in each phase of the batches "
-                       "(collect: from a batch's first message to its last).\n"
-                       "# TYPE ledgerline_projector_busy_seconds_total counter\n");
+    counter(t, docs, "Documents written, by collection.", "collection=\"events\"", s->docs_events);
+    counter(t, docs, NULL, "collection=\"pages\"", s->docs_pages);
+    counter(t, docs, NULL, "collection=\"accounts\"", s->docs_accounts);
+}
+
+/* Time per phase, and the gauges: what is remembered, halted, waiting, the generation. */
+static void render_gauges(ll_text_t *t, const ll_projector_snapshot_t *s) {
+    ll_text_printf(t,
+                   "# HELP ledgerline_projector_busy_seconds_total Time spent in each phase of the batches "
+                   "(collect: from a batch's first message to its last).\n"
+                   "# TYPE ledgerline_projector_busy_seconds_total counter\n");
     for (int i = 0; i < LL_PROJECTOR_PHASES; i++)
-        ll_text_printf(&t, "ledgerline_projector_busy_seconds_total{service=\"projector\",phase=\"%s\"} %.6f\n",
+        ll_text_printf(t,
+                       "ledgerline_projector_busy_seconds_total{service=\"projector\",phase=\"%s\"} %.6f\n",
                        ll_projector_phase_name((ll_projector_phase_t)i), (double)s->phase_us[i] / 1e6);
-    ll_metrics_series(&t, "projector", "ledgerline_projector_cached_accounts", "gauge",
+    ll_metrics_series(t, "projector", "ledgerline_projector_cached_accounts", "gauge",
                       "Accounts the projector remembers (projector_cache_accounts at most).", "",
                       s->cache_accounts);
-    ll_metrics_series(&t, "projector", "ledgerline_projector_cached_items_bytes", "gauge",
-                      "Memory the remembered accounts' open-page statement items take (projector_cache_items_bytes at "
-                      "most): a page seals from them without reading its events back.",
-                      "", s->cache_items_bytes);
-    ll_metrics_series(&t, "projector", "ledgerline_projector_halted_accounts", "gauge",
+    ll_metrics_series(
+        t, "projector", "ledgerline_projector_cached_items_bytes", "gauge",
+        "Memory the remembered accounts' open-page statement items take (projector_cache_items_bytes at "
+        "most): a page seals from them without reading its events back.",
+        "", s->cache_items_bytes);
+    ll_metrics_series(t, "projector", "ledgerline_projector_halted_accounts", "gauge",
                       "Accounts stopped by an event the domain refuses, dead-lettered (alarm when > 0).", "",
                       s->halted_accounts);
-    ll_metrics_series(&t, "projector", "ledgerline_projector_waiting_accounts", "gauge",
-                      "Accounts behind a version gap not closed yet: the batch holding them is being written, or, "
-                      "while the event store cannot be read, retried with nothing after it committed (alarm when "
-                      "it stays > 0).",
-                      "", s->waiting_accounts);
-    ll_metrics_series(&t, "projector", "ledgerline_projector_generation", "gauge",
+    ll_metrics_series(
+        t, "projector", "ledgerline_projector_waiting_accounts", "gauge",
+        "Accounts behind a version gap not closed yet: the batch holding them is being written, or, "
+        "while the event store cannot be read, retried with nothing after it committed (alarm when "
+        "it stays > 0).",
+        "", s->waiting_accounts);
+    ll_metrics_series(t, "projector", "ledgerline_projector_generation", "gauge",
                       "The read-model generation written to.", "", (uint64_t)s->generation);
-    ll_text_printf(&t, "# HELP ledgerline_projector_lag_events Events in the partition not projected yet.\n"
-                       "# TYPE ledgerline_projector_lag_events gauge\n");
+}
+
+/* Per partition: events not projected yet, and while behind the age of the newest projected. */
+static void render_lag(ll_text_t *t, const ll_projector_snapshot_t *s, const char *topic, int64_t now_ms) {
+    ll_text_printf(t, "# HELP ledgerline_projector_lag_events Events in the partition not projected yet.\n"
+                      "# TYPE ledgerline_projector_lag_events gauge\n");
     for (int i = 0; i < s->n_partitions; i++) {
         const ll_partition_progress_t *p = &s->partitions[i];
         long long lag =
             p->high >= 0 && p->committed >= 0 && p->high > p->committed ? p->high - p->committed : 0;
         ll_text_printf(
-            &t, "ledgerline_projector_lag_events{service=\"projector\",topic=\"%s\",partition=\"%d\"} %lld\n",
+            t, "ledgerline_projector_lag_events{service=\"projector\",topic=\"%s\",partition=\"%d\"} %lld\n",
             topic, (int)p->partition, lag);
     }
-    ll_text_printf(&t,
+    ll_text_printf(t,
                    "# HELP ledgerline_projector_lag_seconds While behind: age of the newest event projected "
                    "from the partition.\n# TYPE ledgerline_projector_lag_seconds gauge\n");
     for (int i = 0; i < s->n_partitions; i++) {
@@ -123,9 +135,17 @@ char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *
             snprintf(value, sizeof value, "%.3f",
                      (double)(now_ms > p->newest_ts_ms ? now_ms - p->newest_ts_ms : 0) / 1e3);
         ll_text_printf(
-            &t, "ledgerline_projector_lag_seconds{service=\"projector\",topic=\"%s\",partition=\"%d\"} %s\n",
+            t, "ledgerline_projector_lag_seconds{service=\"projector\",topic=\"%s\",partition=\"%d\"} %s\n",
             topic, (int)p->partition, value);
     }
+}
+
+char *ll_projector_metrics_render(const ll_projector_snapshot_t *s, const char *topic, int64_t now_ms) {
+    ll_text_t t;
+    ll_text_init(&t);
+    render_counters(&t, s);
+    render_gauges(&t, s);
+    render_lag(&t, s, topic, now_ms);
     return ll_text_take(&t);
 }
 

@@ -135,6 +135,27 @@ static int add_event_doc(ll_rm_writes_t *w, bson_t *doc, size_t account) {
     return 0;
 }
 
+/* Pages complete before an account's new events but never sealed (a writer stopped in between):
+ * sealed now, from what events_g holds. Returns 0 or -1 (out of memory). */
+static int seal_left_open(ll_rm_writes_t *w, size_t n_seals, size_t account, const ll_rm_account_t *before,
+                          int64_t open, const ll_rm_page_items_t *known) {
+    for (int64_t page = before->head_page; page < open; page++) {
+        seal_t *s =
+            seal_of(w, n_seals, account, &before->state.account_id, page, before->state.version, known);
+        if (s == NULL) return -1;
+        if (before->state.version == ll_rm_page_first(page + 1) - 1) s->last_us = before->state.updated_at_us;
+    }
+    return 0;
+}
+
+/* Takes back what one ll_rm_writes_add planned past these counts (it ran out of memory). */
+static void take_back(ll_rm_writes_t *w, size_t n_events, size_t n_seals, size_t account) {
+    for (size_t i = n_events; i < w->n_events; i++) bson_destroy(w->events[i]);
+    for (size_t i = n_seals; i < w->n_seals; i++)
+        for (int k = 0; k < P; k++) free(w->seals[i].items[k]);
+    w->n_events = n_events, w->n_seals = n_seals, w->n_accounts = account;
+}
+
 int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_rm_page_items_t *known,
                      const ll_event_t *events, size_t n, ll_rm_account_t *after, int tag, ll_error_t *err) {
     size_t n_events = w->n_events, n_seals = w->n_seals;
@@ -182,16 +203,7 @@ int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_
                 s->last_us = a.updated_at_us; /* the page's last version: when it ends */
         }
     }
-    /* Pages complete before these events but never sealed (a writer stopped in between):
-     * sealed now, from what events_g holds. */
-    for (int64_t page = before->head_page; rc == 0 && page < open; page++) {
-        seal_t *s =
-            seal_of(w, n_seals, account, &before->state.account_id, page, before->state.version, known);
-        if (s == NULL)
-            rc = -1;
-        else if (before->state.version == ll_rm_page_first(page + 1) - 1)
-            s->last_us = before->state.updated_at_us;
-    }
+    if (rc == 0) rc = seal_left_open(w, n_seals, account, before, open, known);
     *after = *before;
     after->state = a;
     if (rc == 0 && head_moves) {
@@ -204,11 +216,8 @@ int ll_rm_writes_add(ll_rm_writes_t *w, const ll_rm_account_t *before, const ll_
             after->head_page = open;
         }
     }
-    if (rc != 0) { /* take back what this call planned */
-        for (size_t i = n_events; i < w->n_events; i++) bson_destroy(w->events[i]);
-        for (size_t i = n_seals; i < w->n_seals; i++)
-            for (int k = 0; k < P; k++) free(w->seals[i].items[k]);
-        w->n_events = n_events, w->n_seals = n_seals, w->n_accounts = account;
+    if (rc != 0) {
+        take_back(w, n_events, n_seals, account);
         return ll_error_set(err, LL_ENOMEM, "out of memory");
     }
     return 0;

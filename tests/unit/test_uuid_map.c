@@ -47,7 +47,7 @@ LL_TEST(test_against_a_model) {
     enum { KEYS = 5000, OPS = 200000 };
     ll_uuid_map_t m;
     LL_REQUIRE(ll_uuid_map_init(&m, sizeof(uint32_t), 0) == 0);
-    LL_CHECK_EQ_INT(m.stride, 20); /* a 4-byte value keeps 4-byte alignment, no more */
+    LL_CHECK_EQ_INT(m.stride, 20);                 /* a 4-byte value keeps 4-byte alignment, no more */
     uint32_t *model = calloc(KEYS, sizeof *model); /* 0: absent, else value */
     LL_REQUIRE(model != NULL);
     size_t present = 0;
@@ -175,11 +175,8 @@ LL_TEST(test_nil_id_is_a_key) {
 
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
-        LL_CASE(test_insert_find_remove),
-        LL_CASE(test_against_a_model),
-        LL_CASE(test_expected_never_grows),
-        LL_CASE(test_removal_inside_a_run),
-        LL_CASE(test_nil_id_is_a_key),
+        LL_CASE(test_insert_find_remove),   LL_CASE(test_against_a_model), LL_CASE(test_expected_never_grows),
+        LL_CASE(test_removal_inside_a_run), LL_CASE(test_nil_id_is_a_key),
     };
     return ll_test_main(argc, argv, "uuid_map", cases, LL_CASES(cases));
 }
