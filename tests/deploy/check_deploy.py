@@ -202,6 +202,10 @@ def main():
     dev = set(re.findall(r"\blib[\w.+-]+-dev\b", install)) - {"libclang-rt-14-dev"}
     missing = sorted(p for p in dev if p not in dockerfile)
     check("image: builds with the local stack's -dev packages", not missing, missing)
+    makefile = open(os.path.join(DEPLOY, "..", "Makefile")).read()
+    layers = re.search(r"^LAYERS := (.*)$", makefile, re.M).group(1).split()
+    uncopied = [d for d in layers if f"COPY {d} {d}" not in dockerfile]
+    check("image: copies every source folder the Makefile builds", layers and not uncopied, uncopied)
 
     print(f"deploy: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
