@@ -51,7 +51,7 @@ INC_domain     := -Idomain
 INC_lib        := -Ilib $(INC_domain)
 INC_readmodel  := -Ireadmodel $(INC_lib)
 INC_eventstore := -Ieventstore $(INC_lib)
-INC_services   := -Iservices $(INC_lib)
+INC_services   := -Iservices -Ieventstore $(INC_lib)
 INC_projector  := -Iprojector -Ireadmodel -Ieventstore $(INC_lib)
 INC_api        := -Iapi -Ireadmodel -Ieventstore $(INC_lib)
 INC_ALL        := $(foreach d,$(LAYERS),-I$(d)) -Itests/lib
@@ -60,11 +60,11 @@ inc_of = $(or $(INC_$(firstword $(subst /, ,$(1)))),$(INC_ALL))
 
 # --- sources ----------------------------------------------------------------------------------
 # Every layer but its *_main.c files is one static library; programs link them top floor first.
-MIGRATIONS := $(sort $(wildcard services/migrations/*.sql))
+MIGRATIONS := $(sort $(wildcard eventstore/migrations/*.sql))
 MIGRATIONS_C := $(B)/gen/ll_migrations_sql.c
 OPENAPI_C := $(B)/gen/ll_openapi_yaml.c
 GEN_OBJS_lib := $(B)/obj/gen/ll_openapi_yaml.o
-GEN_OBJS_services := $(B)/obj/gen/ll_migrations_sql.o
+GEN_OBJS_eventstore := $(B)/obj/gen/ll_migrations_sql.o
 layer_objs = $(patsubst %.c,$(B)/obj/%.o,$(filter-out %_main.c,$(wildcard $(1)/*.c))) $(GEN_OBJS_$(1))
 LIB_A := $(foreach d,api projector services eventstore readmodel lib domain,$(B)/lib/libll_$(d).a)
 COMPONENT_DIRS := services projector api

@@ -1,4 +1,4 @@
-/* ledgerline-migrate: brings the PostgreSQL schema to this build's version (services/migrations).
+/* ledgerline-migrate: brings the PostgreSQL schema to this build's version (eventstore/migrations).
  * Safe to run repeatedly and concurrently; the services refuse to start on an older schema. */
 #include "ll_cli.h"
 #include "ll_migrate.h"

@@ -1,4 +1,4 @@
-/* ll_migrate.h - numbered schema migrations (services/migrations/NNNN_name.sql), embedded in
+/* ll_migrate.h - numbered schema migrations (eventstore/migrations/NNNN_name.sql), embedded in
  * the binaries at build time.
  *
  * ll_migrate_apply runs as the schema owner: it applies, in order and each in its own
