@@ -3,51 +3,24 @@
 
 #include "ll_clock.h"
 #include "ll_log.h"
+#include "ll_periodic.h"
 #include "ll_store.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct ll_hold_expiry {
     char *conninfo;
-    long long statement_timeout_ms, retention_s, interval_ms;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t wake;
-    int stopping; /* under mu */
+    long long statement_timeout_ms, retention_s;
+    ll_periodic_t *sweeper;
     atomic_uint_fast64_t expired, failures;
     ll_store_t *store;                     /* the sweeper thread's; NULL until connected */
     ll_uuid_t due[LL_HOLD_EXPIRY_BATCH];   /* the round's due holds */
     ll_write_t writes[LL_STORE_BATCH_MAX]; /* one store batch of expiries */
     int store_down;                        /* logged that the store is unavailable */
 };
-
-/* Waits ms or until stop; returns 1 when stopping. */
-static int sleep_or_stop(ll_hold_expiry_t *x, long long ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
-    pthread_mutex_lock(&x->mu);
-    while (!x->stopping && pthread_cond_timedwait(&x->wake, &x->mu, &until) != ETIMEDOUT) {
-    }
-    int stopping = x->stopping;
-    pthread_mutex_unlock(&x->mu);
-    return stopping;
-}
-
-static int stopping(ll_hold_expiry_t *x) {
-    pthread_mutex_lock(&x->mu);
-    int s = x->stopping;
-    pthread_mutex_unlock(&x->mu);
-    return s;
-}
 
 /* The expire command of hold id, as the system sends it. */
 static void expiry_write(ll_write_t *w, const ll_uuid_t *id) {
@@ -100,7 +73,7 @@ static size_t expire_all(ll_hold_expiry_t *x, size_t n) {
 
 /* One sweep: pages of due holds in (expires_at, hold_id) order until a page comes back short.
  * A hold refused or failing stays due for the next sweep and never hides the ones after it. */
-static void sweep(ll_hold_expiry_t *x) {
+static void sweep(ll_hold_expiry_t *x, ll_periodic_t *p) {
     ll_hold_cursor_t after = LL_HOLD_CURSOR_START;
     int64_t now = ll_clock_wall_us();
     for (;;) {
@@ -114,31 +87,27 @@ static void sweep(ll_hold_expiry_t *x) {
         }
         if (n == 0) return;
         expire_all(x, (size_t)n);
-        if (n < LL_HOLD_EXPIRY_BATCH || stopping(x)) return;
+        if (n < LL_HOLD_EXPIRY_BATCH || ll_periodic_stopping(p)) return;
     }
 }
 
-static void *expiry_main(void *arg) {
+/* One round: (re)connect when needed, then sweep. */
+static void expiry_round(ll_periodic_t *p, void *arg) {
     ll_hold_expiry_t *x = arg;
-    while (!sleep_or_stop(x, x->interval_ms)) {
+    if (x->store == NULL) {
+        ll_error_t err = {""};
+        x->store = ll_store_open(x->conninfo, x->statement_timeout_ms, x->retention_s, &err);
         if (x->store == NULL) {
-            ll_error_t err = {""};
-            x->store = ll_store_open(x->conninfo, x->statement_timeout_ms, x->retention_s, &err);
-            if (x->store == NULL) {
-                atomic_fetch_add(&x->failures, 1);
-                if (!x->store_down)
-                    ll_log_line("warn", "command", "hold expiry: event store unavailable; trying again", NULL,
-                                err.msg);
-                x->store_down = 1;
-                continue;
-            }
-            x->store_down = 0;
+            atomic_fetch_add(&x->failures, 1);
+            if (!x->store_down)
+                ll_log_line("warn", "command", "hold expiry: event store unavailable; trying again", NULL,
+                            err.msg);
+            x->store_down = 1;
+            return;
         }
-        sweep(x);
+        x->store_down = 0;
     }
-    ll_store_close(x->store);
-    x->store = NULL;
-    return NULL;
+    sweep(x, p);
 }
 
 ll_hold_expiry_t *ll_hold_expiry_start(const char *conninfo, long long statement_timeout_ms,
@@ -151,15 +120,10 @@ ll_hold_expiry_t *ll_hold_expiry_start(const char *conninfo, long long statement
     }
     x->statement_timeout_ms = statement_timeout_ms;
     x->retention_s = retention_s;
-    x->interval_ms = interval_ms > 0 ? interval_ms : 1000;
-    pthread_mutex_init(&x->mu, NULL);
-    pthread_cond_init(&x->wake, NULL);
-    if (pthread_create(&x->thread, NULL, expiry_main, x) != 0) {
-        pthread_cond_destroy(&x->wake);
-        pthread_mutex_destroy(&x->mu);
+    x->sweeper = ll_periodic_start("hold expiry sweep", interval_ms > 0 ? interval_ms : 1000, expiry_round, x, err);
+    if (x->sweeper == NULL) {
         free(x->conninfo);
         free(x);
-        ll_error_set(err, LL_EIO, "cannot start the hold expiry sweep");
         return NULL;
     }
     return x;
@@ -175,13 +139,8 @@ uint64_t ll_hold_expiry_failures(ll_hold_expiry_t *x) {
 
 void ll_hold_expiry_stop(ll_hold_expiry_t *x) {
     if (x == NULL) return;
-    pthread_mutex_lock(&x->mu);
-    x->stopping = 1;
-    pthread_cond_signal(&x->wake);
-    pthread_mutex_unlock(&x->mu);
-    pthread_join(x->thread, NULL);
-    pthread_cond_destroy(&x->wake);
-    pthread_mutex_destroy(&x->mu);
+    ll_periodic_stop(x->sweeper); /* joined: the store is the caller's now */
+    ll_store_close(x->store);
     free(x->conninfo);
     free(x);
 }
