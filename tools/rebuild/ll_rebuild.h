@@ -1,7 +1,9 @@
 /* ll_rebuild.h - ledgerline-rebuild's state and its phases, one file each: the sources of the
  * build (ll_rebuild_store.c, ll_rebuild_kafka.c), the fold (ll_rebuild_build.c), the verification
- * (ll_rebuild_verify.c), the catch-up (ll_rebuild_catch_up.c), the switch and its report
- * (ll_rebuild_run.c), gc (ll_rebuild_gc.c) and the command line (rebuild_main.c). */
+ * (ll_rebuild_verify.c), what those two find (ll_rebuild_findings.c), the catch-up
+ * (ll_rebuild_catch_up.c), the switch and its report (ll_rebuild_run.c), gc (ll_rebuild_gc.c) and
+ * the command line (rebuild_main.c). The files call downwards only: main -> run -> the phases ->
+ * findings, store, accounts; the catch-up takes the topic's watermarks from ll_rebuild_kafka.c. */
 #ifndef LL_REBUILD_H
 #define LL_REBUILD_H
 
@@ -66,12 +68,16 @@ typedef struct rebuild {
 /* Prints "ledgerline-rebuild: MESSAGE" to stderr and returns code. */
 int rebuild_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- findings (ll_rebuild_findings.c) ---- */
 /* A finding: listed (the first DIFFERENCES_SHOWN) and counted; any refuses the switch. */
 void rebuild_difference(rebuild_t *r, const ll_uuid_t *id, const char *what, const char *read_model,
                         const char *store);
 
 /* Notes an account the store has more of than the generation: the catch-up's first. */
 int rebuild_note_behind(rebuild_t *r, const ll_uuid_t *id);
+
+/* The differences found (the first DIFFERENCES_SHOWN) to stderr, as text or JSON (--json). */
+void rebuild_print_differences(const rebuild_t *r);
 
 /* ---- the build (ll_rebuild_build.c) ---- */
 int rebuild_build_event(rebuild_t *r, const ll_event_t *ev, ll_error_t *err);

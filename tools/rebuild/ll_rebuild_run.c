@@ -6,7 +6,6 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 int rebuild_fail(int code, const char *fmt, ...) {
@@ -17,27 +16,6 @@ int rebuild_fail(int code, const char *fmt, ...) {
     fputc('\n', stderr);
     va_end(ap);
     return code;
-}
-
-void rebuild_difference(rebuild_t *r, const ll_uuid_t *id, const char *what, const char *read_model,
-                        const char *store) {
-    char text[LL_UUID_TEXT_LEN + 1];
-    ll_uuid_format(id, text);
-    if (r->n_diffs++ < DIFFERENCES_SHOWN) {
-        const char *row[] = {text, what, read_model, store};
-        ll_table_add(r->diffs, row);
-    }
-}
-
-int rebuild_note_behind(rebuild_t *r, const ll_uuid_t *id) {
-    if (r->n_behind == r->cap_behind) {
-        size_t cap = r->cap_behind ? r->cap_behind * 2 : 1024;
-        ll_uuid_t *grown = realloc(r->behind, cap * sizeof *grown);
-        if (grown == NULL) return -1;
-        r->behind = grown, r->cap_behind = cap;
-    }
-    r->behind[r->n_behind++] = *id;
-    return 0;
 }
 
 /* Generation N+1 of the active N, empty, with the builder and the catch-up's writes ready. */
@@ -96,13 +74,6 @@ static int switch_over(rebuild_t *r, int *switched, ll_error_t *err) {
     return 0;
 }
 
-static void print_differences(const rebuild_t *r) {
-    if (r->n_diffs == 0) return;
-    fprintf(stderr, "%ld difference(s) between the new generation and the event store%s:\n", r->n_diffs,
-            r->n_diffs > DIFFERENCES_SHOWN ? " (the first 50)" : "");
-    ll_table_print(r->diffs, r->o->json ? LL_TABLE_JSON : LL_TABLE_TEXT, stderr);
-}
-
 static void summary(const rebuild_t *r, int verified, int switched, int64_t seconds_ms) {
     double s = (double)seconds_ms / 1e3;
     double rate = s > 0 ? (double)r->events / s : 0;
@@ -145,7 +116,7 @@ int rebuild_run(rebuild_t *r, ll_error_t *err) {
     }
     if (r->pg) ll_pg_exec(r->pg, "COMMIT", err); /* the snapshot's read-only transaction */
     if (rc == 0 && !o->dry_run && !partial) rc = switch_over(r, &switched, err);
-    print_differences(r);
+    rebuild_print_differences(r);
     if (!switched && r->rm != NULL && (o->dry_run || partial || rc != 0))
         ll_read_model_drop_generation(r->mongo, r->to_gen, err); /* never serves */
     if (r->rm != NULL) summary(r, verified, switched, build_ms);
