@@ -65,18 +65,18 @@ typedef struct {
 } topic_read_t;
 
 static rd_kafka_t *build_consumer(const rebuild_t *r, ll_error_t *err) {
+    /* Every consumer's settings (no offset committed or stored: this one assigns its partitions
+     * and never commits), and the end of each partition reported: the build stops there. */
     const char *const settings[] = {"bootstrap.servers",
                                     r->cfg->kafka_bootstrap_servers,
                                     "group.id",
                                     "ledgerline-rebuild",
-                                    "enable.auto.commit",
-                                    "false",
                                     "enable.partition.eof",
                                     "true",
                                     "client.id",
                                     "ledgerline-rebuild",
                                     NULL};
-    rd_kafka_t *rk = ll_kafka_client(RD_KAFKA_CONSUMER, NULL, settings, err);
+    rd_kafka_t *rk = ll_kafka_client(RD_KAFKA_CONSUMER, LL_KAFKA_READER_SETTINGS, settings, err);
     if (rk != NULL) rd_kafka_poll_set_consumer(rk);
     return rk;
 }

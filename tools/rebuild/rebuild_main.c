@@ -22,11 +22,14 @@
  * half-built generation and starts over. Only one rebuild runs at a time (PostgreSQL advisory
  * lock). --gc drops generations retired longer than --grace-seconds ago. */
 #include "ll_cli.h"
+#include "ll_limits.h"
 #include "ll_rebuild.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define WRITERS_MAX_TEXT LL_LIMIT_TEXT(LL_READ_MODEL_WRITERS_MAX) /* in the help text */
 
 static const char usage[] =
     "Usage: ledgerline-rebuild [--config FILE] [--from kafka|store] [--account ID] [--to-position N]\n"
@@ -49,7 +52,7 @@ static const char usage[] =
     "                       projectors project into the new generation again from where it\n"
     "                       was caught up, recorded with the switch)\n"
     "  --writers N          threads (and MongoDB connections) inserting the build's transactions,\n"
-    "                       1..16 (default 2); the reading and folding go on meanwhile\n"
+    "                       1.." WRITERS_MAX_TEXT " (default 2); the reading and folding go on meanwhile\n"
     "  --gc                 drop generations retired more than --grace-seconds ago (default 3600),\n"
     "                       and leftovers above the active one from an interrupted rebuild\n"
     "  --json               a JSON summary on stdout at the end\n"
@@ -85,7 +88,7 @@ static int parse(int argc, char **argv, options_t *o, const char **config) {
         {.name = "account", .kind = LL_CLI_STR, .out = &o->account},
         {.name = "to-position", .kind = LL_CLI_STR, .out = &to_position, .valid = valid_position},
         {.name = "settle-seconds", .kind = LL_CLI_INT, .out = &o->settle_s, .lo = 0, .hi = 3600},
-        {.name = "writers", .kind = LL_CLI_INT, .out = &o->writers, .lo = 1, .hi = 16},
+        {.name = "writers", .kind = LL_CLI_INT, .out = &o->writers, .lo = 1, .hi = LL_READ_MODEL_WRITERS_MAX},
         {.name = "grace-seconds", .kind = LL_CLI_INT, .out = &o->grace_s, .lo = 0, .hi = 365 * 86400},
         {.name = "dry-run", .kind = LL_CLI_FLAG, .out = &o->dry_run},
         {.name = "gc", .kind = LL_CLI_FLAG, .out = &o->gc},
