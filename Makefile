@@ -105,7 +105,7 @@ FUZZ_SECONDS ?= 300
 .DEFAULT_GOAL := build
 # Keep object files of test and tool mains (make would delete them as intermediates).
 .SECONDARY:
-.PHONY: layer-check build help deps run test unit integration up down status restart logs clean distclean format fuzz fuzz-build migrate bench token soak
+.PHONY: FORCE layer-check build help deps run test unit integration up down status restart logs clean distclean format fuzz fuzz-build migrate bench token soak
 
 build: $(LIB_A) $(TOOL_BINS) $(MAIN_BINS) $(UNIT_BINS) $(INTEG_BINS) $(BENCH_BINS)
 
@@ -114,12 +114,17 @@ $(B)/obj/%.o: %.c
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) $(call inc_of,$<) -c $< -o $@
 
+# A layer's object list is kept in a file rewritten only when it changes, so an archive is made
+# anew when a source leaves its folder (or the folder), not only when one is newer.
 define layer_rule
-$(B)/lib/libll_$(1).a: $(call layer_objs,$(1))
+$(B)/lib/libll_$(1).objs: FORCE
 	@mkdir -p $$(@D)
+	@echo '$(call layer_objs,$(1))' | cmp -s - $$@ || echo '$(call layer_objs,$(1))' >$$@
+$(B)/lib/libll_$(1).a: $(call layer_objs,$(1)) $(B)/lib/libll_$(1).objs
 	$$(call say,AR,$$@)
-	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+	$$(Q)rm -f $$@ && ar rcs $$@ $$(filter %.o,$$^)
 endef
+FORCE:
 $(foreach d,$(LAYERS),$(eval $(call layer_rule,$(d))))
 
 # Each probe in tests/layers/FLOOR_includes_HEADER.c includes a header FLOOR may not see: it must
