@@ -31,6 +31,16 @@ const char *ll_account_status_name(ll_account_status_t s) {
     }
 }
 
+int ll_account_status_parse(const char *name, ll_account_status_t *out) {
+    if (strcmp(name, "open") == 0)
+        *out = LL_ACCOUNT_OPEN;
+    else if (strcmp(name, "closed") == 0)
+        *out = LL_ACCOUNT_CLOSED;
+    else
+        return -1;
+    return 0;
+}
+
 static ll_evolve_t refuse(ll_error_t *err, const ll_event_t *ev, const char *why) {
     ll_error_set(err, LL_EINVAL, "event version %lld (%s): %s", (long long)ev->version,
                  ll_event_type_name(ev->type) ? ll_event_type_name(ev->type) : "?", why);

@@ -76,4 +76,8 @@ int64_t ll_account_available(const ll_account_t *a);
 
 const char *ll_account_status_name(ll_account_status_t s); /* "open", "closed", "none" */
 
+/* The status a stored document or row names ("open" or "closed") into *out. Returns 0, or -1
+ * (out unchanged) for any other text: "none" is never stored. */
+int ll_account_status_parse(const char *name, ll_account_status_t *out);
+
 #endif

@@ -200,39 +200,39 @@ static bool get_utf8(const bson_t *doc, const char *key, char *out, size_t size)
     return true;
 }
 
-static bool parse_status(const char *s, ll_account_status_t *out) {
-    if (strcmp(s, "open") == 0)
-        *out = LL_ACCOUNT_OPEN;
-    else if (strcmp(s, "closed") == 0)
-        *out = LL_ACCOUNT_CLOSED;
-    else
-        return false;
-    return true;
+/* The figures of an account at a version, as an account document (hash under "head_hash", the
+ * limit always written) and an event document (under "hash", the limit only when not 0) both
+ * hold them: read once here, so both documents are held to the same checks. */
+static bool get_figures(const bson_t *doc, const char *hash_key, bool limit_written, ll_rm_event_t *out) {
+    char status[16];
+    bool ok = get_utf8(doc, "status", status, sizeof status) &&
+              ll_account_status_parse(status, &out->status) == 0 &&
+              get_utf8(doc, hash_key, out->hash, sizeof out->hash);
+    out->version = get_int64(doc, "version", &ok);
+    out->balance_minor = get_int64(doc, "balance_minor", &ok);
+    out->updated_at_us = get_int64(doc, "updated_at_us", &ok);
+    out->held_minor = get_int64_or_zero(doc, "held_minor", &ok);
+    out->overdraft_limit_minor = limit_written ? get_int64(doc, "overdraft_limit_minor", &ok)
+                                               : get_int64_or_zero(doc, "overdraft_limit_minor", &ok);
+    out->frozen = get_bool_or_false(doc, "frozen", &ok);
+    return ok && figures_valid(out->balance_minor, out->held_minor, out->overdraft_limit_minor);
 }
 
 int ll_rm_head_parse(const bson_t *doc, ll_rm_account_t *out) {
-    char id[LL_UUID_TEXT_LEN + 1], status[16];
+    char id[LL_UUID_TEXT_LEN + 1];
     ll_uuid_t uid;
+    ll_rm_event_t figures = {0};
     bool ok = get_utf8(doc, "_id", id, sizeof id) && ll_uuid_parse(id, false, &uid) == 0;
     if (!ok) return -1;
     ll_account_t *a = &out->state;
     ll_account_init(a, &uid);
-    ok = get_utf8(doc, "status", status, sizeof status) && parse_status(status, &a->status) &&
-         get_utf8(doc, "owner", a->owner, sizeof a->owner) &&
-         get_utf8(doc, "currency", a->currency.code, sizeof a->currency.code) &&
-         get_utf8(doc, "head_hash", a->head_hash, sizeof a->head_hash);
-    a->version = get_int64(doc, "version", &ok);
-    a->balance_minor = get_int64(doc, "balance_minor", &ok);
-    a->overdraft_limit_minor = get_int64(doc, "overdraft_limit_minor", &ok);
-    a->held_minor = get_int64_or_zero(doc, "held_minor", &ok);
-    a->frozen = get_bool_or_false(doc, "frozen", &ok);
+    ok = get_figures(doc, "head_hash", true, &figures) && get_utf8(doc, "owner", a->owner, sizeof a->owner) &&
+         get_utf8(doc, "currency", a->currency.code, sizeof a->currency.code);
+    ll_rm_event_apply(a, &figures);
     a->opened_at_us = get_int64(doc, "opened_at_us", &ok);
-    a->updated_at_us = get_int64(doc, "updated_at_us", &ok);
     out->head_page = get_int64(doc, "page", &ok);
     out->head_version = a->version;
-    if (!ok || a->version < 1 || out->head_page != ll_rm_open_page(a->version) ||
-        !figures_valid(a->balance_minor, a->held_minor, a->overdraft_limit_minor))
-        return -1;
+    if (!ok || a->version < 1 || out->head_page != ll_rm_open_page(a->version)) return -1;
     return 0;
 }
 
@@ -280,18 +280,9 @@ bson_t *ll_rm_event_doc(const ll_event_t *ev, const ll_account_t *after, int64_t
 }
 
 int ll_rm_event_parse(const bson_t *doc, ll_rm_event_t *out) {
-    char status[16];
     bson_iter_t it;
-    bool ok = get_utf8(doc, "status", status, sizeof status) && parse_status(status, &out->status) &&
-              get_utf8(doc, "hash", out->hash, sizeof out->hash);
-    out->version = get_int64(doc, "version", &ok);
-    out->balance_minor = get_int64(doc, "balance_minor", &ok);
-    out->updated_at_us = get_int64(doc, "updated_at_us", &ok);
+    bool ok = get_figures(doc, "hash", false, out);
     out->head_version = get_int64(doc, "head", &ok);
-    out->held_minor = get_int64_or_zero(doc, "held_minor", &ok);
-    out->overdraft_limit_minor = get_int64_or_zero(doc, "overdraft_limit_minor", &ok);
-    out->frozen = get_bool_or_false(doc, "frozen", &ok);
-    ok = ok && figures_valid(out->balance_minor, out->held_minor, out->overdraft_limit_minor);
     out->item = NULL, out->item_len = 0, out->account = NULL, out->account_len = 0;
     if (bson_iter_init_find(&it, doc, "item") && BSON_ITER_HOLDS_UTF8(&it))
         out->item = bson_iter_utf8(&it, &out->item_len);

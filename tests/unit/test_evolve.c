@@ -342,8 +342,22 @@ LL_TEST(test_state_from_two_events_with_every_type) {
     LL_CHECK_EQ_INT(ll_account_at(&ev[0], &bad, &out, &err), LL_EINVAL);
 }
 
+/* The stored status texts read back to what ll_account_status_name wrote; nothing else does. */
+LL_TEST(test_status_names_read_back) {
+    ll_account_status_t st = LL_ACCOUNT_NONE;
+    LL_CHECK_EQ_INT(ll_account_status_parse(ll_account_status_name(LL_ACCOUNT_OPEN), &st), 0);
+    LL_CHECK_EQ_INT(st, LL_ACCOUNT_OPEN);
+    LL_CHECK_EQ_INT(ll_account_status_parse(ll_account_status_name(LL_ACCOUNT_CLOSED), &st), 0);
+    LL_CHECK_EQ_INT(st, LL_ACCOUNT_CLOSED);
+    LL_CHECK_EQ_INT(ll_account_status_parse("none", &st), -1);
+    LL_CHECK_EQ_INT(ll_account_status_parse("OPEN", &st), -1);
+    LL_CHECK_EQ_INT(ll_account_status_parse("", &st), -1);
+    LL_CHECK_EQ_INT(st, LL_ACCOUNT_CLOSED); /* unchanged by a refusal */
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
+        LL_CASE(test_status_names_read_back),
         LL_CASE(test_duplicate_is_reported_as_duplicate),
         LL_CASE(test_gap_is_reported_as_gap),
         LL_CASE(test_inconsistent_events_are_refused),
