@@ -29,10 +29,8 @@ void ll_query_problem(ll_query_job_t *job, int status, const char *slug, const c
     job->status = status;
 }
 
-/* Takes ownership of v; renders it as the 200 body. */
-static void respond_json(ll_query_job_t *job, json_t *v) {
-    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
-    json_decref(v);
+/* Takes ownership of text (NULL: it could not be rendered, 500) as the 200 body. */
+static void respond_text(ll_query_job_t *job, char *text) {
     if (text == NULL) {
         ll_query_problem(job, 500, "internal", "Internal error", "the response could not be rendered");
         return;
@@ -40,6 +38,13 @@ static void respond_json(ll_query_job_t *job, json_t *v) {
     free(job->body);
     job->body = text;
     job->status = 200;
+}
+
+/* Takes ownership of v; renders it as the 200 body. */
+static void respond_json(ll_query_job_t *job, json_t *v) {
+    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    respond_text(job, text);
 }
 
 /* ---- worker lifecycle ---------------------------------------------------------------------- */
@@ -312,14 +317,7 @@ static void query_transactions(ll_query_worker_t *w, ll_query_job_t *job) {
         ll_text_printf(&pg.body, "],\"next_cursor\":\"%lld\"}", (long long)st.stopped_at);
     else
         ll_text_printf(&pg.body, "],\"next_cursor\":null}");
-    char *text = ll_text_take(&pg.body);
-    if (text == NULL) {
-        ll_query_problem(job, 500, "internal", "Internal error", "the response could not be rendered");
-        return;
-    }
-    free(job->body);
-    job->body = text;
-    job->status = 200;
+    respond_text(job, ll_text_take(&pg.body));
 }
 
 /* ---- event store --------------------------------------------------------------------------- */
