@@ -555,6 +555,17 @@ int ll_query_api_start(ll_query_api_t *api, h2o_loop_t *loop, int workers, ll_er
     return api->offload ? 0 : LL_EIO;
 }
 
+/* A series of /metrics: its type and help only with a metric's first. */
+typedef struct {
+    const char *name, *type, *help, *label;
+    uint64_t value;
+} series_t;
+
+static void render_series(ll_text_t *t, const series_t *rows, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        ll_metrics_series(t, "query", rows[i].name, rows[i].type, rows[i].help, rows[i].label, rows[i].value);
+}
+
 /* The live view's, the tail's and the commit watch's series. */
 static void view_metrics(ll_query_api_t *api, ll_text_t *t) {
     ll_account_view_stats_t v;
@@ -563,10 +574,7 @@ static void view_metrics(ll_query_api_t *api, ll_text_t *t) {
     ll_account_view_stats(api->view, &v);
     ll_event_tail_stats(api->tail, &tail);
     ll_commit_watch_stats(api->watch, &watch);
-    const struct {
-        const char *name, *type, *help, *label;
-        uint64_t value;
-    } rows[] = {
+    const series_t rows[] = {
         {"ledgerline_query_view_accounts", "gauge",
          "Accounts the live view tracks, and those it holds a state for.", "kind=\"tracked\"", v.entries},
         {"ledgerline_query_view_accounts", NULL, NULL, "kind=\"held\"", v.states},
@@ -602,35 +610,36 @@ static void view_metrics(ll_query_api_t *api, ll_text_t *t) {
          "1 once the tail follows the topic from the projector's offsets.", "",
          (uint64_t)(v.ready && tail.assigned)},
     };
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        ll_metrics_series(t, "query", rows[i].name, rows[i].type, rows[i].help, rows[i].label,
-                          rows[i].value);
+    render_series(t, rows, sizeof rows / sizeof rows[0]);
 }
 
 char *ll_query_api_metrics(void *app) {
     ll_query_api_t *api = app;
+    ll_query_shared_t *s = &api->shared;
+    const series_t rows[] = {
+        {"ledgerline_dependency_errors_total", "counter", "Failed reads against a dependency.",
+         "dependency=\"mongodb\"", atomic_load(&s->mongo_errors)},
+        {"ledgerline_dependency_errors_total", NULL, NULL, "dependency=\"postgresql\"",
+         atomic_load(&s->pg_errors)},
+        {"ledgerline_query_ready_checks_total", "counter",
+         "Dependency checks /readyz ran (its answer is reused for a second).", "",
+         atomic_load(&s->ready_checks)},
+        {"ledgerline_query_store_events_read_total", "counter",
+         "Events read from the event store for audit, verify and as-of answers.", "",
+         atomic_load(&s->store_events_read)},
+        {"ledgerline_query_wait_store_reads_total", "counter",
+         "Read-store looks for a version a read waits for (min_version, statements).", "",
+         atomic_load(&s->wait_store_reads)},
+        {"ledgerline_query_statement_time_probes_total", "counter",
+         "Page-time lookups (times_g) that placed a statement's time window.", "",
+         atomic_load(&s->time_probes)},
+        {"ledgerline_query_statement_unindexed_total", "counter",
+         "Statements by time that met a page sealed without a time document (walked instead).", "",
+         atomic_load(&s->unindexed_walks)},
+    };
     ll_text_t t;
     ll_text_init(&t);
-    ll_metrics_series(&t, "query", "ledgerline_dependency_errors_total", "counter",
-                      "Failed reads against a dependency.", "dependency=\"mongodb\"",
-                      atomic_load(&api->shared.mongo_errors));
-    ll_metrics_series(&t, "query", "ledgerline_dependency_errors_total", NULL, NULL,
-                      "dependency=\"postgresql\"", atomic_load(&api->shared.pg_errors));
-    ll_metrics_series(&t, "query", "ledgerline_query_ready_checks_total", "counter",
-                      "Dependency checks /readyz ran (its answer is reused for a second).", "",
-                      atomic_load(&api->shared.ready_checks));
-    ll_metrics_series(&t, "query", "ledgerline_query_store_events_read_total", "counter",
-                      "Events read from the event store for audit, verify and as-of answers.", "",
-                      atomic_load(&api->shared.store_events_read));
-    ll_metrics_series(&t, "query", "ledgerline_query_wait_store_reads_total", "counter",
-                      "Read-store looks for a version a read waits for (min_version, statements).", "",
-                      atomic_load(&api->shared.wait_store_reads));
-    ll_metrics_series(&t, "query", "ledgerline_query_statement_time_probes_total", "counter",
-                      "Page-time lookups (times_g) that placed a statement's time window.", "",
-                      atomic_load(&api->shared.time_probes));
-    ll_metrics_series(&t, "query", "ledgerline_query_statement_unindexed_total", "counter",
-                      "Statements by time that met a page sealed without a time document (walked instead).",
-                      "", atomic_load(&api->shared.unindexed_walks));
+    render_series(&t, rows, sizeof rows / sizeof rows[0]);
     if (api->view != NULL) view_metrics(api, &t);
     return ll_text_take(&t);
 }
