@@ -26,6 +26,11 @@ static void counter(ll_text_t *t, const char *name, const char *help, const char
     ll_metrics_series(t, "projector", name, help ? "counter" : NULL, help, label, v);
 }
 
+/* A gauge of one series. */
+static void gauge(ll_text_t *t, const char *name, const char *help, uint64_t v) {
+    ll_metrics_series(t, "projector", name, "gauge", help, "", v);
+}
+
 const char *ll_projector_phase_name(ll_projector_phase_t phase) {
     static const char *const names[LL_PROJECTOR_PHASES] = {"collect", "decode", "read",
                                                            "plan",    "write",  "commit"};
@@ -89,25 +94,27 @@ static void render_gauges(ll_text_t *t, const ll_projector_snapshot_t *s) {
         ll_text_printf(t,
                        "ledgerline_projector_busy_seconds_total{service=\"projector\",phase=\"%s\"} %.6f\n",
                        ll_projector_phase_name((ll_projector_phase_t)i), (double)s->phase_us[i] / 1e6);
-    ll_metrics_series(t, "projector", "ledgerline_projector_cached_accounts", "gauge",
-                      "Accounts the projector remembers (projector_cache_accounts at most).", "",
-                      s->cache_accounts);
-    ll_metrics_series(
-        t, "projector", "ledgerline_projector_cached_items_bytes", "gauge",
-        "Memory the remembered accounts' open-page statement items take (projector_cache_items_bytes at "
-        "most): a page seals from them without reading its events back.",
-        "", s->cache_items_bytes);
-    ll_metrics_series(t, "projector", "ledgerline_projector_halted_accounts", "gauge",
-                      "Accounts stopped by an event the domain refuses, dead-lettered (alarm when > 0).", "",
-                      s->halted_accounts);
-    ll_metrics_series(
-        t, "projector", "ledgerline_projector_waiting_accounts", "gauge",
-        "Accounts behind a version gap not closed yet: the batch holding them is being written, or, "
-        "while the event store cannot be read, retried with nothing after it committed (alarm when "
-        "it stays > 0).",
-        "", s->waiting_accounts);
-    ll_metrics_series(t, "projector", "ledgerline_projector_generation", "gauge",
-                      "The read-model generation written to.", "", (uint64_t)s->generation);
+    gauge(t, "ledgerline_projector_cached_accounts",
+          "Accounts the projector remembers (projector_cache_accounts at most).", s->cache_accounts);
+    gauge(t, "ledgerline_projector_cached_items_bytes",
+          "Memory the remembered accounts' open-page statement items take (projector_cache_items_bytes at "
+          "most): a page seals from them without reading its events back.",
+          s->cache_items_bytes);
+    gauge(t, "ledgerline_projector_halted_accounts",
+          "Accounts stopped by an event the domain refuses, dead-lettered (alarm when > 0).",
+          s->halted_accounts);
+    gauge(t, "ledgerline_projector_waiting_accounts",
+          "Accounts behind a version gap not closed yet: the batch holding them is being written, or, "
+          "while the event store cannot be read, retried with nothing after it committed (alarm when "
+          "it stays > 0).",
+          s->waiting_accounts);
+    gauge(t, "ledgerline_projector_generation", "The read-model generation written to.",
+          (uint64_t)s->generation);
+}
+
+/* Events in partition p not projected yet; 0 also while its offsets are not known. */
+static long long partition_lag(const ll_partition_progress_t *p) {
+    return p->high >= 0 && p->committed >= 0 && p->high > p->committed ? p->high - p->committed : 0;
 }
 
 /* Per partition: events not projected yet, and while behind the age of the newest projected. */
@@ -116,18 +123,16 @@ static void render_lag(ll_text_t *t, const ll_projector_snapshot_t *s, const cha
                       "# TYPE ledgerline_projector_lag_events gauge\n");
     for (int i = 0; i < s->n_partitions; i++) {
         const ll_partition_progress_t *p = &s->partitions[i];
-        long long lag =
-            p->high >= 0 && p->committed >= 0 && p->high > p->committed ? p->high - p->committed : 0;
         ll_text_printf(
             t, "ledgerline_projector_lag_events{service=\"projector\",topic=\"%s\",partition=\"%d\"} %lld\n",
-            topic, (int)p->partition, lag);
+            topic, (int)p->partition, partition_lag(p));
     }
     ll_text_printf(t,
                    "# HELP ledgerline_projector_lag_seconds While behind: age of the newest event projected "
                    "from the partition.\n# TYPE ledgerline_projector_lag_seconds gauge\n");
     for (int i = 0; i < s->n_partitions; i++) {
         const ll_partition_progress_t *p = &s->partitions[i];
-        int behind = p->high >= 0 && p->committed >= 0 && p->high > p->committed;
+        int behind = partition_lag(p) > 0;
         char value[32] = "0";
         if (behind && p->newest_ts_ms < 0)
             strcpy(value, "NaN");
