@@ -175,12 +175,18 @@ int ll_event_reader_after(ll_event_reader_t *r, const ll_uuid_t *account, int64_
     return i;
 }
 
-int64_t ll_event_reader_transfer(ll_event_reader_t *r, const ll_uuid_t *transfer, ll_envelope_fn each, void *ctx,
-                                 ll_error_t *err) {
+/* Runs statement stmt, whose one parameter is the id key. */
+static PGresult *run_by_id(ll_event_reader_t *r, ll_event_statement_id_t stmt, const ll_uuid_t *key,
+                           ll_error_t *err) {
     char id[LL_UUID_TEXT_LEN + 1];
-    ll_uuid_format(transfer, id);
+    ll_uuid_format(key, id);
     const char *params[1] = {id};
-    PGresult *res = ll_event_reader_run(r, LL_ES_TRANSFER, 1, params, err);
+    return ll_event_reader_run(r, stmt, 1, params, err);
+}
+
+int64_t ll_event_reader_transfer(ll_event_reader_t *r, const ll_uuid_t *transfer, ll_envelope_fn each,
+                                 void *ctx, ll_error_t *err) {
+    PGresult *res = run_by_id(r, LL_ES_TRANSFER, transfer, err);
     if (res == NULL) return -1;
     int n = PQntuples(res), i = 0;
     while (i < n && each(ctx, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0)) == 0) i++;
@@ -190,10 +196,7 @@ int64_t ll_event_reader_transfer(ll_event_reader_t *r, const ll_uuid_t *transfer
 
 int ll_event_reader_state_row(ll_event_reader_t *r, const ll_uuid_t *account, ll_state_row_t *out,
                               ll_error_t *err) {
-    char id[LL_UUID_TEXT_LEN + 1];
-    ll_uuid_format(account, id);
-    const char *params[1] = {id};
-    PGresult *res = ll_event_reader_run(r, LL_ES_STATE_ROW, 1, params, err);
+    PGresult *res = run_by_id(r, LL_ES_STATE_ROW, account, err);
     if (res == NULL) return -1;
     int found = PQntuples(res) == 1;
     memset(out, 0, sizeof *out);
