@@ -44,8 +44,19 @@ int audit_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 void fmt_i64(char *buf, size_t size, int64_t v);
 
-/* An account's balance, held, available and overdraft limit as text. */
-void fmt_figures(const ll_account_t *a, char out[4][24]);
+/* An account's figures, the columns of AUDIT_FIGURE_COLUMNS: balance, held, available and
+ * overdraft limit as text, and frozen. */
+#define AUDIT_FIGURES 5
+/* clang-format off */
+#define AUDIT_FIGURE_COLUMNS \
+    {"balance_minor", 1}, {"held_minor", 1}, {"available_minor", 1}, {"overdraft_limit_minor", 1}, {"frozen", 0}
+/* clang-format on */
+typedef struct {
+    char text[4][24];
+    const char *cell[AUDIT_FIGURES]; /* into text, and "true" / "false" */
+} audit_figures_t;
+
+void fmt_figures(const ll_account_t *a, audit_figures_t *out);
 
 /* The table of `events` and `trace`: one row per decoded event. */
 ll_table_t *event_table_new(void);

@@ -51,20 +51,21 @@ static int64_t replay_account(PGconn *pg, const options_t *o, int64_t as_of_us, 
 static void replay_row(replay_t *rp) {
     const ll_account_t *a = &rp->a;
     const ll_event_t *ev = &rp->ev;
-    char ver[24], when[LL_TIME_TEXT_LEN + 1], amount[24], figures[4][24];
+    char ver[24], when[LL_TIME_TEXT_LEN + 1], amount[24];
+    audit_figures_t f;
     fmt_i64(ver, sizeof ver, a->version);
     ll_time_format(ev->occurred_at_us, when);
     fmt_i64(amount, sizeof amount, ev->data.movement.amount_minor);
-    fmt_figures(a, figures);
+    fmt_figures(a, &f);
     const char *row[] = {ver,
                          when,
                          ll_event_type_name(ev->type),
                          ll_event_has_money(ev->type) ? amount : NULL,
-                         figures[0],
-                         figures[1],
-                         figures[2],
-                         figures[3],
-                         a->frozen ? "true" : "false",
+                         f.cell[0],
+                         f.cell[1],
+                         f.cell[2],
+                         f.cell[3],
+                         f.cell[4],
                          ll_account_status_name(a->status),
                          ev->hash};
     if (ll_table_add(rp->t, row) != 0) rp->rc = EXIT_USAGE;
@@ -72,16 +73,8 @@ static void replay_row(replay_t *rp) {
 
 int audit_replay(PGconn *pg, const options_t *o, const ll_config_t *cfg) {
     (void)cfg;
-    static const ll_table_column_t cols[] = {{"version", 1},
-                                             {"occurred_at", 0},
-                                             {"type", 0},
-                                             {"amount_minor", 1},
-                                             {"balance_minor", 1},
-                                             {"held_minor", 1},
-                                             {"available_minor", 1},
-                                             {"overdraft_limit_minor", 1},
-                                             {"frozen", 0},
-                                             {"status", 0},
+    static const ll_table_column_t cols[] = {{"version", 1},      {"occurred_at", 0},   {"type", 0},
+                                             {"amount_minor", 1}, AUDIT_FIGURE_COLUMNS, {"status", 0},
                                              {"hash", 0}};
     replay_t rp = {.visit = replay_row, .t = ll_table_new(cols, sizeof cols / sizeof cols[0])};
     if (rp.t == NULL) return EXIT_USAGE;
@@ -96,16 +89,8 @@ int audit_replay(PGconn *pg, const options_t *o, const ll_config_t *cfg) {
 
 int audit_balance(PGconn *pg, const options_t *o, const ll_config_t *cfg) {
     (void)cfg;
-    static const ll_table_column_t cols[] = {{"account_id", 0},
-                                             {"as_of", 0},
-                                             {"version", 1},
-                                             {"balance_minor", 1},
-                                             {"held_minor", 1},
-                                             {"available_minor", 1},
-                                             {"overdraft_limit_minor", 1},
-                                             {"frozen", 0},
-                                             {"currency", 0},
-                                             {"status", 0}};
+    static const ll_table_column_t cols[] = {{"account_id", 0},    {"as_of", 0},    {"version", 1},
+                                             AUDIT_FIGURE_COLUMNS, {"currency", 0}, {"status", 0}};
     int64_t as_of_us;
     ll_time_parse_rfc3339(o->as_of, &as_of_us);
     char as_of[LL_TIME_TEXT_LEN + 1];
@@ -114,21 +99,14 @@ int audit_balance(PGconn *pg, const options_t *o, const ll_config_t *cfg) {
     if (replay_account(pg, o, as_of_us, &rp) < 0 || rp.rc) return rp.rc;
     const ll_account_t a = rp.a;
     if (a.version == 0) return audit_fail("account %s did not exist at that instant", o->account);
-    char acct[LL_UUID_TEXT_LEN + 1], ver[24], figures[4][24];
+    char acct[LL_UUID_TEXT_LEN + 1], ver[24];
+    audit_figures_t f;
     ll_uuid_format(&a.account_id, acct);
     fmt_i64(ver, sizeof ver, a.version);
-    fmt_figures(&a, figures);
+    fmt_figures(&a, &f);
     ll_table_t *t = ll_table_new(cols, sizeof cols / sizeof cols[0]);
-    const char *row[] = {acct,
-                         as_of,
-                         ver,
-                         figures[0],
-                         figures[1],
-                         figures[2],
-                         figures[3],
-                         a.frozen ? "true" : "false",
-                         a.currency.code,
-                         ll_account_status_name(a.status)};
+    const char *row[] = {acct,      as_of,     ver,       f.cell[0],       f.cell[1],
+                         f.cell[2], f.cell[3], f.cell[4], a.currency.code, ll_account_status_name(a.status)};
     if (t == NULL || ll_table_add(t, row) != 0) return EXIT_USAGE;
     return print_table(t, o);
 }

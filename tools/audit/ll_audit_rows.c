@@ -21,11 +21,13 @@ void fmt_i64(char *buf, size_t size, int64_t v) {
     snprintf(buf, size, "%lld", (long long)v);
 }
 
-void fmt_figures(const ll_account_t *a, char out[4][24]) {
-    fmt_i64(out[0], sizeof out[0], a->balance_minor);
-    fmt_i64(out[1], sizeof out[1], a->held_minor);
-    fmt_i64(out[2], sizeof out[2], ll_account_available(a));
-    fmt_i64(out[3], sizeof out[3], a->overdraft_limit_minor);
+void fmt_figures(const ll_account_t *a, audit_figures_t *out) {
+    const int64_t v[4] = {a->balance_minor, a->held_minor, ll_account_available(a), a->overdraft_limit_minor};
+    for (int i = 0; i < 4; i++) {
+        fmt_i64(out->text[i], sizeof out->text[i], v[i]);
+        out->cell[i] = out->text[i];
+    }
+    out->cell[4] = a->frozen ? "true" : "false";
 }
 
 /* One decoded event as the columns of `events` and `trace`: the envelope, what its data says
