@@ -1,7 +1,8 @@
-/* ll_offload.c - see ll_offload.h. The threads and the queue are an ll_workers pool; this file
- * adds the way back to the loop (an h2o multithread queue) and the loop's count of pending jobs. */
+/* ll_offload.c - see ll_offload.h. The threads and the queue are an ll_workers pool, the way
+ * back to the loop an ll_loop_inbox; this file adds the loop's count of pending jobs. */
 #include "ll_offload.h"
 
+#include "ll_loop_inbox.h"
 #include "ll_workers.h"
 
 #include <stdlib.h>
@@ -9,8 +10,7 @@
 struct ll_offload {
     ll_workers_t *workers;
     size_t pending; /* loop thread only */
-    h2o_multithread_queue_t *queue;
-    h2o_multithread_receiver_t receiver;
+    ll_loop_inbox_t done;
     void *(*thread_init)(void *, ll_error_t *);
     void *init_arg;
 };
@@ -27,20 +27,15 @@ static void run_jobs(void *thread_ctx, void **tasks, size_t n, void *arg) {
     for (size_t i = 0; i < n; i++) {
         ll_offload_job_t *job = tasks[i];
         job->run(job, thread_ctx);
-        h2o_multithread_send_message(&o->receiver, &job->_msg);
+        ll_loop_inbox_post(&o->done, &job->_msg);
     }
 }
 
-static void on_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages) {
-    ll_offload_t *o = H2O_STRUCT_FROM_MEMBER(ll_offload_t, receiver, receiver);
-    while (!h2o_linklist_is_empty(messages)) {
-        h2o_multithread_message_t *msg =
-            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
-        h2o_linklist_unlink(&msg->link);
-        ll_offload_job_t *job = H2O_STRUCT_FROM_MEMBER(ll_offload_job_t, _msg, msg);
-        o->pending--;
-        job->done(job);
-    }
+static void on_done(h2o_multithread_message_t *msg, void *arg) {
+    ll_offload_t *o = arg;
+    ll_offload_job_t *job = H2O_STRUCT_FROM_MEMBER(ll_offload_job_t, _msg, msg);
+    o->pending--;
+    job->done(job);
 }
 
 ll_offload_t *ll_offload_start(h2o_loop_t *loop, int threads, size_t queue_max,
@@ -52,8 +47,7 @@ ll_offload_t *ll_offload_start(h2o_loop_t *loop, int threads, size_t queue_max,
         return NULL;
     }
     /* The receiver exists before any worker can send to it. */
-    o->queue = h2o_multithread_create_queue(loop);
-    h2o_multithread_register_receiver(o->queue, &o->receiver, on_done);
+    ll_loop_inbox_open(&o->done, loop, on_done, o);
     o->thread_init = thread_init;
     o->init_arg = arg;
     ll_workers_config_t cfg = {.name = "offload",
@@ -85,7 +79,6 @@ size_t ll_offload_pending(const ll_offload_t *o) {
 void ll_offload_stop(ll_offload_t *o) {
     if (o == NULL) return;
     ll_workers_stop(o->workers); /* runs what is queued; their done() never runs */
-    h2o_multithread_unregister_receiver(o->queue, &o->receiver);
-    h2o_multithread_destroy_queue(o->queue);
+    ll_loop_inbox_close(&o->done);
     free(o);
 }

@@ -9,6 +9,7 @@
 #include "ll_idempotency_pruner.h"
 #include "ll_json.h"
 #include "ll_log.h"
+#include "ll_loop_inbox.h"
 #include "ll_metrics.h"
 #include "ll_problem.h"
 #include "ll_strset.h"
@@ -25,8 +26,7 @@ struct ll_command_api {
     ll_writer_pool_t *writers;
     ll_idempotency_pruner_t *pruner; /* expired Idempotency-Keys, in the background */
     ll_hold_expiry_t *expiry;        /* holds past expires_at, in the background */
-    h2o_multithread_queue_t *queue;
-    h2o_multithread_receiver_t receiver;
+    ll_loop_inbox_t answers; /* finished writes, back on the loop */
     ll_strset_t inflight; /* "scope\nkey" of commands not yet answered (loop thread only) */
     size_t pending;       /* jobs submitted and not yet completed (loop thread only) */
 };
@@ -72,34 +72,29 @@ static void respond(job_t *job) {
     ll_http_send(job->life.req, w->status, type, w->response, strlen(w->response), headers);
 }
 
-static void on_completions(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages) {
-    ll_command_api_t *api = H2O_STRUCT_FROM_MEMBER(ll_command_api_t, receiver, receiver);
-    while (!h2o_linklist_is_empty(messages)) {
-        h2o_multithread_message_t *msg =
-            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
-        h2o_linklist_unlink(&msg->link);
-        job_t *job = H2O_STRUCT_FROM_MEMBER(job_t, msg, msg);
-        if (job->life.req != NULL) respond(job);
-        if (api->app.cfg->log_level[0] == 'd' || api->app.cfg->log_level[0] == 'i') {
-            ll_log_t l;
-            ll_log_begin(&l, "info", "command", "command");
-            ll_log_int(&l, "status", job->w.status);
-            ll_log_bool(&l, "replayed", job->w.replayed);
-            ll_log_double(&l, "ms", elapsed_ms(&job->started), 3);
-            ll_log_str(&l, "correlation_id", job->w.correlation_id);
-            ll_log_end_unflushed(&l); /* the loop flushes once per turn */
-        }
-        ll_strset_remove(&api->inflight, job->inflight_key);
-        api->pending--;
-        ll_http_job_unref(&job->life);
+static void on_completion(h2o_multithread_message_t *msg, void *ctx) {
+    ll_command_api_t *api = ctx;
+    job_t *job = H2O_STRUCT_FROM_MEMBER(job_t, msg, msg);
+    if (job->life.req != NULL) respond(job);
+    if (api->app.cfg->log_level[0] == 'd' || api->app.cfg->log_level[0] == 'i') {
+        ll_log_t l;
+        ll_log_begin(&l, "info", "command", "command");
+        ll_log_int(&l, "status", job->w.status);
+        ll_log_bool(&l, "replayed", job->w.replayed);
+        ll_log_double(&l, "ms", elapsed_ms(&job->started), 3);
+        ll_log_str(&l, "correlation_id", job->w.correlation_id);
+        ll_log_end_unflushed(&l); /* the loop flushes once per turn */
     }
+    ll_strset_remove(&api->inflight, job->inflight_key);
+    api->pending--;
+    ll_http_job_unref(&job->life);
 }
 
 /* Writer thread: hand the finished write to the loop. */
 static void on_write_done(ll_write_t *w, void *ctx) {
     ll_command_api_t *api = ctx;
     job_t *job = H2O_STRUCT_FROM_MEMBER(job_t, w, w);
-    h2o_multithread_send_message(&api->receiver, &job->msg);
+    ll_loop_inbox_post(&api->answers, &job->msg);
 }
 
 /* ---- request parsing (loop thread) --------------------------------------------------------- */
@@ -340,8 +335,7 @@ ll_command_api_t *ll_command_api_create(const ll_config_t *cfg, ll_error_t *err)
 }
 
 int ll_command_api_start(ll_command_api_t *api, h2o_loop_t *loop, int writers, ll_error_t *err) {
-    api->queue = h2o_multithread_create_queue(loop);
-    h2o_multithread_register_receiver(api->queue, &api->receiver, on_completions);
+    ll_loop_inbox_open(&api->answers, loop, on_completion, api);
     api->pruner =
         ll_idempotency_pruner_start(api->app.cfg->pg_conninfo, api->app.cfg->idempotency_retention_seconds, err);
     if (api->pruner == NULL) return LL_EIO;
@@ -387,10 +381,7 @@ void ll_command_api_destroy(ll_command_api_t *api) {
     ll_hold_expiry_stop(api->expiry);
     ll_writer_pool_stop(api->writers);
     ll_idempotency_pruner_stop(api->pruner);
-    if (api->queue != NULL) {
-        h2o_multithread_unregister_receiver(api->queue, &api->receiver);
-        h2o_multithread_destroy_queue(api->queue);
-    }
+    ll_loop_inbox_close(&api->answers);
     ll_strset_free(&api->inflight);
     ll_http_app_destroy(&api->app);
 }
