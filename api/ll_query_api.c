@@ -494,18 +494,9 @@ int ll_query_api_handle(void *app, h2o_req_t *req, const ll_route_match_t *route
     ll_principal_t who = {.role = LL_ROLE_OPERATOR};
     if (kind != LL_Q_READY && ll_access_check(api->app.access, req, &who) != 0) return 0;
     ll_uuid_t id;
-    int m = ll_route_uuid(route, "hold_id", &id);
-    if (m == 0) m = ll_route_uuid(route, "account_id", &id);
-    if (m < 0 && kind == LL_Q_HOLD) {
-        ll_http_problem(req, 400, "invalid-hold-id", "Invalid hold id",
-                        "the hold id in the path must be a UUID");
-        return 0;
-    }
-    if (m < 0) {
-        ll_http_problem(req, 400, "invalid-account-id", "Invalid account id",
-                        "the account id in the path must be a UUID");
-        return 0;
-    }
+    int m = ll_http_path_uuid(req, route, "hold_id", &id);
+    if (m == 0) m = ll_http_path_uuid(req, route, "account_id", &id);
+    if (m < 0) return 0; /* answered 400 */
     ll_query_job_t *job = calloc(1, sizeof *job);
     if (job == NULL) {
         ll_http_problem(req, 503, "overloaded", "Service unavailable", "out of memory; retry");

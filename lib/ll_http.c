@@ -174,6 +174,23 @@ void ll_http_no_route(h2o_req_t *req, const ll_route_match_t *m) {
     ll_http_problem_headers(req, 405, "method-not-allowed", "Method not allowed", detail, headers);
 }
 
+int ll_http_path_uuid(h2o_req_t *req, const ll_route_match_t *route, const char *name, ll_uuid_t *out) {
+    int r = ll_route_uuid(route, name, out);
+    if (r >= 0) return r;
+    /* The words of the problem are the segment's name: "hold_id" -> "hold id", "invalid-hold-id". */
+    char words[32], slug[48], title[48], detail[80];
+    size_t n = strlen(name) < sizeof words - 1 ? strlen(name) : sizeof words - 1;
+    for (size_t i = 0; i < n; i++) words[i] = name[i] == '_' ? ' ' : name[i];
+    words[n] = '\0';
+    snprintf(slug, sizeof slug, "invalid-%s", words);
+    for (char *c = slug; *c; c++)
+        if (*c == ' ') *c = '-';
+    snprintf(title, sizeof title, "Invalid %s", words);
+    snprintf(detail, sizeof detail, "the %s in the path must be a UUID", words);
+    ll_http_problem(req, 400, slug, title, detail);
+    return -1;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     ll_http_server_t *srv = ((dispatch_handler_t *)self)->srv;
     observation_t *o = h2o_mem_alloc_shared(&req->pool, sizeof *o, on_observed);

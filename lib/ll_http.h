@@ -97,6 +97,11 @@ void ll_http_problem(h2o_req_t *req, int status, const char *slug, const char *t
  * takes when only the path matched a route, else 404 "no such endpoint". */
 void ll_http_no_route(h2o_req_t *req, const ll_route_match_t *route);
 
+/* The {name} segment of the matched route as a UUID (ll_route_uuid). Returns 1 (out set), 0 when
+ * the route has no such segment, or -1 after answering 400: for "account_id" the problem
+ * invalid-account-id, "Invalid account id", "the account id in the path must be a UUID". */
+int ll_http_path_uuid(h2o_req_t *req, const ll_route_match_t *route, const char *name, ll_uuid_t *out);
+
 /* 200 {"status":"ok"}: every server's /healthz. */
 void ll_http_healthy(h2o_req_t *req);
 

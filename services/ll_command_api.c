@@ -288,19 +288,10 @@ int ll_command_api_handle(void *app, h2o_req_t *req, const ll_route_match_t *m) 
         return 0;
     }
     route_t route = {.type = (ll_command_type_t)op};
-    int has_account = ll_route_uuid(m, "account_id", &route.account_id);
-    int has_hold = ll_route_uuid(m, "hold_id", &route.hold_id);
+    int has_account = ll_http_path_uuid(req, m, "account_id", &route.account_id);
+    int has_hold = has_account < 0 ? -1 : ll_http_path_uuid(req, m, "hold_id", &route.hold_id);
+    if (has_account < 0 || has_hold < 0) return 0; /* answered 400 */
     route.has_account = has_account > 0, route.has_hold = has_hold > 0;
-    if (has_account < 0) {
-        ll_http_problem(req, 400, "invalid-account-id", "Invalid account id",
-                        "the account id in the path must be a UUID");
-        return 0;
-    }
-    if (has_hold < 0) {
-        ll_http_problem(req, 400, "invalid-hold-id", "Invalid hold id",
-                        "the hold id in the path must be a UUID");
-        return 0;
-    }
     if (who.role == LL_ROLE_AUDITOR) {
         ll_http_problem(req, 403, "forbidden", "Forbidden", "auditors read; they cannot send commands");
         return 0;
