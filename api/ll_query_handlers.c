@@ -105,6 +105,15 @@ static void unavailable(ll_query_worker_t *w, ll_query_job_t *job, int is_mongo)
     job->retry_after_s = 1;
 }
 
+/* The rows of sql on the worker's connection (made again when it broke). NULL: 503 answered. */
+static PGresult *pg_rows(ll_query_worker_t *w, ll_query_job_t *job, const char *sql, int n,
+                         const char *const *params) {
+    ll_error_t err = {""};
+    PGresult *res = pg_ready(w, &err) != 0 ? NULL : ll_pg_query(w->pg, sql, n, params, PGRES_TUPLES_OK, &err);
+    if (res == NULL) unavailable(w, job, 0);
+    return res;
+}
+
 /* ---- read models --------------------------------------------------------------------------- */
 
 /* The figures every account read shows: the balance, what open holds reserve, what is left to
@@ -639,21 +648,15 @@ static json_t *hold_json(const PGresult *res, int row, int c) {
  * Two primary-key lookups. A hold of an account the caller may not see answers exactly as a
  * missing one (404 hold-not-found). */
 static void query_hold(ll_query_worker_t *w, ll_query_job_t *job) {
-    ll_error_t err = {""};
     char idt[LL_UUID_TEXT_LEN + 1];
     ll_uuid_format(&job->hold_id, idt);
     const char *params[1] = {idt};
-    PGresult *res = pg_ready(w, &err) != 0
-                        ? NULL
-                        : ll_pg_query(w->pg,
-                                      "SELECT " HOLD_COLUMNS ", s.owner"
-                                      " FROM holds h JOIN account_state s ON s.account_id = h.account_id"
-                                      " WHERE h.hold_id = $1::uuid",
-                                      1, params, PGRES_TUPLES_OK, &err);
-    if (res == NULL) {
-        unavailable(w, job, 0);
-        return;
-    }
+    PGresult *res = pg_rows(w, job,
+                            "SELECT " HOLD_COLUMNS ", s.owner"
+                            " FROM holds h JOIN account_state s ON s.account_id = h.account_id"
+                            " WHERE h.hold_id = $1::uuid",
+                            1, params);
+    if (res == NULL) return;
     if (PQntuples(res) != 1 || (job->owner_scope[0] != '\0' &&
                                 strcmp(job->owner_scope, PQgetvalue(res, 0, HOLD_COLUMN_COUNT)) != 0)) {
         PQclear(res);
@@ -672,27 +675,20 @@ static void query_hold(ll_query_worker_t *w, ll_query_job_t *job) {
  * the account's other open holds nor any settled one. The one past limit says a next page
  * exists. */
 static void query_holds(ll_query_worker_t *w, ll_query_job_t *job) {
-    ll_error_t err = {""};
     char idt[LL_UUID_TEXT_LEN + 1], after[24], fetch[24];
     ll_uuid_format(&job->account_id, idt);
     snprintf(after, sizeof after, "%lld", (long long)(job->cursor > 0 ? job->cursor : 0));
     snprintf(fetch, sizeof fetch, "%lld", (long long)job->limit + 1);
     const char *params[3] = {idt, after, fetch};
     PGresult *res =
-        pg_ready(w, &err) != 0
-            ? NULL
-            : ll_pg_query(
-                  w->pg,
-                  "SELECT s.owner, " HOLD_COLUMNS " FROM account_state s"
-                  " LEFT JOIN LATERAL (SELECT * FROM holds"
-                  "  WHERE account_id = s.account_id AND status = 'open' AND placed_version > $2::bigint"
-                  "  ORDER BY placed_version LIMIT $3::bigint) h ON true"
-                  " WHERE s.account_id = $1::uuid ORDER BY h.placed_version",
-                  3, params, PGRES_TUPLES_OK, &err);
-    if (res == NULL) {
-        unavailable(w, job, 0);
-        return;
-    }
+        pg_rows(w, job,
+                "SELECT s.owner, " HOLD_COLUMNS " FROM account_state s"
+                " LEFT JOIN LATERAL (SELECT * FROM holds"
+                "  WHERE account_id = s.account_id AND status = 'open' AND placed_version > $2::bigint"
+                "  ORDER BY placed_version LIMIT $3::bigint) h ON true"
+                " WHERE s.account_id = $1::uuid ORDER BY h.placed_version",
+                3, params);
+    if (res == NULL) return;
     if (PQntuples(res) == 0 ||
         (job->owner_scope[0] != '\0' && strcmp(job->owner_scope, PQgetvalue(res, 0, 0)) != 0)) {
         PQclear(res);
