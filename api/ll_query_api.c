@@ -43,6 +43,8 @@ typedef struct {
 
 #define WAITERS_MAX QUERY_QUEUE_MAX /* subjects waiting at once: a wait also took a queue slot */
 
+typedef struct ll_query_api ll_query_api_t;
+
 struct ll_query_api {
     ll_http_app_t app;        /* cfg, access: first, for ll_http_app_create */
     ll_query_shared_t shared; /* what the workers borrow */
@@ -478,7 +480,7 @@ static int submit(ll_query_api_t *api, h2o_req_t *req, ll_query_job_t *job) {
     return 0;
 }
 
-int ll_query_api_handle(void *app, h2o_req_t *req, const ll_route_match_t *route) {
+static int query_handle(void *app, h2o_req_t *req, const ll_route_match_t *route) {
     ll_query_api_t *api = app;
     int op = route->route != NULL ? route->route->op : 0, ops = route->table == LL_HTTP_ROUTES;
     if (ops && op == LL_HTTP_HEALTHZ) {
@@ -522,11 +524,12 @@ int ll_query_api_handle(void *app, h2o_req_t *req, const ll_route_match_t *route
     return submit(api, req, job);
 }
 
-ll_query_api_t *ll_query_api_create(const ll_config_t *cfg, ll_error_t *err) {
+static void *query_create(const ll_config_t *cfg, ll_error_t *err) {
     return ll_http_app_create(sizeof(ll_query_api_t), cfg, err);
 }
 
-int ll_query_api_start(ll_query_api_t *api, h2o_loop_t *loop, int workers, ll_error_t *err) {
+static int query_start(void *app, h2o_loop_t *loop, int workers, ll_error_t *err) {
+    ll_query_api_t *api = app;
     if (api->app.cfg->query_view_accounts_max > 0) {
         api->view = ll_account_view_create((size_t)api->app.cfg->query_view_accounts_max,
                                            (size_t)api->app.cfg->query_view_movements_bytes);
@@ -604,7 +607,7 @@ static void view_metrics(ll_query_api_t *api, ll_text_t *t) {
     render_series(t, rows, sizeof rows / sizeof rows[0]);
 }
 
-char *ll_query_api_metrics(void *app) {
+static char *query_metrics(void *app) {
     ll_query_api_t *api = app;
     ll_query_shared_t *s = &api->shared;
     const series_t rows[] = {
@@ -635,7 +638,7 @@ char *ll_query_api_metrics(void *app) {
     return ll_text_take(&t);
 }
 
-int ll_query_api_drained(void *app) {
+static int query_drained(void *app) {
     ll_query_api_t *api = app;
     return api->offload == NULL || ll_offload_pending(api->offload) == 0;
 }
@@ -653,7 +656,8 @@ static void end_waits(ll_query_api_t *api, h2o_timeout_t *t) {
     h2o_timeout_dispose(api->loop, t);
 }
 
-void ll_query_api_destroy(ll_query_api_t *api) {
+static void query_destroy(void *app) {
+    ll_query_api_t *api = app;
     if (api == NULL) return;
     if (api->loop != NULL) {
         end_waits(api, &api->look_view);
@@ -665,3 +669,7 @@ void ll_query_api_destroy(ll_query_api_t *api) {
     ll_account_view_destroy(api->view);
     ll_http_app_destroy(&api->app);
 }
+
+const ll_service_api_t ll_query_service = {
+    .routes = ll_query_routes, .create = query_create, .start = query_start, .handle = query_handle,
+    .drained = query_drained, .metrics = query_metrics, .destroy = query_destroy};

@@ -19,29 +19,15 @@
 #ifndef LL_QUERY_API_H
 #define LL_QUERY_API_H
 
-#include "ll_config.h"
-#include "ll_error.h"
 #include "ll_route.h"
-
-#include <h2o.h>
-
-typedef struct ll_query_api ll_query_api_t;
-
-ll_query_api_t *ll_query_api_create(const ll_config_t *cfg, ll_error_t *err);
-
-/* Starts workers threads on loop. Returns 0 or a negative code (a database unreachable). */
-int ll_query_api_start(ll_query_api_t *api, h2o_loop_t *loop, int workers, ll_error_t *err);
+#include "ll_service.h"
 
 /* The query routes (ll_route.h): the GETs listed above under /v1. */
 extern const ll_route_t ll_query_routes[];
 
-/* The request handler (ll_http_handler_fn). */
-int ll_query_api_handle(void *api, h2o_req_t *req, const ll_route_match_t *route);
-
-/* The live view's and the event tail's figures in the Prometheus text format: malloc'd text
- * (caller frees), or NULL when out of memory. */
-char *ll_query_api_metrics(void *api);
-int ll_query_api_drained(void *api);
-void ll_query_api_destroy(ll_query_api_t *api);
+/* The query API for ll_service_main: create borrows the configuration for the API's life; start
+ * runs `threads` workers on the loop and fails when a database is unreachable; metrics adds the
+ * live view's and the event tail's figures; destroy ends the waits still parked, then the workers. */
+extern const ll_service_api_t ll_query_service;
 
 #endif

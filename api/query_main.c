@@ -31,31 +31,11 @@ static const char usage[] =
     "SIGTERM or SIGINT: stop accepting, finish queries in flight, exit 0.\n"
     "Exit status: 0 after a clean stop, 1 when it cannot start (the reason is printed).\n";
 
-static void *create(const ll_config_t *cfg, ll_error_t *err) {
-    return ll_query_api_create(cfg, err);
-}
-static int start(void *api, h2o_loop_t *loop, int threads, ll_error_t *err) {
-    return ll_query_api_start(api, loop, threads, err);
-}
-static void destroy(void *api) {
-    ll_query_api_destroy(api);
-}
-
 int main(int argc, char **argv) {
-    static const ll_service_desc_t d = {.program = "ledgerline-query",
-                                        .service = "query",
-                                        .listen_key = "query_listen",
-                                        .threads_flag = "--workers",
-                                        .threads_default = 4,
-                                        .threads_max = 32,
-                                        .usage = usage,
-                                        .routes = ll_query_routes,
-                                        .create = create,
-                                        .start = start,
-                                        .handle = ll_query_api_handle,
-                                        .drained = ll_query_api_drained,
-                                        .destroy = destroy,
-                                        .metrics = ll_query_api_metrics};
+    static const ll_service_desc_t d = {.program = "ledgerline-query", .service = "query",
+                                        .listen_key = "query_listen", .threads_flag = "--workers",
+                                        .threads_default = 4, .threads_max = 32, .usage = usage,
+                                        .api = &ll_query_service};
     ll_rm_library_init(); /* once, before any worker thread */
     int rc = ll_service_main(&d, argc, argv);
     ll_rm_library_cleanup();

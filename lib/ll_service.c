@@ -61,24 +61,25 @@ int ll_service_main(const ll_service_desc_t *d, int argc, char **argv) {
     if (rc >= 0) return rc;
     ll_error_t err = {""};
     const char *listen = ll_config_get(&cfg, d->listen_key);
-    void *api = d->create(&cfg, &err);
+    const ll_service_api_t *a = d->api;
+    void *api = a->create(&cfg, &err);
     static ll_http_server_t srv;
-    rc = api ? ll_http_server_init(&srv, listen, d->handle, api, LL_HTTP_ENTITY_BYTES_CAP,
+    rc = api ? ll_http_server_init(&srv, listen, a->handle, api, LL_HTTP_ENTITY_BYTES_CAP,
                                    (uint64_t)cfg.request_timeout_ms, &err)
              : LL_ENOMEM;
     static const char *const documents[] = {"/openapi.yaml", "application/yaml", ll_openapi_yaml, NULL};
     if (rc == 0) {
-        ll_http_server_routes(&srv, d->routes);
+        ll_http_server_routes(&srv, a->routes);
         ll_http_server_enable_metrics(&srv, d->service);
         ll_http_server_serve_documents(&srv, documents);
         ll_http_server_limit_connections(&srv, (size_t)cfg.http_connections_max);
         if (cfg.log_level[0] == 'd' || cfg.log_level[0] == 'i') ll_http_server_enable_access_log(&srv, d->service);
     }
-    if (rc == 0 && d->metrics) ll_http_server_add_metrics(&srv, d->metrics);
-    if (rc == 0) rc = d->start(api, srv.ctx.loop, threads, &err);
+    if (rc == 0 && a->metrics) ll_http_server_add_metrics(&srv, a->metrics);
+    if (rc == 0) rc = a->start(api, srv.ctx.loop, threads, &err);
     if (rc != 0) {
         fprintf(stderr, "%s: cannot start: %s\n", d->program, err.msg);
-        if (api != NULL) d->destroy(api);
+        if (api != NULL) a->destroy(api);
         if (srv.ctx_ready) ll_http_server_dispose(&srv);
         return 1;
     }
@@ -87,8 +88,8 @@ int ll_service_main(const ll_service_desc_t *d, int argc, char **argv) {
     ll_log_str(&l, "listen", listen);
     ll_log_int(&l, d->threads_flag + 2, threads); /* "--threads" -> "threads" */
     ll_log_end(&l);
-    ll_http_server_run(&srv, &stop_requested, d->drained, 10000);
-    d->destroy(api);
+    ll_http_server_run(&srv, &stop_requested, a->drained, 10000);
+    a->destroy(api);
     ll_http_server_dispose(&srv);
     ll_service_stopped(d->service);
     return 0;

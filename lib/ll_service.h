@@ -34,20 +34,26 @@ int ll_service_begin(const ll_service_start_t *s, int argc, char **argv, ll_conf
 void ll_service_started(const char *service, const char *key, const char *value);
 void ll_service_stopped(const char *service);
 
+/* What an HTTP service's API (the command service's, the query API's) gives ll_service_main:
+ * its routes and the steps of its life. api: what create returned. */
+typedef struct ll_service_api {
+    const ll_route_t *routes;                                 /* its route table (ll_route.h) */
+    void *(*create)(const ll_config_t *cfg, ll_error_t *err); /* NULL with err set */
+    int (*start)(void *api, h2o_loop_t *loop, int threads, ll_error_t *err); /* 0, or < 0 with err */
+    ll_http_handler_fn handle;
+    int (*drained)(void *api);   /* nothing in flight (ll_http_server_run's drain check) */
+    char *(*metrics)(void *api); /* optional: more Prometheus text for /metrics (malloc'd) */
+    void (*destroy)(void *api);  /* after the loop drained; also after a failed start */
+} ll_service_api_t;
+
 typedef struct ll_service_desc {
     const char *program;      /* "ledgerline-command" */
     const char *service;      /* "command": the name in log lines */
     const char *listen_key;   /* config key of the listen address, overridden by --listen */
     const char *threads_flag; /* "--writers" or "--workers" */
     int threads_default, threads_max;
-    const char *usage;         /* the whole --help text */
-    const ll_route_t *routes;  /* the service's route table (ll_route.h) */
-    void *(*create)(const ll_config_t *cfg, ll_error_t *err);
-    int (*start)(void *api, h2o_loop_t *loop, int threads, ll_error_t *err);
-    ll_http_handler_fn handle;
-    int (*drained)(void *api);
-    void (*destroy)(void *api);
-    char *(*metrics)(void *api); /* optional: more Prometheus text for /metrics */
+    const char *usage;           /* the whole --help text */
+    const ll_service_api_t *api; /* what the service serves */
 } ll_service_desc_t;
 
 /* Runs the service until SIGTERM/SIGINT. Returns the process exit status: 0 after a clean stop,

@@ -25,31 +25,10 @@ static const char usage[] =
     "SIGTERM or SIGINT: stop accepting, finish queued commands, exit 0.\n"
     "Exit status: 0 after a clean stop, 1 when it cannot start (the reason is printed).\n";
 
-/* Adapters from the typed API to the service descriptor. */
-static void *create(const ll_config_t *cfg, ll_error_t *err) {
-    return ll_command_api_create(cfg, err);
-}
-static int start(void *api, h2o_loop_t *loop, int threads, ll_error_t *err) {
-    return ll_command_api_start(api, loop, threads, err);
-}
-static void destroy(void *api) {
-    ll_command_api_destroy(api);
-}
-
 int main(int argc, char **argv) {
-    static const ll_service_desc_t d = {.program = "ledgerline-command",
-                                        .service = "command",
-                                        .listen_key = "command_listen",
-                                        .threads_flag = "--writers",
-                                        .threads_default = 2,
-                                        .threads_max = 16,
-                                        .usage = usage,
-                                        .routes = ll_command_routes,
-                                        .create = create,
-                                        .start = start,
-                                        .handle = ll_command_api_handle,
-                                        .drained = ll_command_api_drained,
-                                        .destroy = destroy,
-                                        .metrics = ll_command_api_metrics};
+    static const ll_service_desc_t d = {.program = "ledgerline-command", .service = "command",
+                                        .listen_key = "command_listen", .threads_flag = "--writers",
+                                        .threads_default = 2, .threads_max = 16, .usage = usage,
+                                        .api = &ll_command_service};
     return ll_service_main(&d, argc, argv);
 }

@@ -21,14 +21,16 @@
 #include <string.h>
 #include <time.h>
 
+typedef struct ll_command_api ll_command_api_t;
+
 struct ll_command_api {
     ll_http_app_t app; /* cfg, access: first, for ll_http_app_create */
     ll_writer_pool_t *writers;
     ll_idempotency_pruner_t *pruner; /* expired Idempotency-Keys, in the background */
     ll_hold_expiry_t *expiry;        /* holds past expires_at, in the background */
-    ll_loop_inbox_t answers; /* finished writes, back on the loop */
-    ll_strset_t inflight; /* "scope\nkey" of commands not yet answered (loop thread only) */
-    size_t pending;       /* jobs submitted and not yet completed (loop thread only) */
+    ll_loop_inbox_t answers;         /* finished writes, back on the loop */
+    ll_strset_t inflight;            /* "scope\nkey" of commands not yet answered (loop thread only) */
+    size_t pending;                  /* jobs submitted and not yet completed (loop thread only) */
 };
 
 /* One command between the loop and a writer. life: the request's reference (until h2o disposes
@@ -277,7 +279,7 @@ static void submit(ll_command_api_t *api, h2o_req_t *req, job_t *job) {
     api->pending++;
 }
 
-int ll_command_api_handle(void *app, h2o_req_t *req, const ll_route_match_t *m) {
+static int command_handle(void *app, h2o_req_t *req, const ll_route_match_t *m) {
     ll_command_api_t *api = app;
     int op = m->route != NULL ? m->route->op : 0;
     if (m->table == LL_HTTP_ROUTES && m->method_ok && handle_get(api, req, op) == 0) return 0;
@@ -315,7 +317,7 @@ int ll_command_api_handle(void *app, h2o_req_t *req, const ll_route_match_t *m) 
 
 /* ---- lifecycle ----------------------------------------------------------------------------- */
 
-ll_command_api_t *ll_command_api_create(const ll_config_t *cfg, ll_error_t *err) {
+static void *command_create(const ll_config_t *cfg, ll_error_t *err) {
     ll_command_api_t *api = ll_http_app_create(sizeof *api, cfg, err);
     if (api != NULL && ll_strset_init(&api->inflight, 4096) != 0) {
         ll_http_app_destroy(&api->app);
@@ -325,7 +327,8 @@ ll_command_api_t *ll_command_api_create(const ll_config_t *cfg, ll_error_t *err)
     return api;
 }
 
-int ll_command_api_start(ll_command_api_t *api, h2o_loop_t *loop, int writers, ll_error_t *err) {
+static int command_start(void *app, h2o_loop_t *loop, int writers, ll_error_t *err) {
+    ll_command_api_t *api = app;
     ll_loop_inbox_open(&api->answers, loop, on_completion, api);
     api->pruner =
         ll_idempotency_pruner_start(api->app.cfg->pg_conninfo, api->app.cfg->idempotency_retention_seconds, err);
@@ -340,7 +343,7 @@ int ll_command_api_start(ll_command_api_t *api, h2o_loop_t *loop, int writers, l
     return api->expiry ? 0 : LL_EIO;
 }
 
-char *ll_command_api_metrics(void *app) {
+static char *command_metrics(void *app) {
     ll_command_api_t *api = app;
     ll_text_t t;
     ll_text_init(&t);
@@ -362,12 +365,13 @@ char *ll_command_api_metrics(void *app) {
     return ll_text_take(&t);
 }
 
-int ll_command_api_drained(void *app) {
+static int command_drained(void *app) {
     ll_command_api_t *api = app;
     return api->pending == 0;
 }
 
-void ll_command_api_destroy(ll_command_api_t *api) {
+static void command_destroy(void *app) {
+    ll_command_api_t *api = app;
     if (api == NULL) return;
     ll_hold_expiry_stop(api->expiry);
     ll_writer_pool_stop(api->writers);
@@ -376,3 +380,7 @@ void ll_command_api_destroy(ll_command_api_t *api) {
     ll_strset_free(&api->inflight);
     ll_http_app_destroy(&api->app);
 }
+
+const ll_service_api_t ll_command_service = {
+    .routes = ll_command_routes, .create = command_create, .start = command_start, .handle = command_handle,
+    .drained = command_drained, .metrics = command_metrics, .destroy = command_destroy};

@@ -8,35 +8,18 @@
 #ifndef LL_COMMAND_API_H
 #define LL_COMMAND_API_H
 
-#include "ll_config.h"
-#include "ll_error.h"
 #include "ll_route.h"
-
-#include <h2o.h>
-
-typedef struct ll_command_api ll_command_api_t;
-
-/* Creates the API for cfg (borrowed for the API's lifetime). Returns NULL with err set. */
-ll_command_api_t *ll_command_api_create(const ll_config_t *cfg, ll_error_t *err);
-
-/* Connects the writer pool (writers threads) and the completion queue to loop.
- * Returns 0, or a negative code (e.g. PostgreSQL unreachable, schema not current). */
-int ll_command_api_start(ll_command_api_t *api, h2o_loop_t *loop, int writers, ll_error_t *err);
+#include "ll_service.h"
 
 /* The command routes (ll_route.h): POST /v1/accounts, /v1/accounts/{account_id}/deposits, ...
  * PUT .../credit-limit, POST /v1/holds/{hold_id}/capture|release, /v1/transfers, /v1/payments. */
 extern const ll_route_t ll_command_routes[];
 
-/* The request handler (ll_http_handler_fn). */
-int ll_command_api_handle(void *api, h2o_req_t *req, const ll_route_match_t *route);
-
-/* True when no command is queued or being written (ll_http_server_run's drain check). */
-int ll_command_api_drained(void *api);
-
-/* More Prometheus text for /metrics: pending commands, database errors. Loop thread. */
-char *ll_command_api_metrics(void *api);
-
-/* Stops the writers (finishing queued commands) and frees everything. Call after the loop drained. */
-void ll_command_api_destroy(ll_command_api_t *api);
+/* The command service for ll_service_main: create borrows the configuration for the API's life;
+ * start connects `threads` writers, the completion queue, the key pruner and the hold expiry,
+ * and fails when PostgreSQL is unreachable or its schema not current; drained: no command queued
+ * or being written; metrics: pending commands, database errors, pruned keys, expired holds;
+ * destroy stops the writers (finishing queued commands) and frees everything. */
+extern const ll_service_api_t ll_command_service;
 
 #endif
