@@ -48,6 +48,15 @@ void ll_service_stopped(const char *service) {
     ll_log_end(&l);
 }
 
+int ll_service_end(const char *program, const char *service, int rc, const ll_error_t *err) {
+    if (rc != 0) {
+        fprintf(stderr, "%s: %s\n", program, err->msg);
+        return 1;
+    }
+    ll_service_stopped(service);
+    return 0;
+}
+
 int ll_service_main(const ll_service_desc_t *d, int argc, char **argv) {
     int threads = d->threads_default;
     const ll_cli_option_t options[] = {

@@ -34,6 +34,10 @@ int ll_service_begin(const ll_service_start_t *s, int argc, char **argv, ll_conf
 void ll_service_started(const char *service, const char *key, const char *value);
 void ll_service_stopped(const char *service);
 
+/* How a background service (projector, relay) ends once its run returned rc: 0 after the stopped
+ * line, or 1 after "PROGRAM: reason" on stderr when rc is not 0. Returns the exit status. */
+int ll_service_end(const char *program, const char *service, int rc, const ll_error_t *err);
+
 /* What an HTTP service's API (the command service's, the query API's) gives ll_service_main:
  * its routes and the steps of its life. api: what create returned. */
 typedef struct ll_service_api {

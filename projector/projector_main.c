@@ -5,7 +5,6 @@
 #include "ll_service.h"
 
 #include <signal.h>
-#include <stdio.h>
 
 static volatile sig_atomic_t stop_requested;
 
@@ -59,10 +58,5 @@ int main(int argc, char **argv) {
     ll_error_t err = {""};
     rc = ll_projector_run(&opt, &stop_requested, &err);
     ll_rm_library_cleanup();
-    if (rc != 0) {
-        fprintf(stderr, "ledgerline-projector: %s\n", err.msg);
-        return 1;
-    }
-    ll_service_stopped("projector");
-    return 0;
+    return ll_service_end("ledgerline-projector", "projector", rc, &err);
 }

@@ -71,10 +71,6 @@ int main(int argc, char **argv) {
     opt.metrics_listen = cfg.relay_metrics_listen;
     ll_service_started("relay", "topic", opt.topic);
     ll_error_t err = {""};
-    if (ll_relay_run(&opt, &stop_requested, &err) != 0) {
-        fprintf(stderr, "ledgerline-relay: %s\n", err.msg);
-        return 1;
-    }
-    ll_service_stopped("relay");
-    return 0;
+    rc = ll_relay_run(&opt, &stop_requested, &err);
+    return ll_service_end("ledgerline-relay", "relay", rc, &err);
 }
