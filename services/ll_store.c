@@ -905,8 +905,30 @@ static const char *const EVENT_CASTS[EV_COLUMNS] = {"bigint[]", "uuid[]", "bigin
                                                     "text[]",   "int[]",  "timestamptz[]", "text[]",
                                                     "uuid[]",   "text[]", "text[]"};
 
-/* Appends event e's item of column c to the array being built. */
-static int event_item(ll_store_t *s, const ll_event_t *e, int c, ll_error_t *err) {
+/* One row's item of one column (unnest_arrays): row i of its kind in the batch, column c.
+ * Returns 0, or not 0 with err set. */
+typedef int (*item_fn)(ll_store_t *s, size_t i, int c, ll_error_t *err);
+
+/* unnest's arguments: for each column an array of the items of the rows i < n that keep marks
+ * (NULL: every row), cast by casts[c]. Returns 0, or LL_EIO when an item failed (the query reset). */
+static int unnest_arrays(ll_store_t *s, int columns, const char *const *casts, size_t n, const int *keep,
+                         item_fn item, ll_error_t *err) {
+    for (int c = 0; c < columns; c++) {
+        if (c) ll_pgq_sql(&s->q, ", ");
+        ll_pgq_array_begin(&s->q);
+        for (size_t i = 0; i < n; i++)
+            if ((keep == NULL || keep[i]) && item(s, i, c, err) != 0) {
+                ll_pgq_reset(&s->q);
+                return LL_EIO;
+            }
+        ll_pgq_array_end(&s->q, casts[c]);
+    }
+    return 0;
+}
+
+/* Appends event i's item of column c to the array being built. */
+static int event_item(ll_store_t *s, size_t i, int c, ll_error_t *err) {
+    const ll_event_t *e = &s->b->events[i];
     char text[LL_UUID_TEXT_LEN + LL_TIME_TEXT_LEN + 1];
     switch (c) {
     case EV_POSITION:
@@ -963,16 +985,7 @@ static int insert_events(ll_store_t *s, ll_error_t *err) {
     ll_pgq_sql(&s->q, "WITH e AS (INSERT INTO events (global_position, account_id, version, event_id, type,"
                       " schema_version, occurred_at, command_id, transfer_id, hash, envelope)"
                       " SELECT * FROM unnest(");
-    for (int c = 0; c < EV_COLUMNS; c++) {
-        if (c) ll_pgq_sql(&s->q, ", ");
-        ll_pgq_array_begin(&s->q);
-        for (size_t i = 0; i < b->n_events; i++)
-            if (event_item(s, &b->events[i], c, err) != 0) {
-                ll_pgq_reset(&s->q);
-                return LL_EIO;
-            }
-        ll_pgq_array_end(&s->q, EVENT_CASTS[c]);
-    }
+    if (unnest_arrays(s, EV_COLUMNS, EVENT_CASTS, b->n_events, NULL, event_item, err) != 0) return LL_EIO;
     ll_pgq_sql(&s->q,
                ") RETURNING global_position, account_id)"
                " INSERT INTO outbox (global_position, account_id) SELECT global_position, account_id FROM e");
@@ -999,8 +1012,10 @@ static const char *const ACCOUNT_CASTS[AC_COLUMNS] = {"uuid[]",   "bigint[]", "t
                                                       "text[]",   "bigint[]", "bigint[]", "bigint[]",
                                                       "bigint[]", "text[]",   "bigint[]", "boolean[]"};
 
-static void account_item(ll_store_t *s, const ll_account_t *a, int c) {
+static int account_item(ll_store_t *s, size_t i, int c, ll_error_t *err) {
+    const ll_account_t *a = &s->b->accounts[i];
     char id[LL_UUID_TEXT_LEN + 1];
+    (void)err; /* an account's items cannot fail */
     switch (c) {
     case AC_ID:
         ll_uuid_format(&a->account_id, id);
@@ -1040,6 +1055,7 @@ static void account_item(ll_store_t *s, const ll_account_t *a, int c) {
         ll_pgq_array_item(&s->q, a->frozen ? "t" : "f");
         break;
     }
+    return 0;
 }
 
 static int upsert_states(ll_store_t *s, ll_error_t *err) {
@@ -1051,13 +1067,8 @@ static int upsert_states(ll_store_t *s, ll_error_t *err) {
                "INSERT INTO account_state (account_id, version, status, owner, currency, balance_minor,"
                " overdraft_limit_minor, opened_at_us, updated_at_us, head_hash, held_minor, frozen)"
                " SELECT * FROM unnest(");
-    for (int c = 0; c < AC_COLUMNS; c++) {
-        if (c) ll_pgq_sql(&s->q, ", ");
-        ll_pgq_array_begin(&s->q);
-        for (size_t i = 0; i < b->n_accounts; i++)
-            if (b->dirty[i]) account_item(s, &b->accounts[i], c);
-        ll_pgq_array_end(&s->q, ACCOUNT_CASTS[c]);
-    }
+    if (unnest_arrays(s, AC_COLUMNS, ACCOUNT_CASTS, b->n_accounts, b->dirty, account_item, err) != 0)
+        return LL_EIO;
     ll_pgq_sql(
         &s->q,
         ") ON CONFLICT (account_id) DO UPDATE SET version = EXCLUDED.version, status = EXCLUDED.status,"
@@ -1088,8 +1099,10 @@ static const char *const HOLD_CASTS[HO_COLUMNS] = {
     "uuid[]", "uuid[]",        "text[]",        "text[]",        "bigint[]", "bigint[]",
     "text[]", "timestamptz[]", "timestamptz[]", "timestamptz[]", "bigint[]", "text[]"};
 
-static void hold_item(ll_store_t *s, const ll_hold_t *h, int c) {
+static int hold_item(ll_store_t *s, size_t i, int c, ll_error_t *err) {
+    const ll_hold_t *h = &s->b->holds[i];
     char text[LL_UUID_TEXT_LEN + LL_TIME_TEXT_LEN + 1];
+    (void)err; /* a hold's items cannot fail */
     switch (c) {
     case HO_ID:
     case HO_ACCOUNT:
@@ -1132,6 +1145,7 @@ static void hold_item(ll_store_t *s, const ll_hold_t *h, int c) {
         ll_pgq_array_item(&s->q, h->placed_by);
         break;
     }
+    return 0;
 }
 
 /* The holds placed or settled in this batch: a placement inserts, a settlement updates (a hold
@@ -1145,13 +1159,7 @@ static int upsert_holds(ll_store_t *s, ll_error_t *err) {
         &s->q,
         "INSERT INTO holds (hold_id, account_id, status, currency, amount_minor, captured_minor, reference,"
         " placed_at, expires_at, settled_at, placed_version, placed_by) SELECT * FROM unnest(");
-    for (int c = 0; c < HO_COLUMNS; c++) {
-        if (c) ll_pgq_sql(&s->q, ", ");
-        ll_pgq_array_begin(&s->q);
-        for (size_t i = 0; i < b->n_holds; i++)
-            if (b->hold_dirty[i]) hold_item(s, &b->holds[i], c);
-        ll_pgq_array_end(&s->q, HOLD_CASTS[c]);
-    }
+    if (unnest_arrays(s, HO_COLUMNS, HOLD_CASTS, b->n_holds, b->hold_dirty, hold_item, err) != 0) return LL_EIO;
     ll_pgq_sql(&s->q, ") ON CONFLICT (hold_id) DO UPDATE SET status = EXCLUDED.status,"
                       " captured_minor = EXCLUDED.captured_minor, settled_at = EXCLUDED.settled_at");
     return run_command(s, "ll_upsert_holds", err);
