@@ -105,15 +105,6 @@ static void unavailable(ll_query_worker_t *w, ll_query_job_t *job, int is_mongo)
     job->retry_after_s = 1;
 }
 
-/* The rows of sql on the worker's connection (made again when it broke). NULL: 503 answered. */
-static PGresult *pg_rows(ll_query_worker_t *w, ll_query_job_t *job, const char *sql, int n,
-                         const char *const *params) {
-    ll_error_t err = {""};
-    PGresult *res = pg_ready(w, &err) != 0 ? NULL : ll_pg_query(w->pg, sql, n, params, PGRES_TUPLES_OK, &err);
-    if (res == NULL) unavailable(w, job, 0);
-    return res;
-}
-
 /* ---- read models --------------------------------------------------------------------------- */
 
 /* The figures every account read shows: the balance, what open holds reserve, what is left to
@@ -610,112 +601,94 @@ static void query_verify(ll_query_worker_t *w, ll_query_job_t *job) {
 
 /* ---- holds --------------------------------------------------------------------------------- */
 
-/* The columns a hold is rendered from, in this order, as every hold query selects them. */
-#define HOLD_COLUMNS                                                                                         \
-    "h.hold_id, h.account_id, h.status, h.currency, h.amount_minor, h.captured_minor,"                       \
-    " h.reference, (extract(epoch FROM h.placed_at) * 1000000)::bigint,"                                     \
-    " (extract(epoch FROM h.expires_at) * 1000000)::bigint,"                                                 \
-    " (extract(epoch FROM h.settled_at) * 1000000)::bigint, h.placed_version"
-#define HOLD_COLUMN_COUNT 11
-
-/* The canonical text of the microseconds in PostgreSQL's column text, or null when null. */
-static json_t *time_json(const PGresult *res, int row, int col) {
+/* The canonical text of us, or null when it has none. */
+static json_t *time_json(int64_t us) {
     char text[LL_TIME_TEXT_LEN + 1];
-    if (PQgetisnull(res, row, col) || ll_time_format(strtoll(PQgetvalue(res, row, col), NULL, 10), text) != 0)
-        return json_null();
-    return json_string(text);
+    return ll_time_format(us, text) == 0 ? json_string(text) : json_null();
 }
 
-/* One hold as the API shows it, from HOLD_COLUMNS starting at column c of row; NULL when out of
- * memory. */
-static json_t *hold_json(const PGresult *res, int row, int c) {
-    const char *status = PQgetvalue(res, row, c + 2);
-    int64_t amount = strtoll(PQgetvalue(res, row, c + 4), NULL, 10),
-            captured = strtoll(PQgetvalue(res, row, c + 5), NULL, 10);
+/* One hold as the API shows it; NULL when out of memory. */
+static json_t *hold_json(const ll_hold_t *h) {
+    char hold[LL_UUID_TEXT_LEN + 1], account[LL_UUID_TEXT_LEN + 1];
+    ll_uuid_format(&h->hold_id, hold);
+    ll_uuid_format(&h->account_id, account);
+    int open = h->status == LL_HOLD_OPEN;
     /* What went back to available when it ended: all of it but what a capture took. */
-    int64_t released = strcmp(status, "open") == 0 ? 0 : amount - captured;
-    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:I}", "hold_id",
-                     PQgetvalue(res, row, c), "account_id", PQgetvalue(res, row, c + 1), "status", status,
-                     "amount_minor", (json_int_t)amount, "currency", PQgetvalue(res, row, c + 3),
-                     "captured_minor", (json_int_t)captured, "released_minor", (json_int_t)released,
-                     "reference", PQgetvalue(res, row, c + 6), "placed_at", time_json(res, row, c + 7),
-                     "expires_at", time_json(res, row, c + 8), "settled_at", time_json(res, row, c + 9),
-                     "placed_version", (json_int_t)strtoll(PQgetvalue(res, row, c + 10), NULL, 10));
+    int64_t released = open ? 0 : h->amount_minor - h->captured_minor;
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:s, s:o, s:o, s:o, s:I}", "hold_id", hold, "account_id",
+                     account, "status", ll_hold_status_name(h->status), "amount_minor", (json_int_t)h->amount_minor,
+                     "currency", h->currency.code, "captured_minor", (json_int_t)h->captured_minor,
+                     "released_minor", (json_int_t)released, "reference", h->reference, "placed_at",
+                     time_json(h->placed_at_us), "expires_at", time_json(h->expires_at_us), "settled_at",
+                     open ? json_null() : time_json(h->settled_at_us), "placed_version",
+                     (json_int_t)h->placed_version);
 }
 
-/* GET /v1/holds/{id}: the hold as the event store keeps it (the holds table, written in the same
- * transaction as the hold's events): current, never behind what a capture or release answered.
- * Two primary-key lookups. A hold of an account the caller may not see answers exactly as a
- * missing one (404 hold-not-found). */
+/* GET /v1/holds/{id}: the hold as the event store keeps it (ll_event_reader_hold): current, never
+ * behind what a capture or release answered. A hold of an account the caller may not see
+ * answers exactly as a missing one (404 hold-not-found). */
 static void query_hold(ll_query_worker_t *w, ll_query_job_t *job) {
-    char idt[LL_UUID_TEXT_LEN + 1];
-    ll_uuid_format(&job->hold_id, idt);
-    const char *params[1] = {idt};
-    PGresult *res = pg_rows(w, job,
-                            "SELECT " HOLD_COLUMNS ", s.owner"
-                            " FROM holds h JOIN account_state s ON s.account_id = h.account_id"
-                            " WHERE h.hold_id = $1::uuid",
-                            1, params);
-    if (res == NULL) return;
-    if (PQntuples(res) != 1 || (job->owner_scope[0] != '\0' &&
-                                strcmp(job->owner_scope, PQgetvalue(res, 0, HOLD_COLUMN_COUNT)) != 0)) {
-        PQclear(res);
+    ll_error_t err = {""};
+    ll_hold_row_t row;
+    int found = pg_ready(w, &err) != 0 ? -1 : ll_event_reader_hold(w->events, &job->hold_id, &row, &err);
+    if (found < 0) {
+        unavailable(w, job, 0);
+        return;
+    }
+    if (!found || (job->owner_scope[0] != '\0' && strcmp(job->owner_scope, row.owner) != 0)) {
         ll_query_problem(job, 404, "hold-not-found", "Hold not found", "no such hold");
         return;
     }
-    respond_json(job, hold_json(res, 0, 0));
-    PQclear(res);
+    respond_json(job, hold_json(&row.hold));
+}
+
+/* A page of holds being rendered: the first limit; one more says a next page exists. */
+typedef struct {
+    json_t *items; /* NULL: out of memory */
+    int64_t limit, count, last;
+    int more;
+} holds_page_t;
+
+static int holds_each(void *ctx, const ll_hold_t *h) {
+    holds_page_t *pg = ctx;
+    if (pg->count == pg->limit) return pg->more = 1;
+    json_t *item = hold_json(h);
+    if (item == NULL || json_array_append_new(pg->items, item) != 0) {
+        json_decref(pg->items);
+        pg->items = NULL;
+        return 1;
+    }
+    pg->last = h->placed_version;
+    pg->count++;
+    return 0;
 }
 
 /* GET /v1/accounts/{id}/holds?status=open: a page of the account's open holds, oldest placed
- * first, from the event store. One statement (one snapshot): the account's row by its primary
- * key (whose it is: another's answers exactly as a missing one), and at most limit + 1 of its
- * open holds after the cursor through the partial index holds_account_open (account_id,
- * placed_version) WHERE status = 'open' (migration 0005): a page reads the rows it returns, not
- * the account's other open holds nor any settled one. The one past limit says a next page
- * exists. */
+ * first, from the event store in one statement (ll_event_reader_open_holds): at most limit + 1,
+ * the one past limit saying a next page exists. Another's account answers exactly as a missing
+ * one. */
 static void query_holds(ll_query_worker_t *w, ll_query_job_t *job) {
-    char idt[LL_UUID_TEXT_LEN + 1], after[24], fetch[24];
-    ll_uuid_format(&job->account_id, idt);
-    snprintf(after, sizeof after, "%lld", (long long)(job->cursor > 0 ? job->cursor : 0));
-    snprintf(fetch, sizeof fetch, "%lld", (long long)job->limit + 1);
-    const char *params[3] = {idt, after, fetch};
-    PGresult *res =
-        pg_rows(w, job,
-                "SELECT s.owner, " HOLD_COLUMNS " FROM account_state s"
-                " LEFT JOIN LATERAL (SELECT * FROM holds"
-                "  WHERE account_id = s.account_id AND status = 'open' AND placed_version > $2::bigint"
-                "  ORDER BY placed_version LIMIT $3::bigint) h ON true"
-                " WHERE s.account_id = $1::uuid ORDER BY h.placed_version",
-                3, params);
-    if (res == NULL) return;
-    if (PQntuples(res) == 0 ||
-        (job->owner_scope[0] != '\0' && strcmp(job->owner_scope, PQgetvalue(res, 0, 0)) != 0)) {
-        PQclear(res);
-        ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
+    ll_error_t err = {""};
+    char owner[LL_OWNER_BYTES_MAX + 2];
+    holds_page_t pg = {.items = json_array(), .limit = job->limit}; /* NULL: read, then 500 */
+    int64_t n = pg_ready(w, &err) != 0 ? LL_EIO
+                                       : ll_event_reader_open_holds(w->events, &job->account_id,
+                                                                    job->cursor > 0 ? job->cursor : 0, job->limit + 1,
+                                                                    owner, holds_each, &pg, &err);
+    int missing = n == LL_ENOENT || (n >= 0 && job->owner_scope[0] != '\0' && strcmp(job->owner_scope, owner) != 0);
+    if (n < 0 || missing) {
+        json_decref(pg.items);
+        if (missing)
+            ll_query_problem(job, 404, "account-not-found", "Account not found", "no such account");
+        else
+            unavailable(w, job, 0);
         return;
     }
-    json_t *items = json_array();
-    int64_t last = 0;
-    int rows = PQntuples(res), count = 0;
-    for (int r = 0; items != NULL && r < rows && count < job->limit; r++) {
-        if (PQgetisnull(res, r, 1)) continue; /* the account, without open holds after the cursor */
-        json_t *item = hold_json(res, r, 1);
-        if (item == NULL || json_array_append_new(items, item) != 0) {
-            json_decref(items);
-            items = NULL;
-            break;
-        }
-        last = strtoll(PQgetvalue(res, r, HOLD_COLUMN_COUNT), NULL, 10); /* its placed_version */
-        count++;
-    }
-    int more = count == job->limit && rows > count;
     char next[24];
-    snprintf(next, sizeof next, "%lld", (long long)last);
-    PQclear(res);
-    respond_json(job, items == NULL ? NULL
-                                    : json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                                                more ? json_string(next) : json_null()));
+    snprintf(next, sizeof next, "%lld", (long long)pg.last);
+    respond_json(job, pg.items == NULL ? NULL
+                                       : json_pack("{s:o, s:o}", "items", pg.items, "next_cursor",
+                                                   pg.more ? json_string(next) : json_null()));
 }
 
 /* Answers /readyz from state (ll_query_ready_t). */

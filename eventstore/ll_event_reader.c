@@ -57,6 +57,19 @@ const ll_event_statement_t LL_EVENT_STATEMENTS[LL_ES_COUNT] = {
                          " AND attname IN ('held_minor', 'frozen') AND NOT attisdropped"},
     /* Every state row when no account is given: a progress line's totals, once per run. */
     [LL_ES_TOTALS] = {"ll_event_totals", "SELECT count(*), coalesce(sum(version), 0)" LL_EVENT_STATE_ROWS},
+    /* Two primary-key lookups: holds_pkey, then account_state's. */
+    [LL_ES_HOLD] = {"ll_event_hold", LL_EVENT_HOLD_COLUMNS " FROM holds h JOIN account_state s"
+                                                           " ON s.account_id = h.account_id WHERE h.hold_id = $1::uuid"},
+    /* The account's row by its primary key (one row with NULL hold columns when no open hold
+     * follows the cursor), and at most $3 of its open holds after placed_version $2 through the
+     * partial index holds_account_open (migration 0005): a page reads the rows it returns, not
+     * the account's other open holds nor any settled one. One statement: one snapshot. */
+    [LL_ES_OPEN_HOLDS] = {"ll_event_open_holds",
+                          LL_EVENT_HOLD_COLUMNS " FROM account_state s LEFT JOIN LATERAL (SELECT * FROM holds"
+                                                "  WHERE account_id = s.account_id AND status = 'open'"
+                                                " AND placed_version > $2::bigint"
+                                                "  ORDER BY placed_version LIMIT $3::bigint) h ON true"
+                                                " WHERE s.account_id = $1::uuid ORDER BY h.placed_version"},
 };
 
 struct ll_event_reader {

@@ -1,6 +1,6 @@
 /* ll_event_reader.h - the one reader of the PostgreSQL event store, for everyone who reads it:
  * the projector (gaps, states of accounts it does not remember), the query API (balance as of T,
- * audit pages, verification), ledgerline-audit and ledgerline-rebuild. The write side
+ * audit pages, verification, holds), ledgerline-audit and ledgerline-rebuild. The write side
  * (services/ll_store.c) stays with the command service.
  *
  * Each read has one SQL text (ll_event_reader_each_statement lists them, so a test can check
@@ -19,6 +19,7 @@
 #include "ll_account.h"
 #include "ll_error.h"
 #include "ll_event.h"
+#include "ll_hold.h"
 
 #include <libpq-fe.h>
 #include <stdbool.h>
@@ -148,6 +149,32 @@ int ll_event_reader_each_state(ll_event_reader_t *r, const ll_uuid_t *account,
  * events of their streams): the totals of a progress line. Returns 0, or -1 with err set. */
 int ll_event_reader_state_totals(ll_event_reader_t *r, const ll_uuid_t *account, int64_t *accounts,
                                  int64_t *events, ll_error_t *err);
+
+/* ---- holds (the holds table, written with the hold's events: current) ------------------------- */
+
+/* A hold with the owner of its account, kept as ll_state_row_t keeps one (a damaged longer one
+ * equals no valid owner). placed_by is not read (""): no reader here shows it. settled_at_us is 0
+ * while the hold is open (its column NULL). */
+typedef struct {
+    ll_hold_t hold;
+    char owner[LL_OWNER_BYTES_MAX + 2];
+} ll_hold_row_t;
+
+/* The hold by its primary key, and its account's owner by account_state's. Returns 1 (found), 0
+ * (no such hold, or its account has no state row), or -1 with err set (the store failed, or the
+ * row is damaged: a reference longer than any command gives). */
+int ll_event_reader_hold(ll_event_reader_t *r, const ll_uuid_t *hold, ll_hold_row_t *out, ll_error_t *err);
+
+/* One page of an account's open holds, in one statement (one snapshot): its owner into owner (as
+ * ll_hold_row_t keeps it) and each(ctx, hold) for at most max of its open holds placed after
+ * version `after`, oldest placed first (placed_version; a non-zero return stops the calls), by
+ * account_state's primary key and the partial index holds_account_open: the rows it returns are
+ * the rows it reads. Returns how many holds were passed to each (0: none after `after`),
+ * LL_ENOENT when the account has no state row (owner ""), or LL_EIO with err set (the store
+ * failed, or a row is damaged). */
+int64_t ll_event_reader_open_holds(ll_event_reader_t *r, const ll_uuid_t *account, int64_t after, int64_t max,
+                                   char owner[LL_OWNER_BYTES_MAX + 2], int (*each)(void *ctx, const ll_hold_t *h),
+                                   void *ctx, ll_error_t *err);
 
 /* ---- the whole store (rebuild), inside the caller's transaction ------------------------------ */
 

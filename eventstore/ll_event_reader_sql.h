@@ -23,6 +23,8 @@ typedef enum {
     LL_ES_STATES_0003, /* ... of a schema before 0004 (no held_minor, frozen) */
     LL_ES_HAS_HOLDS,  /* whether account_state has 0004's columns */
     LL_ES_TOTALS,     /* state rows and the sum of their versions */
+    LL_ES_HOLD,       /* one hold with its account's owner */
+    LL_ES_OPEN_HOLDS, /* an account's owner and a page of its open holds */
     LL_ES_COUNT
 } ll_event_statement_id_t;
 
@@ -55,6 +57,15 @@ typedef struct {
 /* account_state's rows ($1's, or all when it is NULL). */
 #define LL_EVENT_STATE_ROWS " FROM account_state WHERE ($1::uuid IS NULL OR account_id = $1::uuid)"
 #define LL_EVENT_STATE_FIGURES "SELECT account_id::text, version, balance_minor, status, overdraft_limit_minor, "
+
+/* What every hold read selects: its account's owner, then the hold's columns as
+ * ll_event_holds.c reads them (times in microseconds since the epoch; settled_at NULL while
+ * open). From account_state s and holds h. */
+#define LL_EVENT_HOLD_COLUMNS                                                                           \
+    "SELECT s.owner, h.hold_id, h.account_id, h.status, h.currency, h.amount_minor, h.captured_minor,"    \
+    " h.reference, (extract(epoch FROM h.placed_at) * 1000000)::bigint,"                                   \
+    " (extract(epoch FROM h.expires_at) * 1000000)::bigint,"                                               \
+    " (extract(epoch FROM h.settled_at) * 1000000)::bigint, h.placed_version"
 
 /* Sends sql (n text parameters) in single-row mode and calls row(ctx, res) per row until it
  * returns non-zero (the rest then cancelled and drained: the connection stays usable). Returns

@@ -5,9 +5,9 @@
  * The store runs commands against the local event store down every path that prepares a
  * statement (claim, replay, release after a 412, take-over after retention, lock, positions,
  * events with their outbox rows, states, responses, notify; a hold placed and captured, the
- * expiry sweep's lookup of due holds), with a reference full of what
+ * expiry sweep's lookup of due holds, two holds left open), with a reference full of what
  * array syntax gives meaning to, read back byte for byte; the projector's reader takes the
- * account's states from the store. Then, in a session of its own with
+ * account's states from the store, and the query API's reads its holds. Then, in a session of its own with
  * temporary tables of the same names and indexes, empty (a fresh deployment) and then holding
  * 50,000 rows each, each statement's generic plan under the store's session settings (the plan
  * its connection keeps) must not scan a table.
@@ -42,7 +42,7 @@ static const char *const EXPECTED[] = {
     "ll_insert_events", "ll_upsert_states", "ll_store_responses", "ll_release_keys",  "ll_notify_outbox",
     "ll_find_holds",    "ll_load_holds",    "ll_upsert_holds",    "ll_due_holds",     "ll_event_states"};
 #define N_EXPECTED (sizeof EXPECTED / sizeof EXPECTED[0])
-#define LL_ES_READS 16 /* room for every statement of the event reader (ll_event_reader_each_statement) */
+#define LL_ES_READS 24 /* room for every statement of the event reader (ll_event_reader_each_statement) */
 
 typedef struct {
     char name[N_EXPECTED + LL_ES_READS][32];
@@ -110,6 +110,48 @@ static int count_state(void *ctx, const ll_state_figures_t *s) {
     return 0;
 }
 
+/* The open holds a page passed, in order. */
+typedef struct {
+    ll_uuid_t ids[4];
+    int64_t versions[4];
+    int n;
+} open_holds_t;
+
+static int collect_hold(void *ctx, const ll_hold_t *h) {
+    open_holds_t *o = ctx;
+    if (o->n == 4) return 1;
+    o->versions[o->n] = h->placed_version;
+    o->ids[o->n++] = h->hold_id;
+    return 0;
+}
+
+/* The query API's hold reads: the captured hold by its id, with its account's owner; the two
+ * open ones a page at a time, oldest placed first; what the store does not have. */
+static void read_holds(ll_test_ctx_t *t, ll_event_reader_t *r, const ll_uuid_t *account, const ll_uuid_t *holds) {
+    ll_error_t err = {""};
+    ll_hold_row_t row;
+    LL_CHECK_EQ_INT(ll_event_reader_hold(r, &holds[0], &row, &err), 1);
+    const ll_hold_t *h = &row.hold;
+    LL_CHECK(ll_uuid_equal(&h->hold_id, &holds[0]) && ll_uuid_equal(&h->account_id, account));
+    LL_CHECK(h->status == LL_HOLD_CAPTURED && h->amount_minor == 100 && h->captured_minor == 40);
+    LL_CHECK(strcmp(h->currency.code, "EUR") == 0 && strcmp(h->reference, REFERENCE) == 0);
+    LL_CHECK(strcmp(row.owner, "store-plans") == 0 && h->placed_version == 3);
+    LL_CHECK(h->placed_at_us > 0 && h->expires_at_us == h->placed_at_us + 60000000 && h->settled_at_us >= h->placed_at_us);
+    ll_uuid_t nobody;
+    LL_REQUIRE(ll_uuid_random(&nobody) == 0);
+    LL_CHECK_EQ_INT(ll_event_reader_hold(r, &nobody, &row, &err), 0);
+    char owner[LL_OWNER_BYTES_MAX + 2];
+    open_holds_t first = {.n = 0}, rest = {.n = 0}, none = {.n = 0};
+    LL_CHECK_EQ_INT(ll_event_reader_open_holds(r, account, 0, 1, owner, collect_hold, &first, &err), 1);
+    LL_CHECK(strcmp(owner, "store-plans") == 0 && first.n == 1 && ll_uuid_equal(&first.ids[0], &holds[1]));
+    LL_CHECK_EQ_INT(ll_event_reader_open_holds(r, account, first.versions[0], 5, owner, collect_hold, &rest, &err), 1);
+    LL_CHECK(rest.n == 1 && ll_uuid_equal(&rest.ids[0], &holds[2]) && rest.versions[0] > first.versions[0]);
+    LL_CHECK_EQ_INT(ll_event_reader_open_holds(r, account, rest.versions[0], 5, owner, collect_hold, &none, &err), 0);
+    LL_CHECK(none.n == 0 && strcmp(owner, "store-plans") == 0);
+    LL_CHECK_EQ_INT(ll_event_reader_open_holds(r, &nobody, 0, 5, owner, collect_hold, &none, &err), LL_ENOENT);
+    LL_CHECK(none.n == 0 && owner[0] == '\0');
+}
+
 static int count_with_head(void *ctx, const char *account_id, const char *envelope, size_t len, const char *head,
                            int64_t head_version) {
     (void)account_id, (void)envelope, (void)len;
@@ -120,7 +162,7 @@ static int count_with_head(void *ctx, const char *account_id, const char *envelo
 /* Every read of the event reader, on a connection the caller keeps, over the account's stream:
  * the ranges, the state row, the accounts moved since, and the whole store through its cursor
  * agree on how many events it has. */
-static void read_back(ll_test_ctx_t *t, PGconn **conn, const ll_uuid_t *account) {
+static void read_back(ll_test_ctx_t *t, PGconn **conn, const ll_uuid_t *account, const ll_uuid_t *holds) {
     ll_error_t err = {""};
     ll_event_reader_t *r = ll_event_reader_on(conn);
     LL_REQUIRE(r != NULL);
@@ -166,6 +208,7 @@ static void read_back(ll_test_ctx_t *t, PGconn **conn, const ll_uuid_t *account)
     int64_t with_heads = 0;
     LL_CHECK_EQ_INT(ll_event_reader_each_with_head(r, account, count_with_head, &with_heads, &err), 0);
     LL_CHECK(moved == version && counted == version && streamed == version && with_heads == version);
+    read_holds(t, r, account, holds);
     ll_event_reader_free(r);
 }
 
@@ -230,6 +273,21 @@ static void run_commands(ll_test_ctx_t *t, const char *conninfo, statements_t *s
     ll_uuid_t due[4];
     ll_hold_cursor_t after = LL_HOLD_CURSOR_START;
     LL_CHECK_EQ_INT(ll_store_due_holds(s, ll_clock_wall_us() + 3600000000LL, &after, due, 4, &err), 0);
+    /* Two holds left open, for the query API's page of them. */
+    ll_uuid_t holds[3] = {place.cmd.hold_id};
+    for (int i = 1; i < 3; i++) {
+        char k[96];
+        fresh_key(k, sizeof k, "open-hold");
+        ll_write_t more;
+        write_init(&more, LL_CMD_PLACE_HOLD, k);
+        more.cmd.account_id = open.cmd.account_id;
+        more.cmd.amount_minor = i;
+        more.cmd.expires_in_s = 3600;
+        batch[0] = &more;
+        ll_store_execute(s, batch, 1);
+        LL_CHECK_EQ_INT(more.status, 201);
+        holds[i] = more.cmd.hold_id;
+    }
     ll_store_each_statement(s, collect, st);
     ll_store_close(s);
 
@@ -267,7 +325,7 @@ static void run_commands(ll_test_ctx_t *t, const char *conninfo, statements_t *s
     PQclear(r);
     LL_CHECK_EQ_INT(ll_event_reader_states(se, ids, versions, 3, states, found, &err), 0);
     LL_CHECK(found[0] && !found[1] && !found[2]);
-    read_back(t, &relay, &open.cmd.account_id);
+    read_back(t, &relay, &open.cmd.account_id, holds);
     PQfinish(relay);
     ll_event_reader_each_statement(collect, st);
     ll_event_reader_free(se);
@@ -298,7 +356,39 @@ static int reads_every_row(const char *name) {
     return 0;
 }
 
-/* Prepares every statement of st in conn and fails when its generic plan scans a table. */
+/* The reads that must take one index of the schema, not merely none that scans: the query API's
+ * holds (the partial index reads a page's rows, not the account's other holds). */
+static const struct {
+    const char *statement, *index;
+} MUST_USE[] = {
+    {"ll_event_hold", "holds_pkey"},
+    {"ll_event_open_holds", "holds_account_open"},
+};
+
+/* Into out: "using NAME " as the plan names the temporary copy of the schema's index `index`
+ * (LIKE ... INCLUDING ALL names its copies after their columns); "" when statement must take
+ * none. */
+static void must_use(ll_test_ctx_t *t, PGconn *conn, const char *statement, char *out, size_t size) {
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof MUST_USE / sizeof MUST_USE[0]; i++) {
+        if (strcmp(statement, MUST_USE[i].statement) != 0) continue;
+        const char *params[1] = {MUST_USE[i].index};
+        PGresult *res = PQexecParams(conn,
+                                     "SELECT c.indexname FROM pg_indexes p JOIN pg_indexes c"
+                                     " ON c.tablename = p.tablename AND c.schemaname LIKE 'pg_temp%'"
+                                     " AND split_part(c.indexdef, ' USING ', 2) = split_part(p.indexdef, ' USING ', 2)"
+                                     " WHERE p.schemaname = 'public' AND p.indexname = $1",
+                                     1, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+            snprintf(out, size, "using %s ", PQgetvalue(res, 0, 0));
+        else
+            LL_FAIL_AT("%s: no temporary copy of the index %s", statement, MUST_USE[i].index);
+        PQclear(res);
+    }
+}
+
+/* Prepares every statement of st in conn and fails when its generic plan scans a table, or does
+ * not take the index it must (MUST_USE). */
 static void check_plans(ll_test_ctx_t *t, PGconn *conn, const statements_t *st, const char *tables) {
     for (int i = 0; i < st->n; i++) {
         PGresult *res = PQprepare(conn, st->name[i], st->sql[i], 0, NULL);
@@ -323,6 +413,10 @@ static void check_plans(ll_test_ctx_t *t, PGconn *conn, const statements_t *st, 
         PQclear(res);
         if (strstr(plan, "Seq Scan") != NULL && !reads_every_row(st->name[i]))
             LL_FAIL_AT("%s scans a table (%s):\n%s\n%s", st->name[i], tables, st->sql[i], plan);
+        char index[96];
+        must_use(t, conn, st->name[i], index, sizeof index);
+        if (index[0] != '\0' && strstr(plan, index) == NULL)
+            LL_FAIL_AT("%s does not take the index it must (%s, %s):\n%s", st->name[i], index, tables, plan);
     }
 }
 
