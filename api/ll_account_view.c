@@ -121,8 +121,9 @@ ll_account_view_t *ll_account_view_create(size_t accounts_max, size_t movements_
     v->lru.lru_next = v->lru.lru_prev = &v->lru;
     v->recent_bytes_max = movements_bytes_max;
     v->accounts_max = accounts_max;
-    /* Starts small and grows with the accounts the tail sees (up to accounts_max of them). */
-    if (ll_uuid_map_init(&v->entries, sizeof(entry_t *), accounts_max < 1024 ? accounts_max : 1024) != 0 ||
+    /* Sized for accounts_max at once: it never grows, so no request waits on a rehash under mu
+     * (calloc'ed: pages are touched only as accounts arrive). */
+    if (ll_uuid_map_init(&v->entries, sizeof(entry_t *), accounts_max) != 0 ||
         pthread_mutex_init(&v->mu, NULL) != 0) {
         ll_uuid_map_free(&v->entries);
         free(v);

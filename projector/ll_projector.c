@@ -39,10 +39,17 @@ static int follow_generation(projector_t *p, ll_error_t *err) {
     if (ll_rm_follow(&p->follow, NULL, err) != 0) return LL_EIO;
     int64_t gen = ll_read_model_generation(p->follow.rm);
     if (p->pool != NULL && gen == p->generation) return 0;
+    /* A move that failed is tried again after GENERATION_CHECK_MS, not at every turn: the
+     * writers stay on the generation they have meanwhile. */
+    if (p->pool != NULL && p->switch_failed_ms > 0 && ll_clock_ms() - p->switch_failed_ms < GENERATION_CHECK_MS)
+        return 0;
     if (gen != p->generation &&
         ll_read_model_resume(p->mongo, gen, p->opt->cfg->kafka_topic_events, p->resume,
-                             LL_PROJECTOR_PARTITIONS_MAX, &p->n_resume, err) != 0)
+                             LL_PROJECTOR_PARTITIONS_MAX, &p->n_resume, err) != 0) {
+        p->switch_failed_ms = ll_clock_ms();
         return LL_EIO;
+    }
+    p->switch_failed_ms = 0;
     int switching = p->pool != NULL;
     if (switching) {
         ll_rm_pool_stop(p->pool);

@@ -140,6 +140,7 @@ typedef struct projector {
     uint64_t phase_us[LL_PROJECTOR_PHASES];
     long long last_report_ms, last_publish_ms;
     long long switched_at_ms; /* when it last followed a generation switch; 0 never */
+    long long switch_failed_ms; /* when moving to a new generation last failed; 0 not since */
     int64_t newest_ts_ms[LL_PROJECTOR_PARTITIONS_MAX]; /* per partition, of the last committed batch */
     ll_projector_metrics_t *metrics;
     ll_projector_snapshot_t snap; /* scratch for publish() */

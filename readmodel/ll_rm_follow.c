@@ -20,8 +20,12 @@ int ll_rm_follow(ll_rm_follower_t *f, int *moved, ll_error_t *err) {
     f->checked_ms = ll_clock_ms(); /* a failed check too: tried again after check_ms, not at once */
     if (ll_read_model_active_generation(f->client, &gen, err) != 0) return LL_EIO;
     if (f->rm != NULL && gen == ll_read_model_generation(f->rm)) return 0;
+    /* The new one opened first: one that cannot be opened (its indexes are made on the way)
+     * leaves the follower where it was, never without a generation. */
+    ll_read_model_t *next = ll_read_model_new(f->client, gen, err);
+    if (next == NULL) return LL_EIO;
     ll_read_model_free(f->rm);
-    if ((f->rm = ll_read_model_new(f->client, gen, err)) == NULL) return LL_EIO;
+    f->rm = next;
     if (moved != NULL) *moved = 1;
     return 0;
 }

@@ -171,11 +171,30 @@ LL_TEST(test_every_spec_path_is_served) {
     }
 }
 
+/* ll_metrics tells series apart by the label's pointer: two rows a service serves (its table and
+ * LL_HTTP_ROUTES) that name one label must share the string, or it would count two series. */
+static void check_labels_shared(ll_test_ctx_t *t, const ll_route_t *a, const ll_route_t *b) {
+    for (const ll_route_t *x = a; x->method != NULL; x++)
+        for (const ll_route_t *y = b; y->method != NULL; y++)
+            if (x->label != y->label && !strcmp(x->label, y->label))
+                LL_FAIL_AT("label %s is written twice (%s %s, %s %s)", x->label, x->method, x->pattern, y->method,
+                           y->pattern);
+}
+
+LL_TEST(test_one_label_one_series) {
+    const ll_route_t *services[] = {ll_command_routes, ll_query_routes};
+    for (size_t k = 0; k < 2; k++) {
+        check_labels_shared(t, services[k], services[k]);
+        check_labels_shared(t, services[k], LL_HTTP_ROUTES);
+    }
+    check_labels_shared(t, LL_HTTP_ROUTES, LL_HTTP_ROUTES);
+}
+
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_ids_become_templates),        LL_CASE(test_everything_else_is_other),
         LL_CASE(test_ids_of_the_path),             LL_CASE(test_method_not_taken_names_allow),
         LL_CASE(test_labels_are_the_patterns),     LL_CASE(test_every_route_is_in_the_spec),
-        LL_CASE(test_every_spec_path_is_served)};
+        LL_CASE(test_every_spec_path_is_served),   LL_CASE(test_one_label_one_series)};
     return ll_test_main(argc, argv, "routes", cases, LL_CASES(cases));
 }
