@@ -173,7 +173,7 @@ def percentile(values, p):
     return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
 
 
-# The statement of api/ll_query_handlers.c query_holds, to show its plan.
+# The statement of eventstore/ll_event_reader.c LL_ES_OPEN_HOLDS, to show its plan.
 LIST_SQL = """SELECT s.owner, h.hold_id FROM account_state s LEFT JOIN LATERAL (SELECT * FROM holds
   WHERE account_id = s.account_id AND status = 'open' AND placed_version > {after}
   ORDER BY placed_version LIMIT {fetch}) h ON true WHERE s.account_id = '{acct}' ORDER BY h.placed_version"""
