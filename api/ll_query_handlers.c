@@ -49,6 +49,8 @@ static void respond_json(ll_query_job_t *job, json_t *v) {
 
 /* ---- worker lifecycle ---------------------------------------------------------------------- */
 
+static int reconnect_pg(void *worker, ll_error_t *err);
+
 void *ll_query_worker_init(void *shared_arg, ll_error_t *err) {
     const ll_query_shared_t *shared = shared_arg;
     const ll_config_t *cfg = shared->cfg;
@@ -72,6 +74,9 @@ void *ll_query_worker_init(void *shared_arg, ll_error_t *err) {
         ll_query_worker_fini(w);
         return NULL;
     }
+    /* A failover or a dropped connection during a long stream: the reader re-makes it between
+     * pages and reads on (no transaction spans the reads here). */
+    ll_event_reader_on_reconnect(w->events, reconnect_pg, w);
     return w;
 }
 
@@ -93,8 +98,15 @@ static int read_model(ll_query_worker_t *w, ll_error_t *err) {
 static int pg_ready(ll_query_worker_t *w, ll_error_t *err) {
     if (!ll_pg_broken(w->pg)) return 0;
     PQfinish(w->pg);
+    /* A new session, maybe at the old PGconn's address: the reader's statements are not there. */
+    ll_event_reader_reset(w->events);
     w->pg = ll_pg_connect_bounded(w->cfg->pg_conninfo, w->cfg->request_timeout_ms, err);
     return w->pg ? 0 : LL_EIO;
+}
+
+/* The event reader's way to re-make w->pg (ll_event_reader_on_reconnect). */
+static int reconnect_pg(void *worker, ll_error_t *err) {
+    return pg_ready(worker, err);
 }
 
 /* A dependency failed: counted for /metrics, answered 503 with Retry-After. */
@@ -332,8 +344,8 @@ static int64_t each_event(ll_query_worker_t *w, ll_query_job_t *job, int64_t fro
     ll_event_range_t range = {from_version > 1 ? from_version - 1 : 0, to_version > 0 ? to_version : INT64_MAX,
                               as_of_us};
     uint64_t rows = ll_event_reader_rows(w->events);
-    int64_t seen =
-        pg_ready(w, &err) != 0 ? -1 : ll_event_reader_each(w->events, &job->account_id, range, each, ctx, &err);
+    /* The reader re-makes a broken connection before each page (reconnect_pg). */
+    int64_t seen = ll_event_reader_each(w->events, &job->account_id, range, each, ctx, &err);
     atomic_fetch_add(&w->shared->store_events_read, (uint_fast64_t)(ll_event_reader_rows(w->events) - rows));
     if (seen < 0) unavailable(w, job, 0);
     return seen;
@@ -498,7 +510,7 @@ static int64_t audit_resume(ll_query_worker_t *w, ll_query_job_t *job, audit_pag
 static int audit_nothing_to_read(ll_query_worker_t *w, ll_query_job_t *job, int empty) {
     ll_error_t err = {""};
     ll_state_row_t row;
-    int found = pg_ready(w, &err) != 0 ? -1 : ll_event_reader_state_row(w->events, &job->account_id, &row, &err);
+    int found = ll_event_reader_state_row(w->events, &job->account_id, &row, &err);
     if (found < 0) {
         unavailable(w, job, 0);
         return -1;
@@ -630,7 +642,7 @@ static json_t *hold_json(const ll_hold_t *h) {
 static void query_hold(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
     ll_hold_row_t row;
-    int found = pg_ready(w, &err) != 0 ? -1 : ll_event_reader_hold(w->events, &job->hold_id, &row, &err);
+    int found = ll_event_reader_hold(w->events, &job->hold_id, &row, &err);
     if (found < 0) {
         unavailable(w, job, 0);
         return;
@@ -671,10 +683,8 @@ static void query_holds(ll_query_worker_t *w, ll_query_job_t *job) {
     ll_error_t err = {""};
     char owner[LL_OWNER_BYTES_MAX + 2];
     holds_page_t pg = {.items = json_array(), .limit = job->limit}; /* NULL: read, then 500 */
-    int64_t n = pg_ready(w, &err) != 0 ? LL_EIO
-                                       : ll_event_reader_open_holds(w->events, &job->account_id,
-                                                                    job->cursor > 0 ? job->cursor : 0, job->limit + 1,
-                                                                    owner, holds_each, &pg, &err);
+    int64_t n = ll_event_reader_open_holds(w->events, &job->account_id, job->cursor > 0 ? job->cursor : 0,
+                                           job->limit + 1, owner, holds_each, &pg, &err);
     int missing = n == LL_ENOENT || (n >= 0 && job->owner_scope[0] != '\0' && strcmp(job->owner_scope, owner) != 0);
     if (n < 0 || missing) {
         json_decref(pg.items);

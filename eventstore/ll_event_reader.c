@@ -80,6 +80,9 @@ struct ll_event_reader {
     ll_pg_prepared_t prepared; /* of *conn */
     ll_pgq_t q;                /* the states' arrays, buffers kept from batch to batch */
     uint64_t rows;
+    ll_event_reconnect_fn reconnect; /* the caller's, for *conn (NULL: a broken one fails the read) */
+    void *reconnect_ctx;
+    uint64_t reconnects;
 };
 
 static ll_event_reader_t *reader_alloc(void) {
@@ -107,6 +110,19 @@ ll_event_reader_t *ll_event_reader_on(PGconn **conn) {
     return r;
 }
 
+void ll_event_reader_on_reconnect(ll_event_reader_t *r, ll_event_reconnect_fn reconnect, void *ctx) {
+    r->reconnect = reconnect;
+    r->reconnect_ctx = ctx;
+}
+
+void ll_event_reader_reset(ll_event_reader_t *r) {
+    ll_pg_prepared_clear(&r->prepared);
+}
+
+uint64_t ll_event_reader_reconnects(const ll_event_reader_t *r) {
+    return r->reconnects;
+}
+
 void ll_event_reader_free(ll_event_reader_t *r) {
     if (r == NULL) return;
     if (r->own != NULL) PQfinish(r->own);
@@ -122,6 +138,11 @@ uint64_t ll_event_reader_rows(const ll_event_reader_t *r) {
 
 PGconn *ll_event_reader_conn(ll_event_reader_t *r, ll_error_t *err) {
     if (r->conninfo == NULL) {
+        if (r->reconnect != NULL && ll_pg_broken(*r->conn)) {
+            ll_pg_prepared_clear(&r->prepared); /* whatever the caller does, a new session */
+            if (r->reconnect(r->reconnect_ctx, err) != 0) return NULL;
+            r->reconnects++;
+        }
         if (*r->conn == NULL) ll_error_set(err, LL_EIO, "event store: not connected");
         return *r->conn;
     }
@@ -138,10 +159,16 @@ PGconn *ll_event_reader_conn(ll_event_reader_t *r, ll_error_t *err) {
 
 PGresult *ll_event_reader_run(ll_event_reader_t *r, ll_event_statement_id_t id, int n, const char *const *params,
                               ll_error_t *err) {
-    PGconn *conn = ll_event_reader_conn(r, err);
-    if (conn == NULL) return NULL;
     const ll_event_statement_t *st = &LL_EVENT_STATEMENTS[id];
-    PGresult *res = ll_pg_prepared_query(&r->prepared, conn, st->name, st->sql, n, params, PGRES_TUPLES_OK, NULL, err);
+    PGresult *res = NULL;
+    /* A connection that broke under the statement (a failover, a killed backend) is re-made
+     * once and the statement run again: a read, whole or not at all, so nothing is seen twice. */
+    for (int attempt = 0; res == NULL && attempt < 2; attempt++) {
+        PGconn *conn = ll_event_reader_conn(r, err);
+        if (conn == NULL) return NULL;
+        res = ll_pg_prepared_query(&r->prepared, conn, st->name, st->sql, n, params, PGRES_TUPLES_OK, NULL, err);
+        if (res == NULL && (r->reconnect == NULL || !ll_pg_broken(conn))) return NULL;
+    }
     if (res != NULL) r->rows += (uint64_t)PQntuples(res);
     return res;
 }

@@ -11,7 +11,7 @@
  * A reader either keeps a connection of its own (the projector: connected on first use and again
  * after it breaks, every plan generic and index-only, LL_PG_PREPARED_SESSION_SQL) or reads on a
  * connection its caller keeps (the query API's worker, the CLIs), whose session settings, statement
- * timeout and transaction are the caller's.
+ * timeout and transaction are the caller's, and so is re-making it (ll_event_reader_on_reconnect).
  */
 #ifndef LL_EVENT_READER_H
 #define LL_EVENT_READER_H
@@ -34,11 +34,30 @@ typedef struct ll_event_reader ll_event_reader_t;
  * statements bounded by statement_timeout_ms. NULL when out of memory. */
 ll_event_reader_t *ll_event_reader_new(const char *conninfo, long long statement_timeout_ms);
 
-/* A reader on the caller's connection *conn: read at every call, so a caller that replaces its
- * connection (after it broke) needs to tell nobody. The caller keeps *conn usable and frees it
- * after the reader; one reader per session (its statements' names are the session's). NULL
- * when out of memory. */
+/* A reader on the caller's connection *conn, read at every call. The caller keeps *conn usable
+ * and frees it after the reader; one reader per session (its statements' names are the
+ * session's). A caller that re-makes *conn itself calls ll_event_reader_reset. NULL when out of
+ * memory. */
 ll_event_reader_t *ll_event_reader_on(PGconn **conn);
+
+/* How the caller re-makes *conn once it broke (the query API's pg_ready): 0 with *conn usable,
+ * or non-zero with err set. */
+typedef int (*ll_event_reconnect_fn)(void *ctx, ll_error_t *err);
+
+/* Gives a reader on the caller's connection the caller's reconnect: before every statement (so
+ * between the pages of ll_event_reader_each) a broken *conn is re-made, and a statement that
+ * failed because *conn broke under it runs once more on the new one; a page goes on from the
+ * last version read (the store is append-only: the answer is the one an uninterrupted read
+ * gives). Only for a caller that keeps no transaction across reads: a new session has not its
+ * snapshot. */
+void ll_event_reader_on_reconnect(ll_event_reader_t *r, ll_event_reconnect_fn reconnect, void *ctx);
+
+/* The caller re-made *conn: what the reader prepared was the old session's. (The new PGconn may
+ * sit at the freed one's address, so a pointer compare alone would take the old for the new.) */
+void ll_event_reader_reset(ll_event_reader_t *r);
+
+/* How often the reader re-made the caller's connection (ll_event_reader_on_reconnect). */
+uint64_t ll_event_reader_reconnects(const ll_event_reader_t *r);
 
 void ll_event_reader_free(ll_event_reader_t *r);
 

@@ -15,6 +15,7 @@ void ll_pg_prepared_clear(ll_pg_prepared_t *ps) {
     for (int i = 0; i < ps->n; i++) free(ps->stmt[i].sql);
     ps->n = 0;
     ps->conn = NULL;
+    ps->backend_pid = 0;
 }
 
 static int find(const ll_pg_prepared_t *ps, const char *name) {
@@ -54,9 +55,13 @@ PGresult *ll_pg_prepared_query(ll_pg_prepared_t *ps, PGconn *conn, const char *n
                                const char *const *params, ExecStatusType expect, char sqlstate[6],
                                ll_error_t *err) {
     if (sqlstate != NULL) sqlstate[0] = '\0';
-    if (ps->conn != conn) { /* another session: its statements are not there */
+    /* Another session: its statements are not there. The pid too, for a new session behind the
+     * same pointer (PQreset, or malloc handing a freed PGconn's address to the next one). */
+    int pid = PQbackendPID(conn);
+    if (ps->conn != conn || ps->backend_pid != pid) {
         ll_pg_prepared_clear(ps);
         ps->conn = conn;
+        ps->backend_pid = pid;
     }
     for (int attempt = 0; attempt < 2; attempt++) {
         int i = find(ps, name);

@@ -9,8 +9,11 @@
  *   res = ll_pg_prepared_query(&ps, conn, "ll_lock_accounts", "SELECT ... = ANY($1::uuid[])", ...);
  *
  * A name always goes with the same text (a different text under a known name is refused: a
- * programming error). A session that lost its statements (a pooler that discards them) is
- * noticed (SQLSTATE 26000) and the statement prepared again.
+ * programming error). Another session is told apart by its PGconn and its backend's pid, so
+ * a connection re-made at the same address prepares again before it executes; still, whoever
+ * replaces a connection calls ll_pg_prepared_clear(). A session that lost its statements (a
+ * pooler that discards them) is noticed (SQLSTATE 26000) and the statement prepared again: a
+ * failed round trip, and inside a transaction its end.
  */
 #ifndef LL_PG_PREPARED_H
 #define LL_PG_PREPARED_H
@@ -31,7 +34,8 @@
 #define LL_PG_PREPARED_SESSION_SQL "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off"
 
 typedef struct ll_pg_prepared {
-    const PGconn *conn; /* the session the statements below live in */
+    const PGconn *conn; /* the session the statements below live in: this PGconn ... */
+    int backend_pid;    /* ... and this backend (a PQreset, or a new PGconn at a freed one's address) */
     int n;
     struct {
         const char *name; /* a string literal of the caller's */
