@@ -1,6 +1,6 @@
 /* ll_account_cache.c - see ll_account_cache.h. Entries in one array, found by id through an
- * ll_uuid_map of their indexes (sized for capacity: it never grows); a CLOCK hand over the array
- * picks what to forget. */
+ * ll_uuid_map of their indexes (grown as accounts are cached, up to what capacity needs); a
+ * CLOCK hand over the array picks what to forget. */
 #include "ll_account_cache.h"
 
 #include "ll_uuid_map.h"
@@ -29,7 +29,10 @@ ll_account_cache_t *ll_account_cache_new(size_t capacity, size_t items_bytes) {
     c->capacity = capacity;
     c->items_budget = items_bytes;
     c->entries = capacity ? calloc(capacity, sizeof *c->entries) : NULL; /* pages come as used */
-    if (ll_uuid_map_init(&c->index, sizeof(uint32_t), capacity) != 0 || (capacity && c->entries == NULL)) {
+    /* The index grows with the accounts cached (never past what capacity needs: a full cache
+     * evicts before it inserts), so a projector of few accounts does not pay for a million. */
+    if (ll_uuid_map_init(&c->index, sizeof(uint32_t), capacity < 4096 ? capacity : 4096) != 0 ||
+        (capacity && c->entries == NULL)) {
         ll_account_cache_free(c);
         return NULL;
     }
@@ -133,7 +136,7 @@ void ll_account_cache_put(ll_account_cache_t *c, const ll_rm_account_t *a, int u
     }
     uint32_t i = take_entry(c);
     uint32_t *at = ll_uuid_map_insert(&c->index, &a->state.account_id, NULL);
-    if (at == NULL) { /* cannot happen (sized for capacity); a cache may forget anyway */
+    if (at == NULL) { /* out of memory to grow the index: a cache may forget */
         c->entries[i] = (entry_t){.items = LL_RM_PAGE_ITEMS_NONE};
         return;
     }
