@@ -18,9 +18,11 @@ static int name_valid(const char *v) {
     return strcmp(v, "bad") != 0;
 }
 
-/* Parses the space-separated words of line. */
+/* Parses the space-separated words of line. The words outlive the call (the options point into
+ * them, as into a real argv), until the next parse. */
 static int parse(const char *line, opts_t *o) {
-    char buf[256], *argv[16] = {"prog"};
+    static char buf[256];
+    char *argv[16] = {"prog"};
     int argc = 1;
     snprintf(buf, sizeof buf, "%s", line);
     for (char *w = strtok(buf, " "); w != NULL && argc < 15; w = strtok(NULL, " ")) argv[argc++] = w;
