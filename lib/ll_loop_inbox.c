@@ -23,6 +23,11 @@ void ll_loop_inbox_post(ll_loop_inbox_t *in, h2o_multithread_message_t *msg) {
 
 void ll_loop_inbox_close(ll_loop_inbox_t *in) {
     if (in->queue == NULL) return;
+    /* What was posted after the loop last turned (work a stop finished after the server's drain)
+     * is dropped, not delivered: a deliver may start more work (a query's next look) on what is
+     * being torn down, and the process is ending. h2o asserts that a receiver leaves with
+     * nothing queued. The posters are gone, so nothing races this. */
+    while (!h2o_linklist_is_empty(&in->receiver._messages)) h2o_linklist_unlink(in->receiver._messages.next);
     h2o_multithread_unregister_receiver(in->queue, &in->receiver);
     h2o_multithread_destroy_queue(in->queue);
     in->queue = NULL;

@@ -26,8 +26,8 @@ void ll_loop_inbox_open(ll_loop_inbox_t *in, h2o_loop_t *loop, ll_loop_inbox_fn 
 /* Any thread: deliver(msg, ctx) runs on the loop thread soon after. */
 void ll_loop_inbox_post(ll_loop_inbox_t *in, h2o_multithread_message_t *msg);
 
-/* Loop thread, once nothing posts any more: what was not delivered yet never is. An inbox never
- * opened (zeroed) is fine. */
+/* Loop thread, once nothing posts any more: what was posted and not delivered yet never is (it
+ * is dropped: the caller is ending). An inbox never opened (zeroed) is fine. */
 void ll_loop_inbox_close(ll_loop_inbox_t *in);
 
 #endif

@@ -1,5 +1,6 @@
 /* ll_periodic.c - see ll_periodic.h. The sleep is a timed wait on a condition variable, so a stop
- * does not wait out the interval. */
+ * does not wait out the interval, on the monotonic clock, so a wall clock stepped back (NTP, an
+ * operator) does not hold a round back by the step (hold expiry would run late). */
 #include "ll_periodic.h"
 
 #include <errno.h>
@@ -20,7 +21,7 @@ struct ll_periodic {
 /* Waits ms or until a stop; returns 1 when stopping. */
 static int sleep_or_stop(ll_periodic_t *p, long long ms) {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += ms / 1000;
     until.tv_nsec += (ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
@@ -46,8 +47,18 @@ ll_periodic_t *ll_periodic_start(const char *what, long long interval_ms, ll_per
         return NULL;
     }
     *p = (ll_periodic_t){.interval_ms = interval_ms > 0 ? interval_ms : 1, .run = run, .arg = arg};
+    pthread_condattr_t attr;
+    int ok = 0;
+    if (pthread_condattr_init(&attr) == 0) {
+        ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 && pthread_cond_init(&p->wake, &attr) == 0;
+        pthread_condattr_destroy(&attr);
+    }
+    if (!ok) {
+        free(p);
+        ll_error_set(err, LL_EIO, "cannot start the %s: no monotonic timed wait", what);
+        return NULL;
+    }
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->wake, NULL);
     if (pthread_create(&p->thread, NULL, periodic_main, p) != 0) {
         pthread_cond_destroy(&p->wake);
         pthread_mutex_destroy(&p->mu);

@@ -72,6 +72,28 @@ LL_TEST(test_every_message_reaches_the_loop_once) {
     free(b);
 }
 
+/* A stop finishes work after the loop stopped turning: the close drops its answers (h2o would
+ * abort on a receiver left with messages queued) and delivers none. */
+LL_TEST(test_close_drops_what_the_loop_did_not_take) {
+    h2o_evloop_t *idle = h2o_evloop_create(); /* never run, never destroyed (see loop above) */
+    box_t *b = calloc(1, sizeof *b);
+    letter_t *letters = calloc(PER_POSTER, sizeof *letters);
+    LL_REQUIRE(b != NULL && letters != NULL);
+    b->loop_thread = pthread_self();
+    for (int i = 0; i < PER_POSTER; i++) letters[i].id = i;
+    ll_loop_inbox_t in = {0};
+    ll_loop_inbox_open(&in, idle, deliver, b);
+    poster_t poster = {&in, letters};
+    pthread_t thread;
+    LL_REQUIRE(pthread_create(&thread, NULL, post_all, &poster) == 0);
+    pthread_join(thread, NULL);
+    ll_loop_inbox_close(&in);
+    LL_CHECK_EQ_INT(b->delivered, 0);
+    LL_CHECK(in.queue == NULL);
+    free(letters);
+    free(b);
+}
+
 LL_TEST(test_close_of_an_inbox_never_opened) {
     ll_loop_inbox_t in = {0};
     ll_loop_inbox_close(&in);
@@ -81,6 +103,7 @@ LL_TEST(test_close_of_an_inbox_never_opened) {
 int main(int argc, char **argv) {
     static const ll_test_case_t cases[] = {
         LL_CASE(test_every_message_reaches_the_loop_once),
+        LL_CASE(test_close_drops_what_the_loop_did_not_take),
         LL_CASE(test_close_of_an_inbox_never_opened),
     };
     return ll_test_main(argc, argv, "loop_inbox", cases, LL_CASES(cases));
