@@ -14,7 +14,7 @@ INSERT INTO events (global_position, account_id, version, event_id, type, schema
     VALUES (:pos, ':account_id', :version + 1, gen_random_uuid(), 'MoneyDeposited', 2, now(), ':key', NULL,
             md5(random()::text) || md5(random()::text), repeat('x', 560));
 INSERT INTO outbox (global_position, account_id) VALUES (:pos, ':account_id');
-UPDATE account_state SET version = :version + 1, balance_minor = :balance_minor + 1, updated_at_us = 0,
+UPDATE account_state SET version = :version + 1, balance_minor = :balance_minor + 1, updated_at_us = (extract(epoch FROM now()) * 1000000)::bigint,
                          head_hash = md5('a') || md5('b')
     WHERE account_id = ':account_id';
 UPDATE idempotency_keys SET status_code = 201, response = repeat('r', 160) WHERE scope = 'pgbench' AND key = ':key';

@@ -20,10 +20,10 @@ INSERT INTO events (global_position, account_id, version, event_id, type, schema
            (:pos2, ':to_id', :to_version + 1, gen_random_uuid(), 'TransferReceived', 2, now(), ':key', ':tid',
             md5(random()::text) || md5(random()::text), repeat('x', 640));
 INSERT INTO outbox (global_position, account_id) VALUES (:pos1, ':from_id'), (:pos2, ':to_id');
-UPDATE account_state SET version = :from_version + 1, balance_minor = :from_balance - 1, updated_at_us = 0,
+UPDATE account_state SET version = :from_version + 1, balance_minor = :from_balance - 1, updated_at_us = (extract(epoch FROM now()) * 1000000)::bigint,
                          head_hash = md5('a') || md5('b')
     WHERE account_id = ':from_id';
-UPDATE account_state SET version = :to_version + 1, balance_minor = :to_balance + 1, updated_at_us = 0,
+UPDATE account_state SET version = :to_version + 1, balance_minor = :to_balance + 1, updated_at_us = (extract(epoch FROM now()) * 1000000)::bigint,
                          head_hash = md5('a') || md5('b')
     WHERE account_id = ':to_id';
 UPDATE idempotency_keys SET status_code = 201, response = repeat('r', 320) WHERE scope = 'pgbench' AND key = ':key';

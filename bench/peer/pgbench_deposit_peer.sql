@@ -17,7 +17,7 @@ INSERT INTO dbz_outbox (id, aggregatetype, aggregateid, type, payload)
     VALUES (gen_random_uuid(), 'account', ':account_id', 'MoneyDeposited',
             jsonb_build_object('account_id', ':account_id', 'version', :version + 1, 'balance_minor', :balance_minor + 1,
                                'amount_minor', 1, 'event_id', md5(random()::text), 'position', :pos));
-UPDATE account_state SET version = :version + 1, balance_minor = :balance_minor + 1, updated_at_us = 0,
+UPDATE account_state SET version = :version + 1, balance_minor = :balance_minor + 1, updated_at_us = (extract(epoch FROM now()) * 1000000)::bigint,
                          head_hash = md5('a') || md5('b')
     WHERE account_id = ':account_id';
 UPDATE idempotency_keys SET status_code = 201, response = repeat('r', 160) WHERE scope = 'pgbench' AND key = ':key';
