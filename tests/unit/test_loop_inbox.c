@@ -41,7 +41,7 @@ static void *post_all(void *arg) {
 /* Never destroyed nor run after the close, as in the services: h2o 2.2's
  * h2o_multithread_destroy_queue does not free the queue, which stays reachable from its socket
  * only until the loop disposes of that. */
-static h2o_evloop_t *loop;
+static h2o_evloop_t *loop, *idle_loop;
 
 LL_TEST(test_every_message_reaches_the_loop_once) {
     loop = h2o_evloop_create();
@@ -75,14 +75,14 @@ LL_TEST(test_every_message_reaches_the_loop_once) {
 /* A stop finishes work after the loop stopped turning: the close drops its answers (h2o would
  * abort on a receiver left with messages queued) and delivers none. */
 LL_TEST(test_close_drops_what_the_loop_did_not_take) {
-    h2o_evloop_t *idle = h2o_evloop_create(); /* never run, never destroyed (see loop above) */
+    idle_loop = h2o_evloop_create(); /* never run, never destroyed (see loop above) */
     box_t *b = calloc(1, sizeof *b);
     letter_t *letters = calloc(PER_POSTER, sizeof *letters);
     LL_REQUIRE(b != NULL && letters != NULL);
     b->loop_thread = pthread_self();
     for (int i = 0; i < PER_POSTER; i++) letters[i].id = i;
     ll_loop_inbox_t in = {0};
-    ll_loop_inbox_open(&in, idle, deliver, b);
+    ll_loop_inbox_open(&in, idle_loop, deliver, b);
     poster_t poster = {&in, letters};
     pthread_t thread;
     LL_REQUIRE(pthread_create(&thread, NULL, post_all, &poster) == 0);
