@@ -35,9 +35,12 @@ static void log_warn(const char *msg, const char *detail) {
     ll_log_line("warn", "query", msg, NULL, detail);
 }
 
-/* Assigns the topic's partitions not assigned yet (all of them at first; those added to the
- * topic since, later) at the projector group's committed offset (the log's beginning where the
- * group has none). Returns 0, or -1 with err set (retry later). */
+/* Assigns the topic's partitions not assigned yet: all of them at first, at the projector
+ * group's committed offset (the log's beginning where the group has none); those added to the
+ * topic since, later, at their beginning: the projector may have committed past events of an
+ * account that moved there before this tail looked, and a view that skipped them would keep
+ * that account's older state (a partition added while running holds only what came since).
+ * Returns 0, or -1 with err set (retry later). */
 static int assign_at_projector_offsets(ll_event_tail_t *t, ll_error_t *err) {
     const char *topic = t->cfg->kafka_topic_events;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(t->consumer, topic, NULL);
@@ -53,10 +56,11 @@ static int assign_at_projector_offsets(ll_event_tail_t *t, ll_error_t *err) {
     if (n <= t->partitions) return 0;
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n - t->partitions);
     for (int i = t->partitions; i < n; i++) rd_kafka_topic_partition_list_add(parts, topic, i);
-    e = rd_kafka_committed(t->consumer, parts, TAIL_KAFKA_TIMEOUT);
+    int added = t->partitions > 0;
+    e = added ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_committed(t->consumer, parts, TAIL_KAFKA_TIMEOUT);
     for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && i < parts->cnt; i++) {
         if (parts->elems[i].err) e = parts->elems[i].err;
-        if (parts->elems[i].offset < 0) parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+        if (added || parts->elems[i].offset < 0) parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
     }
     rd_kafka_error_t *ae = NULL;
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR && (ae = rd_kafka_incremental_assign(t->consumer, parts)) != NULL) {
